@@ -1,0 +1,223 @@
+"""decide's speed: engine throughput, handler overhead and cold start. Prints its figures.
+
+Scenario (the one existing SDKs were measured on): 50 live experiences, each with a
+condition on attributes (country in a list, device equals, a number at least a threshold,
+a boolean), 10 % holdout, 2-3 weighted variants; 20,000 distinct visitors; one page
+decision evaluates all 50; single thread.
+
+    .venv/bin/python bench/bench_decide.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+COUNTRIES = ["DE", "AT", "CH", "FR", "IT", "ES", "NL", "BE", "PL", "SE", "US", "GB"]
+DEVICES = ["mobile", "desktop", "tablet"]
+GRANTED = {"personalization": "granted", "measurement": "granted"}
+
+
+def scenario(n_experiences: int = 50, n_visitors: int = 20_000, seed: int = 7) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rng = random.Random(seed)
+    experiences = []
+    for i in range(n_experiences):
+        n_variants = rng.choice([2, 3])
+        experiences.append(
+            {
+                "id": f"exp-{i:02d}",
+                "placement": f"slot-{i:02d}",
+                "owner": "bench@shop.example",
+                "status": "live",
+                "audience": {
+                    "context.country": {"$in": rng.sample(COUNTRIES, 4)},
+                    "context.device": rng.choice(DEVICES),
+                    "attributes.ltv": {"$gte": rng.choice([10, 50, 100, 200])},
+                    "attributes.returning": rng.choice([True, False]),
+                },
+                "requires_consent": ["personalization"],
+                "variants": [
+                    {"id": f"v{j}", "weight": rng.randint(1, 5), "content": {"slot": i, "v": j}}
+                    for j in range(n_variants)
+                ],
+                "default": {"slot": i, "v": "default"},
+                "holdout": 0.1,
+            }
+        )
+    placements = [e["placement"] for e in experiences]
+    visitors = [
+        {
+            "visitor": {"anonymous_id": f"anon-{k}", "user_id": f"user-{k}", "identity_confidence": 1.0},
+            "placements": placements,
+            "context": {"country": rng.choice(COUNTRIES), "device": rng.choice(DEVICES)},
+            "attributes": {"ltv": rng.randint(0, 400), "returning": rng.random() < 0.5},
+        }
+        for k in range(n_visitors)
+    ]
+    return experiences, visitors
+
+
+def bench_engine(quick: bool) -> None:
+    from earnest.engine import Engine
+
+    experiences, visitors = scenario(n_visitors=5_000 if quick else 20_000)
+    engine = Engine(experiences, global_holdout=0.05, max_placements=50)
+    for body in visitors[:500]:  # warm up
+        engine.decide(body, GRANTED)
+    best = 0.0
+    for _ in range(1 if quick else 3):
+        start = time.perf_counter()
+        for body in visitors:
+            engine.decide(body, GRANTED)
+        rate = len(visitors) / (time.perf_counter() - start)
+        best = max(best, rate)
+    reasons: dict[str, int] = {}
+    for body in visitors[:2000]:
+        for d in engine.decide(body, GRANTED)["decisions"].values():
+            reasons[d["reason"]] = reasons.get(d["reason"], 0) + 1
+    print(f"engine: {best:,.0f} page decisions/s ({1e6 / best:.1f} µs per page of 50 experiences)")
+    print(f"engine: reasons over 2,000 pages: {dict(sorted(reasons.items()))}")
+
+
+def bench_handler(quick: bool) -> None:
+    """Handler overhead: the whole invocation minus the engine and the consent read."""
+    os.environ.setdefault("EXPOSURE_TOKEN_KEYS", "bench:bench-exposure-token-secret")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        os.environ.setdefault(key, "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ["MAX_PLACEMENTS"] = "50"
+    os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "Earnest"
+    import io
+    from contextlib import redirect_stdout
+
+    import orjson
+    from moto import mock_aws
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from earnest_aws.clients import client, reset
+    from earnest_aws.experiences_store import ExperiencesStore
+    from earnest_aws.settings import settings
+    from earnest_cli.local_stack import LambdaContext, function_url_event, load_handler
+    from earnest_cli.template import create_resources
+
+    experiences, visitors = scenario(n_visitors=1_000 if quick else 5_000)
+    with mock_aws():
+        reset()
+        settings.cache_clear()
+        create_resources(client("dynamodb"), client("s3"), settings())
+        store = ExperiencesStore(settings().experiences_table)
+        for doc in experiences:
+            store.save({**doc, "owner": "bench@shop.example"}, None, actor="bench", action="create")
+        module_handler = load_handler("decide")
+        assert module_handler is not None
+        g = module_handler.__globals__
+        timings = {"engine": 0.0, "consent": 0.0}
+        engine = g["RULES"].engine()
+        real_decide, real_consent = engine.decide, g["CONSENT"].purposes_for
+
+        def timed_decide(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return real_decide(*a, **k)
+            finally:
+                timings["engine"] += time.perf_counter() - t
+
+        def timed_consent(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return real_consent(*a, **k)
+            finally:
+                timings["consent"] += time.perf_counter() - t
+
+        engine.decide = timed_decide
+        g["CONSENT"].purposes_for = timed_consent
+        events = [
+            function_url_event("POST", "/decide", "", {"content-type": "application/json"}, orjson.dumps(v), "127.0.0.1")
+            for v in visitors
+        ]
+        context = LambdaContext("decide", "bench")
+        overheads, totals, sizes = [], [], []
+        sink = io.StringIO()
+        with redirect_stdout(sink):  # EMF metric lines; CloudWatch reads them, the bench doesn't
+            for event in events:
+                timings["engine"] = timings["consent"] = 0.0
+                t = time.perf_counter()
+                response = module_handler(event, context)
+                total = time.perf_counter() - t
+                assert response["statusCode"] == 200, response
+                totals.append(total)
+                overheads.append(total - timings["engine"] - timings["consent"])
+                sizes.append(len(response["body"]))
+                sink.seek(0)
+                sink.truncate()
+    overheads.sort()
+    totals.sort()
+
+    def pct(xs: list[float], p: float) -> float:
+        return xs[min(len(xs) - 1, int(p * len(xs)))] * 1e6
+
+    print(
+        f"handler overhead (beyond engine + consent read), 50 placements: "
+        f"p50 {pct(overheads, 0.5):.0f} µs, p99 {pct(overheads, 0.99):.0f} µs"
+    )
+    print(
+        f"handler total incl. engine and in-process moto consent read: "
+        f"p50 {pct(totals, 0.5):.0f} µs; response {statistics.median(sizes) / 1024:.1f} KiB"
+    )
+
+
+COLD_HANDLER = """
+import os, sys, time, importlib.util
+t = time.perf_counter()
+spec = importlib.util.spec_from_file_location("decide_app", sys.argv[1])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+print(time.perf_counter() - t)
+"""
+COLD_BASELINE = """
+import time
+t = time.perf_counter()
+import boto3
+boto3.client("dynamodb")
+print(time.perf_counter() - t)
+"""
+
+
+def bench_cold_start(quick: bool) -> None:
+    env = {
+        **os.environ,
+        "EXPOSURE_TOKEN_KEYS": "bench:bench-exposure-token-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    app = str(ROOT / "functions" / "decide" / "app.py")
+    runs = 3 if quick else 7
+    handler_times, baseline_times = [], []
+    for _ in range(runs):  # interleaved, so both see the same machine state
+        out = subprocess.run([sys.executable, "-c", COLD_HANDLER, app], env=env, capture_output=True, text=True, check=True)
+        handler_times.append(float(out.stdout.strip().splitlines()[-1]))
+        out = subprocess.run([sys.executable, "-c", COLD_BASELINE], env=env, capture_output=True, text=True, check=True)
+        baseline_times.append(float(out.stdout.strip()))
+    h, b = statistics.median(handler_times), statistics.median(baseline_times)
+    print(
+        f"cold start: decide handler import + clients {h * 1000:.0f} ms; "
+        f"import boto3 + one DynamoDB client {b * 1000:.0f} ms; ratio {h / b:.2f} (median of {runs})"
+    )
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    bench_engine(quick)
+    bench_handler(quick)
+    bench_cold_start(quick)
+
+
+if __name__ == "__main__":
+    main()

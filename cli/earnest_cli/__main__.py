@@ -1,0 +1,5 @@
+import sys
+
+from earnest_cli.main import main
+
+sys.exit(main())

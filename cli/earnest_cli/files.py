@@ -1,0 +1,64 @@
+"""Experiences as authored files: YAML or JSON, one experience, a list, or saved groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from earnest.validation import Problem
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class Authored:
+    experiences: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    saved_groups: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def expand(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.suffix in SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+def load(paths: Iterable[str | Path]) -> Authored:
+    authored = Authored()
+    for path in expand(paths):
+        source = str(path)
+        try:
+            text = path.read_text()
+            data = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except FileNotFoundError:
+            authored.problems.append(Problem(source, "?", "(file)", "readable_file", "no such file"))
+            continue
+        except (yaml.YAMLError, orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+            msg = f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}".splitlines()[0]
+            authored.problems.append(Problem(source, "?", "(file)", "readable_file", msg))
+            continue
+        if isinstance(data, dict) and "saved_groups" in data:
+            groups = data["saved_groups"]
+            if not isinstance(groups, dict) or not all(
+                isinstance(ids, list) and all(isinstance(i, str) for i in ids)
+                for ids in groups.values()
+            ):
+                authored.problems.append(
+                    Problem(source, "?", "saved_groups", "saved_groups", "must map names to lists of ids")
+                )
+                continue
+            authored.saved_groups.update(groups)
+        elif isinstance(data, list):
+            authored.experiences.extend((source, d) for d in data)
+        else:
+            authored.experiences.append((source, data))
+    return authored

@@ -1,0 +1,329 @@
+"""Where a decision happens: the experiences, compiled once, decide each placement of a request.
+
+The engine is the only place that picks a variant. Per placement it walks the live
+experiences by priority (then id) and, for each candidate, checks consent, identity and
+audience; the first that passes wins, then the global holdout, the experience's holdout
+and the variant split are applied. Every answer carries a reason from a closed set and a
+trace of the candidates that lost and why.
+
+Hot path: imports only the stdlib, mmh3 and orjson (via tokens); conditions are compiled
+when rules load, never interpreted per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from earnest import audience
+from earnest.bucketing import (
+    GLOBAL_HOLDOUT_SEED_NAME,
+    bucket,
+    cumulative_shares,
+    pick,
+    seed_for,
+)
+from earnest.consent import PURPOSES, effective_consent
+from earnest.decide_request import validate_request
+from earnest.tokens import TokenSigner
+
+# The closed set of reasons; metrics, events and the report all use these words.
+PERSONALIZED = "personalized"
+HOLDOUT = "holdout"
+GLOBAL_HOLDOUT = "global_holdout"
+NO_CONSENT = "no_consent"
+IDENTITY_UNCERTAIN = "identity_uncertain"
+NOT_IN_AUDIENCE = "not_in_audience"
+NO_LIVE_EXPERIENCE = "no_live_experience"
+UNKNOWN_PLACEMENT = "unknown_placement"
+RULES_UNAVAILABLE = "rules_unavailable"
+REASONS = (
+    PERSONALIZED,
+    HOLDOUT,
+    GLOBAL_HOLDOUT,
+    NO_CONSENT,
+    IDENTITY_UNCERTAIN,
+    NOT_IN_AUDIENCE,
+    NO_LIVE_EXPERIENCE,
+    UNKNOWN_PLACEMENT,
+    RULES_UNAVAILABLE,
+)
+LOWER_PRIORITY = "lower_priority"
+
+# Paths that identify a person rather than describe a visit (SPEC 2: identity-based).
+IDENTITY_PREFIXES = ("visitor.user_id", "attributes")
+DEFAULT_MIN_IDENTITY_CONFIDENCE = 0.9
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+class ExperienceCompileError(ValueError):
+    """A stored experience that cannot be served; the loader skips it and says which."""
+
+    def __init__(self, experience_id: str, message: str) -> None:
+        super().__init__(f"{experience_id}: {message}")
+        self.experience_id = experience_id
+
+
+def _always(_: Mapping[str, Any]) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledExperience:
+    id: str
+    placement: str
+    priority: int
+    predicate: Predicate
+    requires: tuple[str, ...]
+    min_identity: float | None
+    default: Any
+    holdout: float
+    holdout_seed: int
+    variant_seed: int
+    variant_ids: tuple[str, ...]
+    variant_contents: tuple[Any, ...]
+    bounds: tuple[float, ...]
+
+
+def reads_identity(paths: Iterable[str]) -> bool:
+    return any(p == pre or p.startswith(pre + ".") for p in paths for pre in IDENTITY_PREFIXES)
+
+
+def compile_experience(
+    doc: Mapping[str, Any], saved_groups: Mapping[str, Iterable[str]] | None = None
+) -> CompiledExperience:
+    """One live experience as the engine serves it; raises on a document it cannot serve."""
+    exp_id = str(doc.get("id", "?"))
+    try:
+        condition = doc.get("audience") or {}
+        predicate = (
+            audience.compile_condition(condition, saved_groups) if condition else _always
+        )
+        paths = audience.condition_paths(condition) if condition else set()
+        min_identity = doc.get("min_identity_confidence")
+        if min_identity is None and reads_identity(paths):
+            min_identity = DEFAULT_MIN_IDENTITY_CONFIDENCE
+        variants = [v for v in doc["variants"] if not v.get("paused")]
+        if not variants:
+            raise ValueError("no variant to serve: every variant is paused")
+        if any(not float(v["weight"]) > 0 for v in variants):
+            raise ValueError("variant weights must be > 0")
+        holdout = float(doc["holdout"])
+        if not 0 < holdout < 1:
+            raise ValueError("holdout must be within (0, 1)")
+        requires = tuple(str(p) for p in doc.get("requires_consent") or ())
+        unknown = [p for p in requires if p not in PURPOSES]
+        if unknown:
+            raise ValueError(f"unknown consent purposes {unknown}")
+        return CompiledExperience(
+            id=exp_id,
+            placement=str(doc["placement"]),
+            priority=int(doc.get("priority", 0)),
+            predicate=predicate,
+            requires=requires,
+            min_identity=None if min_identity is None else float(min_identity),
+            default=doc["default"],
+            holdout=holdout,
+            holdout_seed=seed_for(f"{doc.get('seed', exp_id)}:holdout"),
+            variant_seed=seed_for(f"{doc.get('seed', exp_id)}:variant"),
+            variant_ids=tuple(str(v["id"]) for v in variants),
+            variant_contents=tuple(v.get("content") for v in variants),
+            bounds=cumulative_shares([float(v["weight"]) for v in variants]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ExperienceCompileError):
+            raise
+        raise ExperienceCompileError(exp_id, f"{type(exc).__name__}: {exc}") from None
+
+
+def rules_version_of(experiences: Sequence[Mapping[str, Any]]) -> str:
+    """A short content hash: the same rules give the same version on every machine."""
+    blob = orjson.dumps(
+        sorted(experiences, key=lambda d: str(d.get("id"))), option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _answer(
+    experience: str | None,
+    variant: str | None,
+    reason: str,
+    content: Any,
+    trace: list[dict[str, str]],
+) -> dict[str, Any]:
+    return {
+        "experience": experience,
+        "variant": variant,
+        "reason": reason,
+        "content": content,
+        "token": None,
+        "trace": trace,
+    }
+
+
+class Engine:
+    """Experiences in, decisions out. Build once per rules version; `decide` per request.
+
+    Options (all defaulted): `global_holdout` share of units kept on every default,
+    `consent_regime` ("opt_in": unknown consent is denied; "opt_out": granted),
+    `saved_groups` for `$inGroup`, `rules_version` (else a content hash), `placements`
+    known beyond those the experiences name, `signer` to attach exposure tokens,
+    `max_placements` per request, and `strict` (raise on an experience that cannot be
+    served, instead of skipping it and listing it in `skipped`).
+    """
+
+    def __init__(
+        self,
+        experiences: Sequence[Mapping[str, Any]],
+        *,
+        global_holdout: float = 0.05,
+        consent_regime: str = "opt_in",
+        saved_groups: Mapping[str, Iterable[str]] | None = None,
+        rules_version: str | None = None,
+        placements: Iterable[str] = (),
+        signer: TokenSigner | None = None,
+        max_placements: int = 20,
+        strict: bool = True,
+    ) -> None:
+        if not 0 <= global_holdout < 1:
+            raise ValueError("global_holdout must be within [0, 1)")
+        if consent_regime not in ("opt_in", "opt_out"):
+            raise ValueError("consent_regime must be opt_in or opt_out")
+        self.global_holdout = global_holdout
+        self.consent_regime = consent_regime
+        self.rules_version = rules_version or rules_version_of(experiences)
+        self.signer = signer
+        self.max_placements = max_placements
+        self.skipped: list[ExperienceCompileError] = []
+        self._global_seed = seed_for(GLOBAL_HOLDOUT_SEED_NAME)
+        self.known_placements = set(placements)
+        by_placement: dict[str, list[CompiledExperience]] = {}
+        for doc in experiences:
+            placement = doc.get("placement")
+            if isinstance(placement, str):
+                self.known_placements.add(placement)
+            if doc.get("status") != "live":
+                continue
+            try:
+                compiled = compile_experience(doc, saved_groups)
+            except ExperienceCompileError as exc:
+                if strict:
+                    raise
+                self.skipped.append(exc)
+                continue
+            by_placement.setdefault(compiled.placement, []).append(compiled)
+        self._by_placement: dict[str, tuple[CompiledExperience, ...]] = {
+            p: tuple(sorted(exps, key=lambda e: (-e.priority, e.id)))
+            for p, exps in by_placement.items()
+        }
+
+    @property
+    def experiences(self) -> list[CompiledExperience]:
+        return [e for exps in self._by_placement.values() for e in exps]
+
+    def decide(
+        self,
+        request: Mapping[str, Any],
+        consent: Mapping[str, str] | None,
+        *,
+        validate: bool = True,
+    ) -> dict[str, Any]:
+        """The response body of POST /decide for `request`.
+
+        `consent` is the stored record's purposes (None: no record). Pass
+        `validate=False` only for a request already checked by `validate_request`.
+        """
+        if validate:
+            validate_request(request, self.max_placements)
+        visitor = request["visitor"]
+        unit: str = visitor["anonymous_id"]
+        confidence = visitor.get("identity_confidence")
+        if confidence is None:
+            confidence = 1.0 if visitor.get("user_id") is not None else 0.0
+        allowed = effective_consent(consent, request.get("consent"), self.consent_regime)
+        anonymous_view: dict[str, Any] | None = None
+        in_global: bool | None = None
+        signer = self.signer
+        by_placement = self._by_placement
+        decisions: dict[str, dict[str, Any]] = {}
+
+        for placement in request["placements"]:
+            candidates = by_placement.get(placement)
+            if candidates is None:
+                reason = (
+                    NO_LIVE_EXPERIENCE if placement in self.known_placements else UNKNOWN_PLACEMENT
+                )
+                decisions[placement] = _answer(None, None, reason, None, [])
+                continue
+
+            winner: CompiledExperience | None = None
+            first_reason = ""
+            trace: list[dict[str, str]] = []
+            for exp in candidates:
+                if winner is not None:
+                    trace.append({"experience": exp.id, "outcome": LOWER_PRIORITY})
+                    continue
+                if exp.requires and not all(allowed[p] for p in exp.requires):
+                    outcome = NO_CONSENT
+                elif exp.min_identity is not None and confidence < exp.min_identity:
+                    if anonymous_view is None:
+                        anonymous_view = {
+                            "visitor": {"anonymous_id": unit},
+                            "context": request.get("context") or {},
+                        }
+                    outcome = "" if exp.predicate(anonymous_view) else IDENTITY_UNCERTAIN
+                else:
+                    outcome = "" if exp.predicate(request) else NOT_IN_AUDIENCE
+                if not outcome:
+                    winner = exp
+                else:
+                    trace.append({"experience": exp.id, "outcome": outcome})
+                    first_reason = first_reason or outcome
+
+            if winner is None:
+                top = candidates[0]
+                decisions[placement] = self._sign(
+                    unit, _answer(top.id, None, first_reason, top.default, trace), signer
+                )
+                continue
+
+            if in_global is None:
+                in_global = bucket(unit, self._global_seed) < self.global_holdout
+            if in_global:
+                answer = _answer(winner.id, None, GLOBAL_HOLDOUT, winner.default, trace)
+            elif bucket(unit, winner.holdout_seed) < winner.holdout:
+                answer = _answer(winner.id, None, HOLDOUT, winner.default, trace)
+            else:
+                i = pick(bucket(unit, winner.variant_seed), winner.bounds)
+                answer = _answer(
+                    winner.id,
+                    winner.variant_ids[i],
+                    PERSONALIZED,
+                    winner.variant_contents[i],
+                    trace,
+                )
+            decisions[placement] = self._sign(unit, answer, signer)
+
+        return {"decisions": decisions, "rules_version": self.rules_version}
+
+    def _sign(
+        self, unit: str, answer: dict[str, Any], signer: TokenSigner | None
+    ) -> dict[str, Any]:
+        if signer is not None:
+            answer["token"] = signer.sign(
+                unit, answer["experience"], answer["variant"], answer["reason"], self.rules_version
+            )
+        return answer
+
+
+def unavailable_response(placements: Sequence[str], rules_version: str = "") -> dict[str, Any]:
+    """What decide answers when it has no rules at all: every placement on its fallback."""
+    return {
+        "decisions": {p: _answer(None, None, RULES_UNAVAILABLE, None, []) for p in placements},
+        "rules_version": rules_version,
+    }

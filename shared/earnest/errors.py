@@ -1,0 +1,55 @@
+"""Domain errors that carry their meaning; one registry (earnest_aws.http) maps them to HTTP.
+
+Never choose a status by matching an error's text: raise the class that says what happened.
+"""
+
+from __future__ import annotations
+
+
+class EarnestError(Exception):
+    """Base of every error the product explains to its caller."""
+
+    code = "error"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, str]:
+        body = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class InvalidRequest(EarnestError):
+    """The caller sent something we cannot act on; fixing the named field fixes it."""
+
+    code = "invalid_request"
+
+
+class InvalidJson(InvalidRequest):
+    code = "invalid_json"
+
+
+class PayloadTooLarge(InvalidRequest):
+    code = "payload_too_large"
+
+
+class Unauthorized(EarnestError):
+    """Missing or wrong credentials or signature; nothing was changed."""
+
+    code = "unauthorized"
+
+
+class Unavailable(EarnestError):
+    """A dependency failed; nothing was acknowledged and the caller should retry."""
+
+    code = "unavailable"
+
+
+class ConcurrentModification(EarnestError):
+    """Someone else changed the record since it was read; re-read and try again."""
+
+    code = "concurrent_modification"

@@ -1,0 +1,97 @@
+"""Experiences as authored (SPEC section 2), as pydantic models.
+
+Used where a whole document is checked or changed: `earnest validate` and `push`, and the
+nightly report. decide never imports this module (see docs/architecture.md): what it
+serves was validated here before it was stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+# A named person: an email address (checked by shape; no extra dependency for it).
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    LIVE = "live"
+    PAUSED = "paused"
+    RETIRED = "retired"
+
+
+class Purpose(StrEnum):
+    PERSONALIZATION = "personalization"
+    MEASUREMENT = "measurement"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Variant(_Strict):
+    id: Slug
+    weight: float = Field(gt=0, allow_inf_nan=False)
+    content: Any = None
+    paused: bool = False
+    paused_reason: str | None = None
+
+
+class MeasurementPlan(_Strict):
+    hypothesis: str = Field(min_length=10)
+    primary_metric: str = Field(min_length=1, description="conversion, revenue or an event name")
+    guardrail_metrics: list[str] = Field(default_factory=list)
+    minimum_detectable_effect: float = Field(gt=0, lt=10, allow_inf_nan=False)
+    min_units_per_arm: int = Field(ge=100)
+    attribution_window_days: int = Field(default=7, ge=1, le=90)
+
+
+class Experience(_Strict):
+    id: Slug
+    placement: Slug
+    owner: Email
+    status: Status
+    audience: dict[str, Any] = Field(default_factory=dict)
+    requires_consent: list[Purpose] = Field(default_factory=list)
+    min_identity_confidence: float | None = Field(default=None, ge=0, le=1)
+    variants: list[Variant] = Field(min_length=1)
+    default: Any
+    holdout: float = Field(gt=0, lt=1)
+    measurement_plan: MeasurementPlan
+    review_every_days: int = Field(ge=1, le=366)
+    last_reviewed: date
+    ends_at: datetime | None = None
+    priority: int = 0
+    version: int | None = Field(default=None, ge=0)
+    seed: str | None = None
+    description: str | None = None
+
+    @field_validator("variants")
+    @classmethod
+    def _unique_variant_ids(cls, variants: list[Variant]) -> list[Variant]:
+        ids = [v.id for v in variants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("variant ids must be unique within an experience")
+        return variants
+
+    @field_validator("default")
+    @classmethod
+    def _default_required(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("the strong default content is required")
+        return value
+
+    def review_due(self) -> date:
+        from datetime import timedelta
+
+        return self.last_reviewed + timedelta(days=self.review_every_days)
+
+
+class SavedGroup(_Strict):
+    name: Slug
+    ids: list[str]

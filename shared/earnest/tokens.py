@@ -1,0 +1,106 @@
+"""Signed exposure tokens: decide issues them, record-exposure accepts only what they prove.
+
+Format `v1.<kid>.<payload>.<sig>` (base64url, no padding). The payload is the compact JSON
+array `[unit, experience, variant, reason, rules_version, issued_at]`; the signature is
+HMAC-SHA256 over everything before it, so neither the payload nor the key id can be
+swapped. Several keys verify at once and the first signs, so keys rotate without a gap.
+Imports only the stdlib and orjson: it sits on decide's hot path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+VERSION = "v1"
+MAX_TOKEN_LENGTH = 2048
+
+
+class TokenError(ValueError):
+    """Why a token was refused: `reason` is one of forged, tampered, expired, malformed."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    unit: str
+    experience: str
+    variant: str | None
+    reason: str
+    rules_version: str
+    issued_at: int
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenSigner:
+    """Signs with the first key, verifies with any; keys are (kid, secret) pairs."""
+
+    def __init__(self, keys: Sequence[tuple[str, bytes]], ttl_seconds: int = 86_400) -> None:
+        if not keys:
+            raise ValueError("at least one signing key is required")
+        self._kid, secret = keys[0]
+        self._sign_mac = hmac.new(secret, digestmod=hashlib.sha256)
+        self._verify_macs = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in keys}
+        self.ttl_seconds = ttl_seconds
+
+    def sign(
+        self,
+        unit: str,
+        experience: str,
+        variant: str | None,
+        reason: str,
+        rules_version: str,
+        issued_at: int | None = None,
+    ) -> str:
+        now = int(time.time()) if issued_at is None else issued_at
+        payload = _b64(orjson.dumps([unit, experience, variant, reason, rules_version, now]))
+        head = f"{VERSION}.{self._kid}.{payload}"
+        mac = self._sign_mac.copy()
+        mac.update(head.encode())
+        return f"{head}.{_b64(mac.digest())}"
+
+    def verify(self, token: object, now: float | None = None) -> Exposure:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenError("malformed", "token must be a string of at most 2048 characters")
+        parts = token.split(".")
+        if len(parts) != 4 or parts[0] != VERSION:
+            raise TokenError("malformed", "token is not a v1 exposure token")
+        _, kid, payload, signature = parts
+        base = self._verify_macs.get(kid)
+        if base is None:
+            raise TokenError("forged", "token was not signed by a key Earnest knows")
+        mac = base.copy()
+        mac.update(f"{VERSION}.{kid}.{payload}".encode())
+        try:
+            given = _unb64(signature)
+        except ValueError:
+            raise TokenError("malformed", "token signature is not base64url") from None
+        if not hmac.compare_digest(mac.digest(), given):
+            raise TokenError("tampered", "token signature does not match its contents")
+        try:
+            fields = orjson.loads(_unb64(payload))
+            unit, experience, variant, reason, rules_version, issued_at = fields
+        except (ValueError, TypeError):
+            raise TokenError("malformed", "token payload is not readable") from None
+        current = time.time() if now is None else now
+        if not isinstance(issued_at, int) or current - issued_at > self.ttl_seconds:
+            raise TokenError("expired", f"token is older than {self.ttl_seconds} seconds")
+        if issued_at - current > 300:
+            raise TokenError("tampered", "token claims to be issued in the future")
+        return Exposure(unit, experience, variant, reason, rules_version, issued_at)

@@ -1,0 +1,42 @@
+"""Fixtures shared by every layer of tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"  # the spec and conformance data beside the project
+EXAMPLES = ROOT / "examples" / "experiences"
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "EXPOSURE_TOKEN_KEYS": "test:test-exposure-token-secret-0001",
+}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """In-process moto with the template's tables and bucket; yields the Settings."""
+    from moto import mock_aws
+
+    for key, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    from earnest_aws.clients import client, reset
+    from earnest_aws.settings import settings
+    from earnest_cli.template import create_resources
+
+    with mock_aws():
+        reset()
+        settings.cache_clear()
+        create_resources(client("dynamodb"), client("s3"), settings())
+        yield settings()
+    reset()
+    settings.cache_clear()

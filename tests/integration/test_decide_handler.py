@@ -1,0 +1,152 @@
+"""decide's real handler against moto: rules from DynamoDB, consent read on every request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from earnest_aws.clients import client
+from earnest_aws.experiences_store import ExperiencesStore
+from earnest_cli.local_stack import load_handler
+
+from ..unit.experiences import experience, request
+from .handlers import invoke
+
+HIKING = experience(
+    id="hiking",
+    audience={"attributes.last_category": "hiking"},
+    requires_consent=["personalization"],
+    holdout=0.01,
+)
+
+
+def put_consent(settings: Any, subject: str, personalization: str) -> None:
+    client("dynamodb").put_item(
+        TableName=settings.consent_table,
+        Item={
+            "subject_id": {"S": subject},
+            "record": {"S": "state"},
+            "r_gdpr": {
+                "M": {
+                    "purposes": {
+                        "M": {
+                            "personalization": {"S": personalization},
+                            "measurement": {"S": "granted"},
+                        }
+                    },
+                    "event_time": {"S": "2026-11-20T10:00:00.000Z"},
+                    "event_id": {"S": "e-1"},
+                    "source": {"S": "test"},
+                }
+            },
+        },
+    )
+
+
+@pytest.fixture
+def decide(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("GLOBAL_HOLDOUT", "0")
+    from earnest_aws.settings import settings
+
+    settings.cache_clear()
+    ExperiencesStore(aws.experiences_table).save(HIKING, None, actor="test", action="create")
+    return load_handler("decide")
+
+
+def hiker(unit: str = "a-hiker") -> dict[str, Any]:
+    return request(unit, attributes={"last_category": "hiking"})
+
+
+def test_a_consented_visitor_is_personalized_with_a_signed_token(aws: Any, decide: Any) -> None:
+    put_consent(aws, "a-hiker", "granted")
+    status, headers, body = invoke("decide", hiker(), handler=decide)
+    assert status == 200 and headers["content-type"] == "application/json"
+    d = body["decisions"]["home-hero"]
+    assert d["reason"] == "personalized" and d["token"].startswith("v1.")
+    assert body["request_id"] and body["rules_version"]
+
+
+def test_stored_withdrawal_is_in_force_on_the_next_request(aws: Any, decide: Any) -> None:
+    put_consent(aws, "a-hiker", "granted")
+    assert invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"] == "personalized"
+    put_consent(aws, "a-hiker", "denied")
+    d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
+    assert d["reason"] == "no_consent" and d["content"] == HIKING["default"]
+
+
+def test_sec_gpc_header_denies_personalization(aws: Any, decide: Any) -> None:
+    put_consent(aws, "a-hiker", "granted")
+    d = invoke("decide", hiker(), {"sec-gpc": "1"}, handler=decide)[2]["decisions"]["home-hero"]
+    assert d["reason"] == "no_consent"
+
+
+def test_the_user_ids_consent_counts_too(aws: Any, decide: Any) -> None:
+    put_consent(aws, "a-hiker", "granted")
+    put_consent(aws, "u-42", "denied")
+    body = hiker()
+    body["visitor"].update(user_id="u-42", identity_confidence=1.0)
+    assert invoke("decide", body, handler=decide)[2]["decisions"]["home-hero"]["reason"] == "no_consent"
+
+
+def test_an_unreadable_consent_store_fails_closed(aws: Any, decide: Any) -> None:
+    put_consent(aws, "a-hiker", "granted")
+    client("dynamodb").delete_table(TableName=aws.consent_table)
+    d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
+    assert d["reason"] == "no_consent"
+
+
+def test_when_dynamodb_fails_the_last_good_rules_keep_serving(
+    aws: Any, decide: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_consent(aws, "a-hiker", "granted")
+    assert invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"] == "personalized"
+    client("dynamodb").delete_table(TableName=aws.experiences_table)
+    decide.__globals__["RULES"]._next_refresh = 0  # the TTL has passed
+    d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
+    assert d["reason"] == "personalized"
+
+
+def test_with_no_rules_ever_loaded_every_placement_is_rules_unavailable(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client("dynamodb").delete_table(TableName=aws.experiences_table)
+    status, _, body = invoke("decide", request(placements=("home-hero", "pdp-recs")))
+    assert status == 200
+    assert {d["reason"] for d in body["decisions"].values()} == {"rules_unavailable"}
+
+
+def test_the_rules_cache_refreshes_on_its_ttl(aws: Any, decide: Any) -> None:
+    store = ExperiencesStore(aws.experiences_table)
+    put_consent(aws, "a-hiker", "granted")
+    invoke("decide", hiker(), handler=decide)
+    stored = store.get("hiking")
+    assert stored is not None
+    store.save({**stored.doc, "status": "paused"}, stored.version, actor="test", action="pause")
+    # Within the TTL the cached rules still serve; past it, the pause is in force.
+    assert invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"] == "personalized"
+    decide.__globals__["RULES"]._next_refresh = 0
+    assert invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"] == "no_live_experience"
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code", "field"),
+    [
+        (b"{not json", 400, "invalid_json", "body"),
+        (b"", 400, "invalid_json", "body"),
+        (b'{"visitor": {"anonymous_id": 5}, "placements": ["x"]}', 400, "invalid_request", "visitor.anonymous_id"),
+        (b'{"visitor": {"anonymous_id": "a"}, "placements": ["x"], "x": ' + b"1" * 70_000 + b"}", 413, "payload_too_large", "body"),
+    ],
+)
+def test_bad_input_answers_4xx_naming_the_field(
+    aws: Any, decide: Any, raw: bytes, status: int, code: str, field: str
+) -> None:
+    got_status, _, body = invoke("decide", None, raw=raw, handler=decide)
+    assert got_status == status
+    assert body["error"]["code"] == code and body["error"]["field"] == field
+    assert "Traceback" not in str(body)
+
+
+def test_other_methods_are_refused(aws: Any, decide: Any) -> None:
+    status, headers, _ = invoke("decide", None, method="GET", raw=b"", handler=decide)
+    assert status == 405 and headers["allow"] == "POST"

@@ -1,0 +1,49 @@
+"""Experience documents for tests: a valid one, changed only where a test says so."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+BASE: dict[str, Any] = {
+    "id": "hero-test",
+    "placement": "home-hero",
+    "owner": "owner@shop.example",
+    "status": "live",
+    "audience": {"context.country": "DE"},
+    "variants": [
+        {"id": "a", "weight": 1, "content": {"v": "a"}},
+        {"id": "b", "weight": 1, "content": {"v": "b"}},
+    ],
+    "default": {"v": "default"},
+    "holdout": 0.1,
+    "measurement_plan": {
+        "hypothesis": "Variant content lifts conversion by 5 %.",
+        "primary_metric": "conversion",
+        "minimum_detectable_effect": 0.05,
+        "min_units_per_arm": 1000,
+    },
+    "review_every_days": 30,
+    "last_reviewed": "2026-11-01",
+    "priority": 0,
+}
+
+
+def experience(**changes: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return doc
+
+
+def request(unit: str = "a-1", placements: tuple[str, ...] = ("home-hero",), **parts: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "visitor": {"anonymous_id": unit},
+        "placements": list(placements),
+        "context": {"country": "DE", "device": "mobile"},
+    }
+    body.update(parts)
+    return body
