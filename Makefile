@@ -21,8 +21,16 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/earnest serve
 
+# Debian's Chromium renders the HTML report in the browser test.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the report's browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: install Debian's chromium (apt-get install chromium) for the browser test"; fi
+
 # The one command CI runs (.ci/run): lint, types, template, then every test.
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml

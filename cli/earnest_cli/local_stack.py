@@ -40,6 +40,9 @@ LOCAL_ENV = {
     # Local-only secrets, so the stack runs with no account; never used in AWS.
     "EXPOSURE_TOKEN_KEYS": "local:local-exposure-token-secret-0001",
     "CONSENT_WEBHOOK_SECRETS": "whsec_bG9jYWwtY29uc2VudC13ZWJob29rLXNlY3JldA==",
+    "CONSENT_DIDOMI_TOKENS": "local-didomi-bearer-token-0001",
+    "CONSENT_KETCH_TOKENS": "local-ketch-bearer-token-0001",
+    "CONSENT_USERCENTRICS_CREDENTIALS": "usercentrics:local-usercentrics-password",
     "POWERTOOLS_METRICS_NAMESPACE": "Earnest",
     "POWERTOOLS_DEV": "false",
 }

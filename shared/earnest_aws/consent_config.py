@@ -1,0 +1,126 @@
+"""/consent's configuration: who may write (secrets) and how CMP purpose codes map.
+
+Secrets never live in code. Each comes from an environment variable locally, or, in
+AWS, from an SSM SecureString named by the `*_PARAM` variant (the template sets these):
+
+- Earnest (signed): CONSENT_WEBHOOK_SECRETS = whsec_<base64>,...
+- Didomi (bearer): CONSENT_DIDOMI_TOKENS = token,...
+- Ketch (bearer): CONSENT_KETCH_TOKENS = token,...
+- Usercentrics (basic): CONSENT_USERCENTRICS_CREDENTIALS = user:password,...
+
+Every listed secret is valid at once, so rotating is: add the new one, switch the CMP,
+remove the old. Secrets are re-read every CONSENT_SECRETS_TTL_SECONDS (default 300), so a
+rotation needs no deployment; if a re-read fails, the last good secrets stay in force.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from earnest.cmp import auth, didomi, ketch
+from earnest.cmp.mappings import parse_table
+from earnest.consent_service import ConsentConfig
+from earnest.webhooks import SecretError, parse_secrets
+
+from earnest_aws.settings import ConfigError, read_secret_parameter
+
+SECRETS = {
+    "webhook": "CONSENT_WEBHOOK_SECRETS",
+    auth.DIDOMI: "CONSENT_DIDOMI_TOKENS",
+    auth.KETCH: "CONSENT_KETCH_TOKENS",
+    auth.USERCENTRICS: "CONSENT_USERCENTRICS_CREDENTIALS",
+}
+PURPOSE_TABLES = {
+    auth.DIDOMI: ("CONSENT_DIDOMI_PURPOSES", didomi.DEFAULT_PURPOSES),
+    auth.USERCENTRICS: ("CONSENT_USERCENTRICS_PURPOSES", {}),
+    auth.KETCH: ("CONSENT_KETCH_PURPOSES", ketch.DEFAULT_PURPOSES),
+}
+DEFAULT_MAX_BODY = 1024 * 1024  # a batch of 100 updates with long TC strings fits
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise ConfigError(f"{name} must be an integer within [{lo}, {hi}], got {raw!r}")
+    return int(raw)
+
+
+def _secret(env: Mapping[str, str], name: str, read: Callable[[str], str]) -> str:
+    """The variable's value, else the SSM parameter its *_PARAM names; '' when neither.
+
+    A parameter that does not exist means that CMP is not connected (each is optional);
+    any other failure to read it is raised, so a cold start does not run half-configured.
+    """
+    if env.get(name):
+        return env[name]
+    parameter = env.get(f"{name}_PARAM")
+    if not parameter:
+        return ""
+    try:
+        return read(parameter)
+    except Exception as exc:
+        if type(exc).__name__ == "ParameterNotFound":
+            return ""
+        raise
+
+
+def load(
+    env: Mapping[str, str] | None = None, read: Callable[[str], str] = read_secret_parameter
+) -> ConsentConfig:
+    env = os.environ if env is None else env
+    try:
+        credentials = auth.Credentials(
+            webhook_keys=parse_secrets(_secret(env, SECRETS["webhook"], read), SECRETS["webhook"]),
+            bearer={
+                source: auth.parse_list(_secret(env, SECRETS[source], read))
+                for source in auth.BEARER_SOURCES
+            },
+            basic={
+                auth.USERCENTRICS: auth.parse_list(_secret(env, SECRETS[auth.USERCENTRICS], read))
+            },
+        )
+        tables = {
+            source: parse_table(env[name], name) if env.get(name) else dict(default)
+            for source, (name, default) in PURPOSE_TABLES.items()
+        }
+    except (SecretError, auth.CredentialsError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+    return ConsentConfig(credentials=credentials, purpose_tables=tables)
+
+
+class CachedConfig:
+    """The configuration, re-read at most every `ttl` seconds; the last good one survives
+    a failed re-read (a rotation must never lock every CMP out)."""
+
+    def __init__(
+        self, loader: Callable[[], ConsentConfig] = load, ttl: float | None = None
+    ) -> None:
+        self._loader = loader
+        self._ttl = (
+            ttl
+            if ttl is not None
+            else _int(os.environ, "CONSENT_SECRETS_TTL_SECONDS", 300, 0, 86_400)
+        )
+        self._config: ConsentConfig | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> ConsentConfig:
+        with self._lock:
+            now = time.monotonic()
+            if self._config is None or now - self._loaded_at >= self._ttl:
+                try:
+                    self._config = self._loader()
+                except Exception:
+                    if self._config is None:
+                        raise
+                self._loaded_at = now
+            return self._config
+
+
+def max_body_bytes(env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    return _int(env, "CONSENT_MAX_BODY_BYTES", DEFAULT_MAX_BODY, 1024, 6 * 1024 * 1024)

@@ -1,0 +1,190 @@
+"""The consent table: each subject's state per regulation, its history, tombstones, receipts.
+
+The read side: the one place that turns a stored `state` item into purposes (decide calls
+`purposes_for` on every request), and state and history for `earnest consent show`. Writes
+live in earnest_aws.consent_writer, which decide never imports. Layout:
+docs/architecture.md and docs/consent.md. Items are read with the low-level botocore
+client, so they are DynamoDB JSON; the few shapes read on decide's hot path are unpacked
+by hand rather than through boto3's TypeDeserializer, which would pull boto3 onto decide's
+cold start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from earnest.consent import DENIED, PURPOSES, VALUES, most_restrictive
+from earnest.errors import Unavailable
+
+from earnest_aws.clients import client
+
+STATE = "state"
+HISTORY_PREFIX = "history#"
+RECEIPT_PREFIX = "erasure-receipt#"
+REGIME_PREFIX = "r_"
+ALL_DENIED = dict.fromkeys(PURPOSES, DENIED)
+# BatchGetItem may hand back keys it did not get to; it never does for two small items in
+# practice, but a throttled table can, so retry briefly before failing closed.
+_BATCH_ATTEMPTS = 3
+
+
+def state_purposes(item: Mapping[str, Any]) -> dict[str, str]:
+    """A `state` item (DynamoDB JSON) as purposes: every regulation's, most restrictive first.
+
+    A tombstone (`erased_at`) is every purpose denied, whatever else the item holds. A value
+    that is not `granted`/`denied` is ignored (unknown), never read as a grant.
+    """
+    if "erased_at" in item:
+        return dict(ALL_DENIED)
+    maps: list[dict[str, str]] = []
+    for name, value in item.items():
+        if not name.startswith(REGIME_PREFIX):
+            continue
+        purposes = value.get("M", {}).get("purposes", {}).get("M", {})
+        maps.append(
+            {
+                purpose: raw["S"]
+                for purpose, raw in purposes.items()
+                if isinstance(raw, Mapping) and raw.get("S") in VALUES
+            }
+        )
+    return most_restrictive(*maps)
+
+
+class ConsentStore:
+    """Reads one consent table: decide's purposes, and state and history for people."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    def purposes_for(self, subject_ids: Sequence[str]) -> dict[str, str] | None:
+        """The combined stored consent of every id (one strongly consistent BatchGetItem).
+
+        None when no id has a record. Strongly consistent because a withdrawal must hold
+        on the very next decision, not a replication lag later. Raises Unavailable when the
+        store cannot be read; the caller fails closed.
+        """
+        ids = list(dict.fromkeys(s for s in subject_ids if s))
+        if not ids:
+            return None
+        items = self._batch_get_states(ids)
+        if not items:
+            return None
+        return most_restrictive(*(state_purposes(item) for item in items))
+
+    def _batch_get_states(self, ids: list[str]) -> list[dict[str, Any]]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        request: dict[str, Any] = {
+            self.table: {
+                "Keys": [{"subject_id": {"S": s}, "record": {"S": STATE}} for s in ids],
+                "ConsistentRead": True,
+            }
+        }
+        items: list[dict[str, Any]] = []
+        try:
+            for _ in range(_BATCH_ATTEMPTS):
+                response = client("dynamodb").batch_get_item(RequestItems=request)
+                items.extend(response.get("Responses", {}).get(self.table, []))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    return items
+        except (BotoCoreError, ClientError) as exc:
+            raise Unavailable(f"the consent store cannot be read ({type(exc).__name__})") from exc
+        raise Unavailable("the consent store is throttling reads")
+
+    # ------------------------------------------------------------ reading for people
+    # `earnest consent show` and the writer read through these.
+
+    def state(self, subject_id: str) -> dict[str, Any] | None:
+        """The stored state as plain values (regimes, tombstone), or None."""
+        return self._get_state(subject_id)
+
+    def history(self, subject_id: str) -> list[dict[str, Any]]:
+        """Every change received for the subject, oldest receipt first."""
+        return [from_item(i) for i in self._query(subject_id, HISTORY_PREFIX)]
+
+    def receipts(self, subject_id: str) -> list[dict[str, Any]]:
+        return [from_item(i) for i in self._query(subject_id, RECEIPT_PREFIX)]
+
+    def _get_state(self, subject_id: str) -> dict[str, Any] | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = client("dynamodb").get_item(
+                TableName=self.table, Key=item_key(subject_id, STATE), ConsistentRead=True
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise Unavailable(f"the consent store cannot be read ({type(exc).__name__})") from exc
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def _query(
+        self, subject_id: str, prefix: str = "", projection: str = ""
+    ) -> list[dict[str, Any]]:
+        expression = "subject_id = :s" + (" AND begins_with(#rec, :p)" if prefix else "")
+        values: dict[str, Any] = {":s": {"S": subject_id}}
+        if prefix:
+            values[":p"] = {"S": prefix}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": expression,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        if prefix or projection:
+            kwargs["ExpressionAttributeNames"] = {"#rec": "record"}
+        if projection:
+            kwargs["ProjectionExpression"] = projection
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        items: list[dict[str, Any]] = []
+        ddb = client("dynamodb")
+        try:
+            while True:
+                page = ddb.query(**kwargs)
+                items.extend(page.get("Items", []))
+                if not page.get("LastEvaluatedKey"):
+                    return items
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (BotoCoreError, ClientError) as exc:
+            raise Unavailable(f"the consent store cannot be read ({type(exc).__name__})") from exc
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    """A Python value as DynamoDB JSON (strings, booleans, integers, maps, lists, None)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attr(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attr(v) for v in value]}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def from_attr(attr: Mapping[str, Any]) -> Any:
+    (kind, value), *_ = attr.items()
+    if kind == "M":
+        return {k: from_attr(v) for k, v in value.items()}
+    if kind == "L":
+        return [from_attr(v) for v in value]
+    if kind == "N":
+        return int(value) if value.lstrip("-").isdigit() else float(value)
+    if kind == "NULL":
+        return None
+    return value
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: from_attr(v) for k, v in item.items()}
+
+
+def item_key(subject_id: str, record: str) -> dict[str, Any]:
+    return {"subject_id": {"S": subject_id}, "record": {"S": record}}

@@ -1,0 +1,253 @@
+"""The consent table's write side: conditional per-regulation updates with their history,
+erasure with tombstone and receipt, and the webhook-ids seen (replay protection).
+
+Only consent-update imports this module; decide reads through earnest_aws.consent_store
+and never pays for it. Layout: docs/architecture.md and docs/consent.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from earnest.consent_records import ERASED, ERASURE, FIRST, NEWER, ConsentUpdate, Outcome, order
+from earnest.errors import Unavailable
+
+from earnest_aws.clients import client
+from earnest_aws.consent_store import (
+    HISTORY_PREFIX,
+    RECEIPT_PREFIX,
+    STATE,
+    ConsentStore,
+    item_key,
+    to_attr,
+)
+
+WEBHOOK_PREFIX = "__webhook__#"
+ERASED_MARKER = "1"
+_APPLY_ATTEMPTS = 4  # a race with another writer re-reads and decides again
+
+_NEWER = (
+    "attribute_not_exists(erased_at) AND (attribute_not_exists(#r) OR #r.event_time < :t"
+    " OR (#r.event_time = :t AND #r.event_id < :id))"
+)
+
+
+def _unavailable(exc: Exception) -> Unavailable:
+    return Unavailable(f"the consent store cannot be written ({type(exc).__name__})")
+
+
+def receipt_suffix(update: ConsentUpdate, receive_time: str, request_id: str, seq: int) -> str:
+    """`<receive time>#<event id>#<request id>#<position>`: sorted by receipt, and unique
+    even when one request repeats an update (a batch may)."""
+    return f"{receive_time}#{update.event_id}#{request_id}#{seq:03d}"
+
+
+def _history_item(
+    update: ConsentUpdate,
+    receive_time: str,
+    request_id: str,
+    seq: int,
+    applied: bool,
+    why: str,
+) -> dict[str, Any]:
+    """Proof of consent: what was received, from whom, when, and what became of it."""
+    fields = {
+        "subject_id": update.subject_id,
+        "record": f"{HISTORY_PREFIX}{receipt_suffix(update, receive_time, request_id, seq)}",
+        "action": update.action,
+        "regime": update.regime,
+        "purposes": dict(update.purposes),
+        "source": update.source,
+        "event_id": update.event_id,
+        "event_time": update.event_time,
+        "receive_time": receive_time,
+        "request_id": request_id,
+        "applied": applied,
+        "why": why,
+    }
+    if update.consent_string:
+        fields["consent_string"] = update.consent_string
+    if update.jurisdiction:
+        fields["jurisdiction"] = update.jurisdiction
+    return {k: to_attr(v) for k, v in fields.items()}
+
+
+class ConsentWriter(ConsentStore):
+    """The write side: conditional per-regulation updates with their history, erasure with
+    tombstone and receipt, and the webhook-ids seen (replay protection).
+
+    Implements earnest.consent_service.ConsentRepository.
+    """
+
+    def apply(
+        self, update: ConsentUpdate, receive_time: str, request_id: str, seq: int = 0
+    ) -> Outcome:
+        """Apply one update if it is newer than what is stored for its regulation.
+
+        Either way the receipt goes in the history, in the same transaction as the
+        decision it records, unless the subject is erased (nothing is kept for them).
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        attribute = f"r_{update.regime}"
+        for _ in range(_APPLY_ATTEMPTS):
+            try:
+                state = self._get_state(update.subject_id)
+                if state is not None and "erased_at" in state:
+                    return Outcome(update, False, ERASED)
+                stored = (state or {}).get(attribute)
+                previous = (stored["event_time"], stored["event_id"]) if stored else None
+                why = order(previous, (update.event_time, update.event_id))
+                applied = why in (FIRST, NEWER)
+                history = {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": _history_item(update, receive_time, request_id, seq, applied, why),
+                    }
+                }
+                if applied:
+                    guard = self._state_update(update, attribute, receive_time)
+                else:  # still only if the subject was not erased in between
+                    guard = {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": item_key(update.subject_id, STATE),
+                            "ConditionExpression": "attribute_not_exists(erased_at)",
+                        }
+                    }
+                client("dynamodb").transact_write_items(TransactItems=[guard, history])
+                return Outcome(update, applied, why)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise _unavailable(exc) from exc
+                reasons = exc.response.get("CancellationReasons") or []
+                if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                    raise _unavailable(exc) from exc
+                # Another writer got there first: read again and decide again.
+            except BotoCoreError as exc:
+                raise _unavailable(exc) from exc
+        raise Unavailable("the consent record is changing too fast; retry")
+
+    def _state_update(
+        self, update: ConsentUpdate, attribute: str, receive_time: str
+    ) -> dict[str, Any]:
+        value = {
+            "purposes": dict(update.purposes),
+            "event_time": update.event_time,
+            "event_id": update.event_id,
+            "source": update.source,
+        }
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": item_key(update.subject_id, STATE),
+                "UpdateExpression": "SET #r = :v, updated_at = :now",
+                "ConditionExpression": _NEWER,
+                "ExpressionAttributeNames": {"#r": attribute},
+                "ExpressionAttributeValues": {
+                    ":v": to_attr(value),
+                    ":t": {"S": update.event_time},
+                    ":id": {"S": update.event_id},
+                    ":now": {"S": receive_time},
+                },
+            }
+        }
+
+    def erase(
+        self, update: ConsentUpdate, receive_time: str, request_id: str, seq: int = 0
+    ) -> Outcome:
+        """Delete the subject's state and history; keep a tombstone and a receipt.
+
+        The tombstone goes first: from then on every update is refused (and writes no
+        history), so the deletion that follows cannot miss a late arrival.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        ddb = client("dynamodb")
+        try:
+            tombstone = {
+                **item_key(update.subject_id, STATE),
+                "erased_at": {"S": receive_time},
+                "erased_marker": {"S": ERASED_MARKER},
+                "erasure_event_id": {"S": update.event_id},
+            }
+            try:
+                ddb.put_item(
+                    TableName=self.table,
+                    Item=tombstone,
+                    ConditionExpression="attribute_not_exists(erased_at)",
+                )
+            except ClientError as exc:  # already erased: keep the first erasure's time
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+            deleted = self._delete_all_but_tombstone(update.subject_id)
+            suffix = receipt_suffix(update, receive_time, request_id, seq)
+            receipt = {
+                "subject_id": update.subject_id,
+                "record": f"{RECEIPT_PREFIX}{suffix}",
+                "event_id": update.event_id,
+                "event_time": update.event_time,
+                "source": update.source,
+                "receive_time": receive_time,
+                "request_id": request_id,
+                "deleted_items": deleted,
+            }
+            ddb.put_item(TableName=self.table, Item={k: to_attr(v) for k, v in receipt.items()})
+        except (BotoCoreError, ClientError) as exc:
+            raise _unavailable(exc) from exc
+        return Outcome(update, True, ERASURE)
+
+    def _delete_all_but_tombstone(self, subject_id: str) -> int:
+        keys = [
+            item_key(subject_id, item["record"]["S"])
+            for item in self._query(subject_id, projection="subject_id, #rec")
+            if item["record"]["S"] != STATE and not item["record"]["S"].startswith(RECEIPT_PREFIX)
+        ]
+        ddb = client("dynamodb")
+        for start in range(0, len(keys), 25):
+            pending: dict[str, Any] = {
+                self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
+            }
+            for _ in range(5):
+                pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            else:
+                raise Unavailable("the consent store is throttling deletes; retry the erasure")
+        return len(keys)
+
+    # ------------------------------------------------------------ replay protection
+
+    def claim_webhook(self, webhook_id: str, expires_at: int, now: int) -> bool:
+        """True the first time a webhook-id is seen while it can still verify; False after.
+
+        One item per id, spread over partitions (not one hot `__webhooks__` key); DynamoDB's
+        TTL removes it eventually, and the condition ignores an expired one that lingers.
+        """
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item={
+                    **item_key(f"{WEBHOOK_PREFIX}{webhook_id}", "webhook"),
+                    "expires_at": {"N": str(expires_at)},
+                },
+                ConditionExpression="attribute_not_exists(subject_id) OR expires_at < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+
+    def release_webhook(self, webhook_id: str) -> None:
+        """Forget a claimed id whose processing failed, so the sender's retry gets through."""
+        # Best effort: a claim that stays expires with its timestamp anyway.
+        with contextlib.suppress(BotoCoreError, ClientError):
+            client("dynamodb").delete_item(
+                TableName=self.table, Key=item_key(f"{WEBHOOK_PREFIX}{webhook_id}", "webhook")
+            )

@@ -1,0 +1,169 @@
+"""Consent is in force at once: over real HTTP on the local stack, a CMP's withdrawal
+(or the request's own, or Sec-GPC) turns the very next decision into the default."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from earnest.webhooks import parse_secrets, sign
+from earnest_cli.local_stack import LOCAL_ENV
+
+from .conftest import Stack
+from .test_decide_e2e import post, pushed  # noqa: F401  (pushed is a fixture)
+
+KEY = parse_secrets(LOCAL_ENV["CONSENT_WEBHOOK_SECRETS"])[0]
+HIKING_DEFAULT = {
+    "headline": "New season, new trails",
+    "image": "hero/default.avif",
+    "cta": "Shop now",
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def send_consent(
+    stack: Stack, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    raw = json.dumps(body).encode()
+    if headers is None:
+        msg_id, ts = f"msg_{uuid.uuid4().hex}", int(time.time())
+        headers = {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(KEY, msg_id, ts, raw),
+        }
+    status, _, answer = post(f"{stack.api_url}/consent", raw, headers)
+    return status, answer
+
+
+def consent_update(subject: str, personalization: str) -> dict[str, Any]:
+    return {
+        "subject_id": subject,
+        "event_id": f"e-{uuid.uuid4().hex}",
+        "event_time": now_iso(),
+        "source": "e2e-cmp",
+        "jurisdiction": "DE",
+        "purposes": {"personalization": personalization, "measurement": "granted"},
+    }
+
+
+def decide(
+    stack: Stack,
+    subject: str,
+    consent: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        # A signed-in visitor: the hiking audience reads profile attributes.
+        "visitor": {"anonymous_id": subject, "user_id": f"u-{subject}"},
+        "placements": ["home-hero"],
+        "context": {"country": "US", "device": "desktop"},
+        "attributes": {"last_category": "hiking"},
+    }
+    if consent is not None:
+        body["consent"] = consent
+    status, _, answer = post(f"{stack.api_url}/decide", json.dumps(body).encode(), headers)
+    assert status == 200, answer
+    decision: dict[str, Any] = answer["decisions"]["home-hero"]
+    return decision
+
+
+@pytest.fixture(scope="module")
+def personalized(pushed: Stack) -> tuple[Stack, str]:  # noqa: F811
+    """A visitor who consented and is personalized (not one of the holdouts)."""
+    for i in range(60):
+        subject = f"a-consent-e2e-{i}"
+        status, answer = send_consent(pushed, consent_update(subject, "granted"))
+        assert status == 200 and answer["applied"] is True, answer
+        if decide(pushed, subject)["reason"] == "personalized":
+            return pushed, subject
+    raise AssertionError("no personalized visitor among 60: check the holdouts")
+
+
+def test_without_stored_consent_the_default_is_served(pushed: Stack) -> None:  # noqa: F811
+    d = decide(pushed, f"a-{uuid.uuid4().hex}")  # the local stack runs the opt-in regime
+    assert (d["experience"], d["reason"], d["content"]) == (
+        "hiking-hero",
+        "no_consent",
+        HIKING_DEFAULT,
+    )
+
+
+def test_a_request_carrying_a_withdrawal_serves_the_default(
+    personalized: tuple[Stack, str],
+) -> None:
+    stack, subject = personalized
+    d = decide(stack, subject, consent={"purposes": {"personalization": "denied"}})
+    assert (d["experience"], d["reason"], d["content"]) == (
+        "hiking-hero",
+        "no_consent",
+        HIKING_DEFAULT,
+    )
+
+
+def test_sec_gpc_serves_the_default(personalized: tuple[Stack, str]) -> None:
+    stack, subject = personalized
+    d = decide(stack, subject, headers={"sec-gpc": "1"})
+    assert (d["reason"], d["content"]) == ("no_consent", HIKING_DEFAULT)
+    assert decide(stack, subject)["reason"] == "personalized"  # GPC held only for that request
+
+
+def test_a_cmp_withdrawal_is_in_force_on_the_very_next_decision(
+    personalized: tuple[Stack, str],
+) -> None:
+    stack, subject = personalized
+    assert decide(stack, subject)["reason"] == "personalized"
+    status, answer = send_consent(stack, consent_update(subject, "denied"))
+    assert status == 200 and answer["applied"] is True
+    d = decide(stack, subject)
+    assert (d["experience"], d["reason"], d["content"]) == (
+        "hiking-hero",
+        "no_consent",
+        HIKING_DEFAULT,
+    )
+
+
+def test_a_didomi_withdrawal_with_its_bearer_token_is_in_force_at_once(
+    personalized: tuple[Stack, str],
+) -> None:
+    stack, _ = personalized
+    subject = f"a-didomi-{uuid.uuid4().hex}"
+    user = {
+        "id": subject,
+        "updated_at": now_iso(),
+        "consents": {
+            "purposes": [
+                {"id": p, "enabled": True}
+                for p in ("cookies", "create_content_profile", "select_personalized_content")
+            ]
+        },
+    }
+    bearer = {"authorization": f"Bearer {LOCAL_ENV['CONSENT_DIDOMI_TOKENS']}"}
+    event = {
+        "type": "user.updated",
+        "parameters": {"source": {"id": "d-1", "created_at": now_iso()}, "new_entity": user},
+    }
+    assert send_consent(stack, event, bearer)[0] == 200
+    user["consents"]["purposes"][2]["enabled"] = False  # select_personalized_content withdrawn
+    event["parameters"]["source"] = {"id": "d-2", "created_at": now_iso()}
+    status, answer = send_consent(stack, event, bearer)
+    assert status == 200 and answer["results"][0]["applied"] is True
+    assert decide(stack, subject)["reason"] == "no_consent"
+
+
+def test_unsigned_consent_over_http_is_401(pushed: Stack) -> None:  # noqa: F811
+    raw = json.dumps(consent_update("a-x", "granted")).encode()
+    status, _, answer = post(
+        f"{pushed.api_url}/consent",
+        raw,
+        {"authorization": "Basic " + base64.b64encode(b"usercentrics:wrong-password-000").decode()},
+    )
+    assert status == 401 and answer["error"]["code"] == "unauthorized"
