@@ -25,7 +25,9 @@ DEVICES = ["mobile", "desktop", "tablet"]
 GRANTED = {"personalization": "granted", "measurement": "granted"}
 
 
-def scenario(n_experiences: int = 50, n_visitors: int = 20_000, seed: int = 7) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def scenario(
+    n_experiences: int = 50, n_visitors: int = 20_000, seed: int = 7
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rng = random.Random(seed)
     experiences = []
     for i in range(n_experiences):
@@ -54,7 +56,11 @@ def scenario(n_experiences: int = 50, n_visitors: int = 20_000, seed: int = 7) -
     placements = [e["placement"] for e in experiences]
     visitors = [
         {
-            "visitor": {"anonymous_id": f"anon-{k}", "user_id": f"user-{k}", "identity_confidence": 1.0},
+            "visitor": {
+                "anonymous_id": f"anon-{k}",
+                "user_id": f"user-{k}",
+                "identity_confidence": 1.0,
+            },
             "placements": placements,
             "context": {"country": rng.choice(COUNTRIES), "device": rng.choice(DEVICES)},
             "attributes": {"ltv": rng.randint(0, 400), "returning": rng.random() < 0.5},
@@ -139,7 +145,14 @@ def bench_handler(quick: bool) -> None:
         engine.decide = timed_decide
         g["CONSENT"].purposes_for = timed_consent
         events = [
-            function_url_event("POST", "/decide", "", {"content-type": "application/json"}, orjson.dumps(v), "127.0.0.1")
+            function_url_event(
+                "POST",
+                "/decide",
+                "",
+                {"content-type": "application/json"},
+                orjson.dumps(v),
+                "127.0.0.1",
+            )
             for v in visitors
         ]
         context = LambdaContext("decide", "bench")
@@ -201,14 +214,27 @@ def bench_cold_start(quick: bool) -> None:
     runs = 3 if quick else 7
     handler_times, baseline_times = [], []
     for _ in range(runs):  # interleaved, so both see the same machine state
-        out = subprocess.run([sys.executable, "-c", COLD_HANDLER, app], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_HANDLER, app],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         handler_times.append(float(out.stdout.strip().splitlines()[-1]))
-        out = subprocess.run([sys.executable, "-c", COLD_BASELINE], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_BASELINE],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         baseline_times.append(float(out.stdout.strip()))
     h, b = statistics.median(handler_times), statistics.median(baseline_times)
     print(
         f"cold start: decide handler import + clients {h * 1000:.0f} ms; "
-        f"import boto3 + one DynamoDB client {b * 1000:.0f} ms; ratio {h / b:.2f} (median of {runs})"
+        f"import boto3 + one DynamoDB client {b * 1000:.0f} ms; "
+        f"ratio {h / b:.2f} (median of {runs})"
     )
 
 

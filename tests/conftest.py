@@ -18,6 +18,7 @@ FAKE_AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "EXPOSURE_TOKEN_KEYS": "test:test-exposure-token-secret-0001",
+    "POWERTOOLS_METRICS_NAMESPACE": "Earnest",
 }
 
 

@@ -10,7 +10,6 @@ import argparse
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from earnest_cli.template import ROOT
@@ -98,7 +97,9 @@ def show_decisions(api: str) -> None:
         status, answer = post(f"{api}/decide", body, headers)
         print(f"\n• {title}  (HTTP {status})")
         for placement, d in answer["decisions"].items():
-            chosen = f"{d['experience']}/{d['variant']}" if d["variant"] else (d["experience"] or "—")
+            chosen = (
+                f"{d['experience']}/{d['variant']}" if d["variant"] else (d["experience"] or "—")
+            )
             print(f"    {placement:<16} {d['reason']:<20} {chosen}")
             for lost in d.get("trace", []):
                 print(f"    {'':<16}   lost: {lost['experience']} ({lost['outcome']})")
@@ -119,5 +120,3 @@ def run_demo(args: argparse.Namespace) -> int:
         earnest(["list"])
         show_decisions(stack.api_url)
     return 0
-
-

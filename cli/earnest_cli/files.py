@@ -40,7 +40,9 @@ def load(paths: Iterable[str | Path]) -> Authored:
             text = path.read_text()
             data = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except FileNotFoundError:
-            authored.problems.append(Problem(source, "?", "(file)", "readable_file", "no such file"))
+            authored.problems.append(
+                Problem(source, "?", "(file)", "readable_file", "no such file")
+            )
             continue
         except (yaml.YAMLError, orjson.JSONDecodeError, UnicodeDecodeError) as exc:
             msg = f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}".splitlines()[0]
@@ -53,7 +55,13 @@ def load(paths: Iterable[str | Path]) -> Authored:
                 for ids in groups.values()
             ):
                 authored.problems.append(
-                    Problem(source, "?", "saved_groups", "saved_groups", "must map names to lists of ids")
+                    Problem(
+                        source,
+                        "?",
+                        "saved_groups",
+                        "saved_groups",
+                        "must map names to lists of ids",
+                    )
                 )
                 continue
             authored.saved_groups.update(groups)

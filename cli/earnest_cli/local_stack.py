@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 from earnest_cli.template import FUNCTIONS
 
@@ -117,7 +117,7 @@ def function_url_event(
 
 
 class _RouteHandler(BaseHTTPRequestHandler):
-    handlers: dict[str, Handler] = {}
+    handlers: ClassVar[dict[str, Handler]] = {}
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: handlers log themselves
@@ -129,8 +129,11 @@ class _RouteHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         handler = self.handlers.get(path)
         if handler is None:
-            self._reply(404, {"content-type": "application/json"},
-                        b'{"error":{"code":"not_found","message":"no such route"}}')
+            self._reply(
+                404,
+                {"content-type": "application/json"},
+                b'{"error":{"code":"not_found","message":"no such route"}}',
+            )
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         event = function_url_event(self.command, path, query, headers, body, self.client_address[0])

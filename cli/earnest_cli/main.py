@@ -24,9 +24,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
-        print(f"{len(problems)} problem(s); nothing may launch until they are fixed", file=sys.stderr)
+        print(
+            f"{len(problems)} problem(s); nothing may launch until they are fixed", file=sys.stderr
+        )
         return 1
-    print(f"ok: {len(authored.experiences)} experience(s), {len(authored.saved_groups)} saved group(s)")
+    print(
+        f"ok: {len(authored.experiences)} experience(s), "
+        f"{len(authored.saved_groups)} saved group(s)"
+    )
     return 0
 
 
@@ -60,8 +65,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         declared = doc.get("version")
         if stored and declared is not None and declared != stored.version:
             print(
-                f"{source}: {doc['id']}: refused: the stored version is {stored.version}, your file "
-                f"says {declared}; someone changed it since (by {stored.updated_by} at "
+                f"{source}: {doc['id']}: refused: the stored version is {stored.version}, "
+                f"your file says {declared}; someone changed it since (by {stored.updated_by} at "
                 f"{stored.updated_at}). Pull their change, merge by hand, and push again.",
                 file=sys.stderr,
             )

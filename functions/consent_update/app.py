@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
 from earnest.consent_service import receive
 from earnest.errors import EarnestError, Unavailable
 from earnest_aws.clients import client

@@ -17,7 +17,13 @@ from earnest.errors import EarnestError, Unavailable
 from earnest.tokens import TokenSigner
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
-from earnest_aws.http import error_response, json_response, method_not_allowed, parse_event, parse_json
+from earnest_aws.http import (
+    error_response,
+    json_response,
+    method_not_allowed,
+    parse_event,
+    parse_json,
+)
 from earnest_aws.metrics import DecisionMetrics
 from earnest_aws.rules_cache import RulesCache
 from earnest_aws.settings import settings as load_settings

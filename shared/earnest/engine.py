@@ -242,9 +242,9 @@ class Engine:
             validate_request(request, self.max_placements)
         visitor = request["visitor"]
         unit: str = visitor["anonymous_id"]
-        confidence = visitor.get("identity_confidence")
-        if confidence is None:
-            confidence = 1.0 if visitor.get("user_id") is not None else 0.0
+        # Absent, the edge vouches for what it sent: profile attributes keyed on the
+        # anonymous id are certain. Stitched identities send their real confidence.
+        confidence = visitor.get("identity_confidence", 1.0)
         allowed = effective_consent(consent, request.get("consent"), self.consent_regime)
         anonymous_view: dict[str, Any] | None = None
         in_global: bool | None = None

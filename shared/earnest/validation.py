@@ -103,7 +103,9 @@ def validate_experience(
     def add(field: str, message: str, guardrail: str | None = None) -> None:
         top = field.split(".")[0].split("[")[0]
         problems.append(
-            Problem(source, exp_id, field, guardrail or GUARDRAIL_BY_FIELD.get(top, "schema"), message)
+            Problem(
+                source, exp_id, field, guardrail or GUARDRAIL_BY_FIELD.get(top, "schema"), message
+            )
         )
 
     try:

@@ -24,7 +24,6 @@ from earnest.cmp import auth, didomi, ketch
 from earnest.cmp.mappings import parse_table
 from earnest.consent_service import ConsentConfig
 from earnest.webhooks import SecretError, parse_secrets
-
 from earnest_aws.settings import ConfigError, read_secret_parameter
 
 SECRETS = {

@@ -16,7 +16,6 @@ from typing import Any
 
 from earnest.consent import DENIED, PURPOSES, VALUES, most_restrictive
 from earnest.errors import Unavailable
-
 from earnest_aws.clients import client
 
 STATE = "state"

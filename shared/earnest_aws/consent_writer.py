@@ -11,9 +11,9 @@ import contextlib
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
 from earnest.consent_records import ERASED, ERASURE, FIRST, NEWER, ConsentUpdate, Outcome, order
 from earnest.errors import Unavailable
-
 from earnest_aws.clients import client
 from earnest_aws.consent_store import (
     HISTORY_PREFIX,

@@ -43,7 +43,9 @@ def _scan(table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
     ddb = client("dynamodb")
     start: dict[str, Any] | None = None
     while True:
-        page = ddb.scan(TableName=table, **kwargs, **({"ExclusiveStartKey": start} if start else {}))
+        page = ddb.scan(
+            TableName=table, **kwargs, **({"ExclusiveStartKey": start} if start else {})
+        )
         yield from page.get("Items", [])
         start = page.get("LastEvaluatedKey")
         if not start:
@@ -96,11 +98,15 @@ class ExperiencesStore:
         return sorted(out, key=lambda s: str(s.doc.get("id")))
 
     def get(self, experience_id: str) -> StoredExperience | None:
-        item = client("dynamodb").get_item(
-            TableName=self.table,
-            Key={"pk": {"S": f"exp#{experience_id}"}, "sk": {"S": CURRENT}},
-            ConsistentRead=True,
-        ).get("Item")
+        item = (
+            client("dynamodb")
+            .get_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"exp#{experience_id}"}, "sk": {"S": CURRENT}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         if not item:
             return None
         return StoredExperience(
@@ -182,14 +188,18 @@ class ExperiencesStore:
         return version
 
     def audit(self, experience_id: str) -> list[dict[str, Any]]:
-        items = client("dynamodb").query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
-            ExpressionAttributeValues={
-                ":p": {"S": f"exp#{experience_id}"},
-                ":a": {"S": "audit#"},
-            },
-        ).get("Items", [])
+        items = (
+            client("dynamodb")
+            .query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
+                ExpressionAttributeValues={
+                    ":p": {"S": f"exp#{experience_id}"},
+                    ":a": {"S": "audit#"},
+                },
+            )
+            .get("Items", [])
+        )
         return [
             {
                 "at": i["at"]["S"],

@@ -57,11 +57,21 @@ class RulesCache:
                 strict=False,
             )
         except Unavailable as exc:
-            self._next_refresh = now + min(RETRY_AFTER_FAILURE_SECONDS, self._settings.rules_ttl_seconds)
-            self._on_event("rules_refresh_failed", {"error": exc.message, "serving_last_good": self._engine is not None})
+            self._next_refresh = now + min(
+                RETRY_AFTER_FAILURE_SECONDS, self._settings.rules_ttl_seconds
+            )
+            self._on_event(
+                "rules_refresh_failed",
+                {"error": exc.message, "serving_last_good": self._engine is not None},
+            )
             return
         for skipped in engine.skipped:
-            self._on_event("experience_skipped", {"experience": skipped.experience_id, "error": str(skipped)})
+            self._on_event(
+                "experience_skipped", {"experience": skipped.experience_id, "error": str(skipped)}
+            )
         self._engine = engine
         self._next_refresh = now + self._settings.rules_ttl_seconds
-        self._on_event("rules_refreshed", {"rules_version": engine.rules_version, "live": len(engine.experiences)})
+        self._on_event(
+            "rules_refreshed",
+            {"rules_version": engine.rules_version, "live": len(engine.experiences)},
+        )

@@ -76,7 +76,9 @@ class Settings:
             global_holdout=_float(env, "GLOBAL_HOLDOUT", cls.global_holdout, 0, 0.5),
             consent_regime=regime,
             exposure_token_keys=_token_keys(env),
-            token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", cls.token_ttl_seconds, 60, 30 * 86_400),
+            token_ttl_seconds=_int(
+                env, "TOKEN_TTL_SECONDS", cls.token_ttl_seconds, 60, 30 * 86_400
+            ),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, 1024, 6 * 1024 * 1024),
             max_placements=_int(env, "MAX_PLACEMENTS", cls.max_placements, 1, 200),
             service=env.get("POWERTOOLS_SERVICE_NAME", cls.service),

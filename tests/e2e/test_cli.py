@@ -17,7 +17,11 @@ from .conftest import Stack
 def earnest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "earnest_cli", *args], capture_output=True, text=True, env=full_env, timeout=60
+        [sys.executable, "-m", "earnest_cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
     )
 
 
@@ -86,5 +90,9 @@ def test_list_marks_overdue_reviews(stack: Stack, tmp_path: Path) -> None:
     doc["id"], doc["last_reviewed"] = "stale-recs", "2025-01-01"
     (tmp_path / "stale.yaml").write_text(yaml.safe_dump(doc))
     assert earnest("push", str(tmp_path / "stale.yaml"), env=stack.env).returncode == 0
-    row = next(line for line in earnest("list", env=stack.env).stdout.splitlines() if line.startswith("stale-recs"))
+    row = next(
+        line
+        for line in earnest("list", env=stack.env).stdout.splitlines()
+        if line.startswith("stale-recs")
+    )
     assert "2025-01-31  OVERDUE" in row

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from earnest.webhooks import parse_secrets, sign
 from earnest_cli.local_stack import LOCAL_ENV
 

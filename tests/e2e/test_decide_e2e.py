@@ -10,16 +10,20 @@ from typing import Any
 import pytest
 
 from earnest.tokens import TokenSigner
-from earnest_cli.local_stack import LOCAL_ENV
 from earnest_aws.settings import parse_keys
+from earnest_cli.local_stack import LOCAL_ENV
 
 from ..conftest import EXAMPLES
 from .conftest import Stack
 from .test_cli import earnest
 
 
-def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
-    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json", **(headers or {})})
+def post(
+    url: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    req = urllib.request.Request(
+        url, data=body, headers={"content-type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read())
@@ -34,7 +38,9 @@ def pushed(stack: Stack) -> Stack:
     return stack
 
 
-def test_decide_over_http_gives_each_placement_a_reason_and_a_verifiable_token(pushed: Stack) -> None:
+def test_decide_over_http_gives_each_placement_a_reason_and_a_verifiable_token(
+    pushed: Stack,
+) -> None:
     body = {
         "visitor": {"anonymous_id": "a-e2e-1"},
         "placements": ["home-hero", "pdp-recs", "footer-signup", "nowhere"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from earnest_cli.template import ROOT, load_template
@@ -25,8 +26,9 @@ def actions_of(function: dict[str, Any]) -> set[str]:
 
 
 def test_cfn_lint_passes() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run(
-        [sys.executable, "-m", "cfnlint", str(ROOT / "template.yaml")], capture_output=True, text=True
+        [str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -42,7 +44,9 @@ def test_every_function_runs_on_arm64_with_the_shared_layer() -> None:
 def test_tables_have_point_in_time_recovery_and_the_bucket_is_private() -> None:
     for name, res in RESOURCES.items():
         if res["Type"] == "AWS::DynamoDB::Table":
-            assert res["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], name
+            assert res["Properties"]["PointInTimeRecoverySpecification"][
+                "PointInTimeRecoveryEnabled"
+            ], name
     bucket = RESOURCES["DataBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]
@@ -51,7 +55,12 @@ def test_tables_have_point_in_time_recovery_and_the_bucket_is_private() -> None:
 
 def test_decide_may_only_read() -> None:
     actions = actions_of(RESOURCES["DecideFunction"])
-    assert actions <= {"dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:GetItem", "ssm:GetParameter"}
+    assert actions <= {
+        "dynamodb:Scan",
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "ssm:GetParameter",
+    }
     assert not any(a.endswith("*") for a in actions)
 
 

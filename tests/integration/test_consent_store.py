@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from earnest.errors import Unavailable
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore

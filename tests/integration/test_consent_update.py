@@ -11,13 +11,14 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from earnest.webhooks import parse_secrets, sign
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
 from earnest_aws.consent_writer import ConsentWriter
 from earnest_cli.local_stack import load_handler
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from ..unit.cmp_samples import sample
 from .handlers import invoke

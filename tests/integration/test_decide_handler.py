@@ -69,7 +69,10 @@ def test_a_consented_visitor_is_personalized_with_a_signed_token(aws: Any, decid
 
 def test_stored_withdrawal_is_in_force_on_the_next_request(aws: Any, decide: Any) -> None:
     put_consent(aws, "a-hiker", "granted")
-    assert invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"] == "personalized"
+    assert (
+        invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
+        == "personalized"
+    )
     put_consent(aws, "a-hiker", "denied")
     d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
     assert d["reason"] == "no_consent" and d["content"] == HIKING["default"]
@@ -86,7 +89,10 @@ def test_the_user_ids_consent_counts_too(aws: Any, decide: Any) -> None:
     put_consent(aws, "u-42", "denied")
     body = hiker()
     body["visitor"].update(user_id="u-42", identity_confidence=1.0)
-    assert invoke("decide", body, handler=decide)[2]["decisions"]["home-hero"]["reason"] == "no_consent"
+    assert (
+        invoke("decide", body, handler=decide)[2]["decisions"]["home-hero"]["reason"]
+        == "no_consent"
+    )
 
 
 def test_an_unreadable_consent_store_fails_closed(aws: Any, decide: Any) -> None:
@@ -100,7 +106,10 @@ def test_when_dynamodb_fails_the_last_good_rules_keep_serving(
     aws: Any, decide: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_consent(aws, "a-hiker", "granted")
-    assert invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"] == "personalized"
+    assert (
+        invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
+        == "personalized"
+    )
     client("dynamodb").delete_table(TableName=aws.experiences_table)
     decide.__globals__["RULES"]._next_refresh = 0  # the TTL has passed
     d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
@@ -124,9 +133,15 @@ def test_the_rules_cache_refreshes_on_its_ttl(aws: Any, decide: Any) -> None:
     assert stored is not None
     store.save({**stored.doc, "status": "paused"}, stored.version, actor="test", action="pause")
     # Within the TTL the cached rules still serve; past it, the pause is in force.
-    assert invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"] == "personalized"
+    assert (
+        invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
+        == "personalized"
+    )
     decide.__globals__["RULES"]._next_refresh = 0
-    assert invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"] == "no_live_experience"
+    assert (
+        invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
+        == "no_live_experience"
+    )
 
 
 @pytest.mark.parametrize(
@@ -134,8 +149,18 @@ def test_the_rules_cache_refreshes_on_its_ttl(aws: Any, decide: Any) -> None:
     [
         (b"{not json", 400, "invalid_json", "body"),
         (b"", 400, "invalid_json", "body"),
-        (b'{"visitor": {"anonymous_id": 5}, "placements": ["x"]}', 400, "invalid_request", "visitor.anonymous_id"),
-        (b'{"visitor": {"anonymous_id": "a"}, "placements": ["x"], "x": ' + b"1" * 70_000 + b"}", 413, "payload_too_large", "body"),
+        (
+            b'{"visitor": {"anonymous_id": 5}, "placements": ["x"]}',
+            400,
+            "invalid_request",
+            "visitor.anonymous_id",
+        ),
+        (
+            b'{"visitor": {"anonymous_id": "a"}, "placements": ["x"], "x": ' + b"1" * 70_000 + b"}",
+            413,
+            "payload_too_large",
+            "body",
+        ),
     ],
 )
 def test_bad_input_answers_4xx_naming_the_field(

@@ -39,7 +39,9 @@ def experience(**changes: Any) -> dict[str, Any]:
     return doc
 
 
-def request(unit: str = "a-1", placements: tuple[str, ...] = ("home-hero",), **parts: Any) -> dict[str, Any]:
+def request(
+    unit: str = "a-1", placements: tuple[str, ...] = ("home-hero",), **parts: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "visitor": {"anonymous_id": unit},
         "placements": list(placements),

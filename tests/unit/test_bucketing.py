@@ -66,4 +66,11 @@ def test_holdout_and_variant_assignment_are_independent(name: str) -> None:
 def test_every_position_in_0_1_picks_an_index_and_the_last_bound_is_one() -> None:
     bounds = cumulative_shares([0.1, 0.2, 0.7])
     assert bounds[-1] == 1.0
-    assert [pick(x, bounds) for x in (0.0, 0.099, 0.1, 0.29, 0.3001, 0.999999)] == [0, 0, 1, 1, 2, 2]
+    assert [pick(x, bounds) for x in (0.0, 0.099, 0.1, 0.29, 0.3001, 0.999999)] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from earnest.cmp.auth import Credentials, CredentialsError, authenticate
 from earnest.errors import Unauthorized
 from earnest.webhooks import parse_secrets, sign

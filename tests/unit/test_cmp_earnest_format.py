@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from earnest.cmp import earnest_format
 from earnest.consent_records import ConsentUpdate
 from earnest.errors import InvalidRequest

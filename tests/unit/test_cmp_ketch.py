@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from earnest.cmp import ketch
 from earnest.consent_records import ConsentUpdate
 from earnest.errors import InvalidRequest

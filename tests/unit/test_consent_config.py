@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from earnest_aws.consent_config import CachedConfig, load
 from earnest_aws.settings import ConfigError
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from earnest.cmp.mappings import complete, consent_mode_purposes, purposes_from_codes
-from earnest.consent_records import DUPLICATE, FIRST, NEWER, STALE, order
 from hypothesis import given
 from hypothesis import strategies as st
+
+from earnest.cmp.mappings import complete, consent_mode_purposes, purposes_from_codes
+from earnest.consent_records import DUPLICATE, FIRST, NEWER, STALE, order
 
 Event = tuple[str, str]
 events = st.lists(

@@ -10,13 +10,14 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from earnest.cmp.auth import Credentials
 from earnest.consent_records import FIRST, ConsentUpdate, Outcome
 from earnest.consent_service import ConsentConfig, receive
 from earnest.errors import EarnestError, InvalidRequest, Unauthorized, Unavailable
 from earnest.webhooks import sign
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 KEY = b"k" * 32
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

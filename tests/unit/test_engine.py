@@ -16,7 +16,9 @@ from .experiences import experience, request
 GRANTED = {"personalization": "granted", "measurement": "granted"}
 
 
-def decide(engine: Engine, body: dict[str, Any], consent: dict[str, str] | None = None) -> dict[str, Any]:
+def decide(
+    engine: Engine, body: dict[str, Any], consent: dict[str, str] | None = None
+) -> dict[str, Any]:
     decision: dict[str, Any] = engine.decide(body, consent)["decisions"]["home-hero"]
     return decision
 
@@ -40,7 +42,11 @@ def test_holdout_units_get_the_default_in_the_configured_share() -> None:
     counts = reasons_over(engine, 4000)
     assert set(counts) == {"personalized", "holdout"}
     assert 0.26 < counts["holdout"] / 4000 < 0.34
-    held = next(decide(engine, request(f"u-{i}")) for i in range(100) if decide(engine, request(f"u-{i}"))["reason"] == "holdout")
+    held = next(
+        decide(engine, request(f"u-{i}"))
+        for i in range(100)
+        if decide(engine, request(f"u-{i}"))["reason"] == "holdout"
+    )
     assert held["content"] == {"v": "default"} and held["variant"] is None
 
 
@@ -79,7 +85,12 @@ def hiker(**parts: Any) -> dict[str, Any]:
         (None, None, "opt_in", "no_consent"),  # unknown under opt-in is denied
         (None, None, "opt_out", "personalized"),  # unknown under opt-out is granted
         (GRANTED, {"purposes": {"personalization": "denied"}}, "opt_in", "no_consent"),
-        ({"personalization": "denied"}, {"purposes": {"personalization": "granted"}}, "opt_in", "no_consent"),
+        (
+            {"personalization": "denied"},
+            {"purposes": {"personalization": "granted"}},
+            "opt_in",
+            "no_consent",
+        ),
         (None, {"purposes": {"personalization": "granted"}}, "opt_in", "personalized"),
         (GRANTED, {"gpc": True}, "opt_in", "no_consent"),
         (None, {"gpc": True}, "opt_out", "no_consent"),
@@ -125,7 +136,9 @@ def test_below_min_identity_confidence_the_visitor_is_anonymous() -> None:
 
 
 def test_identity_audiences_default_to_a_09_threshold() -> None:
-    doc = experience(audience={"visitor.user_id": {"$exists": True}}, requires_consent=["personalization"])
+    doc = experience(
+        audience={"visitor.user_id": {"$exists": True}}, requires_consent=["personalization"]
+    )
     assert Engine([doc]).experiences[0].min_identity == 0.9
     contextual = Engine([experience()]).experiences[0]
     assert contextual.min_identity is None
@@ -198,7 +211,10 @@ def test_tokens_are_signed_over_the_decision_and_verify() -> None:
         answer = decide(engine, request(f"u-{i}"))
         exposure = signer.verify(answer["token"])
         assert (exposure.unit, exposure.experience, exposure.variant, exposure.reason) == (
-            f"u-{i}", "hero-test", answer["variant"], answer["reason"]
+            f"u-{i}",
+            "hero-test",
+            answer["variant"],
+            answer["reason"],
         )
         assert exposure.rules_version == engine.rules_version
 
@@ -224,15 +240,38 @@ def test_rules_version_is_a_content_hash() -> None:
         ({"placements": ["x"]}, "visitor"),
         ({"visitor": {}, "placements": ["x"]}, "visitor.anonymous_id"),
         ({"visitor": {"anonymous_id": 7}, "placements": ["x"]}, "visitor.anonymous_id"),
-        ({"visitor": {"anonymous_id": "a", "identity_confidence": 2}, "placements": ["x"]}, "visitor.identity_confidence"),
+        (
+            {"visitor": {"anonymous_id": "a", "identity_confidence": 2}, "placements": ["x"]},
+            "visitor.identity_confidence",
+        ),
         ({"visitor": {"anonymous_id": "a", "email": "x@y"}, "placements": ["x"]}, "visitor.email"),
         ({"visitor": {"anonymous_id": "a"}, "placements": []}, "placements"),
         ({"visitor": {"anonymous_id": "a"}, "placements": ["x", 3]}, "placements[1]"),
-        ({"visitor": {"anonymous_id": "a"}, "placements": [f"p{i}" for i in range(21)]}, "placements"),
+        (
+            {"visitor": {"anonymous_id": "a"}, "placements": [f"p{i}" for i in range(21)]},
+            "placements",
+        ),
         ({"visitor": {"anonymous_id": "a"}, "placements": ["x"], "context": "DE"}, "context"),
-        ({"visitor": {"anonymous_id": "a"}, "placements": ["x"], "consent": {"gpc": "yes"}}, "consent.gpc"),
-        ({"visitor": {"anonymous_id": "a"}, "placements": ["x"], "consent": {"purposes": {"ads": "granted"}}}, "consent.purposes.ads"),
-        ({"visitor": {"anonymous_id": "a"}, "placements": ["x"], "consent": {"purposes": {"measurement": "yes"}}}, "consent.purposes.measurement"),
+        (
+            {"visitor": {"anonymous_id": "a"}, "placements": ["x"], "consent": {"gpc": "yes"}},
+            "consent.gpc",
+        ),
+        (
+            {
+                "visitor": {"anonymous_id": "a"},
+                "placements": ["x"],
+                "consent": {"purposes": {"ads": "granted"}},
+            },
+            "consent.purposes.ads",
+        ),
+        (
+            {
+                "visitor": {"anonymous_id": "a"},
+                "placements": ["x"],
+                "consent": {"purposes": {"measurement": "yes"}},
+            },
+            "consent.purposes.measurement",
+        ),
         ({"visitor": {"anonymous_id": "a"}, "placements": ["x"], "colour": "red"}, "colour"),
     ],
 )

@@ -4,6 +4,7 @@ what their US opt-outs mean for Earnest's purposes."""
 from __future__ import annotations
 
 import pytest
+
 from earnest.cmp.mappings import consent_string_purposes, gpp_purposes
 from earnest.gpp import GppError, decode
 

@@ -39,7 +39,11 @@ def test_decides_core_imports_in_well_under_a_tenth_of_a_second() -> None:
         "print(time.perf_counter() - t)"
     )
     runs = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for _ in range(3)
     ]
     # Measured at about 10 ms; pydantic or boto3 would each add 50-200 ms.

@@ -11,10 +11,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from earnest.cmp.mappings import tcf_purposes
-from earnest.tcf import TCStringError, decode
 from hypothesis import given
 from hypothesis import strategies as st
+
+from earnest.cmp.mappings import tcf_purposes
+from earnest.tcf import TCStringError, decode
 
 from .tc_strings import encode
 

@@ -18,7 +18,12 @@ def test_a_signed_token_verifies_to_what_was_decided() -> None:
     signer = TokenSigner([OLD])
     token = signer.sign("a-1", "hero", "b", "personalized", "rv1", issued_at=1_000)
     exposure = signer.verify(token, now=1_010)
-    assert (exposure.unit, exposure.experience, exposure.variant, exposure.reason) == ("a-1", "hero", "b", "personalized")
+    assert (exposure.unit, exposure.experience, exposure.variant, exposure.reason) == (
+        "a-1",
+        "hero",
+        "b",
+        "personalized",
+    )
     assert (exposure.rules_version, exposure.issued_at) == ("rv1", 1_000)
 
 
@@ -91,7 +96,11 @@ def test_payload_that_is_not_json_is_malformed_even_when_signed() -> None:
 
     payload = base64.urlsafe_b64encode(b"not json").rstrip(b"=").decode()
     head = f"v1.k1.{payload}"
-    sig = base64.urlsafe_b64encode(hmac.new(OLD[1], head.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    sig = (
+        base64.urlsafe_b64encode(hmac.new(OLD[1], head.encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     with pytest.raises(TokenError) as caught:
         TokenSigner([OLD]).verify(f"{head}.{sig}")
     assert caught.value.reason == "malformed"

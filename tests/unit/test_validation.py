@@ -30,7 +30,10 @@ def test_every_missing_launch_field_is_reported_at_once() -> None:
 
 def test_zero_and_negative_weights_are_refused() -> None:
     doc = experience(variants=[{"id": "a", "weight": 0}, {"id": "b", "weight": -1}])
-    assert {("variants[0].weight", "positive_weights"), ("variants[1].weight", "positive_weights")} <= guardrails(doc)
+    assert {
+        ("variants[0].weight", "positive_weights"),
+        ("variants[1].weight", "positive_weights"),
+    } <= guardrails(doc)
 
 
 def test_invalid_and_unknown_operator_conditions_are_refused() -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from earnest.errors import Unauthorized
-from earnest.webhooks import SecretError, parse_secrets, sign, verify
 from hypothesis import given
 from hypothesis import strategies as st
+
+from earnest.errors import Unauthorized
+from earnest.webhooks import SecretError, parse_secrets, sign, verify
 
 # The vector published with the Standard Webhooks reference libraries.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

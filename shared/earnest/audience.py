@@ -1,0 +1,558 @@
+"""Audience conditions: the MongoDB-style language GrowthBook popularised, compiled once.
+
+Semantics follow GrowthBook's `evalCondition` (SDK spec 0.8.0, including its JavaScript
+coercions: `"5"` equals `5` in a plain comparison, a missing attribute is `null`), so a
+team can bring conditions from there unchanged; `../shared/conformance/conditions.json`
+is the proof. Conditions are compiled into closures when rules load, so a request pays
+for attribute lookups and comparisons, never for walking the condition document.
+
+Only the stdlib is imported: this module is on decide's hot path. It must not import
+boto3, pydantic or any adapter.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Predicate = Callable[[Any], bool]
+SavedGroups = Mapping[str, Iterable[Any]]
+
+LOGICAL = frozenset({"$and", "$or", "$nor", "$not"})
+VALUE_OPERATORS = frozenset(
+    {
+        "$eq", "$ne", "$lt", "$lte", "$gt", "$gte",
+        "$veq", "$vne", "$vlt", "$vlte", "$vgt", "$vgte",
+        "$in", "$nin", "$ini", "$nini", "$all", "$alli",
+        "$inGroup", "$notInGroup",
+        "$exists", "$type", "$size", "$elemMatch", "$not",
+        "$regex", "$regexi",
+    }
+)  # fmt: skip
+TYPES = frozenset({"string", "number", "boolean", "null", "array", "object"})
+
+
+class ConditionError(ValueError):
+    """A condition that is not a condition at all (not a mapping at its top)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionProblem:
+    path: str  # where in the condition, e.g. "$or[1].country.$inn"
+    message: str
+
+
+def _never(_: Any) -> bool:
+    return False
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+# ------------------------------------------------------------ JavaScript value semantics
+# GrowthBook's reference is JavaScript; these reproduce the few coercions its tests pin.
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _js_number(value: Any) -> float:
+    """JavaScript's ToNumber for JSON values."""
+    if value is None or value is False:
+        return 0.0
+    if value is True:
+        return 1.0
+    if _is_number(value):
+        return float(value)
+    if isinstance(value, list):
+        return _js_number(_js_string(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return 0.0
+        try:
+            if text[:2].lower() in ("0x", "0o", "0b"):
+                return float(int(text, 0))
+            if text.lstrip("+-") == "Infinity":
+                return -math.inf if text[0] == "-" else math.inf
+            if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+                return math.nan  # Python spellings JavaScript does not accept
+            return float(text)
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
+def _js_string(value: Any) -> str:
+    """JavaScript's String() for JSON values."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, list):
+        return ",".join("" if v is None else _js_string(v) for v in value)
+    return "[object Object]"
+
+
+def _js_truthy(value: Any) -> bool:
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return value is not None and value is not False and value != 0 and value != ""
+
+
+def _js_strict_equal(a: Any, b: Any) -> bool:
+    """`===`: no coercion; objects and arrays are equal only to themselves."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    if a is None or b is None:
+        return a is b
+    return a is b
+
+
+def _primitive(value: Any) -> Any:
+    return _js_string(value) if isinstance(value, list | dict) else value
+
+
+def _js_compare(a: Any, b: Any) -> float | None:
+    """The sign of `a - b` under JavaScript's relational rules; None when incomparable."""
+    a, b = _primitive(a), _primitive(b)
+    if isinstance(a, str) and isinstance(b, str):
+        return (a > b) - (a < b)
+    x, y = _js_number(a), _js_number(b)
+    if math.isnan(x) or math.isnan(y):
+        return None
+    return (x > y) - (x < y)
+
+
+def _canonical(value: Any) -> str:
+    """JSON.stringify, enough to compare documents: integral floats print as integers."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return "null"
+    return _js_string(value)
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if _is_number(value):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+_VERSION_STRIP = re.compile(r"(^v|\+.*$)")
+_VERSION_SPLIT = re.compile(r"[-.]")
+
+
+def padded_version(value: Any) -> str:
+    """A version string that sorts correctly as text (GrowthBook's paddedVersionString)."""
+    if _is_number(value):
+        value = _js_string(value)
+    if not value or not isinstance(value, str):
+        value = "0"
+    parts = _VERSION_SPLIT.split(_VERSION_STRIP.sub("", value))
+    if len(parts) == 3:
+        parts.append("~")  # a release sorts after its pre-releases
+    return "-".join(p.rjust(5) if p.isdigit() and p.isascii() else p for p in parts)
+
+
+def _is_operator_object(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(str(k).startswith("$") for k in value)
+
+
+# ------------------------------------------------------------ compiling
+
+
+def _getter(path: str) -> Callable[[Any], Any]:
+    """A closure reading a dotted path; a missing step gives None, as in the reference."""
+    parts = tuple(path.split("."))
+
+    def step(current: Any, part: str) -> Any:
+        if isinstance(current, dict):
+            return current.get(part) if part in current else _MISSING
+        if isinstance(current, list) and current and part.isdigit():
+            index = int(part)
+            return current[index] if index < len(current) else _MISSING
+        return _MISSING
+
+    def _slow(obj: Any) -> Any:
+        current = obj
+        for part in parts:
+            if not current:
+                return None
+            current = step(current, part)
+            if current is _MISSING:
+                return None
+        return current
+
+    if len(parts) == 1:
+        (key,) = parts
+
+        def get1(obj: Any) -> Any:
+            return obj.get(key) if type(obj) is dict else _slow(obj)
+
+        return get1
+    if len(parts) == 2:
+        k1, k2 = parts
+
+        def get2(obj: Any) -> Any:
+            if type(obj) is dict:
+                inner = obj.get(k1)
+                if type(inner) is dict:
+                    return inner.get(k2)
+            return _slow(obj)
+
+        return get2
+    return _slow
+
+
+_MISSING = object()
+
+
+def compile_condition(condition: Any, saved_groups: SavedGroups | None = None) -> Predicate:
+    """A predicate over an attributes document; never raises when called."""
+    if not isinstance(condition, dict):
+        raise ConditionError("a condition must be a mapping")
+    groups = {str(k): list(v) for k, v in (saved_groups or {}).items()}
+    return _compile(condition, groups)
+
+
+def matches(condition: Any, attributes: Any, saved_groups: SavedGroups | None = None) -> bool:
+    """Whether `attributes` satisfies `condition` (compiles each time: for tools and tests)."""
+    return compile_condition(condition, saved_groups)(attributes)
+
+
+def _all_of(predicates: list[Predicate]) -> Predicate:
+    if not predicates:
+        return _always
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        p1, p2 = predicates
+
+        def both(obj: Any) -> bool:
+            return p1(obj) and p2(obj)
+
+        return both
+    ps = tuple(predicates)
+
+    def every(obj: Any) -> bool:  # a plain loop: measurably faster than all() on the hot path
+        for p in ps:  # noqa: SIM110
+            if not p(obj):
+                return False
+        return True
+
+    return every
+
+
+def _any_of(predicates: list[Predicate]) -> Predicate:
+    ps = tuple(predicates)
+
+    def some(obj: Any) -> bool:
+        for p in ps:  # noqa: SIM110
+            if p(obj):
+                return True
+        return False
+
+    return some
+
+
+def _negate(predicate: Predicate) -> Predicate:
+    return lambda obj: not predicate(obj)
+
+
+def _compile(condition: Mapping[str, Any], groups: dict[str, list[Any]]) -> Predicate:
+    parts: list[Predicate] = []
+    for key, value in condition.items():
+        if key in ("$or", "$nor"):
+            if not isinstance(value, list):
+                parts.append(_never)
+                continue
+            either = _any_of([_compile_sub(c, groups) for c in value]) if value else _always
+            parts.append(either if key == "$or" else _negate(either) if value else _never)
+        elif key == "$and":
+            if not isinstance(value, list):
+                parts.append(_never)
+                continue
+            parts.append(_all_of([_compile_sub(c, groups) for c in value]))
+        elif key == "$not":
+            parts.append(_negate(_compile_sub(value, groups)))
+        else:
+            test = _compile_value(value, groups)
+            get = _getter(key)
+            parts.append(_apply(get, test))
+    return _all_of(parts)
+
+
+def _compile_sub(condition: Any, groups: dict[str, list[Any]]) -> Predicate:
+    return _compile(condition, groups) if isinstance(condition, dict) else _never
+
+
+def _apply(get: Callable[[Any], Any], test: Callable[[Any], bool]) -> Predicate:
+    def check(obj: Any) -> bool:
+        return test(get(obj))
+
+    return check
+
+
+def _compile_value(expected: Any, groups: dict[str, list[Any]]) -> Callable[[Any], bool]:
+    """A test of one attribute value against a condition value."""
+    if isinstance(expected, str):
+
+        def equals_text(actual: Any) -> bool:
+            return actual == expected if type(actual) is str else _js_string(actual) == expected
+
+        return equals_text
+    if isinstance(expected, bool):
+        return lambda actual: actual is not None and _js_truthy(actual) is expected
+    if _is_number(expected):
+        target = float(expected)
+
+        def equals_number(actual: Any) -> bool:
+            if type(actual) is int or type(actual) is float:
+                return bool(actual == target)
+            return _js_number(actual) == target
+
+        return equals_number
+    if expected is None:
+        return lambda actual: actual is None
+    if not _is_operator_object(expected):
+        text = _canonical(expected)
+        return lambda actual: _canonical(actual) == text
+    tests = [_compile_operator(op, arg, groups) for op, arg in expected.items()]
+    if len(tests) == 1:
+        return tests[0]
+    tuple_tests = tuple(tests)
+    return lambda actual: all(t(actual) for t in tuple_tests)
+
+
+def _in(expected: list[Any], case_insensitive: bool = False) -> Callable[[Any], bool]:
+    """Membership as `Array.includes` (no coercion); an array attribute intersects."""
+    fold = (lambda v: v.lower() if isinstance(v, str) else v) if case_insensitive else None
+    values = [fold(v) for v in expected] if fold else list(expected)
+    strings = frozenset(v for v in values if isinstance(v, str))
+
+    def contains(item: Any) -> bool:
+        if fold is not None:
+            item = fold(item)
+        if type(item) is str:
+            return item in strings
+        return any(_js_strict_equal(item, v) for v in values)
+
+    def test(actual: Any) -> bool:
+        if isinstance(actual, list):
+            return any(contains(a) for a in actual)
+        return contains(actual)
+
+    return test
+
+
+def _all(expected: list[Any], groups: dict[str, list[Any]], fold: bool) -> Callable[[Any], bool]:
+    wanted = [
+        _compile_value(e.lower() if fold and isinstance(e, str) else e, groups) for e in expected
+    ]
+
+    def test(actual: Any) -> bool:
+        if not isinstance(actual, list):
+            return False
+        items = [a.lower() if fold and isinstance(a, str) else a for a in actual]
+        return all(any(w(a) for a in items) for w in wanted)
+
+    return test
+
+
+def _regex(pattern: Any, flags: int) -> Callable[[Any], bool]:
+    try:
+        compiled = re.compile(str(pattern), flags)
+    except re.error:
+        return _never
+    return lambda actual: compiled.search(_js_string(actual)) is not None
+
+
+def _ordered(sign_ok: Callable[[float], bool], expected: Any) -> Callable[[Any], bool]:
+    if _is_number(expected):
+        bound = float(expected)
+
+        def fast(actual: Any) -> bool:
+            if type(actual) is int or type(actual) is float:
+                return sign_ok((actual > bound) - (actual < bound))
+            sign = _js_compare(actual, bound)
+            return sign is not None and sign_ok(sign)
+
+        return fast
+
+    def slow(actual: Any) -> bool:
+        sign = _js_compare(actual, expected)
+        return sign is not None and sign_ok(sign)
+
+    return slow
+
+
+_SIGNS: dict[str, Callable[[float], bool]] = {
+    "lt": lambda s: s < 0,
+    "lte": lambda s: s <= 0,
+    "gt": lambda s: s > 0,
+    "gte": lambda s: s >= 0,
+    "eq": lambda s: s == 0,
+    "ne": lambda s: s != 0,
+}
+
+
+def _compile_operator(op: str, arg: Any, groups: dict[str, list[Any]]) -> Callable[[Any], bool]:
+    if op in ("$lt", "$lte", "$gt", "$gte"):
+        return _ordered(_SIGNS[op[1:]], arg)
+    if op.startswith("$v") and op[2:] in _SIGNS:
+        target = padded_version(arg)
+        ok = _SIGNS[op[2:]]
+        return lambda actual: ok(_js_compare(padded_version(actual), target) or 0)
+    if op == "$eq":
+        return lambda actual: _js_strict_equal(actual, arg)
+    if op == "$ne":
+        return lambda actual: not _js_strict_equal(actual, arg)
+    if op in ("$in", "$nin", "$ini", "$nini"):
+        if not isinstance(arg, list):
+            return _never
+        member = _in(arg, case_insensitive=op.endswith("ini"))
+        return member if op in ("$in", "$ini") else _negate(member)
+    if op in ("$inGroup", "$notInGroup"):
+        member = _in(groups.get(arg, []) if isinstance(arg, str) else [])
+        return member if op == "$inGroup" else _negate(member)
+    if op == "$exists":
+        return (lambda a: a is not None) if _js_truthy(arg) else (lambda a: a is None)
+    if op == "$type":
+        return lambda actual: _type_of(actual) == arg
+    if op == "$not":
+        return _negate(_compile_value(arg, groups))
+    if op == "$size":
+        size_test = _compile_value(arg, groups)
+        return lambda actual: isinstance(actual, list) and size_test(len(actual))
+    if op == "$elemMatch":
+        element = (
+            _compile_value(arg, groups) if _is_operator_object(arg) else _compile_sub(arg, groups)
+        )
+        return lambda actual: (
+            isinstance(actual, list) and any(_js_truthy(a) and element(a) for a in actual)
+        )
+    if op in ("$all", "$alli"):
+        return _all(arg, groups, op == "$alli") if isinstance(arg, list) else _never
+    if op in ("$regex", "$regexi"):
+        return _regex(arg, re.IGNORECASE if op == "$regexi" else 0)
+    return _never  # an unknown operator never matches (validation refuses it before push)
+
+
+# ------------------------------------------------------------ checking and reading
+
+
+def check_condition(condition: Any) -> list[ConditionProblem]:
+    """Every problem in a condition, for `earnest validate` (an empty list means valid)."""
+    problems: list[ConditionProblem] = []
+    if not isinstance(condition, dict):
+        return [ConditionProblem("", "a condition must be a mapping")]
+    _check(condition, "", problems)
+    return problems
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _check(condition: Mapping[str, Any], prefix: str, problems: list[ConditionProblem]) -> None:
+    for key, value in condition.items():
+        where = _join(prefix, key)
+        if key in ("$and", "$or", "$nor"):
+            if not isinstance(value, list):
+                problems.append(ConditionProblem(where, f"{key} takes a list of conditions"))
+                continue
+            for i, sub in enumerate(value):
+                if isinstance(sub, dict):
+                    _check(sub, f"{where}[{i}]", problems)
+                else:
+                    problems.append(ConditionProblem(f"{where}[{i}]", "must be a condition"))
+        elif key == "$not":
+            if isinstance(value, dict):
+                _check(value, where, problems)
+            else:
+                problems.append(ConditionProblem(where, "$not takes a condition"))
+        elif key.startswith("$"):
+            problems.append(ConditionProblem(where, f"unknown operator {key}"))
+        else:
+            _check_value(value, where, problems)
+
+
+def _check_value(value: Any, where: str, problems: list[ConditionProblem]) -> None:
+    if not isinstance(value, dict) or not any(str(k).startswith("$") for k in value):
+        return
+    if not _is_operator_object(value):
+        problems.append(ConditionProblem(where, "do not mix operators and plain keys"))
+        return
+    for op, arg in value.items():
+        at = f"{where}.{op}"
+        if op not in VALUE_OPERATORS:
+            problems.append(ConditionProblem(at, f"unknown operator {op}"))
+        elif op in ("$in", "$nin", "$ini", "$nini", "$all", "$alli") and not isinstance(arg, list):
+            problems.append(ConditionProblem(at, f"{op} takes a list"))
+        elif op in ("$inGroup", "$notInGroup", "$regex", "$regexi") and not isinstance(arg, str):
+            problems.append(ConditionProblem(at, f"{op} takes a string"))
+        elif op in ("$regex", "$regexi"):
+            try:
+                re.compile(arg)
+            except re.error as exc:
+                problems.append(ConditionProblem(at, f"invalid regular expression: {exc}"))
+        elif op == "$type" and arg not in TYPES:
+            problems.append(ConditionProblem(at, f"$type takes one of {sorted(TYPES)}"))
+        elif op in ("$not", "$size"):
+            _check_value(arg, at, problems)
+        elif op == "$elemMatch":
+            if _is_operator_object(arg):
+                _check_value(arg, at, problems)
+            elif isinstance(arg, dict):
+                _check(arg, at, problems)
+            else:
+                problems.append(ConditionProblem(at, "$elemMatch takes a condition"))
+
+
+def condition_paths(condition: Any) -> set[str]:
+    """The attribute paths a condition reads (what consent and identity rules look at)."""
+    paths: set[str] = set()
+    if isinstance(condition, dict):
+        for key, value in condition.items():
+            if key in ("$and", "$or", "$nor"):
+                for sub in value if isinstance(value, list) else ():
+                    paths |= condition_paths(sub)
+            elif key == "$not":
+                paths |= condition_paths(value)
+            elif not key.startswith("$"):
+                paths.add(key)
+    return paths
