@@ -60,8 +60,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if (refused := method_not_allowed(request)) is not None:
             return refused
         body = parse_json(request.body)
-        validate_request(body, SETTINGS.max_placements)
         engine = RULES.engine()
+        validate_request(body, SETTINGS.max_placements, engine.known_placements if engine else ())
         if engine is None:
             response = unavailable_response(body["placements"])
         else:

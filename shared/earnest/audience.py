@@ -295,6 +295,7 @@ def _negate(predicate: Predicate) -> Predicate:
 
 def _compile(condition: Mapping[str, Any], groups: dict[str, list[Any]]) -> Predicate:
     parts: list[Predicate] = []
+    leaves: list[tuple[str, Any]] = []
     for key, value in condition.items():
         if key in ("$or", "$nor"):
             if not isinstance(value, list):
@@ -310,9 +311,9 @@ def _compile(condition: Mapping[str, Any], groups: dict[str, list[Any]]) -> Pred
         elif key == "$not":
             parts.append(_negate(_compile_sub(value, groups)))
         else:
-            test = _compile_value(value, groups)
-            get = _getter(key)
-            parts.append(_apply(get, test))
+            leaves.append((key, value))
+    if leaves:
+        parts.insert(0, _conjunction(leaves, groups))
     return _all_of(parts)
 
 
@@ -320,11 +321,69 @@ def _compile_sub(condition: Any, groups: dict[str, list[Any]]) -> Predicate:
     return _compile(condition, groups) if isinstance(condition, dict) else _never
 
 
-def _apply(get: Callable[[Any], Any], test: Callable[[Any], bool]) -> Predicate:
-    def check(obj: Any) -> bool:
-        return test(get(obj))
+# The hot path: attributes compared with constants. All the plain leaves of one condition
+# become a single generated function, the lookups inlined and each comparison type-guarded,
+# falling through to the general test for anything unusual (a coercion, a list, a missing
+# level). Generated from fixed text: the condition's paths and values reach it only as
+# bound constants, never as code. A compiled leaf costs a dict lookup and a comparison.
+_NUMBER = "type(v) is int or type(v) is float"
+_COMPARE = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
 
-    return check
+
+def _fast_form(expected: Any) -> tuple[str, str, Any] | None:
+    """(guard, comparison of v with {e}, constant) for the common shapes, else None."""
+    if isinstance(expected, bool):
+        return "type(v) is bool", "v is {e}", expected
+    if isinstance(expected, str):
+        return "type(v) is str", "v == {e}", expected
+    if _is_number(expected):
+        return _NUMBER, "v == {e}", float(expected)
+    if isinstance(expected, dict) and len(expected) == 1:
+        ((op, arg),) = expected.items()
+        if op in _COMPARE and _is_number(arg):
+            return _NUMBER, f"v {_COMPARE[op]} {{e}}", float(arg)
+        strings = isinstance(arg, list) and all(isinstance(a, str) for a in arg)
+        if op in ("$in", "$nin") and strings:
+            compare = "v in {e}" if op == "$in" else "v not in {e}"
+            return "type(v) is str", compare, frozenset(arg)
+    return None
+
+
+def _then(get: Callable[[Any], Any], test: Callable[[Any], bool]) -> Predicate:
+    return lambda obj: test(get(obj))
+
+
+def _conjunction(leaves: list[tuple[str, Any]], groups: dict[str, list[Any]]) -> Predicate:
+    general: list[Predicate] = []
+    namespace: dict[str, Any] = {}
+    lines = ["def conjunction(obj):"]
+    lines += ["    if type(obj) is not dict:", "        return general(obj)"]
+    for i, (path, expected) in enumerate(leaves):
+        test, get = _compile_value(expected, groups), _getter(path)
+        general.append(_then(get, test))
+        namespace.update({f"test{i}": test, f"get{i}": get})
+        keys = path.split(".")
+        if len(keys) == 1:
+            namespace[f"a{i}"] = keys[0]
+            lines.append(f"    v = obj.get(a{i})")
+        elif len(keys) == 2:
+            namespace[f"a{i}"], namespace[f"b{i}"] = keys
+            lines.append(f"    inner = obj.get(a{i})")
+            lines.append(f"    v = inner.get(b{i}) if type(inner) is dict else get{i}(obj)")
+        else:
+            lines.append(f"    v = get{i}(obj)")
+        form = _fast_form(expected)
+        if form is None:
+            lines.append(f"    if not test{i}(v):")
+        else:
+            guard, compare, namespace[f"e{i}"] = form
+            lines.append(f"    if not (({compare.format(e=f'e{i}')}) if {guard} else test{i}(v)):")
+        lines.append("        return False")
+    lines.append("    return True")
+    namespace["general"] = _all_of(general)
+    exec(compile("\n".join(lines), "<audience condition>", "exec"), namespace)
+    conjunction: Predicate = namespace["conjunction"]
+    return conjunction
 
 
 def _compile_value(expected: Any, groups: dict[str, list[Any]]) -> Callable[[Any], bool]:

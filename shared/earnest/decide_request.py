@@ -8,7 +8,7 @@ Each error names the field (`visitor.anonymous_id`, `placements[3]`, ...).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from earnest.errors import InvalidRequest
@@ -35,8 +35,19 @@ def _check_id(value: Any, field: str, required: bool) -> None:
         raise _fail(field, f"{field} must be a non-empty string of at most {MAX_ID_LENGTH}")
 
 
-def validate_request(request: Any, max_placements: int) -> None:
-    if not isinstance(request, Mapping):
+def _is_object(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # the ABC check only off-path
+
+
+def validate_request(
+    request: Any, max_placements: int, known_placements: Collection[str] = ()
+) -> None:
+    """Raise InvalidRequest naming the first bad field.
+
+    Names in `known_placements` are valid by definition, so only the others have their
+    length checked: this runs on every request, and most name only known placements.
+    """
+    if not _is_object(request):
         raise _fail("body", "the body must be a JSON object")
     unknown = request.keys() - TOP_LEVEL
     if unknown:
@@ -44,7 +55,7 @@ def validate_request(request: Any, max_placements: int) -> None:
         raise _fail(name, f"unknown field {name!r}")
 
     visitor = request.get("visitor")
-    if not isinstance(visitor, Mapping):
+    if not _is_object(visitor):
         raise _fail("visitor", "visitor is required and must be an object")
     unknown = visitor.keys() - VISITOR
     if unknown:
@@ -54,9 +65,7 @@ def validate_request(request: Any, max_placements: int) -> None:
     _check_id(visitor.get("user_id"), "visitor.user_id", required=False)
     confidence = visitor.get("identity_confidence")
     if confidence is not None and (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not 0 <= confidence <= 1
+        type(confidence) not in (int, float) or not 0 <= confidence <= 1
     ):
         raise _fail("visitor.identity_confidence", "identity_confidence must be a number in [0, 1]")
 
@@ -65,15 +74,24 @@ def validate_request(request: Any, max_placements: int) -> None:
         raise _fail("placements", "placements must be a non-empty list of placement names")
     if len(placements) > max_placements:
         raise _fail("placements", f"at most {max_placements} placements per request")
-    for i, placement in enumerate(placements):
-        if not isinstance(placement, str) or not placement or len(placement) > MAX_PLACEMENT_LENGTH:
-            raise _fail(f"placements[{i}]", "each placement must be a non-empty short string")
-    if len(set(placements)) != len(placements):
+    # C-speed checks first (this runs per request); the loop only to name the bad index.
+    try:
+        "".join(placements)  # C speed; a TypeError means a non-string is among them
+        unique = set(placements)
+        others = unique.difference(known_placements)
+        bad = any(not 0 < len(p) <= MAX_PLACEMENT_LENGTH for p in others)
+    except TypeError:
+        bad = True
+    if bad:
+        for i, placement in enumerate(placements):
+            if not isinstance(placement, str) or not 0 < len(placement) <= MAX_PLACEMENT_LENGTH:
+                raise _fail(f"placements[{i}]", "each placement must be a non-empty short string")
+    if len(unique) != len(placements):
         raise _fail("placements", "placements must not repeat")
 
     for name in ("context", "attributes"):
         value = request.get(name)
-        if value is not None and not isinstance(value, Mapping):
+        if value is not None and not _is_object(value):
             raise _fail(name, f"{name} must be an object")
     attributes = request.get("attributes")
     if attributes:

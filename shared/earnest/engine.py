@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -79,8 +79,8 @@ class CompiledExperience:
     placement: str
     priority: int
     predicate: Predicate
-    requires: tuple[str, ...]
-    min_identity: float | None
+    requires: frozenset[str]
+    min_identity: float  # 0.0 when the audience is not identity-based
     default: Any
     holdout: float
     holdout_seed: int
@@ -88,6 +88,7 @@ class CompiledExperience:
     variant_ids: tuple[str, ...]
     variant_contents: tuple[Any, ...]
     bounds: tuple[float, ...]
+    outranks: tuple[str, ...] = ()  # the candidates after it on its placement, in order
 
 
 def reads_identity(paths: Iterable[str]) -> bool:
@@ -101,9 +102,7 @@ def compile_experience(
     exp_id = str(doc.get("id", "?"))
     try:
         condition = doc.get("audience") or {}
-        predicate = (
-            audience.compile_condition(condition, saved_groups) if condition else _always
-        )
+        predicate = audience.compile_condition(condition, saved_groups) if condition else _always
         paths = audience.condition_paths(condition) if condition else set()
         min_identity = doc.get("min_identity_confidence")
         if min_identity is None and reads_identity(paths):
@@ -125,8 +124,8 @@ def compile_experience(
             placement=str(doc["placement"]),
             priority=int(doc.get("priority", 0)),
             predicate=predicate,
-            requires=requires,
-            min_identity=None if min_identity is None else float(min_identity),
+            requires=frozenset(requires),
+            min_identity=0.0 if min_identity is None else float(min_identity),
             default=doc["default"],
             holdout=holdout,
             holdout_seed=seed_for(f"{doc.get('seed', exp_id)}:holdout"),
@@ -217,10 +216,13 @@ class Engine:
                 self.skipped.append(exc)
                 continue
             by_placement.setdefault(compiled.placement, []).append(compiled)
-        self._by_placement: dict[str, tuple[CompiledExperience, ...]] = {
-            p: tuple(sorted(exps, key=lambda e: (-e.priority, e.id)))
-            for p, exps in by_placement.items()
-        }
+        self._by_placement: dict[str, tuple[CompiledExperience, ...]] = {}
+        for p, exps in by_placement.items():
+            ranked = sorted(exps, key=lambda e: (-e.priority, e.id))
+            ids = [e.id for e in ranked]
+            self._by_placement[p] = tuple(
+                replace(e, outranks=tuple(ids[i + 1 :])) for i, e in enumerate(ranked)
+            )
 
     @property
     def experiences(self) -> list[CompiledExperience]:
@@ -239,17 +241,20 @@ class Engine:
         `validate=False` only for a request already checked by `validate_request`.
         """
         if validate:
-            validate_request(request, self.max_placements)
+            validate_request(request, self.max_placements, self.known_placements)
         visitor = request["visitor"]
         unit: str = visitor["anonymous_id"]
         # Absent, the edge vouches for what it sent: profile attributes keyed on the
         # anonymous id are certain. Stitched identities send their real confidence.
         confidence = visitor.get("identity_confidence", 1.0)
         allowed = effective_consent(consent, request.get("consent"), self.consent_regime)
+        granted = frozenset(p for p, ok in allowed.items() if ok)
         anonymous_view: dict[str, Any] | None = None
         in_global: bool | None = None
         signer = self.signer
         by_placement = self._by_placement
+        rules_version = self.rules_version
+        global_seed, global_share = self._global_seed, self.global_holdout
         decisions: dict[str, dict[str, Any]] = {}
 
         for placement in request["placements"]:
@@ -261,64 +266,68 @@ class Engine:
                 decisions[placement] = _answer(None, None, reason, None, [])
                 continue
 
+            # The first candidate that passes wins. The top candidate's failure is the
+            # reason unless another wins; every other loser is traced, and so are the
+            # candidates after the winner, as lower_priority.
             winner: CompiledExperience | None = None
             first_reason = ""
             trace: list[dict[str, str]] = []
             for exp in candidates:
-                if winner is not None:
-                    trace.append({"experience": exp.id, "outcome": LOWER_PRIORITY})
-                    continue
-                if exp.requires and not all(allowed[p] for p in exp.requires):
+                if not exp.requires <= granted:
                     outcome = NO_CONSENT
-                elif exp.min_identity is not None and confidence < exp.min_identity:
+                elif confidence < exp.min_identity:
                     if anonymous_view is None:
                         anonymous_view = {
                             "visitor": {"anonymous_id": unit},
                             "context": request.get("context") or {},
                         }
-                    outcome = "" if exp.predicate(anonymous_view) else IDENTITY_UNCERTAIN
-                else:
-                    outcome = "" if exp.predicate(request) else NOT_IN_AUDIENCE
-                if not outcome:
+                    if exp.predicate(anonymous_view):
+                        winner = exp
+                        break
+                    outcome = IDENTITY_UNCERTAIN
+                elif exp.predicate(request):
                     winner = exp
+                    break
                 else:
+                    outcome = NOT_IN_AUDIENCE
+                if first_reason:
                     trace.append({"experience": exp.id, "outcome": outcome})
-                    first_reason = first_reason or outcome
+                else:
+                    first_reason = outcome
+            if winner is not None:
+                if first_reason:
+                    trace.insert(0, {"experience": candidates[0].id, "outcome": first_reason})
+                if winner.outranks:
+                    trace += [{"experience": i, "outcome": LOWER_PRIORITY} for i in winner.outranks]
 
+            # Answers are built inline: this loop runs once per placement on every request.
             if winner is None:
                 top = candidates[0]
-                decisions[placement] = self._sign(
-                    unit, _answer(top.id, None, first_reason, top.default, trace), signer
-                )
-                continue
-
-            if in_global is None:
-                in_global = bucket(unit, self._global_seed) < self.global_holdout
-            if in_global:
-                answer = _answer(winner.id, None, GLOBAL_HOLDOUT, winner.default, trace)
-            elif bucket(unit, winner.holdout_seed) < winner.holdout:
-                answer = _answer(winner.id, None, HOLDOUT, winner.default, trace)
+                exp_id, variant, reason, content = top.id, None, first_reason, top.default
             else:
-                i = pick(bucket(unit, winner.variant_seed), winner.bounds)
-                answer = _answer(
-                    winner.id,
-                    winner.variant_ids[i],
-                    PERSONALIZED,
-                    winner.variant_contents[i],
-                    trace,
-                )
-            decisions[placement] = self._sign(unit, answer, signer)
+                exp_id, variant, content = winner.id, None, winner.default
+                if in_global is None:
+                    in_global = bucket(unit, global_seed) < global_share
+                if in_global:
+                    reason = GLOBAL_HOLDOUT
+                elif bucket(unit, winner.holdout_seed) < winner.holdout:
+                    reason = HOLDOUT
+                else:
+                    i = pick(bucket(unit, winner.variant_seed), winner.bounds)
+                    reason, variant = PERSONALIZED, winner.variant_ids[i]
+                    content = winner.variant_contents[i]
+            decisions[placement] = {
+                "experience": exp_id,
+                "variant": variant,
+                "reason": reason,
+                "content": content,
+                "token": None
+                if signer is None
+                else signer.sign(unit, exp_id, variant, reason, rules_version),
+                "trace": trace,
+            }
 
         return {"decisions": decisions, "rules_version": self.rules_version}
-
-    def _sign(
-        self, unit: str, answer: dict[str, Any], signer: TokenSigner | None
-    ) -> dict[str, Any]:
-        if signer is not None:
-            answer["token"] = signer.sign(
-                unit, answer["experience"], answer["variant"], answer["reason"], self.rules_version
-            )
-        return answer
 
 
 def unavailable_response(placements: Sequence[str], rules_version: str = "") -> dict[str, Any]:

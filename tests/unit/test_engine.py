@@ -141,7 +141,7 @@ def test_identity_audiences_default_to_a_09_threshold() -> None:
     )
     assert Engine([doc]).experiences[0].min_identity == 0.9
     contextual = Engine([experience()]).experiences[0]
-    assert contextual.min_identity is None
+    assert contextual.min_identity == 0.0
 
 
 def test_a_visitor_outside_the_audience_gets_the_default() -> None:
@@ -152,7 +152,7 @@ def test_a_visitor_outside_the_audience_gets_the_default() -> None:
         "reason": "not_in_audience",
         "content": {"v": "default"},
         "token": None,
-        "trace": [{"experience": "hero-test", "outcome": "not_in_audience"}],
+        "trace": [],  # the trace names the other candidates; there are none
     }
 
 
@@ -168,6 +168,11 @@ def test_priority_decides_a_placement_and_the_trace_says_who_lost() -> None:
     answer = decide(Engine([low, picky], global_holdout=0), request("u-1"))
     assert answer["experience"] == "low"
     assert answer["trace"] == [{"experience": "high", "outcome": "not_in_audience"}]
+    # When none matches, the top candidate's outcome is the reason; the trace has the rest.
+    picky_low = experience(id="low", priority=1, requires_consent=["personalization"])
+    answer = decide(Engine([picky_low, picky], global_holdout=0), request("u-1"), consent=None)
+    assert (answer["experience"], answer["reason"]) == ("high", "not_in_audience")
+    assert answer["trace"] == [{"experience": "low", "outcome": "no_consent"}]
 
 
 def test_equal_priorities_resolve_by_id_whatever_the_order() -> None:
