@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 
 from earnest.consent import DENIED, most_restrictive
 from earnest.decide_request import validate_request
-from earnest.engine import REASONS, unavailable_response
+from earnest.engine import unavailable_response
 from earnest.errors import EarnestError, Unavailable
 from earnest.tokens import TokenSigner
 from earnest_aws.clients import client
@@ -33,7 +33,7 @@ SETTINGS = load_settings()
 SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
 RULES = RulesCache(SETTINGS, SIGNER, on_event=lambda name, fields: logger.info(name, extra=fields))
 CONSENT = ConsentStore(SETTINGS.consent_table)
-METRICS = DecisionMetrics(SETTINGS.service, REASONS)
+METRICS = DecisionMetrics(SETTINGS.service)
 client("dynamodb")  # connect at init, not on the first visitor's request
 
 FAIL_CLOSED = {"personalization": DENIED, "measurement": DENIED}

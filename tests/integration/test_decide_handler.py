@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from earnest_aws.clients import client
@@ -65,6 +66,22 @@ def test_a_consented_visitor_is_personalized_with_a_signed_token(aws: Any, decid
     d = body["decisions"]["home-hero"]
     assert d["reason"] == "personalized" and d["token"].startswith("v1.")
     assert body["request_id"] and body["rules_version"]
+
+
+def test_each_reason_served_is_counted_as_a_cloudwatch_metric(
+    aws: Any, decide: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_consent(aws, "a-hiker", "granted")
+    capsys.readouterr()
+    body = request("a-hiker", ("home-hero", "nowhere"), attributes={"last_category": "hiking"})
+    invoke("decide", body, handler=decide)
+    lines = [orjson.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert len(lines) == 1  # one EMF line per invocation
+    emf = lines[0]
+    declared = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert declared == {"decision_personalized", "decision_unknown_placement"}
+    assert emf["decision_personalized"] == emf["decision_unknown_placement"] == 1
+    assert "a-hiker" not in str(emf)  # no identifier in metrics
 
 
 def test_stored_withdrawal_is_in_force_on_the_next_request(aws: Any, decide: Any) -> None:

@@ -152,7 +152,7 @@ def test_a_visitor_outside_the_audience_gets_the_default() -> None:
         "reason": "not_in_audience",
         "content": {"v": "default"},
         "token": None,
-        "trace": [],  # the trace names the other candidates; there are none
+        "trace": (),  # the trace names the other candidates; there are none
     }
 
 
