@@ -29,9 +29,11 @@ VALUE_OPERATORS = frozenset(
         "$in", "$nin", "$ini", "$nini", "$all", "$alli",
         "$inGroup", "$notInGroup",
         "$exists", "$type", "$size", "$elemMatch", "$not",
-        "$regex", "$regexi",
+        "$regex", "$regexi", "$notRegex", "$notRegexi",
     }
 )  # fmt: skip
+_REGEX_OPERATORS = frozenset({"$regex", "$regexi", "$notRegex", "$notRegexi"})
+_STRING_OPERATORS = _REGEX_OPERATORS | {"$inGroup", "$notInGroup"}
 TYPES = frozenset({"string", "number", "boolean", "null", "array", "object"})
 
 
@@ -526,8 +528,9 @@ def _compile_operator(op: str, arg: Any, groups: dict[str, list[Any]]) -> Callab
         )
     if op in ("$all", "$alli"):
         return _all(arg, groups, op == "$alli") if isinstance(arg, list) else _never
-    if op in ("$regex", "$regexi"):
-        return _regex(arg, re.IGNORECASE if op == "$regexi" else 0)
+    if op in ("$regex", "$regexi", "$notRegex", "$notRegexi"):
+        found = _regex(arg, re.IGNORECASE if op.endswith("i") else 0)
+        return found if op.startswith("$regex") else _negate(found)
     return _never  # an unknown operator never matches (validation refuses it before push)
 
 
@@ -582,9 +585,9 @@ def _check_value(value: Any, where: str, problems: list[ConditionProblem]) -> No
             problems.append(ConditionProblem(at, f"unknown operator {op}"))
         elif op in ("$in", "$nin", "$ini", "$nini", "$all", "$alli") and not isinstance(arg, list):
             problems.append(ConditionProblem(at, f"{op} takes a list"))
-        elif op in ("$inGroup", "$notInGroup", "$regex", "$regexi") and not isinstance(arg, str):
+        elif op in _STRING_OPERATORS and not isinstance(arg, str):
             problems.append(ConditionProblem(at, f"{op} takes a string"))
-        elif op in ("$regex", "$regexi"):
+        elif op in _REGEX_OPERATORS:
             try:
                 re.compile(arg)
             except re.error as exc:

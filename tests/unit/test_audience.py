@@ -112,6 +112,23 @@ def test_saved_groups_are_bound_when_compiled() -> None:
     assert not predicate({"visitor": {}})
 
 
+def test_not_regex_forms_negate_the_match() -> None:
+    ua = {"context": {"browser": "Mobile Safari"}}
+    assert not matches({"context.browser": {"$notRegex": "Safari"}}, ua)
+    assert matches({"context.browser": {"$notRegex": "safari"}}, ua)
+    assert not matches({"context.browser": {"$notRegexi": "safari"}}, ua)
+    assert check_condition({"context.browser": {"$notRegexi": "(["}})[0].path == (
+        "context.browser.$notRegexi"
+    )
+
+
+def test_a_missing_attribute_compares_as_null_like_growthbook() -> None:
+    # GrowthBook's conformance pins this: null is 0 to <, >; require presence with $exists.
+    assert matches({"attributes.ltv": {"$lt": 10}}, {"attributes": {}})
+    assert not matches({"attributes.ltv": {"$lt": 10, "$exists": True}}, {"attributes": {}})
+    assert not matches({"context.country": "DE"}, {"context": {}})
+
+
 def test_versions_sort_as_people_expect() -> None:
     assert padded_version("1.10.0") > padded_version("1.9.0")
     assert padded_version("1.0.0") > padded_version("1.0.0-beta")
