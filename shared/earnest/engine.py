@@ -293,12 +293,11 @@ class Engine:
                 decisions[placement] = _template(None, None, reason, None)
                 continue
 
-            # The first candidate that passes wins. The top candidate's failure is the
-            # reason unless another wins; every other loser is traced, and so are the
-            # candidates after the winner, as lower_priority.
-            winner: CompiledExperience | None = None
+            # The first candidate that passes wins (the loop breaks with it). The top
+            # candidate's failure is the reason unless another wins; every other loser is
+            # traced, and so are the candidates after the winner, as lower_priority.
             first_reason = ""
-            trace: list[dict[str, str]] = []
+            trace: list[dict[str, str]] | None = None
             for exp in candidates:
                 if not exp.requires <= granted:
                     outcome = NO_CONSENT
@@ -309,38 +308,48 @@ class Engine:
                             "context": request.get("context") or {},
                         }
                     if exp.predicate(anonymous_view):
-                        winner = exp
                         break
                     outcome = IDENTITY_UNCERTAIN
                 elif exp.predicate(request):
-                    winner = exp
                     break
                 else:
                     outcome = NOT_IN_AUDIENCE
-                if first_reason:
-                    trace.append({"experience": exp.id, "outcome": outcome})
-                else:
+                if not first_reason:
                     first_reason = outcome
-            if winner is not None:
-                if first_reason:
-                    trace.insert(0, {"experience": candidates[0].id, "outcome": first_reason})
-                if winner.outranks:
-                    trace += [{"experience": i, "outcome": LOWER_PRIORITY} for i in winner.outranks]
-
-            if winner is None:
-                answer = dict(candidates[0].answers[first_reason])
-            else:
-                if in_global is None:
-                    in_global = bucket(unit, global_seed) < global_share
-                if in_global:
-                    answer = dict(winner.answers[GLOBAL_HOLDOUT])
-                elif bucket(unit, winner.holdout_seed) < winner.holdout:
-                    answer = dict(winner.answers[HOLDOUT])
+                elif trace is None:
+                    trace = [{"experience": exp.id, "outcome": outcome}]
                 else:
-                    i = pick(bucket(unit, winner.variant_seed), winner.bounds)
-                    answer = dict(winner.variant_answers[i])
-            if trace:
-                answer["trace"] = trace
+                    trace.append({"experience": exp.id, "outcome": outcome})
+            else:  # nobody won: the top candidate's default, for the top candidate's reason
+                answer = dict(candidates[0].answers[first_reason])
+                if trace is not None:
+                    answer["trace"] = trace
+                if signer is not None:
+                    answer["token"] = signer.sign(
+                        unit, answer["experience"], None, first_reason, rules_version
+                    )
+                decisions[placement] = answer
+                continue
+
+            if in_global is None:
+                in_global = bucket(unit, global_seed) < global_share
+            if in_global:
+                answer = dict(exp.answers[GLOBAL_HOLDOUT])
+            elif bucket(unit, exp.holdout_seed) < exp.holdout:
+                answer = dict(exp.answers[HOLDOUT])
+            else:
+                answer = dict(exp.variant_answers[pick(bucket(unit, exp.variant_seed), exp.bounds)])
+            if first_reason or exp.outranks:
+                lost = (
+                    [{"experience": candidates[0].id, "outcome": first_reason}]
+                    if first_reason
+                    else []
+                )
+                answer["trace"] = (
+                    lost
+                    + (trace or [])
+                    + [{"experience": i, "outcome": LOWER_PRIORITY} for i in exp.outranks]
+                )
             if signer is not None:
                 answer["token"] = signer.sign(
                     unit, answer["experience"], answer["variant"], answer["reason"], rules_version
