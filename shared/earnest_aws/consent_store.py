@@ -26,6 +26,7 @@ ALL_DENIED = dict.fromkeys(PURPOSES, DENIED)
 # BatchGetItem may hand back keys it did not get to; it never does for two small items in
 # practice, but a throttled table can, so retry briefly before failing closed.
 _BATCH_ATTEMPTS = 3
+MAX_BATCH_KEYS = 100  # BatchGetItem's limit per call
 
 
 def state_purposes(item: Mapping[str, Any]) -> dict[str, str]:
@@ -71,6 +72,21 @@ class ConsentStore:
         if not items:
             return None
         return most_restrictive(*(state_purposes(item) for item in items))
+
+    def purposes_by_subject(self, subject_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each id's own stored consent, for record-exposure's batches; ids with no record
+        are absent.
+
+        One read per request whatever the batch: strongly consistent BatchGetItem over the
+        distinct ids, in calls of 100 keys. Raises Unavailable when any part cannot be
+        read, so the caller acknowledges nothing rather than guessing.
+        """
+        ids = list(dict.fromkeys(s for s in subject_ids if s))
+        out: dict[str, dict[str, str]] = {}
+        for start in range(0, len(ids), MAX_BATCH_KEYS):
+            for item in self._batch_get_states(ids[start : start + MAX_BATCH_KEYS]):
+                out[item["subject_id"]["S"]] = state_purposes(item)
+        return out
 
     def _batch_get_states(self, ids: list[str]) -> list[dict[str, Any]]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -1,0 +1,367 @@
+"""Streaming aggregation of stored events into per-arm totals for the nightly report.
+
+Owns how the report reads events (docs/report.md, "Counting"): records arrive one stored
+object after another, partition by partition; duplicates are dropped by `event_id`,
+erased subjects and malformed records are skipped; each unit is assigned to the arm of
+its first exposure to an experience (holdout or a variant); a conversion counts for that
+arm only if it happened at or after that exposure and within the plan's attribution
+window; every exposure is counted by its decision reason (coverage); and the whole
+program's units are split into the global holdout and everyone else.
+
+State is per unit, never per event: the first exposure of each (experience, unit), each
+unit's first program exposure and each converting unit's conversions. The one exception
+is a short horizon of exposure ids (the current and previous day's partitions) that
+drops a retried exposure from the `exposures` column (docs/report.md, "Duplicates").
+
+Pure: stdlib and orjson only. It must not import boto3, pydantic or `earnest_aws`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+EXPOSURE = "exposure"
+CONVERSION = "conversion"
+PERSONALIZED = "personalized"
+HOLDOUT = "holdout"
+GLOBAL_HOLDOUT = "global_holdout"
+ARM_REASONS = frozenset({PERSONALIZED, HOLDOUT})
+# The program's units: the global holdout against everyone the program treats (an
+# experience's own holdout is part of the program: it is what the program chose to do).
+PROGRAM_REASONS = frozenset({PERSONALIZED, HOLDOUT, GLOBAL_HOLDOUT})
+PROGRAM_ARM = "program"
+DAY_MS = 86_400_000
+# Conversion metrics that count every conversion, whatever its name; any other
+# primary_metric is a conversion name (docs/experiences.md).
+ANY_CONVERSION = frozenset({"conversion", "revenue"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+# An arm: a variant id, or None for the experience's holdout (events carry variant=null).
+ArmKey = str | None
+
+
+def to_ms(text: str) -> int:
+    """An ISO 8601 time with a zone as epoch milliseconds."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without a zone: {text!r}")
+    return (moment - _EPOCH) // _MS
+
+
+def format_ms(ms: int) -> str:
+    """Epoch milliseconds as the stored format, `2026-11-22T10:15:30.123Z`."""
+    moment = _EPOCH + timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _canonical_time(text: Any) -> str | None:
+    """The stored time format, so times compare as strings; None when unreadable."""
+    if not isinstance(text, str):
+        return None
+    if len(text) == 24 and text[23] == "Z" and text[10] == "T" and text[19] == ".":
+        return text
+    try:
+        return format_ms(to_ms(text.replace("z", "Z")))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _arm_order(arm: ArmKey) -> str:
+    # Ties on time break by arm name, holdout first: the same rule as the SQL's ORDER BY.
+    return arm or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Which conversions count for an experience, and for how long after first exposure."""
+
+    days: int
+    event: str | None = None  # a conversion name; None: every conversion counts
+
+    @classmethod
+    def for_metric(cls, primary_metric: str, days: int) -> Attribution:
+        return cls(days, None if primary_metric in ANY_CONVERSION else primary_metric)
+
+
+@dataclass(frozen=True, slots=True)
+class ArmTotals:
+    units: int = 0
+    exposures: int = 0
+    conversions: int = 0  # units that converted (at least once) within the window
+    revenue: float = 0.0  # sum over units of each unit's attributed revenue
+    revenue_sq: float = 0.0  # sum over units of (unit revenue) ** 2
+    units_in_several_arms: int = 0  # exposed to more than one arm; counted in their first
+
+
+@dataclass(frozen=True, slots=True)
+class ExperienceTotals:
+    arms: dict[ArmKey, ArmTotals]
+    reasons: dict[str, int]  # exposures of this experience by decision reason
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    experiences: dict[str, ExperienceTotals]
+    coverage: dict[str, int]  # every exposure read, by decision reason
+    program: dict[str, ArmTotals]  # "global_holdout" and "program"
+    counters: dict[str, int]
+
+
+@dataclass
+class _Sums:
+    units: int = 0
+    conversions: int = 0
+    several: int = 0
+    revenues: list[float] = field(default_factory=list)
+
+    def add(self, first_ms: int, conversions: list[tuple[int, float, str, str]] | None,
+            attribution: Attribution, several: bool) -> None:
+        self.units += 1
+        if several:
+            self.several += 1
+        if not conversions:
+            return
+        end = first_ms + attribution.days * DAY_MS
+        wanted = attribution.event
+        values = [
+            value
+            for at, value, name, _ in conversions
+            if first_ms <= at <= end and (wanted is None or name == wanted)
+        ]
+        if values:
+            self.conversions += 1
+            self.revenues.append(math.fsum(values))
+
+    def totals(self, exposures: int) -> ArmTotals:
+        # fsum: exact, so the sums do not depend on the order objects were read in.
+        return ArmTotals(
+            units=self.units,
+            exposures=exposures,
+            conversions=self.conversions,
+            revenue=math.fsum(self.revenues),
+            revenue_sq=math.fsum(r * r for r in self.revenues),
+            units_in_several_arms=self.several,
+        )
+
+
+class Aggregator:
+    """Feed it records (or whole stored objects), partition by partition; then `totals()`.
+
+    `experiences` maps each experience to report to the conversions that count for it;
+    exposures of other experiences count only for coverage and the program. `erased` are
+    unit ids whose events are skipped. Call `partition(dt)` when the reader moves to a new
+    day's partitions (oldest first), so the exposure-id horizon can move on.
+    """
+
+    def __init__(
+        self,
+        experiences: Mapping[str, Attribution],
+        *,
+        erased: Collection[str] = frozenset(),
+        program_attribution_days: int = 7,
+    ) -> None:
+        self._attribution = dict(experiences)
+        self._erased = frozenset(erased)
+        self._program_days = program_attribution_days
+        # experience -> unit -> (first exposure time, arm, exposed to several arms)
+        self._units: dict[str, dict[str, tuple[str, ArmKey, bool]]] = {
+            e: {} for e in self._attribution
+        }
+        self._exposures: dict[tuple[str, ArmKey], int] = {}
+        self._reasons: dict[tuple[str, str], int] = {}
+        # unit -> (first program exposure time, in the global holdout, several groups)
+        self._program: dict[str, tuple[str, bool, bool]] = {}
+        self._program_exposures = {GLOBAL_HOLDOUT: 0, PROGRAM_ARM: 0}
+        # unit -> [(time ms, value, name, event id)], deduplicated by event id
+        self._conversions: dict[str, list[tuple[int, float, str, str]]] = {}
+        self._seen: set[int] = set()
+        self._seen_before: set[int] = set()
+        self._day: str | None = None
+        self.counters = {
+            "records": 0,
+            "exposures": 0,
+            "conversions": 0,
+            "duplicates_dropped": 0,
+            "erased_dropped": 0,
+            "malformed_dropped": 0,
+        }
+
+    # ---------------------------------------------------------------- input
+
+    def partition(self, dt: str) -> None:
+        """The reader moved to day `dt` (YYYY-MM-DD, ascending): age the exposure ids."""
+        if dt == self._day:
+            return
+        self._seen_before = self._seen
+        self._seen = set()
+        self._day = dt
+
+    def feed_object(self, data: bytes) -> None:
+        """One stored object: gzip NDJSON, one record a line."""
+        self.feed_ndjson(gzip.decompress(data))
+
+    def feed_ndjson(self, data: bytes) -> None:
+        loads = orjson.loads
+        add = self.add
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError:
+                self.counters["records"] += 1
+                self.counters["malformed_dropped"] += 1
+                continue
+            add(record)
+
+    def feed(self, records: Iterable[Mapping[str, Any]]) -> None:
+        for record in records:
+            self.add(record)
+
+    def add(self, record: Any) -> None:
+        counters = self.counters
+        counters["records"] += 1
+        if not isinstance(record, dict):
+            counters["malformed_dropped"] += 1
+            return
+        kind = record.get("type")
+        unit = record.get("unit_id")
+        event_id = record.get("event_id")
+        if not isinstance(unit, str) or not unit or not isinstance(event_id, str):
+            counters["malformed_dropped"] += 1
+        elif unit in self._erased:
+            counters["erased_dropped"] += 1
+        elif kind == EXPOSURE:
+            self._exposure(record, unit, event_id)
+        elif kind == CONVERSION:
+            self._conversion(record, unit, event_id)
+        else:
+            counters["malformed_dropped"] += 1
+
+    def _exposure(self, record: dict[str, Any], unit: str, event_id: str) -> None:
+        experience = record.get("experience")
+        reason = record.get("reason")
+        at = _canonical_time(record.get("event_time"))
+        variant = record.get("variant") if reason == PERSONALIZED else None
+        if (
+            not isinstance(experience, str)
+            or not isinstance(reason, str)
+            or at is None
+            or (reason == PERSONALIZED and not isinstance(variant, str))
+        ):
+            self.counters["malformed_dropped"] += 1
+            return
+        key = hash(event_id)
+        if key in self._seen or key in self._seen_before:
+            self.counters["duplicates_dropped"] += 1
+            return
+        self._seen.add(key)
+        self.counters["exposures"] += 1
+        rkey = (experience, reason)
+        self._reasons[rkey] = self._reasons.get(rkey, 0) + 1
+        if reason not in PROGRAM_REASONS:
+            return
+
+        in_global = reason == GLOBAL_HOLDOUT
+        group = GLOBAL_HOLDOUT if in_global else PROGRAM_ARM
+        self._program_exposures[group] += 1
+        seen = self._program.get(unit)
+        if seen is None:
+            self._program[unit] = (at, in_global, False)
+        else:
+            # First exposure wins; on a tie in time the global holdout comes first.
+            several = seen[2] or seen[1] != in_global
+            if (at, not in_global) < (seen[0], not seen[1]):
+                self._program[unit] = (at, in_global, several)
+            elif several != seen[2]:
+                self._program[unit] = (seen[0], seen[1], several)
+
+        units = self._units.get(experience)
+        if units is None or in_global:
+            return
+        akey = (experience, variant)
+        self._exposures[akey] = self._exposures.get(akey, 0) + 1
+        current = units.get(unit)
+        if current is None:
+            units[unit] = (at, variant, False)
+        elif current[1] != variant or at < current[0]:
+            earlier = (at, _arm_order(variant)) < (current[0], _arm_order(current[1]))
+            several = current[2] or current[1] != variant
+            units[unit] = (at, variant, several) if earlier else (current[0], current[1], several)
+
+    def _conversion(self, record: dict[str, Any], unit: str, event_id: str) -> None:
+        raw_time = record.get("event_time")
+        value = record.get("value")
+        name = record.get("name")
+        try:
+            at = to_ms(raw_time.replace("z", "Z")) if isinstance(raw_time, str) else None
+        except (ValueError, OverflowError):
+            at = None
+        if value is None:
+            value = 0.0
+        if (
+            at is None
+            or not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            self.counters["malformed_dropped"] += 1
+            return
+        mine = self._conversions.get(unit)
+        if mine is None:
+            self._conversions[unit] = [(at, float(value), str(name or ""), event_id)]
+        elif any(c[3] == event_id for c in mine):
+            self.counters["duplicates_dropped"] += 1
+            return
+        else:
+            mine.append((at, float(value), str(name or ""), event_id))
+        self.counters["conversions"] += 1
+
+    # ---------------------------------------------------------------- output
+
+    def totals(self) -> Totals:
+        conversions = self._conversions
+        experiences: dict[str, ExperienceTotals] = {}
+        for experience, units in sorted(self._units.items()):
+            attribution = self._attribution[experience]
+            sums: dict[ArmKey, _Sums] = {}
+            for unit, (first, arm, several) in units.items():
+                arm_sums = sums.get(arm)
+                if arm_sums is None:
+                    arm_sums = sums[arm] = _Sums()
+                mine = conversions.get(unit)
+                arm_sums.add(to_ms(first) if mine else 0, mine, attribution, several)
+            for exp, arm in self._exposures:  # exposed, but every unit counted elsewhere
+                if exp == experience and arm not in sums:
+                    sums[arm] = _Sums()
+            arms = {
+                arm: s.totals(self._exposures.get((experience, arm), 0))
+                for arm, s in sorted(sums.items(), key=lambda kv: _arm_order(kv[0]))
+            }
+            reasons = {
+                reason: n for (exp, reason), n in sorted(self._reasons.items()) if exp == experience
+            }
+            experiences[experience] = ExperienceTotals(arms, reasons)
+
+        coverage: dict[str, int] = {}
+        for (_, reason), n in sorted(self._reasons.items()):
+            coverage[reason] = coverage.get(reason, 0) + n
+
+        everyone = Attribution(self._program_days)
+        groups = {GLOBAL_HOLDOUT: _Sums(), PROGRAM_ARM: _Sums()}
+        for unit, (first, in_global, several) in self._program.items():
+            mine = conversions.get(unit)
+            groups[GLOBAL_HOLDOUT if in_global else PROGRAM_ARM].add(
+                to_ms(first) if mine else 0, mine, everyone, several
+            )
+        program = {g: s.totals(self._program_exposures[g]) for g, s in groups.items()}
+        return Totals(experiences, dict(sorted(coverage.items())), program, dict(self.counters))

@@ -1,0 +1,412 @@
+"""The statistics behind the nightly report: lift, sample-ratio mismatch, verdicts.
+
+Owns the arithmetic that decides whether a variant measurably beats its holdout:
+fixed-horizon intervals and p-values (what a person reads), always-valid confidence
+sequences (what the verdict, and so a pause, is read from, because the report looks
+every night), the chi-square sample-ratio-mismatch check and the Holm adjustment.
+The method, its formulas and its references are in docs/statistics.md.
+
+Standard library only (`math`, `statistics.NormalDist`): it runs in the Lambda package,
+which carries no numpy or scipy. It must not import pydantic, boto3 or `earnest_aws`;
+callers aggregate events into `Arm`s and map verdicts to actions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+METRICS = ("conversion_rate", "revenue_per_unit")
+VERDICTS = ("beats_default", "inconclusive", "loses_to_default", "needs_more_data")
+SRM_THRESHOLD = 0.001
+# GrowthBook's default sequential tuning parameter: the total units (both arms) at which
+# the confidence sequence is narrowest. Earnest's plans ask for 500-3000 units per arm,
+# so verdicts start at 1000-6000 units per comparison; see docs/statistics.md.
+DEFAULT_TARGET_UNITS = 5000
+
+_STANDARD_NORMAL = NormalDist()
+_INF = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """Sufficient statistics of one arm, per unit (a unit is a bucketed visitor).
+
+    Per-unit sums rather than raw events, so a night's aggregation is a few numbers per
+    arm and any day's arm is the sum of the days before it.
+    """
+
+    units: int
+    conversions: int  # units that converted at least once (binary per unit)
+    revenue: float = 0.0  # sum over units of each unit's revenue
+    revenue_sq: float = 0.0  # sum over units of (unit revenue)**2
+
+    def __post_init__(self) -> None:
+        # Inconsistent sums mean a bug in the aggregation: fail loudly rather than
+        # report a confident interval from an impossible variance.
+        if self.units < 0 or not 0 <= self.conversions <= self.units:
+            raise ValueError(
+                f"an arm needs 0 <= conversions <= units (got {self.conversions}/{self.units})"
+            )
+        if not (math.isfinite(self.revenue) and math.isfinite(self.revenue_sq)):
+            raise ValueError("revenue and revenue_sq must be finite")
+        if self.revenue_sq < 0:
+            raise ValueError("revenue_sq is a sum of squares and cannot be negative")
+        # Cauchy-Schwarz: revenue**2 <= units * revenue_sq. Catches a missing revenue_sq
+        # (left at its default 0), which would otherwise claim zero variance.
+        if self.revenue * self.revenue > self.units * self.revenue_sq * (1 + 1e-9) + 1e-9:
+            raise ValueError("revenue_sq is too small for revenue (sum of squares missing?)")
+
+    @property
+    def conversion_rate(self) -> float:
+        return self.conversions / self.units if self.units else 0.0
+
+    @property
+    def revenue_per_unit(self) -> float:
+        return self.revenue / self.units if self.units else 0.0
+
+    def mean(self, metric: str) -> float:
+        """The arm's mean of `metric` (one of METRICS); 0 for an arm without units."""
+        if metric == "conversion_rate":
+            return self.conversion_rate
+        if metric == "revenue_per_unit":
+            return self.revenue_per_unit
+        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+
+    def variance(self, metric: str) -> float:
+        """Per-unit variance of `metric`: p(1-p) for a rate, the sample variance for revenue.
+
+        p(1-p) is the textbook two-proportion (Wald) variance; revenue has no such
+        closed form, so it comes from the sum of squares with n - 1 (Bessel). Fewer than
+        two units give no estimate: NaN, which `compare` turns into an unbounded interval.
+        """
+        if self.units < 2:
+            if metric not in METRICS:
+                raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+            return math.nan
+        if metric == "conversion_rate":
+            p = self.conversion_rate
+            return p * (1.0 - p)
+        if metric == "revenue_per_unit":
+            centred = self.revenue_sq - self.revenue * self.revenue / self.units
+            return max(centred, 0.0) / (self.units - 1)  # rounding can dip just below 0
+        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+
+
+@dataclass(frozen=True, slots=True)
+class Lift:
+    """A variant against its own holdout on one metric.
+
+    The fixed-horizon interval and p-value are what a single look would report; the
+    sequential interval and p-value stay valid however often the report looks, and they
+    carry the multiple-comparison correction, so verdicts are read from them only.
+    """
+
+    metric: str  # "conversion_rate" or "revenue_per_unit"
+    control: float  # holdout's mean
+    treatment: float  # variant's mean
+    absolute: float  # treatment - control
+    absolute_low: float  # fixed-horizon (1 - alpha) interval for `absolute`
+    absolute_high: float
+    relative: float | None  # absolute / control (None when control == 0)
+    relative_low: float | None  # delta-method (1 - alpha) interval for `relative`
+    relative_high: float | None
+    p_value: float  # fixed-horizon two-sided, for `absolute`
+    sequential_low: float  # always-valid interval for `absolute`, at alpha / comparisons
+    sequential_high: float
+    sequential_p_value: float  # always-valid p-value, Bonferroni: x comparisons, capped at 1
+    alpha: float = 0.05
+    comparisons: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Srm:
+    """Sample-ratio-mismatch check: Pearson's chi-square against the configured shares."""
+
+    chi2: float
+    df: int
+    p_value: float
+    flagged: bool
+    expected: tuple[float, ...] = ()  # units each arm should have had at its share
+
+
+def compare(
+    control: Arm,
+    treatment: Arm,
+    metric: str = "conversion_rate",
+    *,
+    alpha: float = 0.05,
+    comparisons: int = 1,
+    target_units: int = DEFAULT_TARGET_UNITS,
+) -> Lift:
+    """Lift of `treatment` over `control` (the holdout) on `metric`.
+
+    Fixed-horizon: a Wald interval and z-test on the difference of means with the
+    unpooled variance var_t/n_t + var_c/n_c, so the p-value and the interval agree
+    (p < alpha exactly when the interval excludes 0). Relative lift: the delta method.
+
+    Sequential: the asymptotic confidence sequence of Waudby-Smith et al. (2023), as
+    GrowthBook applies it to two samples, at alpha / comparisons (Bonferroni), tuned to
+    be narrowest at `target_units` units in the two arms together.
+
+    An arm with fewer than two units has no variance estimate: the intervals are
+    unbounded (-inf, inf) and the p-values 1. Zero variance in both arms (no or all
+    units converted) gives a zero-width interval and a p-value of 0 or 1.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if comparisons < 1:
+        raise ValueError(f"comparisons must be at least 1, got {comparisons}")
+    if target_units < 1:
+        raise ValueError(f"target_units must be at least 1, got {target_units}")
+    mean_c, mean_t = control.mean(metric), treatment.mean(metric)
+    diff = mean_t - mean_c
+    var_diff = _variance_of_mean(control, metric) + _variance_of_mean(treatment, metric)
+    se = math.sqrt(var_diff)  # NaN when either arm has fewer than two units
+
+    z = _z(alpha)
+    low, high = _interval(diff, se, z)
+    p_value = _two_sided_p(diff, se)
+
+    seq_alpha = alpha / comparisons
+    rho = sequential_rho(seq_alpha, target_units)
+    n = control.units + treatment.units
+    seq_half = se * sequential_boundary(n, rho, seq_alpha) if not math.isnan(se) else _INF
+    seq_low, seq_high = _interval(diff, seq_half, 1.0)
+    seq_p = min(1.0, comparisons * _sequential_p(diff, se, n, rho))
+
+    relative: float | None = None
+    rel_low: float | None = None
+    rel_high: float | None = None
+    if mean_c != 0.0:
+        relative = diff / mean_c
+        # Delta method for mean_t / mean_c - 1 with independent arms:
+        # Var ~ var_t / mean_c^2 + mean_t^2 var_c / mean_c^4, arranged not to underflow.
+        ratio = mean_t / mean_c
+        se_rel = math.sqrt(
+            _variance_of_mean(treatment, metric)
+            + ratio * ratio * _variance_of_mean(control, metric)
+        ) / abs(mean_c)
+        rel_low, rel_high = _interval(relative, se_rel, z)
+
+    return Lift(
+        metric=metric,
+        control=mean_c,
+        treatment=mean_t,
+        absolute=diff,
+        absolute_low=low,
+        absolute_high=high,
+        relative=relative,
+        relative_low=rel_low,
+        relative_high=rel_high,
+        p_value=p_value,
+        sequential_low=seq_low,
+        sequential_high=seq_high,
+        sequential_p_value=seq_p,
+        alpha=alpha,
+        comparisons=comparisons,
+    )
+
+
+def sequential_rho(alpha: float, target_units: int) -> float:
+    """The normal-mixture parameter rho that makes the boundary narrowest at `target_units`.
+
+    Minimising the half-width over rho at N = target_units gives x = log(1 + x) + 2 log(1/a)
+    for x = N rho^2; one fixed-point step from x = 2 log(1/a) is the closed form that
+    Waudby-Smith et al. (2023) give and GrowthBook uses.
+    """
+    two_log = -2.0 * math.log(alpha)
+    return math.sqrt((two_log + math.log(two_log + 1.0)) / target_units)
+
+
+def sequential_boundary(n: int, rho: float, alpha: float) -> float:
+    """Half-width of the (1 - alpha) confidence sequence, in standard errors, at n units.
+
+    Waudby-Smith et al. (2023): sigma * sqrt(2 (N rho^2 + 1) / (N^2 rho^2) *
+    log(sqrt(N rho^2 + 1) / alpha)) with sigma^2 = N * se^2, the per-unit variance of the
+    difference (N = n, both arms' units), which simplifies to
+    se * sqrt(2 (1 + 1/x) log(sqrt(1 + x) / alpha)) with x = N rho^2. Multiply by any
+    standard error (GrowthBook applies it to the relative lift's too).
+    """
+    x = n * rho * rho
+    if x <= 0.0:
+        return _INF  # no units: no bound
+    return math.sqrt(2.0 * (1.0 + 1.0 / x) * (0.5 * math.log1p(x) - math.log(alpha)))
+
+
+def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
+    """What the report says about a variant, read from the always-valid interval only.
+
+    None while the sample ratio is off: the arms are not comparable, so no number about
+    them can be trusted. Below the plan's minimum units the answer is `needs_more_data`
+    whatever the interval says, because the asymptotic interval is not yet reliable.
+    """
+    if srm_flagged:
+        return None
+    if not enough_units:
+        return "needs_more_data"
+    if lift.sequential_low > 0.0:
+        return "beats_default"
+    if lift.sequential_high < 0.0:
+        return "loses_to_default"
+    return "inconclusive"
+
+
+def srm(units: Sequence[int], shares: Sequence[float], *, threshold: float = SRM_THRESHOLD) -> Srm:
+    """Pearson chi-square of the arms' units against their configured shares.
+
+    Shares need not sum to 1 (they are normalised), so the caller can pass weights. A
+    mismatch means assignment or logging is broken for some visitors (Fabijan et al.
+    2019), so the threshold is strict (p < 0.001): it is checked every night, and a false
+    alarm withholds every verdict of the experience.
+    """
+    if len(units) != len(shares):
+        raise ValueError("units and shares need one entry per arm")
+    if any(u < 0 for u in units):
+        raise ValueError("units cannot be negative")
+    if any(not (math.isfinite(s) and s >= 0) for s in shares):
+        raise ValueError("shares must be finite and non-negative")
+    total_share = math.fsum(shares)
+    if units and total_share <= 0:
+        raise ValueError("at least one share must be positive")
+    total = sum(units)
+    expected = tuple(total * s / total_share for s in shares) if units else ()
+    # An arm configured to get nothing adds no freedom: under the null it has no units.
+    df = max(sum(1 for s in shares if s > 0) - 1, 0)
+    if any(u > 0 and e == 0 for u, e in zip(units, expected, strict=True)):
+        # Units in an arm configured to get none: assignment is certainly broken.
+        return Srm(chi2=_INF, df=df, p_value=0.0, flagged=True, expected=expected)
+    if total == 0 or df < 1:
+        return Srm(chi2=0.0, df=df, p_value=1.0, flagged=False, expected=expected)
+    chi2 = math.fsum((u - e) ** 2 / e for u, e in zip(units, expected, strict=True) if e > 0)
+    p_value = chi2_sf(chi2, df)
+    return Srm(chi2=chi2, df=df, p_value=p_value, flagged=p_value < threshold, expected=expected)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's (1979) step-down adjusted p-values, in the input order.
+
+    Controls the family-wise error rate under any dependence (variants share their
+    holdout) and rejects everything Bonferroni does and often more.
+    """
+    if any(not 0.0 <= p <= 1.0 for p in p_values):  # also refuses NaN
+        raise ValueError("p-values must be in [0, 1]")
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def chi2_sf(x: float, df: int) -> float:
+    """P(X >= x) for X ~ chi-square with `df` degrees of freedom.
+
+    The regularized upper incomplete gamma Q(df/2, x/2): a series below a + 1 and a
+    Lentz continued fraction above (Numerical Recipes, 6.2), with math.lgamma, so the
+    Lambda needs no scipy.
+    """
+    if df < 1:
+        raise ValueError(f"df must be at least 1, got {df}")
+    if math.isnan(x):
+        raise ValueError("x is NaN")
+    if x <= 0.0:
+        return 1.0
+    if math.isinf(x):
+        return 0.0
+    return _gamma_q(df / 2.0, x / 2.0)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+_EPS = 1e-15
+_FPMIN = 1e-300
+_MAX_ITERATIONS = 100_000
+
+
+def _variance_of_mean(arm: Arm, metric: str) -> float:
+    return arm.variance(metric) / arm.units if arm.units >= 2 else math.nan
+
+
+def _z(alpha: float) -> float:
+    # From the lower tail: 1 - alpha/2 rounds to 1.0 for tiny alpha, alpha/2 does not.
+    return -_STANDARD_NORMAL.inv_cdf(alpha / 2.0)
+
+
+def _interval(centre: float, se: float, z: float) -> tuple[float, float]:
+    if math.isnan(se) or math.isinf(se):
+        return -_INF, _INF
+    half = z * se
+    return centre - half, centre + half
+
+
+def _two_sided_p(diff: float, se: float) -> float:
+    if math.isnan(se):
+        return 1.0
+    if se == 0.0:
+        return 1.0 if diff == 0.0 else 0.0
+    # erfc keeps precision in the far tail, where 1 - cdf would round to 0.
+    return math.erfc(abs(diff) / se / math.sqrt(2.0))
+
+
+def _sequential_p(diff: float, se: float, n: int, rho: float) -> float:
+    """1 / the normal-mixture martingale at 0: the smallest alpha whose sequence excludes 0."""
+    if math.isnan(se):
+        return 1.0
+    if se == 0.0:
+        return 1.0 if diff == 0.0 else 0.0
+    x = n * rho * rho
+    z = diff / se
+    z2 = z * z  # `** 2` raises OverflowError where `*` gives inf
+    log_p = 0.5 * math.log1p(x) - x * z2 / (2.0 * (1.0 + x))
+    return math.exp(min(log_p, 0.0))
+
+
+def _gamma_q(a: float, x: float) -> float:
+    if x <= 0.0:  # a subnormal x halves to 0
+        return 1.0
+    if x < a + 1.0:
+        return max(0.0, 1.0 - _gamma_p_series(a, x))
+    return _gamma_q_fraction(a, x)
+
+
+def _log_prefactor(a: float, x: float) -> float:
+    return -x + a * math.log(x) - math.lgamma(a)
+
+
+def _gamma_p_series(a: float, x: float) -> float:
+    term = total = 1.0 / a
+    ap = a
+    for _ in range(_MAX_ITERATIONS):
+        ap += 1.0
+        term *= x / ap
+        total += term
+        if abs(term) < abs(total) * _EPS:
+            return total * math.exp(_log_prefactor(a, x))
+    raise ArithmeticError(f"incomplete gamma series did not converge (a={a}, x={x})")
+
+
+def _gamma_q_fraction(a: float, x: float) -> float:
+    b = x + 1.0 - a
+    c = 1.0 / _FPMIN
+    d = 1.0 / b
+    h = d
+    for i in range(1, _MAX_ITERATIONS):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        if abs(d) < _FPMIN:
+            d = _FPMIN
+        c = b + an / c
+        if abs(c) < _FPMIN:
+            c = _FPMIN
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < _EPS:
+            return math.exp(_log_prefactor(a, x)) * h
+    raise ArithmeticError(f"incomplete gamma fraction did not converge (a={a}, x={x})")

@@ -1,0 +1,82 @@
+"""`earnest report --date` against the local stack, as an operator backfills a day."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..report_events import put_s3, simulate
+from ..unit.experiences import experience
+from .conftest import Stack
+from .test_cli import earnest
+
+DAY = date(2026, 11, 20)
+BUCKET = "earnest-data"  # the default EVENTS_BUCKET, which the local stack creates
+
+
+def s3_client(stack: Stack) -> Any:
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return session.create_client(
+        "s3",
+        region_name=stack.env["AWS_DEFAULT_REGION"],
+        endpoint_url=stack.aws_url,
+        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=stack.env["AWS_SESSION_TOKEN"],
+    )
+
+
+def test_earnest_report_backfills_a_date_and_a_rerun_writes_the_same_files(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Given an experience pushed by its owner and a day of its events in the bucket
+    doc = experience(
+        id="cli-report-hero",
+        placement="cli-report-slot",
+        audience={},
+        holdout=0.5,
+        variants=[{"id": "b", "weight": 1, "content": {"headline": "b"}}],
+    )
+    source = tmp_path / "cli-report-hero.yaml"
+    source.write_text(yaml.safe_dump(doc))
+    pushed = earnest("push", str(source), env=stack.env)
+    assert pushed.returncode == 0, pushed.stderr
+    rates = {"cli-report-hero": {None: 0.08, "b": 0.13}}
+    s3 = s3_client(stack)
+    put_s3(s3, BUCKET, simulate([doc], 6000, rates, DAY, prefix="cli"))
+
+    # When the operator runs the report for that date
+    first = earnest("report", "--date", "2026-11-20", "--out", str(tmp_path / "one"), env=stack.env)
+
+    # Then it says what it found and wrote the files to S3 and to the folder
+    assert first.returncode == 0, first.stderr
+    assert "cli-report-hero" in first.stdout and "b:beats_default" in first.stdout
+    assert "reports/dt=2026-11-20/report.json" in first.stdout
+    stored = s3.get_object(Bucket=BUCKET, Key="reports/dt=2026-11-20/report.json")["Body"].read()
+    assert stored == (tmp_path / "one" / "report.json").read_bytes()
+    assert (tmp_path / "one" / "index.html").read_bytes().startswith(b"<!DOCTYPE html>")
+
+    # and a re-run overwrites the same outputs with the same bytes
+    again = earnest("report", "--date", "2026-11-20", "--out", str(tmp_path / "two"), env=stack.env)
+    assert again.returncode == 0, again.stderr
+    for name in ("report.json", "report.csv", "index.html"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
+def test_a_dry_run_writes_nothing(stack: Stack) -> None:
+    result = earnest("report", "--date", "2026-10-01", "--dry-run", env=stack.env)
+    assert result.returncode == 0, result.stderr
+    assert "dry run" in result.stdout
+    listed = s3_client(stack).list_objects_v2(Bucket=BUCKET, Prefix="reports/dt=2026-10-01/")
+    assert not listed.get("Contents")
+
+
+def test_a_bad_date_is_refused_naming_it() -> None:
+    result = earnest("report", "--date", "2026-13-01")
+    assert result.returncode == 2
+    assert "not a date" in result.stderr

@@ -1,0 +1,164 @@
+"""The report's index.html in a real browser: the charts render, a person can read them.
+
+Headless Chromium (Debian's `chromium`, installed by `make test`) opens the page from a
+file. A copy with a small probe script appended measures every chart element after
+layout and writes what it found into the DOM, which `--dump-dom` hands back; the page
+itself carries no script. A screenshot checks the page is not blank.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zlib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from earnest import report_build, report_render
+from earnest.aggregation import Aggregator
+
+from ..report_events import objects, simulate
+from ..unit.experiences import experience
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:  # `make test` installs it when it may; say so rather than pass silently
+    pytest.skip(
+        "headless Chromium is not installed "
+        "(apt-get install chromium, or `make /usr/bin/chromium`)",
+        allow_module_level=True,
+    )
+
+DAY = date(2026, 11, 20)
+PROBE = """
+<script>
+const out = [];
+for (const row of document.querySelectorAll('svg.forest .forest-row')) {
+  const box = (sel) => { const el = row.querySelector(sel); if (!el) return null;
+    const b = el.getBBox(); return [b.x, b.width, b.height]; };
+  out.push({experience: row.dataset.experience, variant: row.dataset.variant,
+            verdict: row.dataset.verdict, ci: box('.interval-ci'),
+            sequential: box('.interval-sequential'), estimate: box('.estimate')});
+}
+const bars = [...document.querySelectorAll('svg.coverage .coverage-bar rect')]
+  .map(r => [r.closest('g').dataset.reason, r.getBBox().width]);
+const svgs = [...document.querySelectorAll('svg.chart')]
+  .map(s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; });
+const pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = JSON.stringify({rows: out, bars: bars, svgs: svgs});
+document.body.appendChild(pre);
+</script>
+"""
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+         "--disable-dev-shm-usage", "--hide-scrollbars", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    """A report with a winner, a loser (paused) and a flat variant, from simulated events."""
+    mixed = experience(
+        id="mixed", placement="pdp", audience={}, holdout=0.3,
+        variants=[{"id": "a", "weight": 1, "content": {}}, {"id": "b", "weight": 1, "content": {}}],
+    )
+    winner = experience(
+        id="winner", audience={}, holdout=0.5, variants=[{"id": "b", "weight": 1, "content": {}}]
+    )
+    rates = {"winner": {None: 0.08, "b": 0.12}, "mixed": {None: 0.10, "a": 0.10, "b": 0.04}}
+    records = simulate([winner], 8000, rates, DAY, prefix="w", global_holdout=0.05)
+    records += simulate([mixed], 8000, rates, DAY, prefix="m", global_holdout=0.05)
+    docs = [winner, mixed]
+    agg = Aggregator(report_build.tracked(docs))
+    for key, data in objects(records).items():
+        agg.partition(key[10:20])
+        agg.feed_object(data)
+    return report_build.build(
+        report_build.Window(DAY), docs, agg.totals(), None, global_holdout=0.05
+    )
+
+
+@pytest.fixture(scope="module")
+def page(report: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "index.html"
+    path.write_bytes(report_render.to_html(report))
+    return path
+
+
+def probe(page: Path) -> dict[str, Any]:
+    import json
+
+    probed = page.with_name("probed.html")
+    probed.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
+    result = chromium("--virtual-time-budget=5000", "--dump-dom", probed.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, f"the probe did not run:\n{result.stderr[-2000:]}"
+    text = found.group(1).replace("&quot;", '"').replace("&amp;", "&")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def test_the_forest_plot_draws_an_interval_and_an_estimate_for_every_variant(
+    report: dict[str, Any], page: Path
+) -> None:
+    rows = probe(page)["rows"]
+    expected = [(e["id"], v["variant"]) for e in report["experiences"] for v in e["variants"]]
+    assert [(r["experience"], r["variant"]) for r in rows] == expected
+    for row in rows:
+        assert row["ci"] and row["ci"][1] > 1 and row["ci"][2] > 0, row  # a visible bar
+        assert row["sequential"] and row["sequential"][1] >= row["ci"][1], row  # wider
+        assert row["estimate"] and row["estimate"][1] > 0, row
+    verdicts = {(r["experience"], r["variant"]): r["verdict"] for r in rows}
+    assert verdicts[("winner", "b")] == "beats_default"
+    assert verdicts[("mixed", "b")] == "loses_to_default"
+
+
+def test_the_coverage_chart_draws_a_bar_per_reason(report: dict[str, Any], page: Path) -> None:
+    found = probe(page)
+    bars = dict(found["bars"])
+    reasons = {r["reason"]: r["share"] for r in report["program"]["coverage"]["reasons"]}
+    assert set(bars) == set(reasons) == {"personalized", "holdout", "global_holdout"}
+    # bar lengths follow the shares
+    assert bars["personalized"] > bars["holdout"] > bars["global_holdout"] > 0
+    assert all(w > 100 and h > 50 for w, h in found["svgs"])
+
+
+def test_the_dom_shows_verdicts_and_what_was_paused_and_why(page: Path) -> None:
+    dom = chromium("--dump-dom", page.as_uri()).stdout
+    assert dom.count('class="forest-row"') == 3
+    assert 'data-action="pause_variant"' in dom
+    assert "loses_to_default: variant b loses to the default" in dom
+    assert 'data-verdict="beats_default"' in dom
+
+
+def _png_colours(png: bytes) -> int:
+    """Distinct byte values across the image's rows: a blank page has one or two."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    while pos < len(png):
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        kind = png[pos + 4 : pos + 8]
+        if kind == b"IDAT":
+            idat += png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    return len(set(zlib.decompress(idat)[:2_000_000]))
+
+
+def test_a_screenshot_of_the_page_is_not_blank(page: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "report.png"
+    chromium("--window-size=1100,1600", f"--screenshot={shot}", page.as_uri())
+    assert shot.exists() and shot.stat().st_size > 20_000
+    assert _png_colours(shot.read_bytes()) > 50

@@ -1,0 +1,318 @@
+"""The nightly report against moto: events in S3 with a known true effect, experiences in
+DynamoDB, erased subjects in the consent table; outputs, guardrails and their audit."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from earnest.engine import Engine
+from earnest_aws.clients import client
+from earnest_aws.experiences_store import ExperiencesStore
+from earnest_aws.nightly_report import ReportOptions, report_date, run
+from earnest_aws.reports_store import ReportsStore
+
+from ..report_events import at, conversion, exposure, put_s3, simulate
+from ..unit.experiences import experience
+
+DAY = date(2026, 11, 20)
+
+
+def one_variant(exp_id: str, placement: str, **changes: Any) -> dict[str, Any]:
+    return experience(
+        id=exp_id,
+        placement=placement,
+        audience={},
+        variants=[{"id": "b", "weight": 1, "content": {"v": "b"}}],
+        holdout=0.5,
+        **changes,
+    )
+
+
+WINNER = one_variant("winner", "home-hero")
+MIXED = experience(
+    id="mixed",
+    placement="pdp-recs",
+    audience={},
+    holdout=0.3,
+    variants=[
+        {"id": "a", "weight": 1, "content": {"v": "a"}},
+        {"id": "b", "weight": 1, "content": {"v": "b"}},
+    ],
+)
+RATES = {
+    "winner": {None: 0.08, "b": 0.12},  # beats its default
+    "mixed": {None: 0.10, "a": 0.10, "b": 0.04},  # a: no effect; b: loses
+}
+
+
+@pytest.fixture
+def settings(aws: Any) -> Any:
+    return dataclasses.replace(aws, global_holdout=0.0)
+
+
+def push(settings: Any, *docs: dict[str, Any]) -> ExperiencesStore:
+    store = ExperiencesStore(settings.experiences_table)
+    for doc in docs:
+        store.save(doc, None, actor="alice", action="create")
+    return store
+
+
+def events(docs: list[dict[str, Any]], units: int, **kwargs: Any) -> list[dict[str, Any]]:
+    """Each experience its own units, so one experience's conversions never leak into another's."""
+    out: list[dict[str, Any]] = []
+    for doc in docs:
+        out += simulate([doc], units, RATES, DAY, prefix=doc["id"], days=3, **kwargs)
+    return out
+
+
+def upload(settings: Any, records: list[dict[str, Any]], tag: str = "") -> None:
+    put_s3(client("s3"), settings.events_bucket, records, tag)
+
+
+def s3_bytes(settings: Any, key: str) -> bytes:
+    return bytes(client("s3").get_object(Bucket=settings.events_bucket, Key=key)["Body"].read())
+
+
+def by_id(report: dict[str, Any], exp_id: str) -> dict[str, Any]:
+    return next(e for e in report["experiences"] if e["id"] == exp_id)
+
+
+def verdicts(report: dict[str, Any], exp_id: str) -> dict[str, str | None]:
+    return {v["variant"]: v["verdict"] for v in by_id(report, exp_id)["variants"]}
+
+
+def units(report: dict[str, Any], exp_id: str) -> dict[str, int]:
+    return {a["arm"]: a["units"] for a in by_id(report, exp_id)["arms"]}
+
+
+def test_known_effects_give_known_verdicts_and_the_loser_is_paused_with_an_audit_entry(
+    settings: Any,
+) -> None:
+    # Given a winner (12 % vs 8 %) and an experience whose variant b loses (4 % vs 10 %)
+    store = push(settings, WINNER, MIXED)
+    upload(settings, events([WINNER, MIXED], 12_000))
+    # When the report runs for the day
+    result = run(DAY, settings)
+    report = result.report
+    # Then the verdicts are the true effects
+    assert verdicts(report, "winner") == {"b": "beats_default"}
+    assert verdicts(report, "mixed")["b"] == "loses_to_default"
+    assert verdicts(report, "mixed")["a"] in ("inconclusive", "needs_more_data")
+    lift = by_id(report, "winner")["variants"][0]["lift"]["conversion_rate"]
+    assert 0.02 < lift["absolute"] < 0.06 and lift["relative_low"] > 0
+    # and b is paused in the table, with an audit entry carrying the numbers
+    stored = store.get("mixed")
+    assert stored is not None
+    b = next(v for v in stored.doc["variants"] if v["id"] == "b")
+    assert b["paused"] is True and "loses_to_default" in b["paused_reason"]
+    assert stored.doc["status"] == "live"  # a is still serving
+    audit = [e for e in store.audit("mixed") if e["actor"] == "nightly-report"]
+    assert len(audit) == 1
+    assert audit[0]["action"] == "pause_variant"
+    assert audit[0]["evidence"]["report_date"] == "2026-11-20"
+    assert audit[0]["evidence"]["actions"][0]["evidence"]["variant"]["units"] > 3000
+    assert set(audit[0]["changes"]) == {"variants"}
+    # and decide serves the default or a from its next refresh: b is gone
+    rules = store.load_rules()
+    mixed = next(e for e in Engine(rules.experiences).experiences if e.id == "mixed")
+    assert mixed.variant_ids == ("a",)
+    # and the outputs are in S3, mirrored to latest/
+    for prefix in ("reports/dt=2026-11-20/", "reports/latest/"):
+        for name in ("report.json", "report.csv", "index.html"):
+            assert s3_bytes(settings, prefix + name) == result.files[name][0]
+
+
+def test_a_rerun_gives_a_byte_identical_report_and_changes_nothing_twice(settings: Any) -> None:
+    store = push(settings, WINNER, MIXED)
+    upload(settings, events([WINNER, MIXED], 12_000))
+    first = run(DAY, settings)
+    assert [a["experience"] for a in first.applied] == ["mixed"]
+    second = run(DAY, settings)
+    assert second.files == first.files
+    assert second.applied == [] and [a["experience"] for a in second.already] == ["mixed"]
+    assert s3_bytes(settings, "reports/dt=2026-11-20/report.json") == first.files["report.json"][0]
+    assert len([e for e in store.audit("mixed") if e["actor"] == "nightly-report"]) == 1
+
+
+def test_a_run_that_crashed_after_acting_gives_the_same_report_when_run_again(
+    settings: Any,
+) -> None:
+    push(settings, WINNER, MIXED)
+    upload(settings, events([WINNER, MIXED], 12_000))
+    # the crash: guardrails written, outputs not
+    crashed = run(DAY, settings, ReportOptions(write=False))
+    assert crashed.applied and crashed.keys == []
+    again = run(DAY, settings)
+    assert again.files["report.json"] == crashed.files["report.json"]
+    assert again.applied == []
+
+
+def test_every_variant_losing_pauses_the_experience(settings: Any) -> None:
+    loser = one_variant("loser", "home-hero")
+    store = push(settings, loser)
+    RATES["loser"] = {None: 0.12, "b": 0.06}
+    upload(settings, events([loser], 10_000))
+    report = run(DAY, settings).report
+    assert [g["action"] for g in report["guardrails"]] == ["pause_variant", "pause_experience"]
+    stored = store.get("loser")
+    assert stored is not None and stored.doc["status"] == "paused"
+    assert store.audit("loser")[-1]["action"] == "pause_experience"
+
+
+def test_sample_ratio_mismatch_is_reported_and_alerted_but_nothing_is_paused(
+    settings: Any,
+) -> None:
+    store = push(settings, MIXED)
+    records = events([MIXED], 12_000)
+    # a logging fault: a third of the holdout's exposures never arrive
+    holdout_units = sorted({r["unit_id"] for r in records if r.get("reason") == "holdout"})
+    lost = set(holdout_units[::3])
+    upload(settings, [r for r in records if r["unit_id"] not in lost])
+    report = run(DAY, settings).report
+    exp = by_id(report, "mixed")
+    assert exp["srm"]["flagged"]
+    assert set(verdicts(report, "mixed").values()) == {None}
+    assert report["guardrails"] == []
+    assert report["alerts"][0]["experience"] == "mixed"
+    stored = store.get("mixed")
+    assert stored is not None and not any(v.get("paused") for v in stored.doc["variants"])
+
+
+def test_needs_more_data_below_the_minimum_units(settings: Any) -> None:
+    push(settings, WINNER)
+    upload(settings, events([WINNER], 1_200))  # ~600 per arm, the plan asks 1000
+    report = run(DAY, settings).report
+    assert verdicts(report, "winner") == {"b": "needs_more_data"}
+    assert report["guardrails"] == []
+
+
+def test_duplicates_conversions_before_exposure_and_erased_subjects_do_not_count(
+    settings: Any,
+) -> None:
+    push(settings, WINNER)
+    records = events([WINNER], 1_000)
+    upload(settings, records)
+    clean = run(DAY, settings, ReportOptions(apply_guardrails=False, write=False)).report
+    # every object stored twice (a retried request), one early conversion, one erased unit
+    upload(settings, records, tag="retry")
+    exposed = next(r for r in records if r.get("reason") == "holdout")
+    early = conversion(exposed["unit_id"], at(DAY - timedelta(days=5)), 99.0)
+    upload(settings, [early], tag="early")
+    erased = next(r for r in records if r.get("reason") == "personalized")["unit_id"]
+    client("dynamodb").put_item(
+        TableName=settings.consent_table,
+        Item={
+            "subject_id": {"S": erased},
+            "record": {"S": "state"},
+            "erased_at": {"S": "2026-11-20T12:00:00.000Z"},
+            "erased_marker": {"S": "1"},
+        },
+    )
+    report = run(DAY, settings, ReportOptions(apply_guardrails=False, write=False)).report
+    # every copy dropped (the erased unit's own events are dropped before they are compared)
+    assert report["events"]["duplicates_dropped"] >= len(records) - 4
+    assert report["events"]["erased_dropped"] >= 2
+    assert report["events"]["erased_subjects"] == 1
+    assert units(report, "winner")["holdout"] == units(clean, "winner")["holdout"]
+    assert units(report, "winner")["b"] == units(clean, "winner")["b"] - 1
+    holdout = by_id(report, "winner")["arms"][0]
+    assert holdout["conversions"] == by_id(clean, "winner")["arms"][0]["conversions"]
+
+
+def test_a_variant_that_stopped_beating_its_default_is_paused(settings: Any) -> None:
+    store = push(settings, WINNER)
+    RATES["flat"] = {None: 0.10, "b": 0.10}
+    flat = simulate([WINNER], 12_000, {"winner": RATES["flat"]}, DAY, prefix="flat", days=3)
+    upload(settings, flat)
+    yesterday = {
+        "date": "2026-11-19",
+        "experiences": [
+            {"id": "winner", "variants": [{"variant": "b", "verdict": "beats_default"}]}
+        ],
+    }
+    client("s3").put_object(
+        Bucket=settings.events_bucket,
+        Key="reports/dt=2026-11-19/report.json",
+        Body=orjson.dumps(yesterday),
+    )
+    report = run(DAY, settings).report
+    assert verdicts(report, "winner") == {"b": "inconclusive"}
+    assert next((g["action"], g["rule"]) for g in report["guardrails"]) == (
+        "pause_variant",
+        "stopped_beating_default",
+    )
+    stored = store.get("winner")
+    assert stored is not None and stored.doc["status"] == "paused"
+
+
+def test_unowned_overdue_and_ended_experiences_are_retired(settings: Any) -> None:
+    store = push(
+        settings,
+        one_variant("unowned", "a", owner=""),
+        one_variant("overdue", "b", last_reviewed="2026-09-01", review_every_days=30),
+        one_variant("ended", "c", ends_at="2026-11-19T00:00:00Z"),
+        one_variant("fine", "d"),
+    )
+    report = run(DAY, settings).report
+    assert {(g["experience"], g["rule"]) for g in report["guardrails"]} == {
+        ("unowned", "unowned"),
+        ("overdue", "review_overdue"),
+        ("ended", "ended"),
+    }
+    statuses = {s.doc["id"]: s.doc["status"] for s in store.load_all()}
+    assert statuses == {"unowned": "retired", "overdue": "retired", "ended": "retired",
+                        "fine": "live"}
+    # a re-run still reports them (as they stood before tonight) and retires nothing twice
+    again = run(DAY, settings)
+    assert again.report == report and again.applied == []
+
+
+def test_backfilling_an_older_date_leaves_latest_on_the_newest(settings: Any) -> None:
+    push(settings, WINNER)
+    upload(settings, events([WINNER], 500))
+    run(DAY, settings)
+    run(DAY - timedelta(days=1), settings)
+    latest = ReportsStore(settings.events_bucket).read_report("latest")
+    assert latest is not None and latest["date"] == "2026-11-20"
+    assert ReportsStore(settings.events_bucket).read_report("2026-11-19") is not None
+
+
+def test_the_window_reads_only_its_partitions(settings: Any) -> None:
+    push(settings, WINNER)
+    old = exposure("old", "winner", "b", "personalized", at(DAY - timedelta(days=40)))
+    new = exposure("new", "winner", "b", "personalized", at(DAY))
+    later = exposure("later", "winner", "b", "personalized", at(DAY + timedelta(days=1)))
+    upload(settings, [old, new, later])
+    report = run(DAY, settings, ReportOptions(lookback_days=28, write=False)).report
+    assert units(report, "winner")["b"] == 1
+    assert report["window"] == {
+        "start": "2026-10-24",
+        "end": "2026-11-20",
+        "lookback_days": 28,
+        "partitions": "events/dt=2026-10-24/ .. events/dt=2026-11-20/",
+    }
+
+
+def test_the_scheduled_event_reports_the_day_before_it_fired() -> None:
+    assert report_date({"time": "2026-11-21T02:15:00Z"}) == DAY
+    assert report_date({"date": "2026-11-03"}) == date(2026, 11, 3)
+
+
+def test_the_function_runs_on_its_scheduled_event(settings: Any, monkeypatch: Any) -> None:
+    from earnest_cli.local_stack import LambdaContext, load_handler
+
+    push(settings, WINNER)
+    upload(settings, events([WINNER], 500))
+    handler = load_handler("nightly_report")
+    assert handler is not None
+    summary = handler(
+        {"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-21T02:15:00Z"},
+        LambdaContext("nightly-report", "req-1"),
+    )
+    assert summary["date"] == "2026-11-20" and summary["experiences"] == 1
+    assert "reports/dt=2026-11-20/report.json" in summary["keys"]
