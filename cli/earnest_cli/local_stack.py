@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import io
+import logging
 import os
 import sys
 import threading
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TextIO
 
 from earnest_cli.template import FUNCTIONS
 
@@ -44,6 +46,8 @@ LOCAL_ENV = {
     "CONSENT_KETCH_TOKENS": "local-ketch-bearer-token-0001",
     "CONSENT_USERCENTRICS_CREDENTIALS": "usercentrics:local-usercentrics-password",
     "POWERTOOLS_METRICS_NAMESPACE": "Earnest",
+    # Locally a push (or a guardrail) should show within seconds, not AWS's 30.
+    "RULES_TTL_SECONDS": "2",
     "POWERTOOLS_DEV": "false",
 }
 
@@ -124,6 +128,7 @@ class _RouteHandler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
+        _in_function.active = True  # what the function prints goes to the function log
         path, _, query = self.path.partition("?")
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -156,6 +161,26 @@ class _RouteHandler(BaseHTTPRequestHandler):
     do_PUT = _serve
 
 
+_in_function = threading.local()
+
+
+class _FunctionOutput(io.TextIOBase):
+    """stdout that sends what the functions print (logs, EMF lines) to a file, as Lambda
+    sends it to CloudWatch, and everything else to the console. Routed per thread, so a
+    command printing while requests are served stays readable."""
+
+    def __init__(self, console: TextIO, log: TextIO) -> None:
+        self.console, self.log = console, log
+
+    def write(self, text: str) -> int:
+        target = self.log if getattr(_in_function, "active", False) else self.console
+        return target.write(text)
+
+    def flush(self) -> None:
+        self.console.flush()
+        self.log.flush()
+
+
 @dataclass
 class LocalStack:
     api_url: str
@@ -164,9 +189,19 @@ class LocalStack:
 
 
 @contextmanager
-def local_stack(api_port: int = 8787, aws_port: int = 5000) -> Iterator[LocalStack]:
-    """Start moto's server and the routes; the process's environment points at them."""
+def local_stack(
+    api_port: int = 8787, aws_port: int = 5000, function_log: TextIO | None = None
+) -> Iterator[LocalStack]:
+    """Start moto's server and the routes; the process's environment points at them.
+
+    With `function_log`, what the functions print goes there instead of the console.
+    """
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    console = sys.stdout
+    if function_log is not None:
+        sys.stdout = _FunctionOutput(console, function_log)
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     moto.start()
@@ -195,6 +230,7 @@ def local_stack(api_port: int = 8787, aws_port: int = 5000) -> Iterator[LocalSta
     finally:
         server.shutdown()
         moto.stop()
+        sys.stdout = console
 
 
 def serve_forever(api_port: int, aws_port: int) -> int:

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from earnest_cli import files
@@ -165,7 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="the whole loop on the embedded local stack")
-    p.add_argument("--visitors", type=int, default=2000, help="simulated visitors")
+    p.add_argument(
+        "--visitors", type=int, default=4000, help="simulated search visitors (default 4000)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path(".earnest/demo-report"), help="where to keep the report"
+    )
     p.set_defaults(func=cmd_demo)
 
     from earnest_cli import consent_cmd, report_cmd
