@@ -24,7 +24,6 @@ from earnest.consent_records import (
     ACTIONS,
     ERASE,
     MAX_BATCH,
-    MAX_CONSENT_STRING,
     ConsentUpdate,
     ParsedPayload,
     identifier,
@@ -80,18 +79,9 @@ def parse_update(item: Any, prefix: str = "", now: datetime | None = None) -> Co
         maps.append(purposes(item["purposes"], f"{prefix}purposes"))
     consent_string = item.get("consent_string")
     if consent_string is not None:
-        if not isinstance(consent_string, str) or len(consent_string) > MAX_CONSENT_STRING:
-            raise InvalidRequest(
-                f"consent_string must be a string of at most {MAX_CONSENT_STRING} characters",
-                field=f"{prefix}consent_string",
-            )
-        try:
-            decoded, implied_regime = mappings.consent_string_purposes(consent_string)
-        except mappings.SignalError as exc:
-            raise InvalidRequest(
-                f"consent_string is not a TC, GPP or US Privacy string ({exc})",
-                field=f"{prefix}consent_string",
-            ) from None
+        decoded, implied_regime = mappings.read_consent_string(
+            consent_string, f"{prefix}consent_string"
+        )
         maps.append(decoded)
     if "consent_mode" in item:
         maps.append(_consent_mode(item["consent_mode"], f"{prefix}consent_mode"))

@@ -8,8 +8,11 @@ by omission.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from earnest.consent import DENIED, GRANTED, PURPOSES, VALUES, most_restrictive
+from earnest.consent_records import MAX_CONSENT_STRING
+from earnest.errors import InvalidRequest
 from earnest.gpp import GppString, UsOptOuts
 from earnest.tcf import TCString
 
@@ -148,3 +151,18 @@ def consent_string_purposes(text: str) -> tuple[dict[str, str], str | None]:
         return tcf_purposes(tcf.decode(text)), "gdpr"
     except (gpp.GppError, tcf.TCStringError) as exc:
         raise SignalError(str(exc)) from None
+
+
+def read_consent_string(value: Any, field: str) -> tuple[dict[str, str], str | None]:
+    """A payload's consent string, decoded as `consent_string_purposes`; a bad one is a 400."""
+    if not isinstance(value, str) or len(value) > MAX_CONSENT_STRING:
+        raise InvalidRequest(
+            f"consent_string must be a string of at most {MAX_CONSENT_STRING} characters",
+            field=field,
+        )
+    try:
+        return consent_string_purposes(value)
+    except SignalError as exc:
+        raise InvalidRequest(
+            f"consent_string is not a TC, GPP or US Privacy string ({exc})", field=field
+        ) from None

@@ -22,7 +22,6 @@ from typing import Any
 from earnest.cmp import mappings
 from earnest.consent_records import (
     DEFAULT_REGIME,
-    MAX_CONSENT_STRING,
     ConsentUpdate,
     ParsedPayload,
     identifier,
@@ -64,15 +63,7 @@ def parse_one(
     regime = DEFAULT_REGIME
     consent_string = item.get("consent_string")
     if consent_string not in (None, ""):
-        if not isinstance(consent_string, str) or len(consent_string) > MAX_CONSENT_STRING:
-            raise InvalidRequest("consent_string must be a string", field=f"{prefix}consent_string")
-        try:
-            decoded, implied = mappings.consent_string_purposes(consent_string)
-        except mappings.SignalError as exc:
-            raise InvalidRequest(
-                f"consent_string is not a TC, GPP or US Privacy string ({exc})",
-                field=f"{prefix}consent_string",
-            ) from None
+        decoded, implied = mappings.read_consent_string(consent_string, f"{prefix}consent_string")
         maps.append(decoded)
         regime = implied or regime
     consents = item.get("consents") or []
