@@ -13,8 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
 from earnest.errors import EarnestError, Unavailable
 from earnest.events_service import receive
@@ -24,6 +23,7 @@ from earnest_aws.consent_store import ConsentStore
 from earnest_aws.events_config import load_limits
 from earnest_aws.events_store import EventsStore
 from earnest_aws.http import error_response, json_response, method_not_allowed, parse_event
+from earnest_aws.metrics import Counts
 from earnest_aws.settings import settings as load_settings
 
 logger = Logger()
@@ -32,7 +32,7 @@ LIMITS = load_limits()
 SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
 CONSENT = ConsentStore(SETTINGS.consent_table)
 STORE = EventsStore(SETTINGS.events_bucket)
-METRICS = Metrics(service=SETTINGS.service)
+METRICS = Counts(SETTINGS.service)
 COUNTED = ("received", "accepted", "stored", "no_consent", "rejected")
 CLOCK = time.time  # the receive time; tests pin it
 client("s3"), client("dynamodb")  # connect at init, not on the first request
@@ -61,11 +61,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return json_response(202, body)
     except EarnestError as error:
         logger.info("events refused", extra={"code": error.code, "field": error.field})
-        _count({f"refused_{error.code}": 1})
+        METRICS.count(f"refused_{error.code}")
         return error_response(error, request_id)
     except Exception:  # a bug answers 503 (retry, nothing acknowledged), never a stack trace
         logger.exception("record-exposure failed")
-        _count({"events_failed": 1})
+        METRICS.count("events_failed")
         return error_response(Unavailable("events were not recorded; retry"), request_id)
 
 
@@ -76,10 +76,4 @@ def _record(body: Mapping[str, Any]) -> None:
     summary = {name: body[name] for name in COUNTED}
     extra = {**summary, "replayed": body["replayed"], "reasons": reasons}
     logger.info("events received", extra=extra)
-    _count({f"events_{name}": n for name, n in summary.items()})
-
-
-def _count(counts: Mapping[str, int]) -> None:
-    for name, value in counts.items():
-        METRICS.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    METRICS.flush_metrics(raise_on_empty_metrics=False)
+    METRICS.emit({f"events_{name}": n for name, n in summary.items()})
