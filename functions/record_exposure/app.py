@@ -61,7 +61,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return json_response(202, body)
     except EarnestError as error:
         logger.info("events refused", extra={"code": error.code, "field": error.field})
-        METRICS.count(f"refused_{error.code}")
+        # A 503 (S3 or the consent table failing) is what the events_failed alarm watches.
+        METRICS.count(
+            "events_failed" if isinstance(error, Unavailable) else f"refused_{error.code}"
+        )
         return error_response(error, request_id)
     except Exception:  # a bug answers 503 (retry, nothing acknowledged), never a stack trace
         logger.exception("record-exposure failed")

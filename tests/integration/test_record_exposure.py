@@ -208,12 +208,15 @@ def test_an_unwritable_bucket_answers_503_and_the_retry_stores_everything(
 
 
 def test_an_unreadable_consent_store_answers_503_and_stores_nothing(
-    aws: Any, events_fn: Any
+    aws: Any, events_fn: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client("dynamodb").delete_table(TableName=aws.consent_table)
+    capsys.readouterr()
     status, headers, _ = post(events_fn, {"events": [conversion("c-1")], "consent": GRANTED})
     assert status == 503 and headers["retry-after"] == "1"
     assert stored(aws) == {}
+    # counted as the metric the template's EventsFailingAlarm watches
+    assert '"events_failed":1' in capsys.readouterr().out
 
 
 def test_a_fault_nobody_foresaw_is_a_503_never_a_500(
