@@ -6,7 +6,7 @@ opt-out: granted). Pure and tiny: it runs on every decide request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 PURPOSES = ("personalization", "measurement")
@@ -49,6 +49,3 @@ def effective_consent(
     unknown = regime == "opt_out"
     return {p: combined[p] == GRANTED if p in combined else unknown for p in PURPOSES}
 
-
-def all_granted(required: Iterable[str], consent: Mapping[str, bool]) -> bool:
-    return all(consent.get(purpose, False) for purpose in required)

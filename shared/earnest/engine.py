@@ -71,10 +71,6 @@ class ExperienceCompileError(ValueError):
         self.experience_id = experience_id
 
 
-def _always(_: Mapping[str, Any]) -> bool:
-    return True
-
-
 @dataclass(frozen=True, slots=True)
 class CompiledExperience:
     id: str
@@ -122,8 +118,8 @@ def compile_experience(
     exp_id = str(doc.get("id", "?"))
     try:
         condition = doc.get("audience") or {}
-        predicate = audience.compile_condition(condition, saved_groups) if condition else _always
-        paths = audience.condition_paths(condition) if condition else set()
+        predicate = audience.compile_condition(condition, saved_groups)  # {} matches all
+        paths = audience.condition_paths(condition)
         min_identity = doc.get("min_identity_confidence")
         if min_identity is None and reads_identity(paths):
             min_identity = DEFAULT_MIN_IDENTITY_CONFIDENCE
