@@ -29,12 +29,23 @@ $(CHROMIUM):
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "note: install Debian's chromium (apt-get install chromium) for the browser test"; fi
 
-# The one command CI runs (.ci/run): lint, types, template, then every test.
-test: $(STAMP) $(CHROMIUM)
+# Debian's libfaketime runs the suite a second time with the clock a year ahead.
+FAKETIME := /usr/bin/faketime
+$(FAKETIME):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's faketime for the clock-a-year-ahead pass"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; \
+	else echo "note: install Debian's faketime (apt-get install faketime) for the clock test"; fi
+
+# The one command CI runs (.ci/run): lint, types, template, every test, and every test
+# again with the clock a year ahead (nothing may expire with the calendar).
+test: $(STAMP) $(CHROMIUM) $(FAKETIME)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/pytest -n 2 -q
+	@if [ -x $(FAKETIME) ]; then $(FAKETIME) -f +366d $(BIN)/pytest -n 2 -q -p no:cacheprovider; \
+	else echo "skipped the clock-a-year-ahead pass: no $(FAKETIME)"; fi
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -12,18 +12,38 @@ import argparse
 import json
 import os
 import random
+import re
 import time
 import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from earnest_cli.template import ROOT
 
 EXAMPLES = ROOT / "examples" / "experiences"
+
+# The examples' dates (`last_reviewed`, `ends_at`) were written on this day. The demo shifts
+# them by as many days as have passed since, so the demo never expires with the calendar.
+EXAMPLES_WRITTEN = date(2026, 11, 23)
+_AUTHORED_DATE = re.compile(r"^((?:last_reviewed|ends_at):\s*)(\d{4}-\d{2}-\d{2})", re.M)
+
+
+def examples_as_of(today: date, dest: Path) -> Path:
+    """Copy the examples into `dest`, their dates shifted so that on `today` every review is
+    as far from due, and every sunset as far ahead, as on the day they were written."""
+    shift = today - EXAMPLES_WRITTEN
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def moved(match: re.Match[str]) -> str:
+        return match[1] + (date.fromisoformat(match[2]) + shift).isoformat()
+
+    for source in sorted(EXAMPLES.glob("*.y*ml")):
+        (dest / source.name).write_text(_AUTHORED_DATE.sub(moved, source.read_text()))
+    return dest
 
 VISITORS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     (
@@ -256,8 +276,11 @@ def run_demo(args: argparse.Namespace) -> int:
     ):
         print(f"local stack: API {stack.api_url}, AWS {stack.aws_url}")
         print(f"(the functions' own logs and metrics: {out / 'functions.log'})")
-        print(f"\n$ earnest push {EXAMPLES.relative_to(ROOT)}")
-        if earnest(["push", str(EXAMPLES), "--actor", "demo", "--reason", "demo"]) != 0:
+        today = datetime.now(UTC).date()
+        experiences = examples_as_of(today, out / "experiences")
+        print(f"\n(the examples, dated as of {today}: {experiences})")
+        print(f"$ earnest push {experiences}")
+        if earnest(["push", str(experiences), "--actor", "demo", "--reason", "demo"]) != 0:
             return 1
         print("\n$ earnest list")
         earnest(["list"])
@@ -267,9 +290,8 @@ def run_demo(args: argparse.Namespace) -> int:
         show_withdrawal(stack.api_url)
         print("\n== a day of search traffic with a known true effect (POST /decide, /events)")
         simulate_traffic(stack.api_url, args.visitors)
-        today = datetime.now(UTC).date().isoformat()
         print(f"\n== the nightly report\n$ earnest report --date {today} --out {out}")
-        if earnest(["report", "--date", today, "--out", str(out)]) != 0:
+        if earnest(["report", "--date", today.isoformat(), "--out", str(out)]) != 0:
             return 1
         show_after_guardrails(stack.api_url)
         print(f"\nthe report, with its charts: file://{out / 'index.html'}")

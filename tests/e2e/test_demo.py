@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
+
+import pytest
+
+from earnest.guardrails import lifecycle, review_due
+from earnest_cli.demo import EXAMPLES_WRITTEN, examples_as_of
+from earnest_cli.files import load
 
 
 def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path: Path) -> None:
@@ -32,3 +39,17 @@ def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path:
     assert '"_aws"' not in text and (out / "functions.log").stat().st_size > 0
     html = (out / "index.html").read_text()
     assert "search-landing-recs" in html and "<svg" in html
+
+
+@pytest.mark.parametrize("today", [EXAMPLES_WRITTEN, date(2027, 12, 17), date(2031, 6, 30)])
+def test_the_demos_examples_are_never_overdue_or_ended_whatever_the_date(
+    today: date, tmp_path: Path
+) -> None:
+    authored = load([examples_as_of(today, tmp_path)])
+    assert not authored.problems
+    live = [doc for _, doc in authored.experiences if doc["status"] == "live"]
+    assert len(live) >= 5
+    for doc in live:
+        assert lifecycle(doc, today) == [], doc["id"]
+        due = review_due(doc)
+        assert due is not None and due >= today + timedelta(days=7), doc["id"]
