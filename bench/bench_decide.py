@@ -111,7 +111,7 @@ def bench_floor(quick: bool) -> None:
 
 
 def bench_engine(quick: bool) -> None:
-    from earnest.engine import Engine
+    from earnest.decide.engine import Engine
 
     experiences, visitors = scenario(n_visitors=5_000 if quick else 20_000)
     engine = Engine(experiences, global_holdout=0.05, max_placements=50)

@@ -93,7 +93,7 @@ def main() -> None:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     from moto import mock_aws
 
-    from earnest.events import encode, parse_batch, validate_batch
+    from earnest.events.batch import encode, parse_batch, validate_batch
     from earnest.tokens import TokenSigner
     from earnest_aws.clients import client, reset
     from earnest_aws.events_store import EventsStore

@@ -26,8 +26,8 @@ import orjson
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "shared")]
 
-from earnest import report_build  # noqa: E402
-from earnest.aggregation import Aggregator, Attribution  # noqa: E402
+from earnest.report import build as report_build  # noqa: E402
+from earnest.report.aggregation import Aggregator, Attribution  # noqa: E402
 
 DAY = date(2026, 11, 20)
 DAYS = 14

@@ -144,7 +144,7 @@ def served(decision: dict[str, Any]) -> str:
 
 def show_withdrawal(api: str) -> None:
     """A CMP posts a signed withdrawal; the very next decision serves the default."""
-    from earnest.webhooks import parse_secrets, sign
+    from earnest.consent.webhooks import parse_secrets, sign
 
     hiker = VISITORS[1][1]
     subject = hiker["visitor"]["anonymous_id"]

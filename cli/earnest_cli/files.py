@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import yaml
 
-from earnest.validation import Problem
+from earnest.experiences.validation import Problem
 
 SUFFIXES = (".yaml", ".yml", ".json")
 

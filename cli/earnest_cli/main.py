@@ -18,7 +18,7 @@ def _actor() -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from earnest.validation import validate_all
+    from earnest.experiences.validation import validate_all
 
     authored = files.load(args.paths)
     problems = authored.problems + validate_all(authored.experiences, authored.saved_groups)
@@ -44,7 +44,7 @@ def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str,
 
 def cmd_push(args: argparse.Namespace) -> int:
     from earnest.errors import ConcurrentModification
-    from earnest.validation import validate_all
+    from earnest.experiences.validation import validate_all
     from earnest_aws.experiences_store import ExperiencesStore
     from earnest_aws.settings import settings
 

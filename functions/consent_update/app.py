@@ -1,7 +1,7 @@
 """consent-update: POST /consent, signed consent changes from CMPs, in force at once.
 
 Thin by design: parse the event, hand headers and raw body to the consent service
-(shared/earnest/consent_service.py: authenticate, read the payload, apply each update),
+(shared/earnest/consent/service.py: authenticate, read the payload, apply each update),
 map errors, answer. Logs carry counts and outcomes, never a subject id or a consent
 string: the request id is enough to find the history entries an auditor needs.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from earnest.consent_service import receive
+from earnest.consent.service import receive
 from earnest.errors import EarnestError, Unavailable
 from earnest_aws.clients import client
 from earnest_aws.consent_config import CachedConfig, max_body_bytes

@@ -1,6 +1,6 @@
 """decide: which variant of which experience, if any, for this visitor, consent enforced now.
 
-Thin by design: parse, read consent, ask the engine (shared/earnest/engine.py), answer.
+Thin by design: parse, read consent, ask the engine (shared/earnest/decide/engine.py), answer.
 Everything here is created once per cold start; per request it does one consent read.
 """
 
@@ -10,9 +10,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from earnest.consent import DENIED, most_restrictive
-from earnest.decide_request import validate_request
-from earnest.engine import unavailable_response
+from earnest.consent.purposes import DENIED, most_restrictive
+from earnest.decide.engine import unavailable_response
+from earnest.decide.request import validate_request
 from earnest.errors import EarnestError, Unavailable
 from earnest.tokens import TokenSigner
 from earnest_aws.clients import client

@@ -1,7 +1,7 @@
 """record-exposure: POST /events, every shown experience and every conversion, stored once.
 
 Thin by design: parse the Function URL event, hand the body to the events service
-(shared/earnest/events_service.py: judge each event, keep the consented, one S3 PUT), map
+(shared/earnest/events/service.py: judge each event, keep the consented, one S3 PUT), map
 errors, answer 202. A consent store or bucket that fails answers 503 with Retry-After and
 acknowledges nothing. Logs and metrics carry counts and reasons, never a unit id.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from earnest.errors import EarnestError, Unavailable
-from earnest.events_service import receive
+from earnest.events.service import receive
 from earnest.tokens import TokenSigner
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore

@@ -20,10 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from earnest.cmp import auth, didomi, ketch
-from earnest.cmp.mappings import parse_table
-from earnest.consent_service import ConsentConfig
-from earnest.webhooks import SecretError, parse_secrets
+from earnest.consent.cmp import auth, didomi, ketch
+from earnest.consent.cmp.mappings import parse_table
+from earnest.consent.service import ConsentConfig
+from earnest.consent.webhooks import SecretError, parse_secrets
 from earnest_aws.settings import ConfigError, read_secret_parameter
 
 SECRETS = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from earnest.consent import DENIED, PURPOSES, VALUES, most_restrictive
+from earnest.consent.purposes import DENIED, PURPOSES, VALUES, most_restrictive
 from earnest.errors import Unavailable
 from earnest_aws.clients import client
 

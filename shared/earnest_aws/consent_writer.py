@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from earnest.consent_records import ERASED, ERASURE, FIRST, NEWER, ConsentUpdate, Outcome, order
+from earnest.consent.records import ERASED, ERASURE, FIRST, NEWER, ConsentUpdate, Outcome, order
 from earnest.errors import Unavailable
 from earnest_aws.clients import client
 from earnest_aws.consent_store import (
@@ -78,7 +78,7 @@ class ConsentWriter(ConsentStore):
     """The write side: conditional per-regulation updates with their history, erasure with
     tombstone and receipt, and the webhook-ids seen (replay protection).
 
-    Implements earnest.consent_service.ConsentRepository.
+    Implements earnest.consent.service.ConsentRepository.
     """
 
     def apply(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from earnest.events import LIMITS, Limits
+from earnest.events.batch import LIMITS, Limits
 from earnest_aws.settings import ConfigError
 
 

@@ -1,11 +1,11 @@
 """One run of the nightly report: read, aggregate, build, act on the guardrails, write.
 
 The I/O around the pure core (docs/report.md): experiences from DynamoDB as they stood
-before this date's run (`earnest.guardrails.as_of` over the audit trail), erased subjects
+before this date's run (`earnest.report.guardrails.as_of` over the audit trail), erased subjects
 from the consent table, events from S3 partition by partition into
-`earnest.aggregation.Aggregator`, last night's report.json; then `earnest.report_build`,
+`earnest.report.aggregation.Aggregator`, last night's report.json; then `earnest.report.build`,
 each guardrail change written back with `ExperiencesStore.save` (one audit entry per
-experience changed), and the files of `earnest.report_render` written to S3.
+experience changed), and the files of `earnest.report.render` written to S3.
 
 Idempotent: a re-run of a date reads the same experiences, builds the same report, finds
 its changes already made (nothing written twice) and overwrites the same files.
@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from earnest import guardrails, report_build, report_render
-from earnest.aggregation import Aggregator, Totals
 from earnest.errors import ConcurrentModification
+from earnest.report import build as report_build
+from earnest.report import guardrails
+from earnest.report import render as report_render
+from earnest.report.aggregation import Aggregator, Totals
 from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.reports_store import ReportsStore, erased_subjects
 from earnest_aws.settings import ConfigError, Settings

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from earnest.engine import Engine
+from earnest.decide.engine import Engine
 from earnest.errors import Unavailable
 from earnest.tokens import TokenSigner
 from earnest_aws.experiences_store import ExperiencesStore, Rules

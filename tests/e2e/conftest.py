@@ -8,16 +8,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-
-@dataclass(frozen=True)
-class Stack:
-    api_url: str
-    aws_url: str
-    env: dict[str, str]  # what a CLI or boto3 user exports to reach this stack
+from tests.builders.stack import Stack, earnest
+from tests.conftest import EXAMPLES
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +48,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def pushed(stack: Stack) -> Stack:
+    result = earnest("push", str(EXAMPLES), "--actor", "e2e", env=stack.env)
+    assert result.returncode == 0, result.stderr
+    return stack

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from ..conftest import EXAMPLES
-from .conftest import Stack
-
-
-def earnest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "earnest_cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-    )
+from tests.builders.stack import Stack, earnest
+from tests.conftest import EXAMPLES
 
 
 def test_the_shipped_examples_validate() -> None:

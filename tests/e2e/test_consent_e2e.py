@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from earnest.webhooks import parse_secrets, sign
 from earnest_cli.local_stack import LOCAL_ENV
+from tests.builders.stack import Stack, post, send_consent
 
-from .conftest import Stack
-from .test_decide_e2e import post, pushed  # noqa: F401  (pushed is a fixture)
-
-KEY = parse_secrets(LOCAL_ENV["CONSENT_WEBHOOK_SECRETS"])[0]
 HIKING_DEFAULT = {
     "headline": "New season, new trails",
     "image": "hero/default.avif",
@@ -28,21 +23,6 @@ HIKING_DEFAULT = {
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def send_consent(
-    stack: Stack, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> tuple[int, Any]:
-    raw = json.dumps(body).encode()
-    if headers is None:
-        msg_id, ts = f"msg_{uuid.uuid4().hex}", int(time.time())
-        headers = {
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(ts),
-            "webhook-signature": sign(KEY, msg_id, ts, raw),
-        }
-    status, _, answer = post(f"{stack.api_url}/consent", raw, headers)
-    return status, answer
 
 
 def consent_update(subject: str, personalization: str) -> dict[str, Any]:
@@ -78,7 +58,7 @@ def decide(
 
 
 @pytest.fixture(scope="module")
-def personalized(pushed: Stack) -> tuple[Stack, str]:  # noqa: F811
+def personalized(pushed: Stack) -> tuple[Stack, str]:
     """A visitor who consented and is personalized (not one of the holdouts)."""
     for i in range(60):
         subject = f"a-consent-e2e-{i}"
@@ -89,7 +69,7 @@ def personalized(pushed: Stack) -> tuple[Stack, str]:  # noqa: F811
     raise AssertionError("no personalized visitor among 60: check the holdouts")
 
 
-def test_without_stored_consent_the_default_is_served(pushed: Stack) -> None:  # noqa: F811
+def test_without_stored_consent_the_default_is_served(pushed: Stack) -> None:
     d = decide(pushed, f"a-{uuid.uuid4().hex}")  # the local stack runs the opt-in regime
     assert (d["experience"], d["reason"], d["content"]) == (
         "hiking-hero",
@@ -160,7 +140,7 @@ def test_a_didomi_withdrawal_with_its_bearer_token_is_in_force_at_once(
     assert decide(stack, subject)["reason"] == "no_consent"
 
 
-def test_unsigned_consent_over_http_is_401(pushed: Stack) -> None:  # noqa: F811
+def test_unsigned_consent_over_http_is_401(pushed: Stack) -> None:
     raw = json.dumps(consent_update("a-x", "granted")).encode()
     status, _, answer = post(
         f"{pushed.api_url}/consent",

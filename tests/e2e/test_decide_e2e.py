@@ -3,39 +3,11 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
-from typing import Any
-
-import pytest
 
 from earnest.tokens import TokenSigner
 from earnest_aws.settings import parse_keys
 from earnest_cli.local_stack import LOCAL_ENV
-
-from ..conftest import EXAMPLES
-from .conftest import Stack
-from .test_cli import earnest
-
-
-def post(
-    url: str, body: bytes, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], Any]:
-    req = urllib.request.Request(
-        url, data=body, headers={"content-type": "application/json", **(headers or {})}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, dict(resp.headers), json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
-
-
-@pytest.fixture(scope="module")
-def pushed(stack: Stack) -> Stack:
-    result = earnest("push", str(EXAMPLES), "--actor", "e2e", env=stack.env)
-    assert result.returncode == 0, result.stderr
-    return stack
+from tests.builders.stack import Stack, post
 
 
 def test_decide_over_http_gives_each_placement_a_reason_and_a_verifiable_token(

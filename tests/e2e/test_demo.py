@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from earnest.guardrails import lifecycle, review_due
+from earnest.report.guardrails import lifecycle, review_due
 from earnest_cli.demo import EXAMPLES_WRITTEN, examples_as_of
 from earnest_cli.files import load
 

@@ -12,12 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from earnest.events import FIELDS, read_events
+from earnest.events.batch import FIELDS, read_events
 from earnest_aws.settings import Settings
-
-from .conftest import Stack
-from .test_consent_e2e import send_consent
-from .test_decide_e2e import post, pushed  # noqa: F401  (pushed is a fixture)
+from tests.builders.stack import Stack, post, send_consent
 
 GRANTED = {"purposes": {"measurement": "granted"}}
 
@@ -71,7 +68,7 @@ def now_ms() -> int:
 
 
 @pytest.fixture(scope="module")
-def shown(pushed: Stack) -> tuple[Stack, str, dict[str, dict[str, Any]]]:  # noqa: F811
+def shown(pushed: Stack) -> tuple[Stack, str, dict[str, dict[str, Any]]]:
     unit = f"a-events-{uuid.uuid4().hex[:8]}"
     decisions = decide_tokens(pushed, unit)
     assert decisions, "decide issued no token to post back"
@@ -165,7 +162,7 @@ def test_a_retry_with_the_same_idempotency_key_leaves_one_copy(
     assert [r["event_id"] for r in all_records(stack)].count(event_id) == 1
 
 
-def test_after_a_cmp_withdraws_measurement_nothing_more_is_stored(pushed: Stack) -> None:  # noqa: F811
+def test_after_a_cmp_withdraws_measurement_nothing_more_is_stored(pushed: Stack) -> None:
     unit = f"a-withdrawn-{uuid.uuid4().hex[:8]}"
     update = {
         "subject_id": unit,
@@ -194,7 +191,7 @@ def test_after_a_cmp_withdraws_measurement_nothing_more_is_stored(pushed: Stack)
     assert event_id not in {r["event_id"] for r in all_records(pushed)}
 
 
-def test_too_many_events_over_http_is_a_413_naming_the_limit(pushed: Stack) -> None:  # noqa: F811
+def test_too_many_events_over_http_is_a_413_naming_the_limit(pushed: Stack) -> None:
     status, _, answer = send_events(pushed, {"events": [{}] * 501})
     assert status == 413
     assert answer["error"]["field"] == "events" and "500" in answer["error"]["message"]

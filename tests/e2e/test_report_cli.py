@@ -8,10 +8,9 @@ from typing import Any
 
 import yaml
 
-from ..report_events import put_s3, simulate
-from ..unit.experiences import experience
-from .conftest import Stack
-from .test_cli import earnest
+from tests.builders.experiences import experience
+from tests.builders.report_events import put_s3, simulate
+from tests.builders.stack import Stack, earnest
 
 DAY = date(2026, 11, 20)
 BUCKET = "earnest-data"  # the default EVENTS_BUCKET, which the local stack creates

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from earnest import report_build, report_render
-from earnest.aggregation import Aggregator
-
-from ..report_events import objects, simulate
-from ..unit.experiences import experience
+from earnest.report import build as report_build
+from earnest.report import render as report_render
+from earnest.report.aggregation import Aggregator
+from tests.builders.experiences import experience
+from tests.builders.report_events import objects, simulate
 
 pytestmark = pytest.mark.browser
 

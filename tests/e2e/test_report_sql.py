@@ -1,8 +1,8 @@
-"""The Athena query (shared/earnest/sql/report_aggregate.sql) gives the Python path's numbers.
+"""The Athena query (shared/earnest/report/report_aggregate.sql) gives the Python path's numbers.
 
 DuckDB reads the same gzip NDJSON files, laid out as in S3 (events/dt=…/hour=…/), as a view
 named like the Glue table; the query runs as Athena would run it, and its result set,
-turned into Totals, must equal what earnest.aggregation counts from the same objects.
+turned into Totals, must equal what earnest.report.aggregation counts from the same objects.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from earnest import report_build, report_sql
-from earnest.aggregation import Aggregator, Attribution, Totals
-
-from ..report_events import at, conversion, exposure, objects, simulate, write_files
-from ..unit.experiences import experience
+from earnest.report import build as report_build
+from earnest.report import sql as report_sql
+from earnest.report.aggregation import Aggregator, Attribution, Totals
+from tests.builders.experiences import experience
+from tests.builders.report_events import at, conversion, exposure, objects, simulate, write_files
 
 duckdb = pytest.importorskip("duckdb")
 

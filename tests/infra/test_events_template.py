@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from earnest.events import FIELDS, object_key
+from earnest.events.batch import FIELDS, object_key
 from earnest_cli.template import load_template
 
 TEMPLATE: dict[str, Any] = load_template()

@@ -14,14 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from earnest.webhooks import parse_secrets, sign
+from earnest.consent.webhooks import parse_secrets, sign
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
 from earnest_aws.consent_writer import ConsentWriter
 from earnest_cli.local_stack import load_handler
-
-from ..unit.cmp_samples import sample
-from .handlers import invoke
+from tests.builders.cmp_samples import sample
+from tests.builders.handlers import invoke
 
 SECRET = "whsec_" + base64.b64encode(b"integration-webhook-secret-00001").decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"integration-webhook-secret-00000").decode()
@@ -147,7 +146,7 @@ def test_the_conditional_write_holds_even_when_a_writer_read_a_stale_state(
 ) -> None:
     """Two writers race: this one read before the newer update landed. The write itself
     refuses it, and the retry reads again and records why."""
-    from earnest.consent_records import ConsentUpdate
+    from earnest.consent.records import ConsentUpdate
 
     writer = ConsentWriter(aws.consent_table)
     newer = ConsentUpdate("a-1", "e-2", "2026-01-01T11:00:00.000Z", "cmp", purposes=DENIED)

@@ -10,9 +10,8 @@ import pytest
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
 from earnest_cli.local_stack import load_handler
-
-from ..unit.experiences import experience, request
-from .handlers import invoke
+from tests.builders.experiences import experience, request
+from tests.builders.handlers import invoke
 
 HIKING = experience(
     id="hiking",

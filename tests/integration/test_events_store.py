@@ -11,8 +11,7 @@ from earnest.errors import Unavailable
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
 from earnest_aws.events_store import EventsStore
-
-from .test_record_exposure import put_state
+from tests.builders.consent_state import put_state
 
 KEY = "events/dt=2026-11-18/hour=11/idem-0123.ndjson.gz"
 

@@ -10,14 +10,13 @@ from typing import Any
 import orjson
 import pytest
 
-from earnest.engine import Engine
+from earnest.decide.engine import Engine
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.nightly_report import ReportOptions, report_date, run
 from earnest_aws.reports_store import ReportsStore
-
-from ..report_events import at, conversion, exposure, put_s3, simulate
-from ..unit.experiences import experience
+from tests.builders.experiences import experience
+from tests.builders.report_events import at, conversion, exposure, put_s3, simulate
 
 DAY = date(2026, 11, 20)
 

@@ -8,13 +8,13 @@ from typing import Any
 import orjson
 import pytest
 
-from earnest.events import FIELDS, read_events
+from earnest.events.batch import FIELDS, read_events
 from earnest.tokens import TokenSigner
 from earnest_aws.clients import client
 from earnest_cli.local_stack import load_handler
-
-from ..unit.test_events import NOW, NOW_MS
-from .handlers import invoke
+from tests.builders.consent_state import put_state
+from tests.builders.events import NOW, NOW_MS
+from tests.builders.handlers import invoke
 
 GRANTED = {"purposes": {"measurement": "granted"}}
 
@@ -63,23 +63,6 @@ def stored(aws: Any) -> dict[str, list[dict[str, Any]]]:
         o["Key"]: read_events(s3.get_object(Bucket=aws.events_bucket, Key=o["Key"])["Body"].read())
         for o in listing.get("Contents", [])
     }
-
-
-def put_state(aws: Any, subject: str, measurement: str | None, erased: bool = False) -> None:
-    item: dict[str, Any] = {"subject_id": {"S": subject}, "record": {"S": "state"}}
-    if measurement:
-        purposes = {"personalization": {"S": "granted"}, "measurement": {"S": measurement}}
-        item["r_gdpr"] = {
-            "M": {
-                "purposes": {"M": purposes},
-                "event_time": {"S": "2026-11-01T00:00:00.000Z"},
-                "event_id": {"S": "e-1"},
-                "source": {"S": "test"},
-            }
-        }
-    if erased:
-        item["erased_at"] = {"S": "2026-11-02T00:00:00.000Z"}
-    client("dynamodb").put_item(TableName=aws.consent_table, Item=item)
 
 
 # ---------------------------------------------------------------- the happy path

@@ -8,7 +8,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HOT_MODULES = "earnest.engine, earnest.decide_request, earnest.tokens, earnest.consent"
+HOT_MODULES = "earnest.decide.engine, earnest.decide.request, earnest.tokens, earnest.consent.purposes"
+# What decide must never load: the other capabilities, the authoring tools, the CLI.
+NOT_DECIDES = ("earnest.report", "earnest.events", "earnest.experiences", "earnest_cli")
 
 
 def test_decides_core_imports_no_aws_and_no_pydantic() -> None:
@@ -19,6 +21,15 @@ def test_decides_core_imports_no_aws_and_no_pydantic() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_decides_core_imports_nothing_of_the_report_events_authoring_or_cli() -> None:
+    code = (
+        f"import sys, {HOT_MODULES}\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({NOT_DECIDES!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_the_core_package_never_imports_boto3() -> None:

@@ -1,0 +1,144 @@
+"""Audience conditions: JavaScript's value semantics, as GrowthBook's reference applies them.
+
+GrowthBook's `evalCondition` is JavaScript; these reproduce the few coercions its
+conformance cases pin (`"5"` equals `5` in a plain comparison, a missing attribute is
+`null`). Stdlib only: on decide's hot path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def js_number(value: Any) -> float:
+    """JavaScript's ToNumber for JSON values."""
+    if value is None or value is False:
+        return 0.0
+    if value is True:
+        return 1.0
+    if is_number(value):
+        return float(value)
+    if isinstance(value, list):
+        return js_number(js_string(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return 0.0
+        try:
+            if text[:2].lower() in ("0x", "0o", "0b"):
+                return float(int(text, 0))
+            if text.lstrip("+-") == "Infinity":
+                return -math.inf if text[0] == "-" else math.inf
+            if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+                return math.nan  # Python spellings JavaScript does not accept
+            return float(text)
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
+def js_string(value: Any) -> str:
+    """JavaScript's String() for JSON values."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, list):
+        return ",".join("" if v is None else js_string(v) for v in value)
+    return "[object Object]"
+
+
+def js_truthy(value: Any) -> bool:
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return value is not None and value is not False and value != 0 and value != ""
+
+
+def js_strict_equal(a: Any, b: Any) -> bool:
+    """`===`: no coercion; objects and arrays are equal only to themselves."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if is_number(a) and is_number(b):
+        return bool(a == b)
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    if a is None or b is None:
+        return a is b
+    return a is b
+
+
+def _primitive(value: Any) -> Any:
+    return js_string(value) if isinstance(value, list | dict) else value
+
+
+def js_compare(a: Any, b: Any) -> float | None:
+    """The sign of `a - b` under JavaScript's relational rules; None when incomparable."""
+    a, b = _primitive(a), _primitive(b)
+    if isinstance(a, str) and isinstance(b, str):
+        return (a > b) - (a < b)
+    x, y = js_number(a), js_number(b)
+    if math.isnan(x) or math.isnan(y):
+        return None
+    return (x > y) - (x < y)
+
+
+def canonical(value: Any) -> str:
+    """JSON.stringify, enough to compare documents: integral floats print as integers."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{canonical(k)}:{canonical(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(canonical(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return "null"
+    return js_string(value)
+
+
+def type_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if is_number(value):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+_VERSION_STRIP = re.compile(r"(^v|\+.*$)")
+_VERSION_SPLIT = re.compile(r"[-.]")
+
+
+def padded_version(value: Any) -> str:
+    """A version string that sorts correctly as text (GrowthBook's paddedVersionString)."""
+    if is_number(value):
+        value = js_string(value)
+    if not value or not isinstance(value, str):
+        value = "0"
+    parts = _VERSION_SPLIT.split(_VERSION_STRIP.sub("", value))
+    if len(parts) == 3:
+        parts.append("~")  # a release sorts after its pre-releases
+    return "-".join(p.rjust(5) if p.isdigit() and p.isascii() else p for p in parts)
+

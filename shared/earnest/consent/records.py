@@ -1,0 +1,244 @@
+"""Consent updates as Earnest stores them: who, which regulation, what, when, from where.
+
+Owns the rules every source shares: the regime (one regulation never overwrites
+another's consent), event-time normalisation (ISO 8601 UTC with milliseconds, so that
+strings order like times in a conditional write), ordering (newer event time wins, ties
+go to the greater event id) and the bounds on identifiers. Pure: no boto3.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from earnest.consent.purposes import PURPOSES, VALUES
+from earnest.errors import InvalidRequest
+
+UPDATE, ERASE = "update", "erase"
+ACTIONS = (UPDATE, ERASE)
+DEFAULT_REGIME = "default"
+MAX_BATCH = 100
+MAX_ID_LENGTH = 256
+MAX_CONSENT_STRING = 16 * 1024
+# A CMP's clock may run a little ahead of ours; anything further ahead would pin the
+# stored state (no later update could ever be newer), so it is refused.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+# Outcomes, as the response and the history name them.
+FIRST = "first_for_regime"
+NEWER = "newer_than_stored"
+STALE = "older_than_stored"
+DUPLICATE = "duplicate"
+ERASED = "subject_erased"
+ERASURE = "erased"
+
+# fmt: off
+EU_EEA = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
+    "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
+    "EU", "EEA",
+})
+# fmt: on
+COUNTRY_REGIMES = {"GB": "uk_gdpr", "UK": "uk_gdpr", "CH": "fadp", "BR": "lgpd", "CA": "pipeda"}
+REGIME_ALIASES = {
+    "gdpr": "gdpr",
+    "eugdpr": "gdpr",
+    "gdpreu": "gdpr",
+    "eu": "gdpr",
+    "tcfeuv2": "gdpr",
+    "uk_gdpr": "uk_gdpr",
+    "ukgdpr": "uk_gdpr",
+    "cpra": "cpra",
+    "ccpa": "cpra",
+    "ccpaca": "cpra",
+    "cpraca": "cpra",
+    "usca": "cpra",
+    "us": "us",
+    "usnat": "us",
+    "vcdpa": "us",
+    "cpa": "us",
+    "ctdpa": "us",
+    "ucpa": "us",
+    "lgpd": "lgpd",
+    "pipeda": "pipeda",
+    "fadp": "fadp",
+    "nfadp": "fadp",
+    "default": DEFAULT_REGIME,
+    "none": DEFAULT_REGIME,
+}
+_SLUG = re.compile(r"[a-z][a-z0-9_]{1,23}")
+_ISO = re.compile(r"([A-Za-z]{2,3})(?:-([A-Za-z0-9]{1,3}))?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentUpdate:
+    """One subject's consent under one regulation at one moment, as a CMP stated it."""
+
+    subject_id: str
+    event_id: str
+    event_time: str  # ISO 8601 UTC, milliseconds: orders as a string
+    source: str
+    action: Literal["update", "erase"] = "update"
+    regime: str = DEFAULT_REGIME
+    purposes: Mapping[str, str] = field(default_factory=dict)
+    consent_string: str | None = None
+    jurisdiction: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one update; `applied` is False for stale, duplicate or erased."""
+
+    update: ConsentUpdate
+    applied: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.update.event_id,
+            "action": self.update.action,
+            "regime": self.update.regime,
+            "applied": self.applied,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPayload:
+    """What a source's payload holds: updates, or per-item errors a batch reports."""
+
+    items: list[ConsentUpdate | InvalidRequest]
+    batch: bool = False
+    ignored: str | None = None  # why a well-formed payload carries nothing to store
+
+
+def order(stored: tuple[str, str] | None, new: tuple[str, str]) -> str:
+    """How an update's (event_time, event_id) compares with the stored one's.
+
+    The same rule the conditional write enforces, used to explain a refusal.
+    """
+    if stored is None:
+        return FIRST
+    if new == stored:
+        return DUPLICATE
+    return NEWER if new > stored else STALE
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_event_time(raw: Any, field_name: str = "event_time", now: datetime | None = None) -> str:
+    """An ISO 8601 time with a zone, or epoch seconds/milliseconds, as a normalised string."""
+    now = now or datetime.now(UTC)
+    if isinstance(raw, bool) or raw is None:
+        raise InvalidRequest(
+            f"{field_name} is required: an ISO 8601 time with a zone", field=field_name
+        )
+    if isinstance(raw, int | float):
+        seconds = raw / 1000 if raw > 1e11 else raw  # CMPs send either; 1e11 s is year 5138
+        try:
+            moment = datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidRequest(f"{field_name} is not a time", field=field_name) from None
+    elif isinstance(raw, str):
+        try:
+            moment = datetime.fromisoformat(raw.strip().replace("z", "Z"))
+        except ValueError:
+            raise InvalidRequest(
+                f"{field_name} must be ISO 8601 with a zone, e.g. 2026-03-01T12:00:00Z",
+                field=field_name,
+            ) from None
+        if moment.tzinfo is None:
+            raise InvalidRequest(f"{field_name} needs a time zone (e.g. Z)", field=field_name)
+    else:
+        raise InvalidRequest(f"{field_name} must be a string", field=field_name)
+    if moment > now + MAX_CLOCK_SKEW:
+        raise InvalidRequest(f"{field_name} is in the future", field=field_name)
+    if moment < EARLIEST:
+        raise InvalidRequest(f"{field_name} is before 2000", field=field_name)
+    return format_time(moment)
+
+
+def obj(raw: Any) -> Mapping[str, Any]:
+    """A JSON object, or an empty one for anything else (optional nested parts)."""
+    return raw if isinstance(raw, Mapping) else {}
+
+
+def identifier(raw: Any, field_name: str, max_length: int = MAX_ID_LENGTH) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidRequest(f"{field_name} is required (a non-empty string)", field=field_name)
+    if len(raw) > max_length:
+        raise InvalidRequest(
+            f"{field_name} is longer than {max_length} characters", field=field_name
+        )
+    if _CONTROL.search(raw):
+        raise InvalidRequest(f"{field_name} contains control characters", field=field_name)
+    return raw
+
+
+def subject(raw: Any, field_name: str = "subject_id") -> str:
+    value = identifier(raw, field_name)
+    if value.startswith("__"):  # reserved for Earnest's own items (webhook ids)
+        raise InvalidRequest(f"{field_name} may not start with '__'", field=field_name)
+    return value
+
+
+def regime_of(raw: Any, field_name: str = "jurisdiction", strict: bool = True) -> str:
+    """A jurisdiction or regulation name as the regime its consent is stored under.
+
+    ISO country or subdivision codes (DE, US-CA), regulation names (gdpr, ccpa) and their
+    common CMP spellings are mapped; another lower-case slug is kept as its own regime.
+    Strict callers (Earnest's format) get a 400 for anything else, CMPs get `default`.
+    """
+    if raw is None:
+        return DEFAULT_REGIME
+    if isinstance(raw, str):
+        text = raw.strip()
+        lowered = text.lower().replace("-", "_")
+        if lowered in REGIME_ALIASES:
+            return REGIME_ALIASES[lowered]
+        iso = _ISO.fullmatch(text)
+        if iso:
+            country, region = iso.group(1).upper(), (iso.group(2) or "").upper()
+            if country in EU_EEA:
+                return "gdpr"
+            if country == "US":
+                return "cpra" if region == "CA" else "us"
+            return COUNTRY_REGIMES.get(country, DEFAULT_REGIME)
+        if _SLUG.fullmatch(lowered):
+            return lowered
+    if strict:
+        raise InvalidRequest(
+            f"{field_name} must be a country code (DE, US-CA) or a regulation (gdpr, cpra)",
+            field=field_name,
+        )
+    return DEFAULT_REGIME
+
+
+def purposes(raw: Any, field_name: str = "purposes") -> dict[str, str]:
+    """Earnest's own purposes object: both purposes, each granted or denied."""
+    if not isinstance(raw, Mapping):
+        raise InvalidRequest(
+            f"{field_name} must be an object: {{personalization, measurement}}", field=field_name
+        )
+    for name, value in raw.items():
+        if name not in PURPOSES:
+            raise InvalidRequest(
+                f"unknown purpose {name!r}; purposes are {', '.join(PURPOSES)}",
+                field=f"{field_name}.{name}",
+            )
+        if value not in VALUES:
+            raise InvalidRequest(
+                f"{field_name}.{name} must be granted or denied", field=f"{field_name}.{name}"
+            )
+    for name in PURPOSES:
+        if name not in raw:
+            # A snapshot that omitted a purpose would silently drop a stored denial.
+            raise InvalidRequest(f"{field_name}.{name} is required", field=f"{field_name}.{name}")
+    return {name: str(raw[name]) for name in PURPOSES}

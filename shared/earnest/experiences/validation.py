@@ -1,0 +1,155 @@
+"""Launch guardrails: every problem in a set of experiences, found at once, each named.
+
+`earnest validate` and `earnest push` refuse a live experience that breaks one; the
+engine assumes what it serves has passed here. A problem names the file, the experience,
+the field and the guardrail, so an owner fixes all of them in one go.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from earnest.conditions.checks import check_condition, condition_paths
+from earnest.experiences.models import Experience
+
+# Signals that describe the visit, not the person: readable without consent (docs/consent.md).
+CONTEXTUAL_PATHS = frozenset(
+    {
+        "context.country",
+        "context.region",
+        "context.device",
+        "context.url",
+        "context.path",
+        "context.referrer",
+        "context.language",
+        "context.browser",
+        "context.os",
+        "context.hour",
+        "context.weekday",
+    }
+)
+
+# The guardrail each top-level field enforces, as `earnest validate` names it.
+GUARDRAIL_BY_FIELD = {
+    "id": "stable_id",
+    "placement": "placement_required",
+    "owner": "named_owner",
+    "status": "known_status",
+    "audience": "valid_audience",
+    "requires_consent": "consent_declared",
+    "min_identity_confidence": "identity_confidence_range",
+    "variants": "positive_weights",
+    "default": "strong_default",
+    "holdout": "holdout_required",
+    "measurement_plan": "measurement_plan",
+    "review_every_days": "review_cadence",
+    "last_reviewed": "review_cadence",
+    "ends_at": "valid_sunset",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    source: str
+    experience: str
+    field: str
+    guardrail: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.experience}: {self.field}: [{self.guardrail}] {self.message}"
+
+
+def _loc(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def personal_signals(paths: Iterable[str]) -> list[str]:
+    """The paths an audience reads that describe the person, not the visit."""
+    return sorted(p for p in paths if p not in CONTEXTUAL_PATHS)
+
+
+def _group_names(condition: Any) -> set[str]:
+    names: set[str] = set()
+    if isinstance(condition, Mapping):
+        for key, value in condition.items():
+            if key in ("$inGroup", "$notInGroup") and isinstance(value, str):
+                names.add(value)
+            else:
+                names |= _group_names(value)
+    elif isinstance(condition, list):
+        for item in condition:
+            names |= _group_names(item)
+    return names
+
+
+def validate_experience(
+    doc: Any, source: str, saved_groups: Mapping[str, Any] | None = None
+) -> list[Problem]:
+    """Every guardrail `doc` breaks (empty when it may launch)."""
+    if not isinstance(doc, Mapping):
+        return [Problem(source, "?", "(document)", "experience_document", "not a mapping")]
+    exp_id = str(doc.get("id") or "?")
+    problems: list[Problem] = []
+
+    def add(field: str, message: str, guardrail: str | None = None) -> None:
+        top = field.split(".")[0].split("[")[0]
+        problems.append(
+            Problem(
+                source, exp_id, field, guardrail or GUARDRAIL_BY_FIELD.get(top, "schema"), message
+            )
+        )
+
+    try:
+        Experience.model_validate(doc)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = _loc(err["loc"])
+            if err["type"] == "extra_forbidden":
+                add(field, "unknown field", "known_fields")
+            elif err["type"] == "missing":
+                add(field, "required", None)
+            else:
+                add(field, err["msg"])
+
+    condition = doc.get("audience") or {}
+    condition_problems = check_condition(condition)
+    for cp in condition_problems:
+        add(f"audience.{cp.path}" if cp.path else "audience", cp.message, "valid_audience")
+    if isinstance(condition, Mapping) and not condition_problems:
+        personal = personal_signals(condition_paths(condition))
+        declared = doc.get("requires_consent") or []
+        if personal and "personalization" not in declared:
+            add(
+                "requires_consent",
+                f"the audience reads {', '.join(personal)}, which describe the person: "
+                "declare requires_consent: [personalization]",
+                "consent_declared",
+            )
+        groups = saved_groups or {}
+        for name in sorted(_group_names(condition) - set(groups)):
+            add("audience", f"saved group {name!r} is not defined", "known_saved_group")
+    return problems
+
+
+def validate_all(
+    documents: Iterable[tuple[str, Any]], saved_groups: Mapping[str, Any] | None = None
+) -> list[Problem]:
+    """Problems across a set of documents, including ids that collide between them."""
+    docs = list(documents)
+    problems = [p for source, doc in docs for p in validate_experience(doc, source, saved_groups)]
+    ids = Counter(doc.get("id") for _, doc in docs if isinstance(doc, Mapping) and doc.get("id"))
+    for source, doc in docs:
+        if isinstance(doc, Mapping) and ids.get(doc.get("id"), 0) > 1:
+            problems.append(
+                Problem(source, str(doc["id"]), "id", "unique_id", "the same id is used twice")
+            )
+    return sorted(problems)

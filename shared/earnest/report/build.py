@@ -1,0 +1,505 @@
+"""The nightly report as data: per-arm numbers, lift, SRM, verdicts, guardrails, program.
+
+Owns the report's content and its schema (docs/report.md): from the experiences as they
+stood before the run (`earnest.report.guardrails.as_of`), the aggregated events
+(`earnest.report.aggregation.Totals`) and last night's report, it builds one JSON-ready dict.
+The statistics come from `earnest.report.stats`; the decisions from `earnest.report.guardrails`.
+Deterministic: the same inputs give the same dict (no clock, no randomness, stable
+order), so a re-run of a date writes byte-identical outputs.
+
+Pure: stdlib only (and the core). It must not import boto3, pydantic or `earnest_aws`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from earnest.decide.engine import REASONS
+from earnest.report import stats
+from earnest.report.aggregation import (
+    GLOBAL_HOLDOUT,
+    PROGRAM_ARM,
+    ArmKey,
+    ArmTotals,
+    Attribution,
+    ExperienceTotals,
+    Totals,
+)
+from earnest.report.guardrails import ACTIVE_STATUSES, LIVE, PAUSED, VariantResult, decide, ends_at
+from earnest.report.guardrails import review_due as review_due_of
+
+SCHEMA = "earnest.report/1"
+HOLDOUT_ARM = "holdout"
+DEFAULT_LOOKBACK_DAYS = 28
+DEFAULT_ATTRIBUTION_DAYS = 7
+PROGRAM_MIN_UNITS = 1000
+EMPTY = ArmTotals()
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The days of partitions a report reads: `lookback_days` ending with `day`."""
+
+    day: date
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+
+    def __post_init__(self) -> None:
+        if self.lookback_days < 1:
+            raise ValueError("lookback_days must be at least 1")
+
+    @property
+    def start(self) -> date:
+        return self.day - timedelta(days=self.lookback_days - 1)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range(self.lookback_days)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.day.isoformat(),
+            "lookback_days": self.lookback_days,
+            "partitions": (
+                f"events/dt={self.start.isoformat()}/ .. events/dt={self.day.isoformat()}/"
+            ),
+        }
+
+
+def metric_of(primary_metric: str) -> str:
+    """The stats metric a plan's primary metric is judged on."""
+    return "revenue_per_unit" if primary_metric == "revenue" else "conversion_rate"
+
+
+def plan_of(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    plan = doc.get("measurement_plan")
+    return plan if isinstance(plan, Mapping) else {}
+
+
+def attribution_of(doc: Mapping[str, Any]) -> Attribution:
+    plan = plan_of(doc)
+    days = int(plan.get("attribution_window_days") or DEFAULT_ATTRIBUTION_DAYS)
+    return Attribution.for_metric(str(plan.get("primary_metric") or "conversion"), days)
+
+
+def tracked(docs: Sequence[Mapping[str, Any]]) -> dict[str, Attribution]:
+    """The experiences whose events the report aggregates: live or paused ones."""
+    return {
+        str(d["id"]): attribution_of(d)
+        for d in sorted(docs, key=lambda d: str(d.get("id")))
+        if d.get("status") in ACTIVE_STATUSES and d.get("id")
+    }
+
+
+def _num(value: float | None) -> float | None:
+    """JSON has no infinity: an unbounded interval end is null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def _arm(totals: ArmTotals) -> stats.Arm:
+    return stats.Arm(totals.units, totals.conversions, totals.revenue, totals.revenue_sq)
+
+
+def _arm_numbers(totals: ArmTotals) -> dict[str, Any]:
+    arm = _arm(totals)
+    return {
+        "units": totals.units,
+        "exposures": totals.exposures,
+        "conversions": totals.conversions,
+        "conversion_rate": arm.conversion_rate,
+        "revenue": totals.revenue,
+        "revenue_per_unit": arm.revenue_per_unit,
+        "units_in_several_arms": totals.units_in_several_arms,
+    }
+
+
+def _lift(lift: stats.Lift) -> dict[str, Any]:
+    return {
+        "metric": lift.metric,
+        "holdout": lift.control,
+        "variant": lift.treatment,
+        "absolute": lift.absolute,
+        "absolute_low": _num(lift.absolute_low),
+        "absolute_high": _num(lift.absolute_high),
+        "relative": _num(lift.relative),
+        "relative_low": _num(lift.relative_low),
+        "relative_high": _num(lift.relative_high),
+        "p_value": lift.p_value,
+        "sequential_low": _num(lift.sequential_low),
+        "sequential_high": _num(lift.sequential_high),
+        "sequential_p_value": lift.sequential_p_value,
+        "comparisons": lift.comparisons,
+    }
+
+
+def _srm_test(name: str, arms: list[str], units: list[int], shares: list[float]) -> dict[str, Any]:
+    result = stats.srm(units, shares)
+    total_share = math.fsum(shares) or 1.0
+    return {
+        "test": name,
+        "arms": arms,
+        "observed": units,
+        "expected_shares": [s / total_share for s in shares],
+        "expected": [_num(e) for e in result.expected],
+        "chi2": _num(result.chi2),
+        "df": result.df,
+        "p_value": result.p_value,
+        "flagged": result.flagged,
+    }
+
+
+def srm_check(
+    holdout: float,
+    holdout_units: int,
+    variants: Sequence[tuple[str, int, float, bool]],
+) -> dict[str, Any]:
+    """The sample-ratio-mismatch check of one experience (docs/report.md, "SRM").
+
+    `variants`: (arm, units, weight, active). With every arm that has units active, one
+    chi-square over holdout and variants against holdout = h, variant = (1 - h) * w / sum of
+    active weights. Once a variant with units is paused (or gone from the configuration),
+    the window mixes two configurations, so two checks that a pause leaves unchanged:
+    holdout against every variant together (h : 1 - h; the holdout hash is independent of
+    the variant split), and the split among the active variants (w / sum w).
+    """
+    active = [(a, u, w) for a, u, w, on in variants if on]
+    inactive_units = sum(u for _, u, _, on in variants if not on)
+    tests: list[dict[str, Any]] = []
+    if inactive_units == 0:
+        weight = math.fsum(w for _, _, w in active) or 1.0
+        tests.append(
+            _srm_test(
+                "arms",
+                [HOLDOUT_ARM, *(a for a, _, _ in active)],
+                [holdout_units, *(u for _, u, _ in active)],
+                [holdout, *((1.0 - holdout) * w / weight for _, _, w in active)],
+            )
+        )
+    else:
+        tests.append(
+            _srm_test(
+                "holdout_split",
+                [HOLDOUT_ARM, "all variants"],
+                [holdout_units, sum(u for _, u, _, _ in variants)],
+                [holdout, 1.0 - holdout],
+            )
+        )
+        if len(active) >= 2:
+            tests.append(
+                _srm_test(
+                    "variant_split",
+                    [a for a, _, _ in active],
+                    [u for _, u, _ in active],
+                    [w for _, _, w in active],
+                )
+            )
+    return {
+        "flagged": any(t["flagged"] for t in tests),
+        "p_value": min(t["p_value"] for t in tests),
+        "threshold": stats.SRM_THRESHOLD,
+        "tests": tests,
+    }
+
+
+def previous_verdicts(previous: Mapping[str, Any] | None) -> dict[tuple[str, str], str | None]:
+    """(experience, variant) -> last night's verdict; empty without a readable report."""
+    out: dict[tuple[str, str], str | None] = {}
+    if not isinstance(previous, Mapping):
+        return out
+    for exp in previous.get("experiences") or []:
+        if not isinstance(exp, Mapping):
+            continue
+        for variant in exp.get("variants") or []:
+            if isinstance(variant, Mapping) and isinstance(variant.get("variant"), str):
+                out[(str(exp.get("id")), variant["variant"])] = variant.get("verdict")
+    return out
+
+
+def _experience(
+    doc: Mapping[str, Any],
+    totals: ExperienceTotals | None,
+    previous: Mapping[tuple[str, str], str | None],
+) -> tuple[dict[str, Any], list[VariantResult]]:
+    exp_id = str(doc["id"])
+    plan = plan_of(doc)
+    metric = metric_of(str(plan.get("primary_metric") or "conversion"))
+    min_units = int(plan.get("min_units_per_arm") or 0)
+    holdout = float(doc.get("holdout") or 0.0)
+    arms_totals: Mapping[ArmKey, ArmTotals] = totals.arms if totals else {}
+    variants = [v for v in doc.get("variants") or [] if isinstance(v, Mapping)]
+    active_weight = math.fsum(float(v.get("weight") or 0) for v in variants if not v.get("paused"))
+    control = arms_totals.get(None, EMPTY)
+
+    arms: list[dict[str, Any]] = [
+        {
+            "arm": HOLDOUT_ARM,
+            "variant": None,
+            "in_config": True,
+            "paused": False,
+            "weight": None,
+            "share": holdout,
+            **_arm_numbers(control),
+        }
+    ]
+    srm_input: list[tuple[str, int, float, bool]] = []
+    for v in variants:
+        vid = str(v.get("id"))
+        paused = bool(v.get("paused"))
+        weight = float(v.get("weight") or 0)
+        vt = arms_totals.get(vid, EMPTY)
+        share = 0.0 if paused or not active_weight else (1.0 - holdout) * weight / active_weight
+        arms.append(
+            {
+                "arm": vid,
+                "variant": vid,
+                "in_config": True,
+                "paused": paused,
+                "weight": weight,
+                "share": share,
+                **_arm_numbers(vt),
+            }
+        )
+        srm_input.append((vid, vt.units, weight, not paused))
+    configured = {str(v.get("id")) for v in variants}
+    for key, vt in arms_totals.items():
+        if key is not None and key not in configured:  # served once, since removed
+            arms.append(
+                {
+                    "arm": key,
+                    "variant": key,
+                    "in_config": False,
+                    "paused": True,
+                    "weight": None,
+                    "share": 0.0,
+                    **_arm_numbers(vt),
+                }
+            )
+            srm_input.append((key, vt.units, 0.0, False))
+    srm = srm_check(holdout, control.units, srm_input)
+
+    comparisons = max(1, len(variants))
+    out_variants: list[dict[str, Any]] = []
+    results: list[VariantResult] = []
+    lifts: list[stats.Lift] = []
+    for v in variants:
+        vid = str(v.get("id"))
+        vt = arms_totals.get(vid, EMPTY)
+        by_metric = {
+            m: stats.compare(_arm(control), _arm(vt), m, comparisons=comparisons)
+            for m in stats.METRICS
+        }
+        primary = by_metric[metric]
+        lifts.append(primary)
+        enough = control.units >= min_units and vt.units >= min_units
+        verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
+        prev = previous.get((exp_id, vid))
+        out_variants.append(
+            {
+                "variant": vid,
+                "paused": bool(v.get("paused")),
+                "verdict": verdict,
+                "previous_verdict": prev,
+                "enough_units": enough,
+                "lift": {m: _lift(lift) for m, lift in by_metric.items()},
+            }
+        )
+        results.append(
+            VariantResult(
+                exp_id,
+                vid,
+                verdict,
+                prev,
+                enough,
+                _evidence(metric, min_units, control, vt, primary, verdict, prev, srm),
+            )
+        )
+    adjusted = stats.holm([lift.p_value for lift in lifts]) if lifts else []
+    for entry, p in zip(out_variants, adjusted, strict=True):
+        entry["lift"][metric]["p_value_holm"] = p
+
+    due = review_due_of(doc)
+    end = ends_at(doc)
+    section = {
+        "id": exp_id,
+        "placement": doc.get("placement"),
+        "owner": doc.get("owner"),
+        "status": doc.get("status"),
+        "holdout": holdout,
+        "primary_metric": plan.get("primary_metric"),
+        "metric": metric,
+        "min_units_per_arm": min_units,
+        "attribution_window_days": attribution_of(doc).days,
+        "review_due": due.isoformat() if due else None,
+        "ends_at": end.isoformat().replace("+00:00", "Z") if end else None,
+        "arms": arms,
+        "srm": srm,
+        "variants": out_variants,
+        "reasons": dict(totals.reasons) if totals else {},
+    }
+    return section, results
+
+
+def _evidence(
+    metric: str,
+    min_units: int,
+    control: ArmTotals,
+    variant: ArmTotals,
+    lift: stats.Lift,
+    verdict: str | None,
+    previous: str | None,
+    srm: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The numbers a guardrail acted on, as the audit entry keeps them."""
+    return {
+        "metric": metric,
+        "verdict": verdict,
+        "previous_verdict": previous,
+        "min_units_per_arm": min_units,
+        "holdout": {"units": control.units, "conversions": control.conversions,
+                    "mean": lift.control},
+        "variant": {"units": variant.units, "conversions": variant.conversions,
+                    "mean": lift.treatment},
+        "absolute_lift": lift.absolute,
+        "absolute_interval": [_num(lift.absolute_low), _num(lift.absolute_high)],
+        "relative_lift": _num(lift.relative),
+        "p_value": lift.p_value,
+        "sequential_interval": [_num(lift.sequential_low), _num(lift.sequential_high)],
+        "sequential_p_value": lift.sequential_p_value,
+        "srm_p_value": srm["p_value"],
+    }
+
+
+def is_reported(doc: Mapping[str, Any], totals: ExperienceTotals | None) -> bool:
+    """Live experiences, and paused ones with units in the window ("recently paused")."""
+    if doc.get("status") == LIVE:
+        return True
+    return (
+        doc.get("status") == PAUSED
+        and totals is not None
+        and any(a.units for a in totals.arms.values())
+    )
+
+
+def _coverage(coverage: Mapping[str, int]) -> dict[str, Any]:
+    total = sum(coverage.values())
+    order = [r for r in REASONS if r in coverage] + sorted(set(coverage) - set(REASONS))
+    return {
+        "exposures": total,
+        "reasons": [
+            {"reason": r, "exposures": coverage[r], "share": coverage[r] / total if total else 0.0}
+            for r in order
+        ],
+    }
+
+
+def _program(totals: Totals, global_holdout: float, attribution_days: int) -> dict[str, Any]:
+    held = totals.program.get(GLOBAL_HOLDOUT, EMPTY)
+    treated = totals.program.get(PROGRAM_ARM, EMPTY)
+    lifts = {m: stats.compare(_arm(held), _arm(treated), m) for m in stats.METRICS}
+    srm = (
+        srm_check_program(global_holdout, held.units, treated.units)
+        if 0 < global_holdout < 1
+        else None
+    )
+    enough = min(held.units, treated.units) >= PROGRAM_MIN_UNITS
+    flagged = bool(srm and srm["flagged"])
+    return {
+        "global_holdout_share": global_holdout,
+        "attribution_window_days": attribution_days,
+        "min_units_per_arm": PROGRAM_MIN_UNITS,
+        "arms": [
+            {"arm": GLOBAL_HOLDOUT, **_arm_numbers(held)},
+            {"arm": PROGRAM_ARM, **_arm_numbers(treated)},
+        ],
+        "srm": srm,
+        "lift": {m: _lift(lift) for m, lift in lifts.items()},
+        "verdicts": {
+            m: stats.verdict(lift, enough_units=enough, srm_flagged=flagged)
+            for m, lift in lifts.items()
+        },
+    }
+
+
+def srm_check_program(share: float, held: int, treated: int) -> dict[str, Any]:
+    test = _srm_test("global_holdout_split", [GLOBAL_HOLDOUT, PROGRAM_ARM], [held, treated],
+                     [share, 1.0 - share])
+    return {"flagged": test["flagged"], "p_value": test["p_value"],
+            "threshold": stats.SRM_THRESHOLD, "tests": [test]}
+
+
+def build(
+    window: Window,
+    docs: Sequence[Mapping[str, Any]],
+    totals: Totals,
+    previous: Mapping[str, Any] | None,
+    *,
+    global_holdout: float,
+    program_attribution_days: int = DEFAULT_ATTRIBUTION_DAYS,
+    erased_subjects: int = 0,
+) -> dict[str, Any]:
+    """The report of `window.day`: see docs/report.md for every field."""
+    prev = previous_verdicts(previous)
+    experiences: list[dict[str, Any]] = []
+    results: list[VariantResult] = []
+    for doc in sorted(docs, key=lambda d: str(d.get("id"))):
+        exp_totals = totals.experiences.get(str(doc.get("id")))
+        if not is_reported(doc, exp_totals):
+            continue
+        section, variant_results = _experience(doc, exp_totals, prev)
+        experiences.append(section)
+        results.extend(variant_results)
+    actions = decide(window.day, docs, results)
+    alerts = [
+        {
+            "kind": "srm",
+            "experience": e["id"],
+            "p_value": e["srm"]["p_value"],
+            "message": (
+                f"{e['id']}: sample ratio mismatch (p = {e['srm']['p_value']:.2g} < "
+                f"{stats.SRM_THRESHOLD}): no verdict and no pause until assignment or "
+                "logging is fixed"
+            ),
+        }
+        for e in experiences
+        if e["srm"]["flagged"]
+    ]
+    program = _program(totals, global_holdout, program_attribution_days)
+    if program["srm"] and program["srm"]["flagged"]:
+        alerts.append(
+            {
+                "kind": "srm",
+                "experience": None,
+                "p_value": program["srm"]["p_value"],
+                "message": "the global holdout's share is off: the program's lift is not read",
+            }
+        )
+    verdicts: dict[str, int] = {}
+    for e in experiences:
+        for v in e["variants"]:
+            key = v["verdict"] or "no_verdict_srm"
+            verdicts[key] = verdicts.get(key, 0) + 1
+    return {
+        "schema": SCHEMA,
+        "date": window.day.isoformat(),
+        "window": window.as_dict(),
+        "events": {**totals.counters, "erased_subjects": erased_subjects},
+        "summary": {
+            "experiences": len(experiences),
+            "variants": sum(len(e["variants"]) for e in experiences),
+            "verdicts": dict(sorted(verdicts.items())),
+            "actions": len(actions),
+            "alerts": len(alerts),
+        },
+        "experiences": experiences,
+        "guardrails": [a.as_dict() for a in actions],
+        "program": {
+            "coverage": _coverage(totals.coverage),
+            "global_holdout": program,
+        },
+        "alerts": alerts,
+    }

@@ -1,0 +1,133 @@
+"""The report's aggregation as SQL, for windows larger than one Lambda run can read.
+
+Owns `report_aggregate.sql` (beside this module): the same counting rules as
+`earnest.report.aggregation` as one Athena (Trino) query over the Glue events table, `render` to
+fill it in for a window, and `totals_from_rows` to turn its result set into the
+`Totals` that `earnest.report.build` takes, so either path feeds the same report.
+The query also runs unchanged on DuckDB (the tests check it against the Python path).
+
+Pure: stdlib only. It must not import boto3, pydantic or `earnest_aws`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from earnest.report.aggregation import (
+    GLOBAL_HOLDOUT,
+    PROGRAM_ARM,
+    ArmKey,
+    ArmTotals,
+    Attribution,
+    ExperienceTotals,
+    Totals,
+)
+
+SQL_PATH = Path(__file__).parent / "report_aggregate.sql"
+DEFAULT_EVENTS_TABLE = "earnest_events"
+_IDENTIFIER = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.\"")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _rows(values: Sequence[str], empty: str) -> str:
+    return "VALUES " + ", ".join(values) if values else empty
+
+
+def render(
+    start_dt: str,
+    end_dt: str,
+    experiences: Mapping[str, Attribution],
+    erased: Iterable[str] = (),
+    *,
+    events_table: str = DEFAULT_EVENTS_TABLE,
+    program_attribution_days: int = 7,
+) -> str:
+    """The query for partitions `start_dt`..`end_dt` (YYYY-MM-DD, inclusive).
+
+    The erased subjects go inline as a VALUES list; past tens of thousands of them, load
+    them into a table and put its name in the query instead.
+    """
+    if not set(events_table) <= _IDENTIFIER:
+        raise ValueError(f"not a table name: {events_table!r}")
+    exp_rows = [
+        f"({_quote(name)}, {int(a.days)}, "
+        f"{_quote(a.event) if a.event is not None else 'CAST(NULL AS VARCHAR)'})"
+        for name, a in sorted(experiences.items())
+    ]
+    erased_rows = [f"({_quote(unit)})" for unit in sorted(set(erased))]
+    return Template(SQL_PATH.read_text()).substitute(
+        events=events_table,
+        start_dt=_date(start_dt),
+        end_dt=_date(end_dt),
+        experiences=_rows(
+            exp_rows,
+            "SELECT CAST(NULL AS VARCHAR), CAST(NULL AS INTEGER), CAST(NULL AS VARCHAR) "
+            "WHERE 1 = 0",
+        ),
+        erased=_rows(erased_rows, "SELECT CAST(NULL AS VARCHAR) WHERE 1 = 0"),
+        program_attribution_days=int(program_attribution_days),
+    )
+
+
+def _date(text: str) -> str:
+    if len(text) != 10 or not text.replace("-", "").isdigit():
+        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}")
+    return text
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _float(value: Any) -> float:
+    number = float(value or 0.0)
+    return number if math.isfinite(number) else 0.0
+
+
+def totals_from_rows(rows: Iterable[Sequence[Any]]) -> Totals:
+    """The query's result set (columns in its SELECT order) as aggregation `Totals`."""
+    arms: dict[str, dict[ArmKey, ArmTotals]] = {}
+    reasons: dict[str, dict[str, int]] = {}
+    program: dict[str, ArmTotals] = {GLOBAL_HOLDOUT: ArmTotals(), PROGRAM_ARM: ArmTotals()}
+    coverage: dict[str, int] = {}
+    for row in rows:
+        section, experience, arm, units, exposures, conversions, revenue, revenue_sq, several = row
+        if section == "coverage":
+            n = _int(exposures)
+            reasons.setdefault(str(experience), {})[str(arm)] = n
+            coverage[str(arm)] = coverage.get(str(arm), 0) + n
+            continue
+        totals = ArmTotals(
+            units=_int(units),
+            exposures=_int(exposures),
+            conversions=_int(conversions),
+            revenue=_float(revenue),
+            revenue_sq=_float(revenue_sq),
+            units_in_several_arms=_int(several),
+        )
+        if section == "program":
+            program[str(arm)] = totals
+        elif section == "arm":
+            arms.setdefault(str(experience), {})[arm] = totals
+        else:
+            raise ValueError(f"unknown section {section!r}")
+    experiences = {
+        name: ExperienceTotals(
+            dict(sorted(by_arm.items(), key=lambda kv: kv[0] or "")),
+            dict(sorted(reasons.get(name, {}).items())),
+        )
+        for name, by_arm in sorted(arms.items())
+    }
+    return Totals(
+        experiences,
+        dict(sorted(coverage.items())),
+        program,
+        {"exposures": sum(coverage.values())},
+    )

@@ -1,0 +1,43 @@
+"""Builders for events: a token signer, a fixed clock, and exposures and conversions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from earnest.tokens import TokenSigner
+
+KEY = ("k1", b"events-test-secret-0001")
+SIGNER = TokenSigner([KEY], ttl_seconds=86_400)
+NOW = 1_795_000_000.0  # 2026-11-18T11:06:40Z
+NOW_MS = int(NOW * 1000)
+
+
+def token(unit: str = "a-1", issued_at: int = int(NOW) - 10, **kw: Any) -> str:
+    fields = {
+        "experience": "hero",
+        "variant": "b",
+        "reason": "personalized",
+        "rules_version": "rv1",
+    }
+    fields.update(kw)
+    return SIGNER.sign(unit, issued_at=issued_at, **fields)
+
+
+def exposure(event_id: str = "e-1", **changes: Any) -> dict[str, Any]:
+    event = {"type": "exposure", "event_id": event_id, "token": token(), "ts": NOW_MS - 1_000}
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def conversion(event_id: str = "c-1", **changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "conversion",
+        "event_id": event_id,
+        "unit_id": "a-1",
+        "name": "purchase",
+        "value": 59.9,
+        "currency": "EUR",
+        "ts": NOW_MS - 1_000,
+    }
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}

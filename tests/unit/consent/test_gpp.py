@@ -1,0 +1,66 @@
+"""GPP strings published with their decoded values (IAB Tech Lab's iabgpp-java tests) and
+what their US opt-outs mean for Earnest's purposes."""
+
+from __future__ import annotations
+
+import pytest
+
+from earnest.consent.cmp.mappings import consent_string_purposes, gpp_purposes
+from earnest.consent.gpp import GppError, decode
+
+TCF_SECTION = "CPSG_8APSG_8ANwAAAENAwCAAAAAAAAAAAAAAAAAAAAA.QAAA.IAAA"
+
+
+def test_a_us_privacy_section_decodes() -> None:
+    gpp = decode("DBABTA~1YNN")
+    assert gpp.section_ids == (6,)
+    assert gpp.us[0].sale == 2  # N: did not opt out
+
+
+def test_a_tcf_eu_section_is_a_tc_string() -> None:
+    gpp = decode("DBABMA~" + TCF_SECTION)
+    assert gpp.section_ids == (2,)
+    assert gpp.tcfeuv2 is not None
+    assert (gpp.tcfeuv2.cmp_id, gpp.tcfeuv2.vendor_list_version) == (880, 48)
+
+
+def test_section_ids_in_fibonacci_ranges_decode() -> None:
+    assert decode("DBACNYA~" + TCF_SECTION + "~1YNN").section_ids == (2, 6)
+    canada = "BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBgABABAAABAB4AACACAAA.fHHHA4444ao"
+    assert decode(f"DBACOeA~{TCF_SECTION}~{canada}~1YNN").section_ids == (2, 5, 6)
+
+
+def test_usnat_opt_outs_and_the_gpc_subsection_are_read() -> None:
+    opted_out = decode("DBABL~BVVVkkkklWA.YA").us[0]  # iabgpp-java: every opt-out = 1, GPC
+    assert (opted_out.sale, opted_out.sharing, opted_out.targeted_advertising) == (1, 1, 1)
+    assert opted_out.gpc
+    untouched = decode("DBABL~BAAAAAAAAQA.QA").us[0]  # the library's default: not applicable
+    assert not untouched.any_opt_out()
+
+
+@pytest.mark.parametrize(
+    ("text", "personalization", "regime"),
+    [
+        ("DBABL~BVVVkkkklWA.YA", "denied", "us"),
+        ("DBABL~BAAAAAAAAQA.QA", "granted", "us"),
+        ("DBABTA~1YNN", "granted", "cpra"),
+        ("1YYN", "denied", "cpra"),  # a bare US Privacy string: opted out of sale
+    ],
+)
+def test_a_us_opt_out_of_sale_sharing_or_targeting_denies_personalization(
+    text: str, personalization: str, regime: str
+) -> None:
+    purposes, implied = consent_string_purposes(text)
+    assert purposes == {"personalization": personalization, "measurement": "granted"}
+    assert implied == regime
+
+
+def test_with_a_tcf_and_a_us_section_the_most_restrictive_wins() -> None:
+    gpp = decode("DBACNYA~" + TCF_SECTION + "~1YNN")  # TCF section grants no purpose
+    assert gpp_purposes(gpp) == {"personalization": "denied", "measurement": "denied"}
+
+
+@pytest.mark.parametrize("text", ["DBABTA", "DBACNYA~1YNN", "XXXX~1YNN", "DBABTA~2YNN"])
+def test_malformed_gpp_strings_raise(text: str) -> None:
+    with pytest.raises(GppError):
+        decode(text)

@@ -1,0 +1,73 @@
+"""`earnest validate`'s guardrails: every problem at once, each named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from earnest.experiences.validation import validate_all, validate_experience
+from tests.builders.experiences import experience
+
+
+def guardrails(doc: dict[str, Any], groups: dict[str, Any] | None = None) -> set[tuple[str, str]]:
+    return {(p.field, p.guardrail) for p in validate_experience(doc, "x.yaml", groups)}
+
+
+def test_a_complete_experience_may_launch() -> None:
+    assert validate_experience(experience(), "x.yaml") == []
+
+
+def test_every_missing_launch_field_is_reported_at_once() -> None:
+    doc = experience(owner=None, default=None, holdout=None, measurement_plan=None)
+    found = guardrails(doc)
+    assert {
+        ("owner", "named_owner"),
+        ("default", "strong_default"),
+        ("holdout", "holdout_required"),
+        ("measurement_plan", "measurement_plan"),
+    } <= found
+
+
+def test_zero_and_negative_weights_are_refused() -> None:
+    doc = experience(variants=[{"id": "a", "weight": 0}, {"id": "b", "weight": -1}])
+    assert {
+        ("variants[0].weight", "positive_weights"),
+        ("variants[1].weight", "positive_weights"),
+    } <= guardrails(doc)
+
+
+def test_invalid_and_unknown_operator_conditions_are_refused() -> None:
+    found = guardrails(experience(audience={"context.country": {"$within": ["DE"]}}))
+    assert any(g == "valid_audience" and "$within" in f for f, g in found)
+    found = guardrails(experience(audience={"context.url": {"$regex": "("}}))
+    assert any(g == "valid_audience" for _, g in found)
+
+
+def test_profile_signals_need_the_personalization_purpose_declared() -> None:
+    doc = experience(audience={"attributes.last_category": "hiking"})
+    assert ("requires_consent", "consent_declared") in guardrails(doc)
+    doc["requires_consent"] = ["personalization"]
+    assert guardrails(doc) == set()
+
+
+def test_contextual_audiences_need_no_consent_purpose() -> None:
+    doc = experience(audience={"context.country": {"$in": ["DE"]}, "context.device": "mobile"})
+    assert guardrails(doc) == set()
+
+
+def test_saved_groups_must_exist() -> None:
+    doc = experience(
+        audience={"visitor.user_id": {"$inGroup": "vips"}}, requires_consent=["personalization"]
+    )
+    assert ("audience", "known_saved_group") in guardrails(doc)
+    assert guardrails(doc, {"vips": ["u-1"]}) == set()
+
+
+def test_unknown_fields_and_duplicate_ids_are_named_with_their_file() -> None:
+    problems = validate_all([("a.yaml", experience(colour="red")), ("b.yaml", experience())])
+    assert {(p.source, p.field, p.guardrail) for p in problems} == {
+        ("a.yaml", "colour", "known_fields"),
+        ("a.yaml", "id", "unique_id"),
+        ("b.yaml", "id", "unique_id"),
+    }
+    assert all(p.experience == "hero-test" for p in problems)
+    assert str(problems[0]).startswith("a.yaml: hero-test: ")

@@ -1,0 +1,219 @@
+"""The report's counting rules (earnest.report.aggregation), event by event, no AWS."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date, timedelta
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from earnest.report.aggregation import (
+    GLOBAL_HOLDOUT,
+    PROGRAM_ARM,
+    Aggregator,
+    ArmTotals,
+    Attribution,
+    format_ms,
+    to_ms,
+)
+from tests.builders.report_events import at, conversion, exposure
+
+DAY = date(2026, 11, 20)
+T0 = at(DAY, 10)
+
+
+def aggregate(records: list[dict], **kwargs: object) -> Aggregator:
+    agg = Aggregator({"hero": Attribution(7)}, **kwargs)  # type: ignore[arg-type]
+    agg.partition(DAY.isoformat())
+    agg.feed(records)
+    return agg
+
+
+def arms(agg: Aggregator) -> dict:
+    return agg.totals().experiences["hero"].arms
+
+
+def test_a_unit_counts_once_in_the_arm_of_its_first_exposure() -> None:
+    # Given two exposures of one unit to variant b and one holdout unit
+    records = [
+        exposure("u1", "hero", "b", "personalized", T0),
+        exposure("u1", "hero", "b", "personalized", T0 + timedelta(hours=1)),
+        exposure("u2", "hero", None, "holdout", T0),
+    ]
+    # When aggregated
+    result = arms(aggregate(records))
+    # Then one unit per arm, every exposure counted
+    assert result["b"] == ArmTotals(units=1, exposures=2)
+    assert result[None] == ArmTotals(units=1, exposures=1)
+
+
+def test_duplicated_events_are_dropped_by_event_id() -> None:
+    first = exposure("u1", "hero", "b", "personalized", T0, event_id="e1")
+    buy = conversion("u1", T0 + timedelta(minutes=5), 30.0, event_id="c1")
+    agg = aggregate([first, dict(first), buy, dict(buy)])
+    assert arms(agg)["b"] == ArmTotals(1, 1, 1, 30.0, 900.0)
+    assert agg.counters["duplicates_dropped"] == 2
+
+
+def test_a_duplicate_from_the_day_before_is_still_dropped() -> None:
+    agg = Aggregator({"hero": Attribution(7)})
+    agg.partition("2026-11-19")
+    agg.add(exposure("u1", "hero", "b", "personalized", T0 - timedelta(days=1), event_id="e1"))
+    agg.partition("2026-11-20")
+    agg.add(exposure("u1", "hero", "b", "personalized", T0 - timedelta(days=1), event_id="e1"))
+    assert arms(agg)["b"].exposures == 1
+
+
+def test_a_conversion_before_the_exposure_does_not_count() -> None:
+    records = [
+        conversion("u1", T0 - timedelta(minutes=1), 50.0),
+        exposure("u1", "hero", "b", "personalized", T0),
+    ]
+    assert arms(aggregate(records))["b"] == ArmTotals(units=1, exposures=1)
+
+
+def test_a_conversion_at_the_exposure_instant_and_at_the_window_end_counts() -> None:
+    records = [
+        exposure("u1", "hero", "b", "personalized", T0),
+        conversion("u1", T0, 10.0, event_id="c1"),
+        conversion("u1", T0 + timedelta(days=7), 5.0, event_id="c2"),
+        conversion("u1", T0 + timedelta(days=7, milliseconds=1), 99.0, event_id="c3"),
+    ]
+    b = arms(aggregate(records))["b"]
+    assert (b.conversions, b.revenue, b.revenue_sq) == (1, 15.0, 225.0)
+
+
+def test_conversions_may_arrive_before_the_exposure_that_precedes_them() -> None:
+    # The conversion's object was read first; its exposure (earlier event time) later.
+    records = [
+        conversion("u1", T0 + timedelta(hours=2), 20.0),
+        exposure("u1", "hero", "b", "personalized", T0),
+    ]
+    assert arms(aggregate(records))["b"].conversions == 1
+
+
+def test_a_named_primary_metric_counts_only_that_conversion() -> None:
+    agg = Aggregator({"hero": Attribution.for_metric("signup", 7)})
+    agg.feed(
+        [
+            exposure("u1", "hero", "b", "personalized", T0),
+            conversion("u1", T0 + timedelta(hours=1), 40.0, name="purchase"),
+            exposure("u2", "hero", "b", "personalized", T0),
+            conversion("u2", T0 + timedelta(hours=1), None, name="signup"),
+        ]
+    )
+    b = agg.totals().experiences["hero"].arms["b"]
+    assert (b.units, b.conversions, b.revenue) == (2, 1, 0.0)
+
+
+def test_erased_subjects_are_excluded() -> None:
+    records = [
+        exposure("gone", "hero", "b", "personalized", T0),
+        conversion("gone", T0 + timedelta(hours=1), 10.0),
+        exposure("kept", "hero", "b", "personalized", T0),
+    ]
+    agg = aggregate(records, erased={"gone"})
+    assert arms(agg)["b"] == ArmTotals(units=1, exposures=1)
+    assert agg.counters["erased_dropped"] == 2
+
+
+def test_a_unit_in_several_arms_stays_in_its_first_and_is_counted_as_such() -> None:
+    # Read out of order: the later exposure (to a) comes first in the stream.
+    records = [
+        exposure("u1", "hero", "a", "personalized", T0 + timedelta(hours=3)),
+        exposure("u1", "hero", "b", "personalized", T0),
+        conversion("u1", T0 + timedelta(hours=4), 10.0),
+    ]
+    result = arms(aggregate(records))
+    assert result["b"] == ArmTotals(1, 1, 1, 10.0, 100.0, units_in_several_arms=1)
+    assert result["a"] == ArmTotals(units=0, exposures=1)
+
+
+def test_a_tie_in_time_goes_to_the_holdout() -> None:
+    records = [
+        exposure("u1", "hero", "b", "personalized", T0, event_id="e1"),
+        exposure("u1", "hero", None, "holdout", T0, event_id="e2"),
+    ]
+    result = arms(aggregate(records))
+    assert (result[None].units, result["b"].units) == (1, 0)
+
+
+def test_coverage_counts_every_exposure_by_reason_and_the_program_splits_units() -> None:
+    records = [
+        exposure("u1", "hero", "b", "personalized", T0),
+        exposure("u2", "hero", None, "holdout", T0),
+        exposure("u3", "hero", None, "global_holdout", T0),
+        exposure("u4", "hero", None, "no_consent", T0),
+        exposure("u5", "other", None, "not_in_audience", T0),
+        conversion("u3", T0 + timedelta(hours=1), 12.0),
+    ]
+    totals = aggregate(records).totals()
+    assert totals.coverage == {
+        "global_holdout": 1,
+        "holdout": 1,
+        "no_consent": 1,
+        "not_in_audience": 1,
+        "personalized": 1,
+    }
+    assert totals.program[GLOBAL_HOLDOUT] == ArmTotals(1, 1, 1, 12.0, 144.0)
+    assert totals.program[PROGRAM_ARM] == ArmTotals(2, 2)
+    # global-holdout units are not in the experience's arms
+    assert sum(a.units for a in totals.experiences["hero"].arms.values()) == 2
+
+
+def test_malformed_records_are_counted_and_skipped() -> None:
+    agg = Aggregator({"hero": Attribution(7)})
+    bad_json = b'{"type": "exposure", \n'
+    good = orjson.dumps(exposure("u1", "hero", "b", "personalized", T0))
+    agg.feed_object(gzip.compress(bad_json + good + b"\n"))
+    agg.feed([{"type": "exposure"}, exposure("u2", "hero", None, "personalized", T0), []])
+    assert agg.counters["malformed_dropped"] == 4
+    assert arms(agg)["b"].units == 1
+
+
+def test_times_in_other_iso_forms_are_read_the_same() -> None:
+    agg = Aggregator({"hero": Attribution(1)})
+    shown = exposure("u1", "hero", "b", "personalized", T0)
+    agg.add({**shown, "event_time": "2026-11-20T10:00:00Z"})
+    agg.add(
+        {**conversion("u1", T0), "event_time": "2026-11-20T11:00:00.000+01:00", "event_id": "c"}
+    )
+    assert arms(agg)["b"].conversions == 1  # 11:00+01:00 is exactly the exposure instant
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=4_102_444_800_000))
+def test_times_round_trip(ms: int) -> None:
+    assert to_ms(format_ms(ms)) == ms
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.permutations(list(range(8))), st.lists(st.booleans(), min_size=8, max_size=8))
+def test_the_totals_do_not_depend_on_the_order_events_are_read(
+    order: list[int], duplicated: list[bool]
+) -> None:
+    base = [
+        exposure("u1", "hero", "b", "personalized", T0),
+        exposure("u1", "hero", "a", "personalized", T0 + timedelta(hours=1)),
+        exposure("u2", "hero", None, "holdout", T0),
+        exposure("u3", "hero", "a", "personalized", T0),
+        conversion("u1", T0 + timedelta(minutes=10), 10.1),
+        conversion("u2", T0 + timedelta(minutes=10), 20.2),
+        conversion("u3", T0 - timedelta(minutes=10), 30.3),
+        conversion("u3", T0 + timedelta(days=2), 0.7),
+    ]
+    records = [base[i] for i in order] + [base[i] for i in range(8) if duplicated[i]]
+    reference = aggregate(base).totals()
+    assert aggregate(records).totals().experiences == reference.experiences
+    assert aggregate(records).totals().program == reference.program
+
+
+@pytest.mark.parametrize("value", [-1.0, float("inf"), "12", True])
+def test_conversions_with_impossible_values_are_dropped(value: object) -> None:
+    agg = aggregate(
+        [exposure("u1", "hero", "b", "personalized", T0), {**conversion("u1", T0), "value": value}]
+    )
+    assert agg.counters["malformed_dropped"] == 1

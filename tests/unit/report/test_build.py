@@ -1,0 +1,187 @@
+"""The report as data and as files (earnest.report.build, earnest.report.render), no AWS."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date
+from typing import Any
+
+import orjson
+import pytest
+
+from earnest.report import build as report_build
+from earnest.report import render as report_render
+from earnest.report.aggregation import ArmTotals, ExperienceTotals, Totals
+from tests.builders.experiences import experience
+
+DAY = date(2026, 11, 20)
+WINDOW = report_build.Window(DAY, 28)
+
+
+def arm(units: int, rate: float, value: float = 20.0) -> ArmTotals:
+    conversions = round(units * rate)
+    return ArmTotals(units, units, conversions, conversions * value, conversions * value * value)
+
+
+def totals(arms: dict[str | None, ArmTotals], exp: str = "hero-test",
+           program: dict[str, ArmTotals] | None = None) -> Totals:
+    return Totals(
+        {exp: ExperienceTotals(arms, {"personalized": 10, "holdout": 5})},
+        {"personalized": 60, "holdout": 30, "global_holdout": 10},
+        program or {"global_holdout": arm(600, 0.08), "program": arm(11400, 0.10)},
+        {"records": 100},
+    )
+
+
+def build(doc: dict[str, Any], arms: dict[str | None, ArmTotals],
+          previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    return report_build.build(WINDOW, [doc], totals(arms), previous, global_holdout=0.05)
+
+
+ONE_VARIANT = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+
+
+def variant(report: dict[str, Any], name: str = "b") -> dict[str, Any]:
+    return next(v for v in report["experiences"][0]["variants"] if v["variant"] == name)
+
+
+def test_a_clear_winner_beats_its_default() -> None:
+    report = build(ONE_VARIANT, {None: arm(5000, 0.08), "b": arm(5000, 0.12)})
+    b = variant(report)
+    assert b["verdict"] == "beats_default"
+    lift = b["lift"]["conversion_rate"]
+    assert lift["absolute"] == pytest.approx(0.04)
+    assert lift["relative"] == pytest.approx(0.5)
+    assert lift["absolute_low"] < 0.04 < lift["absolute_high"]
+    assert lift["sequential_low"] > 0 and lift["p_value"] < 1e-6
+    assert report["guardrails"] == []
+
+
+def test_a_clear_loser_is_paused_in_the_report() -> None:
+    report = build(ONE_VARIANT, {None: arm(5000, 0.12), "b": arm(5000, 0.08)})
+    assert variant(report)["verdict"] == "loses_to_default"
+    assert [(g["action"], g["variant"]) for g in report["guardrails"]] == [
+        ("pause_variant", "b"),
+        ("pause_experience", None),
+    ]
+    evidence = report["guardrails"][0]["evidence"]
+    assert evidence["holdout"]["units"] == 5000 and evidence["verdict"] == "loses_to_default"
+
+
+def test_below_the_plans_minimum_it_needs_more_data() -> None:
+    report = build(ONE_VARIANT, {None: arm(900, 0.05), "b": arm(900, 0.20)})
+    assert variant(report)["verdict"] == "needs_more_data"
+    assert report["guardrails"] == []
+
+
+def test_a_sample_ratio_mismatch_withholds_every_verdict_and_every_pause() -> None:
+    # configured 50/50, observed 4000/6000: chi-square p far below 0.001
+    report = build(ONE_VARIANT, {None: arm(4000, 0.12), "b": arm(6000, 0.06)})
+    exp = report["experiences"][0]
+    assert exp["srm"]["flagged"] and exp["srm"]["p_value"] < 0.001
+    assert variant(report)["verdict"] is None
+    assert report["guardrails"] == []
+    assert [a["kind"] for a in report["alerts"]] == ["srm"]
+
+
+def test_srm_shares_follow_holdout_and_active_weights() -> None:
+    doc = experience(
+        variants=[{"id": "a", "weight": 1, "content": {}}, {"id": "b", "weight": 3, "content": {}}],
+        holdout=0.2,
+    )
+    report = build(doc, {None: arm(2000, 0.1), "a": arm(2000, 0.1), "b": arm(6000, 0.1)})
+    test = report["experiences"][0]["srm"]["tests"][0]
+    assert test["test"] == "arms"
+    assert test["expected_shares"] == pytest.approx([0.2, 0.2, 0.6])
+    assert not report["experiences"][0]["srm"]["flagged"]
+
+
+def test_after_a_pause_the_srm_check_splits_in_two_that_a_pause_leaves_unchanged() -> None:
+    doc = experience(
+        variants=[
+            {"id": "a", "weight": 1, "content": {}, "paused": True, "paused_reason": "x"},
+            {"id": "b", "weight": 1, "content": {}},
+            {"id": "c", "weight": 1, "content": {}},
+        ],
+        holdout=0.1,
+    )
+    # a was paused mid-window: it stopped growing while b and c went on
+    report = build(doc, {None: arm(1000, 0.1), "a": arm(1500, 0.1), "b": arm(3750, 0.1),
+                         "c": arm(3750, 0.1)})
+    srm = report["experiences"][0]["srm"]
+    assert [t["test"] for t in srm["tests"]] == ["holdout_split", "variant_split"]
+    assert not srm["flagged"]
+
+
+def test_stopped_beating_reads_last_nights_verdict() -> None:
+    previous = build(ONE_VARIANT, {None: arm(5000, 0.08), "b": arm(5000, 0.12)})
+    tonight = build(ONE_VARIANT, {None: arm(6000, 0.10), "b": arm(6000, 0.10)}, previous)
+    assert variant(tonight)["previous_verdict"] == "beats_default"
+    assert variant(tonight)["verdict"] == "inconclusive"
+    assert next(g["rule"] for g in tonight["guardrails"]) == "stopped_beating_default"
+
+
+def test_revenue_plans_are_judged_on_revenue_per_unit() -> None:
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    doc["measurement_plan"]["primary_metric"] = "revenue"
+    report = build(doc, {None: arm(5000, 0.10, 20.0), "b": arm(5000, 0.10, 30.0)})
+    assert report["experiences"][0]["metric"] == "revenue_per_unit"
+    assert variant(report)["verdict"] == "beats_default"
+
+
+def test_paused_experiences_are_reported_only_with_units_in_the_window() -> None:
+    paused = experience(status="paused")
+    with_units = report_build.build(WINDOW, [paused], totals({None: arm(10, 0.1)}), None,
+                                    global_holdout=0.05)
+    without = report_build.build(WINDOW, [paused], totals({}, exp="other"), None,
+                                 global_holdout=0.05)
+    assert len(with_units["experiences"]) == 1 and without["experiences"] == []
+
+
+def test_program_lift_and_coverage() -> None:
+    report = build(ONE_VARIANT, {None: arm(5000, 0.08), "b": arm(5000, 0.12)})
+    program = report["program"]
+    assert [r["reason"] for r in program["coverage"]["reasons"]] == [
+        "personalized", "holdout", "global_holdout"
+    ]
+    assert sum(r["share"] for r in program["coverage"]["reasons"]) == pytest.approx(1.0)
+    lift = program["global_holdout"]["lift"]["conversion_rate"]
+    assert lift["holdout"] == pytest.approx(0.08) and lift["variant"] == pytest.approx(0.10)
+    assert program["global_holdout"]["srm"]["flagged"] is False
+
+
+def test_an_arm_without_units_reports_null_intervals_not_infinity() -> None:
+    report = build(ONE_VARIANT, {})
+    blob = report_render.to_json(report)
+    assert b"Infinity" not in blob and b"NaN" not in blob
+    assert variant(orjson.loads(blob))["verdict"] == "needs_more_data"
+
+
+def test_the_same_inputs_give_byte_identical_files() -> None:
+    arms = {None: arm(5000, 0.08), "b": arm(5000, 0.12)}
+    first = report_render.render(build(ONE_VARIANT, arms))
+    second = report_render.render(build(ONE_VARIANT, dict(reversed(list(arms.items())))))
+    assert first == second
+
+
+def test_the_csv_has_one_row_per_arm() -> None:
+    doc = experience(holdout=0.2)
+    report = build(doc, {None: arm(2000, 0.1), "a": arm(4000, 0.1), "b": arm(4000, 0.05)})
+    rows = list(csv.DictReader(io.StringIO(report_render.to_csv(report).decode())))
+    assert [r["arm"] for r in rows] == ["holdout", "a", "b"]
+    assert rows[0]["lift_absolute"] == "" and rows[2]["verdict"] == "loses_to_default"
+    assert rows[2]["action"] == "pause_variant" and rows[1]["units"] == "4000"
+
+
+def test_the_html_is_self_contained_with_a_forest_row_per_variant() -> None:
+    doc = experience(holdout=0.2)
+    report = build(doc, {None: arm(2000, 0.1), "a": arm(4000, 0.1), "b": arm(4000, 0.05)})
+    html = report_render.to_html(report).decode()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<script" not in html and "@import" not in html
+    assert html.count('class="forest-row"') == 2
+    assert html.count('class="interval-ci"') == 2
+    assert html.count('class="coverage-bar"') == 3
+    assert "loses_to_default: variant b" in html
