@@ -41,6 +41,7 @@ $(FAKETIME):
 # again with the clock a year ahead (nothing may expire with the calendar).
 test: $(STAMP) $(CHROMIUM) $(FAKETIME)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/pytest -n 2 -q

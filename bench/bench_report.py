@@ -64,8 +64,10 @@ def generate(
         unit = f"a-{u:08x}"
         bucket = (u * 2654435761) % 100
         reason, variant = (
-            ("global_holdout", None) if bucket < 5
-            else ("holdout", None) if bucket < 24
+            ("global_holdout", None)
+            if bucket < 5
+            else ("holdout", None)
+            if bucket < 24
             else ("personalized", "a" if bucket % 2 else "b")
         )
         first = start + timedelta(minutes=(u * 37) % (DAYS * 1440 - 60 * exposures_per_unit))
@@ -73,18 +75,34 @@ def generate(
             when = first + timedelta(minutes=45 * k, milliseconds=u % 1000)
             exp = "hero" if k % 2 == 0 else "recs"
             rec = {
-                "event_id": f"x-{u}-{k}", "type": "exposure", "unit_id": unit, "experience": exp,
-                "variant": variant, "reason": reason, "rules_version": "r1", "name": None,
-                "value": None, "currency": None, "event_time": iso(when),
-                "receive_time": iso(when + timedelta(seconds=1)), "request_id": f"req-{u}",
+                "event_id": f"x-{u}-{k}",
+                "type": "exposure",
+                "unit_id": unit,
+                "experience": exp,
+                "variant": variant,
+                "reason": reason,
+                "rules_version": "r1",
+                "name": None,
+                "value": None,
+                "currency": None,
+                "event_time": iso(when),
+                "receive_time": iso(when + timedelta(seconds=1)),
+                "request_id": f"req-{u}",
             }
             by_day.setdefault(rec["receive_time"][:10], []).append(orjson.dumps(rec))
             n += 1
             if k % 4 == 3 and bucket % 10 < 3:  # some units convert, some more than once
                 conv = {
-                    **rec, "event_id": f"c-{u}-{k}", "type": "conversion", "experience": None,
-                    "variant": None, "reason": None, "rules_version": None, "name": "purchase",
-                    "value": 19.99 + k, "currency": "EUR",
+                    **rec,
+                    "event_id": f"c-{u}-{k}",
+                    "type": "conversion",
+                    "experience": None,
+                    "variant": None,
+                    "reason": None,
+                    "rules_version": None,
+                    "name": "purchase",
+                    "value": 19.99 + k,
+                    "currency": "EUR",
                     "event_time": iso(when + timedelta(minutes=20)),
                     "receive_time": iso(when + timedelta(minutes=20, seconds=1)),
                 }

@@ -45,6 +45,7 @@ def examples_as_of(today: date, dest: Path) -> Path:
         (dest / source.name).write_text(_AUTHORED_DATE.sub(moved, source.read_text()))
     return dest
 
+
 VISITORS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     (
         "mobile visitor in Munich, no profile",

@@ -221,9 +221,7 @@ def run(
     )
     result = RunResult(report, report_render.render(report))
     if options.apply_guardrails:
-        result.applied, result.already = apply_actions(
-            experiences, day, report["guardrails"], log
-        )
+        result.applied, result.already = apply_actions(experiences, day, report["guardrails"], log)
     if options.write:
         result.keys = reports.write(day, result.files)
     return result

@@ -18,6 +18,7 @@ from earnest_cli.local_stack import LOCAL_ENV
 
 KEY = parse_secrets(LOCAL_ENV["CONSENT_WEBHOOK_SECRETS"])[0]
 
+
 @dataclass(frozen=True)
 class Stack:
     api_url: str
@@ -47,7 +48,6 @@ def post(
             return resp.status, dict(resp.headers), json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), json.loads(exc.read())
-
 
 
 def send_consent(

@@ -60,8 +60,16 @@ document.body.appendChild(pre);
 def chromium(*args: str) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None
     return subprocess.run(
-        [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-         "--disable-dev-shm-usage", "--hide-scrollbars", *args],
+        [
+            CHROMIUM,
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -72,7 +80,10 @@ def chromium(*args: str) -> subprocess.CompletedProcess[str]:
 def report() -> dict[str, Any]:
     """A report with a winner, a loser (paused) and a flat variant, from simulated events."""
     mixed = experience(
-        id="mixed", placement="pdp", audience={}, holdout=0.3,
+        id="mixed",
+        placement="pdp",
+        audience={},
+        holdout=0.3,
         variants=[{"id": "a", "weight": 1, "content": {}}, {"id": "b", "weight": 1, "content": {}}],
     )
     winner = experience(

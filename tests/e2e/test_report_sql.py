@@ -34,15 +34,24 @@ COLUMNS = (
 
 def docs() -> list[dict[str, Any]]:
     mixed = experience(
-        id="mixed", placement="pdp", audience={}, holdout=0.3,
+        id="mixed",
+        placement="pdp",
+        audience={},
+        holdout=0.3,
         variants=[{"id": "a", "weight": 1, "content": {}}, {"id": "b", "weight": 2, "content": {}}],
     )
     signup = experience(
-        id="signup", placement="footer", audience={}, holdout=0.5,
+        id="signup",
+        placement="footer",
+        audience={},
+        holdout=0.5,
         variants=[{"id": "b", "weight": 1, "content": {}}],
     )
-    signup["measurement_plan"] = {**signup["measurement_plan"], "primary_metric": "signup",
-                                  "attribution_window_days": 2}
+    signup["measurement_plan"] = {
+        **signup["measurement_plan"],
+        "primary_metric": "signup",
+        "attribution_window_days": 2,
+    }
     return [mixed, signup]
 
 
@@ -152,8 +161,10 @@ def test_the_edge_cases_are_counted_as_documented(events_root: Path) -> None:
 def test_both_paths_give_the_same_report(events_root: Path) -> None:
     def report(totals: Totals) -> dict[str, Any]:
         built = report_build.build(WINDOW, docs(), totals, None, global_holdout=0.05)
-        return {e["id"]: [(v["variant"], v["verdict"]) for v in e["variants"]]
-                for e in built["experiences"]}
+        return {
+            e["id"]: [(v["variant"], v["verdict"]) for v in e["variants"]]
+            for e in built["experiences"]
+        }
 
     assert report(sql_totals(events_root)) == report(python_totals())
 

@@ -264,8 +264,12 @@ def test_unowned_overdue_and_ended_experiences_are_retired(settings: Any) -> Non
         ("ended", "ended"),
     }
     statuses = {s.doc["id"]: s.doc["status"] for s in store.load_all()}
-    assert statuses == {"unowned": "retired", "overdue": "retired", "ended": "retired",
-                        "fine": "live"}
+    assert statuses == {
+        "unowned": "retired",
+        "overdue": "retired",
+        "ended": "retired",
+        "fine": "live",
+    }
     # a re-run still reports them (as they stood before tonight) and retires nothing twice
     again = run(DAY, settings)
     assert again.report == report and again.applied == []

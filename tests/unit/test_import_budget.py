@@ -8,7 +8,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HOT_MODULES = "earnest.decide.engine, earnest.decide.request, earnest.tokens, earnest.consent.purposes"
+HOT_MODULES = (
+    "earnest.decide.engine, earnest.decide.request, earnest.tokens, earnest.consent.purposes"
+)
 # What decide must never load: the other capabilities, the authoring tools, the CLI.
 NOT_DECIDES = ("earnest.report", "earnest.events", "earnest.experiences", "earnest_cli")
 

@@ -141,4 +141,3 @@ def padded_version(value: Any) -> str:
     if len(parts) == 3:
         parts.append("~")  # a release sorts after its pre-releases
     return "-".join(p.rjust(5) if p.isdigit() and p.isascii() else p for p in parts)
-

@@ -42,7 +42,6 @@ def _always(_: Any) -> bool:
     return True
 
 
-
 def _getter(path: str) -> Callable[[Any], Any]:
     """A closure reading a dotted path; a missing step gives None, as in the reference."""
     parts = tuple(path.split("."))
@@ -378,4 +377,3 @@ def _compile_operator(op: str, arg: Any, groups: dict[str, list[Any]]) -> Callab
         found = _regex(arg, re.IGNORECASE if op.endswith("i") else 0)
         return found if op.startswith("$regex") else _negate(found)
     return _never  # an unknown operator never matches (validation refuses it before push)
-

@@ -37,6 +37,5 @@ class ConditionProblem:
     message: str
 
 
-
 def is_operator_object(value: Any) -> bool:
     return isinstance(value, dict) and bool(value) and all(str(k).startswith("$") for k in value)

@@ -48,4 +48,3 @@ def effective_consent(
         combined["personalization"] = DENIED
     unknown = regime == "opt_out"
     return {p: combined[p] == GRANTED if p in combined else unknown for p in PURPOSES}
-

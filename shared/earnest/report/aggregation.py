@@ -122,8 +122,13 @@ class _Sums:
     several: int = 0
     revenues: list[float] = field(default_factory=list)
 
-    def add(self, first_ms: int, conversions: list[tuple[int, float, str, str]] | None,
-            attribution: Attribution, several: bool) -> None:
+    def add(
+        self,
+        first_ms: int,
+        conversions: list[tuple[int, float, str, str]] | None,
+        attribution: Attribution,
+        several: bool,
+    ) -> None:
         self.units += 1
         if several:
             self.several += 1

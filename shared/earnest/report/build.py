@@ -360,10 +360,16 @@ def _evidence(
         "verdict": verdict,
         "previous_verdict": previous,
         "min_units_per_arm": min_units,
-        "holdout": {"units": control.units, "conversions": control.conversions,
-                    "mean": lift.control},
-        "variant": {"units": variant.units, "conversions": variant.conversions,
-                    "mean": lift.treatment},
+        "holdout": {
+            "units": control.units,
+            "conversions": control.conversions,
+            "mean": lift.control,
+        },
+        "variant": {
+            "units": variant.units,
+            "conversions": variant.conversions,
+            "mean": lift.treatment,
+        },
         "absolute_lift": lift.absolute,
         "absolute_interval": [_num(lift.absolute_low), _num(lift.absolute_high)],
         "relative_lift": _num(lift.relative),
@@ -426,10 +432,15 @@ def _program(totals: Totals, global_holdout: float, attribution_days: int) -> di
 
 
 def srm_check_program(share: float, held: int, treated: int) -> dict[str, Any]:
-    test = _srm_test("global_holdout_split", [GLOBAL_HOLDOUT, PROGRAM_ARM], [held, treated],
-                     [share, 1.0 - share])
-    return {"flagged": test["flagged"], "p_value": test["p_value"],
-            "threshold": stats.SRM_THRESHOLD, "tests": [test]}
+    test = _srm_test(
+        "global_holdout_split", [GLOBAL_HOLDOUT, PROGRAM_ARM], [held, treated], [share, 1.0 - share]
+    )
+    return {
+        "flagged": test["flagged"],
+        "p_value": test["p_value"],
+        "threshold": stats.SRM_THRESHOLD,
+        "tests": [test],
+    }
 
 
 def build(

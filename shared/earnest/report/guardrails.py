@@ -233,9 +233,7 @@ def apply(doc: Mapping[str, Any], actions: Iterable[Action]) -> dict[str, Any]:
 def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """{field: {from, to}} for every top-level field that differs (version aside)."""
     keys = sorted((set(old) | set(new)) - {"version"})
-    return {
-        k: {"from": old.get(k), "to": new.get(k)} for k in keys if old.get(k) != new.get(k)
-    }
+    return {k: {"from": old.get(k), "to": new.get(k)} for k in keys if old.get(k) != new.get(k)}
 
 
 def as_of(doc: Mapping[str, Any], audit: Sequence[Mapping[str, Any]], day: date) -> dict[str, Any]:

@@ -245,9 +245,7 @@ def forest_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                     ),
                     "sequential": _relative_interval(lift, "sequential_low", "sequential_high"),
                     "units": min(
-                        a["units"]
-                        for a in exp["arms"]
-                        if a["variant"] in (None, v["variant"])
+                        a["units"] for a in exp["arms"] if a["variant"] in (None, v["variant"])
                     ),
                 }
             )
@@ -287,14 +285,12 @@ def forest_svg(rows: Sequence[Mapping[str, Any]], title: str = "Lift against the
     for i, r in enumerate(rows):
         cy = top + i * row_h + row_h / 2
         colour = VERDICT_COLOURS.get(r["verdict"], "#6e7781")
-        label = f'{r["experience"]} / {r["variant"]}' + (" (paused)" if r["paused"] else "")
+        label = f"{r['experience']} / {r['variant']}" + (" (paused)" if r["paused"] else "")
         parts.append(
             f'<g class="forest-row" data-experience="{escape(r["experience"])}" '
             f'data-variant="{escape(r["variant"])}" data-verdict="{escape(str(r["verdict"]))}">'
         )
-        parts.append(
-            f'<text x="{left - 10}" y="{cy + 4}" text-anchor="end">{escape(label)}</text>'
-        )
+        parts.append(f'<text x="{left - 10}" y="{cy + 4}" text-anchor="end">{escape(label)}</text>')
         if r["sequential"]:
             lo, hi = x(r["sequential"][0]), x(r["sequential"][1])
             parts.append(
@@ -338,7 +334,7 @@ def coverage_svg(coverage: Mapping[str, Any]) -> str:
         f'<svg class="chart coverage" role="img" aria-label="coverage by reason" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
         f'<text x="{left}" y="16" font-weight="600">Share of exposures by decision reason '
-        f'({coverage.get("exposures", 0):,} exposures)</text>',
+        f"({coverage.get('exposures', 0):,} exposures)</text>",
     ]
     if not reasons:
         parts.append(f'<text x="{left}" y="{top + 16}" fill="#656d76">no exposures</text>')
@@ -353,7 +349,7 @@ def coverage_svg(coverage: Mapping[str, Any]) -> str:
             f'<text x="{left - 10}" y="{y + 15}" text-anchor="end">{escape(r["reason"])}</text>'
             f'<rect x="{left}" y="{y + 3}" width="{max(w, 0.5)}" height="16" fill="{colour}"/>'
             f'<text x="{left + w + 8}" y="{y + 15}">{_pct(r["share"], 1)} '
-            f'({r["exposures"]:,})</text></g>'
+            f"({r['exposures']:,})</text></g>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -516,10 +512,10 @@ def to_html(report: Mapping[str, Any]) -> bytes:
 <title>Earnest nightly report {day}</title><style>{CSS}</style></head>
 <body>
 <h1>Earnest nightly report · {day}</h1>
-<p class="muted">Events in partitions {escape(window['start'])} to {escape(window['end'])}
-({window['lookback_days']} days); {events.get('records', 0):,} records read,
-{events.get('duplicates_dropped', 0):,} duplicates and {events.get('erased_dropped', 0):,}
-events of {events.get('erased_subjects', 0):,} erased subjects dropped.</p>
+<p class="muted">Events in partitions {escape(window["start"])} to {escape(window["end"])}
+({window["lookback_days"]} days); {events.get("records", 0):,} records read,
+{events.get("duplicates_dropped", 0):,} duplicates and {events.get("erased_dropped", 0):,}
+events of {events.get("erased_subjects", 0):,} erased subjects dropped.</p>
 <div class="cards">{cards}</div>
 {alerts}
 <h2>Guardrails: what was paused or retired, and why</h2>
@@ -535,7 +531,7 @@ what a single look would say.</p>
 <h2>The whole program against the global holdout</h2>
 {_program_section(report["program"])}
 <h2>Experiences</h2>
-{''.join(sections) or "<p class='muted'>No live or recently paused experience.</p>"}
+{"".join(sections) or "<p class='muted'>No live or recently paused experience.</p>"}
 <p class="muted">Schema and definitions: docs/report.md ({escape(str(report["schema"]))}).</p>
 </body></html>
 """

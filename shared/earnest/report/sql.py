@@ -29,7 +29,7 @@ from earnest.report.aggregation import (
 
 SQL_PATH = Path(__file__).parent / "report_aggregate.sql"
 DEFAULT_EVENTS_TABLE = "earnest_events"
-_IDENTIFIER = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.\"")
+_IDENTIFIER = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."')
 
 
 def _quote(text: str) -> str:

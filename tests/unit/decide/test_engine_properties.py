@@ -25,9 +25,9 @@ edits = st.fixed_dictionaries(
     {},
     optional={
         "holdout": st.floats(min_value=0.01, max_value=0.9),
-        "variants": st.lists(
-            st.integers(min_value=1, max_value=9), min_size=1, max_size=4
-        ).map(lambda ws: [{"id": f"v{i}", "weight": w, "content": i} for i, w in enumerate(ws)]),
+        "variants": st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=4).map(
+            lambda ws: [{"id": f"v{i}", "weight": w, "content": i} for i, w in enumerate(ws)]
+        ),
         "audience": st.sampled_from([{}, {"context.device": "mobile"}, {"context.country": "FR"}]),
         "priority": st.integers(min_value=-5, max_value=5),
         "status": st.sampled_from(["live", "paused", "draft"]),

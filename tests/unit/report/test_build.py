@@ -25,8 +25,11 @@ def arm(units: int, rate: float, value: float = 20.0) -> ArmTotals:
     return ArmTotals(units, units, conversions, conversions * value, conversions * value * value)
 
 
-def totals(arms: dict[str | None, ArmTotals], exp: str = "hero-test",
-           program: dict[str, ArmTotals] | None = None) -> Totals:
+def totals(
+    arms: dict[str | None, ArmTotals],
+    exp: str = "hero-test",
+    program: dict[str, ArmTotals] | None = None,
+) -> Totals:
     return Totals(
         {exp: ExperienceTotals(arms, {"personalized": 10, "holdout": 5})},
         {"personalized": 60, "holdout": 30, "global_holdout": 10},
@@ -35,8 +38,9 @@ def totals(arms: dict[str | None, ArmTotals], exp: str = "hero-test",
     )
 
 
-def build(doc: dict[str, Any], arms: dict[str | None, ArmTotals],
-          previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def build(
+    doc: dict[str, Any], arms: dict[str | None, ArmTotals], previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return report_build.build(WINDOW, [doc], totals(arms), previous, global_holdout=0.05)
 
 
@@ -108,8 +112,9 @@ def test_after_a_pause_the_srm_check_splits_in_two_that_a_pause_leaves_unchanged
         holdout=0.1,
     )
     # a was paused mid-window: it stopped growing while b and c went on
-    report = build(doc, {None: arm(1000, 0.1), "a": arm(1500, 0.1), "b": arm(3750, 0.1),
-                         "c": arm(3750, 0.1)})
+    report = build(
+        doc, {None: arm(1000, 0.1), "a": arm(1500, 0.1), "b": arm(3750, 0.1), "c": arm(3750, 0.1)}
+    )
     srm = report["experiences"][0]["srm"]
     assert [t["test"] for t in srm["tests"]] == ["holdout_split", "variant_split"]
     assert not srm["flagged"]
@@ -133,10 +138,12 @@ def test_revenue_plans_are_judged_on_revenue_per_unit() -> None:
 
 def test_paused_experiences_are_reported_only_with_units_in_the_window() -> None:
     paused = experience(status="paused")
-    with_units = report_build.build(WINDOW, [paused], totals({None: arm(10, 0.1)}), None,
-                                    global_holdout=0.05)
-    without = report_build.build(WINDOW, [paused], totals({}, exp="other"), None,
-                                 global_holdout=0.05)
+    with_units = report_build.build(
+        WINDOW, [paused], totals({None: arm(10, 0.1)}), None, global_holdout=0.05
+    )
+    without = report_build.build(
+        WINDOW, [paused], totals({}, exp="other"), None, global_holdout=0.05
+    )
     assert len(with_units["experiences"]) == 1 and without["experiences"] == []
 
 
@@ -144,7 +151,9 @@ def test_program_lift_and_coverage() -> None:
     report = build(ONE_VARIANT, {None: arm(5000, 0.08), "b": arm(5000, 0.12)})
     program = report["program"]
     assert [r["reason"] for r in program["coverage"]["reasons"]] == [
-        "personalized", "holdout", "global_holdout"
+        "personalized",
+        "holdout",
+        "global_holdout",
     ]
     assert sum(r["share"] for r in program["coverage"]["reasons"]) == pytest.approx(1.0)
     lift = program["global_holdout"]["lift"]["conversion_rate"]

@@ -14,8 +14,13 @@ from tests.builders.experiences import experience
 DAY = date(2026, 11, 20)
 
 
-def result(variant: str, verdict: str | None, previous: str | None = None,
-           enough: bool = True, exp: str = "hero-test") -> VariantResult:
+def result(
+    variant: str,
+    verdict: str | None,
+    previous: str | None = None,
+    enough: bool = True,
+    exp: str = "hero-test",
+) -> VariantResult:
     return VariantResult(exp, variant, verdict, previous, enough, {"metric": "conversion_rate"})
 
 
@@ -24,8 +29,9 @@ def kinds(actions: list[guardrails.Action]) -> list[tuple[str, str | None, str]]
 
 
 def test_a_variant_that_loses_to_its_default_is_paused() -> None:
-    actions = guardrails.decide(DAY, [experience()], [result("a", "loses_to_default"),
-                                                      result("b", "beats_default")])
+    actions = guardrails.decide(
+        DAY, [experience()], [result("a", "loses_to_default"), result("b", "beats_default")]
+    )
     assert kinds(actions) == [("pause_variant", "a", "loses_to_default")]
     assert actions[0].evidence["report_date"] == "2026-11-20"
 
@@ -66,8 +72,9 @@ def test_when_every_active_variant_would_be_paused_the_experience_is_paused() ->
 def test_a_variant_already_paused_counts_as_paused() -> None:
     doc = experience()
     doc["variants"][0].update(paused=True, paused_reason="earlier")
-    actions = guardrails.decide(DAY, [doc], [result("a", "loses_to_default"),
-                                             result("b", "loses_to_default")])
+    actions = guardrails.decide(
+        DAY, [doc], [result("a", "loses_to_default"), result("b", "loses_to_default")]
+    )
     assert [(a.action, a.variant) for a in actions] == [
         ("pause_variant", "b"),
         ("pause_experience", None),
@@ -125,8 +132,9 @@ def test_applying_twice_changes_nothing_more() -> None:
     }
 
 
-def audit_entry(doc: dict[str, Any], new: dict[str, Any], actor: str, report_date: str | None,
-                version: int) -> dict[str, Any]:
+def audit_entry(
+    doc: dict[str, Any], new: dict[str, Any], actor: str, report_date: str | None, version: int
+) -> dict[str, Any]:
     return {
         "actor": actor,
         "version": version,
