@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import orjson
 
 from earnest.decide.request import CONSENT, CONSENT_PURPOSES, CONSENT_VALUES
-from earnest.errors import InvalidJson, InvalidRequest, PayloadTooLarge
+from earnest.errors import InvalidRequest, PayloadTooLarge
+from earnest.jsonbody import read_json
 from earnest.tokens import Exposure, TokenError
 
 EXPOSURE = "exposure"
@@ -159,12 +160,7 @@ def parse_batch(body: bytes, limits: Limits = LIMITS, now: float | None = None) 
     """
     if len(body) > limits.max_body_bytes:
         raise PayloadTooLarge(f"body exceeds {limits.max_body_bytes} bytes", field="body")
-    if not body.strip():
-        raise InvalidJson("the body is empty; send a JSON document", field="body")
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"the body is not valid JSON ({exc.msg})", field="body") from None
+    payload = read_json(body)
     if isinstance(payload, list):
         return Batch(_events(payload, limits))
     if not isinstance(payload, dict):
