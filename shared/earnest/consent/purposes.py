@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from earnest.errors import InvalidRequest
+
 PURPOSES = ("personalization", "measurement")
 GRANTED = "granted"
 DENIED = "denied"
@@ -22,6 +24,8 @@ ALL_DENIED: Mapping[str, str] = MappingProxyType(dict.fromkeys(PURPOSES, DENIED)
 # personalization wherever it is read. At ingest it withholds measurement too (issue #4,
 # docs/events.md), so /events passes `GPC_DENIES_AT_INGEST`.
 GPC_DENIES = ("personalization",)
+# The `consent` object a request carries (decide's and /events' alike).
+CARRIED_FIELDS = frozenset({"gpc", "purposes"})
 GPC_DENIES_AT_INGEST = ("personalization", "measurement")
 
 
@@ -64,3 +68,33 @@ def effective_consent(
         combined = with_gpc(combined)
     unknown = regime == "opt_out"
     return {p: combined[p] == GRANTED if p in combined else unknown for p in PURPOSES}
+
+
+def check_carried(raw: Any) -> Mapping[str, Any] | None:
+    """The request's `consent` object, checked: `{"gpc"?: bool, "purposes"?: {p: v}}`.
+
+    Raises InvalidRequest naming the field (`consent.purposes.measurement`, ...).
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InvalidRequest("consent must be an object", field="consent")
+    unknown = raw.keys() - CARRIED_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidRequest(f"unknown field consent.{name}", field=f"consent.{name}")
+    gpc = raw.get("gpc")
+    if gpc is not None and not isinstance(gpc, bool):
+        raise InvalidRequest("consent.gpc must be true or false", field="consent.gpc")
+    purposes = raw.get("purposes")
+    if purposes is None:
+        return raw
+    if not isinstance(purposes, Mapping):
+        raise InvalidRequest("consent.purposes must be an object", field="consent.purposes")
+    for purpose, value in purposes.items():
+        field = f"consent.purposes.{purpose}"
+        if purpose not in PURPOSES:
+            raise InvalidRequest(f"unknown consent purpose {purpose!r}", field=field)
+        if value not in VALUES:
+            raise InvalidRequest("consent values are granted or denied", field=field)
+    return raw

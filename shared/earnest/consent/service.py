@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from earnest.consent.cmp import auth, didomi, earnest_format, ketch, usercentrics
-from earnest.consent.records import ConsentUpdate, Outcome, ParsedPayload, format_time
+from earnest.consent.records import ConsentUpdate, Outcome, ParsedPayload
 from earnest.consent.webhooks import TOLERANCE_SECONDS
 from earnest.errors import EarnestError, InvalidRequest, Unauthorized, Unavailable
 from earnest.jsonbody import read_json
+from earnest.timefmt import format_time
 
 
 class ConsentRepository(Protocol):
