@@ -163,7 +163,7 @@ def bench_handler(quick: bool) -> None:
             store.save({**doc, "owner": "bench@shop.example"}, None, actor="bench", action="create")
         module_handler = load_handler("decide")
         assert module_handler is not None
-        g = module_handler.__globals__
+        g = module_handler.__wrapped__.__globals__  # type: ignore[attr-defined]
         timings = {"engine": 0.0, "consent": 0.0}
         engine = g["RULES"].engine()
         real_decide, real_consent = engine.decide, g["CONSENT"].purposes_for

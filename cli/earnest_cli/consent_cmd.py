@@ -82,7 +82,7 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"  received {h.get('receive_time')}  request {h.get('request_id')}")
         print(
             f"    {h.get('action')} under {h.get('regime')}: {_purposes(h.get('purposes'))}"
-            f"  -> {outcome} ({h.get('why')})"
+            f"  -> {outcome} ({h.get('reason')})"
         )
         print(
             f"    event {h.get('event_time')}  id {h.get('event_id')}  from {h.get('source')}"

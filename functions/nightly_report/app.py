@@ -1,9 +1,9 @@
 """nightly-report: tonight's report in S3 and the guardrails applied (docs/report.md).
 
 Thin by design: which date (the event's `date`, else the day before the schedule fired),
-run the report (earnest_aws.nightly_report), log and count what it found, answer a
-summary. An invocation with {"date": "YYYY-MM-DD"} backfills that date; a re-run
-overwrites the same outputs and changes nothing twice.
+run the report (earnest_aws.nightly_report) over the stores built here at cold start,
+log and count what it found, answer a summary. An invocation with {"date": "YYYY-MM-DD"}
+backfills that date; a re-run overwrites the same outputs and changes nothing twice.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from earnest_aws.nightly_report import ReportOptions, report_date, run
+from earnest_aws.nightly_report import ReportOptions, ReportStores, report_date, run
 from earnest_aws.settings import settings as load_settings
 
 logger = Logger()
 metrics = Metrics()
 SETTINGS = load_settings()
 OPTIONS = ReportOptions.from_env()
+STORES = ReportStores.from_settings(SETTINGS)
 
 
 def _log(name: str, fields: Any) -> None:
@@ -30,7 +31,7 @@ def _log(name: str, fields: Any) -> None:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     day = report_date(event)
     logger.append_keys(report_date=day.isoformat())
-    result = run(day, SETTINGS, OPTIONS, log=_log)
+    result = run(day, SETTINGS, OPTIONS, log=_log, stores=STORES)
     alerts = result.report["alerts"]
     for alert in alerts:  # SRM: reported and alerted, never acted on
         fields = {k: alert[k] for k in ("kind", "experience", "p_value")}

@@ -49,6 +49,16 @@ class Unavailable(EarnestError):
     code = "unavailable"
 
 
+class MethodNotAllowed(EarnestError):
+    """The route takes another HTTP method (`allowed`)."""
+
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, allowed: str = "POST") -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
 class ConcurrentModification(EarnestError):
     """Someone else changed the record since it was read; re-read and try again."""
 

@@ -1,15 +1,34 @@
-"""Cached AWS clients, created once per cold start.
+"""Cached AWS clients, created once per cold start, each with the timeouts its caller can afford.
 
 Built on botocore's session rather than boto3's: the low-level client is the same object
 boto3 returns, and skipping boto3's import (s3transfer and friends) takes a third off
 decide's cold start. `AWS_ENDPOINT_URL` (the local stack) is honoured by botocore itself.
+Stores take a client as a constructor argument and default to `client(service)`, so a
+test (or a caller on a tighter budget) hands them another.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long one call may wait: seconds to connect, seconds per read, total attempts."""
+
+    connect: float = 1.0
+    read: float = 2.0
+    attempts: int = 3
+
+
+# Off the request path (the report, the CLI, the rules refresh): patient.
+PATIENT = Timeouts()
+# On a request path with a budget: one attempt, short waits, so a hung dependency costs
+# well under a second and the caller's fallback (fail closed, 503) answers in time.
+ON_REQUEST = Timeouts(connect=0.25, read=0.5, attempts=1)
 
 
 @cache
@@ -20,13 +39,13 @@ def _session() -> Any:
 
 
 @cache
-def client(service: str) -> Any:
+def client(service: str, timeouts: Timeouts = PATIENT) -> Any:
     from botocore.config import Config
 
     config = Config(
-        connect_timeout=float(os.environ.get("AWS_CONNECT_TIMEOUT", "1")),
-        read_timeout=float(os.environ.get("AWS_READ_TIMEOUT", "2")),
-        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
+        retries={"total_max_attempts": timeouts.attempts, "mode": "standard"},
         tcp_keepalive=True,
     )
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

@@ -19,12 +19,16 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from earnest.consent.cmp import auth, didomi, ketch
 from earnest.consent.cmp.mappings import parse_table
 from earnest.consent.service import ConsentConfig
 from earnest.consent.webhooks import SecretError, parse_secrets
-from earnest_aws.settings import ConfigError, read_secret_parameter
+from earnest.text import split_list
+from earnest_aws.aws_errors import error_code
+from earnest_aws.settings import ConfigError, Env, Settings, read_secret_parameter
 
 SECRETS = {
     "webhook": "CONSENT_WEBHOOK_SECRETS",
@@ -37,14 +41,29 @@ PURPOSE_TABLES = {
     auth.USERCENTRICS: ("CONSENT_USERCENTRICS_PURPOSES", {}),
     auth.KETCH: ("CONSENT_KETCH_PURPOSES", ketch.DEFAULT_PURPOSES),
 }
-DEFAULT_MAX_BODY = 1024 * 1024  # a batch of 100 updates with long TC strings fits
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name) or str(default)
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise ConfigError(f"{name} must be an integer within [{lo}, {hi}], got {raw!r}")
-    return int(raw)
+@dataclass(frozen=True)
+class ConsentSettings(Settings):
+    """consent-update: the shared parts, its body limit and how often secrets are re-read.
+
+    Its body limit is larger than decide's: a batch of 100 updates with long TC strings fits.
+    """
+
+    max_body_bytes: int = 1024 * 1024
+    secrets_ttl_seconds: int = 300
+
+    @classmethod
+    def _read(cls, env: Env) -> dict[str, Any]:
+        return {
+            **super()._read(env),
+            "max_body_bytes": env.integer(
+                "CONSENT_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 6 * 1024 * 1024
+            ),
+            "secrets_ttl_seconds": env.integer(
+                "CONSENT_SECRETS_TTL_SECONDS", cls.secrets_ttl_seconds, 0, 86_400
+            ),
+        }
 
 
 def _secret(env: Mapping[str, str], name: str, read: Callable[[str], str]) -> str:
@@ -61,7 +80,7 @@ def _secret(env: Mapping[str, str], name: str, read: Callable[[str], str]) -> st
     try:
         return read(parameter)
     except Exception as exc:
-        if type(exc).__name__ == "ParameterNotFound":
+        if error_code(exc) == "ParameterNotFound":
             return ""
         raise
 
@@ -74,12 +93,10 @@ def load(
         credentials = auth.Credentials(
             webhook_keys=parse_secrets(_secret(env, SECRETS["webhook"], read), SECRETS["webhook"]),
             bearer={
-                source: auth.parse_list(_secret(env, SECRETS[source], read))
+                source: split_list(_secret(env, SECRETS[source], read))
                 for source in auth.BEARER_SOURCES
             },
-            basic={
-                auth.USERCENTRICS: auth.parse_list(_secret(env, SECRETS[auth.USERCENTRICS], read))
-            },
+            basic={auth.USERCENTRICS: split_list(_secret(env, SECRETS[auth.USERCENTRICS], read))},
         )
         tables = {
             source: parse_table(env[name], name) if env.get(name) else dict(default)
@@ -95,14 +112,12 @@ class CachedConfig:
     a failed re-read (a rotation must never lock every CMP out)."""
 
     def __init__(
-        self, loader: Callable[[], ConsentConfig] = load, ttl: float | None = None
+        self,
+        loader: Callable[[], ConsentConfig] = load,
+        ttl: float = ConsentSettings.secrets_ttl_seconds,
     ) -> None:
         self._loader = loader
-        self._ttl = (
-            ttl
-            if ttl is not None
-            else _int(os.environ, "CONSENT_SECRETS_TTL_SECONDS", 300, 0, 86_400)
-        )
+        self._ttl = ttl
         self._config: ConsentConfig | None = None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
@@ -118,8 +133,3 @@ class CachedConfig:
                         raise
                 self._loaded_at = now
             return self._config
-
-
-def max_body_bytes(env: Mapping[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    return _int(env, "CONSENT_MAX_BODY_BYTES", DEFAULT_MAX_BODY, 1024, 6 * 1024 * 1024)

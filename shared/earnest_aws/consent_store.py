@@ -12,17 +12,23 @@ cold start.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from earnest.consent.purposes import DENIED, PURPOSES, VALUES, most_restrictive
+from earnest.consent.purposes import ALL_DENIED, VALUES, most_restrictive
 from earnest.errors import Unavailable
+from earnest_aws.aws_errors import translated
 from earnest_aws.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 STATE = "state"
 HISTORY_PREFIX = "history#"
 RECEIPT_PREFIX = "erasure-receipt#"
 REGIME_PREFIX = "r_"
-ALL_DENIED = dict.fromkeys(PURPOSES, DENIED)
+# A tombstone's key in the sparse `erased` index, which the nightly report reads.
+ERASED_INDEX = "erased"
+ERASED_MARKER = "1"
 # BatchGetItem may hand back keys it did not get to; it never does for two small items in
 # practice, but a throttled table can, so retry briefly before failing closed.
 _BATCH_ATTEMPTS = 3
@@ -55,8 +61,9 @@ def state_purposes(item: Mapping[str, Any]) -> dict[str, str]:
 class ConsentStore:
     """Reads one consent table: decide's purposes, and state and history for people."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table = table_name
+        self.dynamodb: DynamoDBClient = dynamodb or client("dynamodb")
 
     def purposes_for(self, subject_ids: Sequence[str]) -> dict[str, str] | None:
         """The combined stored consent of every id (one strongly consistent BatchGetItem).
@@ -89,8 +96,6 @@ class ConsentStore:
         return out
 
     def _batch_get_states(self, ids: list[str]) -> list[dict[str, Any]]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         request: dict[str, Any] = {
             self.table: {
                 "Keys": [{"subject_id": {"S": s}, "record": {"S": STATE}} for s in ids],
@@ -98,15 +103,13 @@ class ConsentStore:
             }
         }
         items: list[dict[str, Any]] = []
-        try:
+        with translated("the consent store cannot be read"):
             for _ in range(_BATCH_ATTEMPTS):
-                response = client("dynamodb").batch_get_item(RequestItems=request)
+                response = self.dynamodb.batch_get_item(RequestItems=request)
                 items.extend(response.get("Responses", {}).get(self.table, []))
-                request = response.get("UnprocessedKeys") or {}
+                request = dict(response.get("UnprocessedKeys") or {})
                 if not request:
                     return items
-        except (BotoCoreError, ClientError) as exc:
-            raise Unavailable(f"the consent store cannot be read ({type(exc).__name__})") from exc
         raise Unavailable("the consent store is throttling reads")
 
     # ------------------------------------------------------------ reading for people
@@ -117,21 +120,24 @@ class ConsentStore:
         return self._get_state(subject_id)
 
     def history(self, subject_id: str) -> list[dict[str, Any]]:
-        """Every change received for the subject, oldest receipt first."""
-        return [from_item(i) for i in self._query(subject_id, HISTORY_PREFIX)]
+        """Every change received for the subject, oldest receipt first.
+
+        Entries written before the history said `reason` said `why`: read as `reason`.
+        """
+        entries = [from_item(i) for i in self._query(subject_id, HISTORY_PREFIX)]
+        for entry in entries:
+            if "why" in entry:
+                entry.setdefault("reason", entry.pop("why"))
+        return entries
 
     def receipts(self, subject_id: str) -> list[dict[str, Any]]:
         return [from_item(i) for i in self._query(subject_id, RECEIPT_PREFIX)]
 
     def _get_state(self, subject_id: str) -> dict[str, Any] | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = client("dynamodb").get_item(
+        with translated("the consent store cannot be read"):
+            response = self.dynamodb.get_item(
                 TableName=self.table, Key=item_key(subject_id, STATE), ConsistentRead=True
             )
-        except (BotoCoreError, ClientError) as exc:
-            raise Unavailable(f"the consent store cannot be read ({type(exc).__name__})") from exc
         item = response.get("Item")
         return from_item(item) if item else None
 
@@ -152,19 +158,14 @@ class ConsentStore:
             kwargs["ExpressionAttributeNames"] = {"#rec": "record"}
         if projection:
             kwargs["ProjectionExpression"] = projection
-        from botocore.exceptions import BotoCoreError, ClientError
-
         items: list[dict[str, Any]] = []
-        ddb = client("dynamodb")
-        try:
+        with translated("the consent store cannot be read"):
             while True:
-                page = ddb.query(**kwargs)
+                page = self.dynamodb.query(**kwargs)
                 items.extend(page.get("Items", []))
                 if not page.get("LastEvaluatedKey"):
                     return items
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (BotoCoreError, ClientError) as exc:
-            raise Unavailable(f"the consent store cannot be read ({type(exc).__name__})") from exc
 
 
 def to_attr(value: Any) -> dict[str, Any]:

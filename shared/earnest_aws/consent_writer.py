@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from earnest.consent.records import ERASED, ERASURE, FIRST, NEWER, ConsentUpdate, Outcome, order
 from earnest.errors import Unavailable
-from earnest_aws.clients import client
+from earnest_aws.aws_errors import error_code, is_condition_failure, translated
 from earnest_aws.consent_store import (
+    ERASED_MARKER,
     HISTORY_PREFIX,
     RECEIPT_PREFIX,
     STATE,
@@ -25,7 +24,6 @@ from earnest_aws.consent_store import (
 )
 
 WEBHOOK_PREFIX = "__webhook__#"
-ERASED_MARKER = "1"
 _APPLY_ATTEMPTS = 4  # a race with another writer re-reads and decides again
 
 _NEWER = (
@@ -34,8 +32,7 @@ _NEWER = (
 )
 
 
-def _unavailable(exc: Exception) -> Unavailable:
-    return Unavailable(f"the consent store cannot be written ({type(exc).__name__})")
+WRITE_FAILED = "the consent store cannot be written"
 
 
 def receipt_suffix(update: ConsentUpdate, receive_time: str, request_id: str, seq: int) -> str:
@@ -50,7 +47,7 @@ def _history_item(
     request_id: str,
     seq: int,
     applied: bool,
-    why: str,
+    reason: str,
 ) -> dict[str, Any]:
     """Proof of consent: what was received, from whom, when, and what became of it."""
     fields = {
@@ -65,7 +62,7 @@ def _history_item(
         "receive_time": receive_time,
         "request_id": request_id,
         "applied": applied,
-        "why": why,
+        "reason": reason,
     }
     if update.consent_string:
         fields["consent_string"] = update.consent_string
@@ -89,46 +86,49 @@ class ConsentWriter(ConsentStore):
         Either way the receipt goes in the history, in the same transaction as the
         decision it records, unless the subject is erased (nothing is kept for them).
         """
-        from botocore.exceptions import BotoCoreError, ClientError
-
         attribute = f"r_{update.regime}"
         for _ in range(_APPLY_ATTEMPTS):
-            try:
-                state = self._get_state(update.subject_id)
-                if state is not None and "erased_at" in state:
-                    return Outcome(update, False, ERASED)
-                stored = (state or {}).get(attribute)
-                previous = (stored["event_time"], stored["event_id"]) if stored else None
-                why = order(previous, (update.event_time, update.event_id))
-                applied = why in (FIRST, NEWER)
-                history = {
-                    "Put": {
+            state = self._get_state(update.subject_id)
+            if state is not None and "erased_at" in state:
+                return Outcome(update, False, ERASED)
+            stored = (state or {}).get(attribute)
+            previous = (stored["event_time"], stored["event_id"]) if stored else None
+            reason = order(previous, (update.event_time, update.event_id))
+            applied = reason in (FIRST, NEWER)
+            history = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": _history_item(update, receive_time, request_id, seq, applied, reason),
+                }
+            }
+            if applied:
+                guard = self._state_update(update, attribute, receive_time)
+            else:  # still only if the subject was not erased in between
+                guard = {
+                    "ConditionCheck": {
                         "TableName": self.table,
-                        "Item": _history_item(update, receive_time, request_id, seq, applied, why),
+                        "Key": item_key(update.subject_id, STATE),
+                        "ConditionExpression": "attribute_not_exists(erased_at)",
                     }
                 }
-                if applied:
-                    guard = self._state_update(update, attribute, receive_time)
-                else:  # still only if the subject was not erased in between
-                    guard = {
-                        "ConditionCheck": {
-                            "TableName": self.table,
-                            "Key": item_key(update.subject_id, STATE),
-                            "ConditionExpression": "attribute_not_exists(erased_at)",
-                        }
-                    }
-                client("dynamodb").transact_write_items(TransactItems=[guard, history])
-                return Outcome(update, applied, why)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                    raise _unavailable(exc) from exc
-                reasons = exc.response.get("CancellationReasons") or []
-                if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                    raise _unavailable(exc) from exc
-                # Another writer got there first: read again and decide again.
-            except BotoCoreError as exc:
-                raise _unavailable(exc) from exc
+            if self._transact([guard, history]):
+                return Outcome(update, applied, reason)
+            # Another writer got there first: read again and decide again.
         raise Unavailable("the consent record is changing too fast; retry")
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """Write the items in one transaction; False when a condition lost a race."""
+        with translated(WRITE_FAILED):
+            try:
+                self.dynamodb.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            except Exception as exc:
+                reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+                if is_condition_failure(exc) and any(
+                    r.get("Code") == "ConditionalCheckFailed" for r in reasons
+                ):
+                    return False
+                raise
+        return True
 
     def _state_update(
         self, update: ConsentUpdate, attribute: str, receive_time: str
@@ -163,40 +163,38 @@ class ConsentWriter(ConsentStore):
         The tombstone goes first: from then on every update is refused (and writes no
         history), so the deletion that follows cannot miss a late arrival.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        ddb = client("dynamodb")
-        try:
-            tombstone = {
-                **item_key(update.subject_id, STATE),
-                "erased_at": {"S": receive_time},
-                "erased_marker": {"S": ERASED_MARKER},
-                "erasure_event_id": {"S": update.event_id},
-            }
+        tombstone = {
+            **item_key(update.subject_id, STATE),
+            "erased_at": {"S": receive_time},
+            "erased_marker": {"S": ERASED_MARKER},
+            "erasure_event_id": {"S": update.event_id},
+        }
+        with translated(WRITE_FAILED):
             try:
-                ddb.put_item(
+                self.dynamodb.put_item(
                     TableName=self.table,
                     Item=tombstone,
                     ConditionExpression="attribute_not_exists(erased_at)",
                 )
-            except ClientError as exc:  # already erased: keep the first erasure's time
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            except Exception as exc:  # already erased: keep the first erasure's time
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
-            deleted = self._delete_all_but_tombstone(update.subject_id)
-            suffix = receipt_suffix(update, receive_time, request_id, seq)
-            receipt = {
-                "subject_id": update.subject_id,
-                "record": f"{RECEIPT_PREFIX}{suffix}",
-                "event_id": update.event_id,
-                "event_time": update.event_time,
-                "source": update.source,
-                "receive_time": receive_time,
-                "request_id": request_id,
-                "deleted_items": deleted,
-            }
-            ddb.put_item(TableName=self.table, Item={k: to_attr(v) for k, v in receipt.items()})
-        except (BotoCoreError, ClientError) as exc:
-            raise _unavailable(exc) from exc
+        deleted = self._delete_all_but_tombstone(update.subject_id)
+        suffix = receipt_suffix(update, receive_time, request_id, seq)
+        receipt = {
+            "subject_id": update.subject_id,
+            "record": f"{RECEIPT_PREFIX}{suffix}",
+            "event_id": update.event_id,
+            "event_time": update.event_time,
+            "source": update.source,
+            "receive_time": receive_time,
+            "request_id": request_id,
+            "deleted_items": deleted,
+        }
+        with translated(WRITE_FAILED):
+            self.dynamodb.put_item(
+                TableName=self.table, Item={k: to_attr(v) for k, v in receipt.items()}
+            )
         return Outcome(update, True, ERASURE)
 
     def _delete_all_but_tombstone(self, subject_id: str) -> int:
@@ -205,13 +203,14 @@ class ConsentWriter(ConsentStore):
             for item in self._query(subject_id, projection="subject_id, #rec")
             if item["record"]["S"] != STATE and not item["record"]["S"].startswith(RECEIPT_PREFIX)
         ]
-        ddb = client("dynamodb")
         for start in range(0, len(keys), 25):
             pending: dict[str, Any] = {
                 self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
             }
             for _ in range(5):
-                pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                with translated(WRITE_FAILED):
+                    response = self.dynamodb.batch_write_item(RequestItems=pending)
+                pending = dict(response.get("UnprocessedItems") or {})
                 if not pending:
                     break
             else:
@@ -226,28 +225,27 @@ class ConsentWriter(ConsentStore):
         One item per id, spread over partitions (not one hot `__webhooks__` key); DynamoDB's
         TTL removes it eventually, and the condition ignores an expired one that lingers.
         """
-        try:
-            client("dynamodb").put_item(
-                TableName=self.table,
-                Item={
-                    **item_key(f"{WEBHOOK_PREFIX}{webhook_id}", "webhook"),
-                    "expires_at": {"N": str(expires_at)},
-                },
-                ConditionExpression="attribute_not_exists(subject_id) OR expires_at < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
-            )
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
+        with translated(WRITE_FAILED):
+            try:
+                self.dynamodb.put_item(
+                    TableName=self.table,
+                    Item={
+                        **item_key(f"{WEBHOOK_PREFIX}{webhook_id}", "webhook"),
+                        "expires_at": {"N": str(expires_at)},
+                    },
+                    ConditionExpression="attribute_not_exists(subject_id) OR expires_at < :now",
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                )
+            except Exception as exc:
+                if is_condition_failure(exc):
+                    return False
+                raise
+        return True
 
     def release_webhook(self, webhook_id: str) -> None:
         """Forget a claimed id whose processing failed, so the sender's retry gets through."""
         # Best effort: a claim that stays expires with its timestamp anyway.
-        with contextlib.suppress(BotoCoreError, ClientError):
-            client("dynamodb").delete_item(
+        with contextlib.suppress(Unavailable), translated(WRITE_FAILED):
+            self.dynamodb.delete_item(
                 TableName=self.table, Key=item_key(f"{WEBHOOK_PREFIX}{webhook_id}", "webhook")
             )

@@ -1,37 +1,43 @@
-"""record-exposure's own limits, parsed once from the environment at cold start.
+"""record-exposure's settings: the shared Settings and its own limits, read once at cold start.
 
-The rest of its configuration (bucket, consent table and regime, token keys and their
-lifetime) is the shared Settings. Defaults are the SPEC's (500 events, 1 MiB); an
-operator may only tighten the batch, never loosen it past what the SPEC promises.
+Defaults are the SPEC's (500 events, 1 MiB); an operator may only tighten the batch,
+never loosen it past what the SPEC promises. Its AWS calls (one consent read, one PUT)
+get one short attempt each, so a hung dependency answers 503 within about a second.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from earnest.events.batch import LIMITS, Limits
-from earnest_aws.settings import ConfigError
+from earnest_aws.clients import ON_REQUEST, Timeouts
+from earnest_aws.settings import Env, Settings
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name) or str(default)
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise ConfigError(f"{name} must be an integer within [{lo}, {hi}], got {raw!r}")
-    return int(raw)
+@dataclass(frozen=True)
+class EventsSettings(Settings):
+    limits: Limits = LIMITS
+    timeouts: Timeouts = ON_REQUEST
+
+    @classmethod
+    def _read(cls, env: Env) -> dict[str, Any]:
+        limits = Limits(
+            max_events=env.integer("EVENTS_MAX_PER_REQUEST", LIMITS.max_events, 1, 500),
+            max_body_bytes=env.integer(
+                "EVENTS_MAX_BODY_BYTES", LIMITS.max_body_bytes, 1024, LIMITS.max_body_bytes
+            ),
+            max_future_seconds=env.integer(
+                "EVENTS_MAX_FUTURE_SECONDS", LIMITS.max_future_seconds, 0, 3600
+            ),
+            max_age_seconds=env.integer(
+                "EVENTS_MAX_AGE_SECONDS", LIMITS.max_age_seconds, 60, 30 * 86_400
+            ),
+        )
+        return {**super()._read(env), "limits": limits}
 
 
 def load_limits(env: Mapping[str, str] | None = None) -> Limits:
-    env = os.environ if env is None else env
-    return Limits(
-        max_events=_int(env, "EVENTS_MAX_PER_REQUEST", LIMITS.max_events, 1, 500),
-        max_body_bytes=_int(
-            env, "EVENTS_MAX_BODY_BYTES", LIMITS.max_body_bytes, 1024, LIMITS.max_body_bytes
-        ),
-        max_future_seconds=_int(
-            env, "EVENTS_MAX_FUTURE_SECONDS", LIMITS.max_future_seconds, 0, 3600
-        ),
-        max_age_seconds=_int(
-            env, "EVENTS_MAX_AGE_SECONDS", LIMITS.max_age_seconds, 60, 30 * 86_400
-        ),
-    )
+    """The batch limits alone (what the tests of an operator's limits read)."""
+    return EventsSettings.from_env(env).limits

@@ -9,38 +9,38 @@ acknowledges nothing.
 
 from __future__ import annotations
 
-from earnest.errors import Unavailable
+from typing import TYPE_CHECKING
+
+from earnest_aws.aws_errors import error_code, translated
 from earnest_aws.clients import client
 
-# The object is there already (412), or a write of the same key is in flight (409): the
-# first means a retry of a stored request, the second that the caller should retry.
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# The object is there already (412): a retry of a stored request. A write of the same key
+# in flight (409) is left to fail: the caller should retry.
 ALREADY_STORED = frozenset({"PreconditionFailed"})
 
 
 class EventsStore:
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, bucket: str, s3: S3Client | None = None) -> None:
         self.bucket = bucket
+        self.s3: S3Client = s3 or client("s3")
 
     def put(self, key: str, body: bytes) -> bool:
         """Store one gzip NDJSON object; False when the key was already stored."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            client("s3").put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType="application/x-ndjson",
-                ContentEncoding="gzip",
-                IfNoneMatch="*",
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ALREADY_STORED:
-                return False
-            raise Unavailable(f"the events bucket cannot be written ({code})") from exc
-        except BotoCoreError as exc:
-            raise Unavailable(
-                f"the events bucket cannot be written ({type(exc).__name__})"
-            ) from exc
+        with translated("the events bucket cannot be written"):
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType="application/x-ndjson",
+                    ContentEncoding="gzip",
+                    IfNoneMatch="*",
+                )
+            except Exception as exc:
+                if error_code(exc) in ALREADY_STORED:
+                    return False
+                raise
         return True

@@ -1,31 +1,41 @@
-"""The HTTP edge shared by every function: Function URL (payload 2.0) events in, responses out.
+"""The HTTP edge shared by every HTTP function: Function URL (payload 2.0) events in, responses out.
 
-Also the one registry that maps domain errors to statuses, so every handler answers bad
-input the same way: a 4xx with `{"error": {"code", "message", "field"}}`, never a 500.
+`http_handler` is the one wrapper the three HTTP handlers share: it parses the event,
+refuses other methods, binds the request id to the logger (every log line carries it as
+`correlation_id`) and to every error body (the 413 included), and maps domain errors to
+statuses through the one registry, `STATUS_BY_ERROR`: a 4xx with
+`{"error": {"code", "message", "field"}}`, a 503 with Retry-After, never a 500 or a trace.
+A light decorator rather than Powertools' resolver: decide pays for no router.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import wraps
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from earnest.errors import (
     ConcurrentModification,
     EarnestError,
-    InvalidJson,
-    InvalidRequest,
+    MethodNotAllowed,
     PayloadTooLarge,
     Unauthorized,
     Unavailable,
 )
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+
+    from earnest_aws.metrics import Counts
+
 STATUS_BY_ERROR: tuple[tuple[type[EarnestError], int], ...] = (
     (PayloadTooLarge, 413),
-    (InvalidRequest, 400),
+    (MethodNotAllowed, 405),
     (Unauthorized, 401),
     (ConcurrentModification, 409),
     (Unavailable, 503),
@@ -33,6 +43,9 @@ STATUS_BY_ERROR: tuple[tuple[type[EarnestError], int], ...] = (
 )
 
 JSON_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
+ALLOWED_METHOD = "POST"
+
+Response = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +60,14 @@ class HttpRequest:
         return self.headers.get(name.lower(), default)
 
 
-def parse_event(event: Mapping[str, Any], max_body_bytes: int) -> HttpRequest:
+def request_id_of(event: Mapping[str, Any]) -> str:
+    """The Function URL's request id; one of our own when the event carries none."""
+    return str((event.get("requestContext") or {}).get("requestId") or uuid.uuid4())
+
+
+def parse_event(
+    event: Mapping[str, Any], max_body_bytes: int, request_id: str | None = None
+) -> HttpRequest:
     """A Function URL / HTTP API v2 event as a request; oversize bodies are refused here."""
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
@@ -63,22 +83,11 @@ def parse_event(event: Mapping[str, Any], max_body_bytes: int) -> HttpRequest:
         path=str(event.get("rawPath") or http.get("path") or "/"),
         headers=headers,
         body=body,
-        request_id=str(context.get("requestId") or ""),
+        request_id=request_id if request_id is not None else request_id_of(event),
     )
 
 
-def parse_json(body: bytes, field: str = "body") -> Any:
-    if not body:
-        raise InvalidJson("the body is empty; send a JSON document", field=field)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"the body is not valid JSON ({exc.msg})", field=field) from None
-
-
-def json_response(
-    status: int, body: Any, headers: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
     return {
         "statusCode": status,
         "headers": {**JSON_HEADERS, **headers} if headers else JSON_HEADERS,
@@ -86,17 +95,63 @@ def json_response(
     }
 
 
-def error_response(error: EarnestError, request_id: str = "") -> dict[str, Any]:
-    status = next(s for cls, s in STATUS_BY_ERROR if isinstance(error, cls))
-    headers = {"retry-after": "1"} if status == 503 else None
+def status_of(error: EarnestError) -> int:
+    return next(s for cls, s in STATUS_BY_ERROR if isinstance(error, cls))
+
+
+def error_response(error: EarnestError, request_id: str = "") -> Response:
+    status = status_of(error)
+    headers: dict[str, str] | None = None
+    if status == 503:
+        headers = {"retry-after": "1"}
+    elif isinstance(error, MethodNotAllowed):
+        headers = {"allow": error.allowed}
     body: dict[str, Any] = {"error": error.as_dict()}
     if request_id:
         body["request_id"] = request_id
     return json_response(status, body, headers)
 
 
-def method_not_allowed(request: HttpRequest, allowed: str = "POST") -> dict[str, Any] | None:
-    if request.method == allowed:
-        return None
-    body = {"error": {"code": "method_not_allowed", "message": f"use {allowed}"}}
-    return json_response(405, body, {"allow": allowed})
+def http_handler(
+    name: str,
+    logger: Logger,
+    max_body_bytes: int,
+    *,
+    metrics: Counts | None = None,
+    failed: str = "",
+    retry_message: str = "the request failed; retry",
+) -> Callable[[Callable[[HttpRequest], Response]], Callable[[Mapping[str, Any], Any], Response]]:
+    """Wrap `serve(request) -> response` as a Lambda handler of a POST route.
+
+    A refused request logs `<name> refused` with its code and field and counts
+    `refused_<code>`; a dependency that failed (Unavailable) or a bug answers 503 (retry,
+    nothing acknowledged), counted as `failed`, a bug logged with its traceback.
+    """
+
+    def wrap(
+        serve: Callable[[HttpRequest], Response],
+    ) -> Callable[[Mapping[str, Any], Any], Response]:
+        @wraps(serve)
+        def handler(event: Mapping[str, Any], context: Any) -> Response:
+            request_id = request_id_of(event)
+            logger.set_correlation_id(request_id)
+            try:
+                request = parse_event(event, max_body_bytes, request_id)
+                if request.method != ALLOWED_METHOD:
+                    raise MethodNotAllowed(f"use {ALLOWED_METHOD}", allowed=ALLOWED_METHOD)
+                return serve(request)
+            except EarnestError as error:
+                logger.info(f"{name} refused", extra={"code": error.code, "field": error.field})
+                if metrics is not None:
+                    unavailable = isinstance(error, Unavailable)
+                    metrics.count(failed if unavailable and failed else f"refused_{error.code}")
+                return error_response(error, request_id)
+            except Exception:
+                logger.exception(f"{name} failed")
+                if metrics is not None and failed:
+                    metrics.count(failed)
+                return error_response(Unavailable(retry_message), request_id)
+
+        return handler
+
+    return wrap

@@ -14,7 +14,6 @@ Used by functions/nightly_report (the schedule) and `earnest report` (any date).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +26,7 @@ from earnest.report import render as report_render
 from earnest.report.aggregation import Aggregator, Totals
 from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.reports_store import ReportsStore, erased_subjects
-from earnest_aws.settings import ConfigError, Settings
+from earnest_aws.settings import Env, Settings
 
 Log = Callable[[str, Mapping[str, Any]], None]
 _SAVE_ATTEMPTS = 3
@@ -35,19 +34,6 @@ _SAVE_ATTEMPTS = 3
 
 def _quiet(name: str, fields: Mapping[str, Any]) -> None:
     pass
-
-
-def _int_env(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be within [{lo}, {hi}], got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -61,12 +47,29 @@ class ReportOptions:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
-        env = os.environ if env is None else env
+        read = Env(env)
         return cls(
-            lookback_days=_int_env(env, "REPORT_LOOKBACK_DAYS", cls.lookback_days, 1, 400),
-            program_attribution_days=_int_env(
-                env, "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
+            lookback_days=read.integer("REPORT_LOOKBACK_DAYS", cls.lookback_days, 1, 400),
+            program_attribution_days=read.integer(
+                "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
             ),
+        )
+
+
+@dataclass(frozen=True)
+class ReportStores:
+    """What a run reads and writes; the handler builds them once per cold start."""
+
+    experiences: ExperiencesStore
+    reports: ReportsStore
+    erased: Callable[[], set[str]]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReportStores:
+        return cls(
+            ExperiencesStore(settings.experiences_table),
+            ReportsStore(settings.events_bucket),
+            lambda: erased_subjects(settings.consent_table),
         )
 
 
@@ -199,14 +202,15 @@ def run(
     settings: Settings,
     options: ReportOptions | None = None,
     log: Log = _quiet,
+    stores: ReportStores | None = None,
 ) -> RunResult:
     options = options or ReportOptions()
-    experiences = ExperiencesStore(settings.experiences_table)
-    reports = ReportsStore(settings.events_bucket)
+    stores = stores or ReportStores.from_settings(settings)
+    experiences, reports = stores.experiences, stores.reports
     window = report_build.Window(day, options.lookback_days)
 
     docs = load_experiences(experiences, day)
-    erased = erased_subjects(settings.consent_table)
+    erased = stores.erased()
     totals = aggregate(reports, window, docs, erased, options.program_attribution_days)
     log("events aggregated", totals.counters)
     previous = reports.read_report(day - timedelta(days=1))

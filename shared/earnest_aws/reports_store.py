@@ -11,17 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from earnest_aws.aws_errors import translated
 from earnest_aws.clients import client
+from earnest_aws.consent_store import ERASED_INDEX, ERASED_MARKER
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 EVENTS_PREFIX = "events/"
 REPORTS_PREFIX = "reports/"
 LATEST = "latest"
-ERASED_INDEX = "erased"
-ERASED_MARKER = "1"  # what consent-update writes on a tombstone (earnest_aws.consent_writer)
+READ_FAILED = "the events bucket cannot be read"
+WRITE_FAILED = "the report cannot be written"
 
 
 def report_prefix(day: date | str) -> str:
@@ -29,17 +35,18 @@ def report_prefix(day: date | str) -> str:
 
 
 class ReportsStore:
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, bucket: str, s3: S3Client | None = None) -> None:
         self.bucket = bucket
+        self.s3: S3Client = s3 or client("s3")
 
     def _keys(self, prefix: str) -> Iterator[str]:
-        s3 = client("s3")
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
             if token:
                 kwargs["ContinuationToken"] = token
-            page = s3.list_objects_v2(**kwargs)
+            with translated(READ_FAILED):
+                page = self.s3.list_objects_v2(**kwargs)
             for item in page.get("Contents", []):
                 yield item["Key"]
             if not page.get("IsTruncated"):
@@ -48,10 +55,11 @@ class ReportsStore:
 
     def event_objects(self, day: date) -> Iterator[tuple[str, bytes]]:
         """(key, gzip bytes) of every events object of `day`, hour by hour, in key order."""
-        s3 = client("s3")
         for key in sorted(self._keys(f"{EVENTS_PREFIX}dt={day.isoformat()}/")):
             if key.endswith(".ndjson.gz"):
-                yield key, s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                with translated(READ_FAILED):
+                    data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                yield key, data
 
     def read_report(self, day: date | str) -> dict[str, Any] | None:
         """A stored report.json (`day` or "latest"), or None when there is none.
@@ -61,11 +69,11 @@ class ReportsStore:
         """
         prefix = f"{REPORTS_PREFIX}{LATEST}/" if day == LATEST else report_prefix(day)
         key = f"{prefix}report.json"
-        s3 = client("s3")
-        listed = s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
-        if not any(item["Key"] == key for item in listed.get("Contents", [])):
-            return None
-        body = s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        with translated("the stored report cannot be read"):
+            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+            if not any(item.get("Key") == key for item in listed.get("Contents", [])):
+                return None
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         try:
             report = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -78,7 +86,6 @@ class ReportsStore:
         report.json goes last, so a reader that finds it finds the rest of the run too.
         Returns the keys written.
         """
-        s3 = client("s3")
         latest = self.read_report(LATEST)
         mirror = latest is None or str(latest.get("date", "")) <= day.isoformat()
         prefixes = [report_prefix(day)] + ([f"{REPORTS_PREFIX}{LATEST}/"] if mirror else [])
@@ -88,20 +95,21 @@ class ReportsStore:
             for name in order:
                 data, content_type = files[name]
                 key = prefix + name
-                s3.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=data,
-                    ContentType=content_type,
-                    CacheControl="no-cache",
-                )
+                with translated(WRITE_FAILED):
+                    self.s3.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=data,
+                        ContentType=content_type,
+                        CacheControl="no-cache",
+                    )
                 written.append(key)
         return written
 
 
-def erased_subjects(consent_table: str) -> set[str]:
+def erased_subjects(consent_table: str, dynamodb: DynamoDBClient | None = None) -> set[str]:
     """Every subject id with an erasure tombstone (the sparse `erased` index, keys only)."""
-    ddb = client("dynamodb")
+    ddb = dynamodb or client("dynamodb")
     kwargs: dict[str, Any] = {
         "TableName": consent_table,
         "IndexName": ERASED_INDEX,
@@ -111,7 +119,8 @@ def erased_subjects(consent_table: str) -> set[str]:
     }
     out: set[str] = set()
     while True:
-        page = ddb.query(**kwargs)
+        with translated("the erased subjects cannot be read"):
+            page = ddb.query(**kwargs)
         out.update(item["subject_id"]["S"] for item in page.get("Items", []))
         if not page.get("LastEvaluatedKey"):
             return out

@@ -1,5 +1,11 @@
 """Configuration, parsed once from the environment, failing loudly at start-up.
 
+The one settings reader: `Env` parses every variable (one integer parser, one number
+parser, one list parser), `Settings` holds what every function shares, and each function's
+settings extend it with its own parts (`DecideSettings` here, `EventsSettings` in
+earnest_aws.events_config, `ConsentSettings` in earnest_aws.consent_config; the nightly
+report's options read through `Env` too).
+
 A frozen dataclass rather than pydantic-settings: decide imports this on its cold path and
 pydantic-settings alone costs more to import than the whole decide handler may (see
 docs/dependencies.md). Every value is still typed, bounded and named in its error.
@@ -11,36 +17,62 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any, Self
+
+from earnest.consent.purposes import REGIMES
+from earnest.text import split_list
+from earnest_aws.clients import ON_REQUEST, Timeouts
 
 
 class ConfigError(RuntimeError):
     """A missing or malformed setting; raised at cold start, never per request."""
 
 
-def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be within [{lo}, {hi}], got {value}")
-    return value
+class Env:
+    """Typed, bounded reads of environment variables; each error names the variable."""
 
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env = os.environ if env is None else env
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    return int(_float(env, name, default, lo, hi))
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name) or default
+
+    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
+        """An integer written as one (`7.9` is an error, never 7), within [lo, hi]."""
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise ConfigError(f"{name} must be within [{lo}, {hi}], got {value}")
+        return value
+
+    def number(self, name: str, default: float, lo: float, hi: float) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not lo <= value <= hi:  # also refuses nan
+            raise ConfigError(f"{name} must be within [{lo}, {hi}], got {value}")
+        return value
+
+    def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in options:
+            raise ConfigError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+        return value
 
 
 def parse_keys(raw: str, name: str) -> tuple[tuple[str, bytes], ...]:
     """`kid:secret,kid:secret` -> ((kid, secret), ...); the first signs, all verify."""
     keys: list[tuple[str, bytes]] = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
+    for part in split_list(raw):
         kid, sep, secret = part.partition(":")
         if not sep or not kid or len(secret) < 16:
             raise ConfigError(f"{name} entries must look like kid:secret (secret >= 16 chars)")
@@ -50,6 +82,8 @@ def parse_keys(raw: str, name: str) -> tuple[tuple[str, bytes], ...]:
 
 @dataclass(frozen=True)
 class Settings:
+    """What every function shares: where things are, the consent regime, the token keys."""
+
     experiences_table: str = "earnest-experiences"
     consent_table: str = "earnest-consent"
     events_bucket: str = "earnest-data"
@@ -63,26 +97,29 @@ class Settings:
     service: str = "earnest"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        regime = env.get("CONSENT_REGIME", "opt_in")
-        if regime not in ("opt_in", "opt_out"):
-            raise ConfigError(f"CONSENT_REGIME must be opt_in or opt_out, got {regime!r}")
-        return cls(
-            experiences_table=env.get("EXPERIENCES_TABLE", cls.experiences_table),
-            consent_table=env.get("CONSENT_TABLE", cls.consent_table),
-            events_bucket=env.get("EVENTS_BUCKET", cls.events_bucket),
-            rules_ttl_seconds=_float(env, "RULES_TTL_SECONDS", cls.rules_ttl_seconds, 0, 3600),
-            global_holdout=_float(env, "GLOBAL_HOLDOUT", cls.global_holdout, 0, 0.5),
-            consent_regime=regime,
-            exposure_token_keys=_token_keys(env),
-            token_ttl_seconds=_int(
-                env, "TOKEN_TTL_SECONDS", cls.token_ttl_seconds, 60, 30 * 86_400
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        return cls(**cls._read(Env(env)))
+
+    @classmethod
+    def _read(cls, env: Env) -> dict[str, Any]:
+        """The fields this class adds, read from `env`; subclasses extend it."""
+        return {
+            "experiences_table": env.text("EXPERIENCES_TABLE", cls.experiences_table),
+            "consent_table": env.text("CONSENT_TABLE", cls.consent_table),
+            "events_bucket": env.text("EVENTS_BUCKET", cls.events_bucket),
+            "rules_ttl_seconds": env.number("RULES_TTL_SECONDS", cls.rules_ttl_seconds, 0, 3600),
+            "global_holdout": env.number("GLOBAL_HOLDOUT", cls.global_holdout, 0, 0.5),
+            "consent_regime": env.choice("CONSENT_REGIME", cls.consent_regime, REGIMES),
+            "exposure_token_keys": _token_keys(env),
+            "token_ttl_seconds": env.integer(
+                "TOKEN_TTL_SECONDS", cls.token_ttl_seconds, 60, 30 * 86_400
             ),
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, 1024, 6 * 1024 * 1024),
-            max_placements=_int(env, "MAX_PLACEMENTS", cls.max_placements, 1, 200),
-            service=env.get("POWERTOOLS_SERVICE_NAME", cls.service),
-        )
+            "max_body_bytes": env.integer(
+                "MAX_BODY_BYTES", cls.max_body_bytes, 1024, 6 * 1024 * 1024
+            ),
+            "max_placements": env.integer("MAX_PLACEMENTS", cls.max_placements, 1, 200),
+            "service": env.text("POWERTOOLS_SERVICE_NAME", cls.service),
+        }
 
     def require_token_keys(self) -> tuple[tuple[str, bytes], ...]:
         if not self.exposure_token_keys:
@@ -93,11 +130,18 @@ class Settings:
         return self.exposure_token_keys
 
 
-def _token_keys(env: Mapping[str, str]) -> tuple[tuple[str, bytes], ...]:
-    raw = env.get("EXPOSURE_TOKEN_KEYS")
+@dataclass(frozen=True)
+class DecideSettings(Settings):
+    """decide: the shared parts, and the consent read's budget (one short attempt)."""
+
+    consent_timeouts: Timeouts = ON_REQUEST
+
+
+def _token_keys(env: Env) -> tuple[tuple[str, bytes], ...]:
+    raw = env.text("EXPOSURE_TOKEN_KEYS", "")
     if raw:
         return parse_keys(raw, "EXPOSURE_TOKEN_KEYS")
-    param = env.get("EXPOSURE_TOKEN_KEYS_PARAM")
+    param = env.text("EXPOSURE_TOKEN_KEYS_PARAM", "")
     if param:
         return parse_keys(read_secret_parameter(param), "EXPOSURE_TOKEN_KEYS_PARAM")
     return ()

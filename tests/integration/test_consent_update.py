@@ -119,7 +119,7 @@ def test_an_older_update_arriving_late_is_kept_in_history_but_not_applied(
     status, _, body = consent(update(t="2026-01-01T09:00:00Z", event_id="old", purposes=GRANTED))
     assert status == 200 and body["applied"] is False and body["reason"] == "older_than_stored"
     assert stored(aws, "a-1") == DENIED
-    assert [(h["event_id"], h["applied"], h["why"]) for h in history(aws, "a-1")] == [
+    assert [(h["event_id"], h["applied"], h["reason"]) for h in history(aws, "a-1")] == [
         ("new", True, "first_for_regime"),
         ("old", False, "older_than_stored"),
     ]
@@ -198,7 +198,7 @@ def test_a_batch_of_100_applies_each_update_on_its_own(aws: Any, consent: Post) 
     assert body["results"][9]["error"]["field"] == "updates[9].purposes.personalization"
     assert stored(aws, "s-42") == GRANTED and stored(aws, "s-9") is None
     # The repeat is recorded beside the original, not over it: proof of both receipts.
-    assert [(h["applied"], h["why"]) for h in history(aws, "s-0")] == [
+    assert [(h["applied"], h["reason"]) for h in history(aws, "s-0")] == [
         (True, "first_for_regime"),
         (False, "duplicate"),
     ]

@@ -127,7 +127,7 @@ def test_when_dynamodb_fails_the_last_good_rules_keep_serving(
         == "personalized"
     )
     client("dynamodb").delete_table(TableName=aws.experiences_table)
-    decide.__globals__["RULES"]._next_refresh = 0  # the TTL has passed
+    decide.__wrapped__.__globals__["RULES"]._next_refresh = 0  # the TTL has passed
     d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
     assert d["reason"] == "personalized"
 
@@ -153,7 +153,7 @@ def test_the_rules_cache_refreshes_on_its_ttl(aws: Any, decide: Any) -> None:
         invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
         == "personalized"
     )
-    decide.__globals__["RULES"]._next_refresh = 0
+    decide.__wrapped__.__globals__["RULES"]._next_refresh = 0
     assert (
         invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
         == "no_live_experience"

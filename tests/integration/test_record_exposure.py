@@ -23,7 +23,7 @@ GRANTED = {"purposes": {"measurement": "granted"}}
 def events_fn(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     fn = load_handler("record_exposure")
     assert fn is not None
-    monkeypatch.setitem(fn.__globals__, "CLOCK", lambda: NOW)  # receive time, pinned
+    monkeypatch.setitem(fn.__wrapped__.__globals__, "CLOCK", lambda: NOW)  # receive time, pinned
     return fn
 
 
@@ -208,7 +208,7 @@ def test_a_fault_nobody_foresaw_is_a_503_never_a_500(
     def broken(key: str, body: bytes) -> bool:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(events_fn.__globals__["STORE"], "put", broken)
+    monkeypatch.setattr(events_fn.__wrapped__.__globals__["STORE"], "put", broken)
     status, headers, answer = post(events_fn, {"events": [conversion("c-1")], "consent": GRANTED})
     assert status == 503 and headers["retry-after"] == "1" and "bug" not in str(answer)
 

@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 HOT_MODULES = (
-    "earnest.decide.engine, earnest.decide.request, earnest.tokens, earnest.consent.purposes"
+    "earnest.decide.service, earnest.decide.engine, earnest.decide.request, earnest.tokens,"
+    " earnest.consent.purposes, earnest.jsonbody"
 )
 # What decide must never load: the other capabilities, the authoring tools, the CLI.
 NOT_DECIDES = ("earnest.report", "earnest.events", "earnest.experiences", "earnest_cli")

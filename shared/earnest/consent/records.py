@@ -16,12 +16,13 @@ from typing import Any, Literal
 
 from earnest.consent.purposes import PURPOSES, VALUES
 from earnest.errors import InvalidRequest
+from earnest.ids import MAX_ID_LENGTH
+from earnest.timefmt import format_time as format_time  # cmp/didomi reads it here
 
 UPDATE, ERASE = "update", "erase"
 ACTIONS = (UPDATE, ERASE)
 DEFAULT_REGIME = "default"
 MAX_BATCH = 100
-MAX_ID_LENGTH = 256
 MAX_CONSENT_STRING = 16 * 1024
 # A CMP's clock may run a little ahead of ours; anything further ahead would pin the
 # stored state (no later update could ever be newer), so it is refused.
@@ -127,10 +128,6 @@ def order(stored: tuple[str, str] | None, new: tuple[str, str]) -> str:
     if new == stored:
         return DUPLICATE
     return NEWER if new > stored else STALE
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_event_time(raw: Any, field_name: str = "event_time", now: datetime | None = None) -> str:

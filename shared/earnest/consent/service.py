@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import orjson
-
 from earnest.consent.cmp import auth, didomi, earnest_format, ketch, usercentrics
-from earnest.consent.records import ConsentUpdate, Outcome, ParsedPayload, format_time
+from earnest.consent.records import ConsentUpdate, Outcome, ParsedPayload
 from earnest.consent.webhooks import TOLERANCE_SECONDS
-from earnest.errors import EarnestError, InvalidJson, InvalidRequest, Unauthorized, Unavailable
+from earnest.errors import EarnestError, InvalidRequest, Unauthorized, Unavailable
+from earnest.jsonbody import read_json
+from earnest.timefmt import format_time
 
 
 class ConsentRepository(Protocol):
@@ -73,13 +73,7 @@ def receive(
     """The response body for one POST /consent; raises the EarnestError to answer with."""
     now = now or datetime.now(UTC)
     sender = auth.authenticate(headers, body, config.credentials, now.timestamp())
-    if not body:
-        raise InvalidJson("the body is empty; send a JSON document", field="body")
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"the body is not valid JSON ({exc.msg})", field="body") from None
-    parsed = parse_payload(sender.source, payload, config, now)
+    parsed = parse_payload(sender.source, read_json(body), config, now)
 
     message = sender.message
     if message is not None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from earnest.errors import Unauthorized
+from earnest.text import split_list
 
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"
@@ -38,10 +39,7 @@ class VerifiedMessage:
 def parse_secrets(raw: str, name: str = "CONSENT_WEBHOOK_SECRETS") -> tuple[bytes, ...]:
     """`whsec_<base64>,whsec_<base64>` -> the HMAC keys; all verify, so secrets rotate."""
     keys: list[bytes] = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
+    for part in split_list(raw):
         encoded = part.removeprefix(SECRET_PREFIX)
         try:
             key = base64.b64decode(encoded, validate=True)

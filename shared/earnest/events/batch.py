@@ -20,8 +20,11 @@ from typing import Any, Protocol
 
 import orjson
 
-from earnest.decide.request import CONSENT, CONSENT_PURPOSES, CONSENT_VALUES
-from earnest.errors import InvalidJson, InvalidRequest, PayloadTooLarge
+from earnest.consent.purposes import check_carried
+from earnest.errors import InvalidRequest, PayloadTooLarge
+from earnest.ids import MAX_ID_LENGTH
+from earnest.jsonbody import read_json
+from earnest.timefmt import format_ms
 from earnest.tokens import Exposure, TokenError
 
 EXPOSURE = "exposure"
@@ -29,6 +32,7 @@ CONVERSION = "conversion"
 TYPES = (EXPOSURE, CONVERSION)
 
 # The stored record, in order: docs/architecture.md ("Events in S3") and the Glue table.
+# Both kinds of event are written through it, so a record always has every field.
 FIELDS = (
     "event_id",
     "type",
@@ -80,7 +84,6 @@ CONVERSION_KEYS = frozenset(
     {"type", "event_id", "unit_id", "name", "value", "currency", "ts", "user_id"}
 )
 MAX_EVENT_ID_LENGTH = 128
-MAX_ID_LENGTH = 256  # unit_id and user_id, as decide's visitor ids
 MAX_NAME_LENGTH = 128
 MAX_TS_LENGTH = 40
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -110,7 +113,7 @@ class Batch:
     """A request's envelope: its events, the consent it carries, the sender's clock."""
 
     events: list[Any]
-    consent: dict[str, Any] | None = None
+    consent: Mapping[str, Any] | None = None
     sent_at_ms: int | None = None
 
 
@@ -159,12 +162,7 @@ def parse_batch(body: bytes, limits: Limits = LIMITS, now: float | None = None) 
     """
     if len(body) > limits.max_body_bytes:
         raise PayloadTooLarge(f"body exceeds {limits.max_body_bytes} bytes", field="body")
-    if not body.strip():
-        raise InvalidJson("the body is empty; send a JSON document", field="body")
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"the body is not valid JSON ({exc.msg})", field="body") from None
+    payload = read_json(body)
     if isinstance(payload, list):
         return Batch(_events(payload, limits))
     if not isinstance(payload, dict):
@@ -178,7 +176,7 @@ def parse_batch(body: bytes, limits: Limits = LIMITS, now: float | None = None) 
     events = _events(payload["events"], limits)
     sent_at = payload.get("sent_at")
     sent_at_ms = None if sent_at is None else _sent_at(sent_at, now)
-    return Batch(events, _consent(payload.get("consent")), sent_at_ms)
+    return Batch(events, check_carried(payload.get("consent")), sent_at_ms)
 
 
 def _events(raw: Any, limits: Limits) -> list[Any]:
@@ -196,32 +194,6 @@ def _sent_at(raw: Any, now: float | None) -> int:
         return _to_ms(raw, "sent_at")
     except _Reject as bad:
         raise InvalidRequest(bad.message, field="sent_at") from None
-
-
-def _consent(raw: Any) -> dict[str, Any] | None:
-    """The consent the request carries: the same shape decide accepts."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise InvalidRequest("consent must be an object", field="consent")
-    unknown = raw.keys() - CONSENT
-    if unknown:
-        name = sorted(unknown)[0]
-        raise InvalidRequest(f"unknown field consent.{name}", field=f"consent.{name}")
-    gpc = raw.get("gpc")
-    if gpc is not None and not isinstance(gpc, bool):
-        raise InvalidRequest("consent.gpc must be true or false", field="consent.gpc")
-    purposes = raw.get("purposes")
-    if purposes is not None:
-        if not isinstance(purposes, dict):
-            raise InvalidRequest("consent.purposes must be an object", field="consent.purposes")
-        for purpose, value in purposes.items():
-            field = f"consent.purposes.{purpose}"
-            if purpose not in CONSENT_PURPOSES:
-                raise InvalidRequest(f"unknown consent purpose {purpose!r}", field=field)
-            if value not in CONSENT_VALUES:
-                raise InvalidRequest("consent values are granted or denied", field=field)
-    return raw
 
 
 def check_idempotency_key(raw: str | None) -> str | None:
@@ -310,21 +282,27 @@ def _exposure(
         exposure = verifier.verify(token, now)
     except TokenError as bad:
         raise _Reject(TOKEN_REASONS[bad.reason], "token", str(bad)) from None
-    return {
-        "event_id": event_id,
-        "type": EXPOSURE,
-        "unit_id": exposure.unit,
-        "experience": exposure.experience,
-        "variant": exposure.variant,
-        "reason": exposure.reason,
-        "rules_version": exposure.rules_version,
-        "name": None,
-        "value": None,
-        "currency": None,
-        "event_time": event_time,
-        "receive_time": receive_time,
-        "request_id": request_id,
-    }
+    return dict(
+        zip(
+            FIELDS,
+            (
+                event_id,
+                EXPOSURE,
+                exposure.unit,
+                exposure.experience,
+                exposure.variant,
+                exposure.reason,
+                exposure.rules_version,
+                None,
+                None,
+                None,
+                event_time,
+                receive_time,
+                request_id,
+            ),
+            strict=True,
+        )
+    )
 
 
 def _conversion(
@@ -354,21 +332,27 @@ def _conversion(
         currency = currency.upper()
     elif currency is not None:
         raise _Reject(INVALID_FIELD, "currency", "currency is only meaningful with a value")
-    return {
-        "event_id": event_id,
-        "type": CONVERSION,
-        "unit_id": unit_id,
-        "experience": None,
-        "variant": None,
-        "reason": None,
-        "rules_version": None,
-        "name": name,
-        "value": value,
-        "currency": currency,
-        "event_time": event_time,
-        "receive_time": receive_time,
-        "request_id": request_id,
-    }
+    return dict(
+        zip(
+            FIELDS,
+            (
+                event_id,
+                CONVERSION,
+                unit_id,
+                None,
+                None,
+                None,
+                None,
+                name,
+                value,
+                currency,
+                event_time,
+                receive_time,
+                request_id,
+            ),
+            strict=True,
+        )
+    )
 
 
 def _unknown(event: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -421,24 +405,6 @@ def _to_ms(raw: Any, field: str) -> int:
         return int(moment.timestamp() * 1000)
     except (ValueError, OverflowError):
         raise _Reject(INVALID_FIELD, field, f"{field} is not ISO 8601") from None
-
-
-def format_ms(ms: int) -> str:
-    """Epoch milliseconds as ISO 8601 UTC with milliseconds (`2026-11-22T10:15:30.123Z`)."""
-    seconds, millis = divmod(ms, 1000)
-    head = _SECONDS.get(seconds)
-    if head is None:
-        if len(_SECONDS) > 4096:  # a batch's events share a few seconds; keep it small
-            _SECONDS.clear()
-        t = time.gmtime(seconds)
-        head = _SECONDS[seconds] = (
-            f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}."
-        )
-    return f"{head}{millis:03d}Z"
-
-
-_SECONDS: dict[int, str] = {}
 
 
 # ---------------------------------------------------------------- storage

@@ -14,7 +14,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from earnest.consent.purposes import DENIED, effective_consent, most_restrictive
+from earnest.consent.purposes import (
+    DENIED,
+    GPC_DENIES_AT_INGEST,
+    effective_consent,
+    most_restrictive,
+    with_gpc,
+)
 from earnest.events.batch import (
     LIMITS,
     Limits,
@@ -58,9 +64,8 @@ def receive(
     batch = parse_batch(body, limits, now)
     validated = validate_batch(batch.events, verifier, now, request_id, limits, batch.sent_at_ms)
     carried = dict(batch.consent or {})
-    if gpc:  # issue #4: at ingest, GPC withholds measurement too (docs/events.md)
-        carried["gpc"] = True
-        carried["purposes"] = {**(carried.get("purposes") or {}), "measurement": "denied"}
+    if gpc:  # the Sec-GPC header: at ingest it withholds measurement too (docs/events.md)
+        carried["purposes"] = with_gpc(carried.get("purposes"), GPC_DENIES_AT_INGEST)
     kept = consented(validated.records, validated.user_ids, consent, carried, regime)
     replayed = False
     if kept:
