@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
-    from earnest_cli import consent_cmd, experiences_cmd, report_cmd
+    from earnest_cli import consent_cmd, experiences_cmd, explain_cmd, report_cmd
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -67,6 +67,7 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
     p.set_defaults(func=cmd_validate)
 
     experiences_cmd.add_parsers(sub)
+    explain_cmd.add_parser(sub)
 
     p = sub.add_parser(
         "serve",

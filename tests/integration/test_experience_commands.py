@@ -203,3 +203,37 @@ def test_list_shows_each_variant_serving_or_paused_and_why(
     assert code == 0
     assert "  bestsellers: serving" in out
     assert "  bundles: paused: loses_to_default in the report of" in out
+
+
+def test_explain_from_the_command_line_names_every_candidate(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    cli(
+        "push",
+        str(write(tmp_path / "recs.yaml", {**RECS, "audience": {"context.referrer": "google"}})),
+    )
+    pause_bundles_as_the_report_does(store, TODAY)
+    code, out, _ = cli("explain", "--placement", "pdp-recs", "--context", "referrer=bing")
+    assert code == 0
+    assert "pdp-recs: not_in_audience -> search-landing-recs" in out
+    assert 'fails context.referrer: "google", visitor has "bing"' in out
+    assert "variant bundles paused: loses_to_default" in out
+    code, _, err = cli("explain", "--placement", "pdp-recs", "--context", "country")
+    assert code == 1 and "--context takes KEY=VALUE" in err
+
+
+def test_an_unreachable_stack_is_one_line_and_exit_2(
+    aws: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from earnest_aws.clients import reset
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_CONNECT_TIMEOUT", "0.2")
+    reset()
+    code = main(["list"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(
+        "earnest list: cannot reach http://127.0.0.1:9 (is `earnest serve` running?)"
+    )
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -75,6 +75,7 @@ def effective(authored: Mapping[str, Any], ops: Mapping[str, Any] | None) -> dic
         and (decided.get("status") == RETIRED or out.get("status") == LIVE)
     ):
         out["status"] = decided.get("status")
+        out["status_reason"] = describe(decided)
     paused = ops.get("variants") or {}
     for variant in out.get("variants") or []:
         got = paused.get(variant.get("id")) if isinstance(variant, dict) else None
