@@ -304,7 +304,10 @@ def cmd_pause(args: argparse.Namespace) -> int:
         reason=args.reason,
         changes=guardrails.changes(stored.ops, new_ops),
     )
-    print(f"{args.target}: paused -> version {version} (earnest resume {args.target} to undo)")
+    print(
+        f"{args.target}: paused -> version {version} "
+        f'(earnest resume {args.target} --reason "…" to undo)'
+    )
     return 0
 
 
@@ -459,17 +462,39 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"v{e['version']}  {e['at']}  {e['actor']}  {e['action']} ({e['kind']})")
         if e["reason"]:
             print(f"    reason: {e['reason']}")
-        for key, change in sorted((e["changes"] or {}).items()):
-            if e["kind"] == AUTHORED:
-                print(
-                    f"    {key}: {json.dumps(change.get('from'))} -> {json.dumps(change.get('to'))}"
-                )
-            else:
-                print(f"    {key} changed")
+        if e["action"] == "create":
+            print(f"    first version: {len(e['changes'] or {})} field(s)")
+        elif e["kind"] == AUTHORED:
+            for key, change in sorted((e["changes"] or {}).items()):
+                before, after = json.dumps(change.get("from")), json.dumps(change.get("to"))
+                print(f"    {key}: {before} -> {after}")
+        else:
+            for line in operational_changes(e["changes"] or {}):
+                print(f"    {line}")
         evidence = e["evidence"] or {}
         if evidence:
             print(f"    evidence: {json.dumps(evidence, sort_keys=True)[:300]}")
     return 0
+
+
+def operational_changes(changes: dict[str, Any]) -> list[str]:
+    """An operational audit entry's changes as `video paused: …` / `video resumed`."""
+    lines = []
+    whole = changes.get("experience")
+    if isinstance(whole, dict):
+        if whole.get("to"):
+            to = whole["to"]
+            lines.append(f"experience {to.get('status')}: {lifecycle.describe(to)}")
+        elif whole.get("from"):
+            lines.append(f"experience serving again (was {whole['from'].get('status')})")
+    variants = changes.get("variants")
+    if isinstance(variants, dict):
+        before, after = variants.get("from") or {}, variants.get("to") or {}
+        for vid in sorted(set(after) - set(before)):
+            lines.append(f"{vid} paused: {lifecycle.describe(after[vid])}")
+        for vid in sorted(set(before) - set(after)):
+            lines.append(f"{vid} serving again")
+    return lines
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

@@ -124,10 +124,11 @@ def describe(e: Mapping[str, Any]) -> str:
     p = evidence.get("sequential_p_value")
     if isinstance(p, int | float):
         numbers.append(f"always-valid p {p:.2g}")
-    where = f" in the report of {report_date}" if report_date else f" by {e.get('by')}"
-    text = f"{e.get('rule')}{where}" + (f" ({', '.join(numbers)})" if numbers else "")
-    if e.get("rule") == OPERATOR or not report_date:
-        text += f" on {str(e.get('at', ''))[:10]}: {e.get('reason')}"
+    if not report_date:
+        return f"{e.get('rule')} by {e.get('by')} on {str(e.get('at', ''))[:10]}: {e.get('reason')}"
+    text = f"{e.get('rule')} in the report of {report_date}"
+    if numbers:
+        text += f" ({', '.join(numbers)})"
     return text
 
 
