@@ -27,8 +27,10 @@ def _version() -> str:
 def cmd_validate(args: argparse.Namespace) -> int:
     from earnest.experiences.validation import validate_all
     from earnest_cli import files
+    from earnest_cli.experiences_cmd import warn
 
     authored = files.load(args.paths)
+    warn(authored)
     problems = authored.problems + validate_all(authored.experiences, authored.saved_groups)
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -52,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
-    from earnest_cli import consent_cmd, experiences_cmd, explain_cmd, report_cmd
+    from earnest_cli import consent_cmd, experiences_cmd, explain_cmd, growthbook, report_cmd
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -68,6 +70,7 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
 
     experiences_cmd.add_parsers(sub)
     explain_cmd.add_parser(sub)
+    growthbook.add_parser(sub)
 
     p = sub.add_parser(
         "serve",

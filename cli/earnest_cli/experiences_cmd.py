@@ -210,10 +210,20 @@ def revive_if_remedied(
     return version
 
 
+def warn(authored: files.Authored) -> None:
+    """Print what is allowed but almost surely wrong (audience paths outside the request)."""
+    from earnest.experiences.validation import shape_warnings
+
+    for source, doc in authored.experiences:
+        for warning in shape_warnings(doc, source):
+            print(f"warning: {warning}", file=sys.stderr)
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     from earnest.experiences.validation import validate_all
 
     authored = files.load(args.paths)
+    warn(authored)
     problems = authored.problems + validate_all(authored.experiences, authored.saved_groups)
     if problems:
         for problem in problems:
