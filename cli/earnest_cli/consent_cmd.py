@@ -15,7 +15,10 @@ from typing import Any
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "consent", help="inspect stored consent (proof of consent for an auditor)"
+        "consent",
+        help="inspect stored consent (proof of consent for an auditor)",
+        description="Inspect stored consent. Reads AWS_ENDPOINT_URL (the local stack) and "
+        "CONSENT_TABLE (default earnest-consent).",
     )
     commands = parser.add_subparsers(dest="consent_command", required=True)
     show = commands.add_parser("show", help="a subject's current consent and its full history")

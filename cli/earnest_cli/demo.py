@@ -265,8 +265,8 @@ def show_after_guardrails(api: str) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from earnest_cli.commands import main as earnest
     from earnest_cli.local_stack import local_stack
-    from earnest_cli.main import main as earnest
 
     started = time.perf_counter()
     out = Path(args.out).resolve()

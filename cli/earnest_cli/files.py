@@ -39,12 +39,14 @@ def load(paths: Iterable[str | Path]) -> Authored:
         try:
             text = path.read_text()
             data = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+            # YAML reads `2026-11-10` as a date; the store keeps JSON, so compare as JSON.
+            data = orjson.loads(orjson.dumps(data))
         except FileNotFoundError:
             authored.problems.append(
                 Problem(source, "?", "(file)", "readable_file", "no such file")
             )
             continue
-        except (yaml.YAMLError, orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (yaml.YAMLError, orjson.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
             msg = f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}".splitlines()[0]
             authored.problems.append(Problem(source, "?", "(file)", "readable_file", msg))
             continue
@@ -70,3 +72,18 @@ def load(paths: Iterable[str | Path]) -> Authored:
         else:
             authored.experiences.append((source, data))
     return authored
+
+
+def by_id(paths: Iterable[str | Path]) -> dict[str, Path]:
+    """Which file holds which experience id (for `earnest pull` to write back in place)."""
+    out: dict[str, Path] = {}
+    for path in expand(paths):
+        for source, doc in load([path]).experiences:
+            if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+                out[doc["id"]] = Path(source)
+    return out
+
+
+def dump(doc: Any) -> str:
+    """An experience as an authored YAML file (fields in the order they were stored)."""
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

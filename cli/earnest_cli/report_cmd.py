@@ -26,7 +26,12 @@ def _date(text: str) -> date:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "report", help="run the nightly report for a date (backfill); idempotent"
+        "report",
+        help="run the nightly report for a date (backfill); idempotent",
+        description="Run the nightly report for a date (backfill); a re-run overwrites the same "
+        "files and applies no guardrail twice. Reads AWS_ENDPOINT_URL (the local stack), "
+        "EXPERIENCES_TABLE, CONSENT_TABLE, EVENTS_BUCKET, GLOBAL_HOLDOUT, REPORT_LOOKBACK_DAYS "
+        "(default 28) and REPORT_PROGRAM_ATTRIBUTION_DAYS.",
     )
     parser.add_argument(
         "--date", type=_date, help="the day to report, YYYY-MM-DD (default: yesterday, UTC)"

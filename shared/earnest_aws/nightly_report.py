@@ -4,8 +4,9 @@ The I/O around the pure core (docs/report.md): experiences from DynamoDB as they
 before this date's run (`earnest.report.guardrails.as_of` over the audit trail), erased subjects
 from the consent table, events from S3 partition by partition into
 `earnest.report.aggregation.Aggregator`, last night's report.json; then `earnest.report.build`,
-each guardrail change written back with `ExperiencesStore.save` (one audit entry per
-experience changed), and the files of `earnest.report.render` written to S3.
+each guardrail change written back as operational state with `ExperiencesStore.save_ops`
+(one audit entry per experience changed; the authored document is never touched), and
+the files of `earnest.report.render` written to S3.
 
 Idempotent: a re-run of a date reads the same experiences, builds the same report, finds
 its changes already made (nothing written twice) and overwrites the same files.
@@ -20,11 +21,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from earnest.errors import ConcurrentModification
+from earnest.experiences.lifecycle import effective
 from earnest.report import build as report_build
 from earnest.report import guardrails
 from earnest.report import render as report_render
 from earnest.report.aggregation import Aggregator, Totals
-from earnest_aws.experiences_store import ExperiencesStore
+from earnest_aws.experiences_store import OPERATIONAL, ExperiencesStore, now_iso
 from earnest_aws.reports_store import ReportsStore, erased_subjects
 from earnest_aws.settings import Env, Settings
 
@@ -111,13 +113,18 @@ def report_date(event: Mapping[str, Any] | None, now: datetime | None = None) ->
 
 
 def load_experiences(store: ExperiencesStore, day: date) -> list[dict[str, Any]]:
-    """Every experience as it stood before the report of `day` changed it."""
+    """Every experience as served before the report of `day` changed it.
+
+    The report only ever writes operational state, so only that is walked back
+    (`guardrails.as_of` over the operational audit entries); the authored part is as stored.
+    """
     docs = []
     for stored in store.load_all():
-        if stored.updated_by == guardrails.ACTOR:  # only then can the newest change be ours
-            docs.append(guardrails.as_of(stored.doc, store.audit(str(stored.doc["id"])), day))
-        else:
-            docs.append({k: v for k, v in stored.doc.items() if k != "version"})
+        ops = stored.ops
+        if ops and stored.updated_by == guardrails.ACTOR:  # only then can the newest be ours
+            trail = [e for e in store.audit(stored.id) if e["kind"] == OPERATIONAL]
+            ops = guardrails.as_of(ops, trail, day)
+        docs.append(effective(stored.doc, ops))
     return docs
 
 
@@ -161,10 +168,10 @@ def apply_actions(
             current = store.get(exp_id)
             if current is None:
                 break
-            old = {k: v for k, v in current.doc.items() if k != "version"}
-            new = guardrails.apply(old, mine)
+            before = current.effective
+            new_ops = guardrails.record(current.ops, before, mine, now_iso())
             entry = {"experience": exp_id, "actions": [a.action for a in mine]}
-            if new == old:
+            if new_ops == current.ops:
                 already.append(entry)
                 log("guardrail already applied", entry)
                 break
@@ -175,9 +182,9 @@ def apply_actions(
                 if k in kinds
             )
             try:
-                version = store.save(
-                    new,
-                    current.version,
+                version = store.save_ops(
+                    current,
+                    new_ops,
                     actor=guardrails.ACTOR,
                     action=action,
                     reason="; ".join(a.reason for a in mine),
@@ -186,7 +193,7 @@ def apply_actions(
                         "report": f"reports/dt={day.isoformat()}/report.json",
                         "actions": [a.as_dict() for a in mine],
                     },
-                    changes=guardrails.changes(old, new),
+                    changes=guardrails.changes(current.ops, new_ops),
                 )
             except ConcurrentModification:
                 log("guardrail raced another change; re-reading", {**entry, "attempt": attempt})

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from earnest.consent.webhooks import parse_secrets, sign
@@ -24,6 +28,40 @@ class Stack:
     api_url: str
     aws_url: str
     env: dict[str, str]  # what a CLI or boto3 user exports to reach this stack
+
+
+@contextmanager
+def serving(log: Path) -> Iterator[Stack]:
+    """`earnest serve` on free ports, started as a user starts it, with no AWS_* set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    with log.open("w") as out:  # a file, not a pipe: the handlers' logs can never block it
+        process = subprocess.Popen(
+            [sys.executable, "-m", "earnest_cli", "serve", "--api-port", "0", "--aws-port", "0"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    text = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        text = log.read_text()
+        if "\nready\n" in text:
+            break
+        time.sleep(0.05)
+    found = re.search(r"API (\S+)\s+AWS (\S+)", text)
+    if not found or "ready" not in text:
+        process.kill()
+        raise RuntimeError(f"earnest serve did not start:\n{text}")
+    try:
+        yield Stack(
+            found.group(1), found.group(2), {**LOCAL_ENV, "AWS_ENDPOINT_URL": found.group(2)}
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def earnest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -82,3 +82,24 @@ def test_list_marks_overdue_reviews(stack: Stack, tmp_path: Path) -> None:
         if line.startswith("stale-recs")
     )
     assert "2025-01-31  OVERDUE" in row
+
+
+def test_every_command_says_its_defaults_and_environment_and_the_version() -> None:
+    assert earnest("--version").stdout.startswith("earnest ")
+    for command in ("push", "pull", "diff", "list", "history", "pause", "explain", "report"):
+        help_text = " ".join(earnest(command, "--help").stdout.split())
+        assert "AWS_ENDPOINT_URL" in help_text, command
+    assert "(default 8787)" in earnest("serve", "--help").stdout
+
+
+def test_a_second_push_of_unchanged_files_writes_nothing(stack: Stack, tmp_path: Path) -> None:
+    work = tmp_path / "experiences"
+    shutil.copytree(EXAMPLES, work)
+    for doc_file in work.glob("*.yaml"):  # ids of their own: other tests push the examples too
+        doc_file.write_text(doc_file.read_text().replace("\nid: ", "\nid: again-"))
+    first = earnest("push", str(work), env=stack.env)
+    assert first.returncode == 0, first.stderr
+    second = earnest("push", str(work), env=stack.env)
+    assert second.returncode == 0, second.stderr
+    lines = [line for line in second.stdout.splitlines() if line.startswith("again-")]
+    assert len(lines) == 6 and all(": unchanged (version 1)" in line for line in lines)

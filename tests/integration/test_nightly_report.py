@@ -107,9 +107,9 @@ def test_known_effects_give_known_verdicts_and_the_loser_is_paused_with_an_audit
     # and b is paused in the table, with an audit entry carrying the numbers
     stored = store.get("mixed")
     assert stored is not None
-    b = next(v for v in stored.doc["variants"] if v["id"] == "b")
+    b = next(v for v in stored.effective["variants"] if v["id"] == "b")
     assert b["paused"] is True and "loses_to_default" in b["paused_reason"]
-    assert stored.doc["status"] == "live"  # a is still serving
+    assert stored.effective["status"] == "live"  # a is still serving
     audit = [e for e in store.audit("mixed") if e["actor"] == "nightly-report"]
     assert len(audit) == 1
     assert audit[0]["action"] == "pause_variant"
@@ -159,7 +159,7 @@ def test_every_variant_losing_pauses_the_experience(settings: Any) -> None:
     report = run(DAY, settings).report
     assert [g["action"] for g in report["guardrails"]] == ["pause_variant", "pause_experience"]
     stored = store.get("loser")
-    assert stored is not None and stored.doc["status"] == "paused"
+    assert stored is not None and stored.effective["status"] == "paused"
     assert store.audit("loser")[-1]["action"] == "pause_experience"
 
 
@@ -179,7 +179,7 @@ def test_sample_ratio_mismatch_is_reported_and_alerted_but_nothing_is_paused(
     assert report["guardrails"] == []
     assert report["alerts"][0]["experience"] == "mixed"
     stored = store.get("mixed")
-    assert stored is not None and not any(v.get("paused") for v in stored.doc["variants"])
+    assert stored is not None and not any(v.get("paused") for v in stored.effective["variants"])
 
 
 def test_needs_more_data_below_the_minimum_units(settings: Any) -> None:
@@ -246,7 +246,7 @@ def test_a_variant_that_stopped_beating_its_default_is_paused(settings: Any) -> 
         "stopped_beating_default",
     )
     stored = store.get("winner")
-    assert stored is not None and stored.doc["status"] == "paused"
+    assert stored is not None and stored.effective["status"] == "paused"
 
 
 def test_unowned_overdue_and_ended_experiences_are_retired(settings: Any) -> None:
@@ -263,7 +263,7 @@ def test_unowned_overdue_and_ended_experiences_are_retired(settings: Any) -> Non
         ("overdue", "review_overdue"),
         ("ended", "ended"),
     }
-    statuses = {s.doc["id"]: s.doc["status"] for s in store.load_all()}
+    statuses = {s.id: s.effective["status"] for s in store.load_all()}
     assert statuses == {
         "unowned": "retired",
         "overdue": "retired",

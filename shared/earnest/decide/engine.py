@@ -87,11 +87,12 @@ class CompiledExperience:
     variant_ids: tuple[str, ...]
     variant_contents: tuple[Any, ...]
     bounds: tuple[float, ...]
-    outranks: tuple[str, ...] = ()  # the candidates after it on its placement, in order
+    outranks: tuple[CompiledExperience, ...] = ()  # the candidates after it, in order
     # Ready-made answers, copied per decision (a dict copy is twice as fast as a literal):
     # by reason for the default's reasons, by index for the variants.
     answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     variant_answers: tuple[Mapping[str, Any], ...] = ()
+    audience: Mapping[str, Any] = field(default_factory=dict)  # as authored, for explain
 
 
 NO_TRACE: tuple[dict[str, str], ...] = ()  # shared and immutable: most answers explain nothing
@@ -158,6 +159,7 @@ def compile_experience(
                 _template(exp_id, v, PERSONALIZED, c)
                 for v, c in zip(variant_ids, contents, strict=True)
             ),
+            audience=condition if isinstance(condition, Mapping) else {},
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ExperienceCompileError):
@@ -210,12 +212,19 @@ class Engine:
         self._global_seed = seed_for(GLOBAL_HOLDOUT_SEED_NAME)
         self._granted_cache: dict[tuple[Any, Any], frozenset[str]] = {}
         self.known_placements = set(placements)
+        self._saved_groups = saved_groups
+        # What explain lists beside the live candidates: the experiences not served, and why.
+        self._not_served: dict[str, list[dict[str, Any]]] = {}
+        self._docs = {str(doc.get("id")): doc for doc in experiences}
         by_placement: dict[str, list[CompiledExperience]] = {}
         for doc in experiences:
             placement = doc.get("placement")
             if isinstance(placement, str):
                 self.known_placements.add(placement)
             if doc.get("status") != "live":
+                self._not_served.setdefault(str(placement), []).append(
+                    _not_served(doc, str(doc.get("status")), doc.get("status_reason"))
+                )
                 continue
             try:
                 compiled = compile_experience(doc, saved_groups)
@@ -223,14 +232,16 @@ class Engine:
                 if strict:
                     raise
                 self.skipped.append(exc)
+                self._not_served.setdefault(str(placement), []).append(
+                    _not_served(doc, "not_servable", str(exc))
+                )
                 continue
             by_placement.setdefault(compiled.placement, []).append(compiled)
         self._by_placement: dict[str, tuple[CompiledExperience, ...]] = {}
         for p, exps in by_placement.items():
             ranked = sorted(exps, key=lambda e: (-e.priority, e.id))
-            ids = [e.id for e in ranked]
             self._by_placement[p] = tuple(
-                replace(e, outranks=tuple(ids[i + 1 :])) for i, e in enumerate(ranked)
+                replace(e, outranks=tuple(ranked[i + 1 :])) for i, e in enumerate(ranked)
             )
 
     def _granted(
@@ -248,6 +259,61 @@ class Engine:
             if len(self._granted_cache) < 1024:  # bounded: carried consent is caller data
                 self._granted_cache[key] = granted
         return granted
+
+    def _outcome(
+        self, exp: CompiledExperience, request: Mapping[str, Any], granted: frozenset[str]
+    ) -> str:
+        """Why `exp` cannot serve `request` ("" when it can): the checks of `decide`'s loop,
+        for the candidates that loop does not reach (traces) and for `explain`."""
+        if not exp.requires <= granted:
+            return NO_CONSENT
+        visitor = request["visitor"]
+        if visitor.get("identity_confidence", 1.0) < exp.min_identity:
+            view = {
+                "visitor": {"anonymous_id": visitor["anonymous_id"]},
+                "context": request.get("context") or {},
+            }
+            return "" if exp.predicate(view) else IDENTITY_UNCERTAIN
+        return "" if exp.predicate(request) else NOT_IN_AUDIENCE
+
+    def _outranked(
+        self, winner: CompiledExperience, request: Mapping[str, Any], granted: frozenset[str]
+    ) -> list[dict[str, str]]:
+        """The candidates after the winner, each with its true reason: lower_priority only
+        for those that would have served."""
+        return [
+            {"experience": o.id, "outcome": self._outcome(o, request, granted) or LOWER_PRIORITY}
+            for o in winner.outranks
+        ]
+
+    def explain(
+        self, request: Mapping[str, Any], consent: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        """`decide`'s answer and, per placement, every candidate (live or not) with the true
+        reason it lost: the failed condition, consent, identity confidence, priority or the
+        holdout. Built on the same checks as `decide`, which it calls for the decision."""
+        from earnest.decide.explain import candidates
+
+        response = self.decide(request, consent)
+        granted = self._granted(consent, request.get("consent"))
+        placements = {}
+        for placement in request["placements"]:
+            decision = {k: v for k, v in response["decisions"][placement].items() if k != "token"}
+            rows = candidates(
+                self._by_placement.get(placement, ()),
+                lambda exp: self._outcome(exp, request, granted),
+                request,
+                granted,
+                decision,
+                self._saved_groups,
+                self._docs,
+                self.global_holdout,
+            )
+            placements[placement] = {
+                "decision": decision,
+                "candidates": rows + self._not_served.get(placement, []),
+            }
+        return {"placements": placements, "rules_version": self.rules_version}
 
     @property
     def experiences(self) -> list[CompiledExperience]:
@@ -342,11 +408,7 @@ class Engine:
                     if first_reason
                     else []
                 )
-                answer["trace"] = (
-                    lost
-                    + (trace or [])
-                    + [{"experience": i, "outcome": LOWER_PRIORITY} for i in exp.outranks]
-                )
+                answer["trace"] = lost + (trace or []) + self._outranked(exp, request, granted)
             if signer is not None:
                 answer["token"] = signer.sign(
                     unit, answer["experience"], answer["variant"], answer["reason"], rules_version
@@ -354,6 +416,16 @@ class Engine:
             decisions[placement] = answer
 
         return {"decisions": decisions, "rules_version": self.rules_version}
+
+
+def _not_served(doc: Mapping[str, Any], outcome: str, detail: Any) -> dict[str, Any]:
+    return {
+        "experience": str(doc.get("id")),
+        "priority": doc.get("priority", 0),
+        "status": str(doc.get("status")),
+        "outcome": outcome,
+        "detail": str(detail) if detail else f"status {doc.get('status')}: only live is served",
+    }
 
 
 def unavailable_response(placements: Sequence[str], rules_version: str = "") -> dict[str, Any]:

@@ -140,6 +140,46 @@ def validate_experience(
     return problems
 
 
+# The request's shape (SPEC 3): an audience reads only these.
+REQUEST_ROOTS = ("visitor.", "context.", "attributes.")
+VISITOR_IDS = {
+    "id": "visitor.anonymous_id",
+    "anonymous_id": "visitor.anonymous_id",
+    "user_id": "visitor.user_id",
+    "userId": "visitor.user_id",
+    "deviceId": "visitor.anonymous_id",
+}
+
+
+def suggest_path(path: str) -> str:
+    """Where a path written for another tool's flat attributes lives in a decide request:
+    `country` -> `context.country`, `id` -> `visitor.anonymous_id`, else `attributes.…`."""
+    if path in VISITOR_IDS:
+        return VISITOR_IDS[path]
+    if f"context.{path}" in CONTEXTUAL_PATHS:
+        return f"context.{path}"
+    return f"attributes.{path}"
+
+
+def shape_warnings(doc: Any, source: str) -> list[Problem]:
+    """Audience paths outside the request's shape: they never match, which is allowed (a
+    condition may test absence) but almost always a mistake, e.g. GrowthBook's `country`."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("audience"), Mapping):
+        return []
+    return [
+        Problem(
+            source,
+            str(doc.get("id") or "?"),
+            f"audience.{path}",
+            "request_shape",
+            f"reads {path!r}, which no decide request has (paths start with visitor., "
+            f"context. or attributes.): {suggest_path(path)!r}?",
+        )
+        for path in sorted(condition_paths(doc["audience"]))
+        if not path.startswith(REQUEST_ROOTS)
+    ]
+
+
 def validate_all(
     documents: Iterable[tuple[str, Any]], saved_groups: Mapping[str, Any] | None = None
 ) -> list[Problem]:

@@ -230,6 +230,39 @@ def apply(doc: Mapping[str, Any], actions: Iterable[Action]) -> dict[str, Any]:
     return out
 
 
+def record(
+    ops: Mapping[str, Any], before: Mapping[str, Any], actions: Iterable[Action], at: str
+) -> dict[str, Any]:
+    """The operational state after `actions`, given the effective document `before`.
+
+    Only what `apply` would change is written (one entry per paused variant, one for the
+    experience's pause or retirement, each with the rule, reason, time and evidence), so
+    recording the same actions twice changes nothing more. The authored document is never
+    touched: earnest.experiences.lifecycle keeps the two apart.
+    """
+    from earnest.experiences import lifecycle
+
+    actions = list(actions)
+    after = apply(before, actions)
+    out = dict(ops)
+    was = {v.get("id"): bool(v.get("paused")) for v in before.get("variants") or []}
+    now = {v.get("id"): bool(v.get("paused")) for v in after.get("variants") or []}
+    for a in actions:
+        if a.action == PAUSE_VARIANT:
+            target, status, changed = (
+                a.variant,
+                PAUSED,
+                now.get(a.variant) and not was.get(a.variant),
+            )
+        else:
+            target, status = None, (RETIRED if a.action == RETIRE else PAUSED)
+            changed = after.get("status") == status != before.get("status")
+        if changed:
+            e = lifecycle.entry(status, a.rule, a.reason, ACTOR, at, a.as_dict()["evidence"])
+            out = lifecycle.set_entry(out, target, e)
+    return out
+
+
 def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """{field: {from, to}} for every top-level field that differs (version aside)."""
     keys = sorted((set(old) | set(new)) - {"version"})

@@ -1,0 +1,101 @@
+"""`earnest`: author, push and inspect experiences; run the local stack and the reports.
+
+Every command but `demo` is here; `earnest_cli.main` adds `demo`, which itself runs these
+commands, so neither module imports the other's caller (no import cycle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from earnest_cli.errors import run, use_local_credentials
+
+PROG = "earnest"
+
+
+def _version() -> str:
+    try:
+        return version("earnest")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from earnest.experiences.validation import validate_all
+    from earnest_cli import files
+    from earnest_cli.experiences_cmd import warn
+
+    authored = files.load(args.paths)
+    warn(authored)
+    problems = authored.problems + validate_all(authored.experiences, authored.saved_groups)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(
+            f"{len(problems)} problem(s) (launch checks); nothing may launch until they are fixed",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"ok: {len(authored.experiences)} experience(s), "
+        f"{len(authored.saved_groups)} saved group(s)"
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from earnest_cli.local_stack import serve_forever
+
+    return serve_forever(args.api_port, args.aws_port)
+
+
+def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
+    from earnest_cli import consent_cmd, experiences_cmd, explain_cmd, growthbook, report_cmd
+
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "validate",
+        help="check experience files against the launch checks (reads no AWS)",
+        description="Check experience files against the launch checks; every problem at once.",
+    )
+    p.add_argument("paths", nargs="+", help="files or folders of .yaml/.yml/.json")
+    p.set_defaults(func=cmd_validate)
+
+    experiences_cmd.add_parsers(sub)
+    explain_cmd.add_parser(sub)
+    growthbook.add_parser(sub)
+
+    p = sub.add_parser(
+        "serve",
+        help="the local stack: moto's server and the HTTP routes on 127.0.0.1",
+        description="The local stack on 127.0.0.1: moto's server and the HTTP routes; prints "
+        "the AWS_ENDPOINT_URL to export for the CLI and boto3.",
+    )
+    p.add_argument("--api-port", type=int, default=8787, help="HTTP routes (default 8787)")
+    p.add_argument("--aws-port", type=int, default=5000, help="moto's server (default 5000)")
+    p.set_defaults(func=cmd_serve)
+
+    for module in (report_cmd, consent_cmd):
+        module.add_parser(sub)
+    if extra is not None:
+        extra(sub)
+    return parser
+
+
+def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse and run one command under the one error handler."""
+    args = parser.parse_args(argv)
+    use_local_credentials()
+    code: int = run(f"{PROG} {args.command}", lambda: int(args.func(args)))
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return dispatch(build_parser(), argv)

@@ -1,0 +1,152 @@
+"""Operational state, kept apart from the authored document: pauses and retirements.
+
+The authored document is the owner's file (audience, variants, weights, plan, cadence).
+Operational state is what operations decided about it: a variant paused or an experience
+paused or retired by the nightly run's guardrails or by an operator, each with who, when,
+the reason and the evidence. The two are stored side by side; what decide serves and the
+nightly report judges is the *effective* document, the authored one with the operational
+state laid over it. A push replaces only the authored part, so it can never undo an
+operational decision; only an explicit resume or revive (audited) removes one.
+
+Shape of the operational state (a plain JSON document, `{}` when nothing was decided):
+
+    {"experience": {"status": "paused" | "retired", <entry>},
+     "variants": {"<variant id>": {"status": "paused", <entry>}}}
+
+where an entry is `rule`, `reason`, `by`, `at` and `evidence`.
+
+Pure: stdlib only (decide's rules cache uses `effective`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+LIVE = "live"
+PAUSED = "paused"
+RETIRED = "retired"
+ACTIVE_STATUSES = frozenset({LIVE, PAUSED})
+OPERATOR = "operator"  # the rule of a pause or retirement a person made by hand
+
+Ops = dict[str, Any]
+
+
+def authored_only(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The document without what the store adds (`version`)."""
+    return {k: copy.deepcopy(v) for k, v in doc.items() if k != "version"}
+
+
+def content_hash(doc: Mapping[str, Any]) -> str:
+    """A short hash of authored content: equal documents give equal hashes everywhere."""
+    blob = json.dumps(authored_only(doc), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def entry(
+    status: str, rule: str, reason: str, by: str, at: str, evidence: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "rule": rule,
+        "reason": reason,
+        "by": by,
+        "at": at,
+        "evidence": dict(evidence),
+    }
+
+
+def effective(authored: Mapping[str, Any], ops: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The authored document with the operational state laid over it.
+
+    An operational status applies while the owner keeps the experience live or paused (an
+    owner who sets it back to draft or retires it is obeyed); a paused variant stays
+    paused whatever the file says.
+    """
+    out = authored_only(authored)
+    ops = ops or {}
+    decided = ops.get("experience")
+    if (
+        isinstance(decided, Mapping)
+        and out.get("status") in ACTIVE_STATUSES
+        and (decided.get("status") == RETIRED or out.get("status") == LIVE)
+    ):
+        out["status"] = decided.get("status")
+        out["status_reason"] = describe(decided)
+    paused = ops.get("variants") or {}
+    for variant in out.get("variants") or []:
+        got = paused.get(variant.get("id")) if isinstance(variant, dict) else None
+        if isinstance(got, Mapping):
+            variant["paused"] = True
+            variant["paused_reason"] = got.get("reason")
+    return out
+
+
+def set_entry(ops: Mapping[str, Any], variant: str | None, value: Mapping[str, Any]) -> Ops:
+    """`ops` with `value` as the experience's (variant None) or a variant's entry."""
+    out = copy.deepcopy(dict(ops))
+    if variant is None:
+        out["experience"] = dict(value)
+    else:
+        out.setdefault("variants", {})[variant] = dict(value)
+    return out
+
+
+def without(ops: Mapping[str, Any], variant: str | None) -> Ops:
+    """`ops` with the experience's (variant None) or a variant's entry removed."""
+    out = copy.deepcopy(dict(ops))
+    if variant is None:
+        out.pop("experience", None)
+    else:
+        variants = out.get("variants") or {}
+        variants.pop(variant, None)
+        if not variants:
+            out.pop("variants", None)
+    return out
+
+
+def get_entry(ops: Mapping[str, Any], variant: str | None) -> Mapping[str, Any] | None:
+    found = ops.get("experience") if variant is None else (ops.get("variants") or {}).get(variant)
+    return found if isinstance(found, Mapping) else None
+
+
+def describe(e: Mapping[str, Any]) -> str:
+    """One line on why: `loses_to_default in the report of 2026-12-01 (lift -62 %, …)`."""
+    evidence = e.get("evidence") or {}
+    report_date = evidence.get("report_date")
+    numbers = []
+    lift = evidence.get("relative_lift")
+    if isinstance(lift, int | float):
+        numbers.append(f"lift {lift * 100:+.0f} %")
+    p = evidence.get("sequential_p_value")
+    if isinstance(p, int | float):
+        numbers.append(f"always-valid p {p:.2g}")
+    if not report_date:
+        return f"{e.get('rule')} by {e.get('by')} on {str(e.get('at', ''))[:10]}: {e.get('reason')}"
+    text = f"{e.get('rule')} in the report of {report_date}"
+    if numbers:
+        text += f" ({', '.join(numbers)})"
+    return text
+
+
+def kept(exp_id: str, authored: Mapping[str, Any], ops: Mapping[str, Any]) -> list[str]:
+    """What a push of `authored` keeps of the operational state, one line each."""
+    lines = []
+    decided = get_entry(ops, None)
+    if decided is not None and authored.get("status") in ACTIVE_STATUSES:
+        command = "revive" if decided.get("status") == RETIRED else "resume"
+        lines.append(
+            f"{exp_id} stays {decided.get('status')}: {describe(decided)}; "
+            f'earnest {command} {exp_id} --reason "…" to serve it again'
+        )
+    known = {v.get("id") for v in authored.get("variants") or [] if isinstance(v, Mapping)}
+    for variant, e in sorted((ops.get("variants") or {}).items()):
+        if variant in known:
+            lines.append(
+                f"{variant} stays paused: {describe(e)}; "
+                f'earnest resume {exp_id}/{variant} --reason "…" to serve it again'
+            )
+    return lines

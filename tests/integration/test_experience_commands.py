@@ -1,0 +1,239 @@
+"""The experience commands in-process against moto: what an owner and an operator see.
+
+Operational state (a guardrail's pause) survives every push; pushes say `unchanged` or are
+refused when stale; pull, diff, history, rollback, pause and resume do what they say.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from earnest.report import guardrails
+from earnest_aws.experiences_store import ExperiencesStore
+from earnest_aws.nightly_report import apply_actions
+from earnest_cli.main import main
+from tests.builders.experiences import experience
+
+TODAY = datetime.now(UTC).date()
+RECS = experience(
+    id="search-landing-recs",
+    placement="pdp-recs",
+    audience={},
+    variants=[
+        {"id": "bestsellers", "weight": 1, "content": {"v": "a"}},
+        {"id": "bundles", "weight": 1, "content": {"v": "b"}},
+    ],
+    last_reviewed=TODAY.isoformat(),
+)
+
+
+@pytest.fixture
+def cli(aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Any:
+    monkeypatch.chdir(tmp_path)  # the checkout's record (.earnest/) lives here
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+@pytest.fixture
+def store(aws: Any) -> ExperiencesStore:
+    return ExperiencesStore(aws.experiences_table)
+
+
+def write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def pause_bundles_as_the_report_does(store: ExperiencesStore, day: date) -> None:
+    action = guardrails.Action(
+        "search-landing-recs",
+        guardrails.PAUSE_VARIANT,
+        guardrails.LOSES_TO_DEFAULT,
+        "bundles",
+        f"loses_to_default: variant bundles loses to the default in the report of {day}",
+        {"report_date": day.isoformat(), "relative_lift": -0.62, "sequential_p_value": 0.0004},
+    )
+    applied, _ = apply_actions(store, day, [action.as_dict()])
+    assert applied
+
+
+def serving(store: ExperiencesStore) -> list[str]:
+    doc = next(d for d in store.load_rules().experiences if d["id"] == "search-landing-recs")
+    return [v["id"] for v in doc["variants"] if not v.get("paused")]
+
+
+def test_a_push_never_undoes_a_guardrail_and_says_what_it_kept(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    # Given a pushed experience whose variant the nightly report paused
+    file = write(tmp_path / "recs.yaml", RECS)
+    assert cli("push", str(file))[0] == 0
+    pause_bundles_as_the_report_does(store, TODAY)
+    # When the owner rewords the hypothesis and pushes
+    doc = {
+        **RECS,
+        "measurement_plan": {**RECS["measurement_plan"], "hypothesis": "Reworded, same idea."},
+    }
+    code, out, _ = cli("push", str(write(file, doc)))
+    # Then the push lands, says bundles stays paused and why, and decide still skips it
+    assert code == 0 and "updated -> version 3" in out
+    assert (
+        "bundles stays paused: loses_to_default in the report of "
+        f"{TODAY} (lift -62 %, always-valid p 0.0004); "
+        'earnest resume search-landing-recs/bundles --reason "…" to serve it again'
+    ) in out
+    assert serving(store) == ["bestsellers"]
+    stored = store.get("search-landing-recs")
+    assert stored is not None and "paused" not in str(stored.authored["variants"])
+    # and pushing the unchanged file writes nothing
+    code, out, _ = cli("push", str(file))
+    assert code == 0 and "search-landing-recs: unchanged (version 3)" in out
+    assert len(store.audit("search-landing-recs")) == 3
+
+
+def test_resume_needs_a_reason_and_is_audited(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    cli("push", str(write(tmp_path / "recs.yaml", RECS)))
+    pause_bundles_as_the_report_does(store, TODAY)
+    with pytest.raises(SystemExit):
+        main(["resume", "search-landing-recs/bundles"])  # no --reason: argparse refuses
+    code, out, _ = cli(
+        "resume", "search-landing-recs/bundles", "--reason", "new bundle prices", "--actor", "lena"
+    )
+    assert code == 0 and "serving again" in out
+    assert serving(store) == ["bestsellers", "bundles"]
+    last = store.audit("search-landing-recs")[-1]
+    assert (last["actor"], last["action"], last["reason"]) == (
+        "lena",
+        "resume",
+        "new bundle prices",
+    )
+    assert last["evidence"]["lifted"]["rule"] == "loses_to_default"
+    # and a manual pause of the whole experience sticks until resumed
+    assert cli("pause", "search-landing-recs", "--reason", "pricing incident")[0] == 0
+    assert next(d for d in store.load_rules().experiences)["status"] == "paused"
+    code, _, err = cli("resume", "search-landing-recs/bundles", "--reason", "x")
+    assert code == 1 and "not paused" in err
+
+
+def test_a_push_from_a_checkout_that_missed_a_change_is_refused_naming_who(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given lena's checkout pushed version 1, then marco (another checkout) changed the holdout
+    mine = write(tmp_path / "recs.yaml", RECS)
+    assert cli("push", str(mine), "--actor", "lena")[0] == 0
+    other = tmp_path / "marco"
+    other.mkdir()
+    monkeypatch.setenv("EARNEST_STATE_DIR", str(other / ".earnest"))
+    assert cli("pull", str(other))[0] == 0
+    theirs = other / "search-landing-recs.yaml"
+    assert yaml.safe_load(theirs.read_text()) == RECS  # pull writes the authored file back
+    write(theirs, {**RECS, "holdout": 0.2})
+    assert cli("push", str(theirs), "--actor", "marco")[0] == 0
+    monkeypatch.delenv("EARNEST_STATE_DIR")
+    # When lena pushes an edit of the old content
+    code, _, err = cli("push", str(write(mine, {**RECS, "priority": 5})), "--actor", "lena")
+    # Then it is refused, naming who changed what
+    assert code == 1
+    assert "this checkout last saw version 1; since then it was changed by marco" in err
+    assert ": holdout (version 2)" in err
+    # and the diff shows field by field what her push would change
+    code, out, _ = cli("diff", str(mine))
+    assert "~ holdout: 0.2 -> 0.1" in out and "~ priority: 0 -> 5" in out
+    # A file equal to an older version is stale too, whoever's checkout it is
+    monkeypatch.setenv("EARNEST_STATE_DIR", str(tmp_path / "fresh"))
+    code, _, err = cli("push", str(write(mine, RECS)))
+    assert code == 1 and "your file is the content of version 1" in err
+
+
+def test_history_and_rollback_keep_operational_pauses(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    file = write(tmp_path / "recs.yaml", RECS)
+    cli("push", str(file), "--actor", "lena")
+    cli("push", str(write(file, {**RECS, "holdout": 0.3})), "--actor", "lena")
+    pause_bundles_as_the_report_does(store, TODAY)
+    code, out, _ = cli("history", "search-landing-recs")
+    assert code == 0
+    assert "v2" in out and "holdout: 0.1 -> 0.3" in out and "nightly-report  pause_variant" in out
+    code, out, _ = cli("rollback", "search-landing-recs", "--to", "1")
+    assert code == 0 and "rolled back to the content of version 1 -> version 4" in out
+    stored = store.get("search-landing-recs")
+    assert stored is not None and stored.authored["holdout"] == 0.1
+    assert serving(store) == ["bestsellers"]  # the pause stuck
+    code, _, err = cli("rollback", "search-landing-recs", "--to", "3")
+    assert code == 1 and "no authored version 3" in err
+
+
+def test_a_review_revives_what_was_retired_for_an_overdue_review(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    stale = {**RECS, "last_reviewed": "2025-01-01"}
+    cli("push", str(write(tmp_path / "recs.yaml", stale)))
+    day = TODAY
+    doc = store.get("search-landing-recs")
+    assert doc is not None
+    actions = guardrails.decide(day, [doc.effective], [])
+    apply_actions(store, day, [a.as_dict() for a in actions])
+    assert next(d for d in store.load_rules().experiences)["status"] == "retired"
+    code, _, err = cli("revive", "search-landing-recs", "--reason", "still useful")
+    assert code == 1 and "earnest review search-landing-recs" in err
+    code, out, _ = cli("review", "search-landing-recs", "--reason", "checked the numbers")
+    assert code == 0 and "revived: review_overdue remedied" in out
+    assert next(d for d in store.load_rules().experiences)["status"] == "live"
+
+
+def test_list_shows_each_variant_serving_or_paused_and_why(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    cli("push", str(write(tmp_path / "recs.yaml", RECS)))
+    pause_bundles_as_the_report_does(store, TODAY)
+    code, out, _ = cli("list")
+    assert code == 0
+    assert "  bestsellers: serving" in out
+    assert "  bundles: paused: loses_to_default in the report of" in out
+
+
+def test_explain_from_the_command_line_names_every_candidate(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    cli(
+        "push",
+        str(write(tmp_path / "recs.yaml", {**RECS, "audience": {"context.referrer": "google"}})),
+    )
+    pause_bundles_as_the_report_does(store, TODAY)
+    code, out, _ = cli("explain", "--placement", "pdp-recs", "--context", "referrer=bing")
+    assert code == 0
+    assert "pdp-recs: not_in_audience -> search-landing-recs" in out
+    assert 'fails context.referrer: "google", visitor has "bing"' in out
+    assert "variant bundles paused: loses_to_default" in out
+    code, _, err = cli("explain", "--placement", "pdp-recs", "--context", "country")
+    assert code == 1 and "--context takes KEY=VALUE" in err
+
+
+def test_an_unreachable_stack_is_one_line_and_exit_2(
+    aws: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from earnest_aws.clients import reset
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_CONNECT_TIMEOUT", "0.2")
+    reset()
+    code = main(["list"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(
+        "earnest list: cannot reach http://127.0.0.1:9 (is `earnest serve` running?)"
+    )
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
