@@ -1,7 +1,7 @@
 """Guardrails: which variants the nightly report pauses and which experiences it retires.
 
 Owns the rules (SPEC 7, docs/report.md "Guardrails") as pure functions over experience
-documents and the report's verdicts: what to change (`decide`), the document after the
+documents and the report's verdicts: what to change (`actions`), the document after the
 change (`apply`), the audit record of it (`changes`), and the document as it stood before
 a given date's run (`as_of`), which is what makes a re-run of a date give the same report
 and write nothing twice. The adapter (earnest_aws.nightly_report) does the I/O.
@@ -110,7 +110,7 @@ def lifecycle(doc: Mapping[str, Any], day: date) -> list[tuple[str, str]]:
     return out
 
 
-def decide(
+def actions(
     day: date, docs: Sequence[Mapping[str, Any]], results: Iterable[VariantResult]
 ) -> list[Action]:
     """Every change the guardrails make tonight, in a stable order (experience, variant).
@@ -125,7 +125,7 @@ def decide(
     would justify it are not trusted.
     """
     by_variant = {(r.experience, r.variant): r for r in results}
-    actions: list[Action] = []
+    out: list[Action] = []
     for doc in sorted(docs, key=lambda d: str(d.get("id"))):
         exp_id = str(doc.get("id"))
         status = doc.get("status")
@@ -133,7 +133,7 @@ def decide(
             continue
         broken = lifecycle(doc, day)
         if broken:
-            actions.append(
+            out.append(
                 Action(
                     exp_id,
                     RETIRE,
@@ -163,7 +163,7 @@ def decide(
             if rule is None:
                 continue
             paused_now.append(variant)
-            actions.append(
+            out.append(
                 Action(
                     exp_id,
                     PAUSE_VARIANT,
@@ -174,7 +174,7 @@ def decide(
                 )
             )
         if paused_now and len(paused_now) == len(active):
-            actions.append(
+            out.append(
                 Action(
                     exp_id,
                     PAUSE_EXPERIENCE,
@@ -184,7 +184,7 @@ def decide(
                     {"report_date": day.isoformat(), "variants": paused_now},
                 )
             )
-    return actions
+    return out
 
 
 def _pause_rule(result: VariantResult) -> str | None:

@@ -105,12 +105,12 @@ class Lift:
     """
 
     metric: str  # "conversion_rate" or "revenue_per_unit"
-    control: float  # holdout's mean
-    treatment: float  # variant's mean
-    absolute: float  # treatment - control
+    holdout: float  # holdout's mean
+    variant: float  # variant's mean
+    absolute: float  # variant - holdout
     absolute_low: float  # fixed-horizon (1 - alpha) interval for `absolute`
     absolute_high: float
-    relative: float | None  # absolute / control (None when control == 0)
+    relative: float | None  # absolute / holdout (None when the holdout's mean is 0)
     relative_low: float | None  # delta-method (1 - alpha) interval for `relative`
     relative_high: float | None
     p_value: float  # fixed-horizon two-sided, for `absolute`
@@ -133,15 +133,15 @@ class Srm:
 
 
 def compare(
-    control: Arm,
-    treatment: Arm,
+    holdout: Arm,
+    variant: Arm,
     metric: str = "conversion_rate",
     *,
     alpha: float = 0.05,
     comparisons: int = 1,
     target_units: int = DEFAULT_TARGET_UNITS,
 ) -> Lift:
-    """Lift of `treatment` over `control` (the holdout) on `metric`.
+    """Lift of `variant` over its `holdout` on `metric`.
 
     Fixed-horizon: a Wald interval and z-test on the difference of means with the
     unpooled variance var_t/n_t + var_c/n_c, so the p-value and the interval agree
@@ -161,9 +161,9 @@ def compare(
         raise ValueError(f"comparisons must be at least 1, got {comparisons}")
     if target_units < 1:
         raise ValueError(f"target_units must be at least 1, got {target_units}")
-    mean_c, mean_t = control.mean(metric), treatment.mean(metric)
+    mean_c, mean_t = holdout.mean(metric), variant.mean(metric)
     diff = mean_t - mean_c
-    var_diff = _variance_of_mean(control, metric) + _variance_of_mean(treatment, metric)
+    var_diff = _variance_of_mean(holdout, metric) + _variance_of_mean(variant, metric)
     se = math.sqrt(var_diff)  # NaN when either arm has fewer than two units
 
     z = _z(alpha)
@@ -172,7 +172,7 @@ def compare(
 
     seq_alpha = alpha / comparisons
     rho = sequential_rho(seq_alpha, target_units)
-    n = control.units + treatment.units
+    n = holdout.units + variant.units
     seq_half = se * sequential_boundary(n, rho, seq_alpha) if not math.isnan(se) else _INF
     seq_low, seq_high = _interval(diff, seq_half, 1.0)
     seq_p = min(1.0, comparisons * _sequential_p(diff, se, n, rho))
@@ -186,15 +186,14 @@ def compare(
         # Var ~ var_t / mean_c^2 + mean_t^2 var_c / mean_c^4, arranged not to underflow.
         ratio = mean_t / mean_c
         se_rel = math.sqrt(
-            _variance_of_mean(treatment, metric)
-            + ratio * ratio * _variance_of_mean(control, metric)
+            _variance_of_mean(variant, metric) + ratio * ratio * _variance_of_mean(holdout, metric)
         ) / abs(mean_c)
         rel_low, rel_high = _interval(relative, se_rel, z)
 
     return Lift(
         metric=metric,
-        control=mean_c,
-        treatment=mean_t,
+        holdout=mean_c,
+        variant=mean_t,
         absolute=diff,
         absolute_low=low,
         absolute_high=high,

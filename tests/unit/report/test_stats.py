@@ -149,7 +149,7 @@ def test_conversion_lift_is_the_two_proportion_z_test() -> None:
     )
     assert lift.p_value == pytest.approx(welch.pvalue, rel=1e-3)
     assert lift.absolute / se == pytest.approx(welch.statistic, rel=1e-12)
-    assert (lift.control, lift.treatment, lift.relative) == pytest.approx((0.05, 0.056, 0.12))
+    assert (lift.holdout, lift.variant, lift.relative) == pytest.approx((0.05, 0.056, 0.12))
 
 
 def test_conversion_lift_against_scipy_on_unequal_arms() -> None:
@@ -183,7 +183,7 @@ def test_revenue_lift_uses_the_sample_variance_from_the_sum_of_squares() -> None
     assert (lift.absolute_low, lift.absolute_high) == pytest.approx(
         (lift.absolute - Z975 * se, lift.absolute + Z975 * se), rel=1e-9
     )
-    assert lift.treatment == pytest.approx(treatment.revenue_per_unit) == sum(raw_t) / 4_000
+    assert lift.variant == pytest.approx(treatment.revenue_per_unit) == sum(raw_t) / 4_000
 
 
 def test_relative_lift_interval_is_the_delta_method() -> None:
@@ -246,7 +246,7 @@ def _relative_sequential(
     control: Arm, treatment: Arm, metric: str, target: int
 ) -> tuple[float, ...]:
     lift = compare(control, treatment, metric)
-    mc, mt = lift.control, lift.treatment
+    mc, mt = lift.holdout, lift.variant
     var_c = control.variance(metric) / control.units
     var_t = treatment.variance(metric) / treatment.units
     se_rel = math.sqrt(var_t / mc**2 + mt**2 * var_c / mc**4)
