@@ -130,9 +130,12 @@ def _lift(lift: stats.Lift) -> dict[str, Any]:
         "relative_low": _num(lift.relative_low),
         "relative_high": _num(lift.relative_high),
         "p_value": lift.p_value,
+        "relative_p_value": lift.relative_p_value,
         "sequential_low": _num(lift.sequential_low),
         "sequential_high": _num(lift.sequential_high),
         "sequential_p_value": lift.sequential_p_value,
+        "sequential_relative_low": _num(lift.sequential_relative_low),
+        "sequential_relative_high": _num(lift.sequential_relative_high),
         "comparisons": lift.comparisons,
     }
 
@@ -279,6 +282,7 @@ def _experience(
     plan = plan_of(doc)
     metric = metric_of(str(plan.get("primary_metric") or "conversion"))
     min_units = int(plan.get("min_units_per_arm") or 0)
+    mde = float(plan.get("minimum_detectable_effect") or 0.0)
     arms_totals: Mapping[ArmKey, ArmTotals] = totals.arms if totals else {}
     arms, srm = _arms(doc, arms_totals)
     variants = _variants(doc)
@@ -294,8 +298,9 @@ def _experience(
             for m in stats.METRICS
         }
         primary = by_metric[metric]
-        enough = control.units >= min_units and vt.units >= min_units
+        enough = stats.enough_data(_arm(control), _arm(vt), min_units)
         verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
+        futile = stats.cannot_reach(primary, mde)
         prev = previous.get((exp_id, vid))
         out_variants.append(
             {
@@ -304,11 +309,12 @@ def _experience(
                 "verdict": verdict,
                 "previous_verdict": prev,
                 "enough_units": enough,
+                "cannot_reach_mde": futile,
                 "lift": {m: _lift(lift) for m, lift in by_metric.items()},
             }
         )
-        evidence = _evidence(metric, min_units, control, vt, primary, verdict, prev, srm)
-        results.append(VariantResult(exp_id, vid, verdict, prev, enough, evidence))
+        evidence = _evidence(metric, min_units, mde, control, vt, primary, verdict, prev, srm)
+        results.append(VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile))
     adjusted = stats.holm([v["lift"][metric]["p_value"] for v in out_variants])
     for entry, p in zip(out_variants, adjusted, strict=True):
         entry["lift"][metric]["p_value_holm"] = p
@@ -322,6 +328,7 @@ def _experience(
         "primary_metric": plan.get("primary_metric"),
         "metric": metric,
         "min_units_per_arm": min_units,
+        "minimum_detectable_effect": mde,
         "attribution_window_days": attribution_of(doc).days,
         "review_due": due.isoformat() if due else None,
         "ends_at": end.isoformat().replace("+00:00", "Z") if end else None,
@@ -336,6 +343,7 @@ def _experience(
 def _evidence(
     metric: str,
     min_units: int,
+    mde: float,
     control: ArmTotals,
     variant: ArmTotals,
     lift: stats.Lift,
@@ -349,6 +357,7 @@ def _evidence(
         "verdict": verdict,
         "previous_verdict": previous,
         "min_units_per_arm": min_units,
+        "minimum_detectable_effect": mde,
         "holdout": {
             "units": control.units,
             "conversions": control.conversions,
@@ -365,6 +374,10 @@ def _evidence(
         "p_value": lift.p_value,
         "sequential_interval": [_num(lift.sequential_low), _num(lift.sequential_high)],
         "sequential_p_value": lift.sequential_p_value,
+        "sequential_relative_interval": [
+            _num(lift.sequential_relative_low),
+            _num(lift.sequential_relative_high),
+        ],
         "srm_p_value": srm["p_value"],
     }
 
@@ -401,7 +414,7 @@ def _program(totals: Totals, global_holdout: float, attribution_days: int) -> di
         if 0 < global_holdout < 1
         else None
     )
-    enough = min(held.units, treated.units) >= PROGRAM_MIN_UNITS
+    enough = stats.enough_data(_arm(held), _arm(treated), PROGRAM_MIN_UNITS)
     flagged = bool(srm and srm["flagged"])
     return {
         "global_holdout_share": global_holdout,

@@ -46,6 +46,9 @@ class VariantResult:
     previous_verdict: str | None
     enough_units: bool
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    # Futility: the always-valid relative interval ends below the plan's minimum
+    # detectable effect (earnest.report.stats.cannot_reach).
+    cannot_reach_mde: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +120,10 @@ def actions(
 
     - retire a live or paused experience that is unowned, overdue for review or past
       `ends_at` (one action listing every rule it broke; nothing else is changed on it);
-    - pause a live experience's active variant that loses to its default, or that beat it
-      last night and is now inconclusive with the plan's minimum units (stopped beating);
+    - pause a live experience's active variant that loses to its default, or that has
+      stopped beating it: past the minimum sample, inconclusive, and its always-valid
+      interval can no longer reach the plan's minimum detectable effect (futility; one
+      night's dip of a lead below 0 is not evidence, so it is not a rule);
     - pause the experience itself when that would leave no active variant.
 
     A variant without a verdict (sample ratio off) is never paused: the numbers that
@@ -190,11 +195,7 @@ def actions(
 def _pause_rule(result: VariantResult) -> str | None:
     if result.verdict == LOSES_TO_DEFAULT:
         return LOSES_TO_DEFAULT
-    if (
-        result.verdict == "inconclusive"
-        and result.enough_units
-        and result.previous_verdict == "beats_default"
-    ):
+    if result.verdict == "inconclusive" and result.enough_units and result.cannot_reach_mde:
         return STOPPED_BEATING_DEFAULT
     return None
 
@@ -203,7 +204,10 @@ def _pause_reason(rule: str, result: VariantResult, day: date) -> str:
     if rule == LOSES_TO_DEFAULT:
         what = "loses to the default"
     else:
-        what = "stopped beating the default (beat it the night before, now inconclusive)"
+        what = (
+            "stopped beating the default (it cannot beat it by the plan's minimum "
+            "detectable effect)"
+        )
     return f"{rule}: variant {result.variant} {what} in the report of {day.isoformat()}"
 
 

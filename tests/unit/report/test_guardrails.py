@@ -20,8 +20,10 @@ def result(
     previous: str | None = None,
     enough: bool = True,
     exp: str = "hero-test",
+    futile: bool = False,
 ) -> VariantResult:
-    return VariantResult(exp, variant, verdict, previous, enough, {"metric": "conversion_rate"})
+    evidence = {"metric": "conversion_rate"}
+    return VariantResult(exp, variant, verdict, previous, enough, evidence, futile)
 
 
 def kinds(actions: list[guardrails.Action]) -> list[tuple[str, str | None, str]]:
@@ -36,26 +38,31 @@ def test_a_variant_that_loses_to_its_default_is_paused() -> None:
     assert actions[0].evidence["report_date"] == "2026-11-20"
 
 
-def test_a_variant_that_stopped_beating_its_default_past_its_minimum_is_paused() -> None:
-    actions = guardrails.actions(
-        DAY, [experience()], [result("a", "inconclusive", previous="beats_default")]
-    )
+def test_a_variant_that_cannot_reach_the_plans_effect_past_its_minimum_is_paused() -> None:
+    # Given an inconclusive variant whose always-valid interval ends below the plan's MDE
+    futile = result("a", "inconclusive", previous="inconclusive", futile=True)
+    actions = guardrails.actions(DAY, [experience()], [futile])
+    # Then it has stopped beating the default, and the reason says why
     assert kinds(actions) == [("pause_variant", "a", "stopped_beating_default")]
+    assert "minimum detectable effect" in actions[0].reason
 
 
 @pytest.mark.parametrize(
-    ("verdict", "previous", "enough"),
+    ("verdict", "previous", "enough", "futile"),
     [
-        ("inconclusive", "beats_default", False),  # below its minimum sample
-        ("inconclusive", "inconclusive", True),  # never beat it
-        ("inconclusive", None, True),  # no report last night
-        ("beats_default", "beats_default", True),
-        ("needs_more_data", "beats_default", False),
-        (None, "beats_default", True),  # SRM flagged: no verdict, no pause
+        ("inconclusive", "beats_default", True, False),  # one night's dip of a winner
+        ("inconclusive", "beats_default", False, True),  # below its minimum sample
+        ("inconclusive", None, True, False),  # the plan's effect still within reach
+        ("beats_default", "beats_default", True, True),  # a winner by less than the MDE
+        ("needs_more_data", "beats_default", False, True),
+        (None, "beats_default", True, True),  # SRM flagged: no verdict, no pause
     ],
 )
-def test_no_pause_without_evidence(verdict: str | None, previous: str | None, enough: bool) -> None:
-    assert guardrails.actions(DAY, [experience()], [result("a", verdict, previous, enough)]) == []
+def test_no_pause_without_evidence(
+    verdict: str | None, previous: str | None, enough: bool, futile: bool
+) -> None:
+    said = result("a", verdict, previous, enough, futile=futile)
+    assert guardrails.actions(DAY, [experience()], [said]) == []
 
 
 def test_when_every_active_variant_would_be_paused_the_experience_is_paused() -> None:
