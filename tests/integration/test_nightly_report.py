@@ -223,8 +223,11 @@ def test_duplicates_conversions_before_exposure_and_erased_subjects_do_not_count
     assert holdout["conversions"] == by_id(clean, "winner")["arms"][0]["conversions"]
 
 
-def test_a_variant_that_stopped_beating_its_default_is_paused(settings: Any) -> None:
-    store = push(settings, WINNER)
+def test_a_variant_that_cannot_reach_the_plans_effect_is_paused(settings: Any) -> None:
+    # Given a variant that converts as its holdout does, a plan that hoped for +50 %, and
+    # last night's report calling it a winner (one night's dip is not what pauses it)
+    plan = {**WINNER["measurement_plan"], "minimum_detectable_effect": 0.5}
+    store = push(settings, {**WINNER, "measurement_plan": plan})
     RATES["flat"] = {None: 0.10, "b": 0.10}
     flat = simulate([WINNER], 12_000, {"winner": RATES["flat"]}, DAY, prefix="flat", days=3)
     upload(settings, flat)
@@ -240,6 +243,7 @@ def test_a_variant_that_stopped_beating_its_default_is_paused(settings: Any) -> 
         Body=orjson.dumps(yesterday),
     )
     report = run(DAY, settings).report
+    # Then its always-valid interval ends below +50 %: it has stopped beating the default
     assert verdicts(report, "winner") == {"b": "inconclusive"}
     assert next((g["action"], g["rule"]) for g in report["guardrails"]) == (
         "pause_variant",

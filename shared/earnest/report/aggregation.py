@@ -32,7 +32,6 @@ CONVERSION = "conversion"
 PERSONALIZED = "personalized"
 HOLDOUT = "holdout"
 GLOBAL_HOLDOUT = "global_holdout"
-ARM_REASONS = frozenset({PERSONALIZED, HOLDOUT})
 # The program's units: the global holdout against everyone the program treats (an
 # experience's own holdout is part of the program: it is what the program chose to do).
 PROGRAM_REASONS = frozenset({PERSONALIZED, HOLDOUT, GLOBAL_HOLDOUT})
@@ -41,6 +40,10 @@ DAY_MS = 86_400_000
 # Conversion metrics that count every conversion, whatever its name; any other
 # primary_metric is a conversion name (docs/experiences.md).
 ANY_CONVERSION = frozenset({"conversion", "revenue"})
+# The largest conversion value the report counts (docs/report.md, "Malformed"). Anyone can
+# post conversions: a bound keeps every sum, and its square, finite, so no stored record
+# can stop the report (two values of 1e308 would overflow math.fsum).
+MAX_VALUE = 1e9
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -316,8 +319,7 @@ class Aggregator:
             at is None
             or not isinstance(value, int | float)
             or isinstance(value, bool)
-            or not math.isfinite(value)
-            or value < 0
+            or not 0 <= value <= MAX_VALUE  # also refuses NaN and infinity
         ):
             self.counters["malformed_dropped"] += 1
             return

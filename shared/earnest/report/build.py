@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from earnest.decide.engine import REASONS
-from earnest.report import stats
+from earnest.report import guardrails, stats
 from earnest.report.aggregation import (
     GLOBAL_HOLDOUT,
     PROGRAM_ARM,
@@ -29,7 +29,7 @@ from earnest.report.aggregation import (
     ExperienceTotals,
     Totals,
 )
-from earnest.report.guardrails import ACTIVE_STATUSES, LIVE, PAUSED, VariantResult, decide, ends_at
+from earnest.report.guardrails import ACTIVE_STATUSES, LIVE, PAUSED, VariantResult, ends_at
 from earnest.report.guardrails import review_due as review_due_of
 
 SCHEMA = "earnest.report/1"
@@ -121,8 +121,8 @@ def _arm_numbers(totals: ArmTotals) -> dict[str, Any]:
 def _lift(lift: stats.Lift) -> dict[str, Any]:
     return {
         "metric": lift.metric,
-        "holdout": lift.control,
-        "variant": lift.treatment,
+        "holdout": lift.holdout,
+        "variant": lift.variant,
         "absolute": lift.absolute,
         "absolute_low": _num(lift.absolute_low),
         "absolute_high": _num(lift.absolute_high),
@@ -130,9 +130,12 @@ def _lift(lift: stats.Lift) -> dict[str, Any]:
         "relative_low": _num(lift.relative_low),
         "relative_high": _num(lift.relative_high),
         "p_value": lift.p_value,
+        "relative_p_value": lift.relative_p_value,
         "sequential_low": _num(lift.sequential_low),
         "sequential_high": _num(lift.sequential_high),
         "sequential_p_value": lift.sequential_p_value,
+        "sequential_relative_low": _num(lift.sequential_relative_low),
+        "sequential_relative_high": _num(lift.sequential_relative_high),
         "comparisons": lift.comparisons,
     }
 
@@ -220,6 +223,56 @@ def previous_verdicts(previous: Mapping[str, Any] | None) -> dict[tuple[str, str
     return out
 
 
+def _arm_entry(
+    arm: str,
+    totals: ArmTotals,
+    *,
+    in_config: bool,
+    paused: bool,
+    weight: float | None,
+    share: float,
+) -> dict[str, Any]:
+    return {
+        "arm": arm,
+        "variant": None if arm == HOLDOUT_ARM else arm,
+        "in_config": in_config,
+        "paused": paused,
+        "weight": weight,
+        "share": share,
+        **_arm_numbers(totals),
+    }
+
+
+def _arms(
+    doc: Mapping[str, Any], arms_totals: Mapping[ArmKey, ArmTotals]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every arm's numbers (holdout, configured variants, variants since removed) and SRM."""
+    holdout = float(doc.get("holdout") or 0.0)
+    variants = _variants(doc)
+    active_weight = math.fsum(float(v.get("weight") or 0) for v in variants if not v.get("paused"))
+    control = arms_totals.get(None, EMPTY)
+    arms = [
+        _arm_entry(HOLDOUT_ARM, control, in_config=True, paused=False, weight=None, share=holdout)
+    ]
+    srm_input: list[tuple[str, int, float, bool]] = []
+    for v in variants:
+        vid, paused, weight = str(v.get("id")), bool(v.get("paused")), float(v.get("weight") or 0)
+        vt = arms_totals.get(vid, EMPTY)
+        share = 0.0 if paused or not active_weight else (1.0 - holdout) * weight / active_weight
+        arms.append(_arm_entry(vid, vt, in_config=True, paused=paused, weight=weight, share=share))
+        srm_input.append((vid, vt.units, weight, not paused))
+    configured = {str(v.get("id")) for v in variants}
+    for key, vt in arms_totals.items():
+        if key is not None and key not in configured:  # served once, since removed
+            arms.append(_arm_entry(key, vt, in_config=False, paused=True, weight=None, share=0.0))
+            srm_input.append((key, vt.units, 0.0, False))
+    return arms, srm_check(holdout, control.units, srm_input)
+
+
+def _variants(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [v for v in doc.get("variants") or [] if isinstance(v, Mapping)]
+
+
 def _experience(
     doc: Mapping[str, Any],
     totals: ExperienceTotals | None,
@@ -229,63 +282,14 @@ def _experience(
     plan = plan_of(doc)
     metric = metric_of(str(plan.get("primary_metric") or "conversion"))
     min_units = int(plan.get("min_units_per_arm") or 0)
-    holdout = float(doc.get("holdout") or 0.0)
+    mde = float(plan.get("minimum_detectable_effect") or 0.0)
     arms_totals: Mapping[ArmKey, ArmTotals] = totals.arms if totals else {}
-    variants = [v for v in doc.get("variants") or [] if isinstance(v, Mapping)]
-    active_weight = math.fsum(float(v.get("weight") or 0) for v in variants if not v.get("paused"))
+    arms, srm = _arms(doc, arms_totals)
+    variants = _variants(doc)
     control = arms_totals.get(None, EMPTY)
-
-    arms: list[dict[str, Any]] = [
-        {
-            "arm": HOLDOUT_ARM,
-            "variant": None,
-            "in_config": True,
-            "paused": False,
-            "weight": None,
-            "share": holdout,
-            **_arm_numbers(control),
-        }
-    ]
-    srm_input: list[tuple[str, int, float, bool]] = []
-    for v in variants:
-        vid = str(v.get("id"))
-        paused = bool(v.get("paused"))
-        weight = float(v.get("weight") or 0)
-        vt = arms_totals.get(vid, EMPTY)
-        share = 0.0 if paused or not active_weight else (1.0 - holdout) * weight / active_weight
-        arms.append(
-            {
-                "arm": vid,
-                "variant": vid,
-                "in_config": True,
-                "paused": paused,
-                "weight": weight,
-                "share": share,
-                **_arm_numbers(vt),
-            }
-        )
-        srm_input.append((vid, vt.units, weight, not paused))
-    configured = {str(v.get("id")) for v in variants}
-    for key, vt in arms_totals.items():
-        if key is not None and key not in configured:  # served once, since removed
-            arms.append(
-                {
-                    "arm": key,
-                    "variant": key,
-                    "in_config": False,
-                    "paused": True,
-                    "weight": None,
-                    "share": 0.0,
-                    **_arm_numbers(vt),
-                }
-            )
-            srm_input.append((key, vt.units, 0.0, False))
-    srm = srm_check(holdout, control.units, srm_input)
-
     comparisons = max(1, len(variants))
     out_variants: list[dict[str, Any]] = []
     results: list[VariantResult] = []
-    lifts: list[stats.Lift] = []
     for v in variants:
         vid = str(v.get("id"))
         vt = arms_totals.get(vid, EMPTY)
@@ -294,9 +298,9 @@ def _experience(
             for m in stats.METRICS
         }
         primary = by_metric[metric]
-        lifts.append(primary)
-        enough = control.units >= min_units and vt.units >= min_units
+        enough = stats.enough_data(_arm(control), _arm(vt), min_units)
         verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
+        futile = stats.cannot_reach(primary, mde)
         prev = previous.get((exp_id, vid))
         out_variants.append(
             {
@@ -305,34 +309,26 @@ def _experience(
                 "verdict": verdict,
                 "previous_verdict": prev,
                 "enough_units": enough,
+                "cannot_reach_mde": futile,
                 "lift": {m: _lift(lift) for m, lift in by_metric.items()},
             }
         )
-        results.append(
-            VariantResult(
-                exp_id,
-                vid,
-                verdict,
-                prev,
-                enough,
-                _evidence(metric, min_units, control, vt, primary, verdict, prev, srm),
-            )
-        )
-    adjusted = stats.holm([lift.p_value for lift in lifts]) if lifts else []
+        evidence = _evidence(metric, min_units, mde, control, vt, primary, verdict, prev, srm)
+        results.append(VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile))
+    adjusted = stats.holm([v["lift"][metric]["p_value"] for v in out_variants])
     for entry, p in zip(out_variants, adjusted, strict=True):
         entry["lift"][metric]["p_value_holm"] = p
-
-    due = review_due_of(doc)
-    end = ends_at(doc)
+    due, end = review_due_of(doc), ends_at(doc)
     section = {
         "id": exp_id,
         "placement": doc.get("placement"),
         "owner": doc.get("owner"),
         "status": doc.get("status"),
-        "holdout": holdout,
+        "holdout": float(doc.get("holdout") or 0.0),
         "primary_metric": plan.get("primary_metric"),
         "metric": metric,
         "min_units_per_arm": min_units,
+        "minimum_detectable_effect": mde,
         "attribution_window_days": attribution_of(doc).days,
         "review_due": due.isoformat() if due else None,
         "ends_at": end.isoformat().replace("+00:00", "Z") if end else None,
@@ -347,6 +343,7 @@ def _experience(
 def _evidence(
     metric: str,
     min_units: int,
+    mde: float,
     control: ArmTotals,
     variant: ArmTotals,
     lift: stats.Lift,
@@ -360,15 +357,16 @@ def _evidence(
         "verdict": verdict,
         "previous_verdict": previous,
         "min_units_per_arm": min_units,
+        "minimum_detectable_effect": mde,
         "holdout": {
             "units": control.units,
             "conversions": control.conversions,
-            "mean": lift.control,
+            "mean": lift.holdout,
         },
         "variant": {
             "units": variant.units,
             "conversions": variant.conversions,
-            "mean": lift.treatment,
+            "mean": lift.variant,
         },
         "absolute_lift": lift.absolute,
         "absolute_interval": [_num(lift.absolute_low), _num(lift.absolute_high)],
@@ -376,6 +374,10 @@ def _evidence(
         "p_value": lift.p_value,
         "sequential_interval": [_num(lift.sequential_low), _num(lift.sequential_high)],
         "sequential_p_value": lift.sequential_p_value,
+        "sequential_relative_interval": [
+            _num(lift.sequential_relative_low),
+            _num(lift.sequential_relative_high),
+        ],
         "srm_p_value": srm["p_value"],
     }
 
@@ -412,7 +414,7 @@ def _program(totals: Totals, global_holdout: float, attribution_days: int) -> di
         if 0 < global_holdout < 1
         else None
     )
-    enough = min(held.units, treated.units) >= PROGRAM_MIN_UNITS
+    enough = stats.enough_data(_arm(held), _arm(treated), PROGRAM_MIN_UNITS)
     flagged = bool(srm and srm["flagged"])
     return {
         "global_holdout_share": global_holdout,
@@ -464,7 +466,7 @@ def build(
         section, variant_results = _experience(doc, exp_totals, prev)
         experiences.append(section)
         results.extend(variant_results)
-    actions = decide(window.day, docs, results)
+    actions = guardrails.actions(window.day, docs, results)
     alerts = [
         {
             "kind": "srm",

@@ -1,7 +1,7 @@
 """Guardrails: which variants the nightly report pauses and which experiences it retires.
 
 Owns the rules (SPEC 7, docs/report.md "Guardrails") as pure functions over experience
-documents and the report's verdicts: what to change (`decide`), the document after the
+documents and the report's verdicts: what to change (`actions`), the document after the
 change (`apply`), the audit record of it (`changes`), and the document as it stood before
 a given date's run (`as_of`), which is what makes a re-run of a date give the same report
 and write nothing twice. The adapter (earnest_aws.nightly_report) does the I/O.
@@ -46,6 +46,9 @@ class VariantResult:
     previous_verdict: str | None
     enough_units: bool
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    # Futility: the always-valid relative interval ends below the plan's minimum
+    # detectable effect (earnest.report.stats.cannot_reach).
+    cannot_reach_mde: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,22 +113,24 @@ def lifecycle(doc: Mapping[str, Any], day: date) -> list[tuple[str, str]]:
     return out
 
 
-def decide(
+def actions(
     day: date, docs: Sequence[Mapping[str, Any]], results: Iterable[VariantResult]
 ) -> list[Action]:
     """Every change the guardrails make tonight, in a stable order (experience, variant).
 
     - retire a live or paused experience that is unowned, overdue for review or past
       `ends_at` (one action listing every rule it broke; nothing else is changed on it);
-    - pause a live experience's active variant that loses to its default, or that beat it
-      last night and is now inconclusive with the plan's minimum units (stopped beating);
+    - pause a live experience's active variant that loses to its default, or that has
+      stopped beating it: past the minimum sample, inconclusive, and its always-valid
+      interval can no longer reach the plan's minimum detectable effect (futility; one
+      night's dip of a lead below 0 is not evidence, so it is not a rule);
     - pause the experience itself when that would leave no active variant.
 
     A variant without a verdict (sample ratio off) is never paused: the numbers that
     would justify it are not trusted.
     """
     by_variant = {(r.experience, r.variant): r for r in results}
-    actions: list[Action] = []
+    out: list[Action] = []
     for doc in sorted(docs, key=lambda d: str(d.get("id"))):
         exp_id = str(doc.get("id"))
         status = doc.get("status")
@@ -133,7 +138,7 @@ def decide(
             continue
         broken = lifecycle(doc, day)
         if broken:
-            actions.append(
+            out.append(
                 Action(
                     exp_id,
                     RETIRE,
@@ -163,7 +168,7 @@ def decide(
             if rule is None:
                 continue
             paused_now.append(variant)
-            actions.append(
+            out.append(
                 Action(
                     exp_id,
                     PAUSE_VARIANT,
@@ -174,7 +179,7 @@ def decide(
                 )
             )
         if paused_now and len(paused_now) == len(active):
-            actions.append(
+            out.append(
                 Action(
                     exp_id,
                     PAUSE_EXPERIENCE,
@@ -184,17 +189,13 @@ def decide(
                     {"report_date": day.isoformat(), "variants": paused_now},
                 )
             )
-    return actions
+    return out
 
 
 def _pause_rule(result: VariantResult) -> str | None:
     if result.verdict == LOSES_TO_DEFAULT:
         return LOSES_TO_DEFAULT
-    if (
-        result.verdict == "inconclusive"
-        and result.enough_units
-        and result.previous_verdict == "beats_default"
-    ):
+    if result.verdict == "inconclusive" and result.enough_units and result.cannot_reach_mde:
         return STOPPED_BEATING_DEFAULT
     return None
 
@@ -203,7 +204,10 @@ def _pause_reason(rule: str, result: VariantResult, day: date) -> str:
     if rule == LOSES_TO_DEFAULT:
         what = "loses to the default"
     else:
-        what = "stopped beating the default (beat it the night before, now inconclusive)"
+        what = (
+            "stopped beating the default (it cannot beat it by the plan's minimum "
+            "detectable effect)"
+        )
     return f"{rule}: variant {result.variant} {what} in the report of {day.isoformat()}"
 
 

@@ -19,11 +19,8 @@ from typing import Any
 
 import orjson
 
-CSV_COLUMNS = (
-    "date",
-    "experience",
-    "placement",
-    "status",
+# Each arm's own numbers, as the report's `arms` entries name them.
+_ARM_COLUMNS = (
     "arm",
     "variant",
     "in_config",
@@ -36,18 +33,29 @@ CSV_COLUMNS = (
     "revenue",
     "revenue_per_unit",
     "units_in_several_arms",
+)
+# CSV column -> field of the variant's primary-metric lift.
+_LIFT_COLUMNS = {
+    "lift_absolute": "absolute",
+    "lift_absolute_low": "absolute_low",
+    "lift_absolute_high": "absolute_high",
+    "lift_relative": "relative",
+    "lift_relative_low": "relative_low",
+    "lift_relative_high": "relative_high",
+    "p_value": "p_value",
+    "p_value_holm": "p_value_holm",
+    "sequential_low": "sequential_low",
+    "sequential_high": "sequential_high",
+    "sequential_p_value": "sequential_p_value",
+}
+CSV_COLUMNS = (
+    "date",
+    "experience",
+    "placement",
+    "status",
+    *_ARM_COLUMNS,
     "metric",
-    "lift_absolute",
-    "lift_absolute_low",
-    "lift_absolute_high",
-    "lift_relative",
-    "lift_relative_low",
-    "lift_relative_high",
-    "p_value",
-    "p_value_holm",
-    "sequential_low",
-    "sequential_high",
-    "sequential_p_value",
+    *_LIFT_COLUMNS,
     "verdict",
     "srm_p_value",
     "srm_flagged",
@@ -97,41 +105,19 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             variant = variants.get(arm["variant"]) if arm["variant"] else None
             lift = variant["lift"][metric] if variant else {}
             action = actions.get((exp["id"], arm["variant"])) if arm["variant"] else None
-            row = {
+            yield {
                 "date": report["date"],
                 "experience": exp["id"],
                 "placement": exp["placement"],
                 "status": exp["status"],
-                "arm": arm["arm"],
-                "variant": arm["variant"],
-                "in_config": arm["in_config"],
-                "paused": arm["paused"],
-                "share": arm["share"],
-                "units": arm["units"],
-                "exposures": arm["exposures"],
-                "conversions": arm["conversions"],
-                "conversion_rate": arm["conversion_rate"],
-                "revenue": arm["revenue"],
-                "revenue_per_unit": arm["revenue_per_unit"],
-                "units_in_several_arms": arm["units_in_several_arms"],
+                **{c: arm[c] for c in _ARM_COLUMNS},
                 "metric": metric,
-                "lift_absolute": lift.get("absolute"),
-                "lift_absolute_low": lift.get("absolute_low"),
-                "lift_absolute_high": lift.get("absolute_high"),
-                "lift_relative": lift.get("relative"),
-                "lift_relative_low": lift.get("relative_low"),
-                "lift_relative_high": lift.get("relative_high"),
-                "p_value": lift.get("p_value"),
-                "p_value_holm": lift.get("p_value_holm"),
-                "sequential_low": lift.get("sequential_low"),
-                "sequential_high": lift.get("sequential_high"),
-                "sequential_p_value": lift.get("sequential_p_value"),
+                **{c: lift.get(f) for c, f in _LIFT_COLUMNS.items()},
                 "verdict": variant["verdict"] if variant else None,
                 "srm_p_value": exp["srm"]["p_value"],
                 "srm_flagged": exp["srm"]["flagged"],
                 "action": action,
             }
-            yield row
 
 
 def to_csv(report: Mapping[str, Any]) -> bytes:

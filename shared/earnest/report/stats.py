@@ -25,6 +25,11 @@ SRM_THRESHOLD = 0.001
 # the confidence sequence is narrowest. Earnest's plans ask for 500-3000 units per arm,
 # so verdicts start at 1000-6000 units per comparison; see docs/statistics.md.
 DEFAULT_TARGET_UNITS = 5000
+# The small-counts gate (docs/statistics.md, "Small counts"): no verdict until each arm has
+# this many units that converted and as many that did not. Below it the normal
+# approximation behind every interval fails (p(1-p) is near 0 with a handful of
+# conversions), and A/A simulations at a 0.5 % base rate give false wins.
+MIN_CONVERSIONS_PER_ARM = 10
 
 _STANDARD_NORMAL = NormalDist()
 _INF = math.inf
@@ -105,18 +110,21 @@ class Lift:
     """
 
     metric: str  # "conversion_rate" or "revenue_per_unit"
-    control: float  # holdout's mean
-    treatment: float  # variant's mean
-    absolute: float  # treatment - control
+    holdout: float  # holdout's mean
+    variant: float  # variant's mean
+    absolute: float  # variant - holdout
     absolute_low: float  # fixed-horizon (1 - alpha) interval for `absolute`
     absolute_high: float
-    relative: float | None  # absolute / control (None when control == 0)
+    relative: float | None  # absolute / holdout (None when the holdout's mean is 0)
     relative_low: float | None  # delta-method (1 - alpha) interval for `relative`
     relative_high: float | None
-    p_value: float  # fixed-horizon two-sided, for `absolute`
+    p_value: float  # fixed-horizon two-sided, for `absolute` (the absolute interval's scale)
+    relative_p_value: float | None  # fixed-horizon two-sided, on the relative interval's scale
     sequential_low: float  # always-valid interval for `absolute`, at alpha / comparisons
     sequential_high: float
     sequential_p_value: float  # always-valid p-value, Bonferroni: x comparisons, capped at 1
+    sequential_relative_low: float | None  # always-valid interval for `relative`
+    sequential_relative_high: float | None
     alpha: float = 0.05
     comparisons: int = 1
 
@@ -133,15 +141,15 @@ class Srm:
 
 
 def compare(
-    control: Arm,
-    treatment: Arm,
+    holdout: Arm,
+    variant: Arm,
     metric: str = "conversion_rate",
     *,
     alpha: float = 0.05,
     comparisons: int = 1,
     target_units: int = DEFAULT_TARGET_UNITS,
 ) -> Lift:
-    """Lift of `treatment` over `control` (the holdout) on `metric`.
+    """Lift of `variant` over its `holdout` on `metric`.
 
     Fixed-horizon: a Wald interval and z-test on the difference of means with the
     unpooled variance var_t/n_t + var_c/n_c, so the p-value and the interval agree
@@ -161,9 +169,9 @@ def compare(
         raise ValueError(f"comparisons must be at least 1, got {comparisons}")
     if target_units < 1:
         raise ValueError(f"target_units must be at least 1, got {target_units}")
-    mean_c, mean_t = control.mean(metric), treatment.mean(metric)
+    mean_c, mean_t = holdout.mean(metric), variant.mean(metric)
     diff = mean_t - mean_c
-    var_diff = _variance_of_mean(control, metric) + _variance_of_mean(treatment, metric)
+    var_diff = _variance_of_mean(holdout, metric) + _variance_of_mean(variant, metric)
     se = math.sqrt(var_diff)  # NaN when either arm has fewer than two units
 
     z = _z(alpha)
@@ -172,29 +180,33 @@ def compare(
 
     seq_alpha = alpha / comparisons
     rho = sequential_rho(seq_alpha, target_units)
-    n = control.units + treatment.units
-    seq_half = se * sequential_boundary(n, rho, seq_alpha) if not math.isnan(se) else _INF
-    seq_low, seq_high = _interval(diff, seq_half, 1.0)
+    n = holdout.units + variant.units
+    boundary = sequential_boundary(n, rho, seq_alpha)  # in standard errors, on any scale
+    seq_low, seq_high = _interval(diff, se * boundary, 1.0)
     seq_p = min(1.0, comparisons * _sequential_p(diff, se, n, rho))
 
     relative: float | None = None
     rel_low: float | None = None
     rel_high: float | None = None
+    rel_p: float | None = None
+    seq_rel_low: float | None = None
+    seq_rel_high: float | None = None
     if mean_c != 0.0:
         relative = diff / mean_c
         # Delta method for mean_t / mean_c - 1 with independent arms:
         # Var ~ var_t / mean_c^2 + mean_t^2 var_c / mean_c^4, arranged not to underflow.
         ratio = mean_t / mean_c
         se_rel = math.sqrt(
-            _variance_of_mean(treatment, metric)
-            + ratio * ratio * _variance_of_mean(control, metric)
+            _variance_of_mean(variant, metric) + ratio * ratio * _variance_of_mean(holdout, metric)
         ) / abs(mean_c)
         rel_low, rel_high = _interval(relative, se_rel, z)
+        rel_p = _two_sided_p(relative, se_rel)
+        seq_rel_low, seq_rel_high = _interval(relative, se_rel * boundary, 1.0)
 
     return Lift(
         metric=metric,
-        control=mean_c,
-        treatment=mean_t,
+        holdout=mean_c,
+        variant=mean_t,
         absolute=diff,
         absolute_low=low,
         absolute_high=high,
@@ -202,9 +214,12 @@ def compare(
         relative_low=rel_low,
         relative_high=rel_high,
         p_value=p_value,
+        relative_p_value=rel_p,
         sequential_low=seq_low,
         sequential_high=seq_high,
         sequential_p_value=seq_p,
+        sequential_relative_low=seq_rel_low,
+        sequential_relative_high=seq_rel_high,
         alpha=alpha,
         comparisons=comparisons,
     )
@@ -236,12 +251,37 @@ def sequential_boundary(n: int, rho: float, alpha: float) -> float:
     return math.sqrt(2.0 * (1.0 + 1.0 / x) * (0.5 * math.log1p(x) - math.log(alpha)))
 
 
+def enough_data(holdout: Arm, variant: Arm, min_units: int) -> bool:
+    """Whether a comparison may get a verdict: the plan's minimum units, then the small-counts
+    gate (MIN_CONVERSIONS_PER_ARM units that converted, and as many that did not, per arm).
+    """
+    return all(
+        arm.units >= min_units
+        and arm.conversions >= MIN_CONVERSIONS_PER_ARM
+        and arm.units - arm.conversions >= MIN_CONVERSIONS_PER_ARM
+        for arm in (holdout, variant)
+    )
+
+
+def cannot_reach(lift: Lift, effect: float) -> bool:
+    """Futility: the always-valid interval of the relative lift ends below `effect`.
+
+    Read with `effect` = the plan's minimum detectable effect, it says the variant can no
+    longer beat its default by what the plan set out to find, with the same error control
+    over every night as the verdict (a true lift of at least `effect` is called futile on
+    some night with probability at most alpha / 2).
+    """
+    high = lift.sequential_relative_high
+    return high is not None and high < effect
+
+
 def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
     """What the report says about a variant, read from the always-valid interval only.
 
     None while the sample ratio is off: the arms are not comparable, so no number about
     them can be trusted. Below the plan's minimum units the answer is `needs_more_data`
-    whatever the interval says, because the asymptotic interval is not yet reliable.
+    whatever the interval says, because the asymptotic interval is not yet reliable
+    (`enough_data` is that gate).
     """
     if srm_flagged:
         return None
@@ -338,9 +378,9 @@ def _z(alpha: float) -> float:
 
 
 def _interval(centre: float, se: float, z: float) -> tuple[float, float]:
-    if math.isnan(se) or math.isinf(se):
-        return -_INF, _INF
     half = z * se
+    if not math.isfinite(half):  # no variance estimate, or no units for the boundary
+        return -_INF, _INF
     return centre - half, centre + half
 
 

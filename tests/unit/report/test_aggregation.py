@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from earnest.report import build as report_build
 from earnest.report.aggregation import (
     GLOBAL_HOLDOUT,
     PROGRAM_ARM,
@@ -19,6 +20,7 @@ from earnest.report.aggregation import (
     format_ms,
     to_ms,
 )
+from tests.builders.experiences import experience
 from tests.builders.report_events import at, conversion, exposure
 
 DAY = date(2026, 11, 20)
@@ -211,9 +213,86 @@ def test_the_totals_do_not_depend_on_the_order_events_are_read(
     assert aggregate(records).totals().program == reference.program
 
 
-@pytest.mark.parametrize("value", [-1.0, float("inf"), "12", True])
+@pytest.mark.parametrize("value", [-1.0, float("inf"), float("nan"), "12", True, 1e308])
 def test_conversions_with_impossible_values_are_dropped(value: object) -> None:
     agg = aggregate(
         [exposure("u1", "hero", "b", "personalized", T0), {**conversion("u1", T0), "value": value}]
     )
     assert agg.counters["malformed_dropped"] == 1
+
+
+def test_two_conversions_of_1e308_do_not_stop_the_report() -> None:
+    # Given a unit exposed once and two posted conversions of 1e308 (the largest float)
+    shown = exposure("u1", "hero", "b", "personalized", T0)
+    huge = [
+        {**conversion("u1", T0 + timedelta(minutes=m), 1e308), "event_id": f"c{m}"} for m in (1, 2)
+    ]
+    fair = conversion("u2", T0 + timedelta(minutes=3), 30.0)
+    agg = aggregate([shown, exposure("u2", "hero", None, "holdout", T0), *huge, fair])
+    # Then both are skipped and counted, and the totals hold the conversion that is usable
+    assert agg.counters["malformed_dropped"] == 2
+    totals = agg.totals()
+    assert arms(agg)[None] == ArmTotals(1, 1, 1, 30.0, 900.0)
+    assert arms(agg)["b"].conversions == 0
+    # And the report is built from them
+    report = report_build.build(
+        report_build.Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05
+    )
+    assert report["events"]["malformed_dropped"] == 2
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.sampled_from(
+        [
+            "exposure",
+            "conversion",
+            "hero",
+            "b",
+            "personalized",
+            "holdout",
+            "global_holdout",
+            "2026-11-20T10:00:00.000Z",
+            "-999999-01-01T00:00:00Z",
+        ]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_FIELDS = (
+    "event_id",
+    "type",
+    "unit_id",
+    "experience",
+    "variant",
+    "reason",
+    "name",
+    "value",
+    "event_time",
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.fixed_dictionaries({}, optional={f: _JSON for f in _FIELDS}), max_size=12))
+def test_no_stored_record_stops_the_report(records: list[dict]) -> None:
+    # Given any records at all beside a good exposure and conversion
+    good = [exposure("u1", "hero", "b", "personalized", T0), conversion("u1", T0, 5.0)]
+    agg = aggregate([*good, *records])
+    # Then the report is built, and every record read is counted once as used or dropped
+    totals = agg.totals()
+    report_build.build(
+        report_build.Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05
+    )
+    c = agg.counters
+    assert c["records"] == 2 + len(records)
+    used = c["exposures"] + c["conversions"]
+    assert (
+        used + c["duplicates_dropped"] + c["malformed_dropped"] + c["erased_dropped"]
+        == c["records"]
+    )

@@ -120,12 +120,38 @@ def test_after_a_pause_the_srm_check_splits_in_two_that_a_pause_leaves_unchanged
     assert not srm["flagged"]
 
 
-def test_stopped_beating_reads_last_nights_verdict() -> None:
+def test_one_nights_dip_of_a_winner_pauses_nothing() -> None:
+    # Given last night's winner, inconclusive tonight with the plan's 5 % still in reach
     previous = build(ONE_VARIANT, {None: arm(5000, 0.08), "b": arm(5000, 0.12)})
     tonight = build(ONE_VARIANT, {None: arm(6000, 0.10), "b": arm(6000, 0.10)}, previous)
     assert variant(tonight)["previous_verdict"] == "beats_default"
     assert variant(tonight)["verdict"] == "inconclusive"
-    assert next(g["rule"] for g in tonight["guardrails"]) == "stopped_beating_default"
+    # Then it keeps serving
+    assert not variant(tonight)["cannot_reach_mde"]
+    assert tonight["guardrails"] == []
+
+
+def test_a_tie_that_cannot_reach_the_plans_effect_is_paused_as_stopped_beating() -> None:
+    # Given a variant equal to its holdout on 200 000 units each: the always-valid interval
+    # of the relative lift ends below the plan's minimum detectable effect of 5 %
+    tonight = build(ONE_VARIANT, {None: arm(200_000, 0.10), "b": arm(200_000, 0.10)})
+    b = variant(tonight)
+    assert b["verdict"] == "inconclusive" and b["cannot_reach_mde"]
+    assert b["lift"]["conversion_rate"]["sequential_relative_high"] < 0.05
+    # Then the guardrails pause it for having stopped beating its default
+    pause, only_default_left = tonight["guardrails"]
+    assert (pause["rule"], pause["variant"]) == ("stopped_beating_default", "b")
+    assert only_default_left["action"] == "pause_experience"
+    assert pause["evidence"]["minimum_detectable_effect"] == 0.05
+
+
+def test_no_verdict_while_an_arm_has_few_conversions() -> None:
+    # Given 5 000 units per arm but 3 conversions in the holdout and 20 in the variant
+    report = build(ONE_VARIANT, {None: arm(5000, 0.0006), "b": arm(5000, 0.004)})
+    b = variant(report)
+    assert b["lift"]["conversion_rate"]["sequential_low"] > 0  # the interval alone says win
+    # Then the small-counts gate holds the verdict back
+    assert b["verdict"] == "needs_more_data" and not b["enough_units"]
 
 
 def test_revenue_plans_are_judged_on_revenue_per_unit() -> None:

@@ -20,8 +20,10 @@ def result(
     previous: str | None = None,
     enough: bool = True,
     exp: str = "hero-test",
+    futile: bool = False,
 ) -> VariantResult:
-    return VariantResult(exp, variant, verdict, previous, enough, {"metric": "conversion_rate"})
+    evidence = {"metric": "conversion_rate"}
+    return VariantResult(exp, variant, verdict, previous, enough, evidence, futile)
 
 
 def kinds(actions: list[guardrails.Action]) -> list[tuple[str, str | None, str]]:
@@ -29,38 +31,43 @@ def kinds(actions: list[guardrails.Action]) -> list[tuple[str, str | None, str]]
 
 
 def test_a_variant_that_loses_to_its_default_is_paused() -> None:
-    actions = guardrails.decide(
+    actions = guardrails.actions(
         DAY, [experience()], [result("a", "loses_to_default"), result("b", "beats_default")]
     )
     assert kinds(actions) == [("pause_variant", "a", "loses_to_default")]
     assert actions[0].evidence["report_date"] == "2026-11-20"
 
 
-def test_a_variant_that_stopped_beating_its_default_past_its_minimum_is_paused() -> None:
-    actions = guardrails.decide(
-        DAY, [experience()], [result("a", "inconclusive", previous="beats_default")]
-    )
+def test_a_variant_that_cannot_reach_the_plans_effect_past_its_minimum_is_paused() -> None:
+    # Given an inconclusive variant whose always-valid interval ends below the plan's MDE
+    futile = result("a", "inconclusive", previous="inconclusive", futile=True)
+    actions = guardrails.actions(DAY, [experience()], [futile])
+    # Then it has stopped beating the default, and the reason says why
     assert kinds(actions) == [("pause_variant", "a", "stopped_beating_default")]
+    assert "minimum detectable effect" in actions[0].reason
 
 
 @pytest.mark.parametrize(
-    ("verdict", "previous", "enough"),
+    ("verdict", "previous", "enough", "futile"),
     [
-        ("inconclusive", "beats_default", False),  # below its minimum sample
-        ("inconclusive", "inconclusive", True),  # never beat it
-        ("inconclusive", None, True),  # no report last night
-        ("beats_default", "beats_default", True),
-        ("needs_more_data", "beats_default", False),
-        (None, "beats_default", True),  # SRM flagged: no verdict, no pause
+        ("inconclusive", "beats_default", True, False),  # one night's dip of a winner
+        ("inconclusive", "beats_default", False, True),  # below its minimum sample
+        ("inconclusive", None, True, False),  # the plan's effect still within reach
+        ("beats_default", "beats_default", True, True),  # a winner by less than the MDE
+        ("needs_more_data", "beats_default", False, True),
+        (None, "beats_default", True, True),  # SRM flagged: no verdict, no pause
     ],
 )
-def test_no_pause_without_evidence(verdict: str | None, previous: str | None, enough: bool) -> None:
-    assert guardrails.decide(DAY, [experience()], [result("a", verdict, previous, enough)]) == []
+def test_no_pause_without_evidence(
+    verdict: str | None, previous: str | None, enough: bool, futile: bool
+) -> None:
+    said = result("a", verdict, previous, enough, futile=futile)
+    assert guardrails.actions(DAY, [experience()], [said]) == []
 
 
 def test_when_every_active_variant_would_be_paused_the_experience_is_paused() -> None:
     doc = experience()
-    actions = guardrails.decide(
+    actions = guardrails.actions(
         DAY, [doc], [result("a", "loses_to_default"), result("b", "loses_to_default")]
     )
     assert [a.action for a in actions] == ["pause_variant", "pause_variant", "pause_experience"]
@@ -72,7 +79,7 @@ def test_when_every_active_variant_would_be_paused_the_experience_is_paused() ->
 def test_a_variant_already_paused_counts_as_paused() -> None:
     doc = experience()
     doc["variants"][0].update(paused=True, paused_reason="earlier")
-    actions = guardrails.decide(
+    actions = guardrails.actions(
         DAY, [doc], [result("a", "loses_to_default"), result("b", "loses_to_default")]
     )
     assert [(a.action, a.variant) for a in actions] == [
@@ -96,7 +103,7 @@ def test_unowned_overdue_or_ended_experiences_are_retired(
     doc = experience(**{k: v for k, v in changes.items() if v is not None})
     if changes.get("owner", "x") is None:
         doc.pop("owner")
-    actions = guardrails.decide(DAY, [doc], [result("a", "loses_to_default")])
+    actions = guardrails.actions(DAY, [doc], [result("a", "loses_to_default")])
     assert kinds(actions) == [("retire", None, rule)]  # retiring says it all: no pause too
     assert guardrails.apply(doc, actions)["status"] == "retired"
 
@@ -105,26 +112,26 @@ def test_review_due_today_and_ends_tomorrow_are_not_yet_retired() -> None:
     doc = experience(
         last_reviewed="2026-10-21", review_every_days=30, ends_at="2026-11-21T00:00:00Z"
     )
-    assert guardrails.decide(DAY, [doc], []) == []
+    assert guardrails.actions(DAY, [doc], []) == []
 
 
 def test_drafts_and_retired_experiences_are_left_alone() -> None:
     docs = [experience(id="d", status="draft", owner=""), experience(id="r", status="retired")]
-    assert guardrails.decide(DAY, docs, [result("a", "loses_to_default", exp="d")]) == []
+    assert guardrails.actions(DAY, docs, [result("a", "loses_to_default", exp="d")]) == []
 
 
 def test_a_paused_experience_is_retired_but_its_variants_not_paused() -> None:
     paused = experience(status="paused", owner="")
-    assert kinds(guardrails.decide(DAY, [paused], [result("a", "loses_to_default")])) == [
+    assert kinds(guardrails.actions(DAY, [paused], [result("a", "loses_to_default")])) == [
         ("retire", None, "unowned")
     ]
     losing = [result("a", "loses_to_default")]
-    assert guardrails.decide(DAY, [experience(status="paused")], losing) == []
+    assert guardrails.actions(DAY, [experience(status="paused")], losing) == []
 
 
 def test_applying_twice_changes_nothing_more() -> None:
     doc = experience()
-    actions = guardrails.decide(DAY, [doc], [result("a", "loses_to_default")])
+    actions = guardrails.actions(DAY, [doc], [result("a", "loses_to_default")])
     once = guardrails.apply(doc, actions)
     assert guardrails.apply(once, actions) == once
     assert guardrails.changes(doc, once) == {
@@ -147,7 +154,7 @@ def audit_entry(
 def test_as_of_undoes_the_reports_own_changes_of_that_date_and_later() -> None:
     original = experience()
     paused_a = guardrails.apply(
-        original, guardrails.decide(DAY, [original], [result("a", "loses_to_default")])
+        original, guardrails.actions(DAY, [original], [result("a", "loses_to_default")])
     )
     audit = [
         audit_entry({}, original, "alice", None, 1),
@@ -161,7 +168,7 @@ def test_as_of_undoes_the_reports_own_changes_of_that_date_and_later() -> None:
 def test_as_of_keeps_a_persons_change_made_after_the_report() -> None:
     original = experience()
     paused_a = guardrails.apply(
-        original, guardrails.decide(DAY, [original], [result("a", "loses_to_default")])
+        original, guardrails.actions(DAY, [original], [result("a", "loses_to_default")])
     )
     edited = {**paused_a, "owner": "new@shop.example"}
     audit = [
@@ -173,6 +180,6 @@ def test_as_of_keeps_a_persons_change_made_after_the_report() -> None:
 
 def test_a_pause_is_not_applied_to_an_experience_retired_since() -> None:
     doc = experience()
-    actions = guardrails.decide(DAY, [doc], [result("a", "loses_to_default")])
+    actions = guardrails.actions(DAY, [doc], [result("a", "loses_to_default")])
     retired = {**doc, "status": "retired"}
     assert guardrails.apply(retired, actions) == retired

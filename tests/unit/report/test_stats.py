@@ -149,7 +149,7 @@ def test_conversion_lift_is_the_two_proportion_z_test() -> None:
     )
     assert lift.p_value == pytest.approx(welch.pvalue, rel=1e-3)
     assert lift.absolute / se == pytest.approx(welch.statistic, rel=1e-12)
-    assert (lift.control, lift.treatment, lift.relative) == pytest.approx((0.05, 0.056, 0.12))
+    assert (lift.holdout, lift.variant, lift.relative) == pytest.approx((0.05, 0.056, 0.12))
 
 
 def test_conversion_lift_against_scipy_on_unequal_arms() -> None:
@@ -183,7 +183,7 @@ def test_revenue_lift_uses_the_sample_variance_from_the_sum_of_squares() -> None
     assert (lift.absolute_low, lift.absolute_high) == pytest.approx(
         (lift.absolute - Z975 * se, lift.absolute + Z975 * se), rel=1e-9
     )
-    assert lift.treatment == pytest.approx(treatment.revenue_per_unit) == sum(raw_t) / 4_000
+    assert lift.variant == pytest.approx(treatment.revenue_per_unit) == sum(raw_t) / 4_000
 
 
 def test_relative_lift_interval_is_the_delta_method() -> None:
@@ -246,7 +246,7 @@ def _relative_sequential(
     control: Arm, treatment: Arm, metric: str, target: int
 ) -> tuple[float, ...]:
     lift = compare(control, treatment, metric)
-    mc, mt = lift.control, lift.treatment
+    mc, mt = lift.holdout, lift.variant
     var_c = control.variance(metric) / control.units
     var_t = treatment.variance(metric) / treatment.units
     se_rel = math.sqrt(var_t / mc**2 + mt**2 * var_c / mc**4)
@@ -313,7 +313,22 @@ def test_the_sequential_interval_is_tightest_near_its_target() -> None:
 def _lift(low: float, high: float) -> Lift:
     mid = (low + high) / 2
     return Lift(
-        "conversion_rate", 0.05, 0.05 + mid, mid, low, high, None, None, None, 0.5, low, high, 0.5
+        metric="conversion_rate",
+        holdout=0.05,
+        variant=0.05 + mid,
+        absolute=mid,
+        absolute_low=low,
+        absolute_high=high,
+        relative=None,
+        relative_low=None,
+        relative_high=None,
+        p_value=0.5,
+        relative_p_value=None,
+        sequential_low=low,
+        sequential_high=high,
+        sequential_p_value=0.5,
+        sequential_relative_low=None,
+        sequential_relative_high=None,
     )
 
 
@@ -507,6 +522,25 @@ def test_p_values_and_intervals_tell_the_same_story(
     assume(abs(lift.p_value / alpha - 1) > 1e-6 and abs(lift.sequential_p_value / alpha - 1) > 1e-6)
     assert fixed_excludes == (lift.p_value < alpha)
     assert sequential_excludes == (lift.sequential_p_value < alpha)
+
+
+@settings_props
+@given(arms=arm_pairs(), metric=metrics, alpha=alphas)
+def test_the_relative_p_value_is_on_the_relative_intervals_scale(
+    arms: tuple[Arm, Arm], metric: str, alpha: float
+) -> None:
+    # Given any two arms whose holdout has a non-zero mean
+    lift = compare(*arms, metric, alpha=alpha)
+    assume(lift.relative is not None and lift.relative_p_value is not None)
+    assume(abs(lift.relative_p_value / alpha - 1) > 1e-6)
+    assert lift.relative_low is not None and lift.relative_high is not None
+    # Then its p-value is below alpha exactly when its own interval excludes 0
+    excludes = lift.relative_low > 0 or lift.relative_high < 0
+    assert excludes == (lift.relative_p_value < alpha)
+    # And the always-valid relative interval contains the fixed one
+    assert lift.sequential_relative_low is not None and lift.sequential_relative_high is not None
+    assert lift.sequential_relative_low <= lift.relative_low
+    assert lift.sequential_relative_high >= lift.relative_high
 
 
 @settings(max_examples=200, deadline=None)

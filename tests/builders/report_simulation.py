@@ -1,0 +1,117 @@
+"""Nightly reports over simulated experiences with a known truth, through the report's path.
+
+Each run is one experience (a holdout and one variant, 50 : 50) whose units arrive every
+night and convert at known rates. Every night the cumulative per-arm totals go through
+`earnest.report.build.build` with last night's report, exactly as the nightly run does
+(verdicts, small-counts gate, SRM, guardrails), and a paused variant stops there. Draws come
+from numpy's seeded generator, so every run of a scenario is the same run.
+
+Used by tests/unit/report/test_stats_targets.py (the targets of issue 10) and by
+bench/bench_stats.py, which prints the same table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from earnest.report import build as report_build
+from earnest.report.aggregation import ArmTotals, ExperienceTotals, Totals
+from tests.builders.experiences import experience
+
+START = date(2026, 1, 1)  # any date: the report reads no clock
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One kind of experience: base rate, true relative lift, traffic, and the plan."""
+
+    base: float = 0.05
+    lift: float = 0.0  # the variant's true rate is base * (1 + lift)
+    daily_units: int = 2000  # expected units per arm per night (the split is random)
+    nights: int = 30
+    min_units: int = 1000
+    mde: float = 0.05
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to the variant over its nights, counted over runs."""
+
+    runs: int = 0
+    found: int = 0  # called beats_default on some night
+    false_call: int = 0  # called beats_default or loses_to_default against the truth
+    paused: Counter[str] = field(default_factory=Counter)  # by guardrail rule
+    srm_flagged: int = 0  # flagged on some night
+
+    def share(self, count: int) -> float:
+        return count / self.runs if self.runs else 0.0
+
+    @property
+    def any_pause(self) -> int:
+        return sum(self.paused.values())
+
+
+def _doc(scenario: Scenario) -> dict[str, Any]:
+    return experience(
+        id="sim",
+        holdout=0.5,
+        variants=[{"id": "b", "weight": 1, "content": {}}],
+        measurement_plan={
+            "hypothesis": "simulated",
+            "primary_metric": "conversion",
+            "minimum_detectable_effect": scenario.mde,
+            "min_units_per_arm": scenario.min_units,
+        },
+        last_reviewed=START.isoformat(),
+        review_every_days=3650,
+    )
+
+
+def _totals(arms: dict[str | None, ArmTotals]) -> Totals:
+    return Totals({"sim": ExperienceTotals(arms, {})}, {}, {}, {})
+
+
+def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
+    """`runs` experiences of `scenario`, each reported every night until paused or done."""
+    rng = np.random.default_rng(seed)
+    doc = _doc(scenario)
+    rates = (scenario.base, scenario.base * (1.0 + scenario.lift))
+    # Every run's nightly units and conversions, drawn at once: (runs, nights, arm).
+    units = rng.binomial(2 * scenario.daily_units, 0.5, size=(runs, scenario.nights))
+    split = np.stack([units, 2 * scenario.daily_units - units], axis=-1)
+    converted = rng.binomial(split, np.array(rates))
+    n_cum, x_cum = split.cumsum(axis=1), converted.cumsum(axis=1)
+    truth = "beats_default" if scenario.lift > 0 else "loses_to_default"
+    out = Outcome(runs=runs)
+    for r in range(runs):
+        previous: dict[str, Any] | None = None
+        found = false_call = flagged = False
+        for night in range(scenario.nights):
+            arms: dict[str | None, ArmTotals] = {
+                key: ArmTotals(int(n_cum[r, night, i]), 0, int(x_cum[r, night, i]))
+                for i, key in enumerate((None, "b"))
+            }
+            window = report_build.Window(START + timedelta(days=night))
+            report = report_build.build(window, [doc], _totals(arms), previous, global_holdout=0.0)
+            section = report["experiences"][0]
+            said = section["variants"][0]["verdict"]
+            found |= said == "beats_default"
+            wrong = said in ("beats_default", "loses_to_default") and (
+                scenario.lift == 0 or said != truth
+            )
+            false_call |= wrong
+            flagged |= section["srm"]["flagged"]
+            pauses = [g["rule"] for g in report["guardrails"] if g["action"] == "pause_variant"]
+            if pauses:
+                out.paused[pauses[0]] += 1
+                break
+            previous = report
+        out.found += found
+        out.false_call += false_call
+        out.srm_flagged += flagged
+    return out
