@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck bench lock serve clean
+.PHONY: install demo test lint typecheck bench lock serve package clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: $(STAMP) $(CHROMIUM) $(FAKETIME)
 	$(BIN)/pytest -n 2 -q
 	@if [ -x $(FAKETIME) ]; then $(FAKETIME) -f +366d $(BIN)/pytest -n 2 -q -p no:cacheprovider; \
 	else echo "skipped the clock-a-year-ahead pass: no $(FAKETIME)"; fi
+
+# What `sam deploy` ships, for arm64 / CPython 3.12, without Docker (docs/deployment.md).
+package: $(STAMP)
+	$(BIN)/python infra/package.py
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
