@@ -94,7 +94,7 @@ def target_environment(python_version: str, platform: str) -> dict[str, str]:
 def closure(pins: Iterable[Pin], roots: Iterable[str], env: Mapping[str, str]) -> list[Pin]:
     """The roots and everything they need, for the target environment."""
     live = [p for p in pins if p.marker is None or Marker(p.marker).evaluate(dict(env))]
-    wanted = {canonicalize_name(r) for r in roots}
+    wanted: set[str] = {canonicalize_name(r) for r in roots}
     while True:
         grown = wanted | {p.name for p in live if p.via & wanted}
         if grown == wanted:
