@@ -55,9 +55,10 @@ package: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# Re-pin every dependency after editing pyproject.toml (needs `pip install uv`).
+# Re-pin every dependency after editing pyproject.toml (needs `pip install uv`). One lock for
+# every Python from 3.11 (dev) to the Lambda runtime's 3.12: markers say where a pin applies.
 lock:
-	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+	uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
