@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck bench lock serve clean
+.PHONY: install demo test lint typecheck bench lock serve package clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,12 +48,17 @@ test: $(STAMP) $(CHROMIUM) $(FAKETIME)
 	@if [ -x $(FAKETIME) ]; then $(FAKETIME) -f +366d $(BIN)/pytest -n 2 -q -p no:cacheprovider; \
 	else echo "skipped the clock-a-year-ahead pass: no $(FAKETIME)"; fi
 
+# What `sam deploy` ships, for arm64 / CPython 3.12, without Docker (docs/deployment.md).
+package: $(STAMP)
+	$(BIN)/python infra/package.py
+
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# Re-pin every dependency after editing pyproject.toml (needs `pip install uv`).
+# Re-pin every dependency after editing pyproject.toml (needs `pip install uv`). One lock for
+# every Python from 3.11 (dev) to the Lambda runtime's 3.12: markers say where a pin applies.
 lock:
-	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+	uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -9,7 +9,11 @@ import pytest
 from earnest_cli.template import ROOT, load_template
 
 RESOURCES: dict[str, Any] = load_template()["Resources"]
-ALARMS = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+ALARMS = {  # on the metrics the functions emit themselves (Lambda's own: test_protection.py)
+    k: v["Properties"]
+    for k, v in RESOURCES.items()
+    if v["Type"] == "AWS::CloudWatch::Alarm" and v["Properties"]["Namespace"] == "Earnest"
+}
 SERVICES = {
     fn["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: fn["Properties"]
     for fn in RESOURCES.values()

@@ -1,5 +1,5 @@
-"""record-exposure in the template: reachable by pages, allowed only what it uses, and its
-events readable by Athena exactly as the function writes them."""
+"""record-exposure in the template: reachable through the front door, and its events
+readable by Athena exactly as the function writes them (its IAM: test_iam.py)."""
 
 from __future__ import annotations
 
@@ -13,29 +13,12 @@ TEMPLATE: dict[str, Any] = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 FUNCTION = RESOURCES["RecordExposureFunction"]["Properties"]
 TABLE = RESOURCES["EventsTable"]["Properties"]["TableInput"]
-SSM_KEYS = (
-    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
-    "${ExposureTokenKeysParameter}"
-)
 
 
-def statements() -> list[dict[str, Any]]:
-    return [s for p in FUNCTION["Policies"] for s in p["Statement"]]
-
-
-def test_record_exposure_may_only_put_events_read_consent_and_read_its_token_keys() -> None:
-    by_resource = {str(s["Resource"]): set(s["Action"]) for s in statements()}
-    assert by_resource == {
-        "${DataBucket.Arn}/events/*": {"s3:PutObject"},
-        "ConsentTable.Arn": {"dynamodb:BatchGetItem", "dynamodb:GetItem"},
-        SSM_KEYS: {"ssm:GetParameter"},
-    }
-    assert all(s["Effect"] == "Allow" for s in statements())
-
-
-def test_pages_reach_it_through_its_own_url_with_cors_for_post() -> None:
+def test_it_is_reached_through_the_front_door_with_cors_for_post() -> None:
     url = FUNCTION["FunctionUrlConfig"]
-    assert url["AuthType"] == "NONE"  # sendBeacon cannot sign; the exposure token is the proof
+    # CloudFront signs (AWS_IAM), or the CDN adds the shared-secret header (NONE + the check).
+    assert url["AuthType"] == ["UseCloudFront", "AWS_IAM", "NONE"]
     assert url["Cors"]["AllowMethods"] == ["POST"]
     assert {"content-type", "idempotency-key"} <= set(url["Cors"]["AllowHeaders"])
     assert (FUNCTION["CodeUri"], FUNCTION["Handler"]) == (
