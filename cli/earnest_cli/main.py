@@ -134,7 +134,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from earnest_cli.local_stack import serve_forever
 
-    return serve_forever(args.api_port, args.aws_port)
+    return serve_forever(args.api_port, args.aws_port, args.verbose, args.log)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -163,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="the local stack: moto's server and the HTTP routes")
     p.add_argument("--api-port", type=int, default=8787)
     p.add_argument("--aws-port", type=int, default=5000)
+    p.add_argument(
+        "--log",
+        type=Path,
+        default=Path(".earnest/serve.log"),
+        help="where the functions' logs and metrics go (default .earnest/serve.log)",
+    )
+    p.add_argument("--verbose", action="store_true", help="show the functions' logs instead")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="the whole loop on the embedded local stack")

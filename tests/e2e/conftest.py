@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,12 +17,30 @@ from tests.conftest import EXAMPLES
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's `earnest serve` writes: serve.log (its console), functions.log."""
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def stack(stack_dir: Path) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    log = tmp_path_factory.mktemp("stack") / "serve.log"
+    folder = stack_dir
+    log = folder / "serve.log"
     with log.open("w") as out:  # a file, not a pipe: the handlers' logs can never block it
         process = subprocess.Popen(
-            [sys.executable, "-m", "earnest_cli", "serve", "--api-port", "0", "--aws-port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "earnest_cli",
+                "serve",
+                "--api-port",
+                "0",
+                "--aws-port",
+                "0",
+                "--log",
+                str(folder / "functions.log"),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
