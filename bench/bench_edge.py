@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_local_stack import started_stack  # noqa: E402
+from bench_local_stack import started_stack
 
 WORKER = Path(__file__).resolve().parents[1] / "clients" / "edge-worker"
 
