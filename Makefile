@@ -37,9 +37,14 @@ $(FAKETIME):
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; \
 	else echo "note: install Debian's faketime (apt-get install faketime) for the clock test"; fi
 
+# The edge worker's tests: Node's test runner, Miniflare installed from the lock.
+EDGE := clients/edge-worker
+$(EDGE)/node_modules/.package-lock.json: $(EDGE)/package-lock.json
+	cd $(EDGE) && npm ci --no-audit --no-fund --loglevel=error
+
 # The one command CI runs (.ci/run): lint, types, template, every test, and every test
 # again with the clock a year ahead (nothing may expire with the calendar).
-test: $(STAMP) $(CHROMIUM) $(FAKETIME)
+test: $(STAMP) $(CHROMIUM) $(FAKETIME) $(EDGE)/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -47,6 +52,7 @@ test: $(STAMP) $(CHROMIUM) $(FAKETIME)
 	$(BIN)/pytest -n 2 -q
 	@if [ -x $(FAKETIME) ]; then $(FAKETIME) -f +366d $(BIN)/pytest -n 2 -q -p no:cacheprovider; \
 	else echo "skipped the clock-a-year-ahead pass: no $(FAKETIME)"; fi
+	cd $(EDGE) && EARNEST_PYTHON=$(CURDIR)/$(BIN)/python node --test test/*.test.js
 
 # What `sam deploy` ships, for arm64 / CPython 3.12, without Docker (docs/deployment.md).
 package: $(STAMP)

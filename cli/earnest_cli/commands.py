@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from earnest_cli.errors import run, use_local_credentials
@@ -50,7 +51,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from earnest_cli.local_stack import serve_forever
 
-    return serve_forever(args.api_port, args.aws_port)
+    return serve_forever(args.api_port, args.aws_port, args.verbose, args.log)
 
 
 def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
@@ -80,6 +81,13 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
     )
     p.add_argument("--api-port", type=int, default=8787, help="HTTP routes (default 8787)")
     p.add_argument("--aws-port", type=int, default=5000, help="moto's server (default 5000)")
+    p.add_argument(
+        "--log",
+        type=Path,
+        default=Path(".earnest/serve.log"),
+        help="where the functions' logs and metrics go (default .earnest/serve.log)",
+    )
+    p.add_argument("--verbose", action="store_true", help="show the functions' logs instead")
     p.set_defaults(func=cmd_serve)
 
     for module in (report_cmd, consent_cmd):

@@ -1,8 +1,13 @@
 """`earnest serve`: moto's server plus the functions' HTTP routes, all on 127.0.0.1.
 
 Each route calls the real handler (`functions/<name>/app.py`) with the event a Lambda
-Function URL sends (payload 2.0), so what runs locally is what runs in AWS. boto3 and the
-CLI reach the embedded AWS through the standard AWS_ENDPOINT_URL.
+Function URL sends (payload 2.0), so what runs locally is what runs in AWS: each function
+with its own environment from template.yaml (its Powertools service name), and the Function
+URL's CORS rules answering preflights. boto3 and the CLI reach the embedded AWS through the
+standard AWS_ENDPOINT_URL.
+
+An edge worker holds keep-alive connections open, so replies go out in one send with
+Nagle off (otherwise delayed ACKs add ~40 ms per request), and chunked bodies are read.
 """
 
 from __future__ import annotations
@@ -10,21 +15,24 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, TextIO
 
-from earnest_cli.template import FUNCTIONS
+from earnest_cli.template import FUNCTIONS, load_template
 
 # Route -> function folder. Functions not built yet are skipped, not faked.
 ROUTES = {
@@ -51,18 +59,62 @@ LOCAL_ENV = {
     "POWERTOOLS_DEV": "false",
 }
 
+# A Lambda Function URL refuses bodies over 6 MB before the function runs.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+class PortBusy(Exception):
+    """A port the stack was asked for is taken (by a second `earnest serve`, say)."""
+
+
+def _function_properties(folder: str) -> dict[str, Any]:
+    """The template's properties of the function whose code is `functions/<folder>/`."""
+    for resource in load_template()["Resources"].values():
+        props = resource.get("Properties") or {}
+        if resource["Type"] == "AWS::Serverless::Function" and str(props.get("CodeUri", "")).rstrip(
+            "/"
+        ).endswith(f"functions/{folder}"):
+            return dict(props)
+    return {}
+
+
+def service_name(folder: str) -> str:
+    """The function's POWERTOOLS_SERVICE_NAME in the template (its logs' and metrics' tag)."""
+    variables = (_function_properties(folder).get("Environment") or {}).get("Variables") or {}
+    return str(variables.get("POWERTOOLS_SERVICE_NAME") or folder.replace("_", "-"))
+
+
+def cors_rules(folder: str) -> dict[str, Any] | None:
+    """The Function URL's `Cors` block in the template, if the function has one."""
+    cors = (_function_properties(folder).get("FunctionUrlConfig") or {}).get("Cors")
+    return dict(cors) if cors else None
+
+
 def load_handler(folder: str) -> Handler | None:
+    """Import `functions/<folder>/app.py` with its own template environment, as its cold
+    start in Lambda would (Powertools reads its service name at import)."""
+    from earnest_aws.settings import settings
+
     path = FUNCTIONS / folder / "app.py"
     if not path.exists():
         return None
-    spec = importlib.util.spec_from_file_location(f"earnest_function_{folder}", path)
-    assert spec and spec.loader
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    saved = os.environ.get("POWERTOOLS_SERVICE_NAME")
+    os.environ["POWERTOOLS_SERVICE_NAME"] = service_name(folder)
+    settings.cache_clear()
+    try:
+        spec = importlib.util.spec_from_file_location(f"earnest_function_{folder}", path)
+        assert spec and spec.loader
+        module: ModuleType = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    finally:
+        if saved is None:
+            os.environ.pop("POWERTOOLS_SERVICE_NAME", None)
+        else:
+            os.environ["POWERTOOLS_SERVICE_NAME"] = saved
+        settings.cache_clear()
     handler: Handler = module.handler
     return handler
 
@@ -120,9 +172,18 @@ def function_url_event(
     }
 
 
+class _BadBody(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
 class _RouteHandler(BaseHTTPRequestHandler):
     handlers: ClassVar[dict[str, Handler]] = {}
+    cors: ClassVar[dict[str, dict[str, Any]]] = {}
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms wait for a delayed ACK on keep-alive
+    wbufsize = 64 * 1024  # headers and body leave in one send (flushed after each request)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: handlers log themselves
         pass
@@ -130,23 +191,101 @@ class _RouteHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         _in_function.active = True  # what the function prints goes to the function log
         path, _, query = self.path.partition("?")
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        cors = self.cors.get(path)
+        if self.command == "OPTIONS" and cors is not None:
+            self._preflight(cors)
+            return
+        try:
+            body = self._read_body()
+        except _BadBody as bad:
+            self.close_connection = True  # what is left of the body cannot be skipped
+            self._error(bad.status, bad.code, bad.message)
+            return
         handler = self.handlers.get(path)
         if handler is None:
-            self._reply(
-                404,
-                {"content-type": "application/json"},
-                b'{"error":{"code":"not_found","message":"no such route"}}',
-            )
+            self._error(404, "not_found", "no such route", field="path")
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        headers.pop("transfer-encoding", None)  # a Function URL hands the function whole bodies
         event = function_url_event(self.command, path, query, headers, body, self.client_address[0])
         context = LambdaContext(path.strip("/"), event["requestContext"]["requestId"])
         response = handler(event, context)
         out = response.get("body") or ""
         data = base64.b64decode(out) if response.get("isBase64Encoded") else out.encode()
-        self._reply(int(response.get("statusCode", 200)), response.get("headers") or {}, data)
+        reply_headers = dict(response.get("headers") or {})
+        if cors is not None and (origin := self._allowed_origin(cors)):
+            reply_headers["access-control-allow-origin"] = origin
+        self._reply(int(response.get("statusCode", 200)), reply_headers, data)
+
+    def _read_body(self) -> bytes:
+        """The whole request body, sent with a content-length or in chunks."""
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            return self._read_chunks()
+        raw = self.headers.get("content-length") or "0"
+        if not raw.isdigit():
+            raise _BadBody(400, "invalid_request", "content-length is not a number")
+        length = int(raw)
+        if length > MAX_BODY_BYTES:
+            raise _BadBody(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        return self.rfile.read(length) if length else b""
+
+    def _read_chunks(self) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            size_line = self.rfile.readline(1024).split(b";")[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise _BadBody(400, "invalid_request", "malformed chunked body") from None
+            if size == 0:
+                while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _BadBody(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(8)  # the CRLF after each chunk
+
+    def _allowed_origin(self, cors: dict[str, Any]) -> str | None:
+        origin = self.headers.get("origin")
+        allowed = [str(o) for o in cors.get("AllowOrigins") or []]
+        if origin is None:
+            return None
+        if "*" in allowed:
+            return "*"
+        return origin if origin in allowed else None
+
+    def _preflight(self, cors: dict[str, Any]) -> None:
+        """What a Function URL with `Cors` answers to OPTIONS, without calling the function."""
+        method = (self.headers.get("access-control-request-method") or "").upper()
+        wanted = {
+            h.strip().lower()
+            for h in (self.headers.get("access-control-request-headers") or "").split(",")
+            if h.strip()
+        }
+        methods = [str(m).upper() for m in cors.get("AllowMethods") or []]
+        allowed_headers = [str(h).lower() for h in cors.get("AllowHeaders") or []]
+        origin = self._allowed_origin(cors)
+        headers: dict[str, str] = {}
+        if (
+            origin
+            and (method in methods or "*" in methods)
+            and ("*" in allowed_headers or wanted <= set(allowed_headers))
+        ):
+            headers = {
+                "access-control-allow-origin": origin,
+                "access-control-allow-methods": ", ".join(methods),
+                "access-control-allow-headers": ", ".join(allowed_headers),
+            }
+            if "MaxAge" in cors:
+                headers["access-control-max-age"] = str(cors["MaxAge"])
+        self._reply(200, headers, b"")
+
+    def _error(self, status: int, code: str, message: str, field: str = "body") -> None:
+        error = {"error": {"code": code, "message": message, "field": field}}
+        self._reply(status, {"content-type": "application/json"}, json.dumps(error).encode())
 
     def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
         self.send_response(status)
@@ -159,6 +298,10 @@ class _RouteHandler(BaseHTTPRequestHandler):
     do_POST = _serve
     do_GET = _serve
     do_PUT = _serve
+    do_DELETE = _serve
+    do_PATCH = _serve
+    do_HEAD = _serve
+    do_OPTIONS = _serve
 
 
 _in_function = threading.local()
@@ -188,6 +331,28 @@ class LocalStack:
     routes: list[str]
 
 
+def _probe(port: int, what: str) -> None:
+    """Fail at once on a taken port: moto's server thread would print and exit, leaving
+    its caller waiting forever."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortBusy(f"{what} port {port} is not free ({exc.strerror})") from None
+
+
+def _bind_routes(port: int) -> ThreadingHTTPServer:
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _RouteHandler)
+    except OSError as exc:
+        raise PortBusy(f"API port {port} is not free ({exc.strerror})") from None
+    server.daemon_threads = True
+    return server
+
+
 @contextmanager
 def local_stack(
     api_port: int = 8787, aws_port: int = 5000, function_log: TextIO | None = None
@@ -195,8 +360,15 @@ def local_stack(
     """Start moto's server and the routes; the process's environment points at them.
 
     With `function_log`, what the functions print goes there instead of the console.
+    Raises PortBusy, before starting anything, when either port is taken.
     """
-    from moto.server import ThreadedMotoServer
+    server = _bind_routes(api_port)
+    try:
+        _probe(aws_port, "AWS (moto)")
+    except PortBusy:
+        server.server_close()
+        raise
+    from moto.server import ThreadedMotoServer  # heavy: only once the ports are known free
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     console = sys.stdout
@@ -220,27 +392,46 @@ def local_stack(
     create_resources(client("dynamodb"), client("s3"), settings())
 
     handlers = {route: h for route, folder in ROUTES.items() if (h := load_handler(folder))}
-    server_class = type("Routes", (_RouteHandler,), {"handlers": handlers})
-    server = ThreadingHTTPServer(("127.0.0.1", api_port), server_class)
-    server.daemon_threads = True
+    cors = {route: rules for route, folder in ROUTES.items() if (rules := cors_rules(folder))}
+    server.RequestHandlerClass = type(
+        "Routes", (_RouteHandler,), {"handlers": handlers, "cors": cors}
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield LocalStack(f"http://127.0.0.1:{server.server_port}", aws_url, sorted(handlers))
     finally:
         server.shutdown()
+        server.server_close()
         moto.stop()
         sys.stdout = console
 
 
-def serve_forever(api_port: int, aws_port: int) -> int:
-    with local_stack(api_port, aws_port) as stack:
+DEFAULT_LOG = Path(".earnest/serve.log")
+
+
+def serve_forever(
+    api_port: int, aws_port: int, verbose: bool = False, log_path: Path = DEFAULT_LOG
+) -> int:
+    """Run until Ctrl-C. Quiet: the functions' logs and metrics go to `log_path` unless
+    `verbose`; a taken port is one line on stderr and exit status 2."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as scope:
+        function_log = None if verbose else scope.enter_context(log_path.open("a"))
+        try:
+            stack = scope.enter_context(local_stack(api_port, aws_port, function_log))
+        except PortBusy as exc:
+            print(f"earnest serve: {exc}; is another `earnest serve` running?", file=sys.stderr)
+            return 2
         print(f"earnest local stack: API {stack.api_url}  AWS {stack.aws_url}", flush=True)
         print(f"routes: {', '.join(stack.routes) or '(none yet)'}", flush=True)
         print(f"export AWS_ENDPOINT_URL={stack.aws_url}", flush=True)
+        if function_log is not None:
+            print(f"functions' logs and metrics: {log_path} (--verbose shows them)", flush=True)
         print("ready", flush=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             return 0
+    return 0

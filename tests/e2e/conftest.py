@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +12,14 @@ from tests.conftest import EXAMPLES
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with serving(tmp_path_factory.mktemp("stack") / "serve.log") as started:
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's `earnest serve` writes: serve.log (its console), functions.log."""
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def stack(stack_dir: Path) -> Iterator[Stack]:
+    with serving(stack_dir / "serve.log", stack_dir / "functions.log") as started:
         yield started
 
 

@@ -1,0 +1,128 @@
+"""decide through `earnest serve` as an edge worker calls it: many requests over one reused
+keep-alive connection, and a fresh connection per request. Prints p50/p99 of each.
+
+Scenario: the examples pushed; one visitor body (German mobile visitor, consent granted)
+posted N times. A reused connection is what a worker's HTTP client does; before replies
+were sent in one write with Nagle off, each such request waited ~40 ms for a delayed ACK.
+
+    .venv/bin/python bench/bench_local_stack.py [--requests N] [--url http://127.0.0.1:8787]
+
+Without --url it starts `earnest serve` on free ports and pushes the examples itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+BODY = json.dumps(
+    {
+        "visitor": {"anonymous_id": "a-bench-keepalive"},
+        "placements": ["home-hero", "pdp-recs"],
+        "context": {"country": "DE", "device": "mobile", "referrer": "google"},
+        "consent": {"purposes": {"personalization": "granted"}},
+    }
+).encode()
+HEADERS = {"content-type": "application/json"}
+
+
+@contextmanager
+def started_stack() -> Iterator[str]:
+    """`earnest serve` on free ports, the examples pushed; yields the API URL."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    with (folder / "serve.log").open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "earnest_cli",
+                "serve",
+                "--api-port",
+                "0",
+                "--aws-port",
+                "0",
+                "--log",
+                str(folder / "functions.log"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline, text = time.monotonic() + 60, ""
+        while "\nready\n" not in text and time.monotonic() < deadline:
+            time.sleep(0.05)
+            text = (folder / "serve.log").read_text()
+        found = re.search(r"API (\S+)\s+AWS (\S+)", text)
+        if not found:
+            raise SystemExit(f"earnest serve did not start:\n{text}")
+        from earnest_cli.local_stack import LOCAL_ENV
+
+        push_env = {**env, **LOCAL_ENV, "AWS_ENDPOINT_URL": found[2]}
+        subprocess.run(
+            [sys.executable, "-m", "earnest_cli", "push", str(ROOT / "examples" / "experiences")],
+            env=push_env,
+            check=True,
+            capture_output=True,
+        )
+        yield found[1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def one(conn: http.client.HTTPConnection) -> float:
+    started = time.perf_counter()
+    conn.request("POST", "/decide", body=BODY, headers=HEADERS)
+    reply = conn.getresponse()
+    reply.read()
+    if reply.status != 200:
+        raise SystemExit(f"/decide answered {reply.status}")
+    return (time.perf_counter() - started) * 1000
+
+
+def measure(url: str, requests: int) -> None:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    reused = http.client.HTTPConnection(host, port, timeout=10)
+    for _ in range(20):  # warm: rules loaded, connection open
+        one(reused)
+    kept = [one(reused) for _ in range(requests)]
+    fresh = []
+    for _ in range(requests):
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        fresh.append(one(conn))
+        conn.close()
+    for name, times in (("reused keep-alive connection", kept), ("new connection each", fresh)):
+        cuts = statistics.quantiles(times, n=100)
+        print(f"decide, {name:<29} n={len(times)}  p50 {cuts[49]:6.2f} ms  p99 {cuts[98]:6.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--url", help="an `earnest serve` already running, examples pushed")
+    args = parser.parse_args()
+    if args.url:
+        measure(args.url, args.requests)
+        return
+    with started_stack() as url:
+        measure(url, args.requests)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+// Earnest's edge core: what every edge adapter shares (Cloudflare Workers, CloudFront).
+// No platform API here beyond fetch, Request, URL and crypto.randomUUID, which both have.
+
+import { AwsClient } from "aws4fetch";
+
+export const COOKIE = "earnest_aid";
+export const DECISIONS_HEADER = "x-earnest-decisions";
+const YEAR_SECONDS = 365 * 24 * 3600;
+const ID = /^[A-Za-z0-9_-]{8,64}$/;
+
+/** The bindings, read once per request: every knob has a default but the two URLs. */
+export function readConfig(env) {
+  const routes = typeof env.EARNEST_ROUTES === "string" ? JSON.parse(env.EARNEST_ROUTES) : env.EARNEST_ROUTES;
+  return {
+    decideUrl: required(env, "EARNEST_DECIDE_URL"),
+    eventsUrl: required(env, "EARNEST_EVENTS_URL"),
+    budgetMs: Number(env.DECIDE_TIMEOUT_MS ?? 50),
+    routes: Object.entries(routes ?? {}),
+    consentCookie: env.CONSENT_COOKIE ?? "",
+    auth: env.EARNEST_AUTH ?? "none",
+    authHeader: env.EARNEST_AUTH_HEADER ?? "x-earnest-edge-secret",
+    authSecret: env.EARNEST_AUTH_SECRET ?? "",
+    aws: {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      sessionToken: env.AWS_SESSION_TOKEN,
+      region: env.AWS_REGION ?? "us-east-1",
+      service: "lambda", // a Function URL with AuthType AWS_IAM (CloudFront OAC signs the same)
+    },
+  };
+}
+
+function required(env, name) {
+  if (!env[name]) throw new Error(`binding ${name} is not set`);
+  return env[name];
+}
+
+/** The placements a path shows: the first route whose pattern matches (`*` at the end: a prefix). */
+export function placementsFor(pathname, routes) {
+  for (const [pattern, placements] of routes) {
+    const hit = pattern.endsWith("*") ? pathname.startsWith(pattern.slice(0, -1)) : pathname === pattern;
+    if (hit) return placements;
+  }
+  return [];
+}
+
+export function cookies(header) {
+  const out = {};
+  for (const part of (header ?? "").split(";")) {
+    const at = part.indexOf("=");
+    if (at > 0) out[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return out;
+}
+
+/** The visitor's first-party anonymous id, and whether it was made now (then set the cookie). */
+export function anonymousId(cookieHeader) {
+  const existing = cookies(cookieHeader)[COOKIE];
+  if (existing && ID.test(existing)) return { id: existing, isNew: false };
+  return { id: crypto.randomUUID(), isNew: true };
+}
+
+export function setCookie(id) {
+  return `${COOKIE}=${id}; Max-Age=${YEAR_SECONDS}; Path=/; HttpOnly; Secure; SameSite=Lax`;
+}
+
+/** What the browser and the CMP say, as decide's `consent`: Sec-GPC, then the TCF string in
+ * `euconsent-v2`, or the site's own cookie (JSON purposes) named by CONSENT_COOKIE. */
+export function consentFrom(headers, config) {
+  const consent = {};
+  if (headers.get("sec-gpc") === "1") consent.gpc = true;
+  const jar = cookies(headers.get("cookie"));
+  let purposes = null;
+  if (config.consentCookie && jar[config.consentCookie]) {
+    purposes = siteConsent(jar[config.consentCookie]);
+  } else if (jar["euconsent-v2"]) {
+    purposes = tcfPurposes(jar["euconsent-v2"]);
+  }
+  if (purposes) consent.purposes = purposes;
+  return consent;
+}
+
+function siteConsent(raw) {
+  try {
+    const parsed = JSON.parse(decodeURIComponent(raw));
+    const out = {};
+    for (const purpose of ["personalization", "measurement"]) {
+      if (parsed[purpose] === "granted" || parsed[purpose] === "denied") out[purpose] = parsed[purpose];
+    }
+    return Object.keys(out).length ? out : null;
+  } catch {
+    return null; // unreadable: say nothing, decide applies the regime
+  }
+}
+
+// TCF v2 core segment: the purpose consents are bits 152-175, legitimate interests 176-199.
+const PURPOSE_CONSENTS = 152;
+const PURPOSE_LI = 176;
+
+/** The TC string's purposes as Earnest maps them (docs/consent.md): personalization needs
+ * consent to purposes 1, 5 and 6; measurement consent or legitimate interest for 8. */
+export function tcfPurposes(tcString) {
+  const core = tcString.split(".")[0];
+  let bits;
+  try {
+    const bytes = atob(core.replace(/-/g, "+").replace(/_/g, "/"));
+    bits = Array.from(bytes, (c) => c.charCodeAt(0).toString(2).padStart(8, "0")).join("");
+  } catch {
+    return null;
+  }
+  if (bits.length < PURPOSE_LI + 24 || parseInt(bits.slice(0, 6), 2) !== 2) return null; // v1 or junk
+  const consent = (n) => bits[PURPOSE_CONSENTS + n - 1] === "1";
+  const li = (n) => bits[PURPOSE_LI + n - 1] === "1";
+  return {
+    personalization: consent(1) && consent(5) && consent(6) ? "granted" : "denied",
+    measurement: consent(8) || li(8) ? "granted" : "denied",
+  };
+}
+
+/** Context decide's audiences read: country (the CDN's), device, referrer, url. */
+export function contextFor(request, country) {
+  const url = new URL(request.url);
+  const context = { url: url.href, device: /Mobi|Android/i.test(request.headers.get("user-agent") ?? "") ? "mobile" : "desktop" };
+  if (country) context.country = country;
+  const referrer = request.headers.get("referer");
+  if (referrer) {
+    try {
+      const host = new URL(referrer).hostname.split(".");
+      if (host.length >= 2 && new URL(referrer).hostname !== url.hostname) context.referrer = host[host.length - 2];
+    } catch {
+      // no readable referrer: leave it out
+    }
+  }
+  return context;
+}
+
+/** A fetch that carries the front door's authentication: SigV4 or the shared-secret header. */
+export async function authorized(config, url, init) {
+  if (config.auth === "header") {
+    return new Request(url, { ...init, headers: { ...init.headers, [config.authHeader]: config.authSecret } });
+  }
+  if (config.auth === "sigv4") {
+    // CloudFront OAC and Function URLs want the payload's hash signed as a header on a POST.
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(init.body ?? ""));
+    const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+    return new AwsClient(config.aws).sign(url, { ...init, headers: { ...init.headers, "x-amz-content-sha256": hash } });
+  }
+  return new Request(url, init);
+}
+
+/** decide within the budget; null on timeout, error or a non-200, so the page shows its default. */
+export async function decide(config, body, gpc, fetchImpl = fetch) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), config.budgetMs);
+  try {
+    const headers = { "content-type": "application/json" };
+    if (gpc) headers["sec-gpc"] = "1";
+    const request = await authorized(config, config.decideUrl, { method: "POST", headers, body: JSON.stringify(body) });
+    const response = await fetchImpl(request, { signal: controller.signal });
+    if (response.status !== 200) return null;
+    const answer = await response.json();
+    return answer.decisions ?? null;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What the origin needs to render the slots itself: experience, variant, reason per placement. */
+export function decisionsHeader(decisions) {
+  const slim = {};
+  for (const [placement, d] of Object.entries(decisions)) {
+    slim[placement] = { experience: d.experience, variant: d.variant, reason: d.reason };
+  }
+  return JSON.stringify(slim);
+}
+
+/** One batch for the placements the page showed: an exposure per token decide returned. */
+export function exposureBatch(decisions, shown, consent, now = Date.now()) {
+  const events = [];
+  for (const placement of shown) {
+    const token = decisions[placement]?.token;
+    if (token) events.push({ type: "exposure", event_id: crypto.randomUUID(), token, ts: now });
+  }
+  return { events, consent };
+}
+
+/** Post the batch; once more on a network error or a 5xx, under the same Idempotency-Key,
+ * so the events are stored once whichever attempt got through. */
+export async function postExposures(config, batch, key, fetchImpl = fetch) {
+  if (!batch.events.length) return 0;
+  const init = {
+    method: "POST",
+    headers: { "content-type": "application/json", "idempotency-key": key },
+    body: JSON.stringify(batch),
+  };
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const response = await fetchImpl(await authorized(config, config.eventsUrl, init));
+      if (response.status < 500) return response.status;
+    } catch {
+      // retried below
+    }
+  }
+  return 503;
+}
+
+/** decide's request for this page view; `gpc` is forwarded as the header too. */
+export function decideBody(visitorId, placements, context, consent) {
+  const body = { visitor: { anonymous_id: visitorId }, placements, context };
+  if (Object.keys(consent).length) body.consent = consent;
+  return body;
+}

@@ -1,0 +1,87 @@
+// Cloudflare Workers adapter: decide before the page, the decisions written into the page
+// with HTMLRewriter, exposures posted in the background once the page has streamed.
+
+import {
+  DECISIONS_HEADER,
+  anonymousId,
+  consentFrom,
+  contextFor,
+  decide,
+  decideBody,
+  decisionsHeader,
+  exposureBatch,
+  placementsFor,
+  postExposures,
+  readConfig,
+  setCookie,
+} from "./core.js";
+
+export default {
+  async fetch(request, env, ctx) {
+    const config = readConfig(env);
+    const url = new URL(request.url);
+    const placements = request.method === "GET" ? placementsFor(url.pathname, config.routes) : [];
+    if (!placements.length) return fetch(originRequest(request, env));
+
+    const visitor = anonymousId(request.headers.get("cookie"));
+    const consent = consentFrom(request.headers, config);
+    const body = decideBody(visitor.id, placements, contextFor(request, request.cf?.country), consent);
+    const decisions = await decide(config, body, consent.gpc === true);
+
+    const upstream = originRequest(request, env);
+    if (decisions) upstream.headers.set(DECISIONS_HEADER, decisionsHeader(decisions));
+    const origin = await fetch(upstream);
+    let response = new Response(origin.body, origin);
+    if (visitor.isNew) response.headers.append("set-cookie", setCookie(visitor.id));
+    if (!decisions || !(response.headers.get("content-type") ?? "").includes("text/html")) return response;
+
+    const shown = new Set();
+    let finished;
+    const streamed = new Promise((resolve) => (finished = resolve));
+    response = render(decisions, shown, finished).transform(response);
+    ctx.waitUntil(
+      streamed.then(() => postExposures(config, exposureBatch(decisions, shown, consent), `edge-${crypto.randomUUID()}`)),
+    );
+    return response;
+  },
+};
+
+/** The request to the origin: ORIGIN_URL when the worker fronts another host (and in
+ * tests), else the request as it came (a worker on the site's own route). */
+function originRequest(request, env) {
+  if (!env.ORIGIN_URL) return new Request(request);
+  const url = new URL(request.url);
+  return new Request(new URL(url.pathname + url.search, env.ORIGIN_URL), request);
+}
+
+/** The decisions as a JSON script element in <head>, and each `data-earnest-placement`
+ * slot filled: its `data-earnest-field` children get the variant's content as text. */
+function render(decisions, shown, finished) {
+  const json = JSON.stringify(decisions).replace(/</g, "\\u003c");
+  let rewriter = new HTMLRewriter()
+    .on("head", {
+      element(head) {
+        head.append(`<script type="application/json" id="earnest-decisions">${json}</script>`, { html: true });
+      },
+    })
+    .onDocument({ end: () => finished() });
+  for (const [placement, d] of Object.entries(decisions)) {
+    const slot = `[data-earnest-placement="${placement}"]`;
+    rewriter = rewriter.on(slot, {
+      element(element) {
+        shown.add(placement);
+        element.setAttribute("data-earnest-reason", d.reason ?? "");
+        if (d.experience) element.setAttribute("data-earnest-experience", d.experience);
+        if (d.variant) element.setAttribute("data-earnest-variant", d.variant);
+      },
+    });
+    if (!d.variant || !d.content) continue; // the page's own markup is the default
+    rewriter = rewriter.on(`${slot} [data-earnest-field]`, {
+      element(element) {
+        const value = d.content[element.getAttribute("data-earnest-field")];
+        if (value !== undefined && value !== null) element.setInnerContent(String(value));
+      },
+    });
+  }
+  return rewriter;
+}

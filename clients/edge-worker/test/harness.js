@@ -1,0 +1,147 @@
+// What the worker's tests run against: `earnest serve` (the real local stack, over HTTP),
+// a small origin site, and the worker itself under Miniflare (workerd, as Cloudflare runs it).
+
+import { spawn, execFileSync } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const WORKER_ROOT = resolve(HERE, "..");
+const REPO = resolve(WORKER_ROOT, "../..");
+export const PYTHON = process.env.EARNEST_PYTHON ?? join(REPO, ".venv/bin/python");
+
+export const PAGE = `<!doctype html><html><head><title>shop</title></head><body>
+<section data-earnest-placement="edge-hero"><h1 data-earnest-field="headline">Welcome to the shop</h1></section>
+</body></html>`;
+
+/** `earnest serve` on free ports; resolves once it prints "ready". */
+export async function startStack() {
+  const folder = mkdtempSync(join(tmpdir(), "edge-stack-"));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_")));
+  const child = spawn(PYTHON, ["-m", "earnest_cli", "serve", "--api-port", "0", "--aws-port", "0", "--log", join(folder, "functions.log")], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`earnest serve did not start:\n${text}`)), 60_000);
+    const read = (chunk) => {
+      text += chunk;
+      if (text.includes("\nready\n")) {
+        clearTimeout(timer);
+        ok();
+      }
+    };
+    child.stdout.on("data", read);
+    child.stderr.on("data", read);
+    child.on("exit", (code) => fail(new Error(`earnest serve exited ${code}:\n${text}`)));
+  });
+  const [, api, aws] = text.match(/API (\S+)\s+AWS (\S+)/);
+  const localEnv = JSON.parse(python("import json; from earnest_cli.local_stack import LOCAL_ENV; print(json.dumps(LOCAL_ENV))", {}));
+  const stackEnv = { ...env, ...localEnv, AWS_ENDPOINT_URL: aws };
+  return { api, aws, env: stackEnv, folder, stop: () => child.kill("SIGTERM") };
+}
+
+export function python(code, env) {
+  return execFileSync(PYTHON, ["-c", code], { env: { ...process.env, ...env }, encoding: "utf8" });
+}
+
+/** An experience only the worker's tests use: contextual, but it needs personalization consent. */
+export function pushTestExperience(stack) {
+  const today = new Date().toISOString().slice(0, 10);
+  const yaml = `id: edge-hero-test
+placement: edge-hero
+owner: edge@shop.example
+status: live
+priority: 1
+audience:
+  context.device: desktop
+requires_consent: [personalization]
+variants:
+  - id: bold
+    weight: 1
+    content: {headline: "Personal pick for you"}
+default: {headline: "Welcome to the shop"}
+holdout: 0.01
+measurement_plan:
+  hypothesis: A bolder hero lifts click-through by 5 % or more.
+  primary_metric: conversion
+  guardrail_metrics: [bounce]
+  minimum_detectable_effect: 0.05
+  min_units_per_arm: 2000
+review_every_days: 30
+last_reviewed: ${today}
+`;
+  const dir = mkdtempSync(join(tmpdir(), "edge-exp-"));
+  writeFileSync(join(dir, "edge-hero.yaml"), yaml);
+  execFileSync(PYTHON, ["-m", "earnest_cli", "push", dir, "--actor", "edge-test"], { env: stack.env, encoding: "utf8" });
+}
+
+/** Every record stored under events/ in the stack's S3, as the report reads them. */
+export function storedEvents(stack) {
+  const code = `
+import json
+from earnest_aws.clients import client
+from earnest_aws.settings import settings
+from earnest.events.batch import read_events
+s3, bucket, out = client("s3"), settings().events_bucket, []
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="events/"):
+    for item in page.get("Contents", []):
+        out += read_events(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+print(json.dumps(out, default=str))`;
+  return JSON.parse(python(code, stack.env));
+}
+
+/** The CMP's signed consent webhook (Standard Webhooks), as a CMP would post it. */
+export async function sendConsent(stack, update) {
+  const secret = Buffer.from(stack.env.CONSENT_WEBHOOK_SECRETS.split(",")[0].replace(/^whsec_/, ""), "base64");
+  const body = JSON.stringify(update);
+  const id = `msg_${randomUUID().replace(/-/g, "")}`;
+  const ts = Math.floor(Date.now() / 1000);
+  const signature = createHmac("sha256", secret).update(`${id}.${ts}.${body}`).digest("base64");
+  const response = await fetch(`${stack.api}/consent`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(ts), "webhook-signature": `v1,${signature}` },
+    body,
+  });
+  return response.status;
+}
+
+/** A loopback HTTP server; `handle(req, res, body)` answers; `seen` keeps each request's headers. */
+export async function server(handle) {
+  const seen = [];
+  const http = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      seen.push({ url: req.url, headers: req.headers, body });
+      handle(req, res, body);
+    });
+  });
+  await new Promise((ok) => http.listen(0, "127.0.0.1", ok));
+  return { url: `http://127.0.0.1:${http.address().port}`, seen, close: () => new Promise((ok) => http.close(ok)) };
+}
+
+export function origin() {
+  return server((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(PAGE);
+  });
+}
+
+/** The worker under Miniflare with these bindings (aws4fetch named as core.js imports it, beside it). */
+export function worker(bindings) {
+  const aws4fetch = readFileSync(join(WORKER_ROOT, "node_modules/aws4fetch/dist/aws4fetch.esm.mjs"), "utf8");
+  return new Miniflare({
+    modulesRoot: WORKER_ROOT,
+    modules: [
+      { type: "ESModule", path: join(WORKER_ROOT, "src/worker.js"), contents: readFileSync(join(WORKER_ROOT, "src/worker.js"), "utf8") },
+      { type: "ESModule", path: join(WORKER_ROOT, "src/core.js"), contents: readFileSync(join(WORKER_ROOT, "src/core.js"), "utf8") },
+      { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch },
+    ],
+    compatibilityDate: "2024-09-23",
+    bindings: { EARNEST_ROUTES: JSON.stringify({ "/": ["edge-hero"], "/shop/*": ["edge-hero"] }), ...bindings },
+  });
+}

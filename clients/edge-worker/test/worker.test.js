@@ -1,0 +1,129 @@
+// The reference worker under Miniflare against the real local stack, over real HTTP.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { origin, pushTestExperience, sendConsent, server, startStack, storedEvents, worker } from "./harness.js";
+
+const GRANTED = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "granted" }))}`;
+const DESKTOP = "Mozilla/5.0 (X11; Linux x86_64)";
+let stack, site, live, slowDecide, slow, brokenDecide, broken;
+
+before(async () => {
+  stack = await startStack();
+  pushTestExperience(stack);
+  site = await origin();
+  const bindings = { EARNEST_EVENTS_URL: `${stack.api}/events`, ORIGIN_URL: site.url, CONSENT_COOKIE: "site_consent" };
+  live = worker({ ...bindings, EARNEST_DECIDE_URL: `${stack.api}/decide`, DECIDE_TIMEOUT_MS: "1000" });
+  slowDecide = await server((req, res) => setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}'), 2000));
+  slow = worker({ ...bindings, EARNEST_DECIDE_URL: `${slowDecide.url}/decide`, DECIDE_TIMEOUT_MS: "50" });
+  brokenDecide = await server((req, res) => res.writeHead(503, { "content-type": "application/json" }).end('{"error":{"code":"unavailable"}}'));
+  broken = worker({ ...bindings, EARNEST_DECIDE_URL: `${brokenDecide.url}/decide` });
+});
+
+after(async () => {
+  await Promise.all([live, slow, broken].map((mf) => mf?.dispose()));
+  await Promise.all([site, slowDecide, brokenDecide].map((s) => s?.close()));
+  stack?.stop();
+});
+
+async function page(mf, { cookie = GRANTED, headers = {} } = {}) {
+  const started = Date.now();
+  const response = await mf.dispatchFetch("https://shop.example/", { headers: { cookie, "user-agent": DESKTOP, ...headers } });
+  const html = await response.text();
+  return { response, html, ms: Date.now() - started, origin: site.seen.at(-1) };
+}
+
+/** A visitor id decide puts in the variant (not in a holdout), found by asking decide itself. */
+async function variantVisitor() {
+  for (let i = 0; i < 50; i += 1) {
+    const id = `edge-visitor-${Date.now()}-${i}`;
+    const answer = await (await fetch(`${stack.api}/decide`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ visitor: { anonymous_id: id }, placements: ["edge-hero"], context: { device: "desktop" }, consent: { purposes: { personalization: "granted" } } }),
+    })).json();
+    if (answer.decisions["edge-hero"].reason === "personalized") return id;
+  }
+  throw new Error("no visitor landed in the variant");
+}
+
+describe("the worker", () => {
+  test("a personalized page: the slot filled, the decisions in a script element and in the origin's header", async () => {
+    const id = await variantVisitor();
+    const { response, html, origin: seen } = await page(live, { cookie: `${GRANTED}; earnest_aid=${id}` });
+    assert.equal(response.status, 200);
+    assert.match(html, /<h1 data-earnest-field="headline">Personal pick for you<\/h1>/);
+    assert.match(html, /data-earnest-placement="edge-hero" data-earnest-reason="personalized" data-earnest-experience="edge-hero-test" data-earnest-variant="bold"/);
+    const script = html.match(/<script type="application\/json" id="earnest-decisions">(.*?)<\/script>/);
+    assert.equal(JSON.parse(script[1])["edge-hero"].variant, "bold");
+    assert.deepEqual(JSON.parse(seen.headers["x-earnest-decisions"]), { "edge-hero": { experience: "edge-hero-test", variant: "bold", reason: "personalized" } });
+    assert.equal(response.headers.get("set-cookie"), null, "a returning visitor keeps its cookie");
+  });
+
+  test("a first visit gets the anonymous-id cookie: HttpOnly, Secure, SameSite=Lax", async () => {
+    const { response } = await page(live, { cookie: GRANTED });
+    assert.match(response.headers.get("set-cookie"), /^earnest_aid=[0-9a-f-]{36}; Max-Age=31536000; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+  });
+
+  test("the exposure for what was rendered is stored once in S3, with decide's token", async () => {
+    const id = await variantVisitor();
+    await page(live, { cookie: `${GRANTED}; earnest_aid=${id}` });
+    let mine = [];
+    for (let i = 0; i < 50 && !mine.length; i += 1) {
+      await sleep(100);
+      mine = storedEvents(stack).filter((e) => e.unit_id === id);
+    }
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0].type, "exposure");
+    assert.equal(mine[0].experience, "edge-hero-test");
+    assert.equal(mine[0].variant, "bold");
+  });
+
+  test("decide slower than the budget: the default page, without waiting for decide", async () => {
+    const { response, html, ms, origin: seen } = await page(slow);
+    assert.equal(response.status, 200);
+    assert.match(html, /Welcome to the shop/);
+    assert.doesNotMatch(html, /earnest-decisions/);
+    assert.equal(seen.headers["x-earnest-decisions"], undefined);
+    assert.ok(ms < 1000, `the page took ${ms} ms; decide answers only after 2000 ms`);
+  });
+
+  test("decide answering 5xx: the default page", async () => {
+    const { response, html } = await page(broken);
+    assert.equal(response.status, 200);
+    assert.match(html, /Welcome to the shop/);
+    assert.doesNotMatch(html, /earnest-decisions/);
+  });
+
+  test("Sec-GPC is forwarded to decide and honoured: no personalization", async () => {
+    const id = await variantVisitor();
+    const { html, origin: seen } = await page(live, { cookie: `${GRANTED}; earnest_aid=${id}`, headers: { "sec-gpc": "1" } });
+    assert.match(html, /Welcome to the shop/);
+    assert.equal(JSON.parse(seen.headers["x-earnest-decisions"])["edge-hero"].reason, "no_consent");
+  });
+
+  test("a withdrawal sent through the signed webhook is honoured on the next page", async () => {
+    const id = await variantVisitor();
+    const cookie = `${GRANTED}; earnest_aid=${id}`;
+    assert.match((await page(live, { cookie })).html, /Personal pick for you/);
+    const status = await sendConsent(stack, {
+      subject_id: id,
+      event_id: `cmp-${id}`,
+      event_time: new Date().toISOString(),
+      source: "edge-test-cmp",
+      jurisdiction: "FR",
+      purposes: { personalization: "denied", measurement: "granted" },
+    });
+    assert.equal(status, 200);
+    const next = await page(live, { cookie });
+    assert.match(next.html, /Welcome to the shop/);
+    assert.equal(JSON.parse(next.origin.headers["x-earnest-decisions"])["edge-hero"].reason, "no_consent");
+  });
+
+  test("a path outside the route table is passed through untouched", async () => {
+    const response = await live.dispatchFetch("https://shop.example/about", { headers: { cookie: GRANTED } });
+    assert.doesNotMatch(await response.text(), /earnest-decisions/);
+    assert.equal(site.seen.at(-1).headers["x-earnest-decisions"], undefined);
+  });
+});
