@@ -37,9 +37,14 @@ $(FAKETIME):
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; \
 	else echo "note: install Debian's faketime (apt-get install faketime) for the clock test"; fi
 
+# The IAB Tech Lab's TCF and GPP libraries, pinned, for the consent decoders' cross-check.
+tests/iab/node_modules: tests/iab/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/iab --no-audit --no-fund --silent && touch $@; \
+	else echo "note: install Node 20 and npm for the IAB cross-check (tests/iab)"; fi
+
 # The one command CI runs (.ci/run): lint, types, template, every test, and every test
 # again with the clock a year ahead (nothing may expire with the calendar).
-test: $(STAMP) $(CHROMIUM) $(FAKETIME)
+test: $(STAMP) $(CHROMIUM) $(FAKETIME) tests/iab/node_modules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
