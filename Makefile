@@ -42,9 +42,14 @@ EDGE := clients/edge-worker
 $(EDGE)/node_modules/.package-lock.json: $(EDGE)/package-lock.json
 	cd $(EDGE) && npm ci --no-audit --no-fund --loglevel=error
 
+# The IAB Tech Lab's TCF and GPP libraries, pinned, for the consent decoders' cross-check.
+tests/iab/node_modules: tests/iab/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/iab --no-audit --no-fund --silent && touch $@; \
+	else echo "note: install Node 20 and npm for the IAB cross-check (tests/iab)"; fi
+
 # The one command CI runs (.ci/run): lint, types, template, every test, and every test
 # again with the clock a year ahead (nothing may expire with the calendar).
-test: $(STAMP) $(CHROMIUM) $(FAKETIME) $(EDGE)/node_modules/.package-lock.json
+test: $(STAMP) $(CHROMIUM) $(FAKETIME) $(EDGE)/node_modules/.package-lock.json tests/iab/node_modules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

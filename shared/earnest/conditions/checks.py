@@ -5,10 +5,10 @@ Every problem is reported at once, each with where in the condition it is. Stdli
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from earnest.conditions.limits import size_problem
 from earnest.conditions.operators import (
     REGEX_OPERATORS,
     STRING_OPERATORS,
@@ -17,6 +17,7 @@ from earnest.conditions.operators import (
     ConditionProblem,
     is_operator_object,
 )
+from earnest.conditions.regex import PatternError, compile_pattern
 
 
 def check_condition(condition: Any) -> list[ConditionProblem]:
@@ -24,6 +25,9 @@ def check_condition(condition: Any) -> list[ConditionProblem]:
     problems: list[ConditionProblem] = []
     if not isinstance(condition, dict):
         return [ConditionProblem("", "a condition must be a mapping")]
+    too_big = size_problem(condition)
+    if too_big is not None:
+        return [too_big]  # one problem: walking it further is what it must not cost
     _check(condition, "", problems)
     return problems
 
@@ -71,8 +75,8 @@ def _check_value(value: Any, where: str, problems: list[ConditionProblem]) -> No
             problems.append(ConditionProblem(at, f"{op} takes a string"))
         elif op in REGEX_OPERATORS:
             try:
-                re.compile(arg)
-            except re.error as exc:
+                compile_pattern(arg, ignore_case=op.endswith("i"))
+            except PatternError as exc:
                 problems.append(ConditionProblem(at, f"invalid regular expression: {exc}"))
         elif op == "$type" and arg not in TYPES:
             problems.append(ConditionProblem(at, f"$type takes one of {sorted(TYPES)}"))

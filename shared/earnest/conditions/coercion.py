@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+from earnest.conditions.limits import MAX_VALUE_DEPTH
+
 
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
@@ -43,8 +45,8 @@ def js_number(value: Any) -> float:
     return math.nan
 
 
-def js_string(value: Any) -> str:
-    """JavaScript's String() for JSON values."""
+def js_string(value: Any, depth: int = 0) -> str:
+    """JavaScript's String() for JSON values; lists nested past MAX_VALUE_DEPTH read as ""."""
     if isinstance(value, str):
         return value
     if value is None:
@@ -62,7 +64,9 @@ def js_string(value: Any) -> str:
             return str(int(value))
         return repr(value)
     if isinstance(value, list):
-        return ",".join("" if v is None else js_string(v) for v in value)
+        if depth >= MAX_VALUE_DEPTH:
+            return ""
+        return ",".join("" if v is None else js_string(v, depth + 1) for v in value)
     return "[object Object]"
 
 
@@ -100,12 +104,18 @@ def js_compare(a: Any, b: Any) -> float | None:
     return (x > y) - (x < y)
 
 
-def canonical(value: Any) -> str:
-    """JSON.stringify, enough to compare documents: integral floats print as integers."""
+def canonical(value: Any, depth: int = 0) -> str:
+    """JSON.stringify, enough to compare documents: integral floats print as integers.
+
+    Past MAX_VALUE_DEPTH a document reads as a text no condition value can equal.
+    """
+    if isinstance(value, dict | list) and depth >= MAX_VALUE_DEPTH:
+        return "\x00too deep"
     if isinstance(value, dict):
-        return "{" + ",".join(f"{canonical(k)}:{canonical(v)}" for k, v in value.items()) + "}"
+        inner = (f"{canonical(k)}:{canonical(v, depth + 1)}" for k, v in value.items())
+        return "{" + ",".join(inner) + "}"
     if isinstance(value, list):
-        return "[" + ",".join(canonical(v) for v in value) + "]"
+        return "[" + ",".join(canonical(v, depth + 1) for v in value) + "]"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):

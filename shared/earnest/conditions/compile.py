@@ -11,7 +11,6 @@ boto3, pydantic or any adapter.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,12 +25,14 @@ from earnest.conditions.coercion import (
     padded_version,
     type_of,
 )
+from earnest.conditions.limits import size_problem
 from earnest.conditions.operators import (
     ConditionError,
     Predicate,
     SavedGroups,
     is_operator_object,
 )
+from earnest.conditions.regex import PatternError, compile_pattern
 
 
 def _never(_: Any) -> bool:
@@ -89,9 +90,16 @@ _MISSING = object()
 
 
 def compile_condition(condition: Any, saved_groups: SavedGroups | None = None) -> Predicate:
-    """A predicate over an attributes document; never raises when called."""
+    """A predicate over an attributes document; never raises when called.
+
+    Refuses (ConditionError) exactly the conditions `check_condition` finds too deep or
+    too large, so what validate accepts always compiles.
+    """
     if not isinstance(condition, dict):
         raise ConditionError("a condition must be a mapping")
+    too_big = size_problem(condition)
+    if too_big is not None:
+        raise ConditionError(too_big.message)
     groups = {str(k): list(v) for k, v in (saved_groups or {}).items()}
     return _compile(condition, groups)
 
@@ -299,12 +307,16 @@ def _all(expected: list[Any], groups: dict[str, list[Any]], fold: bool) -> Calla
     return test
 
 
-def _regex(pattern: Any, flags: int) -> Callable[[Any], bool]:
+def _regex(pattern: Any, ignore_case: bool) -> Callable[[Any], bool]:
     try:
-        compiled = re.compile(str(pattern), flags)
-    except re.error:
-        return _never
-    return lambda actual: compiled.search(js_string(actual)) is not None
+        found = compile_pattern(str(pattern), ignore_case)
+    except PatternError:
+        return _never  # as the reference does with a pattern it cannot compile
+
+    def test(actual: Any) -> bool:
+        return found(actual if type(actual) is str else js_string(actual))
+
+    return test
 
 
 def _ordered(sign_ok: Callable[[float], bool], expected: Any) -> Callable[[Any], bool]:
@@ -374,6 +386,6 @@ def _compile_operator(op: str, arg: Any, groups: dict[str, list[Any]]) -> Callab
     if op in ("$all", "$alli"):
         return _all(arg, groups, op == "$alli") if isinstance(arg, list) else _never
     if op in ("$regex", "$regexi", "$notRegex", "$notRegexi"):
-        found = _regex(arg, re.IGNORECASE if op.endswith("i") else 0)
+        found = _regex(arg, ignore_case=op.endswith("i"))
         return found if op.startswith("$regex") else _negate(found)
     return _never  # an unknown operator never matches (validation refuses it before push)

@@ -64,39 +64,50 @@ class TCString:
     publisher_tc: PublisherTC | None = None
 
 
-class BitReader:
-    """Reads big-endian bit fields from one base64url segment (padding optional)."""
+_SIX_BITS = {char: format(index, "06b") for char, index in _ALPHABET.items()}
 
-    def __init__(self, segment: str) -> None:
-        # Six bits per character, so strings that do not end on a byte boundary (GPP's
-        # often do not) read the same as those that do; '=' padding is tolerated.
-        text = segment.rstrip("=")
+
+class BitReader:
+    """Reads big-endian bit fields from one base64url segment.
+
+    The segment becomes a text of '0' and '1' once, and each field is parsed from its own
+    slice, so decoding costs time linear in the segment's length (issue 12: building one
+    big integer and shifting it per field was quadratic). Six bits per character, so
+    segments that do not end on a byte boundary (GPP's often do not) read the same as
+    those that do; '=' padding is tolerated unless `padded=False` (GPP allows none).
+    """
+
+    def __init__(self, segment: str, padded: bool = True) -> None:
+        text = segment.rstrip("=") if padded else segment
         if not text:
             raise TCStringError("a segment is empty")
-        value = 0
-        for char in text:
-            index = _ALPHABET.get(char)
-            if index is None:
-                raise TCStringError("a segment is not base64url")
-            value = value << 6 | index
-        self._value = value
-        self._size = len(text) * 6
+        try:
+            self._bits = "".join([_SIX_BITS[char] for char in text])
+        except KeyError:
+            raise TCStringError("a segment is not base64url") from None
         self.pos = 0
 
-    def uint(self, bits: int) -> int:
-        if self.pos + bits > self._size:
+    @property
+    def size(self) -> int:
+        return len(self._bits)
+
+    def _take(self, bits: int) -> str:
+        end = self.pos + bits
+        if end > len(self._bits):
             raise TCStringError(f"truncated: needed {bits} bits at bit {self.pos}")
-        shift = self._size - self.pos - bits
-        self.pos += bits
-        return (self._value >> shift) & ((1 << bits) - 1)
+        chunk = self._bits[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def uint(self, bits: int) -> int:
+        return int(self._take(bits), 2) if bits else 0
 
     def flag(self) -> bool:
         return self.uint(1) == 1
 
     def bitfield(self, bits: int) -> frozenset[int]:
         """A fixed bitfield as the set of 1-based positions that are set."""
-        value = self.uint(bits)
-        return frozenset(i + 1 for i in range(bits) if value >> (bits - 1 - i) & 1)
+        return frozenset(i + 1 for i, bit in enumerate(self._take(bits)) if bit == "1")
 
     def date(self) -> datetime:
         return datetime.fromtimestamp(self.uint(36) / 10, UTC)  # deciseconds since epoch

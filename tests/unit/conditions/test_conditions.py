@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from earnest.audience import compile_condition, matches
 from earnest.conditions.checks import check_condition, condition_paths
 from earnest.conditions.coercion import padded_version
+from earnest.conditions.limits import MAX_DEPTH, MAX_REGEX_INPUT, MAX_SIZE
 from earnest.conditions.operators import ConditionError
 from tests.conftest import ROOT, SHARED
 
@@ -194,3 +195,83 @@ def test_paths_name_every_attribute_read_through_logic() -> None:
         "visitor.user_id",
         "attributes.tags",
     }
+
+
+# ------------------------------------------------------------ bounded, whatever is written
+
+
+def _nested(op: str, depth: int) -> dict[str, Any]:
+    condition: dict[str, Any] = {"context.country": "DE"}
+    for _ in range(depth):
+        condition = {op: [condition]}
+    return condition
+
+
+@pytest.mark.parametrize("op", ["$and", "$or"])
+@pytest.mark.parametrize("depth", [130, 400, 5_000])
+def test_a_condition_nested_too_deep_is_one_problem_that_compiling_agrees_with(
+    op: str, depth: int
+) -> None:
+    # Given an $and/$or nested deeper than any author needs (issue 12: tracebacks before)
+    condition = _nested(op, depth)
+    # Then validate names one problem, and compiling (what push and decide do) refuses it too
+    problems = check_condition(condition)
+    assert [(p.path, p.message) for p in problems] == [
+        ("", f"the condition is nested more than {MAX_DEPTH} levels deep")
+    ]
+    with pytest.raises(ConditionError, match="nested more than"):
+        compile_condition(condition)
+
+
+def test_the_deepest_condition_validate_accepts_compiles_and_evaluates() -> None:
+    depth = (MAX_DEPTH - 1) // 2  # each level is a mapping holding a list
+    condition = _nested("$and", depth)
+    assert check_condition(condition) == []
+    assert compile_condition(condition)({"context": {"country": "DE"}})
+    assert check_condition(_nested("$and", depth + 1)) != []
+
+
+def test_a_condition_with_too_many_values_is_refused_the_same_way() -> None:
+    condition = {"$or": [{"attributes.n": i} for i in range(MAX_SIZE)]}
+    assert check_condition(condition)[0].message == (
+        f"the condition has more than {MAX_SIZE} values"
+    )
+    with pytest.raises(ConditionError):
+        compile_condition(condition)
+    assert check_condition({"context.country": {"$in": [str(i) for i in range(4_000)]}}) == []
+
+
+def test_a_catastrophic_pattern_answers_at_once_on_a_hostile_value() -> None:
+    # Given the pattern that froze decide for 25 s with Python's backtracking re
+    condition = {"attributes.name": {"$regex": "^(a+)+$"}}
+    assert check_condition(condition) == []
+    predicate = compile_condition(condition)
+    # Then it matches what it should and answers the hostile value (RE2: linear time)
+    assert predicate({"attributes": {"name": "aaaa"}})
+    assert not predicate({"attributes": {"name": "a" * 30 + "b"}})
+    assert not predicate({"attributes": {"name": "a" * (MAX_REGEX_INPUT - 1) + "b"}})
+
+
+def test_patterns_that_need_backtracking_are_refused_by_validate() -> None:
+    for pattern in ["(a)\\1", "(?=a)b", "(?<!x)y"]:
+        (problem,) = check_condition({"attributes.name": {"$regex": pattern}})
+        assert problem.path == "attributes.name.$regex"
+        assert "linear-time engine" in problem.message
+        assert not matches({"attributes.name": {"$regex": pattern}}, {"attributes": {"name": "aa"}})
+
+
+def test_a_regex_reads_only_the_start_of_a_long_value() -> None:
+    long_url = "https://shop.example/" + "x" * MAX_REGEX_INPUT + "sale"
+    assert matches({"context.url": {"$regex": "^https://shop"}}, {"context": {"url": long_url}})
+    assert not matches({"context.url": {"$regex": "sale$"}}, {"context": {"url": long_url}})
+
+
+def test_a_visitor_value_nested_past_any_bound_is_answered_not_raised() -> None:
+    deep: Any = "a"
+    for _ in range(5_000):
+        deep = [deep]
+    visitor = {"attributes": {"v": deep}}
+    assert not matches({"attributes.v": {"$regex": "a"}}, visitor)
+    assert not matches({"attributes.v": "a"}, visitor)
+    assert not matches({"attributes.v": {"$lt": 1, "$gt": 0}}, visitor)
+    assert not matches({"attributes.v": [["a"]]}, visitor)

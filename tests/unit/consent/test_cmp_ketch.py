@@ -37,11 +37,54 @@ def test_a_us_regulation_is_its_own_regime() -> None:
 
 
 @pytest.mark.parametrize(
+    ("purposes", "expected"),
+    [
+        ({"personalization": True, "analytics": False}, ("granted", "denied")),
+        ({"personalization": False, "analytics": True}, ("denied", "granted")),
+        (
+            {
+                "personalization": {"allowed": "granted", "legalBasisCode": "consent_optin"},
+                "analytics": {"allowed": False},
+            },
+            ("granted", "denied"),
+        ),
+    ],
+)
+def test_each_documented_form_of_a_purpose_choice_is_read(
+    purposes: dict[str, object], expected: tuple[str, str]
+) -> None:
+    # Given Ketch's boolean form ("advertising": true in its UpdateConsent docs) or its
+    # object form, mapped through a tenant's table
+    payload = sample("ketch")
+    payload["request"]["purposes"] = purposes
+    (got,) = ketch.parse(payload).items
+    assert isinstance(got, ConsentUpdate)
+    assert (got.purposes["personalization"], got.purposes["measurement"]) == expected
+
+
+def test_a_boolean_advertising_purpose_maps_through_the_tenants_table() -> None:
+    payload = sample("ketch")
+    payload["request"]["purposes"] = {"advertising": True, "analytics": True}
+    table = {"advertising": "personalization", "analytics": "measurement"}
+    (got,) = ketch.parse(payload, table).items
+    assert isinstance(got, ConsentUpdate)
+    assert got.purposes == {"personalization": "granted", "measurement": "granted"}
+
+
+@pytest.mark.parametrize(
     ("change", "field"),
     [
         (
             lambda r: r["request"].update(purposes={"analytics": "maybe"}),
             "request.purposes.analytics",
+        ),
+        (
+            lambda r: r["request"].update(purposes={"analytics": 1}),
+            "request.purposes.analytics",
+        ),
+        (
+            lambda r: r["request"].update(purposes={"analytics": {"allowed": "yes"}}),
+            "request.purposes.analytics.allowed",
         ),
         (lambda r: r["request"].update(identities=[]), "request.identities"),
         (lambda r: r["metadata"].pop("uid"), "metadata.uid"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from earnest.consent.cmp.mappings import consent_string_purposes, gpp_purposes
+from earnest.consent.cmp.mappings import SignalError, consent_string_purposes, gpp_purposes
 from earnest.consent.gpp import GppError, decode
 
 TCF_SECTION = "CPSG_8APSG_8ANwAAAENAwCAAAAAAAAAAAAAAAAAAAAA.QAAA.IAAA"
@@ -64,3 +64,58 @@ def test_with_a_tcf_and_a_us_section_the_most_restrictive_wins() -> None:
 def test_malformed_gpp_strings_raise(text: str) -> None:
     with pytest.raises(GppError):
         decode(text)
+
+
+# Strings below were encoded with the IAB's @iabgpp/cmpapi 3.2.0 (tests/iab pins it).
+
+
+def test_a_state_section_beside_a_national_one_is_read_and_its_opt_out_denies() -> None:
+    # Given usnat with no opt-out and Connecticut's usct opting out of sale (issue 12: usct
+    # was never read, so this granted personalization)
+    decoded = decode("DBACLDA~CAAqAAAAAABA.QA~BAQAAAEA.QA")
+    assert [u.section for u in decoded.us] == ["usnat", "usct"]
+    assert decoded.us[1].sale == 1
+    assert gpp_purposes(decoded) == {"personalization": "denied", "measurement": "granted"}
+
+
+def test_a_state_section_alone_grants_measurement_and_reads_its_own_opt_outs() -> None:
+    opted_out = decode("DBABRg~BAkAABA")  # usva: targeted advertising opted out
+    assert (opted_out.us[0].section, opted_out.us[0].targeted_advertising) == ("usva", 1)
+    assert gpp_purposes(opted_out) == {"personalization": "denied", "measurement": "granted"}
+    untouched = decode("DBABRg~BAoAABA")  # usva: did not opt out of either
+    assert gpp_purposes(untouched) == {"personalization": "granted", "measurement": "granted"}
+
+
+def test_a_state_sections_gpc_segment_is_read() -> None:
+    (colorado,) = decode("DBABJg~BAgAAEA.YA").us
+    assert (colorado.section, colorado.sale, colorado.gpc) == ("usco", 2, True)
+    assert consent_string_purposes("DBABJg~BAgAAEA.YA")[0]["personalization"] == "denied"
+
+
+def test_a_section_earnest_does_not_read_denies_personalization_only() -> None:
+    canada = "BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBgABABAAABAB4AACACAAA.fHHHA4444ao"
+    decoded = decode(f"DBACOeA~{TCF_SECTION}~{canada}~1YNN")
+    assert decoded.unread == (5,)
+    assert gpp_purposes(decoded)["personalization"] == "denied"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DBABRg~BAkAABA=",  # padding: GPP has none
+        "DBABRg~BAkAA",  # usva cut short of its 40 bits
+        "DBABRg~",  # a blank section
+        "DBABRg~BAkAABA~1YNN",  # more sections than the header names
+        "DBABRg~BAk!ABA",  # not base64url
+    ],
+)
+def test_malformed_gpp_strings_the_iab_library_rejects_are_rejected(text: str) -> None:
+    with pytest.raises(GppError):
+        decode(text)
+
+
+def test_a_megabyte_consent_string_is_refused_before_it_is_decoded() -> None:
+    with pytest.raises(GppError, match="longer than"):
+        decode("DBABRg~" + "A" * 1_000_000)
+    with pytest.raises(SignalError, match="at most"):
+        consent_string_purposes("C" * 1_000_000)

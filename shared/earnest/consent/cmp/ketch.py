@@ -9,6 +9,11 @@ token:
                  "purposes": {"analytics": "granted", "personalization": "denied"},
                  "legalBasis": {...}, "collectedAt": 1700000000}}
 
+A purpose's choice comes in each of the forms Ketch documents: `"granted"`/`"denied"`
+(the consent protocol), a boolean (`"advertising": true`, as in its UpdateConsent and
+`setConsent` docs) or an object whose `allowed` is either of those
+(`{"allowed": "granted", "legalBasisCode": "consent_optin"}`).
+
 Every raw identity becomes a subject (hashed identities cannot match what the edge
 sends). Ketch purpose codes are each tenant's own, so they map through a configurable
 table (default: `personalization` and `analytics`). `regulation` names the regime.
@@ -69,11 +74,10 @@ def parse(
     raw_purposes = request.get("purposes")
     if not isinstance(raw_purposes, Mapping):
         raise InvalidRequest("purposes must be an object", field="request.purposes")
-    choices: dict[str, bool | None] = {}
-    for code, status in raw_purposes.items():
-        if status not in ("granted", "denied"):
-            raise InvalidRequest("must be granted or denied", field=f"request.purposes.{code}")
-        choices[str(code)] = status == "granted"
+    choices = {
+        str(code): _choice(status, f"request.purposes.{code}")
+        for code, status in raw_purposes.items()
+    }
     return ParsedPayload(
         [
             ConsentUpdate(
@@ -92,3 +96,15 @@ def parse(
             for s in dict.fromkeys(subjects)
         ]
     )
+
+
+_CHOICES: dict[Any, bool] = {"granted": True, "denied": False, True: True, False: False}
+
+
+def _choice(status: Any, field: str) -> bool:
+    """One purpose's choice in any of Ketch's documented forms."""
+    if isinstance(status, Mapping):
+        return _choice(status.get("allowed"), f"{field}.allowed")
+    if isinstance(status, str | bool) and status in _CHOICES:
+        return _CHOICES[status]
+    raise InvalidRequest("must be granted, denied, true or false", field=field)

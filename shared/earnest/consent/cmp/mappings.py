@@ -71,12 +71,15 @@ def us_opt_out_purposes(opt_outs: Iterable[UsOptOuts]) -> dict[str, str]:
 
 
 def gpp_purposes(gpp: GppString) -> dict[str, str]:
-    """Every section Earnest reads, most restrictive first."""
+    """Every section Earnest reads, most restrictive first; a section it does not read
+    denies personalization (fail closed) and says nothing of measurement."""
     maps: list[dict[str, str]] = []
     if gpp.tcfeuv2 is not None:
         maps.append(tcf_purposes(gpp.tcfeuv2))
     if gpp.us:
         maps.append(us_opt_out_purposes(gpp.us))
+    if gpp.unread:
+        maps.append({"personalization": DENIED})
     return most_restrictive(*maps)
 
 
@@ -141,6 +144,8 @@ def consent_string_purposes(text: str) -> tuple[dict[str, str], str | None]:
     """
     from earnest.consent import gpp, tcf
 
+    if len(text) > MAX_CONSENT_STRING:  # every path reaches this cap, whatever it decodes
+        raise SignalError(f"a consent string is at most {MAX_CONSENT_STRING} characters")
     text = text.strip()
     try:
         if text.startswith("DB"):
