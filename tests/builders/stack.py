@@ -34,10 +34,11 @@ class Stack:
 def serving(log: Path, functions_log: Path | None = None) -> Iterator[Stack]:
     """`earnest serve` on free ports, started as a user starts it, with no AWS_* set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    functions_log = functions_log or log.with_name("functions.log")
+    serve = ["serve", "--api-port", "0", "--aws-port", "0", "--log", str(functions_log)]
     with log.open("w") as out:  # a file, not a pipe: the handlers' logs can never block it
         process = subprocess.Popen(
-            [sys.executable, "-m", "earnest_cli", "serve", "--api-port", "0", "--aws-port", "0"]
-            + ["--log", str(functions_log or log.with_name("functions.log"))],
+            [sys.executable, "-m", "earnest_cli", *serve],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -32,6 +32,6 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def pushed(stack: Stack) -> Stack:
-    result = earnest("push", str(EXAMPLES), "--actor", "e2e", env=stack.env)
+    result = earnest("push", str(EXAMPLES), "--actor", "e2e", "--force", env=stack.env)
     assert result.returncode == 0, result.stderr
     return stack

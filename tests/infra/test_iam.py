@@ -141,6 +141,12 @@ def calls_of(logical_id: str) -> set[tuple[str, str]]:
     trees = imported_modules(app)
     names, methods = _index(trees)
     classes = {owner for found in methods.values() for _, owner, _ in found}
+    bases = {
+        top.name: {ast.unparse(b) for b in top.bases}
+        for tree in trees.values()
+        for top in tree.body
+        if isinstance(top, ast.ClassDef)
+    }
     # Module-level code runs at import; then the handler and whatever it names.
     todo: list[tuple[str, str, ast.AST]] = []
     for module, tree in trees.items():
@@ -162,7 +168,10 @@ def calls_of(logical_id: str) -> set[tuple[str, str]]:
                 todo += names.get((module, sub.id), [])
             elif isinstance(sub, ast.Attribute):
                 receiver = ast.unparse(sub.value)
-                if sub.attr not in CONTAINER_METHODS or annotated.get(receiver) in classes:
+                if receiver == "self":  # a method of this class or a base, not every namesake
+                    lineage = {owner} | bases.get(owner, set())
+                    todo += [d for d in methods.get(sub.attr, []) if d[1] in lineage]
+                elif sub.attr not in CONTAINER_METHODS or annotated.get(receiver) in classes:
                     todo += methods.get(sub.attr, [])
                 if isinstance(sub.ctx, ast.Load) and sub.attr in operations():
                     found |= _grant(module, owner, sub.attr, keys)

@@ -184,7 +184,7 @@ def test_a_review_revives_what_was_retired_for_an_overdue_review(
     day = TODAY
     doc = store.get("search-landing-recs")
     assert doc is not None
-    actions = guardrails.decide(day, [doc.effective], [])
+    actions = guardrails.actions(day, [doc.effective], [])
     apply_actions(store, day, [a.as_dict() for a in actions])
     assert next(d for d in store.load_rules().experiences)["status"] == "retired"
     code, _, err = cli("revive", "search-landing-recs", "--reason", "still useful")
