@@ -1,6 +1,6 @@
 """A generous guard on decide's import cost: catches an eager boto3 or pydantic, not noise.
 
-The real figure comes from bench/bench_decide.py; this only fails on a ten-fold regression.
+The real figure comes from bench/bench_decide.py; these only fail on a gross regression.
 """
 
 from __future__ import annotations
@@ -46,19 +46,16 @@ def test_the_core_package_never_imports_boto3() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_decides_core_imports_in_well_under_a_tenth_of_a_second() -> None:
+def test_decides_core_loads_a_bounded_number_of_modules() -> None:
+    """The budget as a module count, not a time: the same on a loaded machine.
+
+    decide's core loads about 60 modules (stdlib included); pydantic would add about 85,
+    botocore about 240. The figure in seconds comes from bench/bench_decide.py.
+    """
     code = (
-        "import time; t = time.perf_counter()\n"
+        "import sys; before = set(sys.modules)\n"
         f"import {HOT_MODULES}\n"
-        "print(time.perf_counter() - t)"
+        "print(len(set(sys.modules) - before))"
     )
-    runs = [
-        float(
-            subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, check=True
-            ).stdout
-        )
-        for _ in range(3)
-    ]
-    # Measured at about 10 ms; pydantic or boto3 would each add 50-200 ms.
-    assert min(runs) < 0.1
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) < 100
