@@ -186,7 +186,7 @@ def simulate_traffic(api: str, visitors: int, seed: int = 20261123) -> dict[str,
     """Search visitors decide over HTTP, see their arm, convert at its true rate, and the
     page posts exposures and conversions to /events in sendBeacon-sized batches."""
     rng = random.Random(seed)
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {
             "visitor": {"anonymous_id": f"demo-search-{i:05d}"},
             "placements": ["pdp-recs"],
@@ -212,7 +212,7 @@ def simulate_traffic(api: str, visitors: int, seed: int = 20261123) -> dict[str,
         events.append(
             {"type": "exposure", "event_id": str(uuid.uuid4()), "token": d["token"], "ts": now_ms}
         )
-        converted = rng.random() < TRUE_RATES.get(arm, PROGRAM_RATE)
+        converted: int = rng.random() < TRUE_RATES.get(arm, PROGRAM_RATE)
         counts = tally.setdefault(arm, [0, 0])
         counts[0] += 1
         if converted:

@@ -14,14 +14,16 @@ docs/dependencies.md). Every value is still typed, bounded and named in its erro
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from earnest.consent.purposes import REGIMES
 from earnest.text import split_list
 from earnest_aws.clients import ON_REQUEST, Timeouts
+
+N = TypeVar("N", int, float)
 
 
 class ConfigError(RuntimeError):
@@ -39,25 +41,21 @@ class Env:
 
     def integer(self, name: str, default: int, lo: int, hi: int) -> int:
         """An integer written as one (`7.9` is an error, never 7), within [lo, hi]."""
-        raw = self.env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise ConfigError(f"{name} must be within [{lo}, {hi}], got {value}")
-        return value
+        return self._bounded(name, default, lo, hi, int, "an integer")
 
     def number(self, name: str, default: float, lo: float, hi: float) -> float:
+        return self._bounded(name, default, lo, hi, float, "a number")
+
+    def _bounded(
+        self, name: str, default: N, lo: N, hi: N, parse: Callable[[str], N], kind: str
+    ) -> N:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
         try:
-            value = float(raw)
+            value = parse(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+            raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
         if not lo <= value <= hi:  # also refuses nan
             raise ConfigError(f"{name} must be within [{lo}, {hi}], got {value}")
         return value

@@ -80,3 +80,25 @@ def test_an_unreadable_store_raises_unavailable(aws: Any) -> None:
     client("dynamodb").delete_table(TableName=aws.consent_table)
     with pytest.raises(Unavailable):
         ConsentStore(aws.consent_table).purposes_for(["a-1"])
+
+
+def test_a_hung_consent_store_fails_within_a_second_on_the_request_path(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """decide's consent read waits one short attempt, not botocore's default minutes."""
+    import time
+
+    from earnest_aws.clients import ON_REQUEST, reset
+    from tests.builders.faults import silent_server
+
+    with silent_server() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        reset()
+        store = ConsentStore(aws.consent_table, client("dynamodb", ON_REQUEST))
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="ReadTimeoutError"):
+            store.purposes_for(["a-1"])
+        waited = time.monotonic() - started
+    reset()
+    # One attempt of connect 0.25 s + read 0.5 s; the probe measured 6 s per read before.
+    assert waited < 2.0

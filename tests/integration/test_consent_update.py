@@ -439,3 +439,32 @@ def test_in_aws_the_secrets_come_from_ssm_parameters(
     }
     status, _, body = invoke("consent_update", None, headers, raw=raw, handler=handler)
     assert status == 200 and body["applied"] is True
+
+
+def test_a_webhook_answered_503_by_a_failed_write_is_retried_to_success(
+    aws: Any, consent: Post
+) -> None:
+    """The CMP's retry (same webhook-id, fresh signature) must not be refused as a replay."""
+    from tests.builders.faults import Hung
+
+    hung = Hung(client("dynamodb"), "TransactWriteItems")
+    status, _, body = consent(update(purposes=DENIED), msg_id="msg_withdrawal")
+    hung.heal()
+    assert status == 503 and body["error"]["code"] == "unavailable"
+    assert stored(aws, "a-1") is None
+    status, _, body = consent(update(purposes=DENIED), msg_id="msg_withdrawal")
+    assert status == 200 and body["applied"] is True
+    assert stored(aws, "a-1") == DENIED
+    status, _, body = consent(update(purposes=DENIED), msg_id="msg_withdrawal")
+    assert status == 401 and body["error"]["field"] == "webhook-id"  # now it is a replay
+
+
+def test_a_repeated_key_in_a_consent_payload_is_a_400_naming_it(aws: Any, consent: Post) -> None:
+    raw = (
+        b'{"subject_id": "a-1", "event_id": "e-1", "event_time": "2026-01-01T10:00:00Z",'
+        b' "source": "test-cmp",'
+        b' "purposes": {"personalization": "denied", "personalization": "granted"}}'
+    )
+    status, _, body = consent(None, raw=raw)
+    assert status == 400 and body["error"]["field"] == "personalization"
+    assert stored(aws, "a-1") is None

@@ -191,3 +191,59 @@ def test_bad_input_answers_4xx_naming_the_field(
 def test_other_methods_are_refused(aws: Any, decide: Any) -> None:
     status, headers, _ = invoke("decide", None, method="GET", raw=b"", handler=decide)
     assert status == 405 and headers["allow"] == "POST"
+
+
+def test_a_hung_consent_read_is_tried_once_and_fails_closed(
+    aws: Any, decide: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.builders.faults import Hung
+
+    put_consent(aws, "a-hiker", "granted")
+    hung = Hung(decide.__wrapped__.__globals__["CONSENT"].dynamodb, "BatchGetItem")
+    status, _, body = invoke("decide", hiker(), handler=decide)
+    hung.heal()
+    assert status == 200 and body["decisions"]["home-hero"]["reason"] == "no_consent"
+    assert hung.attempts == 1  # no retries on the page's critical path
+    # The log line, as the function writes it, names the request.
+    formatter = decide.__wrapped__.__globals__["logger"].registered_formatter
+    record = next(r for r in caplog.records if "failing closed" in r.getMessage())
+    assert orjson.loads(formatter.format(record))["correlation_id"] == body["request_id"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (
+            b'{"visitor": {"anonymous_id": "a-1", "anonymous_id": "a-2"},'
+            b' "placements": ["home-hero"]}',
+            "anonymous_id",
+        ),
+        (
+            b'{"visitor": {"anonymous_id": "a-1"}, "placements": ["home-hero"],'
+            b' "context": {"url": ' + b"[" * 500 + b"]" * 500 + b"}}",
+            "context.url",
+        ),
+        (
+            b'{"visitor": {"anonymous_id": "a-1"}, "placements": ["home-hero"],'
+            b' "attributes": {"ltv": ' + b"[" * 500 + b"]" * 500 + b"}}",
+            "attributes.ltv",
+        ),
+    ],
+)
+def test_repeated_keys_and_absurd_nesting_are_400s_naming_the_field(
+    aws: Any, decide: Any, raw: bytes, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, _, body = invoke("decide", None, raw=raw, handler=decide)
+    assert status == 400 and body["error"]["field"] == field and body["request_id"]
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback logged
+
+
+def test_an_oversize_body_is_a_413_that_names_its_request(aws: Any, decide: Any) -> None:
+    status, _, body = invoke("decide", None, raw=b" " * (65 * 1024), handler=decide)
+    assert status == 413 and body["error"]["field"] == "body" and body["request_id"]
+
+
+def test_another_method_is_a_405_that_names_its_request(aws: Any, decide: Any) -> None:
+    status, headers, body = invoke("decide", hiker(), method="GET", handler=decide)
+    assert status == 405 and headers["allow"] == "POST"
+    assert body["error"]["code"] == "method_not_allowed" and body["request_id"]

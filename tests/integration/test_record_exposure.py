@@ -263,3 +263,50 @@ def test_a_large_batch_of_subjects_is_judged_subject_by_subject(aws: Any, events
     assert status == 202 and (answer["stored"], answer["no_consent"]) == (200, 50)
     kept = {r["unit_id"] for rs in stored(aws).values() for r in rs}
     assert kept == {f"a-{i}" for i in range(250) if i % 5}
+
+
+def test_a_hung_bucket_is_tried_once_and_answers_503_acknowledging_nothing(
+    aws: Any, events_fn: Any
+) -> None:
+    from tests.builders.faults import Hung
+
+    put_state(aws, "a-1", "granted")
+    hung = Hung(events_fn.__wrapped__.__globals__["STORE"].s3, "PutObject")
+    status, headers, body = post(events_fn, {"events": [conversion("c-1")]})
+    hung.heal()
+    assert status == 503 and headers["retry-after"] and body["request_id"]
+    assert "accepted" not in body and hung.attempts == 1
+    assert stored(aws) == {}
+    status, _, body = post(events_fn, {"events": [conversion("c-1")]})  # the retry
+    assert status == 202 and body["stored"] == 1
+
+
+def test_an_absurd_time_or_value_rejects_that_event_only(aws: Any, events_fn: Any) -> None:
+    put_state(aws, "a-1", "granted")
+    events = [
+        conversion("c-ok"),
+        conversion("c-ts", ts=-1.8e305),
+        conversion("c-big", value=1e308, currency="EUR"),
+        conversion("c-cap", value=1e9 + 1, currency="EUR"),
+    ]
+    status, _, body = post(events_fn, {"events": events})
+    assert status == 202 and (body["stored"], body["rejected"]) == (1, 3)
+    assert [(r["index"], r["field"]) for r in body["rejections"]] == [
+        (1, "ts"),
+        (2, "value"),
+        (3, "value"),
+    ]
+
+
+def test_an_absurd_sent_at_is_a_400_naming_it(aws: Any, events_fn: Any) -> None:
+    status, _, body = post(events_fn, {"events": [conversion("c-1")], "sent_at": -1.8e305})
+    assert status == 400 and body["error"]["field"] == "sent_at"
+
+
+def test_a_repeated_key_in_the_batch_is_a_400_naming_it(aws: Any, events_fn: Any) -> None:
+    raw = (
+        b'{"events": [], "consent": {"purposes": {"measurement": "denied",'
+        b' "measurement": "granted"}}}'
+    )
+    status, _, body = post(events_fn, None, raw=raw)
+    assert status == 400 and body["error"]["field"] == "measurement"

@@ -1,6 +1,6 @@
 """A generous guard on decide's import cost: catches an eager boto3 or pydantic, not noise.
 
-The real figure (milliseconds) comes from bench/bench_decide.py; these count what is loaded.
+The real figure comes from bench/bench_decide.py; these only fail on a gross regression.
 """
 
 from __future__ import annotations
@@ -46,9 +46,12 @@ def test_the_core_package_never_imports_boto3() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_decides_core_loads_few_modules() -> None:
-    """The budget, counted rather than timed (a timed guard fails on a loaded machine):
-    about 56 modules today; botocore alone would add some 260."""
+def test_decides_core_loads_a_bounded_number_of_modules() -> None:
+    """The budget as a module count, not a time: the same on a loaded machine.
+
+    decide's core loads about 60 modules (stdlib included); pydantic would add about 85,
+    botocore about 240. The figure in seconds comes from bench/bench_decide.py.
+    """
     code = (
         "import sys; before = set(sys.modules)\n"
         f"import {HOT_MODULES}\n"

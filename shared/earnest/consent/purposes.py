@@ -1,5 +1,7 @@
 """Consent at serve time: what the store says and what the request carries, combined.
 
+Also the one check of the `consent` object a request carries, and the one GPC rule.
+
 The most restrictive answer wins; unknown follows the configured regime (opt-in: denied,
 opt-out: granted). Pure and tiny: it runs on every decide request.
 """
@@ -24,9 +26,9 @@ ALL_DENIED: Mapping[str, str] = MappingProxyType(dict.fromkeys(PURPOSES, DENIED)
 # personalization wherever it is read. At ingest it withholds measurement too (issue #4,
 # docs/events.md), so /events passes `GPC_DENIES_AT_INGEST`.
 GPC_DENIES = ("personalization",)
+GPC_DENIES_AT_INGEST = ("personalization", "measurement")
 # The `consent` object a request carries (decide's and /events' alike).
 CARRIED_FIELDS = frozenset({"gpc", "purposes"})
-GPC_DENIES_AT_INGEST = ("personalization", "measurement")
 
 
 def most_restrictive(*maps: Mapping[str, str] | None) -> dict[str, str]:

@@ -202,12 +202,7 @@ def regime_of(raw: Any, field_name: str = "jurisdiction", strict: bool = True) -
             return REGIME_ALIASES[lowered]
         iso = _ISO.fullmatch(text)
         if iso:
-            country, region = iso.group(1).upper(), (iso.group(2) or "").upper()
-            if country in EU_EEA:
-                return "gdpr"
-            if country == "US":
-                return "cpra" if region == "CA" else "us"
-            return COUNTRY_REGIMES.get(country, DEFAULT_REGIME)
+            return _of_country(iso.group(1).upper(), (iso.group(2) or "").upper())
         if _SLUG.fullmatch(lowered):
             return lowered
     if strict:
@@ -216,6 +211,14 @@ def regime_of(raw: Any, field_name: str = "jurisdiction", strict: bool = True) -
             field=field_name,
         )
     return DEFAULT_REGIME
+
+
+def _of_country(country: str, region: str) -> str:
+    if country in EU_EEA:
+        return "gdpr"
+    if country == "US":
+        return "cpra" if region == "CA" else "us"
+    return COUNTRY_REGIMES.get(country, DEFAULT_REGIME)
 
 
 def purposes(raw: Any, field_name: str = "purposes") -> dict[str, str]:

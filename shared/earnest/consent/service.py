@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from earnest.consent.cmp import auth, didomi, earnest_format, ketch, usercentrics
 from earnest.consent.records import ConsentUpdate, Outcome, ParsedPayload
 from earnest.consent.webhooks import TOLERANCE_SECONDS
-from earnest.errors import EarnestError, InvalidRequest, Unauthorized, Unavailable
+from earnest.errors import EarnestError, InvalidRequest, Unauthorized
 from earnest.jsonbody import read_json
 from earnest.timefmt import format_time
 
@@ -88,8 +88,8 @@ def receive(
             _apply(item, index, repository, receive_time, request_id)
             for index, item in enumerate(parsed.items)
         ]
-    except Unavailable:
-        if message is not None:  # let the sender's retry (same webhook-id) through
+    except Exception:  # not stored (a store fault or a bug): the retry must get through
+        if message is not None:
             repository.release_webhook(message.webhook_id)
         raise
     return _response(sender.source, parsed, results, request_id)

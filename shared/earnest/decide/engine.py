@@ -319,7 +319,7 @@ class Engine:
     def experiences(self) -> list[CompiledExperience]:
         return [e for exps in self._by_placement.values() for e in exps]
 
-    def decide(
+    def decide(  # noqa: C901, PLR0912, PLR0915 (one hot loop, kept whole for speed)
         self,
         request: Mapping[str, Any],
         consent: Mapping[str, str] | None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +87,10 @@ MAX_NAME_LENGTH = 128
 MAX_TS_LENGTH = 40
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 EPOCH_MS_THRESHOLD = 1e11  # a ts above it is milliseconds (1e11 s is the year 5138)
+MAX_EPOCH_MS = 1e15  # past any date an event can carry; bounds the arithmetic, not the window
+# A conversion's value is at most this (in its currency): no single order is worth more,
+# and sums of many stay far from float overflow in the report (docs/events.md).
+MAX_VALUE = 1e9
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,8 +326,8 @@ def _conversion(
     if value is not None:
         if type(value) is not int and type(value) is not float:
             raise _Reject(INVALID_FIELD, "value", "value must be a number")
-        if not (math.isfinite(value) and value >= 0):
-            raise _Reject(INVALID_FIELD, "value", "value must be finite and not negative")
+        if not 0 <= value <= MAX_VALUE:  # also nan and the infinities
+            raise _Reject(INVALID_FIELD, "value", f"value must be within [0, {MAX_VALUE:.0e}]")
         if currency is None:
             raise _Reject(MISSING_FIELD, "currency", "currency (ISO 4217) is required with value")
         if type(currency) is not str or len(currency) != 3 or not currency.isalpha():
@@ -391,8 +394,8 @@ def _to_ms(raw: Any, field: str) -> int:
     """Epoch milliseconds from epoch seconds or milliseconds, or ISO 8601 with a zone."""
     kind = type(raw)
     if kind is int or kind is float:
-        if not math.isfinite(raw):
-            raise _Reject(INVALID_FIELD, field, f"{field} must be a finite number")
+        if not -MAX_EPOCH_MS <= raw <= MAX_EPOCH_MS:  # also nan and the infinities
+            raise _Reject(INVALID_FIELD, field, f"{field} must be an epoch time in range")
         return int(raw if raw > EPOCH_MS_THRESHOLD else raw * 1000)
     if raw is None:
         raise _Reject(MISSING_FIELD, field, f"{field} is required")
