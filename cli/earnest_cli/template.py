@@ -35,7 +35,8 @@ _CfnLoader.add_multi_constructor("!", _any_tag)
 @cache
 def load_template() -> dict[str, Any]:
     with TEMPLATE.open() as f:
-        return yaml.load(f, Loader=_CfnLoader)
+        template: dict[str, Any] = yaml.load(f, Loader=_CfnLoader)
+    return template
 
 
 def table_definitions() -> dict[str, dict[str, Any]]:
