@@ -181,11 +181,17 @@ def test_a_review_revives_what_was_retired_for_an_overdue_review(
 ) -> None:
     stale = {**RECS, "last_reviewed": "2025-01-01"}
     cli("push", str(write(tmp_path / "recs.yaml", stale)))
-    day = TODAY
-    doc = store.get("search-landing-recs")
-    assert doc is not None
-    actions = guardrails.decide(day, [doc.effective], [])
-    apply_actions(store, day, [a.as_dict() for a in actions])
+    # the nightly report retires it (the action its lifecycle rule gives)
+    ((rule, reason),) = guardrails.lifecycle(stale, TODAY)
+    retire = guardrails.Action(
+        "search-landing-recs",
+        guardrails.RETIRE,
+        rule,
+        None,
+        reason,
+        {"report_date": TODAY.isoformat(), "rules": [rule]},
+    )
+    apply_actions(store, TODAY, [retire.as_dict()])
     assert next(d for d in store.load_rules().experiences)["status"] == "retired"
     code, _, err = cli("revive", "search-landing-recs", "--reason", "still useful")
     assert code == 1 and "earnest review search-landing-recs" in err
