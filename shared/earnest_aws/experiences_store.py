@@ -234,14 +234,15 @@ class ExperiencesStore:
         }
         if kind == AUTHORED:  # the content of every authored version, for rollback
             audit_item["doc"] = {"S": _json(authored)}
-        audit = {
+        audit: dict[str, Any] = {
             "TableName": self.table,
             "Item": audit_item,
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         with translated(f"could not write experience {exp_id!r}"):
             try:
-                self._ddb.transact_write_items(TransactItems=[{"Put": current}, {"Put": audit}])
+                puts: list[Any] = [{"Put": current}, {"Put": audit}]
+                self._ddb.transact_write_items(TransactItems=puts)
             except Exception as exc:
                 if is_condition_failure(exc):
                     raise ConcurrentModification(

@@ -181,11 +181,17 @@ def test_a_review_revives_what_was_retired_for_an_overdue_review(
 ) -> None:
     stale = {**RECS, "last_reviewed": "2025-01-01"}
     cli("push", str(write(tmp_path / "recs.yaml", stale)))
-    day = TODAY
-    doc = store.get("search-landing-recs")
-    assert doc is not None
-    actions = guardrails.actions(day, [doc.effective], [])
-    apply_actions(store, day, [a.as_dict() for a in actions])
+    # the nightly report retires it (the action its lifecycle rule gives)
+    ((rule, reason),) = guardrails.lifecycle(stale, TODAY)
+    retire = guardrails.Action(
+        "search-landing-recs",
+        guardrails.RETIRE,
+        rule,
+        None,
+        reason,
+        {"report_date": TODAY.isoformat(), "rules": [rule]},
+    )
+    apply_actions(store, TODAY, [retire.as_dict()])
     assert next(d for d in store.load_rules().experiences)["status"] == "retired"
     code, _, err = cli("revive", "search-landing-recs", "--reason", "still useful")
     assert code == 1 and "earnest review search-landing-recs" in err
@@ -237,3 +243,49 @@ def test_an_unreachable_stack_is_one_line_and_exit_2(
         "earnest list: cannot reach http://127.0.0.1:9 (is `earnest serve` running?)"
     )
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_items_stored_before_operational_state_existed_stay_readable(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    # Given an item as the previous layout wrote it: no ops, no kind, a pause inside doc
+    import orjson
+
+    from earnest_aws.clients import client
+
+    old = {**RECS, "version": 1}
+    old["variants"] = [RECS["variants"][0], {**RECS["variants"][1], "paused": True}]
+    key = {"pk": {"S": "exp#search-landing-recs"}}
+    client("dynamodb").put_item(
+        TableName=store.table,
+        Item={
+            **key,
+            "sk": {"S": "current"},
+            "doc": {"S": orjson.dumps(old).decode()},
+            "version": {"N": "1"},
+            "updated_at": {"S": "2026-11-01T00:00:00Z"},
+            "updated_by": {"S": "alice"},
+        },
+    )
+    client("dynamodb").put_item(
+        TableName=store.table,
+        Item={
+            **key,
+            "sk": {"S": "audit#2026-11-01T00:00:00Z#00000001"},
+            "actor": {"S": "alice"},
+            "action": {"S": "create"},
+            "reason": {"S": ""},
+            "changes": {"S": "{}"},
+            "evidence": {"S": "{}"},
+            "version": {"N": "1"},
+            "at": {"S": "2026-11-01T00:00:00Z"},
+        },
+    )
+    # Then decide, list and history read it, and a push of the file replaces the old pause
+    assert serving(store) == ["bestsellers"]
+    assert store.audit("search-landing-recs")[0]["kind"] == "authored"
+    code, out, _ = cli("list")
+    assert code == 0 and "bundles: paused in the file" in out
+    code, out, _ = cli("push", str(write(tmp_path / "recs.yaml", RECS)), "--force")
+    assert code == 0 and "updated -> version 2" in out
+    assert serving(store) == ["bestsellers", "bundles"]

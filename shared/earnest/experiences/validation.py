@@ -1,8 +1,8 @@
-"""Launch guardrails: every problem in a set of experiences, found at once, each named.
+"""Launch checks: every problem in a set of experiences, found at once, each named.
 
 `earnest validate` and `earnest push` refuse a live experience that breaks one; the
 engine assumes what it serves has passed here. A problem names the file, the experience,
-the field and the guardrail, so an owner fixes all of them in one go.
+the field and the check, so an owner fixes all of them in one go.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ CONTEXTUAL_PATHS = frozenset(
     }
 )
 
-# The guardrail each top-level field enforces, as `earnest validate` names it.
-GUARDRAIL_BY_FIELD = {
+# The launch check each top-level field enforces, as `earnest validate` names it.
+CHECK_BY_FIELD = {
     "id": "stable_id",
     "placement": "placement_required",
     "owner": "named_owner",
@@ -58,11 +58,11 @@ class Problem:
     source: str
     experience: str
     field: str
-    guardrail: str
+    check: str
     message: str
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.experience}: {self.field}: [{self.guardrail}] {self.message}"
+        return f"{self.source}: {self.experience}: {self.field}: [{self.check}] {self.message}"
 
 
 def _loc(loc: Sequence[Any]) -> str:
@@ -94,18 +94,16 @@ def _group_names(condition: Any) -> set[str]:
 def validate_experience(
     doc: Any, source: str, saved_groups: Mapping[str, Any] | None = None
 ) -> list[Problem]:
-    """Every guardrail `doc` breaks (empty when it may launch)."""
+    """Every launch check `doc` fails (empty when it may launch)."""
     if not isinstance(doc, Mapping):
         return [Problem(source, "?", "(document)", "experience_document", "not a mapping")]
     exp_id = str(doc.get("id") or "?")
     problems: list[Problem] = []
 
-    def add(field: str, message: str, guardrail: str | None = None) -> None:
+    def add(field: str, message: str, check: str | None = None) -> None:
         top = field.split(".")[0].split("[")[0]
         problems.append(
-            Problem(
-                source, exp_id, field, guardrail or GUARDRAIL_BY_FIELD.get(top, "schema"), message
-            )
+            Problem(source, exp_id, field, check or CHECK_BY_FIELD.get(top, "schema"), message)
         )
 
     try:

@@ -71,3 +71,10 @@ def test_the_import_command_writes_one_file_per_experiment(tmp_path: Path, capsy
     text = (tmp_path / "hero-copy-test.yaml").read_text()
     assert text.startswith("# draft imported from GrowthBook")
     assert yaml.safe_load(text)["status"] == "draft"
+
+
+def test_the_migration_guide_shows_what_the_import_writes(tmp_path: Path) -> None:
+    guide = (ROOT / "docs" / "migrating-from-growthbook.md").read_text()
+    assert main(["import", "growthbook", str(FEATURES), "--out", str(tmp_path)]) == 0
+    shown = guide.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert shown == (tmp_path / "checkout-button-colour.yaml").read_text()

@@ -9,7 +9,7 @@ from tests.builders.experiences import experience
 
 
 def guardrails(doc: dict[str, Any], groups: dict[str, Any] | None = None) -> set[tuple[str, str]]:
-    return {(p.field, p.guardrail) for p in validate_experience(doc, "x.yaml", groups)}
+    return {(p.field, p.check) for p in validate_experience(doc, "x.yaml", groups)}
 
 
 def test_a_complete_experience_may_launch() -> None:
@@ -64,7 +64,7 @@ def test_saved_groups_must_exist() -> None:
 
 def test_unknown_fields_and_duplicate_ids_are_named_with_their_file() -> None:
     problems = validate_all([("a.yaml", experience(colour="red")), ("b.yaml", experience())])
-    assert {(p.source, p.field, p.guardrail) for p in problems} == {
+    assert {(p.source, p.field, p.check) for p in problems} == {
         ("a.yaml", "colour", "known_fields"),
         ("a.yaml", "id", "unique_id"),
         ("b.yaml", "id", "unique_id"),
