@@ -152,6 +152,7 @@ def _srm_test(name: str, arms: list[str], units: list[int], shares: list[float])
         "chi2": _num(result.chi2),
         "df": result.df,
         "p_value": result.p_value,
+        "sequential_p_value": result.sequential_p_value,
         "flagged": result.flagged,
     }
 
@@ -203,7 +204,7 @@ def srm_check(
             )
     return {
         "flagged": any(t["flagged"] for t in tests),
-        "p_value": min(t["p_value"] for t in tests),
+        "p_value": min(t["sequential_p_value"] for t in tests),
         "threshold": stats.SRM_THRESHOLD,
         "tests": tests,
     }
@@ -439,7 +440,7 @@ def srm_check_program(share: float, held: int, treated: int) -> dict[str, Any]:
     )
     return {
         "flagged": test["flagged"],
-        "p_value": test["p_value"],
+        "p_value": test["sequential_p_value"],
         "threshold": stats.SRM_THRESHOLD,
         "tests": [test],
     }

@@ -26,6 +26,7 @@ from earnest.report.stats import (
     sequential_boundary,
     sequential_rho,
     srm,
+    srm_sequential_p,
     verdict,
 )
 
@@ -101,15 +102,33 @@ def test_srm_matches_scipy_chisquare(units: list[int], shares: list[float]) -> N
     assert result.expected == pytest.approx([total * s / share_sum for s in shares])
 
 
-def test_srm_flags_only_below_one_in_a_thousand() -> None:
-    # Given a 50/50 split: 5000 vs 4700 is odd but not alarming (p ~ 0.002)...
-    mild = srm([5000, 4700], [0.5, 0.5])
-    assert 1e-3 < mild.p_value < 5e-3
-    assert not mild.flagged
-    # ...while 5000 vs 4600 (p ~ 5e-5) is flagged
-    broken = srm([5000, 4600], [0.5, 0.5])
-    assert broken.p_value == pytest.approx(sps.chisquare([5000, 4600]).pvalue, rel=1e-9)
-    assert broken.flagged
+def test_srm_flags_from_the_always_valid_p_value_below_one_in_a_thousand() -> None:
+    # Given a 50/50 split: 5000 vs 4600 is odd on one look (chi-square p ~ 5e-5) but, read
+    # every night, not yet evidence of broken assignment (sequential p ~ 0.003)...
+    odd = srm([5000, 4600], [0.5, 0.5])
+    assert odd.p_value == pytest.approx(sps.chisquare([5000, 4600]).pvalue, rel=1e-9)
+    assert 1e-3 < odd.sequential_p_value < 5e-3
+    assert not odd.flagged
+    # ...while 5000 vs 4500 is flagged
+    broken = srm([5000, 4500], [0.5, 0.5])
+    assert broken.sequential_p_value < 1e-3 and broken.flagged
+
+
+@pytest.mark.parametrize(
+    ("units", "shares"),
+    [([5000, 4600], [0.5, 0.5]), ([1043, 4411, 4546], [0.1, 0.45, 0.45]), ([30, 70], [1, 3])],
+)
+def test_the_sequential_srm_p_value_is_one_over_the_dirichlet_multinomial_bayes_factor(
+    units: list[int], shares: list[float]
+) -> None:
+    # The Bayes factor is the Dirichlet-multinomial likelihood over the multinomial one at
+    # the configured shares (the multinomial coefficients cancel); scipy computes both.
+    theta = [s / sum(shares) for s in shares]
+    alpha = [100 * t for t in theta]
+    log_bf = sps.dirichlet_multinomial.logpmf(units, alpha, sum(units)) - sps.multinomial.logpmf(
+        units, sum(units), theta
+    )
+    assert srm_sequential_p(units, shares) == pytest.approx(min(1.0, math.exp(-log_bf)), rel=1e-9)
 
 
 def test_srm_edges_do_not_crash() -> None:
