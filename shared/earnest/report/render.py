@@ -42,6 +42,7 @@ _LIFT_COLUMNS = {
     "lift_relative": "relative",
     "lift_relative_low": "relative_low",
     "lift_relative_high": "relative_high",
+    "lift_relative_p_value": "relative_p_value",
     "p_value": "p_value",
     "p_value_holm": "p_value_holm",
     "sequential_low": "sequential_low",
@@ -364,7 +365,7 @@ def _arms_table(exp: Mapping[str, Any]) -> str:
 def _lift_table(exp: Mapping[str, Any]) -> str:
     head = (
         "<tr><th class='text'>variant</th><th class='text'>metric</th><th>holdout</th>"
-        "<th>variant</th><th>absolute lift (95 %)</th><th>relative lift (95 %)</th>"
+        "<th>variant</th><th>absolute lift (95 %)</th><th>p</th><th>relative lift (95 %)</th>"
         "<th>p</th><th>always-valid interval</th><th>always-valid p</th>"
         "<th class='text'>verdict</th></tr>"
     )
@@ -381,9 +382,9 @@ def _lift_table(exp: Mapping[str, Any]) -> str:
                 f"<td>{escape(v['variant'])}</td><td class='text'>{escape(metric)}"
                 f"{' (primary)' if primary else ''}</td>"
                 f"<td>{fmt(lift['holdout'])}</td><td>{fmt(lift['variant'])}</td>"
-                f"<td>{fmt(lift['absolute'])} [{abs_ci}]</td>"
+                f"<td>{fmt(lift['absolute'])} [{abs_ci}]</td><td>{_p(lift['p_value'])}</td>"
                 f"<td>{_signed_pct(lift['relative'])} [{rel_ci}]</td>"
-                f"<td>{_p(lift['p_value'])}</td><td>[{seq_ci}]</td>"
+                f"<td>{_p(lift['relative_p_value'])}</td><td>[{seq_ci}]</td>"
                 f"<td>{_p(lift['sequential_p_value'])}</td>"
                 f"<td class='text'>{_badge(v['verdict']) if primary else ''}</td></tr>"
             )
@@ -393,7 +394,8 @@ def _lift_table(exp: Mapping[str, Any]) -> str:
 def _srm_line(srm: Mapping[str, Any]) -> str:
     tests = "; ".join(
         f"{t['test']}: observed {t['observed']} vs expected shares "
-        f"{[round(s, 4) for s in t['expected_shares']]}, p = {_p(t['p_value'])}"
+        f"{[round(s, 4) for s in t['expected_shares']]}, always-valid p = "
+        f"{_p(t['sequential_p_value'])} (chi-square p = {_p(t['p_value'])})"
         for t in srm["tests"]
     )
     if srm["flagged"]:
