@@ -74,6 +74,22 @@ def metric_of(primary_metric: str) -> str:
     return "revenue_per_unit" if primary_metric == "revenue" else "conversion_rate"
 
 
+def guardrail_metrics_of(plan: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The plan's guardrail metrics the report measures (stats metrics), and those it cannot.
+
+    `revenue` and `conversion` are measured for every unit; a named event is not
+    aggregated per arm yet, so it is listed as unmeasured rather than silently passed.
+    """
+    measured: list[str] = []
+    unmeasured: list[str] = []
+    for name in plan.get("guardrail_metrics") or []:
+        if name in ("revenue", "conversion"):
+            measured.append(metric_of(str(name)))
+        else:
+            unmeasured.append(str(name))
+    return measured, unmeasured
+
+
 def plan_of(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     plan = doc.get("measurement_plan")
     return plan if isinstance(plan, Mapping) else {}
@@ -274,51 +290,97 @@ def _variants(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [v for v in doc.get("variants") or [] if isinstance(v, Mapping)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the report reads from an experience's measurement plan."""
+
+    metric: str  # the stats metric of the primary metric
+    min_units: int
+    mde: float
+    guarded: list[str]  # guardrail metrics measured (stats metrics)
+    unmeasured: list[str]  # guardrail metrics named but not aggregated
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> _Plan:
+        plan = plan_of(doc)
+        return cls(
+            metric_of(str(plan.get("primary_metric") or "conversion")),
+            int(plan.get("min_units_per_arm") or 0),
+            float(plan.get("minimum_detectable_effect") or 0.0),
+            *guardrail_metrics_of(plan),
+        )
+
+
+def _variant(
+    exp_id: str,
+    v: Mapping[str, Any],
+    control: ArmTotals,
+    vt: ArmTotals,
+    plan: _Plan,
+    comparisons: int,
+    srm: Mapping[str, Any],
+    prev: str | None,
+) -> tuple[dict[str, Any], VariantResult]:
+    """One variant against its holdout: lifts, verdict, futility, guardrail harm."""
+    vid = str(v.get("id"))
+    holdout, variant = _arm(control), _arm(vt)
+    by_metric = {
+        m: stats.compare(holdout, variant, m, comparisons=comparisons) for m in stats.METRICS
+    }
+    primary = by_metric[plan.metric]
+    enough = stats.enough_data(holdout, variant, plan.min_units)
+    verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
+    futile = stats.cannot_reach(primary, plan.mde)
+    # The guardrail family: Bonferroni over variants x guardrail metrics.
+    family = comparisons * len(plan.guarded)
+    harmed = tuple(
+        m
+        for m in plan.guarded
+        if stats.harms(stats.compare(holdout, variant, m, comparisons=family))
+    )
+    entry = {
+        "variant": vid,
+        "paused": bool(v.get("paused")),
+        "verdict": verdict,
+        "previous_verdict": prev,
+        "enough_units": enough,
+        "cannot_reach_mde": futile,
+        "guardrail_harm": list(harmed),
+        "lift": {m: _lift(lift) for m, lift in by_metric.items()},
+    }
+    evidence = _evidence(plan, control, vt, primary, verdict, prev, srm)
+    evidence["guardrail_harm"] = list(harmed)
+    return entry, VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile, harmed)
+
+
 def _experience(
     doc: Mapping[str, Any],
     totals: ExperienceTotals | None,
     previous: Mapping[tuple[str, str], str | None],
 ) -> tuple[dict[str, Any], list[VariantResult]]:
     exp_id = str(doc["id"])
-    plan = plan_of(doc)
-    metric = metric_of(str(plan.get("primary_metric") or "conversion"))
-    min_units = int(plan.get("min_units_per_arm") or 0)
-    mde = float(plan.get("minimum_detectable_effect") or 0.0)
+    plan = _Plan.of(doc)
     arms_totals: Mapping[ArmKey, ArmTotals] = totals.arms if totals else {}
     arms, srm = _arms(doc, arms_totals)
     variants = _variants(doc)
     control = arms_totals.get(None, EMPTY)
-    comparisons = max(1, len(variants))
-    out_variants: list[dict[str, Any]] = []
-    results: list[VariantResult] = []
-    for v in variants:
-        vid = str(v.get("id"))
-        vt = arms_totals.get(vid, EMPTY)
-        by_metric = {
-            m: stats.compare(_arm(control), _arm(vt), m, comparisons=comparisons)
-            for m in stats.METRICS
-        }
-        primary = by_metric[metric]
-        enough = stats.enough_data(_arm(control), _arm(vt), min_units)
-        verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
-        futile = stats.cannot_reach(primary, mde)
-        prev = previous.get((exp_id, vid))
-        out_variants.append(
-            {
-                "variant": vid,
-                "paused": bool(v.get("paused")),
-                "verdict": verdict,
-                "previous_verdict": prev,
-                "enough_units": enough,
-                "cannot_reach_mde": futile,
-                "lift": {m: _lift(lift) for m, lift in by_metric.items()},
-            }
+    compared = [
+        _variant(
+            exp_id,
+            v,
+            control,
+            arms_totals.get(str(v.get("id")), EMPTY),
+            plan,
+            max(1, len(variants)),
+            srm,
+            previous.get((exp_id, str(v.get("id")))),
         )
-        evidence = _evidence(metric, min_units, mde, control, vt, primary, verdict, prev, srm)
-        results.append(VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile))
-    adjusted = stats.holm([v["lift"][metric]["p_value"] for v in out_variants])
+        for v in variants
+    ]
+    out_variants = [entry for entry, _ in compared]
+    adjusted = stats.holm([v["lift"][plan.metric]["p_value"] for v in out_variants])
     for entry, p in zip(out_variants, adjusted, strict=True):
-        entry["lift"][metric]["p_value_holm"] = p
+        entry["lift"][plan.metric]["p_value_holm"] = p
     due, end = review_due_of(doc), ends_at(doc)
     section = {
         "id": exp_id,
@@ -326,10 +388,15 @@ def _experience(
         "owner": doc.get("owner"),
         "status": doc.get("status"),
         "holdout": float(doc.get("holdout") or 0.0),
-        "primary_metric": plan.get("primary_metric"),
-        "metric": metric,
-        "min_units_per_arm": min_units,
-        "minimum_detectable_effect": mde,
+        "primary_metric": plan_of(doc).get("primary_metric"),
+        "metric": plan.metric,
+        "min_units_per_arm": plan.min_units,
+        "minimum_detectable_effect": plan.mde,
+        "guardrail_metrics": {
+            "measured": plan.guarded,
+            "unmeasured": plan.unmeasured,
+            "margin": stats.GUARDRAIL_MARGIN,
+        },
         "attribution_window_days": attribution_of(doc).days,
         "review_due": due.isoformat() if due else None,
         "ends_at": end.isoformat().replace("+00:00", "Z") if end else None,
@@ -338,13 +405,11 @@ def _experience(
         "variants": out_variants,
         "reasons": dict(totals.reasons) if totals else {},
     }
-    return section, results
+    return section, [result for _, result in compared]
 
 
 def _evidence(
-    metric: str,
-    min_units: int,
-    mde: float,
+    plan: _Plan,
     control: ArmTotals,
     variant: ArmTotals,
     lift: stats.Lift,
@@ -354,11 +419,11 @@ def _evidence(
 ) -> dict[str, Any]:
     """The numbers a guardrail acted on, as the audit entry keeps them."""
     return {
-        "metric": metric,
+        "metric": plan.metric,
         "verdict": verdict,
         "previous_verdict": previous,
-        "min_units_per_arm": min_units,
-        "minimum_detectable_effect": mde,
+        "min_units_per_arm": plan.min_units,
+        "minimum_detectable_effect": plan.mde,
         "holdout": {
             "units": control.units,
             "conversions": control.conversions,

@@ -34,6 +34,10 @@ DEFAULT_TARGET_UNITS = 5000
 # approximation behind every interval fails (p(1-p) is near 0 with a handful of
 # conversions), and A/A simulations at a 0.5 % base rate give false wins.
 MIN_CONVERSIONS_PER_ARM = 10
+# The declared non-inferiority margin of every guardrail metric (docs/statistics.md,
+# "Guardrail metrics"): a variant is paused for harm once its always-valid relative interval
+# on the metric lies entirely below -margin, whatever the primary metric says.
+GUARDRAIL_MARGIN = 0.02
 
 _STANDARD_NORMAL = NormalDist()
 _INF = math.inf
@@ -282,6 +286,17 @@ def cannot_reach(lift: Lift, effect: float) -> bool:
     """
     high = lift.sequential_relative_high
     return high is not None and high < effect
+
+
+def harms(lift: Lift, margin: float = GUARDRAIL_MARGIN) -> bool:
+    """Significant harm on a guardrail metric: non-inferiority at `margin` is rejected.
+
+    One-sided: the always-valid relative interval lies entirely below -margin, so the
+    variant is worse than its holdout by more than the declared margin, with the error
+    controlled over every night (at most alpha / 2 for a variant within the margin).
+    """
+    high = lift.sequential_relative_high
+    return high is not None and high < -margin
 
 
 def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:

@@ -220,3 +220,29 @@ def test_the_html_is_self_contained_with_a_forest_row_per_variant() -> None:
     assert html.count('class="interval-ci"') == 2
     assert html.count('class="coverage-bar"') == 3
     assert "loses_to_default: variant b" in html
+
+
+def test_a_variant_that_harms_a_guardrail_metric_is_paused_whatever_its_primary_says() -> None:
+    # Given a plan judged on conversion with revenue as a guardrail metric, and a variant
+    # that converts better (a winner) but whose orders are worth a third less
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    doc["measurement_plan"]["guardrail_metrics"] = ["revenue", "newsletter_signup"]
+    report = build(doc, {None: arm(20_000, 0.10, 30.0), "b": arm(20_000, 0.11, 20.0)})
+    b = variant(report)
+    assert b["verdict"] == "beats_default"
+    # Then revenue's always-valid interval lies below -2 %: the variant is paused for harm
+    assert b["guardrail_harm"] == ["revenue_per_unit"]
+    pause = report["guardrails"][0]
+    assert (pause["rule"], pause["variant"]) == ("guardrail_harm", "b")
+    assert "revenue_per_unit" in pause["reason"]
+    # And the named event it cannot measure yet is listed, not silently passed
+    assert report["experiences"][0]["guardrail_metrics"]["unmeasured"] == ["newsletter_signup"]
+
+
+def test_a_guardrail_metric_within_its_margin_pauses_nothing() -> None:
+    # Given the same plan and a variant whose revenue per unit is 1 % lower (within 2 %)
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    doc["measurement_plan"]["guardrail_metrics"] = ["revenue"]
+    report = build(doc, {None: arm(20_000, 0.10, 30.0), "b": arm(20_000, 0.10, 29.7)})
+    assert variant(report)["guardrail_harm"] == []
+    assert report["guardrails"] == []
