@@ -174,9 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    from earnest_cli import consent_cmd, report_cmd
+    from earnest_cli import consent_cmd, plan_cmd, report_cmd
 
-    for command, module in (("report", report_cmd), ("consent", consent_cmd)):
+    for command, module in (("report", report_cmd), ("consent", consent_cmd), ("plan", plan_cmd)):
         module.add_parser(sub)
         if sub.choices[command].get_default("func") is None:
             sub.choices[command].set_defaults(func=module.run)

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from earnest.decide.engine import REASONS
-from earnest.report import guardrails, stats
+from earnest.report import guardrails, planning, stats
 from earnest.report.aggregation import (
     GLOBAL_HOLDOUT,
     PROGRAM_ARM,
@@ -353,10 +353,21 @@ def _variant(
     return entry, VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile, harmed)
 
 
+def _at_current_traffic(
+    doc: Mapping[str, Any], control: ArmTotals, units: int, days: int
+) -> dict[str, Any] | None:
+    """The planning forecast at the window's traffic and the holdout's rate (None: no data)."""
+    rate = control.conversions / control.units if control.units else 0.0
+    if units <= 0 or not 0.0 < rate < 1.0:
+        return None
+    return planning.forecast(doc, units / days, rate).as_dict()
+
+
 def _experience(
     doc: Mapping[str, Any],
     totals: ExperienceTotals | None,
     previous: Mapping[tuple[str, str], str | None],
+    days: int,
 ) -> tuple[dict[str, Any], list[VariantResult]]:
     exp_id = str(doc["id"])
     plan = _Plan.of(doc)
@@ -404,6 +415,9 @@ def _experience(
         "srm": srm,
         "variants": out_variants,
         "reasons": dict(totals.reasons) if totals else {},
+        "at_current_traffic": _at_current_traffic(
+            doc, control, sum(a.units for a in arms_totals.values()), days
+        ),
     }
     return section, [result for _, result in compared]
 
@@ -529,7 +543,7 @@ def build(
         exp_totals = totals.experiences.get(str(doc.get("id")))
         if not is_reported(doc, exp_totals):
             continue
-        section, variant_results = _experience(doc, exp_totals, prev)
+        section, variant_results = _experience(doc, exp_totals, prev, window.lookback_days)
         experiences.append(section)
         results.extend(variant_results)
     actions = guardrails.actions(window.day, docs, results)

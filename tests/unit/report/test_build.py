@@ -246,3 +246,15 @@ def test_a_guardrail_metric_within_its_margin_pauses_nothing() -> None:
     report = build(doc, {None: arm(20_000, 0.10, 30.0), "b": arm(20_000, 0.10, 29.7)})
     assert variant(report)["guardrail_harm"] == []
     assert report["guardrails"] == []
+
+
+def test_each_experience_says_how_many_days_a_verdict_takes_at_current_traffic() -> None:
+    # Given 28 days of 1 000 units a day split 50 : 50 at a 10 % base rate, plan +5 %
+    report = build(ONE_VARIANT, {None: arm(14_000, 0.10), "b": arm(14_000, 0.10)})
+    said = report["experiences"][0]["at_current_traffic"]
+    # Then the forecast uses that traffic and rate, and says the effect needs longer than
+    # the 30-day review cadence
+    assert said["daily_units"] == 1_000 and said["base_rate"] == pytest.approx(0.10)
+    assert said["days_to_min_units"] == 2
+    assert said["days_to_detect"] is None or said["days_to_detect"] > 30
+    assert said["within_review"] is False
