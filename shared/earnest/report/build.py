@@ -37,6 +37,7 @@ HOLDOUT_ARM = "holdout"
 DEFAULT_LOOKBACK_DAYS = 28
 DEFAULT_ATTRIBUTION_DAYS = 7
 PROGRAM_MIN_UNITS = 1000
+TREND_NIGHTS = 60  # nightly points of each variant's lift kept in the report
 EMPTY = ArmTotals()
 
 
@@ -226,9 +227,11 @@ def srm_check(
     }
 
 
-def previous_verdicts(previous: Mapping[str, Any] | None) -> dict[tuple[str, str], str | None]:
-    """(experience, variant) -> last night's verdict; empty without a readable report."""
-    out: dict[tuple[str, str], str | None] = {}
+def previous_variants(
+    previous: Mapping[str, Any] | None,
+) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """(experience, variant) -> last night's entry for it; empty without a readable report."""
+    out: dict[tuple[str, str], Mapping[str, Any]] = {}
     if not isinstance(previous, Mapping):
         return out
     for exp in previous.get("experiences") or []:
@@ -236,8 +239,34 @@ def previous_verdicts(previous: Mapping[str, Any] | None) -> dict[tuple[str, str
             continue
         for variant in exp.get("variants") or []:
             if isinstance(variant, Mapping) and isinstance(variant.get("variant"), str):
-                out[(str(exp.get("id")), variant["variant"])] = variant.get("verdict")
+                out[(str(exp.get("id")), variant["variant"])] = variant
     return out
+
+
+def _trend(day: date, before: Mapping[str, Any] | None, lift: stats.Lift) -> list[dict[str, Any]]:
+    """Last night's trend of this variant's relative lift, with tonight's point added.
+
+    Carried from report to report, so tonight's report holds the last TREND_NIGHTS nights
+    without reading every earlier file; a night without a report leaves a gap, not a lie.
+    """
+    earlier = before.get("trend") if before else None
+    points = [
+        p
+        for p in (earlier if isinstance(earlier, list) else [])
+        if isinstance(p, Mapping) and str(p.get("date")) < day.isoformat()
+    ]
+    points.append(
+        {
+            "date": day.isoformat(),
+            "relative": _num(lift.relative),
+            "relative_low": _num(lift.relative_low),
+            "relative_high": _num(lift.relative_high),
+            "holdout": lift.holdout,
+            "sequential_low": _num(lift.sequential_low),
+            "sequential_high": _num(lift.sequential_high),
+        }
+    )
+    return [dict(p) for p in points[-TREND_NIGHTS:]]
 
 
 def _arm_entry(
@@ -319,10 +348,12 @@ def _variant(
     plan: _Plan,
     comparisons: int,
     srm: Mapping[str, Any],
-    prev: str | None,
+    before: Mapping[str, Any] | None,
+    day: date,
 ) -> tuple[dict[str, Any], VariantResult]:
-    """One variant against its holdout: lifts, verdict, futility, guardrail harm."""
+    """One variant against its holdout: lifts, verdict, futility, guardrail harm, trend."""
     vid = str(v.get("id"))
+    prev = before.get("verdict") if before else None
     holdout, variant = _arm(control), _arm(vt)
     by_metric = {
         m: stats.compare(holdout, variant, m, comparisons=comparisons) for m in stats.METRICS
@@ -347,6 +378,7 @@ def _variant(
         "cannot_reach_mde": futile,
         "guardrail_harm": list(harmed),
         "lift": {m: _lift(lift) for m, lift in by_metric.items()},
+        "trend": _trend(day, before, primary),
     }
     evidence = _evidence(plan, control, vt, primary, verdict, prev, srm)
     evidence["guardrail_harm"] = list(harmed)
@@ -366,8 +398,8 @@ def _at_current_traffic(
 def _experience(
     doc: Mapping[str, Any],
     totals: ExperienceTotals | None,
-    previous: Mapping[tuple[str, str], str | None],
-    days: int,
+    previous: Mapping[tuple[str, str], Mapping[str, Any]],
+    window: Window,
 ) -> tuple[dict[str, Any], list[VariantResult]]:
     exp_id = str(doc["id"])
     plan = _Plan.of(doc)
@@ -385,6 +417,7 @@ def _experience(
             max(1, len(variants)),
             srm,
             previous.get((exp_id, str(v.get("id")))),
+            window.day,
         )
         for v in variants
     ]
@@ -416,7 +449,7 @@ def _experience(
         "variants": out_variants,
         "reasons": dict(totals.reasons) if totals else {},
         "at_current_traffic": _at_current_traffic(
-            doc, control, sum(a.units for a in arms_totals.values()), days
+            doc, control, sum(a.units for a in arms_totals.values()), window.lookback_days
         ),
     }
     return section, [result for _, result in compared]
@@ -525,6 +558,67 @@ def srm_check_program(share: float, held: int, treated: int) -> dict[str, Any]:
     }
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f} %"
+
+
+def _diff(metric: str, value: float | None) -> str:
+    if value is None:
+        return "unbounded"
+    return f"{value * 100:+.2f} points" if metric == "conversion_rate" else f"{value:+.2f} per unit"
+
+
+def in_words(
+    day: date, experiences: Sequence[Mapping[str, Any]], actions: Sequence[guardrails.Action]
+) -> list[str]:
+    """What to do, one plain sentence per variant (and per retirement), for a person."""
+    acted = {(a.experience, a.variant): a for a in actions}
+    out: list[str] = []
+    for exp in experiences:
+        exp_id = exp["id"]
+        if (retired := acted.get((exp_id, None))) and retired.action == guardrails.RETIRE:
+            out.append(f"{exp_id} was retired on {day.isoformat()} because {retired.reason}.")
+            continue
+        for v in exp["variants"]:
+            vid, verdict = v["variant"], v["verdict"]
+            lift = v["lift"][exp["metric"]]
+            seen = (
+                f"{_pct(lift['relative'])}; always-valid interval of the difference "
+                f"{_diff(exp['metric'], lift['sequential_low'])} to "
+                f"{_diff(exp['metric'], lift['sequential_high'])}"
+            )
+            pause = acted.get((exp_id, vid))
+            if v["paused"]:
+                continue  # paused before tonight: nothing to do
+            if pause is not None:
+                out.append(
+                    f"{exp_id}: {vid} was paused on {day.isoformat()} because it "
+                    + _BECAUSE[pause.rule]
+                    + f" ({seen})."
+                )
+            elif verdict is None:
+                out.append(f"{exp_id}: fix assignment or logging (sample ratio mismatch).")
+            elif verdict == "beats_default":
+                out.append(f"{exp_id}: keep {vid}, it beats the default ({seen}).")
+            elif verdict == "needs_more_data":
+                out.append(f"{exp_id}: {vid} needs more data before any verdict.")
+            else:
+                days = (exp.get("at_current_traffic") or {}).get("days_to_detect")
+                when = f"about {days} days in all" if days else "longer than two years"
+                out.append(
+                    f"{exp_id}: {vid} shows no measurable difference yet ({seen}); finding "
+                    f"the plan's effect takes {when} at current traffic."
+                )
+    return out
+
+
+_BECAUSE = {
+    guardrails.LOSES_TO_DEFAULT: "loses to the default",
+    guardrails.STOPPED_BEATING_DEFAULT: "cannot beat the default by the plan's effect",
+    guardrails.GUARDRAIL_HARM: "harms a guardrail metric beyond its margin",
+}
+
+
 def build(
     window: Window,
     docs: Sequence[Mapping[str, Any]],
@@ -536,14 +630,14 @@ def build(
     erased_subjects: int = 0,
 ) -> dict[str, Any]:
     """The report of `window.day`: see docs/report.md for every field."""
-    prev = previous_verdicts(previous)
+    prev = previous_variants(previous)
     experiences: list[dict[str, Any]] = []
     results: list[VariantResult] = []
     for doc in sorted(docs, key=lambda d: str(d.get("id"))):
         exp_totals = totals.experiences.get(str(doc.get("id")))
         if not is_reported(doc, exp_totals):
             continue
-        section, variant_results = _experience(doc, exp_totals, prev, window.lookback_days)
+        section, variant_results = _experience(doc, exp_totals, prev, window)
         experiences.append(section)
         results.extend(variant_results)
     actions = guardrails.actions(window.day, docs, results)
@@ -587,6 +681,7 @@ def build(
             "verdicts": dict(sorted(verdicts.items())),
             "actions": len(actions),
             "alerts": len(alerts),
+            "in_words": in_words(window.day, experiences, actions),
         },
         "experiences": experiences,
         "guardrails": [a.as_dict() for a in actions],

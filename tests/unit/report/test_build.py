@@ -217,7 +217,8 @@ def test_the_html_is_self_contained_with_a_forest_row_per_variant() -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<script" not in html and "@import" not in html
     assert html.count('class="forest-row"') == 2
-    assert html.count('class="interval-ci"') == 2
+    assert html.count('class="interval-ci"') == 2 + 2  # the forest's and each trend's night
+    assert html.count('class="chart trend"') == 2 and html.count('class="trend-night"') == 2
     assert html.count('class="coverage-bar"') == 3
     assert "loses_to_default: variant b" in html
 
@@ -258,3 +259,35 @@ def test_each_experience_says_how_many_days_a_verdict_takes_at_current_traffic()
     assert said["days_to_min_units"] == 2
     assert said["days_to_detect"] is None or said["days_to_detect"] > 30
     assert said["within_review"] is False
+
+
+def test_the_trend_carries_each_nights_lift_from_report_to_report() -> None:
+    # Given three nights of reports, each built with the one before
+    previous = None
+    for night, units in enumerate((2_000, 4_000, 6_000)):
+        window = report_build.Window(date(2026, 11, 18 + night))
+        previous = report_build.build(
+            window,
+            [ONE_VARIANT],
+            totals({None: arm(units, 0.08), "b": arm(units, 0.10)}),
+            previous,
+            global_holdout=0.05,
+        )
+    assert previous is not None
+    trend = variant(previous)["trend"]
+    # Then the last one holds all three nights, oldest first, and the interval closes in
+    assert [p["date"] for p in trend] == ["2026-11-18", "2026-11-19", "2026-11-20"]
+    widths = [p["sequential_high"] - p["sequential_low"] for p in trend]
+    assert widths[0] > widths[1] > widths[2]
+    # And the page draws a point per night
+    html = report_render.to_html(previous).decode()
+    assert html.count('class="trend-night"') == 3
+
+
+def test_the_summary_says_in_plain_words_what_to_do() -> None:
+    doc = experience(holdout=0.2)
+    report = build(doc, {None: arm(2000, 0.1), "a": arm(4000, 0.13), "b": arm(4000, 0.05)})
+    words = report["summary"]["in_words"]
+    assert words[0].startswith("hero-test: keep a, it beats the default (+30.0 %")
+    assert words[1].startswith("hero-test: b was paused on 2026-11-20 because it loses to the")
+    assert "What to do" in report_render.to_html(report).decode()
