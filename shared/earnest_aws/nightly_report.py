@@ -50,6 +50,13 @@ def _int_env(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) 
     return value
 
 
+def _fdr_env(env: Mapping[str, str]) -> bool:
+    raw = env.get("REPORT_FDR", "off")
+    if raw not in ("off", "bh"):
+        raise ConfigError(f"REPORT_FDR must be off or bh, got {raw!r}")
+    return raw == "bh"
+
+
 @dataclass(frozen=True)
 class ReportOptions:
     """How a run reads and acts (environment: REPORT_LOOKBACK_DAYS, ...; docs/report.md)."""
@@ -58,6 +65,7 @@ class ReportOptions:
     program_attribution_days: int = report_build.DEFAULT_ATTRIBUTION_DAYS
     apply_guardrails: bool = True
     write: bool = True
+    false_discovery_rate: bool = False  # REPORT_FDR=bh: Benjamini-Hochberg across the program
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
@@ -67,6 +75,7 @@ class ReportOptions:
             program_attribution_days=_int_env(
                 env, "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
             ),
+            false_discovery_rate=_fdr_env(env),
         )
 
 
@@ -218,6 +227,7 @@ def run(
         global_holdout=settings.global_holdout,
         program_attribution_days=options.program_attribution_days,
         erased_subjects=len(erased),
+        false_discovery_rate=options.false_discovery_rate,
     )
     result = RunResult(report, report_render.render(report))
     if options.apply_guardrails:

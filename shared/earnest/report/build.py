@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -558,6 +558,31 @@ def srm_check_program(share: float, held: int, treated: int) -> dict[str, Any]:
     }
 
 
+def _program_fdr(
+    experiences: Sequence[dict[str, Any]], results: Sequence[VariantResult], *, applied: bool
+) -> list[VariantResult]:
+    """Benjamini-Hochberg across the program's variants on their primary metric.
+
+    Every variant gets `sequential_p_value_bh`; when `applied`, a verdict whose adjusted
+    p-value is not below alpha becomes `inconclusive` (in the report and for the
+    guardrails alike).
+    """
+    entries = [(e, v) for e in experiences for v in e["variants"]]
+    adjusted = stats.benjamini_hochberg(
+        [v["lift"][e["metric"]]["sequential_p_value"] for e, v in entries]
+    )
+    out = list(results)
+    for i, ((e, v), p) in enumerate(zip(entries, adjusted, strict=True)):
+        lift = v["lift"][e["metric"]]
+        lift["sequential_p_value_bh"] = p
+        called = v["verdict"] in ("beats_default", "loses_to_default")
+        if applied and called and p >= stats.DEFAULT_ALPHA:
+            v["verdict"] = "inconclusive"
+            evidence = {**out[i].evidence, "verdict": "inconclusive"}
+            out[i] = replace(out[i], verdict="inconclusive", evidence=evidence)
+    return out
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f} %"
 
@@ -628,8 +653,14 @@ def build(
     global_holdout: float,
     program_attribution_days: int = DEFAULT_ATTRIBUTION_DAYS,
     erased_subjects: int = 0,
+    false_discovery_rate: bool = False,
 ) -> dict[str, Any]:
-    """The report of `window.day`: see docs/report.md for every field."""
+    """The report of `window.day`: see docs/report.md for every field.
+
+    `false_discovery_rate`: verdicts also need the Benjamini-Hochberg adjusted sequential
+    p-value across every variant of the program below alpha (off by default: each
+    experience is its own decision with its own error budget; docs/statistics.md).
+    """
     prev = previous_variants(previous)
     experiences: list[dict[str, Any]] = []
     results: list[VariantResult] = []
@@ -640,6 +671,7 @@ def build(
         section, variant_results = _experience(doc, exp_totals, prev, window)
         experiences.append(section)
         results.extend(variant_results)
+    results = _program_fdr(experiences, results, applied=false_discovery_rate)
     actions = guardrails.actions(window.day, docs, results)
     alerts = [
         {

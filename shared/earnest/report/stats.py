@@ -21,6 +21,7 @@ from statistics import NormalDist
 
 METRICS = ("conversion_rate", "revenue_per_unit")
 VERDICTS = ("beats_default", "inconclusive", "loses_to_default", "needs_more_data")
+DEFAULT_ALPHA = 0.05
 SRM_THRESHOLD = 0.001
 # The Dirichlet prior's concentration of the sequential SRM test: alpha_i = this x share_i
 # (Lindon and Malek 2022; docs/statistics.md, "Sample-ratio mismatch").
@@ -133,7 +134,7 @@ class Lift:
     sequential_p_value: float  # always-valid p-value, Bonferroni: x comparisons, capped at 1
     sequential_relative_low: float | None  # always-valid interval for `relative`
     sequential_relative_high: float | None
-    alpha: float = 0.05
+    alpha: float = DEFAULT_ALPHA
     comparisons: int = 1
 
 
@@ -158,7 +159,7 @@ def compare(
     variant: Arm,
     metric: str = "conversion_rate",
     *,
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     comparisons: int = 1,
     target_units: int = DEFAULT_TARGET_UNITS,
 ) -> Lift:
@@ -398,6 +399,24 @@ def holm(p_values: Sequence[float]) -> list[float]:
     running = 0.0
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini and Hochberg's (1995) step-up adjusted p-values, in the input order.
+
+    Rejecting those below q controls the false discovery rate at q across the family
+    (independent or positively dependent tests). Used across the program's verdicts.
+    """
+    if any(not 0.0 <= p <= 1.0 for p in p_values):  # also refuses NaN
+        raise ValueError("p-values must be in [0, 1]")
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i], reverse=True)
+    adjusted = [0.0] * m
+    running = 1.0
+    for rank, i in enumerate(order):
+        running = min(running, p_values[i] * m / (m - rank))
         adjusted[i] = running
     return adjusted
 

@@ -291,3 +291,32 @@ def test_the_summary_says_in_plain_words_what_to_do() -> None:
     assert words[0].startswith("hero-test: keep a, it beats the default (+30.0 %")
     assert words[1].startswith("hero-test: b was paused on 2026-11-20 because it loses to the")
     assert "What to do" in report_render.to_html(report).decode()
+
+
+def test_benjamini_hochberg_across_the_program_is_an_option() -> None:
+    # Given a program of twelve experiences, one a marginal winner and eleven ties
+    docs = [
+        experience(id=f"e{i:02d}", variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+        for i in range(12)
+    ]
+    experiences = {
+        d["id"]: ExperienceTotals(
+            {None: arm(5000, 0.10), "b": arm(5000, 0.12 if d["id"] == "e00" else 0.10)}, {}
+        )
+        for d in docs
+    }
+    program = Totals(experiences, {}, {}, {})
+
+    def verdict_of(report: dict[str, Any]) -> str:
+        return str(report["experiences"][0]["variants"][0]["verdict"])
+
+    # Then by default each experience is its own decision: the winner is called
+    plain = report_build.build(WINDOW, docs, program, None, global_holdout=0.0)
+    assert verdict_of(plain) == "beats_default"
+    lift = plain["experiences"][0]["variants"][0]["lift"]["conversion_rate"]
+    assert lift["sequential_p_value_bh"] == pytest.approx(min(1.0, 12 * lift["sequential_p_value"]))
+    # And with the false discovery rate controlled across the program it is not (yet)
+    fdr = report_build.build(
+        WINDOW, docs, program, None, global_holdout=0.0, false_discovery_rate=True
+    )
+    assert verdict_of(fdr) == "inconclusive"

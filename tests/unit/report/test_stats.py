@@ -20,6 +20,7 @@ from earnest.report.stats import (
     VERDICTS,
     Arm,
     Lift,
+    benjamini_hochberg,
     chi2_sf,
     compare,
     holm,
@@ -573,3 +574,15 @@ def test_the_sequential_boundary_is_never_below_the_normal_quantile(alpha: float
         assert sequential_boundary(n, sequential_rho(alpha, target), alpha) >= sps.norm.isf(
             alpha / 2
         )
+
+
+def test_benjamini_hochberg_known_answer_and_statsmodels_form() -> None:
+    # The worked example of Benjamini and Hochberg's step-up on five p-values
+    ps = [0.01, 0.04, 0.03, 0.005, 0.5]
+    expected = [0.025, 0.05, 0.05, 0.025, 0.5]  # p_(i) * m / i, then the running minimum
+    assert benjamini_hochberg(ps) == pytest.approx(expected)
+    # and scipy's own implementation agrees
+    assert benjamini_hochberg(ps) == pytest.approx(list(sps.false_discovery_control(ps)))
+    assert benjamini_hochberg([]) == []
+    with pytest.raises(ValueError):
+        benjamini_hochberg([0.1, float("nan")])
