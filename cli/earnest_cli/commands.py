@@ -55,7 +55,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
-    from earnest_cli import consent_cmd, experiences_cmd, explain_cmd, growthbook, report_cmd
+    from earnest_cli import (
+        consent_cmd,
+        experiences_cmd,
+        explain_cmd,
+        growthbook,
+        plan_cmd,
+        report_cmd,
+    )
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -90,7 +97,7 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
     p.add_argument("--verbose", action="store_true", help="show the functions' logs instead")
     p.set_defaults(func=cmd_serve)
 
-    for module in (report_cmd, consent_cmd):
+    for module in (report_cmd, consent_cmd, plan_cmd):
         module.add_parser(sub)
     if extra is not None:
         extra(sub)

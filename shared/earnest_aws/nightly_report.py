@@ -46,6 +46,7 @@ class ReportOptions:
     program_attribution_days: int = report_build.DEFAULT_ATTRIBUTION_DAYS
     apply_guardrails: bool = True
     write: bool = True
+    false_discovery_rate: bool = False  # REPORT_FDR=bh: Benjamini-Hochberg across the program
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
@@ -55,6 +56,7 @@ class ReportOptions:
             program_attribution_days=read.integer(
                 "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
             ),
+            false_discovery_rate=read.choice("REPORT_FDR", "off", ("off", "bh")) == "bh",
         )
 
 
@@ -229,6 +231,7 @@ def run(
         global_holdout=settings.global_holdout,
         program_attribution_days=options.program_attribution_days,
         erased_subjects=len(erased),
+        false_discovery_rate=options.false_discovery_rate,
     )
     result = RunResult(report, report_render.render(report))
     if options.apply_guardrails:

@@ -166,3 +166,21 @@ def put_s3(s3: Any, bucket: str, records: Iterable[Mapping[str, Any]], tag: str 
         s3.put_object(Bucket=bucket, Key=key, Body=data)
         written += 1
     return written
+
+
+EVENTS_BUCKET = "earnest-data"  # the default EVENTS_BUCKET, which the local stack creates
+
+
+def s3_client(stack: Any) -> Any:
+    """A botocore S3 client on the local stack (`tests.builders.stack.Stack`)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return session.create_client(
+        "s3",
+        region_name=stack.env["AWS_DEFAULT_REGION"],
+        endpoint_url=stack.aws_url,
+        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=stack.env["AWS_SESSION_TOKEN"],
+    )

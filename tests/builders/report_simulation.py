@@ -46,7 +46,8 @@ class Outcome:
     found: int = 0  # called beats_default on some night
     false_call: int = 0  # called beats_default or loses_to_default against the truth
     paused: Counter[str] = field(default_factory=Counter)  # by guardrail rule
-    srm_flagged: int = 0  # flagged on some night
+    srm_flagged: int = 0  # flagged on some night (the sequential SRM test)
+    srm_chi2_flagged: int = 0  # chi-square p < 0.001 on some night (the rule before it)
 
     def share(self, count: int) -> float:
         return count / self.runs if self.runs else 0.0
@@ -90,7 +91,7 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
     out = Outcome(runs=runs)
     for r in range(runs):
         previous: dict[str, Any] | None = None
-        found = false_call = flagged = False
+        found = false_call = flagged = chi2_flagged = False
         for night in range(scenario.nights):
             arms: dict[str | None, ArmTotals] = {
                 key: ArmTotals(int(n_cum[r, night, i]), 0, int(x_cum[r, night, i]))
@@ -106,6 +107,7 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
             )
             false_call |= wrong
             flagged |= section["srm"]["flagged"]
+            chi2_flagged |= any(t["p_value"] < 0.001 for t in section["srm"]["tests"])
             pauses = [g["rule"] for g in report["guardrails"] if g["action"] == "pause_variant"]
             if pauses:
                 out.paused[pauses[0]] += 1
@@ -114,4 +116,5 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
         out.found += found
         out.false_call += false_call
         out.srm_flagged += flagged
+        out.srm_chi2_flagged += chi2_flagged
     return out

@@ -4,30 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from tests.builders.experiences import experience
-from tests.builders.report_events import put_s3, simulate
+from tests.builders.report_events import EVENTS_BUCKET, put_s3, s3_client, simulate
 from tests.builders.stack import Stack, earnest
 
 DAY = date(2026, 11, 20)
-BUCKET = "earnest-data"  # the default EVENTS_BUCKET, which the local stack creates
-
-
-def s3_client(stack: Stack) -> Any:
-    import botocore.session
-
-    session = botocore.session.get_session()
-    return session.create_client(
-        "s3",
-        region_name=stack.env["AWS_DEFAULT_REGION"],
-        endpoint_url=stack.aws_url,
-        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=stack.env["AWS_SESSION_TOKEN"],
-    )
+BUCKET = EVENTS_BUCKET
 
 
 def test_earnest_report_backfills_a_date_and_a_rerun_writes_the_same_files(

@@ -8,11 +8,12 @@ itself carries no script. A screenshot checks the page is not blank.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
 import zlib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 
 from earnest.report import build as report_build
 from earnest.report import render as report_render
-from earnest.report.aggregation import Aggregator
+from earnest.report.aggregation import Aggregator, ArmTotals, ExperienceTotals, Totals
 from tests.builders.experiences import experience
 from tests.builders.report_events import objects, simulate
 
@@ -49,9 +50,15 @@ const bars = [...document.querySelectorAll('svg.coverage .coverage-bar rect')]
   .map(r => [r.closest('g').dataset.reason, r.getBBox().width]);
 const svgs = [...document.querySelectorAll('svg.chart')]
   .map(s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; });
+const trends = [...document.querySelectorAll('svg.trend')].map(t => ({
+  experience: t.dataset.experience, variant: t.dataset.variant,
+  whiskers: [...t.querySelectorAll('.trend-night .interval-sequential')]
+    .map(l => l.getBBox().height)}));
+const words = [...document.querySelectorAll('ul.in-words li')].map(li => li.textContent);
 const pre = document.createElement('pre');
 pre.id = 'probe';
-pre.textContent = JSON.stringify({rows: out, bars: bars, svgs: svgs});
+pre.textContent = JSON.stringify({rows: out, bars: bars, svgs: svgs, trends: trends,
+                                  words: words});
 document.body.appendChild(pre);
 </script>
 """
@@ -173,3 +180,31 @@ def test_a_screenshot_of_the_page_is_not_blank(page: Path, tmp_path: Path) -> No
     chromium("--window-size=1100,1600", f"--screenshot={shot}", page.as_uri())
     assert shot.exists() and shot.stat().st_size > 20_000
     assert _png_colours(shot.read_bytes()) > 50
+
+
+def test_the_trend_chart_shows_the_interval_closing_in_night_by_night(tmp_path: Path) -> None:
+    # Given five nights of reports of a winner, each built with the one before
+    winner = experience(
+        id="winner", audience={}, holdout=0.5, variants=[{"id": "b", "weight": 1, "content": {}}]
+    )
+    report = None
+    for night in range(5):
+        units = 3_000 * (night + 1)
+        arms = {
+            None: ArmTotals(units, units, round(units * 0.08)),
+            "b": ArmTotals(units, units, round(units * 0.11)),
+        }
+        totals = Totals({"winner": ExperienceTotals(arms, {})}, {}, {}, {})
+        window = report_build.Window(DAY - timedelta(days=4 - night))
+        report = report_build.build(window, [winner], totals, report, global_holdout=0.0)
+    assert report is not None
+    page = tmp_path / "index.html"
+    page.write_bytes(report_render.to_html(report))
+    found = probe(page)
+    # Then the browser draws one whisker a night, each shorter than the night before
+    [trend] = found["trends"]
+    assert (trend["experience"], trend["variant"]) == ("winner", "b")
+    whiskers = trend["whiskers"]
+    assert len(whiskers) == 5 and all(a > b > 0 for a, b in itertools.pairwise(whiskers))
+    # And the page says in plain words what to do
+    assert found["words"] and found["words"][0].startswith("winner: keep b, it beats the default")

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 from earnest.decide.engine import REASONS
-from earnest.report import guardrails, stats
+from earnest.report import guardrails, planning, stats
 from earnest.report.aggregation import (
     GLOBAL_HOLDOUT,
     PROGRAM_ARM,
@@ -37,6 +37,7 @@ HOLDOUT_ARM = "holdout"
 DEFAULT_LOOKBACK_DAYS = 28
 DEFAULT_ATTRIBUTION_DAYS = 7
 PROGRAM_MIN_UNITS = 1000
+TREND_NIGHTS = 60  # nightly points of each variant's lift kept in the report
 EMPTY = ArmTotals()
 
 
@@ -72,6 +73,22 @@ class Window:
 def metric_of(primary_metric: str) -> str:
     """The stats metric a plan's primary metric is judged on."""
     return "revenue_per_unit" if primary_metric == "revenue" else "conversion_rate"
+
+
+def guardrail_metrics_of(plan: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The plan's guardrail metrics the report measures (stats metrics), and those it cannot.
+
+    `revenue` and `conversion` are measured for every unit; a named event is not
+    aggregated per arm yet, so it is listed as unmeasured rather than silently passed.
+    """
+    measured: list[str] = []
+    unmeasured: list[str] = []
+    for name in plan.get("guardrail_metrics") or []:
+        if name in ("revenue", "conversion"):
+            measured.append(metric_of(str(name)))
+        else:
+            unmeasured.append(str(name))
+    return measured, unmeasured
 
 
 def plan_of(doc: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -152,6 +169,7 @@ def _srm_test(name: str, arms: list[str], units: list[int], shares: list[float])
         "chi2": _num(result.chi2),
         "df": result.df,
         "p_value": result.p_value,
+        "sequential_p_value": result.sequential_p_value,
         "flagged": result.flagged,
     }
 
@@ -203,15 +221,17 @@ def srm_check(
             )
     return {
         "flagged": any(t["flagged"] for t in tests),
-        "p_value": min(t["p_value"] for t in tests),
+        "p_value": min(t["sequential_p_value"] for t in tests),
         "threshold": stats.SRM_THRESHOLD,
         "tests": tests,
     }
 
 
-def previous_verdicts(previous: Mapping[str, Any] | None) -> dict[tuple[str, str], str | None]:
-    """(experience, variant) -> last night's verdict; empty without a readable report."""
-    out: dict[tuple[str, str], str | None] = {}
+def previous_variants(
+    previous: Mapping[str, Any] | None,
+) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """(experience, variant) -> last night's entry for it; empty without a readable report."""
+    out: dict[tuple[str, str], Mapping[str, Any]] = {}
     if not isinstance(previous, Mapping):
         return out
     for exp in previous.get("experiences") or []:
@@ -219,8 +239,34 @@ def previous_verdicts(previous: Mapping[str, Any] | None) -> dict[tuple[str, str
             continue
         for variant in exp.get("variants") or []:
             if isinstance(variant, Mapping) and isinstance(variant.get("variant"), str):
-                out[(str(exp.get("id")), variant["variant"])] = variant.get("verdict")
+                out[(str(exp.get("id")), variant["variant"])] = variant
     return out
+
+
+def _trend(day: date, before: Mapping[str, Any] | None, lift: stats.Lift) -> list[dict[str, Any]]:
+    """Last night's trend of this variant's relative lift, with tonight's point added.
+
+    Carried from report to report, so tonight's report holds the last TREND_NIGHTS nights
+    without reading every earlier file; a night without a report leaves a gap, not a lie.
+    """
+    earlier = before.get("trend") if before else None
+    points = [
+        p
+        for p in (earlier if isinstance(earlier, list) else [])
+        if isinstance(p, Mapping) and str(p.get("date")) < day.isoformat()
+    ]
+    points.append(
+        {
+            "date": day.isoformat(),
+            "relative": _num(lift.relative),
+            "relative_low": _num(lift.relative_low),
+            "relative_high": _num(lift.relative_high),
+            "holdout": lift.holdout,
+            "sequential_low": _num(lift.sequential_low),
+            "sequential_high": _num(lift.sequential_high),
+        }
+    )
+    return [dict(p) for p in points[-TREND_NIGHTS:]]
 
 
 def _arm_entry(
@@ -273,51 +319,112 @@ def _variants(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [v for v in doc.get("variants") or [] if isinstance(v, Mapping)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the report reads from an experience's measurement plan."""
+
+    metric: str  # the stats metric of the primary metric
+    min_units: int
+    mde: float
+    guarded: list[str]  # guardrail metrics measured (stats metrics)
+    unmeasured: list[str]  # guardrail metrics named but not aggregated
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> _Plan:
+        plan = plan_of(doc)
+        return cls(
+            metric_of(str(plan.get("primary_metric") or "conversion")),
+            int(plan.get("min_units_per_arm") or 0),
+            float(plan.get("minimum_detectable_effect") or 0.0),
+            *guardrail_metrics_of(plan),
+        )
+
+
+def _variant(
+    exp_id: str,
+    v: Mapping[str, Any],
+    control: ArmTotals,
+    vt: ArmTotals,
+    plan: _Plan,
+    comparisons: int,
+    srm: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    day: date,
+) -> tuple[dict[str, Any], VariantResult]:
+    """One variant against its holdout: lifts, verdict, futility, guardrail harm, trend."""
+    vid = str(v.get("id"))
+    prev = before.get("verdict") if before else None
+    holdout, variant = _arm(control), _arm(vt)
+    by_metric = {
+        m: stats.compare(holdout, variant, m, comparisons=comparisons) for m in stats.METRICS
+    }
+    primary = by_metric[plan.metric]
+    enough = stats.enough_data(holdout, variant, plan.min_units)
+    verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
+    futile = stats.cannot_reach(primary, plan.mde)
+    # The guardrail family: Bonferroni over variants x guardrail metrics.
+    family = comparisons * len(plan.guarded)
+    harmed = tuple(
+        m
+        for m in plan.guarded
+        if stats.harms(stats.compare(holdout, variant, m, comparisons=family))
+    )
+    entry = {
+        "variant": vid,
+        "paused": bool(v.get("paused")),
+        "verdict": verdict,
+        "previous_verdict": prev,
+        "enough_units": enough,
+        "cannot_reach_mde": futile,
+        "guardrail_harm": list(harmed),
+        "lift": {m: _lift(lift) for m, lift in by_metric.items()},
+        "trend": _trend(day, before, primary),
+    }
+    evidence = _evidence(plan, control, vt, primary, verdict, prev, srm)
+    evidence["guardrail_harm"] = list(harmed)
+    return entry, VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile, harmed)
+
+
+def _at_current_traffic(
+    doc: Mapping[str, Any], control: ArmTotals, units: int, days: int
+) -> dict[str, Any] | None:
+    """The planning forecast at the window's traffic and the holdout's rate (None: no data)."""
+    rate = control.conversions / control.units if control.units else 0.0
+    if units <= 0 or not 0.0 < rate < 1.0:
+        return None
+    return planning.forecast(doc, units / days, rate).as_dict()
+
+
 def _experience(
     doc: Mapping[str, Any],
     totals: ExperienceTotals | None,
-    previous: Mapping[tuple[str, str], str | None],
+    previous: Mapping[tuple[str, str], Mapping[str, Any]],
+    window: Window,
 ) -> tuple[dict[str, Any], list[VariantResult]]:
     exp_id = str(doc["id"])
-    plan = plan_of(doc)
-    metric = metric_of(str(plan.get("primary_metric") or "conversion"))
-    min_units = int(plan.get("min_units_per_arm") or 0)
-    mde = float(plan.get("minimum_detectable_effect") or 0.0)
+    plan = _Plan.of(doc)
     arms_totals: Mapping[ArmKey, ArmTotals] = totals.arms if totals else {}
     arms, srm = _arms(doc, arms_totals)
     variants = _variants(doc)
     control = arms_totals.get(None, EMPTY)
-    comparisons = max(1, len(variants))
-    out_variants: list[dict[str, Any]] = []
-    results: list[VariantResult] = []
-    for v in variants:
-        vid = str(v.get("id"))
-        vt = arms_totals.get(vid, EMPTY)
-        by_metric = {
-            m: stats.compare(_arm(control), _arm(vt), m, comparisons=comparisons)
-            for m in stats.METRICS
-        }
-        primary = by_metric[metric]
-        enough = stats.enough_data(_arm(control), _arm(vt), min_units)
-        verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
-        futile = stats.cannot_reach(primary, mde)
-        prev = previous.get((exp_id, vid))
-        out_variants.append(
-            {
-                "variant": vid,
-                "paused": bool(v.get("paused")),
-                "verdict": verdict,
-                "previous_verdict": prev,
-                "enough_units": enough,
-                "cannot_reach_mde": futile,
-                "lift": {m: _lift(lift) for m, lift in by_metric.items()},
-            }
+    compared = [
+        _variant(
+            exp_id,
+            v,
+            control,
+            arms_totals.get(str(v.get("id")), EMPTY),
+            plan,
+            max(1, len(variants)),
+            srm,
+            previous.get((exp_id, str(v.get("id")))),
+            window.day,
         )
-        evidence = _evidence(metric, min_units, mde, control, vt, primary, verdict, prev, srm)
-        results.append(VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile))
-    adjusted = stats.holm([v["lift"][metric]["p_value"] for v in out_variants])
+        for v in variants
+    ]
+    out_variants = [entry for entry, _ in compared]
+    adjusted = stats.holm([v["lift"][plan.metric]["p_value"] for v in out_variants])
     for entry, p in zip(out_variants, adjusted, strict=True):
-        entry["lift"][metric]["p_value_holm"] = p
+        entry["lift"][plan.metric]["p_value_holm"] = p
     due, end = review_due_of(doc), ends_at(doc)
     section = {
         "id": exp_id,
@@ -325,10 +432,15 @@ def _experience(
         "owner": doc.get("owner"),
         "status": doc.get("status"),
         "holdout": float(doc.get("holdout") or 0.0),
-        "primary_metric": plan.get("primary_metric"),
-        "metric": metric,
-        "min_units_per_arm": min_units,
-        "minimum_detectable_effect": mde,
+        "primary_metric": plan_of(doc).get("primary_metric"),
+        "metric": plan.metric,
+        "min_units_per_arm": plan.min_units,
+        "minimum_detectable_effect": plan.mde,
+        "guardrail_metrics": {
+            "measured": plan.guarded,
+            "unmeasured": plan.unmeasured,
+            "margin": stats.GUARDRAIL_MARGIN,
+        },
         "attribution_window_days": attribution_of(doc).days,
         "review_due": due.isoformat() if due else None,
         "ends_at": end.isoformat().replace("+00:00", "Z") if end else None,
@@ -336,14 +448,15 @@ def _experience(
         "srm": srm,
         "variants": out_variants,
         "reasons": dict(totals.reasons) if totals else {},
+        "at_current_traffic": _at_current_traffic(
+            doc, control, sum(a.units for a in arms_totals.values()), window.lookback_days
+        ),
     }
-    return section, results
+    return section, [result for _, result in compared]
 
 
 def _evidence(
-    metric: str,
-    min_units: int,
-    mde: float,
+    plan: _Plan,
     control: ArmTotals,
     variant: ArmTotals,
     lift: stats.Lift,
@@ -353,11 +466,11 @@ def _evidence(
 ) -> dict[str, Any]:
     """The numbers a guardrail acted on, as the audit entry keeps them."""
     return {
-        "metric": metric,
+        "metric": plan.metric,
         "verdict": verdict,
         "previous_verdict": previous,
-        "min_units_per_arm": min_units,
-        "minimum_detectable_effect": mde,
+        "min_units_per_arm": plan.min_units,
+        "minimum_detectable_effect": plan.mde,
         "holdout": {
             "units": control.units,
             "conversions": control.conversions,
@@ -439,10 +552,96 @@ def srm_check_program(share: float, held: int, treated: int) -> dict[str, Any]:
     )
     return {
         "flagged": test["flagged"],
-        "p_value": test["p_value"],
+        "p_value": test["sequential_p_value"],
         "threshold": stats.SRM_THRESHOLD,
         "tests": [test],
     }
+
+
+def _program_fdr(
+    experiences: Sequence[dict[str, Any]], results: Sequence[VariantResult], *, applied: bool
+) -> list[VariantResult]:
+    """Benjamini-Hochberg across the program's variants on their primary metric.
+
+    Every variant gets `sequential_p_value_bh`; when `applied`, a verdict whose adjusted
+    p-value is not below alpha becomes `inconclusive` (in the report and for the
+    guardrails alike).
+    """
+    entries = [(e, v) for e in experiences for v in e["variants"]]
+    adjusted = stats.benjamini_hochberg(
+        [v["lift"][e["metric"]]["sequential_p_value"] for e, v in entries]
+    )
+    out = list(results)
+    for i, ((e, v), p) in enumerate(zip(entries, adjusted, strict=True)):
+        lift = v["lift"][e["metric"]]
+        lift["sequential_p_value_bh"] = p
+        called = v["verdict"] in ("beats_default", "loses_to_default")
+        if applied and called and p >= stats.DEFAULT_ALPHA:
+            v["verdict"] = "inconclusive"
+            evidence = {**out[i].evidence, "verdict": "inconclusive"}
+            out[i] = replace(out[i], verdict="inconclusive", evidence=evidence)
+    return out
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f} %"
+
+
+def _diff(metric: str, value: float | None) -> str:
+    if value is None:
+        return "unbounded"
+    return f"{value * 100:+.2f} points" if metric == "conversion_rate" else f"{value:+.2f} per unit"
+
+
+def in_words(
+    day: date, experiences: Sequence[Mapping[str, Any]], actions: Sequence[guardrails.Action]
+) -> list[str]:
+    """What to do, one plain sentence per variant (and per retirement), for a person."""
+    acted = {(a.experience, a.variant): a for a in actions}
+    out: list[str] = []
+    for exp in experiences:
+        exp_id = exp["id"]
+        if (retired := acted.get((exp_id, None))) and retired.action == guardrails.RETIRE:
+            out.append(f"{exp_id} was retired on {day.isoformat()} because {retired.reason}.")
+            continue
+        for v in exp["variants"]:
+            vid, verdict = v["variant"], v["verdict"]
+            lift = v["lift"][exp["metric"]]
+            seen = (
+                f"{_pct(lift['relative'])}; always-valid interval of the difference "
+                f"{_diff(exp['metric'], lift['sequential_low'])} to "
+                f"{_diff(exp['metric'], lift['sequential_high'])}"
+            )
+            pause = acted.get((exp_id, vid))
+            if v["paused"]:
+                continue  # paused before tonight: nothing to do
+            if pause is not None:
+                out.append(
+                    f"{exp_id}: {vid} was paused on {day.isoformat()} because it "
+                    + _BECAUSE[pause.rule]
+                    + f" ({seen})."
+                )
+            elif verdict is None:
+                out.append(f"{exp_id}: fix assignment or logging (sample ratio mismatch).")
+            elif verdict == "beats_default":
+                out.append(f"{exp_id}: keep {vid}, it beats the default ({seen}).")
+            elif verdict == "needs_more_data":
+                out.append(f"{exp_id}: {vid} needs more data before any verdict.")
+            else:
+                days = (exp.get("at_current_traffic") or {}).get("days_to_detect")
+                when = f"about {days} days in all" if days else "longer than two years"
+                out.append(
+                    f"{exp_id}: {vid} shows no measurable difference yet ({seen}); finding "
+                    f"the plan's effect takes {when} at current traffic."
+                )
+    return out
+
+
+_BECAUSE = {
+    guardrails.LOSES_TO_DEFAULT: "loses to the default",
+    guardrails.STOPPED_BEATING_DEFAULT: "cannot beat the default by the plan's effect",
+    guardrails.GUARDRAIL_HARM: "harms a guardrail metric beyond its margin",
+}
 
 
 def build(
@@ -454,18 +653,25 @@ def build(
     global_holdout: float,
     program_attribution_days: int = DEFAULT_ATTRIBUTION_DAYS,
     erased_subjects: int = 0,
+    false_discovery_rate: bool = False,
 ) -> dict[str, Any]:
-    """The report of `window.day`: see docs/report.md for every field."""
-    prev = previous_verdicts(previous)
+    """The report of `window.day`: see docs/report.md for every field.
+
+    `false_discovery_rate`: verdicts also need the Benjamini-Hochberg adjusted sequential
+    p-value across every variant of the program below alpha (off by default: each
+    experience is its own decision with its own error budget; docs/statistics.md).
+    """
+    prev = previous_variants(previous)
     experiences: list[dict[str, Any]] = []
     results: list[VariantResult] = []
     for doc in sorted(docs, key=lambda d: str(d.get("id"))):
         exp_totals = totals.experiences.get(str(doc.get("id")))
         if not is_reported(doc, exp_totals):
             continue
-        section, variant_results = _experience(doc, exp_totals, prev)
+        section, variant_results = _experience(doc, exp_totals, prev, window)
         experiences.append(section)
         results.extend(variant_results)
+    results = _program_fdr(experiences, results, applied=false_discovery_rate)
     actions = guardrails.actions(window.day, docs, results)
     alerts = [
         {
@@ -507,6 +713,7 @@ def build(
             "verdicts": dict(sorted(verdicts.items())),
             "actions": len(actions),
             "alerts": len(alerts),
+            "in_words": in_words(window.day, experiences, actions),
         },
         "experiences": experiences,
         "guardrails": [a.as_dict() for a in actions],

@@ -24,6 +24,7 @@ PAUSE_VARIANT = "pause_variant"
 PAUSE_EXPERIENCE = "pause_experience"
 RETIRE = "retire"
 LOSES_TO_DEFAULT = "loses_to_default"
+GUARDRAIL_HARM = "guardrail_harm"
 STOPPED_BEATING_DEFAULT = "stopped_beating_default"
 ALL_VARIANTS_PAUSED = "all_variants_paused"
 UNOWNED = "unowned"
@@ -49,6 +50,8 @@ class VariantResult:
     # Futility: the always-valid relative interval ends below the plan's minimum
     # detectable effect (earnest.report.stats.cannot_reach).
     cannot_reach_mde: bool = False
+    # Guardrail metrics on which the variant significantly harms (earnest.report.stats.harms)
+    harmed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,8 @@ def actions(
     - pause a live experience's active variant that loses to its default, or that has
       stopped beating it: past the minimum sample, inconclusive, and its always-valid
       interval can no longer reach the plan's minimum detectable effect (futility; one
-      night's dip of a lead below 0 is not evidence, so it is not a rule);
+      night's dip of a lead below 0 is not evidence, so it is not a rule), or that
+      significantly harms one of the plan's guardrail metrics, whatever its primary says;
     - pause the experience itself when that would leave no active variant.
 
     A variant without a verdict (sample ratio off) is never paused: the numbers that
@@ -195,6 +199,8 @@ def actions(
 def _pause_rule(result: VariantResult) -> str | None:
     if result.verdict == LOSES_TO_DEFAULT:
         return LOSES_TO_DEFAULT
+    if result.enough_units and result.harmed:
+        return GUARDRAIL_HARM
     if result.verdict == "inconclusive" and result.enough_units and result.cannot_reach_mde:
         return STOPPED_BEATING_DEFAULT
     return None
@@ -203,6 +209,8 @@ def _pause_rule(result: VariantResult) -> str | None:
 def _pause_reason(rule: str, result: VariantResult, day: date) -> str:
     if rule == LOSES_TO_DEFAULT:
         what = "loses to the default"
+    elif rule == GUARDRAIL_HARM:
+        what = f"harms the guardrail metric {', '.join(result.harmed)} beyond its margin"
     else:
         what = (
             "stopped beating the default (it cannot beat it by the plan's minimum "

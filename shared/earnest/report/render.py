@@ -42,6 +42,7 @@ _LIFT_COLUMNS = {
     "lift_relative": "relative",
     "lift_relative_low": "relative_low",
     "lift_relative_high": "relative_high",
+    "lift_relative_p_value": "relative_p_value",
     "p_value": "p_value",
     "p_value_holm": "p_value_holm",
     "sequential_low": "sequential_low",
@@ -182,14 +183,18 @@ def _badge(verdict: str | None) -> str:
     )
 
 
-def _relative_interval(lift: Mapping[str, Any], low: str, high: str) -> tuple[float, float] | None:
-    """An absolute-lift interval as relative to the holdout (the sequential one has no
-    relative form in the stats module; dividing by the holdout's mean is its scale)."""
-    base = lift.get("holdout")
+def _pair(lift: Mapping[str, Any], low: str, high: str) -> tuple[float, float] | None:
     lo, hi = lift.get(low), lift.get(high)
-    if not base or lo is None or hi is None:
+    return None if lo is None or hi is None else (lo, hi)
+
+
+def _verdicts_interval(lift: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The always-valid interval the verdict reads (the difference), drawn relative to the
+    holdout's mean so it sits on the chart's scale and its colour matches its side of 0."""
+    base, pair = lift.get("holdout"), _pair(lift, "sequential_low", "sequential_high")
+    if not base or pair is None:
         return None
-    return lo / base, hi / base
+    return pair[0] / base, pair[1] / base
 
 
 class _Scale:
@@ -223,13 +228,8 @@ def forest_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "verdict": v["verdict"],
                     "paused": v["paused"],
                     "relative": lift.get("relative"),
-                    "ci": (
-                        (lift["relative_low"], lift["relative_high"])
-                        if lift.get("relative_low") is not None
-                        and lift.get("relative_high") is not None
-                        else None
-                    ),
-                    "sequential": _relative_interval(lift, "sequential_low", "sequential_high"),
+                    "ci": _pair(lift, "relative_low", "relative_high"),
+                    "sequential": _verdicts_interval(lift),
                     "units": min(
                         a["units"] for a in exp["arms"] if a["variant"] in (None, v["variant"])
                     ),
@@ -310,6 +310,75 @@ def forest_svg(rows: Sequence[Mapping[str, Any]], title: str = "Lift against the
     return "".join(parts)
 
 
+def trend_svg(exp_id: str, variant: str, trend: Sequence[Mapping[str, Any]]) -> str:
+    """A variant's relative lift night by night: dot, 95 % bar and always-valid whisker.
+
+    One sees the always-valid interval close in as units accumulate; the zero line is the
+    default.
+    """
+    width, height, left, right, top, bottom = 480, 150, 48, 12, 18, 24
+    extent = max(
+        (
+            abs(v)
+            for p in trend
+            for v in (p.get("relative"), *(_verdicts_interval(p) or ()))
+            if v is not None
+        ),
+        default=0.05,
+    )
+    bound = _nice_bound(extent * 1.1)
+    step = (width - left - right) / max(len(trend), 1)
+
+    def y(value: float) -> float:
+        value = min(max(value, -bound), bound)
+        return round(top + (bound - value) / (2 * bound) * (height - top - bottom), 2)
+
+    title = f"{exp_id} / {variant}: relative lift by night"
+    parts = [
+        f'<svg class="chart trend" role="img" aria-label="{escape(title)}" '
+        f'data-experience="{escape(exp_id)}" data-variant="{escape(variant)}" '
+        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="{left}" y="12" font-size="11">{escape(title)}</text>',
+        f'<line class="zero" x1="{left}" x2="{width - right}" y1="{y(0)}" y2="{y(0)}" '
+        'stroke="#1f2328"/>',
+        f'<text x="{left - 4}" y="{y(bound) + 4}" text-anchor="end" font-size="10" '
+        f'fill="#656d76">{bound * 100:+.0f} %</text>',
+        f'<text x="{left - 4}" y="{y(-bound) + 4}" text-anchor="end" font-size="10" '
+        f'fill="#656d76">{-bound * 100:+.0f} %</text>',
+    ]
+    for i, point in enumerate(trend):
+        cx = round(left + step * (i + 0.5), 2)
+        parts.append(f'<g class="trend-night" data-date="{escape(str(point.get("date")))}">')
+        seq = _verdicts_interval(point)
+        if seq:
+            parts.append(
+                f'<line class="interval-sequential" x1="{cx}" x2="{cx}" y1="{y(seq[1])}" '
+                f'y2="{y(seq[0])}" stroke="#6e7781"/>'
+            )
+        ci = _pair(point, "relative_low", "relative_high")
+        if ci:
+            parts.append(
+                f'<rect class="interval-ci" x="{cx - 2}" y="{y(ci[1])}" width="4" '
+                f'height="{max(y(ci[0]) - y(ci[1]), 1.0):.2f}" fill="#0969da" '
+                'fill-opacity="0.35"/>'
+            )
+        if point.get("relative") is not None:
+            parts.append(
+                f'<circle class="estimate" cx="{cx}" cy="{y(point["relative"])}" r="2.5" '
+                'fill="#0969da"/>'
+            )
+        parts.append("</g>")
+    if trend:
+        parts.append(
+            f'<text x="{left}" y="{height - 6}" font-size="10" fill="#656d76">'
+            f"{escape(str(trend[0].get('date')))}</text>"
+            f'<text x="{width - right}" y="{height - 6}" text-anchor="end" font-size="10" '
+            f'fill="#656d76">{escape(str(trend[-1].get("date")))}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def coverage_svg(coverage: Mapping[str, Any]) -> str:
     """Horizontal bars: the share of exposures by decision reason."""
     reasons = coverage.get("reasons", [])
@@ -364,7 +433,7 @@ def _arms_table(exp: Mapping[str, Any]) -> str:
 def _lift_table(exp: Mapping[str, Any]) -> str:
     head = (
         "<tr><th class='text'>variant</th><th class='text'>metric</th><th>holdout</th>"
-        "<th>variant</th><th>absolute lift (95 %)</th><th>relative lift (95 %)</th>"
+        "<th>variant</th><th>absolute lift (95 %)</th><th>p</th><th>relative lift (95 %)</th>"
         "<th>p</th><th>always-valid interval</th><th>always-valid p</th>"
         "<th class='text'>verdict</th></tr>"
     )
@@ -381,9 +450,9 @@ def _lift_table(exp: Mapping[str, Any]) -> str:
                 f"<td>{escape(v['variant'])}</td><td class='text'>{escape(metric)}"
                 f"{' (primary)' if primary else ''}</td>"
                 f"<td>{fmt(lift['holdout'])}</td><td>{fmt(lift['variant'])}</td>"
-                f"<td>{fmt(lift['absolute'])} [{abs_ci}]</td>"
+                f"<td>{fmt(lift['absolute'])} [{abs_ci}]</td><td>{_p(lift['p_value'])}</td>"
                 f"<td>{_signed_pct(lift['relative'])} [{rel_ci}]</td>"
-                f"<td>{_p(lift['p_value'])}</td><td>[{seq_ci}]</td>"
+                f"<td>{_p(lift['relative_p_value'])}</td><td>[{seq_ci}]</td>"
                 f"<td>{_p(lift['sequential_p_value'])}</td>"
                 f"<td class='text'>{_badge(v['verdict']) if primary else ''}</td></tr>"
             )
@@ -393,7 +462,8 @@ def _lift_table(exp: Mapping[str, Any]) -> str:
 def _srm_line(srm: Mapping[str, Any]) -> str:
     tests = "; ".join(
         f"{t['test']}: observed {t['observed']} vs expected shares "
-        f"{[round(s, 4) for s in t['expected_shares']]}, p = {_p(t['p_value'])}"
+        f"{[round(s, 4) for s in t['expected_shares']]}, always-valid p = "
+        f"{_p(t['sequential_p_value'])} (chi-square p = {_p(t['p_value'])})"
         for t in srm["tests"]
     )
     if srm["flagged"]:
@@ -470,6 +540,11 @@ def to_html(report: Mapping[str, Any]) -> bytes:
         f"<p class='alert' data-kind='{escape(a['kind'])}'>{escape(a['message'])}</p>"
         for a in report.get("alerts", [])
     )
+    words = (
+        "<ul class='in-words'>"
+        + "".join(f"<li>{escape(line)}</li>" for line in summary.get("in_words", []))
+        + "</ul>"
+    )
     sections = []
     for exp in report.get("experiences", []):
         mine = [a for a in report.get("guardrails", []) if a["experience"] == exp["id"]]
@@ -483,6 +558,9 @@ def to_html(report: Mapping[str, Any]) -> bytes:
             f"conversions within {exp['attribution_window_days']} days of first exposure.</p>"
             + _arms_table(exp)
             + _lift_table(exp)
+            + "".join(
+                trend_svg(exp["id"], v["variant"], v.get("trend") or []) for v in exp["variants"]
+            )
             + _srm_line(exp["srm"])
             + (_actions_table(mine) if mine else "")
             + "</section>"
@@ -504,6 +582,8 @@ def to_html(report: Mapping[str, Any]) -> bytes:
 events of {events.get("erased_subjects", 0):,} erased subjects dropped.</p>
 <div class="cards">{cards}</div>
 {alerts}
+<h2>What to do</h2>
+{words}
 <h2>Guardrails: what was paused or retired, and why</h2>
 {_actions_table(report.get("guardrails", []))}
 <h2>Lift of every variant against its holdout</h2>

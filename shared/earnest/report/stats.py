@@ -3,7 +3,8 @@
 Owns the arithmetic that decides whether a variant measurably beats its holdout:
 fixed-horizon intervals and p-values (what a person reads), always-valid confidence
 sequences (what the verdict, and so a pause, is read from, because the report looks
-every night), the chi-square sample-ratio-mismatch check and the Holm adjustment.
+every night), the sample-ratio-mismatch check (sequential, with the chi-square beside it),
+the small-counts gate, futility against the plan's effect and the Holm adjustment.
 The method, its formulas and its references are in docs/statistics.md.
 
 Standard library only (`math`, `statistics.NormalDist`): it runs in the Lambda package,
@@ -20,7 +21,11 @@ from statistics import NormalDist
 
 METRICS = ("conversion_rate", "revenue_per_unit")
 VERDICTS = ("beats_default", "inconclusive", "loses_to_default", "needs_more_data")
+DEFAULT_ALPHA = 0.05
 SRM_THRESHOLD = 0.001
+# The Dirichlet prior's concentration of the sequential SRM test: alpha_i = this x share_i
+# (Lindon and Malek 2022; docs/statistics.md, "Sample-ratio mismatch").
+SRM_PRIOR_CONCENTRATION = 100.0
 # GrowthBook's default sequential tuning parameter: the total units (both arms) at which
 # the confidence sequence is narrowest. Earnest's plans ask for 500-3000 units per arm,
 # so verdicts start at 1000-6000 units per comparison; see docs/statistics.md.
@@ -30,6 +35,10 @@ DEFAULT_TARGET_UNITS = 5000
 # approximation behind every interval fails (p(1-p) is near 0 with a handful of
 # conversions), and A/A simulations at a 0.5 % base rate give false wins.
 MIN_CONVERSIONS_PER_ARM = 10
+# The declared non-inferiority margin of every guardrail metric (docs/statistics.md,
+# "Guardrail metrics"): a variant is paused for harm once its always-valid relative interval
+# on the metric lies entirely below -margin, whatever the primary metric says.
+GUARDRAIL_MARGIN = 0.02
 
 _STANDARD_NORMAL = NormalDist()
 _INF = math.inf
@@ -125,19 +134,24 @@ class Lift:
     sequential_p_value: float  # always-valid p-value, Bonferroni: x comparisons, capped at 1
     sequential_relative_low: float | None  # always-valid interval for `relative`
     sequential_relative_high: float | None
-    alpha: float = 0.05
+    alpha: float = DEFAULT_ALPHA
     comparisons: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Srm:
-    """Sample-ratio-mismatch check: Pearson's chi-square against the configured shares."""
+    """Sample-ratio-mismatch check against the configured shares.
+
+    Flagged from the always-valid `sequential_p_value`; Pearson's chi-square and its
+    single-look p-value are reported beside it.
+    """
 
     chi2: float
     df: int
-    p_value: float
+    p_value: float  # chi-square, valid for one look
     flagged: bool
     expected: tuple[float, ...] = ()  # units each arm should have had at its share
+    sequential_p_value: float = 1.0  # valid however many nights look
 
 
 def compare(
@@ -145,7 +159,7 @@ def compare(
     variant: Arm,
     metric: str = "conversion_rate",
     *,
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     comparisons: int = 1,
     target_units: int = DEFAULT_TARGET_UNITS,
 ) -> Lift:
@@ -275,6 +289,17 @@ def cannot_reach(lift: Lift, effect: float) -> bool:
     return high is not None and high < effect
 
 
+def harms(lift: Lift, margin: float = GUARDRAIL_MARGIN) -> bool:
+    """Significant harm on a guardrail metric: non-inferiority at `margin` is rejected.
+
+    One-sided: the always-valid relative interval lies entirely below -margin, so the
+    variant is worse than its holdout by more than the declared margin, with the error
+    controlled over every night (at most alpha / 2 for a variant within the margin).
+    """
+    high = lift.sequential_relative_high
+    return high is not None and high < -margin
+
+
 def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
     """What the report says about a variant, read from the always-valid interval only.
 
@@ -295,12 +320,14 @@ def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
 
 
 def srm(units: Sequence[int], shares: Sequence[float], *, threshold: float = SRM_THRESHOLD) -> Srm:
-    """Pearson chi-square of the arms' units against their configured shares.
+    """The arms' units against their configured shares: sequential test, and chi-square.
 
     Shares need not sum to 1 (they are normalised), so the caller can pass weights. A
     mismatch means assignment or logging is broken for some visitors (Fabijan et al.
-    2019), so the threshold is strict (p < 0.001): it is checked every night, and a false
-    alarm withholds every verdict of the experience.
+    2019). It is checked every night and a false alarm withholds every verdict of the
+    experience, so the flag reads the always-valid p-value (`srm_sequential_p`) at a
+    strict threshold: over every night together a healthy experience is flagged with
+    probability at most `threshold`.
     """
     if len(units) != len(shares):
         raise ValueError("units and shares need one entry per arm")
@@ -317,12 +344,45 @@ def srm(units: Sequence[int], shares: Sequence[float], *, threshold: float = SRM
     df = max(sum(1 for s in shares if s > 0) - 1, 0)
     if any(u > 0 and e == 0 for u, e in zip(units, expected, strict=True)):
         # Units in an arm configured to get none: assignment is certainly broken.
-        return Srm(chi2=_INF, df=df, p_value=0.0, flagged=True, expected=expected)
+        return Srm(
+            chi2=_INF, df=df, p_value=0.0, flagged=True, expected=expected, sequential_p_value=0.0
+        )
     if total == 0 or df < 1:
         return Srm(chi2=0.0, df=df, p_value=1.0, flagged=False, expected=expected)
     chi2 = math.fsum((u - e) ** 2 / e for u, e in zip(units, expected, strict=True) if e > 0)
-    p_value = chi2_sf(chi2, df)
-    return Srm(chi2=chi2, df=df, p_value=p_value, flagged=p_value < threshold, expected=expected)
+    seq_p = srm_sequential_p(units, shares)
+    return Srm(
+        chi2=chi2,
+        df=df,
+        p_value=chi2_sf(chi2, df),
+        flagged=seq_p < threshold,
+        expected=expected,
+        sequential_p_value=seq_p,
+    )
+
+
+def srm_sequential_p(
+    units: Sequence[int], shares: Sequence[float], concentration: float = SRM_PRIOR_CONCENTRATION
+) -> float:
+    """Always-valid SRM p-value: 1 / the Dirichlet-multinomial Bayes factor against the shares.
+
+    Lindon and Malek (2022), *Anytime-valid inference for multinomial count data*
+    (NeurIPS): under the configured shares theta the Bayes factor
+    B_n = [G(A) / G(A + n)] prod G(a_i + x_i) / G(a_i) / prod theta_i^x_i, with prior
+    a_i = concentration * theta_i and A = sum a_i, is a martingale of mean 1, so by Ville's
+    inequality P(some night's 1 / B_n <= alpha) <= alpha, looked at as often as one likes.
+    Arms with no share are left out (units in them are flagged by the caller).
+    """
+    total_share = math.fsum(shares)
+    pairs = [(u, s / total_share) for u, s in zip(units, shares, strict=True) if s > 0]
+    n = sum(u for u, _ in pairs)
+    if n == 0 or len(pairs) < 2:
+        return 1.0
+    prior = [concentration * theta for _, theta in pairs]
+    log_bf = math.lgamma(concentration) - math.lgamma(concentration + n)
+    for (u, theta), a in zip(pairs, prior, strict=True):
+        log_bf += math.lgamma(a + u) - math.lgamma(a) - u * math.log(theta)
+    return math.exp(-log_bf) if log_bf > 0.0 else 1.0
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -339,6 +399,24 @@ def holm(p_values: Sequence[float]) -> list[float]:
     running = 0.0
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini and Hochberg's (1995) step-up adjusted p-values, in the input order.
+
+    Rejecting those below q controls the false discovery rate at q across the family
+    (independent or positively dependent tests). Used across the program's verdicts.
+    """
+    if any(not 0.0 <= p <= 1.0 for p in p_values):  # also refuses NaN
+        raise ValueError("p-values must be in [0, 1]")
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i], reverse=True)
+    adjusted = [0.0] * m
+    running = 1.0
+    for rank, i in enumerate(order):
+        running = min(running, p_values[i] * m / (m - rank))
         adjusted[i] = running
     return adjusted
 

@@ -217,6 +217,106 @@ def test_the_html_is_self_contained_with_a_forest_row_per_variant() -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<script" not in html and "@import" not in html
     assert html.count('class="forest-row"') == 2
-    assert html.count('class="interval-ci"') == 2
+    assert html.count('class="interval-ci"') == 2 + 2  # the forest's and each trend's night
+    assert html.count('class="chart trend"') == 2 and html.count('class="trend-night"') == 2
     assert html.count('class="coverage-bar"') == 3
     assert "loses_to_default: variant b" in html
+
+
+def test_a_variant_that_harms_a_guardrail_metric_is_paused_whatever_its_primary_says() -> None:
+    # Given a plan judged on conversion with revenue as a guardrail metric, and a variant
+    # that converts better (a winner) but whose orders are worth a third less
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    doc["measurement_plan"]["guardrail_metrics"] = ["revenue", "newsletter_signup"]
+    report = build(doc, {None: arm(20_000, 0.10, 30.0), "b": arm(20_000, 0.11, 20.0)})
+    b = variant(report)
+    assert b["verdict"] == "beats_default"
+    # Then revenue's always-valid interval lies below -2 %: the variant is paused for harm
+    assert b["guardrail_harm"] == ["revenue_per_unit"]
+    pause = report["guardrails"][0]
+    assert (pause["rule"], pause["variant"]) == ("guardrail_harm", "b")
+    assert "revenue_per_unit" in pause["reason"]
+    # And the named event it cannot measure yet is listed, not silently passed
+    assert report["experiences"][0]["guardrail_metrics"]["unmeasured"] == ["newsletter_signup"]
+
+
+def test_a_guardrail_metric_within_its_margin_pauses_nothing() -> None:
+    # Given the same plan and a variant whose revenue per unit is 1 % lower (within 2 %)
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    doc["measurement_plan"]["guardrail_metrics"] = ["revenue"]
+    report = build(doc, {None: arm(20_000, 0.10, 30.0), "b": arm(20_000, 0.10, 29.7)})
+    assert variant(report)["guardrail_harm"] == []
+    assert report["guardrails"] == []
+
+
+def test_each_experience_says_how_many_days_a_verdict_takes_at_current_traffic() -> None:
+    # Given 28 days of 1 000 units a day split 50 : 50 at a 10 % base rate, plan +5 %
+    report = build(ONE_VARIANT, {None: arm(14_000, 0.10), "b": arm(14_000, 0.10)})
+    said = report["experiences"][0]["at_current_traffic"]
+    # Then the forecast uses that traffic and rate, and says the effect needs longer than
+    # the 30-day review cadence
+    assert said["daily_units"] == 1_000 and said["base_rate"] == pytest.approx(0.10)
+    assert said["days_to_min_units"] == 2
+    assert said["days_to_detect"] is None or said["days_to_detect"] > 30
+    assert said["within_review"] is False
+
+
+def test_the_trend_carries_each_nights_lift_from_report_to_report() -> None:
+    # Given three nights of reports, each built with the one before
+    previous = None
+    for night, units in enumerate((2_000, 4_000, 6_000)):
+        window = report_build.Window(date(2026, 11, 18 + night))
+        previous = report_build.build(
+            window,
+            [ONE_VARIANT],
+            totals({None: arm(units, 0.08), "b": arm(units, 0.10)}),
+            previous,
+            global_holdout=0.05,
+        )
+    assert previous is not None
+    trend = variant(previous)["trend"]
+    # Then the last one holds all three nights, oldest first, and the interval closes in
+    assert [p["date"] for p in trend] == ["2026-11-18", "2026-11-19", "2026-11-20"]
+    widths = [p["sequential_high"] - p["sequential_low"] for p in trend]
+    assert widths[0] > widths[1] > widths[2]
+    # And the page draws a point per night
+    html = report_render.to_html(previous).decode()
+    assert html.count('class="trend-night"') == 3
+
+
+def test_the_summary_says_in_plain_words_what_to_do() -> None:
+    doc = experience(holdout=0.2)
+    report = build(doc, {None: arm(2000, 0.1), "a": arm(4000, 0.13), "b": arm(4000, 0.05)})
+    words = report["summary"]["in_words"]
+    assert words[0].startswith("hero-test: keep a, it beats the default (+30.0 %")
+    assert words[1].startswith("hero-test: b was paused on 2026-11-20 because it loses to the")
+    assert "What to do" in report_render.to_html(report).decode()
+
+
+def test_benjamini_hochberg_across_the_program_is_an_option() -> None:
+    # Given a program of twelve experiences, one a marginal winner and eleven ties
+    docs = [
+        experience(id=f"e{i:02d}", variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+        for i in range(12)
+    ]
+    experiences = {
+        d["id"]: ExperienceTotals(
+            {None: arm(5000, 0.10), "b": arm(5000, 0.12 if d["id"] == "e00" else 0.10)}, {}
+        )
+        for d in docs
+    }
+    program = Totals(experiences, {}, {}, {})
+
+    def verdict_of(report: dict[str, Any]) -> str:
+        return str(report["experiences"][0]["variants"][0]["verdict"])
+
+    # Then by default each experience is its own decision: the winner is called
+    plain = report_build.build(WINDOW, docs, program, None, global_holdout=0.0)
+    assert verdict_of(plain) == "beats_default"
+    lift = plain["experiences"][0]["variants"][0]["lift"]["conversion_rate"]
+    assert lift["sequential_p_value_bh"] == pytest.approx(min(1.0, 12 * lift["sequential_p_value"]))
+    # And with the false discovery rate controlled across the program it is not (yet)
+    fdr = report_build.build(
+        WINDOW, docs, program, None, global_holdout=0.0, false_discovery_rate=True
+    )
+    assert verdict_of(fdr) == "inconclusive"

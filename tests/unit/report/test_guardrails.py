@@ -47,6 +47,16 @@ def test_a_variant_that_cannot_reach_the_plans_effect_past_its_minimum_is_paused
     assert "minimum detectable effect" in actions[0].reason
 
 
+def test_a_variant_that_harms_a_guardrail_metric_is_paused_under_its_own_rule() -> None:
+    harmful = VariantResult("hero-test", "a", "beats_default", None, True, {}, False, ("x",))
+    actions = guardrails.actions(DAY, [experience()], [harmful])
+    assert kinds(actions) == [("pause_variant", "a", "guardrail_harm")]
+    # but not while the sample ratio is off, nor below the minimum sample
+    for said, enough in ((None, True), ("needs_more_data", False)):
+        held = VariantResult("hero-test", "a", said, None, enough, {}, False, ("x",))
+        assert guardrails.actions(DAY, [experience()], [held]) == []
+
+
 @pytest.mark.parametrize(
     ("verdict", "previous", "enough", "futile"),
     [

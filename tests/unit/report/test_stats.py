@@ -20,12 +20,14 @@ from earnest.report.stats import (
     VERDICTS,
     Arm,
     Lift,
+    benjamini_hochberg,
     chi2_sf,
     compare,
     holm,
     sequential_boundary,
     sequential_rho,
     srm,
+    srm_sequential_p,
     verdict,
 )
 
@@ -101,15 +103,33 @@ def test_srm_matches_scipy_chisquare(units: list[int], shares: list[float]) -> N
     assert result.expected == pytest.approx([total * s / share_sum for s in shares])
 
 
-def test_srm_flags_only_below_one_in_a_thousand() -> None:
-    # Given a 50/50 split: 5000 vs 4700 is odd but not alarming (p ~ 0.002)...
-    mild = srm([5000, 4700], [0.5, 0.5])
-    assert 1e-3 < mild.p_value < 5e-3
-    assert not mild.flagged
-    # ...while 5000 vs 4600 (p ~ 5e-5) is flagged
-    broken = srm([5000, 4600], [0.5, 0.5])
-    assert broken.p_value == pytest.approx(sps.chisquare([5000, 4600]).pvalue, rel=1e-9)
-    assert broken.flagged
+def test_srm_flags_from_the_always_valid_p_value_below_one_in_a_thousand() -> None:
+    # Given a 50/50 split: 5000 vs 4600 is odd on one look (chi-square p ~ 5e-5) but, read
+    # every night, not yet evidence of broken assignment (sequential p ~ 0.003)...
+    odd = srm([5000, 4600], [0.5, 0.5])
+    assert odd.p_value == pytest.approx(sps.chisquare([5000, 4600]).pvalue, rel=1e-9)
+    assert 1e-3 < odd.sequential_p_value < 5e-3
+    assert not odd.flagged
+    # ...while 5000 vs 4500 is flagged
+    broken = srm([5000, 4500], [0.5, 0.5])
+    assert broken.sequential_p_value < 1e-3 and broken.flagged
+
+
+@pytest.mark.parametrize(
+    ("units", "shares"),
+    [([5000, 4600], [0.5, 0.5]), ([1043, 4411, 4546], [0.1, 0.45, 0.45]), ([30, 70], [1, 3])],
+)
+def test_the_sequential_srm_p_value_is_one_over_the_dirichlet_multinomial_bayes_factor(
+    units: list[int], shares: list[float]
+) -> None:
+    # The Bayes factor is the Dirichlet-multinomial likelihood over the multinomial one at
+    # the configured shares (the multinomial coefficients cancel); scipy computes both.
+    theta = [s / sum(shares) for s in shares]
+    alpha = [100 * t for t in theta]
+    log_bf = sps.dirichlet_multinomial.logpmf(units, alpha, sum(units)) - sps.multinomial.logpmf(
+        units, sum(units), theta
+    )
+    assert srm_sequential_p(units, shares) == pytest.approx(min(1.0, math.exp(-log_bf)), rel=1e-9)
 
 
 def test_srm_edges_do_not_crash() -> None:
@@ -554,3 +574,15 @@ def test_the_sequential_boundary_is_never_below_the_normal_quantile(alpha: float
         assert sequential_boundary(n, sequential_rho(alpha, target), alpha) >= sps.norm.isf(
             alpha / 2
         )
+
+
+def test_benjamini_hochberg_known_answer_and_statsmodels_form() -> None:
+    # The worked example of Benjamini and Hochberg's step-up on five p-values
+    ps = [0.01, 0.04, 0.03, 0.005, 0.5]
+    expected = [0.025, 0.05, 0.05, 0.025, 0.5]  # p_(i) * m / i, then the running minimum
+    assert benjamini_hochberg(ps) == pytest.approx(expected)
+    # and scipy's own implementation agrees
+    assert benjamini_hochberg(ps) == pytest.approx(list(sps.false_discovery_control(ps)))
+    assert benjamini_hochberg([]) == []
+    with pytest.raises(ValueError):
+        benjamini_hochberg([0.1, float("nan")])

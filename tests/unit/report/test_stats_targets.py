@@ -1,0 +1,73 @@
+"""Issue 10's targets, measured by fixed-seed simulations through the report's own path.
+
+Each scenario is an experience with a known true effect, reported every night on its
+cumulative totals by `earnest.report.build.build` with last night's report, guardrails
+included (tests/builders/report_simulation.py). bench/bench_stats.py prints the same
+table; docs/statistics.md holds it. Sized to run in about half a minute on one core.
+"""
+
+from __future__ import annotations
+
+from tests.builders.report_simulation import Scenario, run
+
+# 5 % base rate, 2 000 units per arm a night, a plan asking for +5 % and 1 000 units per arm
+WINNER = Scenario(lift=0.10)
+LOSER = Scenario(lift=-0.10)
+
+
+def test_true_winners_are_found_and_almost_never_paused() -> None:
+    # Given 1 000 variants truly 10 % better than their holdout, 30 nightly reports each
+    outcome = run(WINNER, runs=1_000, seed=101)
+    # Then at most 2 % are ever paused, and at least 75 % are called winners by night 30
+    assert outcome.share(outcome.any_pause) <= 0.02
+    assert outcome.share(outcome.found) >= 0.75
+    assert outcome.false_call == 0  # never called a loser
+
+
+def test_a_winner_exactly_at_the_plans_effect_is_paused_at_most_alpha_over_2() -> None:
+    # Given variants truly +10 % under a plan that asked for exactly +10 % (futility's
+    # worst case: the one-sided error of the always-valid interval, 2.5 %)
+    outcome = run(Scenario(lift=0.10, mde=0.10), runs=1_000, seed=102)
+    assert outcome.share(outcome.paused["stopped_beating_default"]) <= 0.025
+
+
+def test_true_losers_are_paused_by_night_30() -> None:
+    # Given 500 variants truly 10 % worse than their holdout
+    outcome = run(LOSER, runs=500, seed=103)
+    # Then at least 80 % are paused by night 30, and none is ever called a winner
+    assert outcome.share(outcome.any_pause) >= 0.80
+    assert outcome.found == 0
+
+
+def test_a_a_experiences_get_no_false_verdict_and_no_false_srm_over_30_looks() -> None:
+    # Given 2 000 A/A experiences with no futility rule to end them early (MDE 0), so every
+    # one is looked at on all 30 nights
+    outcome = run(Scenario(mde=0.0), runs=2_000, seed=104)
+    # Then at most 2 % ever get a verdict (a verdict on an A/A is false, and a loss pauses)
+    assert outcome.share(outcome.false_call) <= 0.02
+    assert outcome.share(outcome.paused["loses_to_default"]) <= outcome.share(outcome.false_call)
+    # And at most 0.5 % of these healthy experiences are ever SRM-flagged (sequential test),
+    # where a chi-square at p < 0.001 read every night flags more than that
+    assert outcome.share(outcome.srm_flagged) <= 0.005
+    assert outcome.srm_chi2_flagged > outcome.srm_flagged
+
+
+def test_a_a_experiences_get_no_false_verdict_over_120_looks() -> None:
+    # Given 400 A/A experiences looked at every night for 120 nights on cumulative data
+    outcome = run(Scenario(mde=0.0, nights=120), runs=400, seed=105)
+    assert outcome.share(outcome.false_call) <= 0.03
+
+
+def test_a_a_at_a_half_percent_base_rate_gets_no_false_verdict() -> None:
+    # Given 1 000 A/A experiences converting at 0.5 %, 500 units per arm a night and a
+    # plan's minimum of 100 units: the small-counts gate holds verdicts back at first
+    outcome = run(Scenario(base=0.005, daily_units=500, min_units=100, mde=0.0), 1_000, seed=106)
+    assert outcome.share(outcome.false_call) <= 0.02
+
+
+def test_a_a_variants_that_cannot_reach_the_plans_effect_are_paused_for_it() -> None:
+    # Given A/A experiences under a plan hoping for +5 %: a tie cannot reach it, so the
+    # right answer is "stop personalizing" once the interval says so, and never "loses"
+    outcome = run(Scenario(), runs=500, seed=107)
+    assert outcome.paused["loses_to_default"] <= 0.02 * outcome.runs
+    assert outcome.paused["stopped_beating_default"] > 0
