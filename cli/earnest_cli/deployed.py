@@ -89,3 +89,31 @@ def _signer() -> Any:
     region = client("s3").meta.region_name
     config = Config(signature_version="s3v4")
     return botocore.session.get_session().create_client("s3", region_name=region, config=config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m earnest_cli.deployed env STACK` prints the exports; `report-url STACK` the
+    presigned report link (until `earnest --stack` does both)."""
+    import argparse
+    import shlex
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m earnest_cli.deployed")
+    parser.add_argument("what", choices=["env", "report-url"])
+    parser.add_argument("stack", help="the stack's name, e.g. earnest-prod")
+    parser.add_argument("--expires-in", type=int, default=900, help="seconds (report-url)")
+    args = parser.parse_args(argv)
+    try:
+        env = stack_environment(args.stack)
+        if args.what == "env":
+            print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()))
+        else:
+            print(latest_report_url(env["EVENTS_BUCKET"], args.expires_in))
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

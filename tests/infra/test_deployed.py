@@ -103,3 +103,15 @@ def test_the_latest_report_opens_from_a_presigned_url(stack: dict[str, str]) -> 
     with urllib.request.urlopen(url, timeout=10) as response:  # a browser needs no credentials
         assert response.read() == page
         assert response.headers["content-type"] == "text/html"
+
+
+def test_the_command_prints_exports_a_shell_can_eval_and_the_report_link(
+    stack: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert deployed.main(["env", STACK]) == 0
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in capsys.readouterr().out.splitlines()
+    )
+    assert exports["CONSENT_TABLE"] == "earnest-consent-test"
+    assert deployed.main(["report-url", STACK]) == 2  # no report yet: said, not a traceback
+    assert "no report" in capsys.readouterr().err
