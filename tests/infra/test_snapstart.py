@@ -5,28 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import snapshot_restore_py
 
 from earnest.tokens import TokenSigner
 from earnest_aws import clients, snapstart
+from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.rules_cache import RulesCache
 from earnest_aws.settings import Settings
 from tests.builders.experiences import experience
 
 
 def put_live(settings: Settings, doc: dict[str, Any]) -> None:
-    clients.client("dynamodb").put_item(
-        TableName=settings.experiences_table,
-        Item={
-            "pk": {"S": f"exp#{doc['id']}"},
-            "sk": {"S": "current"},
-            "doc": {"S": orjson.dumps(doc).decode()},
-            "status": {"S": "live"},
-            "placement": {"S": doc["placement"]},
-            "version": {"N": "1"},
-        },
-    )
+    ExperiencesStore(settings.experiences_table).save(doc, None, "test", "push")
 
 
 def test_a_restore_reconnects_and_serves_the_rules_of_now_not_of_the_snapshot(
