@@ -122,9 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kms-key-id", help="a customer-managed key (default: aws/ssm)")
     parser.add_argument("--region", help="default: the stage's region in samconfig.toml")
     args = parser.parse_args(argv)
-    region = args.region or tomllib.loads(SAMCONFIG.read_text())["default"]["global"][
-        "parameters"
-    ].get("region")
+    config = tomllib.loads(SAMCONFIG.read_text())[args.stage]
+    region = args.region or config.get("global", {}).get("parameters", {}).get("region")
     ssm = boto3.client("ssm", region_name=region)
     done = bootstrap(ssm, stage_parameters(args.stage), os.environ, args.rotate, args.kms_key_id)
     for name, action in done.items():

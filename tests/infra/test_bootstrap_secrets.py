@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from earnest.consent.webhooks import parse_secrets
 from earnest_aws.settings import parse_keys
+from earnest_cli.template import load_template
 from infra import bootstrap_secrets
 from infra.bootstrap_secrets import bootstrap, stage_parameters
 from tests.conftest import FAKE_AWS_ENV
@@ -32,6 +33,8 @@ def value(ssm: Any, name: str) -> str:
 
 def test_each_stage_names_its_own_parameters_from_samconfig() -> None:
     dev, prod = stage_parameters("dev"), stage_parameters("prod")
+    declared = set(load_template()["Parameters"])
+    assert set(dev) <= declared and set(prod) <= declared  # no override the stack ignores
     assert dev["ExposureTokenKeysParameter"] == "/earnest/dev/exposure-token-keys"
     assert prod["ConsentSecretsPath"] == "/earnest/prod/consent"
     assert {n.name for n in bootstrap_secrets.stage_secrets(dev)}.isdisjoint(

@@ -135,18 +135,30 @@ def _annotations(node: ast.AST) -> dict[str, str]:
     return {a.arg: ast.unparse(a.annotation) for a in args if a.annotation is not None}
 
 
+def lineage(trees: dict[str, ast.Module], owner: str) -> set[str]:
+    """The class and the classes it derives from (by name, within the scanned modules)."""
+    bases = {
+        top.name: [ast.unparse(b) for b in top.bases]
+        for tree in trees.values()
+        for top in tree.body
+        if isinstance(top, ast.ClassDef)
+    }
+    family: set[str] = set()
+    todo = [owner]
+    while todo:
+        name = todo.pop()
+        if name not in family:
+            family.add(name)
+            todo += bases.get(name, [])
+    return family
+
+
 def calls_of(logical_id: str) -> set[tuple[str, str]]:
     """(IAM action, resource) for every AWS call the function's code can reach."""
     app = ROOT / RESOURCES[logical_id]["Properties"]["CodeUri"] / "app.py"
     trees = imported_modules(app)
     names, methods = _index(trees)
     classes = {owner for found in methods.values() for _, owner, _ in found}
-    bases = {
-        top.name: {ast.unparse(b) for b in top.bases}
-        for tree in trees.values()
-        for top in tree.body
-        if isinstance(top, ast.ClassDef)
-    }
     # Module-level code runs at import; then the handler and whatever it names.
     todo: list[tuple[str, str, ast.AST]] = []
     for module, tree in trees.items():
@@ -168,11 +180,11 @@ def calls_of(logical_id: str) -> set[tuple[str, str]]:
                 todo += names.get((module, sub.id), [])
             elif isinstance(sub, ast.Attribute):
                 receiver = ast.unparse(sub.value)
-                if receiver == "self":  # a method of this class or a base, not every namesake
-                    lineage = {owner} | bases.get(owner, set())
-                    todo += [d for d in methods.get(sub.attr, []) if d[1] in lineage]
-                elif sub.attr not in CONTAINER_METHODS or annotated.get(receiver) in classes:
-                    todo += methods.get(sub.attr, [])
+                candidates = methods.get(sub.attr, [])
+                if receiver == "self":  # a method of the class or a base, not any so named
+                    candidates = [d for d in candidates if d[1] in lineage(trees, owner)]
+                if sub.attr not in CONTAINER_METHODS or annotated.get(receiver) in classes:
+                    todo += candidates
                 if isinstance(sub.ctx, ast.Load) and sub.attr in operations():
                     found |= _grant(module, owner, sub.attr, keys)
             if isinstance(sub, ast.Call) and ast.unparse(sub.func).endswith("get_paginator"):

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pytest
 
+from earnest_aws import clients
+from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.settings import Settings
 from earnest_cli.local_stack import function_url_event
 from earnest_cli.template import create_resources, load_template
@@ -91,34 +92,23 @@ def _python_version(python: str) -> str:
     return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
 
 
-def _seed(moto_url: str, env: dict[str, str]) -> None:
-    """The stack's resources in moto: tables and bucket from the template, secrets bootstrapped."""
-    region = LAMBDA_RUNTIME_ENV["AWS_REGION"]
-    kw: dict[str, Any] = {"endpoint_url": moto_url, "region_name": region}
-    kw |= {k.lower(): LAMBDA_RUNTIME_ENV[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+def _seed(moto_url: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack's resources in moto: tables and bucket from the template, a live experience
+    pushed as `earnest push` writes it, the secrets bootstrapped."""
+    for key, value in {**LAMBDA_RUNTIME_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
+        monkeypatch.setenv(key, value)
+    clients.reset()
     settings = Settings(
         experiences_table=env["EXPERIENCES_TABLE"],
         consent_table=env["CONSENT_TABLE"],
         events_bucket=env["EVENTS_BUCKET"],
     )
-    dynamodb = boto3.client("dynamodb", **kw)
-    create_resources(dynamodb, boto3.client("s3", **kw), settings)
-    today = datetime.now(UTC).date().isoformat()
-    doc = experience(last_reviewed=today)
-    dynamodb.put_item(
-        TableName=settings.experiences_table,
-        Item={
-            "pk": {"S": f"exp#{doc['id']}"},
-            "sk": {"S": "current"},
-            "doc": {"S": orjson.dumps(doc).decode()},
-            "status": {"S": "live"},
-            "placement": {"S": doc["placement"]},
-            "version": {"N": "1"},
-        },
-    )
-    bootstrap_secrets.bootstrap(
-        boto3.client("ssm", **kw), bootstrap_secrets.DEFAULTS, {"CONSENT_DIDOMI_TOKENS": "d" * 32}
-    )
+    create_resources(clients.client("dynamodb"), clients.client("s3"), settings)
+    doc = experience(last_reviewed=datetime.now(UTC).date().isoformat())
+    ExperiencesStore(settings.experiences_table).save(doc, None, "test", "push")
+    secrets = {"CONSENT_DIDOMI_TOKENS": "d" * 32}
+    bootstrap_secrets.bootstrap(clients.client("ssm"), bootstrap_secrets.DEFAULTS, secrets)
+    clients.reset()
 
 
 def _url_event(path: str, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -153,7 +143,7 @@ EXPECTED = {"DecideFunction": 200, "RecordExposureFunction": 202, "ConsentUpdate
 
 @pytest.mark.e2e
 def test_every_handler_cold_starts_and_answers_with_only_the_layer_and_boto3(
-    tmp_path: Path, wheel_cache: Path, moto_url: str
+    tmp_path: Path, wheel_cache: Path, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     python = lambda_python()
     version = _python_version(python)
@@ -161,7 +151,7 @@ def test_every_handler_cold_starts_and_answers_with_only_the_layer_and_boto3(
     layer = package(tmp_path / "build", version, host, wheel_cache) / "python"
     runtime = tmp_path / "runtime"  # what the Lambda runtime ships: boto3 and its needs
     pip_install(runtime_pins(version, host), runtime, version, host, wheel_cache)
-    _seed(moto_url, function_environment("DecideFunction"))
+    _seed(moto_url, function_environment("DecideFunction"), monkeypatch)
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     calls = {**CALLS, "NightlyReportFunction": [{"date": yesterday}]}
 
