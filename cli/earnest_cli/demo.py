@@ -537,6 +537,8 @@ def show_edge(api: str) -> None:
             print(f"\n• {title}: GET /products/boots")
             for placement, d in decisions.items():
                 print(f"    {placement:<16} {d['reason']:<20} {served(d)}")
+            if not decisions:
+                print("    decide did not answer within the worker's 50 ms budget (a cold start)")
             print(f"    slots marked in the page: {marked}")
             if cookie:
                 print(f"    cookie set: {cookie.split('=')[0]}=…; {cookie.split('; ', 2)[-1]}")
