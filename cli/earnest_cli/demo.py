@@ -369,15 +369,21 @@ def _id() -> str:
     return str(uuid.uuid4())
 
 
-def withdraw(api: str, people: list[Visitor], rng: random.Random) -> int:
-    chosen = [v for v in people if v.user_id and v.consents and rng.random() < WITHDRAWING_SHARE]
+def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
+    """Some signed-in visitors seen so far withdraw through their CMP: signed webhooks."""
+    chosen = [v for v in seen if v.user_id and v.consents and rng.random() < WITHDRAWING_SHARE]
     progress = Progress("signed withdrawals (POST /consent)", len(chosen))
-    for v in chosen:
-        status, _ = post(f"{api}/consent", *signed_update(v.unit, WITHDRAWAL))
+
+    def send(v: Visitor) -> Visitor:
+        status, answer = post(f"{api}/consent", *signed_update(v.unit, WITHDRAWAL))
         if status != 200:
-            raise RuntimeError(f"/consent answered {status}")
+            raise RuntimeError(f"/consent answered {status}: {answer}")
         v.withdrawn_at = time.time()
-        progress.step()
+        return v
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in pool.map(send, chosen):
+            progress.step()
     progress.close()
     return len(chosen)
 
@@ -425,13 +431,15 @@ def simulate_days(api: str, out: Path, visits: int, days: int, seed: int) -> Tal
     tally = Tally()
     today = datetime.now(UTC).date()
     per_day = max(visits // days, 1)
+    seen: dict[str, Visitor] = {}
     for number in range(1, days + 1):
         day = today - timedelta(days=days - number + 1)
         print(f"\n  day {number} of {days}: {day}")
         if number == days // 2 + 1:
-            withdrawn = withdraw(api, people, rng)
+            withdrawn = withdraw(api, list(seen.values()), rng)
             print(f"    {withdrawn} signed-in visitors withdrew consent through the signed webhook")
         visitors = [rng.choice(people) for _ in range(per_day)]
+        seen |= {v.unit: v for v in visitors}
         stored = day_traffic(api, day, visitors, rng, tally)
         print(f"    {stored} events stored, timestamped on {day}")
         nightly(today, out, tally, number)
