@@ -374,16 +374,15 @@ def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
     chosen = [v for v in seen if v.user_id and v.consents and rng.random() < WITHDRAWING_SHARE]
     progress = Progress("signed withdrawals (POST /consent)", len(chosen))
 
-    def send(v: Visitor) -> Visitor:
+    def send(v: Visitor) -> None:
         status, answer = post(f"{api}/consent", *signed_update(v.unit, WITHDRAWAL))
         if status != 200:
             raise RuntimeError(f"/consent answered {status}: {answer}")
         v.withdrawn_at = time.time()
-        return v
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for _ in pool.map(send, chosen):
-            progress.step()
+    for v in chosen:  # one at a time: moto's DynamoDB transactions are not thread-safe
+        send(v)
+        progress.step()
     progress.close()
     return len(chosen)
 
