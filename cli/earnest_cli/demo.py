@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -296,11 +297,13 @@ class Tally:
     violations: int = 0  # of those, personalized by an experience needing consent
 
 
-def needs_consent() -> set[str]:
+@cache
+def needs_consent() -> frozenset[str]:
     """The example experiences that require a consent purpose to personalize."""
     from earnest_cli.files import load
 
-    return {doc["id"] for _, doc in load([EXAMPLES]).experiences if doc.get("requires_consent")}
+    experiences = load([EXAMPLES]).experiences
+    return frozenset(doc["id"] for _, doc in experiences if doc.get("requires_consent"))
 
 
 def day_traffic(

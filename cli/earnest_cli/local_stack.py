@@ -293,7 +293,8 @@ class _RouteHandler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     do_POST = _serve
     do_GET = _serve
