@@ -1,24 +1,34 @@
 """`earnest demo`: the product's loop on the embedded local stack, over real HTTP.
 
 Starts the local stack, pushes the example experiences, shows decisions for varied
-visitors with their reasons, a CMP's withdrawal in force on the next decision, a day of
-search traffic with a known true effect per variant, the nightly report that finds it and
-pauses the loser, and decide no longer serving it.
+visitors with their reasons, a CMP's withdrawal in force on the next decision, page views
+through the edge worker (where Node is installed), then several days of visitors with a
+known truth (one variant helps a segment, one hurts, one does nothing), consent withdrawn
+midway through the signed webhook, and the nightly report after each day. It ends with
+what the reports found against the truth, coverage by reason, and a compliance count.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
 import re
+import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -143,20 +153,18 @@ def served(decision: dict[str, Any]) -> str:
 # ------------------------------------------------------------ consent in force at once
 
 
-def show_withdrawal(api: str) -> None:
-    """A CMP posts a signed withdrawal; the very next decision serves the default."""
+def signed_update(subject: str, purposes: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """A CMP's consent update and the Standard Webhooks headers signing it with the local
+    stack's secret."""
     from earnest.consent.webhooks import parse_secrets, sign
 
-    hiker = VISITORS[1][1]
-    subject = hiker["visitor"]["anonymous_id"]
-    before = post(f"{api}/decide", hiker)[1]["decisions"]["home-hero"]
     update = {
         "subject_id": subject,
         "event_id": f"cmp-{uuid.uuid4().hex[:12]}",
         "event_time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "source": "demo-cmp",
         "jurisdiction": "FR",
-        "purposes": {"personalization": "denied", "measurement": "granted"},
+        "purposes": purposes,
     }
     raw = json.dumps(update).encode()
     key = parse_secrets(os.environ.get("CONSENT_WEBHOOK_SECRETS", ""))[0]
@@ -166,6 +174,18 @@ def show_withdrawal(api: str) -> None:
         "webhook-timestamp": str(ts),
         "webhook-signature": sign(key, msg_id, ts, raw),
     }
+    return raw, headers
+
+
+WITHDRAWAL = {"personalization": "denied", "measurement": "granted"}
+
+
+def show_withdrawal(api: str) -> None:
+    """A CMP posts a signed withdrawal; the very next decision serves the default."""
+    hiker = VISITORS[1][1]
+    subject = hiker["visitor"]["anonymous_id"]
+    before = post(f"{api}/decide", hiker)[1]["decisions"]["home-hero"]
+    raw, headers = signed_update(subject, WITHDRAWAL)
     status, answer = post(f"{api}/consent", raw, headers)
     forged = post(f"{api}/consent", raw, {**headers, "webhook-id": f"msg_{uuid.uuid4().hex}"})
     after = post(f"{api}/decide", hiker)[1]["decisions"]["home-hero"]
@@ -175,93 +195,363 @@ def show_withdrawal(api: str) -> None:
     print(f"    the very next decision: {after['reason']} ({served(after)})")
 
 
-# ------------------------------------------------------------ traffic with a known effect
-
-# The truth the report has to find: search-landing-recs' holdout converts at 10 %.
-TRUE_RATES = {"holdout": 0.10, "popular": 0.21, "similar": 0.10, "bundles": 0.03}
-PROGRAM_RATE = 0.10  # the global holdout and visitors outside any test
+# ------------------------------------------------------------ days of traffic, known truth
 
 
-def simulate_traffic(api: str, visitors: int, seed: int = 20261123) -> dict[str, list[int]]:
-    """Search visitors decide over HTTP, see their arm, convert at its true rate, and the
-    page posts exposures and conversions to /events in sendBeacon-sized batches."""
-    rng = random.Random(seed)
-    bodies: list[dict[str, Any]] = [
-        {
-            "visitor": {"anonymous_id": f"demo-search-{i:05d}"},
-            "placements": ["pdp-recs"],
-            "context": {
-                "country": rng.choice(["DE", "AT", "FR", "IT", "NL"]),
-                "device": rng.choice(["mobile", "desktop"]),
-                "referrer": rng.choice(["google", "bing", "duckduckgo"]),
-            },
-            "consent": {"purposes": {"personalization": "granted", "measurement": "granted"}},
-        }
-        for i in range(visitors)
-    ]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(lambda b: post(f"{api}/decide", b)[1], bodies))
+@dataclass(frozen=True)
+class Truth:
+    """How a search-landing-recs arm really converts: by device, and in words."""
 
-    now_ms = int(time.time() * 1000)
-    events: list[dict[str, Any]] = []
-    tally: dict[str, list[int]] = {}
-    for body, answer in zip(bodies, answers, strict=True):
-        d = answer["decisions"]["pdp-recs"]
-        arm = d["variant"] or ("holdout" if d["reason"] == "holdout" else d["reason"])
-        unit = body["visitor"]["anonymous_id"]
-        events.append(
-            {"type": "exposure", "event_id": str(uuid.uuid4()), "token": d["token"], "ts": now_ms}
+    mobile: float
+    desktop: float
+    effect: str
+
+
+BASE_RATE = 0.10  # the holdout, and every visit outside the search test
+TRUTH = {
+    "holdout": Truth(BASE_RATE, BASE_RATE, "the default"),
+    "popular": Truth(0.30, BASE_RATE, "helps mobile visitors (+20 pts), none on desktop"),
+    "similar": Truth(BASE_RATE, BASE_RATE, "none"),
+    "bundles": Truth(0.03, 0.03, "hurts (-7 pts)"),
+}
+SEARCH_TEST = "search-landing-recs"
+SIGNED_IN_SHARE = 0.3  # visitors carrying a user_id from the identity graph
+CONFIDENCES = (1.0, 0.95, 0.7, 0.5)  # how sure the graph is that it is that user
+CONSENTING_SHARE = 0.9  # the rest send no CMP signal: opt-in means denied
+WITHDRAWING_SHARE = 0.15  # of consenting signed-in visitors, withdrawing midway
+
+
+class Progress:
+    """A one-line bar on a terminal; elsewhere (CI, a pipe) only the finished line."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, max(total, 1), 0
+        self.tty = sys.stdout.isatty()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        if self.tty:
+            print(f"\r{self._line()}", end="", flush=True)
+
+    def close(self) -> None:
+        self.done = self.total
+        print(f"\r{self._line()}" if self.tty else self._line(), flush=True)
+
+    def _line(self) -> str:
+        filled = 30 * self.done // self.total
+        return (
+            f"    {self.label:<34} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
         )
-        converted: int = rng.random() < TRUE_RATES.get(arm, PROGRAM_RATE)
-        counts = tally.setdefault(arm, [0, 0])
-        counts[0] += 1
-        if converted:
-            counts[1] += 1
+
+
+@dataclass
+class Visitor:
+    unit: str
+    device: str
+    consents: bool
+    user_id: str | None = None
+    confidence: float = 1.0
+    attributes: dict[str, Any] = field(default_factory=dict)
+    withdrawn_at: float | None = None  # when /consent acknowledged the withdrawal
+
+    def body(self) -> dict[str, Any]:
+        visitor: dict[str, Any] = {"anonymous_id": self.unit}
+        placements = ["pdp-recs"]
+        if self.user_id:
+            visitor |= {"user_id": self.user_id, "identity_confidence": self.confidence}
+            placements += ["home-hero", "account-banner"]
+        body: dict[str, Any] = {
+            "visitor": visitor,
+            "placements": placements,
+            "context": {"device": self.device, "referrer": "google", "country": "DE"},
+        }
+        if self.attributes:
+            body["attributes"] = self.attributes
+        if self.consents:  # the CMP cookie as the edge forwards it; stale after a withdrawal
+            body["consent"] = {"purposes": {"personalization": "granted", "measurement": "granted"}}
+        return body
+
+
+def population(size: int, rng: random.Random) -> list[Visitor]:
+    out = []
+    for i in range(size):
+        v = Visitor(
+            f"demo-{i:05d}", rng.choice(["mobile", "desktop"]), rng.random() < CONSENTING_SHARE
+        )
+        if rng.random() < SIGNED_IN_SHARE:
+            v.user_id, v.confidence = f"u-{i:05d}", rng.choice(CONFIDENCES)
+            v.attributes = {
+                "ltv": rng.choice([40, 300, 900]),
+                "last_category": rng.choice(["hiking", "running"]),
+            }
+        out.append(v)
+    return out
+
+
+@dataclass
+class Tally:
+    reasons: dict[str, int] = field(default_factory=dict)
+    paused_on: dict[str, str] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict)  # the latest verdict given, its day
+    after_withdrawal: int = 0  # decisions that reached a withdrawn subject afterwards
+    violations: int = 0  # of those, personalized by an experience needing consent
+
+
+@cache
+def needs_consent() -> frozenset[str]:
+    """The example experiences that require a consent purpose to personalize."""
+    from earnest_cli.files import load
+
+    experiences = load([EXAMPLES]).experiences
+    return frozenset(doc["id"] for _, doc in experiences if doc.get("requires_consent"))
+
+
+def day_traffic(
+    api: str, day: date, visitors: list[Visitor], rng: random.Random, tally: Tally
+) -> int:
+    """One simulated day: every visit decides over HTTP, sees its arm, converts at the arm's
+    true rate; the page posts exposures and conversions, timestamped on that day."""
+    progress = Progress(f"{day}: {len(visitors)} visits, decide", len(visitors))
+    consented = needs_consent()
+
+    def decide(v: Visitor) -> tuple[Visitor, dict[str, Any]]:
+        return v, post(f"{api}/decide", v.body())[1]["decisions"]
+
+    answers = []
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for v, decisions in pool.map(decide, visitors):
+            answers.append((v, decisions))
+            progress.step()
+    progress.close()
+
+    midnight = datetime.combine(day, datetime.min.time(), UTC).timestamp()
+    events: list[dict[str, Any]] = []
+    for v, decisions in answers:
+        for d in decisions.values():
+            tally.reasons[d["reason"]] = tally.reasons.get(d["reason"], 0) + 1
+            if v.withdrawn_at is not None:
+                tally.after_withdrawal += 1
+                if d["experience"] in consented and d["variant"] is not None:
+                    tally.violations += 1
+        if not v.consents:
+            continue  # no measurement consent: the page sends nothing
+        ts = int((midnight + rng.uniform(0, 86_000)) * 1000)
+        for d in decisions.values():
+            if d["token"]:
+                events.append(
+                    {"type": "exposure", "event_id": _id(), "token": d["token"], "ts": ts}
+                )
+        search = decisions["pdp-recs"]
+        arm = search["variant"] or search["reason"]
+        truth = TRUTH.get(arm) if search["experience"] == SEARCH_TEST else None
+        rate = (truth.mobile if v.device == "mobile" else truth.desktop) if truth else BASE_RATE
+        if rng.random() < rate:
             events.append(
                 {
                     "type": "conversion",
-                    "event_id": str(uuid.uuid4()),
-                    "unit_id": unit,
+                    "event_id": _id(),
+                    "unit_id": v.unit,
                     "name": "purchase",
                     "value": round(rng.uniform(20, 140), 2),
                     "currency": "EUR",
-                    "ts": now_ms + 1000,
+                    "ts": ts + 60_000,
                 }
             )
-    consent = {"purposes": {"measurement": "granted"}}
     stored = 0
+    consent = {"purposes": {"measurement": "granted"}}
     for start in range(0, len(events), 500):
         batch = {"events": events[start : start + 500], "consent": consent}
-        status, answer = post(f"{api}/events", batch, {"idempotency-key": f"demo-{start}"})
+        status, answer = post(f"{api}/events", batch, {"idempotency-key": f"demo-{day}-{start}"})
         if status != 202:
             raise RuntimeError(f"/events answered {status}: {answer}")
         stored += answer["stored"]
+    return stored
+
+
+def _id() -> str:
+    return str(uuid.uuid4())
+
+
+def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
+    """Some signed-in visitors seen so far withdraw through their CMP: signed webhooks."""
+    chosen = [v for v in seen if v.user_id and v.consents and rng.random() < WITHDRAWING_SHARE]
+    progress = Progress("signed withdrawals (POST /consent)", len(chosen))
+
+    def send(v: Visitor) -> None:
+        status, answer = post(f"{api}/consent", *signed_update(v.unit, WITHDRAWAL))
+        if status != 200:
+            raise RuntimeError(f"/consent answered {status}: {answer}")
+        v.withdrawn_at = time.time()
+
+    for v in chosen:  # one at a time: moto's DynamoDB transactions are not thread-safe
+        send(v)
+        progress.step()
+    progress.close()
+    return len(chosen)
+
+
+def nightly(day: date, out: Path, tally: Tally, number: int) -> None:
+    """`earnest report --date DAY`, its verdicts and actions kept for the final table.
+
+    DAY is today: /events files each request under the day it arrives (its receive-time
+    partition), so every simulated day's events are in today's partition, and tonight's
+    report reads all the days simulated so far, as a real night's report reads its 28 days.
+    """
+    from earnest_cli.commands import main as earnest
+
+    with redirect_stdout(io.StringIO()) as printed:
+        code = earnest(["report", "--date", day.isoformat(), "--out", str(out)])
+    if code != 0:
+        raise RuntimeError(f"earnest report --date {day} failed:\n{printed.getvalue()}")
+    report = json.loads((out / "report.json").read_text())
+    tonight: dict[str, str] = {}
+    for exp in report["experiences"]:
+        if exp["id"] == SEARCH_TEST:
+            tonight = {v["variant"]: v["verdict"] or "no verdict (SRM)" for v in exp["variants"]}
+            for variant, verdict in tonight.items():
+                if verdict != "no verdict (SRM)":
+                    tally.verdicts[variant] = f"{verdict} (day {number})"
+    verdicts = ", ".join(f"{k} {v}" for k, v in sorted(tonight.items()))
+    print(f"    $ earnest report --date {day}  ->  {SEARCH_TEST}: {verdicts or 'no data'}")
+    for alert in report["alerts"]:
+        print(f"      ALERT {alert['message']}")
+    for action in report["guardrails"]:
+        target = action["experience"] + (f"/{action['variant']}" if action["variant"] else "")
+        print(f"      {action['action']:<17} {target}: {action['reason']}")
+        if action["experience"] == SEARCH_TEST and action["variant"]:
+            tally.paused_on.setdefault(action["variant"], f"day {number}")
+
+
+def simulate_days(api: str, out: Path, visits: int, days: int, seed: int) -> Tally:
+    """`days` days ending yesterday; the withdrawals land halfway; a report each night."""
     print(
-        f"\n• {visitors} search visitors decided over HTTP; {stored} events stored "
-        f"in {-(-len(events) // 500)} batches (one S3 object each)"
+        "  (the days' events all arrive today, and /events files them by arrival day: each "
+        "night's report is today's, over every day so far)"
     )
-    print(f"    {'arm':<16} {'units':>6} {'converted':>10}  true rate")
-    for arm, (units, converted) in sorted(tally.items()):
-        rate = TRUE_RATES.get(arm, PROGRAM_RATE)
-        print(f"    {arm:<16} {units:>6} {converted:>10}  {rate:.0%}")
+    rng = random.Random(seed)
+    people = population(max(visits * 2, 10), rng)  # ~4 in 5 visits are first visits
+    tally = Tally()
+    today = datetime.now(UTC).date()
+    per_day = max(visits // days, 1)
+    seen: dict[str, Visitor] = {}
+    for number in range(1, days + 1):
+        day = today - timedelta(days=days - number + 1)
+        print(f"\n  day {number} of {days}: {day}")
+        if number == days // 2 + 1:
+            withdrawn = withdraw(api, list(seen.values()), rng)
+            print(f"    {withdrawn} signed-in visitors withdrew consent through the signed webhook")
+        visitors = [rng.choice(people) for _ in range(per_day)]
+        seen |= {v.unit: v for v in visitors}
+        stored = day_traffic(api, day, visitors, rng, tally)
+        print(f"    {stored} events stored, timestamped on {day}")
+        nightly(today, out, tally, number)
+        time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS is 2)
     return tally
 
 
+def print_outcome(tally: Tally, out: Path) -> None:
+    print(f"\n== what the {SEARCH_TEST} test found, against the truth")
+    rows = [("VARIANT", "TRUE EFFECT", "LAST VERDICT", "PAUSED")]
+    for arm, truth in TRUTH.items():
+        if arm != "holdout":
+            verdict = tally.verdicts.get(arm, "—")
+            rows.append((arm, truth.effect, verdict, tally.paused_on.get(arm, "no")))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    total = sum(tally.reasons.values())
+    print("\n== coverage by reason (every placement decided in the simulation)")
+    for reason, n in sorted(tally.reasons.items(), key=lambda kv: -kv[1]):
+        print(f"    {reason:<20} {n:>6}  {n / total:6.1%}")
+    print(
+        f"\ncompliance: {tally.violations} personalized decisions reached a subject after its "
+        f"withdrawal took effect (of {tally.after_withdrawal} decisions for withdrawn subjects)"
+    )
+    print(f"the report, with its charts: file://{out / 'index.html'}")
+
+
 def show_after_guardrails(api: str) -> None:
-    """Decide picks the pause up on its next rules refresh: the loser is no longer served."""
-    time.sleep(2.5)  # the local stack's RULES_TTL_SECONDS is 2
+    """Decide picks the pauses up on its next rules refresh: paused variants are not served."""
     seen: dict[str, int] = {}
     for i in range(400):
         body = {
             "visitor": {"anonymous_id": f"demo-after-{i:04d}"},
             "placements": ["pdp-recs"],
             "context": {"referrer": "google"},
-            "consent": {"purposes": {"personalization": "granted"}},
         }
         d = post(f"{api}/decide", body)[1]["decisions"]["pdp-recs"]
         key = d["variant"] or d["reason"]
         seen[key] = seen.get(key, 0) + 1
-    print(f"\n• the next 400 search visitors after the report: {dict(sorted(seen.items()))}")
+    print(f"\n• the next 400 search visitors after the last report: {dict(sorted(seen.items()))}")
+
+
+# ------------------------------------------------------------ through the edge worker
+
+WORKER = ROOT / "clients" / "edge-worker"
+
+
+@contextmanager
+def edge_worker(api: str) -> Iterator[str | None]:
+    """The reference worker under Miniflare (clients/edge-worker/serve.mjs), fronting a
+    small local origin; None when Node or the worker's npm packages are not installed."""
+    node = shutil.which("node")
+    if node is None or not (WORKER / "node_modules" / "miniflare").exists():
+        yield None
+        return
+    process = subprocess.Popen(
+        [node, "serve.mjs"],
+        cwd=WORKER,
+        env={**os.environ, "EARNEST_API": api},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        yield line.split()[-1] if line.startswith("worker ") else None
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def page(worker: str, path: str, headers: dict[str, str]) -> tuple[dict[str, Any], str, str]:
+    """A page view through the worker: its decisions (the page's JSON script element), the
+    slots it marked, and the cookie it set."""
+    request = urllib.request.Request(worker + path, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        html, cookie = response.read().decode(), response.headers.get("set-cookie") or ""
+    found = re.search(r'<script type="application/json" id="earnest-decisions">(.*?)</', html)
+    slots = re.findall(r'placement="([^"]+)" data-earnest-reason="([^"]+)"', html)
+    marked = ", ".join(f"{p}={r}" for p, r in slots) or "none (the default page)"
+    return (json.loads(found[1]) if found else {}), marked, cookie
+
+
+def show_edge(api: str) -> None:
+    with edge_worker(api) as worker:
+        if worker is None:
+            print("\n(no Node or no `npm ci` in clients/edge-worker: the edge worker is skipped)")
+            return
+        print(f"\n== page views through the edge worker (Miniflare at {worker})")
+        search = {
+            "user-agent": "Mozilla/5.0 (iPhone; Mobile)",
+            "referer": "https://www.google.com/",
+        }
+        returning = {**search, "cookie": "earnest_aid=demo-edge-visitor-0001"}
+        for title, headers in (
+            ("a first visit from a search engine", search),
+            ("a returning visitor, by its cookie", returning),
+            ("the same visitor again: the same arm", returning),
+        ):
+            decisions, marked, cookie = page(worker, "/products/boots", headers)
+            print(f"\n• {title}: GET /products/boots")
+            for placement, d in decisions.items():
+                print(f"    {placement:<16} {d['reason']:<20} {served(d)}")
+            if not decisions:
+                print("    decide did not answer within the worker's 50 ms budget (a cold start)")
+            print(f"    slots marked in the page: {marked}")
+            if cookie:
+                print(f"    cookie set: {cookie.split('=')[0]}=…; {cookie.split('; ', 2)[-1]}")
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -269,8 +559,12 @@ def run_demo(args: argparse.Namespace) -> int:
     from earnest_cli.local_stack import local_stack
 
     started = time.perf_counter()
+    days = max(1, min(args.days, 29))
+    seed = args.seed
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    # Events from the simulated days are a few days old: let /events take them.
+    os.environ.setdefault("EVENTS_MAX_AGE_SECONDS", str((days + 2) * 86_400))
     with (
         (out / "functions.log").open("w") as function_log,
         local_stack(api_port=0, aws_port=0, function_log=function_log) as stack,
@@ -289,12 +583,13 @@ def run_demo(args: argparse.Namespace) -> int:
         show_decisions(stack.api_url)
         print("\n== consent in force at once (POST /consent, then /decide)")
         show_withdrawal(stack.api_url)
-        print("\n== a day of search traffic with a known true effect (POST /decide, /events)")
-        simulate_traffic(stack.api_url, args.visitors)
-        print(f"\n== the nightly report\n$ earnest report --date {today} --out {out}")
-        if earnest(["report", "--date", today.isoformat(), "--out", str(out)]) != 0:
-            return 1
+        show_edge(stack.api_url)
+        print(
+            f"\n== {days} days of visitors with a known truth, a nightly report after each "
+            f"(POST /decide, /events, /consent; earnest report --date)"
+        )
+        tally = simulate_days(stack.api_url, out, args.visitors, days, seed)
         show_after_guardrails(stack.api_url)
-        print(f"\nthe report, with its charts: file://{out / 'index.html'}")
+        print_outcome(tally, out)
     print(f"demo done in {time.perf_counter() - started:.0f} s")
     return 0

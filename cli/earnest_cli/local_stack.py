@@ -293,7 +293,8 @@ class _RouteHandler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     do_POST = _serve
     do_GET = _serve
@@ -344,12 +345,21 @@ def _probe(port: int, what: str) -> None:
             raise PortBusy(f"{what} port {port} is not free ({exc.strerror})") from None
 
 
+class _Routes(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (an edge worker closing a kept-alive connection) is
+        routine, not a traceback on the console."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _bind_routes(port: int) -> ThreadingHTTPServer:
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), _RouteHandler)
+        server = _Routes(("127.0.0.1", port), _RouteHandler)
     except OSError as exc:
         raise PortBusy(f"API port {port} is not free ({exc.strerror})") from None
-    server.daemon_threads = True
     return server
 
 

@@ -24,8 +24,10 @@ def add_demo(sub: Any) -> None:
         description="The whole loop on an embedded local stack (no AWS needed, nothing to export).",
     )
     p.add_argument(
-        "--visitors", type=int, default=4000, help="simulated search visitors (default 4000)"
+        "--visitors", type=int, default=4000, help="simulated visits, all days (default 4000)"
     )
+    p.add_argument("--days", type=int, default=5, help="simulated days, up to 29 (default 5)")
+    p.add_argument("--seed", type=int, default=20261123, help="the simulation's random seed")
     p.add_argument(
         "--out", type=Path, default=Path(".earnest/demo-report"), help="where to keep the report"
     )

@@ -13,16 +13,19 @@ import pytest
 from earnest.report.guardrails import lifecycle, review_due
 from earnest_cli.demo import EXAMPLES_WRITTEN, examples_as_of
 from earnest_cli.files import load
+from earnest_cli.template import ROOT
+
+WORKER_INSTALLED = (ROOT / "clients" / "edge-worker" / "node_modules" / "miniflare").exists()
 
 
 def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path: Path) -> None:
     earnest = Path(sys.executable).parent / "earnest"
     out = tmp_path / "report"
     result = subprocess.run(
-        [str(earnest), "demo", "--visitors", "2400", "--out", str(out)],
+        [str(earnest), "demo", "--days", "5", "--seed", "20261123", "--out", str(out)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -31,10 +34,26 @@ def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path:
     assert "identity_uncertain" in text and "unknown_placement" in text
     assert "(the signature no longer matches): 401" in text
     assert re.search(r"the very next decision: no_consent", text)
-    # The report found the variant simulated at 3 % against a 10 % holdout, and paused it.
+    # Five simulated days, a nightly report after each.
+    assert all(f"day {n} of 5" in text for n in range(1, 6))
+    assert text.count("$ earnest report --date") == 5
+    # A report found the variant simulated at 3 % against a 10 % holdout, and paused it.
     assert re.search(r"pause_variant\s+search-landing-recs/bundles: loses_to_default", text)
-    after = text.split("after the report:")[1].splitlines()[0]
+    after = text.split("after the last report:")[1].splitlines()[0]
     assert "bundles" not in after and "popular" in after
+    # The final table: the truth beside what the reports said, and when the loser stopped.
+    table = text.split("against the truth")[1].split("== coverage")[0]
+    assert re.search(r"bundles\s+hurts \(-7 pts\)\s+loses_to_default \(day \d\)\s+day \d", table)
+    assert re.search(r"similar\s+none\s+\S+.*\s+no$", table, re.M)
+    # Coverage by reason, and no personalization reached anyone after their withdrawal.
+    coverage = text.split("== coverage by reason")[1].split("compliance:")[0]
+    assert "identity_uncertain" in coverage and "no_consent" in coverage
+    found = re.search(r"compliance: (\d+) personalized .* \(of (\d+) decisions", text)
+    assert found and found[1] == "0" and int(found[2]) > 0
+    assert re.search(r"\d+ signed-in visitors withdrew consent through the signed webhook", text)
+    if WORKER_INSTALLED:  # page views through the reference worker under Miniflare
+        assert "slots marked in the page: " in text
+        assert "HttpOnly; Secure; SameSite=Lax" in text
     # The functions' logs went to their file, not into the demo's output.
     assert '"_aws"' not in text and (out / "functions.log").stat().st_size > 0
     html = (out / "index.html").read_text()

@@ -1,7 +1,7 @@
 // CloudFront (Lambda@Edge) adapter over the same core. Lambda@Edge cannot rewrite the
 // origin's body, so the origin renders the slots from the decisions header:
 // - origin-request: decide within the budget, forward the decisions, post exposures for
-//   every placement decided (the origin renders them all), awaited but bounded;
+//   every placement decided (the origin renders them all), waited for at most the budget;
 // - origin-response: set the anonymous-id cookie when the request had none.
 // Lambda@Edge has no environment variables: the bindings are bundled as config.json.
 
@@ -40,7 +40,9 @@ export function makeHandlers(env) {
       const decisions = await decide(config, decideBody(visitor.id, placements, contextFor(asFetch, country), consent), consent.gpc === true);
       if (!decisions) return request;
       request.headers[DECISIONS_HEADER] = [{ key: DECISIONS_HEADER, value: decisionsHeader(decisions) }];
-      await postExposures(config, exposureBatch(decisions, placements, consent), `edge-${crypto.randomUUID()}`);
+      // No waitUntil here: the post may hold the request for at most the budget again.
+      const posted = postExposures(config, exposureBatch(decisions, placements, consent), `edge-${crypto.randomUUID()}`);
+      await Promise.race([posted, new Promise((done) => setTimeout(done, config.budgetMs))]);
       return request;
     },
     async originResponse(event) {

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { makeHandlers } from "../src/cloudfront.js";
 import { origin, pushTestExperience, sendConsent, server, startStack, storedEvents, worker } from "./harness.js";
 
 const GRANTED = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "granted" }))}`;
@@ -125,5 +126,29 @@ describe("the worker", () => {
     const response = await live.dispatchFetch("https://shop.example/about", { headers: { cookie: GRANTED } });
     assert.doesNotMatch(await response.text(), /earnest-decisions/);
     assert.equal(site.seen.at(-1).headers["x-earnest-decisions"], undefined);
+  });
+});
+
+describe("the CloudFront adapter", () => {
+  function viewerRequest(cookie) {
+    const headers = { host: [{ key: "Host", value: "shop.example" }], "user-agent": [{ key: "User-Agent", value: DESKTOP }] };
+    if (cookie) headers.cookie = [{ key: "Cookie", value: cookie }];
+    return { Records: [{ cf: { request: { method: "GET", uri: "/", querystring: "", headers } } }] };
+  }
+
+  test("origin-request forwards the decisions; origin-response sets the new visitor's cookie", async () => {
+    const handlers = makeHandlers({
+      EARNEST_DECIDE_URL: `${stack.api}/decide`,
+      EARNEST_EVENTS_URL: `${stack.api}/events`,
+      DECIDE_TIMEOUT_MS: "1000",
+      CONSENT_COOKIE: "site_consent",
+      EARNEST_ROUTES: { "/": ["edge-hero"] },
+    });
+    const id = await variantVisitor();
+    const known = await handlers.originRequest(viewerRequest(`${GRANTED}; earnest_aid=${id}`));
+    assert.equal(JSON.parse(known.headers["x-earnest-decisions"][0].value)["edge-hero"].variant, "bold");
+    const fresh = await handlers.originRequest(viewerRequest(GRANTED));
+    const response = await handlers.originResponse({ Records: [{ cf: { request: fresh, response: { status: "200", headers: {} } } }] });
+    assert.match(response.headers["set-cookie"][0].value, /^earnest_aid=[0-9a-f-]{36};.*HttpOnly; Secure; SameSite=Lax$/);
   });
 });
