@@ -254,18 +254,12 @@ def events_client(
 
 
 def stored_event_ids(stack: Stack) -> Counter[str]:
-    import botocore.session
-
+    """How many times each event id is stored under `events/` in the stack's bucket."""
     from earnest.events.batch import read_events
+    from earnest_aws.clients import client
 
-    s3 = botocore.session.get_session().create_client(
-        "s3",
-        region_name=stack.env["AWS_DEFAULT_REGION"],
-        endpoint_url=stack.aws_url,
-        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=stack.env["AWS_SESSION_TOKEN"],
-    )
+    os.environ.update(stack.env)  # the adapters' one way to a client, pointed at the stack
+    s3 = client("s3")
     bucket = stack.env.get("EVENTS_BUCKET", "earnest-data")
     counts: Counter[str] = Counter()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="events/"):
