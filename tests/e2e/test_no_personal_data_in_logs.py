@@ -20,9 +20,11 @@ from tests.builders.stack import Stack, post, send_consent
 pytestmark = pytest.mark.e2e
 
 
-def _log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    (log,) = tmp_path_factory.getbasetemp().glob("stack[0-9]*/serve.log")
-    return log
+def _logs(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, str]:
+    """Every log the session's local stacks wrote: their consoles and the functions' logs."""
+    found = sorted(tmp_path_factory.getbasetemp().glob("*stack*/*.log"))
+    assert found, "no local stack has written a log in this session"
+    return {path: path.read_text() for path in found}
 
 
 def test_no_raw_id_sent_to_any_route_reaches_the_functions_logs(
@@ -31,7 +33,7 @@ def test_no_raw_id_sent_to_any_route_reaches_the_functions_logs(
     tag = uuid.uuid4().hex[:12]
     anonymous, user, subject = f"anon-{tag}", f"user-{tag}", f"subject-{tag}"
     now = int(time.time())
-    before = len(_log(tmp_path_factory).read_text())
+    before = {path: len(text) for path, text in _logs(tmp_path_factory).items()}
     granted = {"personalization": "granted", "measurement": "granted"}
     visitor = {"anonymous_id": anonymous, "user_id": user, "identity_confidence": 0.95}
 
@@ -81,8 +83,10 @@ def test_no_raw_id_sent_to_any_route_reaches_the_functions_logs(
     assert send_consent(pushed, {**consent, "purposes": granted}, headers={})[0] == 401
 
     # Then the functions logged the traffic, and none of the ids in it
-    text = _log(tmp_path_factory).read_text()
-    during = text[before:]  # the scan sees what the functions wrote for this traffic
+    logs = _logs(tmp_path_factory)
+    text = "\n".join(logs.values())
+    # the scan sees what the functions wrote for this traffic
+    during = "\n".join(t[before.get(path, 0) :] for path, t in logs.items())
     assert '"message":"events received"' in during and '"outcomes":["erased"]' in during
     found = [raw for raw in (anonymous, user, subject, tag) if raw in text]
     assert found == []
