@@ -133,9 +133,8 @@ def stale(
         base, basis = declared, f"your file says version {declared}"
     elif same:
         base, basis = max(same), f"your file is the content of version {max(same)}"
-    elif stored.id in seen(s):
-        base = seen(s)[stored.id]
-        basis = f"this checkout last saw version {base}"
+    elif (last_seen := seen(s).get(stored.id)) is not None:
+        base, basis = last_seen, f"this checkout last saw version {last_seen}"
     else:
         base, basis = None, "this checkout has never pulled or pushed it"
     newer = [e for e in authored if base is None or e["version"] > base]
@@ -179,9 +178,11 @@ def push_one(
     )
     print(f"{exp_id}: {'created' if stored is None else 'updated'} -> version {version}")
     if stored is not None:
-        version = revive_if_remedied(s, exp_id, f"pushed from {source}", args) or version
-        for line in lifecycle.kept(exp_id, body, require(s, exp_id).ops):
+        revived = revive_if_remedied(s, exp_id, f"pushed from {source}", args)
+        ops = require(s, exp_id).ops if revived else stored.ops
+        for line in lifecycle.kept(exp_id, body, ops):
             print(f"  {line}")
+        version = revived or version
     remember(s, {exp_id: version})
     return True
 

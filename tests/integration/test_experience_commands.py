@@ -289,3 +289,29 @@ def test_items_stored_before_operational_state_existed_stay_readable(
     code, out, _ = cli("push", str(write(tmp_path / "recs.yaml", RECS)), "--force")
     assert code == 0 and "updated -> version 2" in out
     assert serving(store) == ["bestsellers", "bundles"]
+
+
+def test_a_push_with_a_new_last_reviewed_revives_an_overdue_retirement(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    stale = {**RECS, "last_reviewed": "2025-01-01"}
+    file = write(tmp_path / "recs.yaml", stale)
+    cli("push", str(file))
+    ((rule, reason),) = guardrails.lifecycle(stale, TODAY)
+    retire = guardrails.Action(
+        "search-landing-recs",
+        guardrails.RETIRE,
+        rule,
+        None,
+        reason,
+        {"report_date": TODAY.isoformat(), "rules": [rule]},
+    )
+    apply_actions(store, TODAY, [retire.as_dict()])
+    # the unchanged file keeps it retired, and says how to serve it again
+    code, out, _ = cli("push", str(file))
+    assert code == 0 and "search-landing-recs stays retired: review_overdue in the report" in out
+    # a file that records a new review revives it, audited
+    code, out, _ = cli("push", str(write(file, RECS)))
+    assert code == 0 and "revived: review_overdue remedied (pushed from" in out
+    assert next(d for d in store.load_rules().experiences)["status"] == "live"
+    assert store.audit("search-landing-recs")[-1]["action"] == "revive"
