@@ -618,7 +618,7 @@ def in_words(
             if pause is not None:
                 out.append(
                     f"{exp_id}: {vid} was paused on {day.isoformat()} because it "
-                    + _BECAUSE[pause.rule]
+                    + guardrails.PAUSED_BECAUSE.get(pause.rule, pause.rule)
                     + f" ({seen})."
                 )
             elif verdict is None:
@@ -635,13 +635,6 @@ def in_words(
                     f"the plan's effect takes {when} at current traffic."
                 )
     return out
-
-
-_BECAUSE = {
-    guardrails.LOSES_TO_DEFAULT: "loses to the default",
-    guardrails.STOPPED_BEATING_DEFAULT: "cannot beat the default by the plan's effect",
-    guardrails.GUARDRAIL_HARM: "harms a guardrail metric beyond its margin",
-}
 
 
 def build(

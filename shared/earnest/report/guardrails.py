@@ -206,16 +206,20 @@ def _pause_rule(result: VariantResult) -> str | None:
     return None
 
 
+# Why a variant is paused, in words, by rule (the audit reason and the report's summary).
+PAUSED_BECAUSE = {
+    LOSES_TO_DEFAULT: "loses to the default",
+    STOPPED_BEATING_DEFAULT: (
+        "stopped beating the default (it cannot beat it by the plan's minimum detectable effect)"
+    ),
+    GUARDRAIL_HARM: "harms a guardrail metric beyond its margin",
+}
+
+
 def _pause_reason(rule: str, result: VariantResult, day: date) -> str:
-    if rule == LOSES_TO_DEFAULT:
-        what = "loses to the default"
-    elif rule == GUARDRAIL_HARM:
-        what = f"harms the guardrail metric {', '.join(result.harmed)} beyond its margin"
-    else:
-        what = (
-            "stopped beating the default (it cannot beat it by the plan's minimum "
-            "detectable effect)"
-        )
+    what = PAUSED_BECAUSE[rule]
+    if rule == GUARDRAIL_HARM:
+        what += f" ({', '.join(result.harmed)})"
     return f"{rule}: variant {result.variant} {what} in the report of {day.isoformat()}"
 
 

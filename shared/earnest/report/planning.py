@@ -84,6 +84,7 @@ def forecast(
     with the estimate's spread that happens with probability about
     Phi(d / se_t - b_t), b_t the sequence's half-width in standard errors at alpha /
     variants (what `stats.compare` uses). The first t where that reaches `power`.
+    Without a positive effect (a plan's effect of 0) nothing is to be detected: None.
     """
     if not 0.0 < base_rate < 1.0:
         raise ValueError(f"base_rate must be in (0, 1), got {base_rate}")
@@ -105,13 +106,20 @@ def forecast(
     rho = stats.sequential_rho(seq_alpha, stats.DEFAULT_TARGET_UNITS)
     z_power = NormalDist().inv_cdf(power)
     effect = rate - base_rate
-    days_detect: int | None = None
-    for day in range(1, MAX_DAYS + 1):
+
+    def detectable(day: int) -> bool:
         se = math.sqrt(math.fsum(p * (1.0 - p) / (n * day) for n, p in per_day))
         units = round(sum(n for n, _ in per_day) * day)
-        if effect / se >= stats.sequential_boundary(units, rho, seq_alpha) + z_power:
-            days_detect = max(day, days_min)
-            break
+        return effect / se >= stats.sequential_boundary(units, rho, seq_alpha) + z_power
+
+    # d / se grows as sqrt(t) and the boundary only as sqrt(log t): bisect for the first day.
+    days_detect: int | None = None
+    if effect > 0 and detectable(MAX_DAYS):
+        low, high = 0, MAX_DAYS  # detectable(high), not detectable(low)
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (low, mid) if detectable(mid) else (mid, high)
+        days_detect = max(high, days_min)
     return Forecast(
         daily_units,
         base_rate,
