@@ -1,6 +1,6 @@
 """The shared-secret front door (FrontDoor=header): for CDNs that cannot sign SigV4.
 
-The CDN adds `x-earnest-front-door: <secret>` to every request it forwards to decide and
+The CDN adds `x-earnest-edge-secret: <secret>` to every request it forwards to decide and
 events; a request without a valid one is refused before any work. Several secrets are valid
 at once (comma-separated), so a rotation is: add the new one, switch the CDN, drop the old.
 Compared in constant time. With FrontDoor=cloudfront no secret is configured and the check
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from earnest.errors import Unauthorized
 from earnest_aws.settings import ConfigError, read_secret_parameter
 
-HEADER = "x-earnest-front-door"
+HEADER = "x-earnest-edge-secret"
 MIN_SECRET_CHARS = 32
 
 

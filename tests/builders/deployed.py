@@ -44,7 +44,7 @@ def function_environment(
 
     The template loader keeps a `!Ref`'s target and a `!Sub`'s string, so a value naming a
     parameter or resource resolves to its default or physical name, and `${X}` in a string
-    to the same.
+    to the same; an `!If` takes its branch (`AWS::NoValue`: the variable is not set).
     """
     template = load_template()
     params = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
@@ -57,10 +57,20 @@ def function_environment(
             return known[text]
         return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: known[m[1]], text)
 
+    def holds(condition: str) -> bool:  # the template's conditions on variables are !Equals
+        left, right = template["Conditions"][condition]
+        return resolve(left) == resolve(right)
+
     variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
     fn = template["Resources"][logical_id]["Properties"]
     variables.update(fn.get("Environment", {}).get("Variables", {}))
-    return {name: resolve(value) for name, value in variables.items()}
+    out: dict[str, str] = {}
+    for name, value in variables.items():
+        if isinstance(value, list):  # !If [condition, then, else]
+            value = value[1] if holds(value[0]) else value[2]
+        if value != "AWS::NoValue":
+            out[name] = resolve(value)
+    return out
 
 
 def lambda_python() -> str:

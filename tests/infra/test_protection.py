@@ -113,13 +113,28 @@ def test_cloudfront_signs_for_decide_and_events_with_origin_access_control() -> 
             "lambda:InvokeFunctionUrl",
             "EdgePrincipalArn",
         )
+        # AWS also wants lambda:InvokeFunction, allowed only by way of the Function URL.
+        for grant_id, principal in (
+            ("InvokeFromCloudFront", "cloudfront.amazonaws.com"),
+            ("InvokeFromEdgePrincipal", "EdgePrincipalArn"),
+        ):
+            invoke = props(name.replace("Function", grant_id))
+            assert (invoke["Action"], invoke["Principal"]) == ("lambda:InvokeFunction", principal)
+            assert invoke["InvokedViaFunctionUrl"] is True
     assert props("ConsentUpdateFunction")["FunctionUrlConfig"]["AuthType"] == "NONE"
 
 
-def test_the_header_front_door_names_its_secret_only_when_chosen() -> None:
+def test_the_header_front_door_opens_the_urls_and_names_its_secret_only_when_chosen() -> None:
     for name in ("DecideFunction", "RecordExposureFunction"):
         variable = props(name)["Environment"]["Variables"]["FRONT_DOOR_SECRET_PARAM"]
         assert variable == ["UseHeader", "FrontDoorSecretParameter", "AWS::NoValue"]
+        # SAM opens a URL only for a literal AuthType NONE; this one is chosen by a condition.
+        url = RESOURCES[name.replace("Function", "UrlPublic")]
+        invoke = RESOURCES[name.replace("Function", "UrlPublicInvoke")]
+        assert url["Condition"] == invoke["Condition"] == "UseHeader"
+        public = (url["Properties"]["Principal"], url["Properties"]["FunctionUrlAuthType"])
+        assert public == ("*", "NONE")
+        assert invoke["Properties"]["InvokedViaFunctionUrl"] is True
 
 
 def test_the_optional_waf_rate_limits_events_per_ip() -> None:
