@@ -16,7 +16,9 @@ import json
 import os
 import random
 import re
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -25,7 +27,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -488,6 +490,10 @@ def show_after_guardrails(api: str) -> None:
 # ------------------------------------------------------------ through the edge worker
 
 WORKER = ROOT / "clients" / "edge-worker"
+WORKER_START_SECONDS = 30
+# A shared laptop or CI machine is slower than a CDN: the demo gives decide 200 ms, not the
+# worker's default 50 (bench/bench_edge.py measures what decide takes through the worker).
+DEMO_BUDGET_MS = 200
 
 
 @contextmanager
@@ -501,18 +507,24 @@ def edge_worker(api: str) -> Iterator[str | None]:
     process = subprocess.Popen(
         [node, "serve.mjs"],
         cwd=WORKER,
-        env={**os.environ, "EARNEST_API": api},
+        env={**os.environ, "EARNEST_API": api, "DECIDE_TIMEOUT_MS": str(DEMO_BUDGET_MS)},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        start_new_session=True,  # node and its workerd child end together
     )
     try:
         assert process.stdout is not None
-        line = process.stdout.readline()
+        ready, _, _ = select.select([process.stdout], [], [], WORKER_START_SECONDS)
+        line = process.stdout.readline() if ready else ""
         yield line.split()[-1] if line.startswith("worker ") else None
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)  # node and workerd, even if node never got ready
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+                break
 
 
 def page(worker: str, path: str, headers: dict[str, str]) -> tuple[dict[str, Any], str, str]:
@@ -530,9 +542,13 @@ def page(worker: str, path: str, headers: dict[str, str]) -> tuple[dict[str, Any
 def show_edge(api: str) -> None:
     with edge_worker(api) as worker:
         if worker is None:
-            print("\n(no Node or no `npm ci` in clients/edge-worker: the edge worker is skipped)")
+            print(
+                "\n(the edge worker is skipped: no Node, no `npm ci` in clients/edge-worker, "
+                f"or it did not start within {WORKER_START_SECONDS} s)"
+            )
             return
         print(f"\n== page views through the edge worker (Miniflare at {worker})")
+        print(f"(decide's budget here: {DEMO_BUDGET_MS} ms; the worker's default is 50 ms)")
         search = {
             "user-agent": "Mozilla/5.0 (iPhone; Mobile)",
             "referer": "https://www.google.com/",
@@ -548,7 +564,7 @@ def show_edge(api: str) -> None:
             for placement, d in decisions.items():
                 print(f"    {placement:<16} {d['reason']:<20} {served(d)}")
             if not decisions:
-                print("    decide did not answer within the worker's 50 ms budget (a cold start)")
+                print(f"    decide did not answer within {DEMO_BUDGET_MS} ms: the default page")
             print(f"    slots marked in the page: {marked}")
             if cookie:
                 print(f"    cookie set: {cookie.split('=')[0]}=…; {cookie.split('; ', 2)[-1]}")

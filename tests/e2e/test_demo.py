@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from earnest_cli.files import load
 from earnest_cli.template import ROOT
 
 WORKER_INSTALLED = (ROOT / "clients" / "edge-worker" / "node_modules" / "miniflare").exists()
+# Under libfaketime (the suite's clock-a-year-ahead pass) workerd never gets ready: its event
+# loop does not run on the shifted clock. The demo must then say so and go on, never hang.
+UNDER_FAKETIME = "FAKETIME" in os.environ
 
 
 def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path: Path) -> None:
@@ -51,9 +55,11 @@ def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path:
     found = re.search(r"compliance: (\d+) personalized .* \(of (\d+) decisions", text)
     assert found and found[1] == "0" and int(found[2]) > 0
     assert re.search(r"\d+ signed-in visitors withdrew consent through the signed webhook", text)
-    if WORKER_INSTALLED:  # page views through the reference worker under Miniflare
+    if WORKER_INSTALLED and not UNDER_FAKETIME:  # page views through the worker (Miniflare)
         assert "slots marked in the page: " in text
         assert "HttpOnly; Secure; SameSite=Lax" in text
+    else:
+        assert "(the edge worker is skipped: " in text
     # The functions' logs went to their file, not into the demo's output.
     assert '"_aws"' not in text and (out / "functions.log").stat().st_size > 0
     html = (out / "index.html").read_text()

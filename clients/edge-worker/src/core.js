@@ -8,8 +8,20 @@ export const DECISIONS_HEADER = "x-earnest-decisions";
 const YEAR_SECONDS = 365 * 24 * 3600;
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
 
-/** The bindings, read once per request: every knob has a default but the two URLs. */
+const configs = new WeakMap();
+
+/** The bindings, parsed once per isolate (the same `env` object serves every request):
+ * every knob has a default but the two URLs. */
 export function readConfig(env) {
+  let config = configs.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    configs.set(env, config);
+  }
+  return config;
+}
+
+function parseConfig(env) {
   const routes = typeof env.EARNEST_ROUTES === "string" ? JSON.parse(env.EARNEST_ROUTES) : env.EARNEST_ROUTES;
   return {
     decideUrl: required(env, "EARNEST_DECIDE_URL"),
