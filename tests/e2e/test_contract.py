@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from earnest import errors
+from earnest.consent.purposes import PURPOSES, VALUES
 from earnest.decide import request as decide_request
 from earnest.decide.engine import REASONS
 from earnest.events import batch
@@ -63,10 +64,8 @@ def test_the_decide_request_names_the_fields_and_limits_the_code_enforces() -> N
     placements = decide["properties"]["placements"]
     assert placements["maxItems"] == Settings().max_placements
     assert placements["items"]["maxLength"] == decide_request.MAX_PLACEMENT_LENGTH
-    consent = _schema("RequestConsent")
-    assert set(consent["properties"]) == decide_request.CONSENT
-    assert set(_schema("Purposes")["properties"]) == decide_request.CONSENT_PURPOSES
-    assert set(_schema("ConsentValue")["enum"]) == decide_request.CONSENT_VALUES
+    assert tuple(_schema("Purposes")["properties"]) == PURPOSES
+    assert tuple(_schema("ConsentValue")["enum"]) == VALUES
     reasons = _schema("Decision")["properties"]["reason"]["enum"]
     assert tuple(reasons) == REASONS
 
@@ -81,6 +80,22 @@ def test_the_events_request_names_the_fields_limits_and_reasons_the_code_enforce
     assert _schema("Conversion")["properties"]["name"]["maxLength"] == batch.MAX_NAME_LENGTH
     rejection = _schema("EventsResponse")["properties"]["rejections"]["items"]
     assert tuple(rejection["properties"]["reason"]["enum"]) == batch.REJECTION_REASONS
+
+
+def test_the_consent_a_request_carries_has_the_fields_the_contract_names(pushed: Stack) -> None:
+    # Given a decision carrying every field the contract names for its consent, and one more
+    carried = {name: None for name in _schema("RequestConsent")["properties"]}
+    body = {"visitor": {"anonymous_id": "contract-consent"}, "placements": ["home-hero"]}
+    # Then the named ones are taken, and the other is refused by name
+    assert (
+        post(f"{pushed.api_url}/decide", json.dumps({**body, "consent": carried}).encode())[0]
+        == 200
+    )
+    extra = {**carried, "tracking": None}
+    status, _, answer = post(
+        f"{pushed.api_url}/decide", json.dumps({**body, "consent": extra}).encode()
+    )
+    assert (status, answer["error"]["field"]) == (400, "consent.tracking")
 
 
 def _codes(cls: type[errors.EarnestError]) -> set[str]:
