@@ -163,9 +163,8 @@ def test_real_answers_of_the_local_stack_validate_against_the_contract(pushed: S
 # ------------------------------------------------------------ schemathesis over real HTTP
 
 schema = schemathesis.openapi.from_path(OPENAPI)
-# The methods the local stack routes to the handlers (which answer 405); the others are
-# the xfail below, kept until the local stack's server routes them too.
-schema.config.phases.coverage.unexpected_methods = {"get", "put"}
+# The methods the local stack routes to the handlers (which answer 405 in the error form).
+schema.config.phases.coverage.unexpected_methods = {"get", "put", "delete", "patch", "options"}
 # Refused input is a 400, 401, 405 or 413 (too many events, too large a body).
 schema.config.checks.negative_data_rejection.expected_statuses = ["400", "401", "405", "413"]
 CHECKS = [
@@ -177,18 +176,10 @@ CHECKS = [
 ]
 
 
-# Two 5xx schemathesis found in code this change does not own, kept as failing tests until
-# the handlers' input checks are fixed (the generated run below steps over them).
+# Two 5xx schemathesis once found, kept as regression tests.
 OBJECT_PURPOSE = {"purposes": {"measurement": {}}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: /decide answers 503 'decide failed' and /events 503 'events were not "
-    "recorded; retry' (so a sender retries what can never succeed) when consent.purposes "
-    "holds an object or a list: earnest.decide.request's `value not in CONSENT_VALUES` "
-    "raises TypeError on an unhashable value",
-)
 @pytest.mark.parametrize(
     ("route", "body"),
     [
@@ -204,19 +195,6 @@ def test_a_consent_purpose_that_is_an_object_is_a_400_naming_it(
     assert (status, answer["error"]["field"]) == (400, "consent.purposes.measurement")
 
 
-def _is_the_known_5xx(body: Any) -> bool:
-    """The xfail above; schemathesis reaches it at once, so it is not sent again."""
-    consent = body.get("consent") if isinstance(body, dict) else None
-    purposes = consent.get("purposes") if isinstance(consent, dict) else None
-    return isinstance(purposes, dict) and any(isinstance(v, dict | list) for v in purposes.values())
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: the local stack's HTTP server (earnest_cli.local_stack) answers "
-    "DELETE, PATCH, OPTIONS and HEAD itself with a 501 HTML page; the handlers would "
-    "answer 405 with the JSON error the contract names",
-)
 @pytest.mark.parametrize("method", ["DELETE", "PATCH", "OPTIONS"])
 def test_every_method_but_post_is_a_405_in_the_contracts_error_form(
     method: str, pushed: Stack
@@ -241,6 +219,4 @@ def test_every_method_but_post_is_a_405_in_the_contracts_error_form(
 def test_generated_requests_get_no_5xx_and_only_answers_the_contract_allows(
     case: Any, pushed: Stack
 ) -> None:
-    if _is_the_known_5xx(case.body):
-        return
     case.call_and_validate(base_url=pushed.api_url, checks=CHECKS)
