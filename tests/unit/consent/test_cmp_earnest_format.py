@@ -142,3 +142,16 @@ def test_bad_input_is_refused_naming_the_field(body: Any, field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         earnest_format.parse(body, NOW)
     assert caught.value.field == field
+
+
+def test_an_unknown_field_is_refused_naming_it_as_decide_and_events_do() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        one(update(purpose={"personalization": "granted"}))
+    assert caught.value.field == "purpose"
+    batch = {"updates": [update(), update(event_id="evt-2", consnet_string="x")]}
+    items = earnest_format.parse(batch, NOW).items
+    assert isinstance(items[0], ConsentUpdate)
+    assert isinstance(items[1], InvalidRequest) and items[1].field == "updates[1].consnet_string"
+    with pytest.raises(InvalidRequest) as whole:
+        earnest_format.parse({"updates": [update()], "extra": 1}, NOW)
+    assert whole.value.field == "extra"

@@ -35,10 +35,26 @@ from earnest.consent.records import (
 from earnest.errors import InvalidRequest
 
 DEFAULT_SOURCE = "earnest"
+# Every field an update may carry: anything else is refused, as decide and events refuse
+# theirs, so a misspelt `purpose` never passes as an update that says nothing.
+UPDATE_FIELDS = frozenset(
+    {
+        "subject_id",
+        "event_id",
+        "event_time",
+        "source",
+        "action",
+        "purposes",
+        "jurisdiction",
+        "consent_string",
+        "consent_mode",
+    }
+)
 
 
 def parse(payload: Any, now: datetime | None = None) -> ParsedPayload:
     if isinstance(payload, Mapping) and "updates" in payload:
+        _known_fields(payload, {"updates"}, "")
         updates = payload["updates"]
         if not isinstance(updates, list) or not updates:
             raise InvalidRequest("updates must be a non-empty list", field="updates")
@@ -57,6 +73,7 @@ def parse(payload: Any, now: datetime | None = None) -> ParsedPayload:
 def parse_update(item: Any, prefix: str = "", now: datetime | None = None) -> ConsentUpdate:
     if not isinstance(item, Mapping):
         raise InvalidRequest("an update must be a JSON object", field=prefix.rstrip(".") or "body")
+    _known_fields(item, UPDATE_FIELDS, prefix)
     action = item.get("action", "update")
     if action not in ACTIONS:
         raise InvalidRequest("action must be update or erase", field=f"{prefix}action")
@@ -98,6 +115,12 @@ def parse_update(item: Any, prefix: str = "", now: datetime | None = None) -> Co
     return replace(
         base, regime=regime, purposes=mappings.complete(*maps), consent_string=consent_string
     )
+
+
+def _known_fields(item: Mapping[str, Any], known: frozenset[str] | set[str], prefix: str) -> None:
+    unknown = sorted(str(k) for k in item if k not in known)
+    if unknown:
+        raise InvalidRequest(f"unknown field {unknown[0]!r}", field=f"{prefix}{unknown[0]}")
 
 
 def _consent_mode(raw: Any, field_name: str) -> dict[str, str]:
