@@ -58,6 +58,7 @@ UNKNOWN_FIELD = "unknown_field"
 FUTURE_TIMESTAMP = "future_timestamp"
 STALE_TIMESTAMP = "stale_timestamp"
 DUPLICATE_EVENT_ID = "duplicate_event_id"
+DUPLICATE_TOKEN = "duplicate_token"
 TOKEN_REASONS = {
     "forged": "forged_token",
     "tampered": "tampered_token",
@@ -75,6 +76,7 @@ REJECTION_REASONS = (
     STALE_TIMESTAMP,
     *TOKEN_REASONS.values(),
     DUPLICATE_EVENT_ID,
+    DUPLICATE_TOKEN,
 )
 
 ENVELOPE = frozenset({"events", "consent", "sent_at"})
@@ -259,7 +261,15 @@ def validate_batch(
                 Rejection(index, DUPLICATE_EVENT_ID, "event_id", "an earlier event has this id")
             )
             continue
+        token = event.get("token") if kind == EXPOSURE else None
+        if token in seen:
+            rejections.append(
+                Rejection(index, DUPLICATE_TOKEN, "token", "an earlier exposure has this token")
+            )
+            continue
         seen.add(event_id)
+        if token is not None:
+            seen.add(token)
         records.append(record)
         user_ids.append(user_id)
     return Validated(records, user_ids, rejections)

@@ -169,6 +169,14 @@ def test_a_repeated_event_id_keeps_the_first_and_names_the_repeat() -> None:
     ]
 
 
+def test_a_token_replayed_in_one_request_is_stored_once() -> None:
+    replayed = token()
+    other = exposure("e-x", token=token(unit="a-2"))
+    got = judge(*(exposure(f"e-{i}", token=replayed) for i in range(50)), other)
+    assert [r["event_id"] for r in got.records] == ["e-0", "e-x"]
+    assert [(r.reason, r.field) for r in got.rejections] == [("duplicate_token", "token")] * 49
+
+
 def test_a_refused_event_does_not_make_its_corrected_resend_a_duplicate() -> None:
     got = judge(conversion("c-1", value=-5), conversion("c-1"))
     assert [r.reason for r in got.rejections] == ["invalid_field"]
