@@ -84,7 +84,7 @@ def print_report(report: dict[str, Any]) -> None:
         outcome = "applied" if h.get("applied") else "NOT applied"
         print(f"  received {h.get('receive_time')}  request {h.get('request_id')}")
         print(
-            f"    {h.get('action')} under {h.get('regime')}: {_purposes(h.get('purposes'))}"
+            f"    {h.get('action')} under {h.get('regulation')}: {_purposes(h.get('purposes'))}"
             f"  -> {outcome} ({h.get('reason')})"
         )
         print(

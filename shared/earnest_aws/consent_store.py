@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 STATE = "state"
 HISTORY_PREFIX = "history#"
 RECEIPT_PREFIX = "erasure-receipt#"
-REGIME_PREFIX = "r_"
+REGULATION_PREFIX = "r_"
 # A tombstone's key in the sparse `erased` index, which the nightly report reads.
 ERASED_INDEX = "erased"
 ERASED_MARKER = "1"
@@ -45,7 +45,7 @@ def state_purposes(item: Mapping[str, Any]) -> dict[str, str]:
         return dict(ALL_DENIED)
     maps: list[dict[str, str]] = []
     for name, value in item.items():
-        if not name.startswith(REGIME_PREFIX):
+        if not name.startswith(REGULATION_PREFIX):
             continue
         purposes = value.get("M", {}).get("purposes", {}).get("M", {})
         maps.append(
@@ -56,6 +56,10 @@ def state_purposes(item: Mapping[str, Any]) -> dict[str, str]:
             }
         )
     return most_restrictive(*maps)
+
+
+# Words the history used before issue 9's one word per idea, and the words now.
+OLD_HISTORY_WORDS = (("why", "reason"), ("regime", "regulation"))
 
 
 class ConsentStore:
@@ -116,18 +120,19 @@ class ConsentStore:
     # `earnest consent show` and the writer read through these.
 
     def state(self, subject_id: str) -> dict[str, Any] | None:
-        """The stored state as plain values (regimes, tombstone), or None."""
+        """The stored state as plain values (regulations, tombstone), or None."""
         return self._get_state(subject_id)
 
     def history(self, subject_id: str) -> list[dict[str, Any]]:
         """Every change received for the subject, oldest receipt first.
 
-        Entries written before the history said `reason` said `why`: read as `reason`.
+        Entries written under the old words (`why`, `regime`) read as `reason`, `regulation`.
         """
         entries = [from_item(i) for i in self._query(subject_id, HISTORY_PREFIX)]
         for entry in entries:
-            if "why" in entry:
-                entry.setdefault("reason", entry.pop("why"))
+            for old, new in OLD_HISTORY_WORDS:
+                if old in entry:
+                    entry.setdefault(new, entry.pop(old))
         return entries
 
     def receipts(self, subject_id: str) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ def _history_item(
         "subject_id": update.subject_id,
         "record": f"{HISTORY_PREFIX}{receipt_suffix(update, receive_time, request_id, seq)}",
         "action": update.action,
-        "regime": update.regime,
+        "regulation": update.regulation,
         "purposes": dict(update.purposes),
         "source": update.source,
         "event_id": update.event_id,
@@ -86,7 +86,7 @@ class ConsentWriter(ConsentStore):
         Either way the receipt goes in the history, in the same transaction as the
         decision it records, unless the subject is erased (nothing is kept for them).
         """
-        attribute = f"r_{update.regime}"
+        attribute = f"r_{update.regulation}"
         for _ in range(_APPLY_ATTEMPTS):
             state = self._get_state(update.subject_id)
             if state is not None and "erased_at" in state:

@@ -11,7 +11,7 @@ from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
 
 
-def regime(
+def regulation(
     personalization: str, measurement: str = "granted", t: str = "2026-01-01T00:00:00.000Z"
 ) -> dict[str, Any]:
     return {
@@ -37,26 +37,26 @@ def test_no_record_for_any_id_is_none(aws: Any) -> None:
 
 
 def test_one_regulations_consent_is_read_as_purposes(aws: Any) -> None:
-    put_state(aws.consent_table, "a-1", r_gdpr=regime("granted", "denied"))
+    put_state(aws.consent_table, "a-1", r_gdpr=regulation("granted", "denied"))
     got = ConsentStore(aws.consent_table).purposes_for(["a-1"])
     assert got == {"personalization": "granted", "measurement": "denied"}
 
 
 def test_a_denial_under_any_regulation_wins(aws: Any) -> None:
-    put_state(aws.consent_table, "a-1", r_gdpr=regime("granted"), r_cpra=regime("denied"))
+    put_state(aws.consent_table, "a-1", r_gdpr=regulation("granted"), r_cpra=regulation("denied"))
     got = ConsentStore(aws.consent_table).purposes_for(["a-1"])
     assert got == {"personalization": "denied", "measurement": "granted"}
 
 
 def test_the_ids_of_one_visitor_combine_most_restrictive_first(aws: Any) -> None:
-    put_state(aws.consent_table, "a-1", r_gdpr=regime("granted", "granted"))
-    put_state(aws.consent_table, "u-1", r_default=regime("denied", "granted"))
+    put_state(aws.consent_table, "a-1", r_gdpr=regulation("granted", "granted"))
+    put_state(aws.consent_table, "u-1", r_default=regulation("denied", "granted"))
     got = ConsentStore(aws.consent_table).purposes_for(["a-1", "u-1", "a-1"])
     assert got == {"personalization": "denied", "measurement": "granted"}
 
 
 def test_a_tombstone_denies_everything(aws: Any) -> None:
-    put_state(aws.consent_table, "a-1", r_gdpr=regime("granted", "granted"))
+    put_state(aws.consent_table, "a-1", r_gdpr=regulation("granted", "granted"))
     put_state(
         aws.consent_table,
         "u-gone",
@@ -72,7 +72,7 @@ def test_a_tombstone_denies_everything(aws: Any) -> None:
 
 
 def test_a_value_that_is_neither_granted_nor_denied_is_unknown_not_a_grant(aws: Any) -> None:
-    put_state(aws.consent_table, "a-1", r_gdpr=regime("yes please"))
+    put_state(aws.consent_table, "a-1", r_gdpr=regulation("yes please"))
     assert ConsentStore(aws.consent_table).purposes_for(["a-1"]) == {"measurement": "granted"}
 
 
@@ -102,3 +102,19 @@ def test_a_hung_consent_store_fails_within_a_second_on_the_request_path(
     reset()
     # One attempt of connect 0.25 s + read 0.5 s; the probe measured 6 s per read before.
     assert waited < 2.0
+
+
+def test_history_written_under_the_old_words_reads_under_the_new(aws: Any) -> None:
+    client("dynamodb").put_item(
+        TableName=aws.consent_table,
+        Item={
+            "subject_id": {"S": "a-old"},
+            "record": {"S": "history#2026-01-01T00:00:00.000Z#r-1#0"},
+            "regime": {"S": "gdpr"},
+            "why": {"S": "newer_than_stored"},
+            "applied": {"BOOL": True},
+        },
+    )
+    (entry,) = ConsentStore(aws.consent_table).history("a-old")
+    assert (entry["regulation"], entry["reason"]) == ("gdpr", "newer_than_stored")
+    assert "regime" not in entry and "why" not in entry

@@ -97,7 +97,7 @@ def test_a_signed_update_is_stored_and_read_as_decide_reads_it(aws: Any, consent
     status, _, body = consent(
         update(purposes={"personalization": "granted", "measurement": "denied"})
     )
-    assert status == 200 and body["applied"] is True and body["reason"] == "first_for_regime"
+    assert status == 200 and body["applied"] is True and body["reason"] == "first_for_regulation"
     assert stored(aws, "a-1") == {"personalization": "granted", "measurement": "denied"}
     (entry,) = history(aws, "a-1")
     assert entry["event_id"] == "e-1" and entry["source"] == "test-cmp" and entry["applied"] is True
@@ -120,7 +120,7 @@ def test_an_older_update_arriving_late_is_kept_in_history_but_not_applied(
     assert status == 200 and body["applied"] is False and body["reason"] == "older_than_stored"
     assert stored(aws, "a-1") == DENIED
     assert [(h["event_id"], h["applied"], h["reason"]) for h in history(aws, "a-1")] == [
-        ("new", True, "first_for_regime"),
+        ("new", True, "first_for_regulation"),
         ("old", False, "older_than_stored"),
     ]
 
@@ -199,7 +199,7 @@ def test_a_batch_of_100_applies_each_update_on_its_own(aws: Any, consent: Post) 
     assert stored(aws, "s-42") == GRANTED and stored(aws, "s-9") is None
     # The repeat is recorded beside the original, not over it: proof of both receipts.
     assert [(h["applied"], h["reason"]) for h in history(aws, "s-0")] == [
-        (True, "first_for_regime"),
+        (True, "first_for_regulation"),
         (False, "duplicate"),
     ]
 

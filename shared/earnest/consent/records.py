@@ -1,6 +1,6 @@
 """Consent updates as Earnest stores them: who, which regulation, what, when, from where.
 
-Owns the rules every source shares: the regime (one regulation never overwrites
+Owns the rules every source shares: the regulation (one regulation never overwrites
 another's consent), event-time normalisation (ISO 8601 UTC with milliseconds, so that
 strings order like times in a conditional write), ordering (newer event time wins, ties
 go to the greater event id) and the bounds on identifiers. Pure: no boto3.
@@ -21,7 +21,7 @@ from earnest.timefmt import format_time as format_time  # cmp/didomi reads it he
 
 UPDATE, ERASE = "update", "erase"
 ACTIONS = (UPDATE, ERASE)
-DEFAULT_REGIME = "default"
+DEFAULT_REGULATION = "default"
 MAX_BATCH = 100
 MAX_CONSENT_STRING = 16 * 1024
 # A CMP's clock may run a little ahead of ours; anything further ahead would pin the
@@ -30,7 +30,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 # Outcomes, as the response and the history name them.
-FIRST = "first_for_regime"
+FIRST = "first_for_regulation"
 NEWER = "newer_than_stored"
 STALE = "older_than_stored"
 DUPLICATE = "duplicate"
@@ -44,8 +44,8 @@ EU_EEA = frozenset({
     "EU", "EEA",
 })
 # fmt: on
-COUNTRY_REGIMES = {"GB": "uk_gdpr", "UK": "uk_gdpr", "CH": "fadp", "BR": "lgpd", "CA": "pipeda"}
-REGIME_ALIASES = {
+COUNTRY_REGULATIONS = {"GB": "uk_gdpr", "UK": "uk_gdpr", "CH": "fadp", "BR": "lgpd", "CA": "pipeda"}
+REGULATION_ALIASES = {
     "gdpr": "gdpr",
     "eugdpr": "gdpr",
     "gdpreu": "gdpr",
@@ -68,8 +68,8 @@ REGIME_ALIASES = {
     "pipeda": "pipeda",
     "fadp": "fadp",
     "nfadp": "fadp",
-    "default": DEFAULT_REGIME,
-    "none": DEFAULT_REGIME,
+    "default": DEFAULT_REGULATION,
+    "none": DEFAULT_REGULATION,
 }
 _SLUG = re.compile(r"[a-z][a-z0-9_]{1,23}")
 _ISO = re.compile(r"([A-Za-z]{2,3})(?:-([A-Za-z0-9]{1,3}))?")
@@ -85,7 +85,7 @@ class ConsentUpdate:
     event_time: str  # ISO 8601 UTC, milliseconds: orders as a string
     source: str
     action: Literal["update", "erase"] = "update"
-    regime: str = DEFAULT_REGIME
+    regulation: str = DEFAULT_REGULATION
     purposes: Mapping[str, str] = field(default_factory=dict)
     consent_string: str | None = None
     jurisdiction: str | None = None
@@ -103,7 +103,7 @@ class Outcome:
         return {
             "event_id": self.update.event_id,
             "action": self.update.action,
-            "regime": self.update.regime,
+            "regulation": self.update.regulation,
             "applied": self.applied,
             "reason": self.reason,
         }
@@ -186,20 +186,20 @@ def subject(raw: Any, field_name: str = "subject_id") -> str:
     return value
 
 
-def regime_of(raw: Any, field_name: str = "jurisdiction", strict: bool = True) -> str:
-    """A jurisdiction or regulation name as the regime its consent is stored under.
+def regulation_of(raw: Any, field_name: str = "jurisdiction", strict: bool = True) -> str:
+    """A jurisdiction or regulation name as the regulation its consent is stored under.
 
     ISO country or subdivision codes (DE, US-CA), regulation names (gdpr, ccpa) and their
-    common CMP spellings are mapped; another lower-case slug is kept as its own regime.
+    common CMP spellings are mapped; another lower-case slug is kept as its own regulation.
     Strict callers (Earnest's format) get a 400 for anything else, CMPs get `default`.
     """
     if raw is None:
-        return DEFAULT_REGIME
+        return DEFAULT_REGULATION
     if isinstance(raw, str):
         text = raw.strip()
         lowered = text.lower().replace("-", "_")
-        if lowered in REGIME_ALIASES:
-            return REGIME_ALIASES[lowered]
+        if lowered in REGULATION_ALIASES:
+            return REGULATION_ALIASES[lowered]
         iso = _ISO.fullmatch(text)
         if iso:
             return _of_country(iso.group(1).upper(), (iso.group(2) or "").upper())
@@ -210,7 +210,7 @@ def regime_of(raw: Any, field_name: str = "jurisdiction", strict: bool = True) -
             f"{field_name} must be a country code (DE, US-CA) or a regulation (gdpr, cpra)",
             field=field_name,
         )
-    return DEFAULT_REGIME
+    return DEFAULT_REGULATION
 
 
 def _of_country(country: str, region: str) -> str:
@@ -218,7 +218,7 @@ def _of_country(country: str, region: str) -> str:
         return "gdpr"
     if country == "US":
         return "cpra" if region == "CA" else "us"
-    return COUNTRY_REGIMES.get(country, DEFAULT_REGIME)
+    return COUNTRY_REGULATIONS.get(country, DEFAULT_REGULATION)
 
 
 def purposes(raw: Any, field_name: str = "purposes") -> dict[str, str]:

@@ -25,7 +25,7 @@ def test_a_user_update_is_stored_under_both_ids_didomi_knows() -> None:
     first = got[0]
     assert first.purposes == GRANTED
     assert (first.event_id, first.event_time) == ("unique_event_id", "2019-08-07T10:45:11.000Z")
-    assert (first.regime, first.source, first.jurisdiction) == ("gdpr", "didomi", "FR")
+    assert (first.regulation, first.source, first.jurisdiction) == ("gdpr", "didomi", "FR")
 
 
 def test_a_purpose_switched_off_withdraws_personalization() -> None:
@@ -50,7 +50,7 @@ def test_a_user_with_no_choices_is_stored_as_denied() -> None:
 
 def test_a_multi_regulation_event_keeps_its_regulation() -> None:
     payload = {**sample("didomi"), "regulation": "cpra"}
-    assert {u.regime for u in updates(payload)} == {"cpra"}
+    assert {u.regulation for u in updates(payload)} == {"cpra"}
 
 
 def test_a_deleted_user_is_an_erasure_of_both_ids() -> None:

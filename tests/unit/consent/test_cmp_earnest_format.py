@@ -36,12 +36,12 @@ def one(body: dict[str, Any]) -> ConsentUpdate:
 def test_an_update_is_read_with_its_time_in_utc_milliseconds() -> None:
     got = one(update())
     assert got.event_time == "2026-03-01T10:59:00.000Z"
-    assert (got.regime, got.action, got.source) == ("default", "update", "my-cmp")
+    assert (got.regulation, got.action, got.source) == ("default", "update", "my-cmp")
     assert got.purposes == {"personalization": "granted", "measurement": "denied"}
 
 
 @pytest.mark.parametrize(
-    ("jurisdiction", "regime"),
+    ("jurisdiction", "regulation"),
     [
         ("DE", "gdpr"),
         ("US-CA", "cpra"),
@@ -53,15 +53,15 @@ def test_an_update_is_read_with_its_time_in_utc_milliseconds() -> None:
         ("appi", "appi"),
     ],
 )
-def test_a_jurisdiction_names_the_regime_its_consent_is_kept_under(
-    jurisdiction: str, regime: str
+def test_a_jurisdiction_names_the_regulation_its_consent_is_kept_under(
+    jurisdiction: str, regulation: str
 ) -> None:
-    assert one(update(jurisdiction=jurisdiction)).regime == regime
+    assert one(update(jurisdiction=jurisdiction)).regulation == regulation
 
 
 def test_a_tc_string_alone_says_the_purposes_and_implies_gdpr() -> None:
     got = one(update(purposes=None, consent_string=encode({1, 5, 6, 8})))
-    assert (got.regime, got.purposes) == (
+    assert (got.regulation, got.purposes) == (
         "gdpr",
         {"personalization": "granted", "measurement": "granted"},
     )

@@ -14,7 +14,7 @@ def test_the_documented_request_is_stored_under_its_raw_identity() -> None:
     (got,) = ketch.parse(sample("ketch")).items
     assert isinstance(got, ConsentUpdate)
     assert (got.subject_id, got.event_id) == ("123", "22880925-aac5-42f9-a653-cb6921d361ff")
-    assert (got.regime, got.jurisdiction) == ("gdpr", "eugdpr")
+    assert (got.regulation, got.jurisdiction) == ("gdpr", "eugdpr")
     assert got.event_time == "2023-11-14T22:13:20.000Z"
     assert got.purposes == {"personalization": "granted", "measurement": "denied"}
 
@@ -29,11 +29,11 @@ def test_hashed_identities_are_not_subjects() -> None:
     ]
 
 
-def test_a_us_regulation_is_its_own_regime() -> None:
+def test_a_us_regulation_is_its_own_regulation() -> None:
     payload = sample("ketch")
     payload["request"]["regulation"] = "ccpa"
     (got,) = ketch.parse(payload).items
-    assert isinstance(got, ConsentUpdate) and got.regime == "cpra"
+    assert isinstance(got, ConsentUpdate) and got.regulation == "cpra"
 
 
 @pytest.mark.parametrize(

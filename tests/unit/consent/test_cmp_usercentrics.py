@@ -22,7 +22,7 @@ def test_the_documented_sample_is_stored_under_its_controller_id() -> None:
     assert got.event_time == "2025-04-15T12:51:35.920Z"
     assert got.event_id == f"{got.subject_id}@1744721495920"
     # Its TC string consents to purposes 2, 3, 4, 7, 10 only: nothing Earnest maps.
-    assert (got.regime, got.purposes) == (
+    assert (got.regulation, got.purposes) == (
         "gdpr",
         {"personalization": "denied", "measurement": "denied"},
     )
@@ -36,7 +36,7 @@ def test_without_a_tc_string_configured_services_say_the_purposes() -> None:
     assert one(payload, table).purposes == {"personalization": "granted", "measurement": "granted"}
     payload["consents"][0]["consent_status"] = False
     assert one(payload, table).purposes == {"personalization": "denied", "measurement": "granted"}
-    assert one(payload, table).regime == "default"
+    assert one(payload, table).regulation == "default"
 
 
 def test_a_redelivery_has_the_same_event_id() -> None:

@@ -39,7 +39,7 @@ def test_usnat_opt_outs_and_the_gpc_subsection_are_read() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "personalization", "regime"),
+    ("text", "personalization", "regulation"),
     [
         ("DBABL~BVVVkkkklWA.YA", "denied", "us"),
         ("DBABL~BAAAAAAAAQA.QA", "granted", "us"),
@@ -48,11 +48,11 @@ def test_usnat_opt_outs_and_the_gpc_subsection_are_read() -> None:
     ],
 )
 def test_a_us_opt_out_of_sale_sharing_or_targeting_denies_personalization(
-    text: str, personalization: str, regime: str
+    text: str, personalization: str, regulation: str
 ) -> None:
     purposes, implied = consent_string_purposes(text)
     assert purposes == {"personalization": personalization, "measurement": "granted"}
-    assert implied == regime
+    assert implied == regulation
 
 
 def test_with_a_tcf_and_a_us_section_the_most_restrictive_wins() -> None:

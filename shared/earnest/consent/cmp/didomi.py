@@ -31,7 +31,7 @@ from earnest.consent.records import (
     identifier,
     obj,
     parse_event_time,
-    regime_of,
+    regulation_of,
     subject,
 )
 from earnest.errors import InvalidRequest
@@ -151,7 +151,7 @@ def parse_event(
         replace(
             base,
             subject_id=s,
-            regime=regime_of(regulation, strict=False),
+            regulation=regulation_of(regulation, strict=False),
             purposes=mappings.complete(*maps),
             consent_string=tc_string if isinstance(tc_string, str) else None,
             jurisdiction=_text(entity.get("last_seen_country") or entity.get("country")),

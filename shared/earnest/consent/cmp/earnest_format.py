@@ -29,7 +29,7 @@ from earnest.consent.records import (
     identifier,
     parse_event_time,
     purposes,
-    regime_of,
+    regulation_of,
     subject,
 )
 from earnest.errors import InvalidRequest
@@ -91,12 +91,12 @@ def parse_update(item: Any, prefix: str = "", now: datetime | None = None) -> Co
         return replace(base, action="erase")
 
     maps: list[dict[str, str]] = []
-    implied_regime: str | None = None
+    implied_regulation: str | None = None
     if "purposes" in item:
         maps.append(purposes(item["purposes"], f"{prefix}purposes"))
     consent_string = item.get("consent_string")
     if consent_string is not None:
-        decoded, implied_regime = mappings.read_consent_string(
+        decoded, implied_regulation = mappings.read_consent_string(
             consent_string, f"{prefix}consent_string"
         )
         maps.append(decoded)
@@ -107,13 +107,16 @@ def parse_update(item: Any, prefix: str = "", now: datetime | None = None) -> Co
             "purposes is required (or a consent_string or consent_mode that says them)",
             field=f"{prefix}purposes",
         )
-    regime = (
-        regime_of(jurisdiction, f"{prefix}jurisdiction")
+    regulation = (
+        regulation_of(jurisdiction, f"{prefix}jurisdiction")
         if jurisdiction is not None
-        else implied_regime or regime_of(None)
+        else implied_regulation or regulation_of(None)
     )
     return replace(
-        base, regime=regime, purposes=mappings.complete(*maps), consent_string=consent_string
+        base,
+        regulation=regulation,
+        purposes=mappings.complete(*maps),
+        consent_string=consent_string,
     )
 
 

@@ -16,7 +16,7 @@ A purpose's choice comes in each of the forms Ketch documents: `"granted"`/`"den
 
 Every raw identity becomes a subject (hashed identities cannot match what the edge
 sends). Ketch purpose codes are each tenant's own, so they map through a configurable
-table (default: `personalization` and `analytics`). `regulation` names the regime.
+table (default: `personalization` and `analytics`). `regulation` names the regulation.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from earnest.consent.records import (
     identifier,
     obj,
     parse_event_time,
-    regime_of,
+    regulation_of,
     subject,
 )
 from earnest.errors import InvalidRequest
@@ -85,7 +85,7 @@ def parse(
                 event_id=event_id,
                 event_time=event_time,
                 source=SOURCE,
-                regime=regime_of(request.get("regulation"), strict=False),
+                regulation=regulation_of(request.get("regulation"), strict=False),
                 purposes=mappings.complete(
                     mappings.purposes_from_codes(choices, table or DEFAULT_PURPOSES)
                 ),

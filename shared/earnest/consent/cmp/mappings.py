@@ -83,7 +83,7 @@ def gpp_purposes(gpp: GppString) -> dict[str, str]:
     return most_restrictive(*maps)
 
 
-def regime_of_gpp(gpp: GppString) -> str | None:
+def regulation_of_gpp(gpp: GppString) -> str | None:
     """The regulation a GPP string speaks for, when it speaks for one."""
     if gpp.tcfeuv2 is not None and not gpp.us:
         return "gdpr"
@@ -137,7 +137,7 @@ class SignalError(ValueError):
 
 
 def consent_string_purposes(text: str) -> tuple[dict[str, str], str | None]:
-    """Any consent string a CMP sends, decoded and mapped: (purposes, regime it implies).
+    """Any consent string a CMP sends, decoded and mapped: (purposes, regulation it implies).
 
     GPP strings start with `DB` (header type 3, version 1); US Privacy strings look like
     `1YNN`; anything else is read as a TC string.
@@ -150,7 +150,7 @@ def consent_string_purposes(text: str) -> tuple[dict[str, str], str | None]:
     try:
         if text.startswith("DB"):
             decoded = gpp.decode(text)
-            return gpp_purposes(decoded), regime_of_gpp(decoded)
+            return gpp_purposes(decoded), regulation_of_gpp(decoded)
         if len(text) == 4 and text[0] == "1":
             return us_opt_out_purposes([gpp.decode_us_privacy(text)]), "cpra"
         return tcf_purposes(tcf.decode(text)), "gdpr"

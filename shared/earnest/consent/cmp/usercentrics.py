@@ -21,7 +21,7 @@ from typing import Any
 
 from earnest.consent.cmp import mappings
 from earnest.consent.records import (
-    DEFAULT_REGIME,
+    DEFAULT_REGULATION,
     ConsentUpdate,
     ParsedPayload,
     identifier,
@@ -60,12 +60,12 @@ def parse_one(
     timestamp = item.get("timestamp")
     event_time = parse_event_time(timestamp, f"{prefix}timestamp", now)
     maps: list[dict[str, str]] = []
-    regime = DEFAULT_REGIME
+    regulation = DEFAULT_REGULATION
     consent_string = item.get("consent_string")
     if consent_string not in (None, ""):
         decoded, implied = mappings.read_consent_string(consent_string, f"{prefix}consent_string")
         maps.append(decoded)
-        regime = implied or regime
+        regulation = implied or regulation
     consents = item.get("consents") or []
     if not isinstance(consents, list):
         raise InvalidRequest("consents must be a list", field=f"{prefix}consents")
@@ -83,7 +83,7 @@ def parse_one(
         event_id=identifier(f"{controller}@{timestamp}", f"{prefix}controller_id"),
         event_time=event_time,
         source=SOURCE,
-        regime=regime,
+        regulation=regulation,
         purposes=mappings.complete(*maps),
         consent_string=consent_string or None,
     )
