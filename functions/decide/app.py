@@ -18,13 +18,32 @@ from earnest_aws.http import HttpRequest, Response, http_handler, json_response
 from earnest_aws.metrics import DecisionMetrics
 from earnest_aws.rules_cache import RulesCache
 from earnest_aws.settings import DecideSettings
+from earnest_aws.snapstart import register as after_every_restore
 
 logger = Logger()
 SETTINGS = DecideSettings.from_env()
 SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
-RULES = RulesCache(SETTINGS, SIGNER, on_event=lambda name, fields: logger.info(name, extra=fields))
-CONSENT = ConsentStore(SETTINGS.consent_table, client("dynamodb", SETTINGS.consent_timeouts))
 METRICS = DecisionMetrics(SETTINGS.service)
+
+
+def _connect() -> tuple[RulesCache, ConsentStore]:
+    rules = RulesCache(SETTINGS, SIGNER, on_event=lambda n, fields: logger.info(n, extra=fields))
+    return rules, ConsentStore(
+        SETTINGS.consent_table, client("dynamodb", SETTINGS.consent_timeouts)
+    )
+
+
+RULES, CONSENT = _connect()
+
+
+def _after_restore() -> None:
+    """SnapStart: the snapshot's connections are dead and its rules may be days old."""
+    global RULES, CONSENT
+    RULES, CONSENT = _connect()
+    RULES.refresh()
+
+
+after_every_restore(_after_restore)
 
 
 def _fail_closed() -> None:

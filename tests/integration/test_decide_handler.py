@@ -54,6 +54,13 @@ def decide(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     return load_handler("decide")
 
 
+def past_the_ttl(decide: Any) -> None:
+    """The TTL has passed, and the refresh it starts runs to its end before the request is
+    served (in the function it runs in the background: tests/integration/test_rules_cache)."""
+    rules = decide.__wrapped__.__globals__["RULES"]
+    rules._next_refresh, rules._spawn = 0, lambda job: job()
+
+
 def hiker(unit: str = "a-hiker") -> dict[str, Any]:
     return request(unit, attributes={"last_category": "hiking"})
 
@@ -127,7 +134,7 @@ def test_when_dynamodb_fails_the_last_good_rules_keep_serving(
         == "personalized"
     )
     client("dynamodb").delete_table(TableName=aws.experiences_table)
-    decide.__wrapped__.__globals__["RULES"]._next_refresh = 0  # the TTL has passed
+    past_the_ttl(decide)
     d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
     assert d["reason"] == "personalized"
 
@@ -153,7 +160,7 @@ def test_the_rules_cache_refreshes_on_its_ttl(aws: Any, decide: Any) -> None:
         invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
         == "personalized"
     )
-    decide.__wrapped__.__globals__["RULES"]._next_refresh = 0
+    past_the_ttl(decide)
     assert (
         invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
         == "no_live_experience"
