@@ -14,6 +14,7 @@ from earnest.jsonbody import read_json
 from earnest.tokens import TokenSigner
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
+from earnest_aws.front_door import load_secrets
 from earnest_aws.http import HttpRequest, Response, http_handler, json_response
 from earnest_aws.metrics import DecisionMetrics
 from earnest_aws.rules_cache import RulesCache
@@ -58,6 +59,7 @@ def _fail_closed() -> None:
     metrics=METRICS,
     failed="decide_failed",
     retry_message="decide failed; serve the default",
+    front_door=load_secrets(),
 )
 def handler(request: HttpRequest) -> Response:
     response = decide(

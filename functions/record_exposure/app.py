@@ -21,6 +21,7 @@ from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
 from earnest_aws.events_config import EventsSettings
 from earnest_aws.events_store import EventsStore
+from earnest_aws.front_door import load_secrets
 from earnest_aws.http import HttpRequest, Response, http_handler, json_response
 from earnest_aws.metrics import Counts
 
@@ -41,6 +42,7 @@ CLOCK = time.time  # the receive time; tests pin it
     metrics=METRICS,
     failed="events_failed",
     retry_message="events were not recorded; retry",
+    front_door=load_secrets(),
 )
 def handler(request: HttpRequest) -> Response:
     body = receive(

@@ -27,6 +27,7 @@ from earnest.errors import (
     Unauthorized,
     Unavailable,
 )
+from earnest_aws.front_door import require
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -120,8 +121,12 @@ def http_handler(
     metrics: Counts | None = None,
     failed: str = "",
     retry_message: str = "the request failed; retry",
+    front_door: tuple[bytes, ...] = (),
 ) -> Callable[[Callable[[HttpRequest], Response]], Callable[[Mapping[str, Any], Any], Response]]:
     """Wrap `serve(request) -> response` as a Lambda handler of a POST route.
+
+    With `front_door` secrets (FrontDoor=header, earnest_aws.front_door), a request without
+    one of them in `x-earnest-edge-secret` is refused (401) before any work.
 
     A refused request logs `<name> refused` with its code and field and counts
     `refused_<code>`; a dependency that failed (Unavailable) or a bug answers 503 (retry,
@@ -137,6 +142,8 @@ def http_handler(
             logger.set_correlation_id(request_id)
             try:
                 request = parse_event(event, max_body_bytes, request_id)
+                if front_door:
+                    require(request.headers, front_door)
                 if request.method != ALLOWED_METHOD:
                     raise MethodNotAllowed(f"use {ALLOWED_METHOD}", allowed=ALLOWED_METHOD)
                 return serve(request)
