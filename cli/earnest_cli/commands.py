@@ -57,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
     from earnest_cli import (
         consent_cmd,
+        deployed,
         experiences_cmd,
         explain_cmd,
         growthbook,
@@ -66,6 +67,12 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="a deployed stack (e.g. earnest-prod): table and bucket names from its outputs "
+        "(default: the local names, or EXPERIENCES_TABLE, CONSENT_TABLE, EVENTS_BUCKET)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -97,7 +104,7 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
     p.add_argument("--verbose", action="store_true", help="show the functions' logs instead")
     p.set_defaults(func=cmd_serve)
 
-    for module in (report_cmd, consent_cmd, plan_cmd):
+    for module in (report_cmd, consent_cmd, plan_cmd, deployed):
         module.add_parser(sub)
     if extra is not None:
         extra(sub)
@@ -108,7 +115,15 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
     """Parse and run one command under the one error handler."""
     args = parser.parse_args(argv)
     use_local_credentials()
-    code: int = run(f"{PROG} {args.command}", lambda: int(args.func(args)))
+
+    def command() -> int:
+        if args.stack:
+            from earnest_cli.deployed import use_stack
+
+            use_stack(args.stack)
+        return int(args.func(args))
+
+    code: int = run(f"{PROG} {args.command}", command)
     return code
 
 

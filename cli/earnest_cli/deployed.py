@@ -19,6 +19,7 @@ from typing import Any
 from earnest_aws.clients import client, reset
 from earnest_aws.reports_store import LATEST, REPORTS_PREFIX
 from earnest_aws.settings import settings
+from earnest_cli.errors import CommandError
 
 # Stack output -> the variable the CLI reads (template.yaml's Outputs declare each).
 OUTPUTS = {
@@ -31,8 +32,11 @@ PARAMETERS = {"ConsentRegime": "CONSENT_REGIME", "GlobalHoldout": "GLOBAL_HOLDOU
 REPORT_PAGE = f"{REPORTS_PREFIX}{LATEST}/index.html"
 
 
-class StackError(RuntimeError):
+class StackError(CommandError):
     """The stack cannot be read, or lacks what the CLI needs; the message says which."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=2)
 
 
 def describe(stack: str) -> dict[str, Any]:
@@ -91,29 +95,18 @@ def _signer() -> Any:
     return botocore.session.get_session().create_client("s3", region_name=region, config=config)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m earnest_cli.deployed env STACK` prints the exports; `report-url STACK` the
-    presigned report link (until `earnest --stack` does both)."""
-    import argparse
-    import shlex
-    import sys
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "report-url",
+        help="a presigned link to the latest report in the stack's private bucket",
+        description="Print a presigned URL of reports/latest/index.html in EVENTS_BUCKET "
+        "(from --stack, or the environment); anyone holding it can open the report "
+        "until it expires.",
+    )
+    p.add_argument("--expires-in", type=int, default=900, help="seconds (default 900)")
+    p.set_defaults(func=run)
 
-    parser = argparse.ArgumentParser(prog="python -m earnest_cli.deployed")
-    parser.add_argument("what", choices=["env", "report-url"])
-    parser.add_argument("stack", help="the stack's name, e.g. earnest-prod")
-    parser.add_argument("--expires-in", type=int, default=900, help="seconds (report-url)")
-    args = parser.parse_args(argv)
-    try:
-        env = stack_environment(args.stack)
-        if args.what == "env":
-            print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()))
-        else:
-            print(latest_report_url(env["EVENTS_BUCKET"], args.expires_in))
-    except StackError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+def run(args: Any) -> int:
+    print(latest_report_url(settings().events_bucket, args.expires_in))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -105,13 +105,17 @@ def test_the_latest_report_opens_from_a_presigned_url(stack: dict[str, str]) -> 
         assert response.headers["content-type"] == "text/html"
 
 
-def test_the_command_prints_exports_a_shell_can_eval_and_the_report_link(
+def test_every_command_takes_the_stack_and_the_report_link_is_one_command(
     stack: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert deployed.main(["env", STACK]) == 0
-    exports = dict(
-        line.removeprefix("export ").split("=", 1) for line in capsys.readouterr().out.splitlines()
+    assert main(["--stack", STACK, "list"]) == 0
+    assert main(["--stack", STACK, "report-url"]) == 2  # no report yet: said, not a traceback
+    assert "earnest report-url: no report" in capsys.readouterr().err
+    assert main(["--stack", "earnest-nope", "list"]) == 2
+    assert "earnest-nope" in capsys.readouterr().err
+    page = b"<!doctype html><title>Earnest report</title>"
+    clients.client("s3").put_object(
+        Bucket=stack["DataBucketName"], Key=deployed.REPORT_PAGE, Body=page
     )
-    assert exports["CONSENT_TABLE"] == "earnest-consent-test"
-    assert deployed.main(["report-url", STACK]) == 2  # no report yet: said, not a traceback
-    assert "no report" in capsys.readouterr().err
+    assert main(["--stack", STACK, "report-url", "--expires-in", "60"]) == 0
+    assert "X-Amz-Expires=60" in capsys.readouterr().out
