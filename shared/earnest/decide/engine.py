@@ -29,7 +29,7 @@ from earnest.decide.bucketing import (
     pick,
     seed_for,
 )
-from earnest.decide.request import validate_request
+from earnest.decide.request import identity_confidence, validate_request
 from earnest.tokens import TokenSigner
 
 # The closed set of reasons; metrics, events and the report all use these words.
@@ -268,7 +268,7 @@ class Engine:
         if not exp.requires <= granted:
             return NO_CONSENT
         visitor = request["visitor"]
-        if visitor.get("identity_confidence", 1.0) < exp.min_identity:
+        if identity_confidence(visitor) < exp.min_identity:
             view = {
                 "visitor": {"anonymous_id": visitor["anonymous_id"]},
                 "context": request.get("context") or {},
@@ -335,9 +335,7 @@ class Engine:
             validate_request(request, self.max_placements, self.known_placements)
         visitor = request["visitor"]
         unit: str = visitor["anonymous_id"]
-        # Absent, the edge vouches for what it sent: profile attributes keyed on the
-        # anonymous id are certain. Stitched identities send their real confidence.
-        confidence = visitor.get("identity_confidence", 1.0)
+        confidence = identity_confidence(visitor)
         granted = self._granted(consent, request.get("consent"))
         anonymous_view: dict[str, Any] | None = None
         in_global: bool | None = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from earnest.conditions.compile import matches
+from earnest.decide.request import identity_confidence
 
 if TYPE_CHECKING:
     from earnest.decide.engine import CompiledExperience
@@ -59,7 +60,7 @@ def _detail(
         missing = ", ".join(sorted(exp.requires - granted))
         return f"needs consent for {missing}, not granted for this visitor"
     if outcome == e.IDENTITY_UNCERTAIN:
-        confidence = request["visitor"].get("identity_confidence", 1.0)
+        confidence = identity_confidence(request["visitor"])
         view = {
             "visitor": {"anonymous_id": request["visitor"]["anonymous_id"]},
             "context": request.get("context") or {},

@@ -82,6 +82,13 @@ def _check_visitor(visitor: Any) -> None:
         raise _fail("visitor.identity_confidence", "identity_confidence must be a number in [0, 1]")
 
 
+def identity_confidence(visitor: Mapping[str, Any]) -> float:
+    """How sure the identity graph is that this is the user; absent or null, the edge vouches
+    for what it sent (profile attributes keyed on the anonymous id are certain): 1."""
+    confidence = visitor.get("identity_confidence")
+    return 1.0 if confidence is None else float(confidence)
+
+
 def _check_placements(placements: Any, max_placements: int, known: Collection[str]) -> None:
     if not isinstance(placements, list) or not placements:
         raise _fail("placements", "placements must be a non-empty list of placement names")

@@ -283,3 +283,11 @@ def test_bad_requests_name_the_field(body: Any, field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         Engine([experience()]).decide(body, None)
     assert caught.value.field == field
+
+
+def test_a_null_identity_confidence_counts_as_absent() -> None:
+    engine = Engine([experience()], global_holdout=0)
+    sent = request()
+    sent["visitor"]["identity_confidence"] = None
+    absent = request()
+    assert engine.decide(sent, None) == engine.decide(absent, None)
