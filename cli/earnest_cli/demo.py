@@ -34,6 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from earnest.timefmt import format_time
 from earnest_cli.template import ROOT
 
 EXAMPLES = ROOT / "examples" / "experiences"
@@ -163,7 +164,7 @@ def signed_update(subject: str, purposes: dict[str, str]) -> tuple[bytes, dict[s
     update = {
         "subject_id": subject,
         "event_id": f"cmp-{uuid.uuid4().hex[:12]}",
-        "event_time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "event_time": format_time(datetime.now(UTC)),
         "source": "demo-cmp",
         "jurisdiction": "FR",
         "purposes": purposes,

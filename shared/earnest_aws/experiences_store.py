@@ -20,6 +20,7 @@ import orjson
 
 from earnest.errors import ConcurrentModification
 from earnest.experiences.lifecycle import authored_only, content_hash, effective
+from earnest.timefmt import format_time
 from earnest_aws.aws_errors import is_condition_failure, translated
 from earnest_aws.clients import client
 
@@ -59,7 +60,7 @@ class Rules:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_time(datetime.now(UTC))
 
 
 def _json(value: Any) -> str:

@@ -28,7 +28,7 @@ def after_restore(reload_rules: Callable[[], Any]) -> None:
 def register(reload_rules: Callable[[], Any]) -> bool:
     """Run `after_restore(reload_rules)` after every restore; False where there are no hooks."""
     try:
-        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+        from snapshot_restore_py import register_after_restore  # type: ignore[import-untyped]
     except ImportError:
         return False
     register_after_restore(after_restore, reload_rules)

@@ -27,11 +27,10 @@ from typing import Any
 
 import orjson
 
-EXPOSURE = "exposure"
-CONVERSION = "conversion"
-PERSONALIZED = "personalized"
-HOLDOUT = "holdout"
-GLOBAL_HOLDOUT = "global_holdout"
+from earnest.decide.engine import GLOBAL_HOLDOUT, HOLDOUT, PERSONALIZED
+from earnest.events.batch import CONVERSION, EXPOSURE
+from earnest.timefmt import format_ms
+
 # The program's units: the global holdout against everyone the program treats (an
 # experience's own holdout is part of the program: it is what the program chose to do).
 PROGRAM_REASONS = frozenset({PERSONALIZED, HOLDOUT, GLOBAL_HOLDOUT})
@@ -57,12 +56,6 @@ def to_ms(text: str) -> int:
     if moment.tzinfo is None:
         raise ValueError(f"time without a zone: {text!r}")
     return (moment - _EPOCH) // _MS
-
-
-def format_ms(ms: int) -> str:
-    """Epoch milliseconds as the stored format, `2026-11-22T10:15:30.123Z`."""
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def _canonical_time(text: Any) -> str | None:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from earnest.decide.engine import REASONS
+from earnest.decide.engine import GLOBAL_HOLDOUT, REASONS
+from earnest.experiences.lifecycle import ACTIVE_STATUSES, LIVE, PAUSED
 from earnest.report import guardrails, planning, stats
 from earnest.report.aggregation import (
-    GLOBAL_HOLDOUT,
     PROGRAM_ARM,
     ArmKey,
     ArmTotals,
@@ -29,7 +29,7 @@ from earnest.report.aggregation import (
     ExperienceTotals,
     Totals,
 )
-from earnest.report.guardrails import ACTIVE_STATUSES, LIVE, PAUSED, VariantResult, ends_at
+from earnest.report.guardrails import VariantResult, ends_at
 from earnest.report.guardrails import review_due as review_due_of
 
 SCHEMA = "earnest.report/1"

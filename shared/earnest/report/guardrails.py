@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from earnest.experiences.lifecycle import ACTIVE_STATUSES, LIVE, PAUSED, RETIRED
+
 ACTOR = "nightly-report"
 
 # Actions (the audit entry's `action`) and the rules that lead to them.
@@ -30,11 +32,6 @@ ALL_VARIANTS_PAUSED = "all_variants_paused"
 UNOWNED = "unowned"
 REVIEW_OVERDUE = "review_overdue"
 ENDED = "ended"
-
-LIVE = "live"
-PAUSED = "paused"
-RETIRED = "retired"
-ACTIVE_STATUSES = frozenset({LIVE, PAUSED})  # what lifecycle rules may retire
 
 
 @dataclass(frozen=True, slots=True)

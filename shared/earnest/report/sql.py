@@ -17,8 +17,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from earnest.decide.engine import GLOBAL_HOLDOUT
 from earnest.report.aggregation import (
-    GLOBAL_HOLDOUT,
     PROGRAM_ARM,
     ArmKey,
     ArmTotals,

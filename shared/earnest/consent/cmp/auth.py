@@ -60,10 +60,6 @@ class Sender:
     message: VerifiedMessage | None = None  # set for signed (Standard Webhooks) requests
 
 
-def parse_list(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
 
