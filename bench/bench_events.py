@@ -46,7 +46,7 @@ def batch(n: int = 500, seed: int = 0) -> bytes:
         ts = now_ms - rng.randrange(60_000)  # an edge flushes what the last minute saw
         if i % 5:
             token = signer.sign(
-                unit, f"exp-{i % 12:02d}", "b", "personalized", "rv-3f9a0c", ts // 1000 - 1
+                unit, f"exp-{i // 50:02d}", "b", "personalized", "rv-3f9a0c", ts // 1000 - 1
             )
             events.append(
                 {"type": "exposure", "event_id": uuid.uuid4().hex, "token": token, "ts": ts}
