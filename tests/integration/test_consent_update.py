@@ -468,3 +468,22 @@ def test_a_repeated_key_in_a_consent_payload_is_a_400_naming_it(aws: Any, consen
     status, _, body = consent(None, raw=raw)
     assert status == 400 and body["error"]["field"] == "personalization"
     assert stored(aws, "a-1") is None
+
+
+def test_every_outcome_is_counted_in_one_metrics_line(
+    aws: Any, consent: Post, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    batch = {
+        "updates": [
+            update(event_id="m-1", t="2026-01-01T10:00:00Z", purposes=DENIED),
+            update(event_id="m-0", t="2026-01-01T09:00:00Z", purposes=GRANTED),
+            {"subject_id": "a-1"},
+        ]
+    }
+    assert consent(batch)[0] == 200
+    lines = [orjson.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    (emf,) = [m for m in lines if "consent_first_for_regulation" in m]
+    assert emf["service"] == "consent-update"
+    assert (emf["consent_first_for_regulation"], emf["consent_older_than_stored"]) == (1, 1)
+    assert emf["consent_refused_invalid_request"] == 1
