@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +25,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test builders' one way of starting the local stack
+from tests.builders.stack import earnest, serving  # noqa: E402
+
 BODY = json.dumps(
     {
         "visitor": {"anonymous_id": "a-bench-keepalive"},
@@ -41,48 +41,14 @@ HEADERS = {"content-type": "application/json"}
 
 @contextmanager
 def started_stack() -> Iterator[str]:
-    """`earnest serve` on free ports, the examples pushed; yields the API URL."""
+    """`earnest serve` on free ports (as the e2e tests start it), the examples pushed;
+    yields the API URL."""
     folder = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with (folder / "serve.log").open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "earnest_cli",
-                "serve",
-                "--api-port",
-                "0",
-                "--aws-port",
-                "0",
-                "--log",
-                str(folder / "functions.log"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        deadline, text = time.monotonic() + 60, ""
-        while "\nready\n" not in text and time.monotonic() < deadline:
-            time.sleep(0.05)
-            text = (folder / "serve.log").read_text()
-        found = re.search(r"API (\S+)\s+AWS (\S+)", text)
-        if not found:
-            raise SystemExit(f"earnest serve did not start:\n{text}")
-        from earnest_cli.local_stack import LOCAL_ENV
-
-        push_env = {**env, **LOCAL_ENV, "AWS_ENDPOINT_URL": found[2]}
-        subprocess.run(
-            [sys.executable, "-m", "earnest_cli", "push", str(ROOT / "examples" / "experiences")],
-            env=push_env,
-            check=True,
-            capture_output=True,
-        )
-        yield found[1]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving(folder / "serve.log") as stack:
+        pushed = earnest("push", str(ROOT / "examples" / "experiences"), env=stack.env)
+        if pushed.returncode != 0:
+            raise SystemExit(f"earnest push failed:\n{pushed.stderr}")
+        yield stack.api_url
 
 
 def one(conn: http.client.HTTPConnection) -> float:
