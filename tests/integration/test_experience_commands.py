@@ -72,6 +72,20 @@ def serving(store: ExperiencesStore) -> list[str]:
     return [v["id"] for v in doc["variants"] if not v.get("paused")]
 
 
+def retire_as_the_report_does(store: ExperiencesStore, doc: dict[str, Any]) -> None:
+    """Tonight's report retires `doc` for the lifecycle rule it breaks."""
+    ((rule, reason),) = guardrails.lifecycle(doc, TODAY)
+    retire = guardrails.Action(
+        doc["id"],
+        guardrails.RETIRE,
+        rule,
+        None,
+        reason,
+        {"report_date": TODAY.isoformat(), "rules": [rule]},
+    )
+    apply_actions(store, TODAY, [retire.as_dict()])
+
+
 def test_a_push_never_undoes_a_guardrail_and_says_what_it_kept(
     cli: Any, store: ExperiencesStore, tmp_path: Path
 ) -> None:
@@ -181,17 +195,7 @@ def test_a_review_revives_what_was_retired_for_an_overdue_review(
 ) -> None:
     stale = {**RECS, "last_reviewed": "2025-01-01"}
     cli("push", str(write(tmp_path / "recs.yaml", stale)))
-    # the nightly report retires it (the action its lifecycle rule gives)
-    ((rule, reason),) = guardrails.lifecycle(stale, TODAY)
-    retire = guardrails.Action(
-        "search-landing-recs",
-        guardrails.RETIRE,
-        rule,
-        None,
-        reason,
-        {"report_date": TODAY.isoformat(), "rules": [rule]},
-    )
-    apply_actions(store, TODAY, [retire.as_dict()])
+    retire_as_the_report_does(store, stale)  # the action its lifecycle rule gives
     assert next(d for d in store.load_rules().experiences)["status"] == "retired"
     code, _, err = cli("revive", "search-landing-recs", "--reason", "still useful")
     assert code == 1 and "earnest review search-landing-recs" in err
@@ -297,16 +301,7 @@ def test_a_push_with_a_new_last_reviewed_revives_an_overdue_retirement(
     stale = {**RECS, "last_reviewed": "2025-01-01"}
     file = write(tmp_path / "recs.yaml", stale)
     cli("push", str(file))
-    ((rule, reason),) = guardrails.lifecycle(stale, TODAY)
-    retire = guardrails.Action(
-        "search-landing-recs",
-        guardrails.RETIRE,
-        rule,
-        None,
-        reason,
-        {"report_date": TODAY.isoformat(), "rules": [rule]},
-    )
-    apply_actions(store, TODAY, [retire.as_dict()])
+    retire_as_the_report_does(store, stale)
     # the unchanged file keeps it retired, and says how to serve it again
     code, out, _ = cli("push", str(file))
     assert code == 0 and "search-landing-recs stays retired: review_overdue in the report" in out
