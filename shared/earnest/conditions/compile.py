@@ -34,6 +34,9 @@ from earnest.conditions.operators import (
 )
 from earnest.conditions.regex import PatternError, compile_pattern
 
+Test = Callable[[Any], bool]  # one attribute value against one condition value
+Groups = dict[str, list[Any]]
+
 
 def _never(_: Any) -> bool:
     return False
@@ -44,46 +47,59 @@ def _always(_: Any) -> bool:
 
 
 def _getter(path: str) -> Callable[[Any], Any]:
-    """A closure reading a dotted path; a missing step gives None, as in the reference."""
+    """A closure reading a dotted path; a missing step gives None, as in the reference.
+
+    One and two steps (nearly every audience path) get an inlined reader; the general
+    walk is what they fall back to for anything but plain dicts.
+    """
     parts = tuple(path.split("."))
+    slow = _path_reader(parts)
+    if len(parts) == 1:
+        return _one_step(parts[0], slow)
+    if len(parts) == 2:
+        return _two_steps(parts[0], parts[1], slow)
+    return slow
 
-    def step(current: Any, part: str) -> Any:
-        if isinstance(current, dict):
-            return current.get(part) if part in current else _MISSING
-        if isinstance(current, list) and current and part.isdigit():
-            index = int(part)
-            return current[index] if index < len(current) else _MISSING
-        return _MISSING
 
+def _step(current: Any, part: str) -> Any:
+    if isinstance(current, dict):
+        return current.get(part) if part in current else _MISSING
+    if isinstance(current, list) and current and part.isdigit():
+        index = int(part)
+        return current[index] if index < len(current) else _MISSING
+    return _MISSING
+
+
+def _path_reader(parts: tuple[str, ...]) -> Callable[[Any], Any]:
     def _slow(obj: Any) -> Any:
         current = obj
         for part in parts:
             if not current:
                 return None
-            current = step(current, part)
+            current = _step(current, part)
             if current is _MISSING:
                 return None
         return current
 
-    if len(parts) == 1:
-        (key,) = parts
-
-        def get1(obj: Any) -> Any:
-            return obj.get(key) if type(obj) is dict else _slow(obj)
-
-        return get1
-    if len(parts) == 2:
-        k1, k2 = parts
-
-        def get2(obj: Any) -> Any:
-            if type(obj) is dict:
-                inner = obj.get(k1)
-                if type(inner) is dict:
-                    return inner.get(k2)
-            return _slow(obj)
-
-        return get2
     return _slow
+
+
+def _one_step(key: str, slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def get1(obj: Any) -> Any:
+        return obj.get(key) if type(obj) is dict else slow(obj)
+
+    return get1
+
+
+def _two_steps(k1: str, k2: str, slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def get2(obj: Any) -> Any:
+        if type(obj) is dict:
+            inner = obj.get(k1)
+            if type(inner) is dict:
+                return inner.get(k2)
+        return slow(obj)
+
+    return get2
 
 
 _MISSING = object()
@@ -148,7 +164,7 @@ def _negate(predicate: Predicate) -> Predicate:
     return lambda obj: not predicate(obj)
 
 
-def _compile(condition: Mapping[str, Any], groups: dict[str, list[Any]]) -> Predicate:
+def _compile(condition: Mapping[str, Any], groups: Groups) -> Predicate:
     parts: list[Predicate] = []
     leaves: list[tuple[str, Any]] = []
     for key, value in condition.items():
@@ -172,7 +188,7 @@ def _compile(condition: Mapping[str, Any], groups: dict[str, list[Any]]) -> Pred
     return _all_of(parts)
 
 
-def _compile_sub(condition: Any, groups: dict[str, list[Any]]) -> Predicate:
+def _compile_sub(condition: Any, groups: Groups) -> Predicate:
     return _compile(condition, groups) if isinstance(condition, dict) else _never
 
 
@@ -204,11 +220,11 @@ def _fast_form(expected: Any) -> tuple[str, str, Any] | None:
     return None
 
 
-def _then(get: Callable[[Any], Any], test: Callable[[Any], bool]) -> Predicate:
+def _then(get: Callable[[Any], Any], test: Test) -> Predicate:
     return lambda obj: test(get(obj))
 
 
-def _conjunction(leaves: list[tuple[str, Any]], groups: dict[str, list[Any]]) -> Predicate:
+def _conjunction(leaves: list[tuple[str, Any]], groups: Groups) -> Predicate:
     general: list[Predicate] = []
     namespace: dict[str, Any] = {}
     lines = ["def conjunction(obj):"]
@@ -241,8 +257,15 @@ def _conjunction(leaves: list[tuple[str, Any]], groups: dict[str, list[Any]]) ->
     return conjunction
 
 
-def _compile_value(expected: Any, groups: dict[str, list[Any]]) -> Callable[[Any], bool]:
+def _compile_value(expected: Any, groups: Groups) -> Test:
     """A test of one attribute value against a condition value."""
+    if is_operator_object(expected):
+        return _compile_operators(expected, groups)
+    return _equality(expected)
+
+
+def _equality(expected: Any) -> Test:
+    """A plain condition value: the attribute equals it, as JavaScript compares."""
     if isinstance(expected, str):
 
         def equals_text(actual: Any) -> bool:
@@ -252,19 +275,23 @@ def _compile_value(expected: Any, groups: dict[str, list[Any]]) -> Callable[[Any
     if isinstance(expected, bool):
         return lambda actual: actual is not None and js_truthy(actual) is expected
     if is_number(expected):
-        target = float(expected)
-
-        def equals_number(actual: Any) -> bool:
-            if type(actual) is int or type(actual) is float:
-                return bool(actual == target)
-            return js_number(actual) == target
-
-        return equals_number
+        return _equals_number(float(expected))
     if expected is None:
         return lambda actual: actual is None
-    if not is_operator_object(expected):
-        text = canonical(expected)
-        return lambda actual: canonical(actual) == text
+    text = canonical(expected)
+    return lambda actual: canonical(actual) == text
+
+
+def _equals_number(target: float) -> Test:
+    def equals_number(actual: Any) -> bool:
+        if type(actual) is int or type(actual) is float:
+            return bool(actual == target)
+        return js_number(actual) == target
+
+    return equals_number
+
+
+def _compile_operators(expected: Mapping[str, Any], groups: Groups) -> Test:
     tests = [_compile_operator(op, arg, groups) for op, arg in expected.items()]
     if len(tests) == 1:
         return tests[0]
@@ -272,7 +299,7 @@ def _compile_value(expected: Any, groups: dict[str, list[Any]]) -> Callable[[Any
     return lambda actual: all(t(actual) for t in tuple_tests)
 
 
-def _in(expected: list[Any], case_insensitive: bool = False) -> Callable[[Any], bool]:
+def _in(expected: list[Any], case_insensitive: bool = False) -> Test:
     """Membership as `Array.includes` (no coercion); an array attribute intersects."""
     fold = (lambda v: v.lower() if isinstance(v, str) else v) if case_insensitive else None
     values = [fold(v) for v in expected] if fold else list(expected)
@@ -293,7 +320,7 @@ def _in(expected: list[Any], case_insensitive: bool = False) -> Callable[[Any], 
     return test
 
 
-def _all(expected: list[Any], groups: dict[str, list[Any]], fold: bool) -> Callable[[Any], bool]:
+def _all(expected: list[Any], groups: Groups, fold: bool) -> Test:
     wanted = [
         _compile_value(e.lower() if fold and isinstance(e, str) else e, groups) for e in expected
     ]
@@ -307,7 +334,7 @@ def _all(expected: list[Any], groups: dict[str, list[Any]], fold: bool) -> Calla
     return test
 
 
-def _regex(pattern: Any, ignore_case: bool) -> Callable[[Any], bool]:
+def _regex(pattern: Any, ignore_case: bool) -> Test:
     try:
         found = compile_pattern(str(pattern), ignore_case)
     except PatternError:
@@ -319,7 +346,7 @@ def _regex(pattern: Any, ignore_case: bool) -> Callable[[Any], bool]:
     return test
 
 
-def _ordered(sign_ok: Callable[[float], bool], expected: Any) -> Callable[[Any], bool]:
+def _ordered(sign_ok: Callable[[float], bool], expected: Any) -> Test:
     if is_number(expected):
         bound = float(expected)
 
@@ -348,44 +375,90 @@ _SIGNS: dict[str, Callable[[float], bool]] = {
 }
 
 
-def _compile_operator(op: str, arg: Any, groups: dict[str, list[Any]]) -> Callable[[Any], bool]:
-    if op in ("$lt", "$lte", "$gt", "$gte"):
-        return _ordered(_SIGNS[op[1:]], arg)
-    if op.startswith("$v") and op[2:] in _SIGNS:
-        target = padded_version(arg)
-        ok = _SIGNS[op[2:]]
-        return lambda actual: ok(js_compare(padded_version(actual), target) or 0)
-    if op == "$eq":
-        return lambda actual: js_strict_equal(actual, arg)
-    if op == "$ne":
-        return lambda actual: not js_strict_equal(actual, arg)
-    if op in ("$in", "$nin", "$ini", "$nini"):
-        if not isinstance(arg, list):
-            return _never
-        member = _in(arg, case_insensitive=op.endswith("ini"))
-        return member if op in ("$in", "$ini") else _negate(member)
-    if op in ("$inGroup", "$notInGroup"):
-        member = _in(groups.get(arg, []) if isinstance(arg, str) else [])
-        return member if op == "$inGroup" else _negate(member)
-    if op == "$exists":
-        return (lambda a: a is not None) if js_truthy(arg) else (lambda a: a is None)
-    if op == "$type":
-        return lambda actual: type_of(actual) == arg
-    if op == "$not":
-        return _negate(_compile_value(arg, groups))
-    if op == "$size":
-        size_test = _compile_value(arg, groups)
-        return lambda actual: isinstance(actual, list) and size_test(len(actual))
-    if op == "$elemMatch":
-        element = (
-            _compile_value(arg, groups) if is_operator_object(arg) else _compile_sub(arg, groups)
-        )
-        return lambda actual: (
-            isinstance(actual, list) and any(js_truthy(a) and element(a) for a in actual)
-        )
-    if op in ("$all", "$alli"):
-        return _all(arg, groups, op == "$alli") if isinstance(arg, list) else _never
-    if op in ("$regex", "$regexi", "$notRegex", "$notRegexi"):
-        found = _regex(arg, ignore_case=op.endswith("i"))
-        return found if op.startswith("$regex") else _negate(found)
-    return _never  # an unknown operator never matches (validation refuses it before push)
+# Each operator's test is built by its own function, chosen once when the condition
+# compiles; a request runs the built closure and never looks the operator up.
+def _compile_operator(op: str, arg: Any, groups: Groups) -> Test:
+    build = _OPERATORS.get(op)
+    if build is None:
+        return _never  # an unknown operator never matches (validation refuses it before push)
+    return build(op, arg, groups)
+
+
+def _ordered_operator(op: str, arg: Any, _groups: Groups) -> Test:
+    return _ordered(_SIGNS[op[1:]], arg)
+
+
+def _version_operator(op: str, arg: Any, _groups: Groups) -> Test:
+    target = padded_version(arg)
+    ok = _SIGNS[op[2:]]
+    return lambda actual: ok(js_compare(padded_version(actual), target) or 0)
+
+
+def _eq_operator(_op: str, arg: Any, _groups: Groups) -> Test:
+    return lambda actual: js_strict_equal(actual, arg)
+
+
+def _ne_operator(_op: str, arg: Any, _groups: Groups) -> Test:
+    return lambda actual: not js_strict_equal(actual, arg)
+
+
+def _in_operator(op: str, arg: Any, _groups: Groups) -> Test:
+    if not isinstance(arg, list):
+        return _never
+    member = _in(arg, case_insensitive=op.endswith("ini"))
+    return member if op in ("$in", "$ini") else _negate(member)
+
+
+def _group_operator(op: str, arg: Any, groups: Groups) -> Test:
+    member = _in(groups.get(arg, []) if isinstance(arg, str) else [])
+    return member if op == "$inGroup" else _negate(member)
+
+
+def _exists_operator(_op: str, arg: Any, _groups: Groups) -> Test:
+    return (lambda a: a is not None) if js_truthy(arg) else (lambda a: a is None)
+
+
+def _type_operator(_op: str, arg: Any, _groups: Groups) -> Test:
+    return lambda actual: type_of(actual) == arg
+
+
+def _not_operator(_op: str, arg: Any, groups: Groups) -> Test:
+    return _negate(_compile_value(arg, groups))
+
+
+def _size_operator(_op: str, arg: Any, groups: Groups) -> Test:
+    size_test = _compile_value(arg, groups)
+    return lambda actual: isinstance(actual, list) and size_test(len(actual))
+
+
+def _elem_match_operator(_op: str, arg: Any, groups: Groups) -> Test:
+    element = _compile_value(arg, groups) if is_operator_object(arg) else _compile_sub(arg, groups)
+    return lambda actual: (
+        isinstance(actual, list) and any(js_truthy(a) and element(a) for a in actual)
+    )
+
+
+def _all_operator(op: str, arg: Any, groups: Groups) -> Test:
+    return _all(arg, groups, op == "$alli") if isinstance(arg, list) else _never
+
+
+def _regex_operator(op: str, arg: Any, _groups: Groups) -> Test:
+    found = _regex(arg, ignore_case=op.endswith("i"))
+    return found if op.startswith("$regex") else _negate(found)
+
+
+_OPERATORS: dict[str, Callable[[str, Any, Groups], Test]] = {
+    **dict.fromkeys(("$lt", "$lte", "$gt", "$gte"), _ordered_operator),
+    **dict.fromkeys(("$veq", "$vne", "$vlt", "$vlte", "$vgt", "$vgte"), _version_operator),
+    "$eq": _eq_operator,
+    "$ne": _ne_operator,
+    **dict.fromkeys(("$in", "$nin", "$ini", "$nini"), _in_operator),
+    **dict.fromkeys(("$inGroup", "$notInGroup"), _group_operator),
+    "$exists": _exists_operator,
+    "$type": _type_operator,
+    "$not": _not_operator,
+    "$size": _size_operator,
+    "$elemMatch": _elem_match_operator,
+    **dict.fromkeys(("$all", "$alli"), _all_operator),
+    **dict.fromkeys(("$regex", "$regexi", "$notRegex", "$notRegexi"), _regex_operator),
+}
