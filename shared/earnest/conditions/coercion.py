@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from earnest.conditions.limits import MAX_VALUE_DEPTH
+
+_T = TypeVar("_T")
 
 
 def is_number(value: Any) -> bool:
@@ -20,54 +23,80 @@ def is_number(value: Any) -> bool:
 
 def js_number(value: Any) -> float:
     """JavaScript's ToNumber for JSON values."""
-    if value is None or value is False:
-        return 0.0
-    if value is True:
-        return 1.0
-    if is_number(value):
-        return float(value)
-    if isinstance(value, list):
-        return js_number(js_string(value))
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return 0.0
-        try:
-            if text[:2].lower() in ("0x", "0o", "0b"):
-                return float(int(text, 0))
-            if text.lstrip("+-") == "Infinity":
-                return -math.inf if text[0] == "-" else math.inf
-            if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
-                return math.nan  # Python spellings JavaScript does not accept
-            return float(text)
-        except ValueError:
-            return math.nan
-    return math.nan
+    to_number = _TO_NUMBER.get(type(value)) or _by_class(_TO_NUMBER, value, _not_a_number)
+    return to_number(value)
 
 
 def js_string(value: Any, depth: int = 0) -> str:
     """JavaScript's String() for JSON values; lists nested past MAX_VALUE_DEPTH read as ""."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, list):
-        if depth >= MAX_VALUE_DEPTH:
-            return ""
-        return ",".join("" if v is None else js_string(v, depth + 1) for v in value)
+    to_string = _TO_STRING.get(type(value)) or _by_class(_TO_STRING, value, _object_string)
+    return to_string(value, depth)
+
+
+def _by_class(table: dict[type, _T], value: Any, otherwise: _T) -> _T:
+    """The conversion for a value whose type is no JSON type's own: the first class it is
+    an instance of, in the table's order (a subclass converts as its JSON type does)."""
+    return next((f for cls, f in table.items() if isinstance(value, cls)), otherwise)
+
+
+def _not_a_number(_: Any) -> float:
+    return math.nan
+
+
+def _number_from_text(value: str) -> float:
+    text = value.strip()
+    if not text:
+        return 0.0
+    try:
+        if text[:2].lower() in ("0x", "0o", "0b"):
+            return float(int(text, 0))
+        if text.lstrip("+-") == "Infinity":
+            return -math.inf if text[0] == "-" else math.inf
+        if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+            return math.nan  # Python spellings JavaScript does not accept
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+_TO_NUMBER: dict[type, Callable[[Any], float]] = {
+    type(None): lambda _: 0.0,
+    bool: float,  # false is 0, true is 1
+    int: float,
+    float: float,
+    list: lambda value: js_number(js_string(value)),
+    str: _number_from_text,
+}
+
+
+def _float_string(value: float, _depth: int) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return repr(value)
+
+
+def _list_string(value: list[Any], depth: int) -> str:
+    if depth >= MAX_VALUE_DEPTH:
+        return ""
+    return ",".join("" if v is None else js_string(v, depth + 1) for v in value)
+
+
+def _object_string(_value: Any, _depth: int) -> str:
     return "[object Object]"
+
+
+_TO_STRING: dict[type, Callable[[Any, int], str]] = {
+    str: lambda value, _depth: value,
+    type(None): lambda _value, _depth: "null",
+    bool: lambda value, _depth: "true" if value else "false",
+    int: lambda value, _depth: str(value),
+    float: _float_string,
+    list: _list_string,
+}
 
 
 def js_truthy(value: Any) -> bool:
