@@ -5,7 +5,7 @@ Every problem is reported at once, each with where in the condition it is. Stdli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from earnest.conditions.limits import size_problem
@@ -66,29 +66,69 @@ def _check_value(value: Any, where: str, problems: list[ConditionProblem]) -> No
         problems.append(ConditionProblem(where, "do not mix operators and plain keys"))
         return
     for op, arg in value.items():
-        at = f"{where}.{op}"
-        if op not in VALUE_OPERATORS:
-            problems.append(ConditionProblem(at, f"unknown operator {op}"))
-        elif op in ("$in", "$nin", "$ini", "$nini", "$all", "$alli") and not isinstance(arg, list):
-            problems.append(ConditionProblem(at, f"{op} takes a list"))
-        elif op in STRING_OPERATORS and not isinstance(arg, str):
-            problems.append(ConditionProblem(at, f"{op} takes a string"))
-        elif op in REGEX_OPERATORS:
-            try:
-                compile_pattern(arg, ignore_case=op.endswith("i"))
-            except PatternError as exc:
-                problems.append(ConditionProblem(at, f"invalid regular expression: {exc}"))
-        elif op == "$type" and arg not in TYPES:
-            problems.append(ConditionProblem(at, f"$type takes one of {sorted(TYPES)}"))
-        elif op in ("$not", "$size"):
-            _check_value(arg, at, problems)
-        elif op == "$elemMatch":
-            if is_operator_object(arg):
-                _check_value(arg, at, problems)
-            elif isinstance(arg, dict):
-                _check(arg, at, problems)
-            else:
-                problems.append(ConditionProblem(at, "$elemMatch takes a condition"))
+        _VALUE_CHECKS.get(op, _unknown_operator)(op, arg, f"{where}.{op}", problems)
+
+
+# One check per operator, given (operator, its argument, where, problems).
+_ValueCheck = Callable[[str, Any, str, list[ConditionProblem]], None]
+
+
+def _unknown_operator(op: str, _arg: Any, at: str, problems: list[ConditionProblem]) -> None:
+    problems.append(ConditionProblem(at, f"unknown operator {op}"))
+
+
+def _no_check(_op: str, _arg: Any, _at: str, _problems: list[ConditionProblem]) -> None:
+    """Any argument is allowed: it compares as JavaScript would, or never matches."""
+
+
+def _takes_list(op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
+    if not isinstance(arg, list):
+        problems.append(ConditionProblem(at, f"{op} takes a list"))
+
+
+def _takes_string(op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
+    if not isinstance(arg, str):
+        problems.append(ConditionProblem(at, f"{op} takes a string"))
+
+
+def _takes_pattern(op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
+    if not isinstance(arg, str):
+        _takes_string(op, arg, at, problems)
+        return
+    try:
+        compile_pattern(arg, ignore_case=op.endswith("i"))
+    except PatternError as exc:
+        problems.append(ConditionProblem(at, f"invalid regular expression: {exc}"))
+
+
+def _takes_type(_op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
+    if arg not in TYPES:
+        problems.append(ConditionProblem(at, f"$type takes one of {sorted(TYPES)}"))
+
+
+def _takes_value(_op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
+    _check_value(arg, at, problems)
+
+
+def _takes_element(_op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
+    if is_operator_object(arg):
+        _check_value(arg, at, problems)
+    elif isinstance(arg, dict):
+        _check(arg, at, problems)
+    else:
+        problems.append(ConditionProblem(at, "$elemMatch takes a condition"))
+
+
+_VALUE_CHECKS: dict[str, _ValueCheck] = {
+    **dict.fromkeys(VALUE_OPERATORS, _no_check),
+    **dict.fromkeys(("$in", "$nin", "$ini", "$nini", "$all", "$alli"), _takes_list),
+    **dict.fromkeys(STRING_OPERATORS - REGEX_OPERATORS, _takes_string),
+    **dict.fromkeys(REGEX_OPERATORS, _takes_pattern),
+    "$type": _takes_type,
+    "$not": _takes_value,
+    "$size": _takes_value,
+    "$elemMatch": _takes_element,
+}
 
 
 def condition_paths(condition: Any) -> set[str]:
