@@ -102,7 +102,7 @@ def _takes_pattern(op: str, arg: Any, at: str, problems: list[ConditionProblem])
 
 
 def _takes_type(_op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
-    if arg not in TYPES:
+    if not isinstance(arg, str) or arg not in TYPES:
         problems.append(ConditionProblem(at, f"$type takes one of {sorted(TYPES)}"))
 
 

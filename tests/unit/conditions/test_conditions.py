@@ -171,6 +171,13 @@ def test_check_reports_every_problem_with_its_path() -> None:
     assert len(problems) == 6
 
 
+def test_a_type_that_is_a_list_or_a_mapping_is_a_problem_named_not_a_crash() -> None:
+    for wrong in (["string"], {"string": True}):
+        (problem,) = check_condition({"context.device": {"$type": wrong}})
+        assert problem.path == "context.device.$type"
+        assert problem.message.startswith("$type takes one of")
+
+
 def test_a_valid_condition_has_no_problems() -> None:
     condition = {
         "context.country": {"$in": ["DE", "AT"]},
