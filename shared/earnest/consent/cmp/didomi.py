@@ -80,6 +80,36 @@ def parse(
 def parse_event(
     event: Any, table: Mapping[str, str], prefix: str = "", now: datetime | None = None
 ) -> list[ConsentUpdate] | None:
+    """One update per id of the user; None for an event without the full consent state."""
+    kind = _event_type(event, prefix)
+    if kind not in FULL_STATE + ERASING:
+        return None
+    parameters = event.get("parameters")
+    if not isinstance(parameters, Mapping):
+        raise InvalidRequest("parameters must be an object", field=f"{prefix}parameters")
+    entity, where = _entity(parameters, prefix)
+    ids = _subject_ids(entity, where)
+    base = _update(kind, parameters, entity, ids[0], prefix, where, now)
+    if kind in ERASING:
+        return [replace(base, subject_id=s, action="erase") for s in ids]
+    regulation = event.get("regulation") or entity.get("regulation") or "gdpr"
+    consents = obj(entity.get("consents"))
+    maps = _purpose_maps(consents, table, where)
+    tc_string = consents.get("tcfcs")
+    return [
+        replace(
+            base,
+            subject_id=s,
+            regulation=regulation_of(regulation, strict=False),
+            purposes=mappings.complete(*maps),
+            consent_string=tc_string if isinstance(tc_string, str) else None,
+            jurisdiction=_text(entity.get("last_seen_country") or entity.get("country")),
+        )
+        for s in ids
+    ]
+
+
+def _event_type(event: Any, prefix: str) -> str:
     if not isinstance(event, Mapping):
         raise InvalidRequest(
             "a Didomi event must be a JSON object", field=prefix.rstrip(".") or "body"
@@ -87,16 +117,20 @@ def parse_event(
     kind = event.get("type")
     if not isinstance(kind, str):
         raise InvalidRequest("type is required (e.g. user.updated)", field=f"{prefix}type")
-    if kind not in FULL_STATE + ERASING:
-        return None
-    parameters = event.get("parameters")
-    if not isinstance(parameters, Mapping):
-        raise InvalidRequest("parameters must be an object", field=f"{prefix}parameters")
+    return kind
+
+
+def _entity(parameters: Mapping[str, Any], prefix: str) -> tuple[Mapping[str, Any], str]:
+    """The Didomi user the event is about, and where it is in the payload."""
     entity_key = "new_entity" if "new_entity" in parameters else "entity"
     entity = parameters.get(entity_key)
     where = f"{prefix}parameters.{entity_key}"
     if not isinstance(entity, Mapping):
         raise InvalidRequest("the Didomi user is missing", field=where)
+    return entity, where
+
+
+def _subject_ids(entity: Mapping[str, Any], where: str) -> list[str]:
     ids = [
         subject(entity[key], f"{where}.{key}")
         for key in ("organization_user_id", "id")
@@ -104,6 +138,19 @@ def parse_event(
     ]
     if not ids:
         raise InvalidRequest("the Didomi user has no id", field=f"{where}.id")
+    return ids
+
+
+def _update(
+    kind: str,
+    parameters: Mapping[str, Any],
+    entity: Mapping[str, Any],
+    subject_id: str,
+    prefix: str,
+    where: str,
+    now: datetime | None,
+) -> ConsentUpdate:
+    """The update's identity and order: the triggering event's id and time when there is one."""
     source_event = obj(parameters.get("source"))
     time_field, raw_time = next(
         (
@@ -126,19 +173,21 @@ def parse_event(
         event_id = identifier(
             f"{entity.get('id')}@{entity.get('version', event_time)}", f"{where}.id"
         )
-    regulation = event.get("regulation") or entity.get("regulation") or "gdpr"
-    base = ConsentUpdate(subject_id=ids[0], event_id=event_id, event_time=event_time, source=SOURCE)
-    if kind in ERASING:
-        return [replace(base, subject_id=s, action="erase") for s in ids]
+    return ConsentUpdate(
+        subject_id=subject_id, event_id=event_id, event_time=event_time, source=SOURCE
+    )
 
-    consents = obj(entity.get("consents"))
-    maps: list[dict[str, str]] = []
+
+def _purpose_maps(
+    consents: Mapping[str, Any], table: Mapping[str, str], where: str
+) -> list[dict[str, str]]:
+    """The purposes Didomi's ids grant, then the TC string's when there is one."""
     choices: dict[str, bool | None] = {}
     for purpose in consents.get("purposes") or []:
         if isinstance(purpose, Mapping) and isinstance(purpose.get("id"), str):
             enabled = purpose.get("enabled")
             choices[purpose["id"]] = enabled if isinstance(enabled, bool) else None
-    maps.append(mappings.purposes_from_codes(choices, table))
+    maps = [mappings.purposes_from_codes(choices, table)]
     tc_string = consents.get("tcfcs")
     if isinstance(tc_string, str) and tc_string:
         try:
@@ -147,17 +196,7 @@ def parse_event(
             raise InvalidRequest(
                 f"tcfcs is not a TC string ({exc})", field=f"{where}.consents.tcfcs"
             ) from None
-    return [
-        replace(
-            base,
-            subject_id=s,
-            regulation=regulation_of(regulation, strict=False),
-            purposes=mappings.complete(*maps),
-            consent_string=tc_string if isinstance(tc_string, str) else None,
-            jurisdiction=_text(entity.get("last_seen_country") or entity.get("country")),
-        )
-        for s in ids
-    ]
+    return maps
 
 
 def _text(value: Any) -> str | None:
