@@ -170,21 +170,26 @@ def decode_us_privacy(text: str) -> UsOptOuts:
     return _uspv1(text.strip().upper())
 
 
-def decode(gpp_string: str) -> GppString:
-    if not isinstance(gpp_string, str) or not gpp_string.strip():
-        raise GppError("empty GPP string")
-    if len(gpp_string) > MAX_LENGTH:
-        raise GppError(f"GPP string longer than {MAX_LENGTH} characters")
-    header, *sections = gpp_string.strip().split("~")
+def _header(header: str) -> tuple[int, ...]:
+    """The ids of the sections the header says follow."""
     try:
         r = BitReader(header, padded=False)
         if r.uint(6) != 3:
             raise GppError("not a GPP string (header type is not 3)")
         if r.uint(6) != 1:
             raise GppError("unsupported GPP version")
-        ids = _section_ids(r)
+        return _section_ids(r)
     except TCStringError as exc:
         raise GppError(f"bad GPP header: {exc}") from None
+
+
+def decode(gpp_string: str) -> GppString:
+    if not isinstance(gpp_string, str) or not gpp_string.strip():
+        raise GppError("empty GPP string")
+    if len(gpp_string) > MAX_LENGTH:
+        raise GppError(f"GPP string longer than {MAX_LENGTH} characters")
+    header, *sections = gpp_string.strip().split("~")
+    ids = _header(header)
     if len(ids) != len(sections):
         raise GppError(f"the header names {len(ids)} section(s) but {len(sections)} follow")
     tcf: TCString | None = None
