@@ -91,6 +91,10 @@ def _group_names(condition: Any) -> set[str]:
     return names
 
 
+# A problem before it is placed: (field, message, check); None for the field's own check.
+_Finding = tuple[str, str, str | None]
+
+
 def validate_experience(
     doc: Any, source: str, saved_groups: Mapping[str, Any] | None = None
 ) -> list[Problem]:
@@ -98,44 +102,58 @@ def validate_experience(
     if not isinstance(doc, Mapping):
         return [Problem(source, "?", "(document)", "experience_document", "not a mapping")]
     exp_id = str(doc.get("id") or "?")
-    problems: list[Problem] = []
+    findings = [*_schema_findings(doc), *_audience_findings(doc, saved_groups or {})]
+    return [
+        Problem(source, exp_id, field, check or _field_check(field), message)
+        for field, message, check in findings
+    ]
 
-    def add(field: str, message: str, check: str | None = None) -> None:
-        top = field.split(".")[0].split("[")[0]
-        problems.append(
-            Problem(source, exp_id, field, check or CHECK_BY_FIELD.get(top, "schema"), message)
-        )
 
+def _field_check(field: str) -> str:
+    return CHECK_BY_FIELD.get(field.split(".")[0].split("[")[0], "schema")
+
+
+def _schema_findings(doc: Mapping[str, Any]) -> list[_Finding]:
     try:
         Experience.model_validate(doc)
     except ValidationError as exc:
-        for err in exc.errors():
-            field = _loc(err["loc"])
-            if err["type"] == "extra_forbidden":
-                add(field, "unknown field", "known_fields")
-            elif err["type"] == "missing":
-                add(field, "required", None)
-            else:
-                add(field, err["msg"])
+        return [_schema_finding(err["type"], _loc(err["loc"]), err["msg"]) for err in exc.errors()]
+    return []
 
+
+def _schema_finding(kind: str, field: str, message: str) -> _Finding:
+    if kind == "extra_forbidden":
+        return field, "unknown field", "known_fields"
+    if kind == "missing":
+        return field, "required", None
+    return field, message, None
+
+
+def _audience_findings(doc: Mapping[str, Any], groups: Mapping[str, Any]) -> list[_Finding]:
     condition = doc.get("audience") or {}
     condition_problems = check_condition(condition)
-    for cp in condition_problems:
-        add(f"audience.{cp.path}" if cp.path else "audience", cp.message, "valid_audience")
+    findings: list[_Finding] = [
+        (f"audience.{cp.path}" if cp.path else "audience", cp.message, "valid_audience")
+        for cp in condition_problems
+    ]
     if isinstance(condition, Mapping) and not condition_problems:
-        personal = personal_signals(condition_paths(condition))
-        declared = doc.get("requires_consent") or []
-        if personal and "personalization" not in declared:
-            add(
-                "requires_consent",
-                f"the audience reads {', '.join(personal)}, which describe the person: "
-                "declare requires_consent: [personalization]",
-                "consent_declared",
-            )
-        groups = saved_groups or {}
-        for name in sorted(_group_names(condition) - set(groups)):
-            add("audience", f"saved group {name!r} is not defined", "known_saved_group")
-    return problems
+        findings += _consent_findings(condition, doc.get("requires_consent") or [])
+        findings += [
+            ("audience", f"saved group {name!r} is not defined", "known_saved_group")
+            for name in sorted(_group_names(condition) - set(groups))
+        ]
+    return findings
+
+
+def _consent_findings(condition: Mapping[str, Any], declared: Any) -> list[_Finding]:
+    personal = personal_signals(condition_paths(condition))
+    if not personal or "personalization" in declared:
+        return []
+    message = (
+        f"the audience reads {', '.join(personal)}, which describe the person: "
+        "declare requires_consent: [personalization]"
+    )
+    return [("requires_consent", message, "consent_declared")]
 
 
 # The request's shape (SPEC 3): an audience reads only these.
