@@ -71,3 +71,12 @@ def test_unknown_fields_and_duplicate_ids_are_named_with_their_file() -> None:
     }
     assert all(p.experience == "hero-test" for p in problems)
     assert str(problems[0]).startswith("a.yaml: hero-test: ")
+
+
+def test_each_problem_says_what_is_wrong_in_words() -> None:
+    doc = experience(owner=None, colour="red", holdout="lots")
+    messages = {p.field: (p.check, p.message) for p in validate_experience(doc, "x.yaml")}
+    assert messages["owner"] == ("named_owner", "required")
+    assert messages["colour"] == ("known_fields", "unknown field")
+    assert messages["holdout"][0] == "holdout_required"
+    assert "number" in messages["holdout"][1]  # pydantic's own words for the type
