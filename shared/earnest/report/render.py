@@ -238,10 +238,8 @@ def forest_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def forest_svg(rows: Sequence[Mapping[str, Any]], title: str = "Lift against the holdout") -> str:
-    """Forest plot: per variant, the estimate, its 95 % interval and its always-valid one."""
-    row_h, top, left, right, width = 30, 34, 250, 150, 1000
-    height = top + row_h * max(len(rows), 1) + 34
+def _forest_extent(rows: Sequence[Mapping[str, Any]]) -> float:
+    """The largest lift or interval end, either side of zero."""
     extent = 0.0
     for r in rows:
         for pair in (r["ci"], r["sequential"]):
@@ -249,6 +247,14 @@ def forest_svg(rows: Sequence[Mapping[str, Any]], title: str = "Lift against the
                 extent = max(extent, abs(pair[0]), abs(pair[1]))
         if r["relative"] is not None:
             extent = max(extent, abs(r["relative"]))
+    return extent
+
+
+def forest_svg(rows: Sequence[Mapping[str, Any]], title: str = "Lift against the holdout") -> str:
+    """Forest plot: per variant, the estimate, its 95 % interval and its always-valid one."""
+    row_h, top, left, right, width = 30, 34, 250, 150, 1000
+    height = top + row_h * max(len(rows), 1) + 34
+    extent = _forest_extent(rows)
     bound = _nice_bound(extent * 1.1 if extent else 0.05)
     x = _Scale(-bound, bound, left, width - right)
     parts = [
