@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from earnest_cli.errors import CommandError
+
+if TYPE_CHECKING:
+    from earnest_aws.nightly_report import ReportOptions
 
 
 def _date(text: str) -> date:
@@ -49,26 +55,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from earnest.errors import EarnestError
-    from earnest_aws.nightly_report import ReportOptions
     from earnest_aws.nightly_report import run as run_report
-    from earnest_aws.settings import ConfigError, settings
+    from earnest_aws.settings import settings
 
     day = args.date or (datetime.now(UTC) - timedelta(days=1)).date()
-    try:
-        options = ReportOptions.from_env()
-    except ConfigError as exc:
-        print(f"earnest report: {exc}", file=sys.stderr)
-        return 2
-    if args.lookback_days is not None:
-        if args.lookback_days < 1:
-            print("earnest report: --lookback-days must be at least 1", file=sys.stderr)
-            return 2
-        options = replace(options, lookback_days=args.lookback_days)
-    if args.dry_run:
-        options = replace(options, apply_guardrails=False, write=False)
+    options = _options(args)
 
     def log(name: str, fields: Any) -> None:
         if not args.json:
@@ -76,19 +68,40 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = run_report(day, settings(), options, log=log)
-    except EarnestError as exc:
-        print(f"earnest report: {exc.message}", file=sys.stderr)
-        return 2
+    except EarnestError as exc:  # the day could not be reported: exit 2, as for configuration
+        raise CommandError(exc.message, code=2) from None
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for name, (data, _) in result.files.items():
-            (args.out / name).write_bytes(data)
+        _keep_copies(args.out, result.files)
     summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return 0
     print_summary(result.report, summary, dry_run=args.dry_run)
     return 0
+
+
+def _options(args: argparse.Namespace) -> ReportOptions:
+    """The environment's report options, with the command line's on top."""
+    from earnest_aws.nightly_report import ReportOptions
+    from earnest_aws.settings import ConfigError
+
+    try:
+        options = ReportOptions.from_env()
+    except ConfigError as exc:
+        raise CommandError(str(exc), code=2) from None
+    if args.lookback_days is not None:
+        if args.lookback_days < 1:
+            raise CommandError("--lookback-days must be at least 1", code=2)
+        options = replace(options, lookback_days=args.lookback_days)
+    if args.dry_run:
+        options = replace(options, apply_guardrails=False, write=False)
+    return options
+
+
+def _keep_copies(out: Path, files: Mapping[str, tuple[bytes, str]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (data, _) in files.items():
+        (out / name).write_bytes(data)
 
 
 def print_summary(report: dict[str, Any], summary: dict[str, Any], dry_run: bool) -> None:

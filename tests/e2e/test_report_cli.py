@@ -64,3 +64,29 @@ def test_a_bad_date_is_refused_naming_it() -> None:
     result = earnest("report", "--date", "2026-13-01")
     assert result.returncode == 2
     assert "not a date" in result.stderr
+
+
+def test_a_lookback_under_one_day_is_refused_naming_it() -> None:
+    result = earnest("report", "--date", "2026-11-20", "--lookback-days", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "earnest report: --lookback-days must be at least 1"
+
+
+def test_a_bad_report_setting_in_the_environment_is_refused_naming_it() -> None:
+    result = earnest("report", "--date", "2026-11-20", env={"REPORT_LOOKBACK_DAYS": "many"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("earnest report: ") and "REPORT_LOOKBACK_DAYS" in result.stderr
+
+
+def test_an_unreachable_store_is_one_line_naming_it_and_exit_2() -> None:
+    env = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens there
+        "AWS_CONNECT_TIMEOUT": "0.2",
+        "EXPERIENCES_TABLE": "experiences",
+        "CONSENT_TABLE": "consent",
+        "EVENTS_BUCKET": "events",
+    }
+    result = earnest("report", "--date", "2026-11-20", env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("earnest report: experiences table unreadable")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
