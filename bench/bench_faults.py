@@ -22,6 +22,7 @@ import logging
 import os
 import statistics
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -181,49 +182,85 @@ def events_under(stack: Stack, gate: Any, what: str, n: int, acked: set[str]) ->
     )
 
 
-def consent_under_hung_dynamodb(stack: Stack, n: int) -> None:
+def post_consent(stack: Stack, subject: str, when: str, value: str, msg_id: str) -> int:
+    """One signed Standard Webhooks POST /consent, as a CMP sends it; its HTTP status."""
     import orjson
 
     from earnest.consent.webhooks import parse_secrets, sign
-    from earnest_aws.consent_store import ConsentStore
     from tests.builders.handlers import invoke
 
-    def post(subject: str, msg_id: str) -> tuple[float, int]:
-        data = orjson.dumps(
-            {
-                "subject_id": subject,
-                "event_id": msg_id,
-                "event_time": "2026-11-20T10:00:00Z",
-                "source": "bench",
-                "purposes": {"personalization": "denied", "measurement": "denied"},
-            }
-        )
-        ts = int(time.time())
-        headers = {
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(ts),
-            "webhook-signature": sign(parse_secrets(SECRET)[0], msg_id, ts, data),
+    data = orjson.dumps(
+        {
+            "subject_id": subject,
+            "event_id": msg_id,
+            "event_time": when,
+            "source": "bench",
+            "purposes": {"personalization": value, "measurement": value},
         }
-        took, (status, _, _) = timed(
-            lambda: invoke("consent_update", None, headers, raw=data, handler=stack.consent)
-        )
-        return took, status
+    )
+    ts = int(time.time())
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(parse_secrets(SECRET)[0], msg_id, ts, data),
+    }
+    with contextlib.redirect_stdout(io.StringIO()):  # its metrics line
+        status: int = invoke("consent_update", None, headers, raw=data, handler=stack.consent)[0]
+    return status
+
+
+DENIED = {"personalization": "denied", "measurement": "denied"}
+GRANTED = {"personalization": "granted", "measurement": "granted"}
+
+
+def consent_under_hung_dynamodb(stack: Stack, n: int) -> None:
+    from earnest_aws.consent_store import ConsentStore
 
     withdrawals = [(f"s-{i}", f"msg_{uuid.uuid4().hex}") for i in range(n)]
+    when = "2026-11-20T10:00:00Z"
     stack.dynamodb.hang()
-    refused = [post(s, m) for s, m in withdrawals]
+    refused = [
+        timed(lambda s=s, m=m: post_consent(stack, s, when, "denied", m)) for s, m in withdrawals
+    ]
     stack.dynamodb.heal()
-    retried = [post(s, m)[1] for s, m in withdrawals]  # the CMP's retry: same webhook-id
+    # the CMP's retry: the same webhook-id, a fresh signature
+    retried = [post_consent(stack, s, when, "denied", m) for s, m in withdrawals]
     store = ConsentStore(stack.settings.consent_table)
-    kept = sum(
-        store.purposes_for([s]) == {"personalization": "denied", "measurement": "denied"}
-        for s, _ in withdrawals
-    )
+    kept = sum(store.purposes_for([s]) == DENIED for s, _ in withdrawals)
     statuses = sorted({s for _, s in refused})
     print(
         f"/consent, DynamoDB hung: {n} withdrawals answered {statuses} in "
         f"{ms([t for t, _ in refused])}; retried with the same webhook-id: "
         f"{sum(s == 200 for s in retried)}/{n} answered 200, {kept}/{n} stored"
+    )
+
+
+def racing_consent_updates(stack: Stack, n: int) -> None:
+    """Two updates of one subject at once, the older one (denied) and the newer (granted)."""
+    from earnest_aws.consent_store import ConsentStore
+
+    store = ConsentStore(stack.settings.consent_table)
+    newest = 0
+    for i in range(n):
+        subject = f"race-{i}"
+        start = threading.Barrier(2)
+
+        def send(when: str, value: str, subject: str = subject, start: Any = start) -> None:
+            start.wait()
+            post_consent(stack, subject, when, value, f"msg_{uuid.uuid4().hex}")
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            threads = [
+                threading.Thread(target=send, args=("2026-11-20T10:00:00Z", "denied")),
+                threading.Thread(target=send, args=("2026-11-20T11:00:00Z", "granted")),
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        newest += store.purposes_for([subject]) == GRANTED
+    print(
+        f"/consent, two updates of one subject sent at once, {n} times: newest stored {newest}/{n}"
     )
 
 
@@ -253,6 +290,7 @@ def main() -> None:
         events_under(stack, stack.s3, "S3", n, acked)
         events_under(stack, stack.dynamodb, "DynamoDB (the consent read)", n, acked)
         consent_under_hung_dynamodb(stack, n)
+        racing_consent_updates(stack, n)
         stored = stored_events(stack)
         lost = len(acked - set(stored))
         print(
