@@ -1,13 +1,13 @@
 """Faults survived: decide, /events and /consent with DynamoDB or S3 hung, and what was lost.
 
-moto's server runs on 127.0.0.1 behind two gates (tests.builders.faults.Gate: a TCP proxy
-that, once hung, accepts and never answers), one for DynamoDB and one for S3, so every
-client waits its own real connect and read timeouts. The real handlers run in this
-process with their template settings (the rules TTL at 1 s, so a refresh falls inside
-each hang). For each fault it prints what a caller saw and how long it waited, then heals
-the gate, retries what was refused as a sender would (same body, same Idempotency-Key or
-webhook-id), and counts what reached the store: every acknowledged event in S3 exactly
-once, the consent change stored.
+moto's server runs on 127.0.0.1 (one request at a time: MotoServer) behind two gates
+(tests.builders.faults.Gate: a TCP proxy that, once hung, accepts and never answers), one
+for DynamoDB and one for S3, so every client waits its own real connect and read
+timeouts. The real handlers run in this process with their template settings (the rules
+TTL at 1 s, so a refresh falls inside each hang). For each fault it prints what a caller
+saw and how long it waited, then heals the gate, retries what was refused as a sender
+would (same body, same Idempotency-Key or webhook-id), and counts what reached the store:
+every acknowledged event in S3 exactly once, the consent change stored.
 
     .venv/bin/python bench/bench_faults.py              # --requests N per fault (20)
 """
@@ -46,6 +46,20 @@ ENV = {
 }
 
 
+class _Count(logging.Handler):
+    """Counts the errors moto's server logs (a request it failed with a 500)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+MOTO_ERRORS = _Count()
+
+
 def ms(seconds: list[float]) -> str:
     p50 = statistics.median(seconds) * 1000
     return f"p50 {p50:,.0f} ms, max {max(seconds) * 1000:,.0f} ms"
@@ -60,20 +74,53 @@ def timed(call: Any) -> tuple[float, Any]:
     return took, out
 
 
+class MotoServer:
+    """moto's server on 127.0.0.1, applying one request at a time.
+
+    moto's backends take no locks: two transactions at once on its threaded server can
+    both pass their conditions, and a failed one restores a copy of the table over the
+    other's write. DynamoDB applies the writes to one item one at a time; so does this.
+    """
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def one_at_a_time(environ: Any, start_response: Any) -> Any:
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server(
+            "127.0.0.1", 0, one_at_a_time, True, request_handler=MotoRequestHandler
+        )
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+
+
 class Stack:
     """moto on loopback behind the gates, the tables and bucket, the three handlers."""
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-
         from tests.builders.faults import Gate
 
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.server.start()
-        host, port = self.server.get_host_and_port()
-        moto = f"http://{host}:{port}"
+        werkzeug = logging.getLogger("werkzeug")  # moto's request log: counted, not shown
+        werkzeug.setLevel(logging.ERROR)
+        werkzeug.propagate = False
+        werkzeug.handlers = [MOTO_ERRORS]
+        self.server = MotoServer()
+        moto = self.server.url
         self.dynamodb, self.s3 = Gate(moto), Gate(moto)
         os.environ.update(ENV)
         os.environ["AWS_ENDPOINT_URL"] = moto
@@ -236,18 +283,23 @@ def consent_under_hung_dynamodb(stack: Stack, n: int) -> None:
 
 
 def racing_consent_updates(stack: Stack, n: int) -> None:
-    """Two updates of one subject at once, the older one (denied) and the newer (granted)."""
+    """Two updates of one subject at once, the older one (denied) and the newer (granted).
+
+    A request answered 503 is retried as the CMP would (same webhook-id) until answered.
+    """
     from earnest_aws.consent_store import ConsentStore
 
     store = ConsentStore(stack.settings.consent_table)
-    newest = 0
+    newest, retries = 0, [0]
     for i in range(n):
         subject = f"race-{i}"
         start = threading.Barrier(2)
 
         def send(when: str, value: str, subject: str = subject, start: Any = start) -> None:
+            msg_id = f"msg_{uuid.uuid4().hex}"
             start.wait()
-            post_consent(stack, subject, when, value, f"msg_{uuid.uuid4().hex}")
+            while post_consent(stack, subject, when, value, msg_id) == 503:
+                retries[0] += 1
 
         with contextlib.redirect_stdout(io.StringIO()):
             threads = [
@@ -260,7 +312,9 @@ def racing_consent_updates(stack: Stack, n: int) -> None:
                 t.join()
         newest += store.purposes_for([subject]) == GRANTED
     print(
-        f"/consent, two updates of one subject sent at once, {n} times: newest stored {newest}/{n}"
+        f"/consent, two updates of one subject sent at once, {n} times: newest stored "
+        f"{newest}/{n}; answered 503 and retried: {retries[0]}; moto's own errors: "
+        f"{MOTO_ERRORS.count}"
     )
 
 
