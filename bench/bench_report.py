@@ -19,6 +19,7 @@ import gzip
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -53,13 +54,9 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def generate(
-    units: int, exposures_per_unit: int, per_object: int = 500
-) -> tuple[list[tuple[str, bytes]], int]:
-    """(dt, object) in read order, and the number of events."""
+def records(units: int, exposures_per_unit: int) -> Iterator[tuple[str, bytes]]:
+    """(receive_time, stored line) of every event, unit by unit: the same for both benches."""
     start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) - timedelta(days=DAYS - 1)
-    by_day: dict[str, list[bytes]] = {}
-    n = 0
     for u in range(units):
         unit = f"a-{u:08x}"
         bucket = (u * 2654435761) % 100
@@ -89,8 +86,7 @@ def generate(
                 "receive_time": iso(when + timedelta(seconds=1)),
                 "request_id": f"req-{u}",
             }
-            by_day.setdefault(rec["receive_time"][:10], []).append(orjson.dumps(rec))
-            n += 1
+            yield rec["receive_time"], orjson.dumps(rec)
             if k % 4 == 3 and bucket % 10 < 3:  # some units convert, some more than once
                 conv = {
                     **rec,
@@ -106,8 +102,18 @@ def generate(
                     "event_time": iso(when + timedelta(minutes=20)),
                     "receive_time": iso(when + timedelta(minutes=20, seconds=1)),
                 }
-                by_day.setdefault(conv["receive_time"][:10], []).append(orjson.dumps(conv))
-                n += 1
+                yield conv["receive_time"], orjson.dumps(conv)
+
+
+def generate(
+    units: int, exposures_per_unit: int, per_object: int = 500
+) -> tuple[list[tuple[str, bytes]], int]:
+    """(dt, object) in read order, and the number of events."""
+    by_day: dict[str, list[bytes]] = {}
+    n = 0
+    for received, line in records(units, exposures_per_unit):
+        by_day.setdefault(received[:10], []).append(line)
+        n += 1
     objects: list[tuple[str, bytes]] = []
     for day in sorted(by_day):
         lines = by_day[day]

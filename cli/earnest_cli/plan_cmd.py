@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _observed(doc: dict[str, Any], days: int) -> tuple[float | None, float | None]:
     """(units a day, holdout conversion rate) from the experience's last `days` of events."""
     from earnest.report import build as report_build
-    from earnest_aws.nightly_report import aggregate
+    from earnest_aws.report_sources import Streamed
     from earnest_aws.reports_store import ReportsStore
     from earnest_aws.settings import settings
 
@@ -47,8 +47,10 @@ def _observed(doc: dict[str, Any], days: int) -> tuple[float | None, float | Non
         return None, None  # no events of its own yet
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
     window = report_build.Window(yesterday, days)
-    reports = ReportsStore(settings().events_bucket)
-    totals = aggregate(reports, window, [doc], set(), report_build.DEFAULT_ATTRIBUTION_DAYS)
+    source = Streamed(ReportsStore(settings().events_bucket))
+    totals = source.totals(
+        window, report_build.tracked([doc]), set(), report_build.DEFAULT_ATTRIBUTION_DAYS
+    )
     arms = totals.experiences.get(str(doc["id"]))
     if arms is None:
         return None, None

@@ -20,7 +20,7 @@ logger = Logger()
 metrics = Metrics()
 SETTINGS = load_settings()
 OPTIONS = ReportOptions.from_env()
-STORES = ReportStores.from_settings(SETTINGS)
+STORES = ReportStores.from_settings(SETTINGS, OPTIONS)
 
 
 def _log(name: str, fields: Any) -> None:

@@ -2,8 +2,9 @@
 
 The I/O around the pure core (docs/report.md): experiences from DynamoDB as they stood
 before this date's run (`earnest.report.guardrails.as_of` over the audit trail), erased subjects
-from the consent table, events from S3 partition by partition into
-`earnest.report.aggregation.Aggregator`, last night's report.json; then `earnest.report.build`,
+from the consent table, the window's totals from the configured source
+(earnest_aws.report_sources: events from S3 through `earnest.report.aggregation.Aggregator`,
+or the same aggregation as one Athena query), last night's report.json; then `earnest.report.build`,
 each guardrail change written back as operational state with `ExperiencesStore.save_ops`
 (one audit entry per experience changed; the authored document is never touched), and
 the files of `earnest.report.render` written to S3.
@@ -25,8 +26,9 @@ from earnest.experiences.lifecycle import effective
 from earnest.report import build as report_build
 from earnest.report import guardrails
 from earnest.report import render as report_render
-from earnest.report.aggregation import Aggregator, Totals
+from earnest_aws.athena import AthenaQueries, AthenaSettings
 from earnest_aws.experiences_store import OPERATIONAL, ExperiencesStore, now_iso
+from earnest_aws.report_sources import AGGREGATIONS, ATHENA, PYTHON, Queried, Source, Streamed
 from earnest_aws.reports_store import ReportsStore, erased_subjects
 from earnest_aws.settings import Env, Settings
 
@@ -47,16 +49,21 @@ class ReportOptions:
     apply_guardrails: bool = True
     write: bool = True
     false_discovery_rate: bool = False  # REPORT_FDR=bh: Benjamini-Hochberg across the program
+    aggregation: str = PYTHON  # REPORT_AGGREGATION: python (in this function) or athena
+    athena: AthenaSettings | None = None  # REPORT_ATHENA_*, read when aggregation is athena
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
         read = Env(env)
+        aggregation = read.choice("REPORT_AGGREGATION", PYTHON, AGGREGATIONS)
         return cls(
             lookback_days=read.integer("REPORT_LOOKBACK_DAYS", cls.lookback_days, 1, 400),
             program_attribution_days=read.integer(
                 "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
             ),
             false_discovery_rate=read.choice("REPORT_FDR", "off", ("off", "bh")) == "bh",
+            aggregation=aggregation,
+            athena=AthenaSettings.from_env(read) if aggregation == ATHENA else None,
         )
 
 
@@ -67,13 +74,22 @@ class ReportStores:
     experiences: ExperiencesStore
     reports: ReportsStore
     erased: Callable[[], set[str]]
+    source: Source  # where the window's totals come from (REPORT_AGGREGATION)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ReportStores:
+    def from_settings(
+        cls, settings: Settings, options: ReportOptions | None = None
+    ) -> ReportStores:
+        reports = ReportsStore(settings.events_bucket)
+        athena = (options or ReportOptions()).athena
+        source: Source = (
+            Queried(AthenaQueries(athena), athena.events_table) if athena else Streamed(reports)
+        )
         return cls(
             ExperiencesStore(settings.experiences_table),
-            ReportsStore(settings.events_bucket),
+            reports,
             lambda: erased_subjects(settings.consent_table),
+            source,
         )
 
 
@@ -128,25 +144,6 @@ def load_experiences(store: ExperiencesStore, day: date) -> list[dict[str, Any]]
             ops = guardrails.as_of(ops, trail, day)
         docs.append(effective(stored.doc, ops))
     return docs
-
-
-def aggregate(
-    reports: ReportsStore,
-    window: report_build.Window,
-    docs: list[dict[str, Any]],
-    erased: set[str],
-    program_attribution_days: int,
-) -> Totals:
-    aggregator = Aggregator(
-        report_build.tracked(docs),
-        erased=erased,
-        program_attribution_days=program_attribution_days,
-    )
-    for day in window.days():
-        aggregator.partition(day.isoformat())
-        for _, data in reports.event_objects(day):
-            aggregator.feed_object(data)
-    return aggregator.totals()
 
 
 def apply_actions(
@@ -214,14 +211,16 @@ def run(
     stores: ReportStores | None = None,
 ) -> RunResult:
     options = options or ReportOptions()
-    stores = stores or ReportStores.from_settings(settings)
+    stores = stores or ReportStores.from_settings(settings, options)
     experiences, reports = stores.experiences, stores.reports
     window = report_build.Window(day, options.lookback_days)
 
     docs = load_experiences(experiences, day)
     erased = stores.erased()
-    totals = aggregate(reports, window, docs, erased, options.program_attribution_days)
-    log("events aggregated", totals.counters)
+    totals = stores.source.totals(
+        window, report_build.tracked(docs), erased, options.program_attribution_days
+    )
+    log("events aggregated", {"aggregation": options.aggregation, **totals.counters})
     previous = reports.read_report(day - timedelta(days=1))
     report = report_build.build(
         window,

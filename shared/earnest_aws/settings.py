@@ -39,6 +39,13 @@ class Env:
     def text(self, name: str, default: str) -> str:
         return self.env.get(name) or default
 
+    def required(self, name: str, why: str) -> str:
+        """A variable that must be set (`why`: what needs it, for the error)."""
+        value = self.env.get(name, "").strip()
+        if not value:
+            raise ConfigError(f"{name} must be set {why}")
+        return value
+
     def integer(self, name: str, default: int, lo: int, hi: int) -> int:
         """An integer written as one (`7.9` is an error, never 7), within [lo, hi]."""
         return self._bounded(name, default, lo, hi, int, "an integer")

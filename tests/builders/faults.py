@@ -59,3 +59,81 @@ def silent_server() -> Iterator[str]:
         for conn in held:
             conn.close()
         server.close()
+
+
+class Gate:
+    """A TCP proxy on 127.0.0.1 in front of a service (moto's server) that can hang it.
+
+    Passes traffic both ways until `hang()`; from then on, nothing goes through in either
+    direction: a new connection is accepted and never answered, and a request on an open
+    one is neither forwarded nor answered, so the caller's own connect and read timeouts
+    are what it waits (a hung service, not a refused one). `heal()` closes what was held;
+    new connections pass again. Point a client at `url` (e.g. AWS_ENDPOINT_URL_DYNAMODB).
+    """
+
+    def __init__(self, target: str) -> None:
+        host, _, port = target.removeprefix("http://").partition(":")
+        self._target = (host, int(port))
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._hung = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hang(self) -> None:
+        self._hung.set()
+
+    def heal(self) -> None:
+        self._hung.clear()
+        with self._lock:
+            held, self._held = self._held, []
+        for conn in held:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.heal()
+        self._server.close()
+
+    def _hold(self, *conns: socket.socket) -> None:
+        with self._lock:
+            self._held.extend(conns)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn = self._server.accept()[0]
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self._hung.is_set():
+                self._hold(conn)
+                continue
+            upstream = socket.create_connection(self._target)
+            threading.Thread(target=self._pump, args=(conn, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, conn), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        source.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                data = source.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                break
+            if self._hung.is_set():
+                self._hold(source, sink)  # neither forwarded nor answered, until heal()
+                return
+            try:
+                sink.sendall(data)
+            except OSError:
+                break
+        for conn in (source, sink):
+            conn.close()

@@ -184,3 +184,15 @@ def s3_client(stack: Any) -> Any:
         aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=stack.env["AWS_SESSION_TOKEN"],
     )
+
+
+def download(s3: Any, bucket: str, root: Path) -> int:
+    """Copy every stored events object to `root`, under the same keys (DuckDB reads them)."""
+    copied = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="events/"):
+        for item in page.get("Contents", []):
+            path = root / item["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            copied += 1
+    return copied

@@ -1,8 +1,9 @@
 """The Athena query (shared/earnest/report/report_aggregate.sql) gives the Python path's numbers.
 
 DuckDB reads the same gzip NDJSON files, laid out as in S3 (events/dt=…/hour=…/), as a view
-named like the Glue table; the query runs as Athena would run it, and its result set,
-turned into Totals, must equal what earnest.report.aggregation counts from the same objects.
+named like the Glue table (tests.builders.duckdb_queries); the query runs as Athena would run
+it, and its result set, turned into Totals, must equal what earnest.report.aggregation
+counts from the same objects.
 """
 
 from __future__ import annotations
@@ -18,18 +19,14 @@ import pytest
 from earnest.report import build as report_build
 from earnest.report import sql as report_sql
 from earnest.report.aggregation import Aggregator, Attribution, Totals
+from earnest_aws.report_sources import Queried
+from tests.builders.duckdb_queries import DuckDBQueries
 from tests.builders.experiences import experience
 from tests.builders.report_events import at, conversion, exposure, objects, simulate, write_files
 
-duckdb = pytest.importorskip("duckdb")
+pytest.importorskip("duckdb")
 
 DAY = date(2026, 11, 20)
-COLUMNS = (
-    "{event_id: 'VARCHAR', type: 'VARCHAR', unit_id: 'VARCHAR', experience: 'VARCHAR', "
-    "variant: 'VARCHAR', reason: 'VARCHAR', rules_version: 'VARCHAR', name: 'VARCHAR', "
-    "value: 'DOUBLE', currency: 'VARCHAR', event_time: 'VARCHAR', receive_time: 'VARCHAR', "
-    "request_id: 'VARCHAR'}"
-)
 
 
 def docs() -> list[dict[str, Any]]:
@@ -108,20 +105,8 @@ def python_totals() -> Totals:
 
 
 def sql_totals(root: Path) -> Totals:
-    con = duckdb.connect()
-    con.execute(
-        "CREATE VIEW earnest_events AS SELECT * FROM read_json("
-        f"'{root}/events/*/*/*.ndjson.gz', format = 'newline_delimited', "
-        f"hive_partitioning = true, hive_types_autocast = false, columns = {COLUMNS})"
-    )
-    query = report_sql.render(
-        WINDOW.start.isoformat(),
-        WINDOW.day.isoformat(),
-        report_build.tracked(docs()),
-        ERASED,
-        events_table="earnest_events",
-    )
-    return report_sql.totals_from_rows(con.execute(query).fetchall())
+    source = Queried(DuckDBQueries(root), "earnest_events")
+    return source.totals(WINDOW, report_build.tracked(docs()), ERASED, 7)
 
 
 def rounded(totals: Totals) -> Totals:
@@ -177,3 +162,5 @@ def test_render_refuses_what_is_not_a_table_or_a_date() -> None:
         report_sql.render("2026-11-01' OR '1'='1", "2026-11-20", tracked)
     quoted = report_sql.render("2026-11-01", "2026-11-20", {"o'brien": Attribution(7)}, ["a'b"])
     assert "'o''brien'" in quoted and "'a''b'" in quoted
+    # each list once: the query's size (Athena takes 262,144 bytes) grows by one copy
+    assert quoted.count("'a''b'") == 1 and quoted.count("'o''brien'") == 1

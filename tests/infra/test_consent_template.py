@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from earnest_cli.template import load_template
+from tests.builders.policies import statements as policy_statements
 
 TEMPLATE: dict[str, Any] = load_template()
 SSM_PATH = (
@@ -14,7 +15,7 @@ FUNCTION = TEMPLATE["Resources"]["ConsentUpdateFunction"]["Properties"]
 
 
 def statements() -> list[dict[str, Any]]:
-    return [s for p in FUNCTION["Policies"] for s in p["Statement"]]
+    return policy_statements(TEMPLATE["Resources"]["ConsentUpdateFunction"])
 
 
 def test_consent_update_may_write_only_the_consent_table_and_read_only_its_secrets() -> None:

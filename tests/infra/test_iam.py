@@ -6,13 +6,17 @@ every module it imports (lazily or not), every function reachable by name, and i
 every boto3 client method (botocore's operation names, `get_paginator("...")` too),
 mapped to its IAM action. Which resource a call reaches is the store that makes it
 (STORES below: the one mapping written here). Documented exceptions: a transaction is
-granted as the item actions inside it (IAM has no TransactWriteItems action), and what
-SAM adds itself (the dead-letter queue's sqs:SendMessage) is not in `Policies`.
+granted as the item actions inside it (IAM has no TransactWriteItems action), what SAM
+adds itself (the dead-letter queue's sqs:SendMessage) is not in `Policies`, and a call on a
+resource the template creates only under a condition (the report's Athena workgroup) is
+granted under that condition alone, with what the service then reads and writes with the
+caller's credentials (ON_BEHALF: Athena reads the Glue table and writes its results).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,9 +26,10 @@ import pytest
 from botocore import xform_name
 
 from earnest_cli.template import ROOT, load_template
+from tests.builders.policies import statements
 
 SHARED = ROOT / "shared"
-SERVICES = ("dynamodb", "s3", "ssm")
+SERVICES = ("dynamodb", "s3", "ssm", "athena")
 RESOURCES: dict[str, Any] = load_template()["Resources"]
 FUNCTIONS = sorted(k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function")
 # Which resource each store's calls reach: (module, top-level class or function) -> resource.
@@ -36,6 +41,7 @@ STORES = {
     ("earnest_aws.reports_store", "ReportsStore"): "DataBucket",
     ("earnest_aws.reports_store", "erased_subjects"): "ConsentTable",
     ("earnest_aws.settings", "*"): "SSM",
+    ("earnest_aws.athena", "*"): "ReportWorkGroup",
 }
 IAM_NAMES = {"ListObjectsV2": "ListBucket"}  # where the action is not the operation's name
 TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
@@ -44,6 +50,32 @@ TRANSACTION_ITEMS["ConditionCheck"] = "ConditionCheckItem"
 # token keys from SSM only when EXPOSURE_TOKEN_KEYS_PARAM is set, which the template sets
 # for decide and record-exposure alone (checked below).
 SWITCHED_OFF = {"NightlyReportFunction": {("ssm:GetParameter", "SSM"): "EXPOSURE_TOKEN_KEYS_PARAM"}}
+# Resources that exist only under a template condition: calls on them are granted with it.
+CONDITIONAL = {"ReportWorkGroup": "ReportInAthena"}
+# What Athena does with the caller's credentials to run the report's query: reads the Glue
+# table's definition and the events, writes and reads its results (under athena-results/).
+ON_BEHALF = {
+    "ReportInAthena": {
+        (f"glue:{action}", resource)
+        for action in ("GetDatabase", "GetTable", "GetPartitions")
+        for resource in ("GlueCatalog", "EventsDatabase", "EventsTable")
+    }
+    | {
+        (f"s3:{action}", "DataBucket")
+        for action in (
+            "GetBucketLocation",
+            "ListBucketMultipartUploads",
+            "ListBucket",
+            "GetObject",
+            "PutObject",
+            "AbortMultipartUpload",
+            "ListMultipartUploadParts",
+        )
+    }
+}
+# Names that are not AWS calls though an operation is so named: botocore's get_session is
+# the session, not Athena's GetSession.
+NOT_CALLS = {"get_session"}
 # Names every dict or list has: followed only on a receiver annotated with a store class.
 CONTAINER_METHODS = set(dir(dict)) | set(dir(list)) | set(dir(set)) | set(dir(str))
 
@@ -185,7 +217,7 @@ def calls_of(logical_id: str) -> set[tuple[str, str]]:
                     candidates = [d for d in candidates if d[1] in lineage(trees, owner)]
                 if sub.attr not in CONTAINER_METHODS or annotated.get(receiver) in classes:
                     todo += candidates
-                if isinstance(sub.ctx, ast.Load) and sub.attr in operations():
+                if isinstance(sub.ctx, ast.Load) and sub.attr in operations().keys() - NOT_CALLS:
                     found |= _grant(module, owner, sub.attr, keys)
             if isinstance(sub, ast.Call) and ast.unparse(sub.func).endswith("get_paginator"):
                 found |= _grant(module, owner, xform_name(sub.args[0].value), keys)  # type: ignore[attr-defined]
@@ -207,21 +239,26 @@ def _resource(value: Any) -> str:
     text = str(value)
     if ":ssm:" in text:
         return "SSM"
+    if text.endswith(":catalog"):
+        return "GlueCatalog"
+    if text.startswith("arn:"):  # the last resource it names (a table's, not its database's)
+        refs = [r for r in re.findall(r"\$\{([^}]+)\}", text) if not r.startswith("AWS::")]
+        return refs[-1].split(".")[0]
     return text.removeprefix("${").split(".")[0]
 
 
-def granted(logical_id: str) -> set[tuple[str, str]]:
+def granted(logical_id: str, conditions: frozenset[str] = frozenset()) -> set[tuple[str, str]]:
+    """The grants of the function's policies, with `conditions` true (the others false)."""
     out: set[tuple[str, str]] = set()
-    for policy in RESOURCES[logical_id]["Properties"]["Policies"]:
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow"
-            actions = statement["Action"]
-            resources = statement["Resource"]
-            resources = resources if isinstance(resources, list) else [resources]
-            for action in actions if isinstance(actions, list) else [actions]:
-                for resource in resources:
-                    if resource != "UseHeader" and "AWS::NoValue" not in str(resource):
-                        out.add((action, _resource(resource)))
+    for statement in statements(RESOURCES[logical_id], conditions):
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"]
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        for action in actions if isinstance(actions, list) else [actions]:
+            for resource in resources:
+                if resource != "UseHeader" and "AWS::NoValue" not in str(resource):
+                    out.add((action, _resource(resource)))
     return out
 
 
@@ -232,10 +269,21 @@ def test_the_policy_grants_exactly_the_calls_the_code_makes(logical_id: str) -> 
     off = SWITCHED_OFF.get(logical_id, {})
     env = RESOURCES[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
     assert not set(off.values()) & set(env), "a switched-off call is switched on"
-    assert granted(logical_id) == used - set(off)
+    conditional = {c for c in used if c[1] in CONDITIONAL}
+    assert granted(logical_id) == used - set(off) - conditional
+    for condition in {CONDITIONAL[r] for _, r in conditional}:
+        assert granted(logical_id, frozenset({condition})) == (
+            used - set(off) | ON_BEHALF[condition]
+        )
 
 
-@pytest.mark.parametrize("logical_id", FUNCTIONS)
-def test_no_wildcard_action_or_resource(logical_id: str) -> None:
-    for action, resource in granted(logical_id):
-        assert "*" not in action and resource != "*", (action, resource)
+def test_the_report_may_run_athena_queries_only_when_it_is_configured_to() -> None:
+    used = calls_of("NightlyReportFunction")
+    athena = {c for c in used if c[0].startswith("athena:")}
+    assert athena == {
+        ("athena:StartQueryExecution", "ReportWorkGroup"),
+        ("athena:GetQueryExecution", "ReportWorkGroup"),
+        ("athena:GetQueryResults", "ReportWorkGroup"),
+        ("athena:StopQueryExecution", "ReportWorkGroup"),
+    }
+    assert not granted("NightlyReportFunction") & athena

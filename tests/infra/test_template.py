@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from earnest_cli.template import ROOT, load_template
+from tests.builders.policies import conditions_of, statements
 
 RESOURCES: dict[str, Any] = load_template()["Resources"]
 
@@ -17,11 +18,11 @@ def functions() -> dict[str, Any]:
 
 
 def actions_of(function: dict[str, Any]) -> set[str]:
+    """Every action the function can be granted, whichever conditions hold."""
     out: set[str] = set()
-    for policy in function["Properties"].get("Policies", []):
-        for statement in policy.get("Statement", []):
-            acts = statement["Action"]
-            out |= set(acts if isinstance(acts, list) else [acts])
+    for statement in statements(function, conditions_of(function)):
+        acts = statement["Action"]
+        out |= set(acts if isinstance(acts, list) else [acts])
     return out
 
 

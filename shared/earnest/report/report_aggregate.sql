@@ -2,14 +2,15 @@
 -- Glue table of events (Athena / Trino; the tests run it with DuckDB). For a window larger
 -- than one Lambda run can read (docs/report.md, "Scale").
 --
--- Filled in by earnest.report.sql.render:
---   ${events}      the events table (Athena: earnest_<stage>.events; partitions dt, hour)
---   ${start_dt}    first partition day read (YYYY-MM-DD)
---   ${end_dt}      the report's date, the last partition day read
---   ${experiences} rows (experience, attribution_days, conversion_name or NULL): the
+-- Filled in by earnest.report.sql.render, each where the query below names it as a
+-- placeholder (named here without one, so this comment stays as written):
+--   events         the events table (Athena: earnest_<stage>.events; partitions dt, hour)
+--   start_dt       first partition day read (YYYY-MM-DD)
+--   end_dt         the report's date, the last partition day read
+--   experiences    rows (experience, attribution_days, conversion_name or NULL): the
 --                  experiences reported and which conversions count for each
---   ${erased}      rows (unit_id): erased subjects, whose events are left out
---   ${program_attribution_days}
+--   erased         rows (unit_id): erased subjects, whose events are left out
+--   program_attribution_days
 --
 -- One result set; `section` says what a row is:
 --   arm       per experience and arm (arm NULL = the holdout): units, exposures,

@@ -99,6 +99,15 @@ def test_a_section_earnest_does_not_read_denies_personalization_only() -> None:
     assert gpp_purposes(decoded)["personalization"] == "denied"
 
 
+def test_canadas_section_alone_fails_closed_for_personalization_and_leaves_measurement_be() -> None:
+    # "DBABD": a header naming section 5 (tcfcav1) alone; @iabgpp/cmpapi reads it as such.
+    canada = "BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBgABABAAABAB4AACACAAA.fHHHA4444ao"
+    decoded = decode(f"DBABD~{canada}")
+    assert (decoded.section_ids, decoded.unread) == ((5,), (5,))
+    # not read, so it cannot grant; and it does not deny measurement by omission
+    assert gpp_purposes(decoded) == {"personalization": "denied"}
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -1,0 +1,94 @@
+"""Where the nightly report's totals come from: events streamed through this function, or one query.
+
+Two sources behind one interface (`Source.totals`), chosen by REPORT_AGGREGATION
+(docs/report.md, "Scale"):
+
+- `Streamed` (python, the default): the window's stored objects read from S3 one at a time
+  into `earnest.report.aggregation.Aggregator`; memory holds per-unit state.
+- `Queried` (athena): `earnest.report.sql.render` for the window, run by a `QueryRunner`
+  (earnest_aws.athena.AthenaQueries in AWS; DuckDB over the same files in the tests and
+  the bench), its rows turned into the same `Totals` by `earnest.report.sql.totals_from_rows`.
+
+Either way `earnest.report.build` gets `Totals` and builds the same report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from earnest.report import sql as report_sql
+from earnest.report.aggregation import Aggregator, Attribution, Totals
+from earnest.report.build import Window
+from earnest_aws.reports_store import ReportsStore
+
+PYTHON = "python"
+ATHENA = "athena"
+AGGREGATIONS = (PYTHON, ATHENA)
+
+
+class Source(Protocol):
+    def totals(
+        self,
+        window: Window,
+        experiences: Mapping[str, Attribution],
+        erased: Collection[str],
+        program_attribution_days: int,
+    ) -> Totals:
+        """Totals of the window's events for `experiences`, the erased subjects left out."""
+        ...
+
+
+class QueryRunner(Protocol):
+    def rows(self, query: str) -> Iterable[Sequence[Any]]:
+        """The result set of one query, row by row, columns in SELECT order."""
+        ...
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """The Python path: every stored object of the window through this function."""
+
+    reports: ReportsStore
+
+    def totals(
+        self,
+        window: Window,
+        experiences: Mapping[str, Attribution],
+        erased: Collection[str],
+        program_attribution_days: int,
+    ) -> Totals:
+        aggregator = Aggregator(
+            experiences, erased=erased, program_attribution_days=program_attribution_days
+        )
+        for day in window.days():
+            aggregator.partition(day.isoformat())
+            for _, data in self.reports.event_objects(day):
+                aggregator.feed_object(data)
+        return aggregator.totals()
+
+
+@dataclass(frozen=True)
+class Queried:
+    """The SQL path: the aggregation as one query over the events table."""
+
+    runner: QueryRunner
+    events_table: str = report_sql.DEFAULT_EVENTS_TABLE
+
+    def totals(
+        self,
+        window: Window,
+        experiences: Mapping[str, Attribution],
+        erased: Collection[str],
+        program_attribution_days: int,
+    ) -> Totals:
+        query = report_sql.render(
+            window.start.isoformat(),
+            window.day.isoformat(),
+            experiences,
+            erased,
+            events_table=self.events_table,
+            program_attribution_days=program_attribution_days,
+        )
+        return report_sql.totals_from_rows(self.runner.rows(query))
