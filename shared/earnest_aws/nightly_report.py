@@ -15,17 +15,21 @@ Used by functions/nightly_report (the schedule) and `earnest report` (any date).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from earnest.errors import ConcurrentModification
+from earnest.events.batch import LIMITS
 from earnest.experiences.lifecycle import effective
 from earnest.report import build as report_build
 from earnest.report import guardrails
 from earnest.report import render as report_render
 from earnest.report.aggregation import Aggregator, Totals
+from earnest.timefmt import format_time
+from earnest_aws.events_config import load_limits
 from earnest_aws.experiences_store import OPERATIONAL, ExperiencesStore, now_iso
 from earnest_aws.reports_store import ReportsStore, erased_subjects
 from earnest_aws.settings import Env, Settings
@@ -44,6 +48,10 @@ class ReportOptions:
 
     lookback_days: int = report_build.DEFAULT_LOOKBACK_DAYS
     program_attribution_days: int = report_build.DEFAULT_ATTRIBUTION_DAYS
+    # How late (in days) and how early (in seconds) /events accepts an event's time: the
+    # partitions after the day and before a span's start that may hold its events.
+    late_days: int = math.ceil(LIMITS.max_age_seconds / 86_400)
+    early_seconds: int = LIMITS.max_future_seconds
     apply_guardrails: bool = True
     write: bool = True
     false_discovery_rate: bool = False  # REPORT_FDR=bh: Benjamini-Hochberg across the program
@@ -51,8 +59,11 @@ class ReportOptions:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
         read = Env(env)
+        limits = load_limits(env)
         return cls(
             lookback_days=read.integer("REPORT_LOOKBACK_DAYS", cls.lookback_days, 1, 400),
+            late_days=math.ceil(limits.max_age_seconds / 86_400),
+            early_seconds=limits.max_future_seconds,
             program_attribution_days=read.integer(
                 "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
             ),
@@ -137,10 +148,13 @@ def aggregate(
     erased: set[str],
     program_attribution_days: int,
 ) -> Totals:
+    """Every partition of `window` read once, for every experience and the program."""
     aggregator = Aggregator(
         report_build.tracked(docs),
         erased=erased,
         program_attribution_days=program_attribution_days,
+        spans=report_build.spans(window, docs),
+        program_span=window.program_span().bounds(),
     )
     for day in window.days():
         aggregator.partition(day.isoformat())
@@ -187,6 +201,7 @@ def apply_actions(
                 version = store.save_ops(
                     current,
                     new_ops,
+                    allocation_at=min(now_iso(), format_time(guardrails.end_of(day))),
                     actor=guardrails.ACTOR,
                     action=action,
                     reason="; ".join(a.reason for a in mine),
@@ -216,9 +231,10 @@ def run(
     options = options or ReportOptions()
     stores = stores or ReportStores.from_settings(settings)
     experiences, reports = stores.experiences, stores.reports
-    window = report_build.Window(day, options.lookback_days)
-
     docs = load_experiences(experiences, day)
+    window = report_build.Window(
+        day, options.lookback_days, options.late_days, options.early_seconds
+    ).reading(docs)
     erased = stores.erased()
     totals = aggregate(reports, window, docs, erased, options.program_attribution_days)
     log("events aggregated", totals.counters)
