@@ -419,10 +419,15 @@ def cmd_review(args: argparse.Namespace) -> int:
 # -- reading ---------------------------------------------------------------------------
 
 
+def _minute(moment: str | None) -> str:
+    """A stored time to the minute (`2026-11-01 09:00Z`); a dash when there is none."""
+    return "—" if moment is None else f"{moment[:10]} {moment[11:16]}Z"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     stored = store().load_all()
     day = today()
-    rows = [("ID", "PLACEMENT", "STATUS", "OWNER", "REVIEW DUE", "VERSION")]
+    rows = [("ID", "PLACEMENT", "STATUS", "OWNER", "REVIEW DUE", "VERSION", "ALLOCATION SINCE")]
     details: dict[str, list[str]] = {}
     for s in stored:
         served = s.effective
@@ -440,6 +445,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 str(served.get("owner") or "UNOWNED"),
                 due_text,
                 str(s.version),
+                _minute(lifecycle.allocation_start(s.ops)),
             )
         )
         lines = []

@@ -319,6 +319,7 @@ def test_a_night_counts_events_by_their_time_and_reads_the_late_partitions(
         "lookback_days": 28,
         "late_days": 3,
         "events_before": "2026-11-21T00:00:00.000Z",
+        "last_partition": "2026-11-23",
         "partitions": "events/dt=2026-10-24/ .. events/dt=2026-11-23/",
     }
     assert by_id(report, "winner")["analysis"] == {

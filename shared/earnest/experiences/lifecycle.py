@@ -125,7 +125,8 @@ def with_allocation(authored: Mapping[str, Any], ops: Mapping[str, Any], at: str
     """`ops` with its allocation restarted at `at` if the served shares changed, else `ops`.
 
     While nothing serves (the experience paused) the start is kept, for the report of the
-    paused experience, and the signature cleared, so serving again restarts it.
+    paused experience, and the signature cleared, so serving again restarts it. A restart
+    never starts before the allocation it ends (a backfilled night's pause after a push).
     """
     key = allocation_key(effective(authored, ops))
     current = ops.get(ALLOCATION)
@@ -134,7 +135,8 @@ def with_allocation(authored: Mapping[str, Any], ops: Mapping[str, Any], at: str
         return dict(ops)
     if key is None:
         return {**ops, ALLOCATION: {**current, "signature": None}} if current else dict(ops)
-    return {**ops, ALLOCATION: {"started_at": at, "signature": key}}
+    before = allocation_start(ops) or ""
+    return {**ops, ALLOCATION: {"started_at": max(at, before), "signature": key}}
 
 
 def set_entry(ops: Mapping[str, Any], variant: str | None, value: Mapping[str, Any]) -> Ops:

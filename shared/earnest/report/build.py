@@ -137,6 +137,7 @@ class Window:
             "lookback_days": self.lookback_days,
             "late_days": self.late_days,
             "events_before": format_time(self.end),
+            "last_partition": last.isoformat(),
             "partitions": f"events/dt={self.start.isoformat()}/ .. events/dt={last.isoformat()}/",
         }
 

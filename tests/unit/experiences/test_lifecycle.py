@@ -107,3 +107,13 @@ def test_a_draft_has_no_allocation_until_it_serves() -> None:
     assert (
         _allocation(lifecycle.with_allocation(experience(status="draft"), {}, "2026-11-01")) is None
     )
+
+
+def test_a_restart_never_starts_before_the_allocation_it_ends() -> None:
+    doc = experience()
+    pushed = lifecycle.with_allocation(doc, {}, "2026-12-01T10:00:00.000Z")
+    # a backfill of an older night pauses b "at the end of 2026-11-20"
+    paused = lifecycle.set_entry(pushed, "b", LOSS)
+    assert _allocation(lifecycle.with_allocation(doc, paused, "2026-11-21T00:00:00.000Z")) == (
+        "2026-12-01T10:00:00.000Z"
+    )
