@@ -122,8 +122,16 @@ def generate(
     return objects, n
 
 
+WINDOW = report_build.Window(DAY, DAYS)
+
+
 def aggregate(objects: list[tuple[str, bytes]]) -> Aggregator:
-    agg = Aggregator(EXPERIENCES)
+    """As a nightly run aggregates: every event checked against its experience's span."""
+    agg = Aggregator(
+        EXPERIENCES,
+        spans=report_build.spans(WINDOW, DOCS),
+        program_span=WINDOW.program_span().bounds(),
+    )
     for day, data in objects:
         agg.partition(day)
         agg.feed_object(data)
@@ -137,7 +145,7 @@ def throughput(units: int, per_unit: int) -> None:
     agg = aggregate(objects)
     totals = agg.totals()
     t1 = time.perf_counter()
-    report_build.build(report_build.Window(DAY, DAYS), DOCS, totals, None, global_holdout=0.05)
+    report_build.build(WINDOW, DOCS, totals, None, global_holdout=0.05)
     t2 = time.perf_counter()
     rate = n / (t1 - t0) * 60
     print(

@@ -19,7 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
-from tests.builders.report_simulation import Outcome, Scenario, run  # noqa: E402
+from tests.builders.report_simulation import (  # noqa: E402
+    Changes,
+    Outcome,
+    Scenario,
+    run,
+    srm_after_changes,
+)
 
 
 def _pct(value: float) -> str:
@@ -40,6 +46,10 @@ def main() -> None:
     loser = sim(Scenario(lift=-0.10), 500, 103)
     a_a = sim(Scenario(mde=0.0), 2_000, 104)
     a_a_120 = sim(Scenario(mde=0.0, nights=120), 400, 105)
+    a_a_120_sliding = sim(Scenario(mde=0.0, nights=120, allocated=False), 400, 105)
+    changes = max(200, round(1_000 * args.runs))
+    srm_pause, srm_resume = srm_after_changes(Changes(), changes, 201)
+    _, srm_sliding = srm_after_changes(Changes(allocated=False), changes, 201)
     a_a_low = sim(Scenario(base=0.005, daily_units=500, min_units=100, mde=0.0), 1_000, 106)
     a_a_plan = sim(Scenario(), 500, 107)
     rows = [
@@ -74,10 +84,16 @@ def main() -> None:
             _pct(a_a.share(a_a.false_call)),
         ),
         (
-            "A/A: the same, 120 looks (cumulative data)",
+            "A/A: the same, 120 looks (the allocation's window)",
             "4.1 %",
             "<= 3 %",
             _pct(a_a_120.share(a_a_120.false_call)),
+        ),
+        (
+            "  the same, a sliding 28-day window (before)",
+            "4.1 %",
+            "-",
+            _pct(a_a_120_sliding.share(a_a_120_sliding.false_call)),
         ),
         (
             "A/A at 0.5 % base: any false verdict",
@@ -98,6 +114,24 @@ def main() -> None:
             _pct(a_a.share(a_a.srm_chi2_flagged)),
         ),
         (
+            "healthy, SRM-flagged after a variant's pause",
+            "-",
+            "<= 0.5 %",
+            _pct(srm_pause / changes),
+        ),
+        (
+            "  ... after its resume",
+            "-",
+            "<= 0.5 %",
+            _pct(srm_resume / changes),
+        ),
+        (
+            "  ... after its resume, sliding 28-day window (before)",
+            "-",
+            "-",
+            _pct(srm_sliding / changes),
+        ),
+        (
             "A/A, plan MDE 5 %: paused as futile (right answer)",
             "-",
             "-",
@@ -110,7 +144,8 @@ def main() -> None:
     print(f"{'measure':<{width}}  {'as filed':>9}  {'target':>20}  {'measured':>9}")
     for measure, filed, target, measured in rows:
         print(f"{measure:<{width}}  {filed:>9}  {target:>20}  {measured:>9}")
-    runs = sum(o.runs for o in (winner, at_mde, loser, a_a, a_a_120, a_a_low, a_a_plan))
+    outcomes = (winner, at_mde, loser, a_a, a_a_120, a_a_120_sliding, a_a_low, a_a_plan)
+    runs = sum(o.runs for o in outcomes) + 2 * changes
     print(f"\n{runs} simulated experiences in {time.perf_counter() - started:.0f} s")
 
 

@@ -29,9 +29,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from earnest.experiences.validation import validate_all
     from earnest_cli import files
     from earnest_cli.experiences_cmd import warn
+    from earnest_cli.plan_cmd import cadence_warnings
 
     authored = files.load(args.paths)
     warn(authored)
+    docs = [doc for _, doc in authored.experiences]
+    for line in cadence_warnings(docs, args.daily_units, args.base_rate):  # reads no AWS
+        print(line, file=sys.stderr)
     problems = authored.problems + validate_all(authored.experiences, authored.saved_groups)
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -81,6 +85,7 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
         description="Check experience files against the launch checks; every problem at once.",
     )
     p.add_argument("paths", nargs="+", help="files or folders of .yaml/.yml/.json")
+    plan_cmd.add_traffic_arguments(p)
     p.set_defaults(func=cmd_validate)
 
     experiences_cmd.add_parsers(sub)

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -310,10 +310,12 @@ def needs_consent() -> frozenset[str]:
 
 
 def day_traffic(
-    api: str, day: date, visitors: list[Visitor], rng: random.Random, tally: Tally
+    api: str, day: str, visitors: list[Visitor], rng: random.Random, tally: Tally
 ) -> int:
     """One simulated day: every visit decides over HTTP, sees its arm, converts at the arm's
-    true rate; the page posts exposures and conversions, timestamped on that day."""
+    true rate; the page posts exposures and conversions, timestamped as they happen (now:
+    the experiences were pushed moments ago, and the report counts units first exposed
+    since their allocation started)."""
     progress = Progress(f"{day}: {len(visitors)} visits, decide", len(visitors))
     consented = needs_consent()
 
@@ -327,7 +329,7 @@ def day_traffic(
             progress.step()
     progress.close()
 
-    midnight = datetime.combine(day, datetime.min.time(), UTC).timestamp()
+    now = time.time()
     events: list[dict[str, Any]] = []
     for v, decisions in answers:
         for d in decisions.values():
@@ -338,7 +340,7 @@ def day_traffic(
                     tally.violations += 1
         if not v.consents:
             continue  # no measurement consent: the page sends nothing
-        ts = int((midnight + rng.uniform(0, 86_000)) * 1000)
+        ts = int((now - rng.uniform(0, 5)) * 1000)
         for d in decisions.values():
             if d["token"]:
                 events.append(
@@ -364,7 +366,9 @@ def day_traffic(
     consent = {"purposes": {"measurement": "granted"}}
     for start in range(0, len(events), 500):
         batch = {"events": events[start : start + 500], "consent": consent}
-        status, answer = post(f"{api}/events", batch, {"idempotency-key": f"demo-{day}-{start}"})
+        status, answer = post(
+            f"{api}/events", batch, {"idempotency-key": f"demo-{day.replace(' ', '-')}-{start}"}
+        )
         if status != 202:
             raise RuntimeError(f"/events answered {status}: {answer}")
         stored += answer["stored"]
@@ -396,9 +400,9 @@ def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
 def nightly(day: date, out: Path, tally: Tally, number: int) -> None:
     """`earnest report --date DAY`, its verdicts and actions kept for the final table.
 
-    DAY is today: /events files each request under the day it arrives (its receive-time
-    partition), so every simulated day's events are in today's partition, and tonight's
-    report reads all the days simulated so far, as a real night's report reads its 28 days.
+    DAY is today: every simulated day's events happen today, after the push, so tonight's
+    report counts all the days simulated so far, as a real night's report counts every day
+    since the allocation started.
     """
     from earnest_cli.commands import main as earnest
 
@@ -426,28 +430,28 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> None:
 
 
 def simulate_days(api: str, out: Path, visits: int, days: int, seed: int) -> Tally:
-    """`days` days ending yesterday; the withdrawals land halfway; a report each night."""
+    """`days` simulated days, each a round of traffic now; the withdrawals land halfway; a
+    report each night."""
     print(
-        "  (the days' events all arrive today, and /events files them by arrival day: each "
-        "night's report is today's, over every day so far)"
+        "  (each simulated day's events happen now, after the push: each night's report is "
+        "today's, over every day so far, since the allocation started)"
     )
     rng = random.Random(seed)
     people = population(max(visits * 2, 10), rng)  # ~4 in 5 visits are first visits
     tally = Tally()
-    today = datetime.now(UTC).date()
     per_day = max(visits // days, 1)
     seen: dict[str, Visitor] = {}
     for number in range(1, days + 1):
-        day = today - timedelta(days=days - number + 1)
-        print(f"\n  day {number} of {days}: {day}")
+        day = datetime.now(UTC).date()
+        print(f"\n  day {number} of {days}")
         if number == days // 2 + 1:
             withdrawn = withdraw(api, list(seen.values()), rng)
             print(f"    {withdrawn} signed-in visitors withdrew consent through the signed webhook")
         visitors = [rng.choice(people) for _ in range(per_day)]
         seen |= {v.unit: v for v in visitors}
-        stored = day_traffic(api, day, visitors, rng, tally)
-        print(f"    {stored} events stored, timestamped on {day}")
-        nightly(today, out, tally, number)
+        stored = day_traffic(api, f"day {number}", visitors, rng, tally)
+        print(f"    {stored} events stored, timestamped now")
+        nightly(day, out, tally, number)
         time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS is 2)
     return tally
 
@@ -580,8 +584,6 @@ def run_demo(args: argparse.Namespace) -> int:
     seed = args.seed
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    # Events from the simulated days are a few days old: let /events take them.
-    os.environ.setdefault("EVENTS_MAX_AGE_SECONDS", str((days + 2) * 86_400))
     with (
         (out / "functions.log").open("w") as function_log,
         local_stack(api_port=0, aws_port=0, function_log=function_log) as stack,

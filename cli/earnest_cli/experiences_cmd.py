@@ -22,7 +22,7 @@ from typing import Any
 from earnest.experiences import lifecycle
 from earnest.report import guardrails
 from earnest_aws.experiences_store import AUTHORED, ExperiencesStore, StoredExperience, now_iso
-from earnest_cli import files
+from earnest_cli import files, plan_cmd
 from earnest_cli.errors import CommandError
 
 LIFECYCLE_RULES = frozenset({guardrails.UNOWNED, guardrails.REVIEW_OVERDUE, guardrails.ENDED})
@@ -220,6 +220,25 @@ def warn(authored: files.Authored) -> None:
             print(f"warning: {warning}", file=sys.stderr)
 
 
+def traffic_warnings(
+    s: ExperiencesStore, authored: files.Authored, args: argparse.Namespace
+) -> list[str]:
+    """The plan-against-cadence warnings of a push, from `--daily-units` or, for experiences
+    already serving, their last week of events (earnest_cli.plan_cmd.cadence_warnings)."""
+    from earnest.errors import EarnestError
+    from earnest_cli.plan_cmd import DEFAULT_DAYS, cadence_warnings, observed_all
+
+    docs = [doc for _, doc in authored.experiences]
+    seen = {}
+    if args.daily_units is None or args.base_rate is None:
+        stored = [found.doc for d in docs if (found := s.get(str(d.get("id")))) is not None]
+        try:
+            seen = observed_all(stored, DEFAULT_DAYS)
+        except EarnestError:
+            seen = {}  # the events cannot be read: the warning says it cannot estimate
+    return cadence_warnings(docs, args.daily_units, args.base_rate, seen)
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     from earnest.experiences.validation import validate_all
 
@@ -232,6 +251,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) (launch checks): nothing was pushed", file=sys.stderr)
         return 1
     s = store()
+    for line in traffic_warnings(s, authored, args):
+        print(line, file=sys.stderr)
     for name, ids in sorted(authored.saved_groups.items()):
         s.save_group(name, ids, actor(args))
         print(f"saved group {name}: {len(ids)} id(s)")
@@ -419,10 +440,15 @@ def cmd_review(args: argparse.Namespace) -> int:
 # -- reading ---------------------------------------------------------------------------
 
 
+def _minute(moment: str | None) -> str:
+    """A stored time to the minute (`2026-11-01 09:00Z`); a dash when there is none."""
+    return "—" if moment is None else f"{moment[:10]} {moment[11:16]}Z"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     stored = store().load_all()
     day = today()
-    rows = [("ID", "PLACEMENT", "STATUS", "OWNER", "REVIEW DUE", "VERSION")]
+    rows = [("ID", "PLACEMENT", "STATUS", "OWNER", "REVIEW DUE", "VERSION", "ALLOCATION SINCE")]
     details: dict[str, list[str]] = {}
     for s in stored:
         served = s.effective
@@ -440,6 +466,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 str(served.get("owner") or "UNOWNED"),
                 due_text,
                 str(s.version),
+                _minute(lifecycle.allocation_start(s.ops)),
             )
         )
         lines = []
@@ -558,6 +585,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("paths", nargs="+", help="files or folders of .yaml/.yml/.json")
     p.add_argument("--reason", help="why, for the audit entry (default: pushed from FILE)")
     p.add_argument("--force", action="store_true", help="push over newer stored changes")
+    plan_cmd.add_traffic_arguments(p)
     who(p)
     p = add("pull", cmd_pull, "write the stored experiences back as authored files")
     p.add_argument("dir", help="folder to write into (files already there are updated in place)")

@@ -36,28 +36,102 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _observed(doc: dict[str, Any], days: int) -> tuple[float | None, float | None]:
-    """(units a day, holdout conversion rate) from the experience's last `days` of events."""
+Traffic = tuple[float | None, float | None]  # (units a day, holdout conversion rate)
+
+
+def add_traffic_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--daily-units` and `--base-rate`, as `validate` and `push` take them for the warning."""
+    parser.add_argument(
+        "--daily-units",
+        type=float,
+        help="units a day, for the warning when a verdict takes longer than the review cadence "
+        "(default: the experience's own recent events, when it has some)",
+    )
+    parser.add_argument(
+        "--base-rate",
+        type=float,
+        help="the default's conversion rate for that warning (default: from recent events, "
+        "else 5 %%)",
+    )
+
+
+def observed_all(docs: list[dict[str, Any]], days: int) -> dict[str, Traffic]:
+    """Each serving experience's (units a day, holdout rate) over its last `days` of events,
+    read in one pass over the partitions."""
     from earnest.report import build as report_build
     from earnest_aws.report_sources import Streamed
     from earnest_aws.reports_store import ReportsStore
     from earnest_aws.settings import settings
 
-    if doc.get("status") not in ("live", "paused"):
-        return None, None  # no events of its own yet
+    serving = [d for d in docs if d.get("status") in ("live", "paused")]
+    if not serving:
+        return {}  # no events of their own yet
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
     window = report_build.Window(yesterday, days)
     source = Streamed(ReportsStore(settings().events_bucket))
-    totals = source.totals(
-        window, report_build.tracked([doc]), set(), report_build.DEFAULT_ATTRIBUTION_DAYS
+    totals = source.totals(window, serving, set(), report_build.DEFAULT_ATTRIBUTION_DAYS)
+    out: dict[str, Traffic] = {}
+    for exp_id, found in totals.experiences.items():
+        units = sum(a.units for a in found.arms.values())
+        holdout = found.arms.get(None)
+        rate = holdout.conversions / holdout.units if holdout and holdout.units else None
+        out[exp_id] = ((units / days if units else None), rate)
+    return out
+
+
+def _observed(doc: dict[str, Any], days: int) -> Traffic:
+    """(units a day, holdout conversion rate) from the experience's last `days` of events."""
+    return observed_all([doc], days).get(str(doc["id"]), (None, None))
+
+
+def cadence_warnings(
+    docs: list[dict[str, Any]],
+    daily_units: float | None,
+    base_rate: float | None,
+    seen: dict[str, Traffic] | None = None,
+) -> list[str]:
+    """A warning for each experience whose plan needs longer than its review cadence.
+
+    Traffic comes from `daily_units`, else the experience's recent events (`seen`); with
+    neither, a note says it cannot be estimated. The base rate: `base_rate`, else the
+    events', else `planning.ASSUMED_BASE_RATE` (said so). A warning, never a refusal.
+    """
+    from earnest.report.planning import ASSUMED_BASE_RATE, forecast
+
+    out = []
+    for doc in docs:
+        exp_id = str(doc.get("id"))
+        seen_daily, seen_rate = (seen or {}).get(exp_id, (None, None))
+        daily = daily_units if daily_units is not None else seen_daily
+        if daily is None:
+            out.append(
+                f"note: {exp_id}: days to a verdict not estimated (no recent traffic of its "
+                "own): give --daily-units, or run `earnest plan` once it serves"
+            )
+            continue
+        rate = base_rate if base_rate is not None else seen_rate
+        assumed = rate is None
+        try:
+            said = forecast(doc, daily, ASSUMED_BASE_RATE if rate is None else rate)
+        except ValueError as exc:
+            out.append(f"note: {exp_id}: days to a verdict not estimated: {exc}")
+            continue
+        if not said.within_review:
+            out.append(f"warning: {exp_id}: {_too_long(doc, said, assumed)}")
+    return out
+
+
+def _too_long(doc: dict[str, Any], said: Any, assumed: bool) -> str:
+    plan = doc.get("measurement_plan") or {}
+    mde = float(plan.get("minimum_detectable_effect") or 0.0)
+    days = f"about {said.days_to_detect} days" if said.days_to_detect else "more than 2 years"
+    rate = f"{said.base_rate:.2%}" + (" (assumed; give --base-rate)" if assumed else "")
+    return (
+        f"finding its plan's {mde:+.0%} takes {days} at {said.daily_units:,.0f} units a day "
+        f"and a base rate of {rate}, longer than its review cadence "
+        f"({said.review_every_days} days): the audience may be too small or the effect too "
+        "modest to be worth personalizing (earnest plan shows the numbers)"
     )
-    arms = totals.experiences.get(str(doc["id"]))
-    if arms is None:
-        return None, None
-    units = sum(a.units for a in arms.arms.values())
-    holdout = arms.arms.get(None)
-    rate = holdout.conversions / holdout.units if holdout and holdout.units else None
-    return (units / days if units else None), rate
 
 
 def run(args: argparse.Namespace) -> int:

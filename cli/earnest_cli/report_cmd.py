@@ -37,13 +37,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run the nightly report for a date (backfill); a re-run overwrites the same "
         "files and applies no guardrail twice. Reads AWS_ENDPOINT_URL (the local stack), "
         "EXPERIENCES_TABLE, CONSENT_TABLE, EVENTS_BUCKET, GLOBAL_HOLDOUT, REPORT_LOOKBACK_DAYS "
-        "(default 28) and REPORT_PROGRAM_ATTRIBUTION_DAYS.",
+        "(default 28), REPORT_PROGRAM_ATTRIBUTION_DAYS and EVENTS_MAX_AGE_SECONDS / "
+        "EVENTS_MAX_FUTURE_SECONDS (how late and early events may be stamped).",
     )
     parser.add_argument(
         "--date", type=_date, help="the day to report, YYYY-MM-DD (default: yesterday, UTC)"
     )
     parser.add_argument(
-        "--lookback-days", type=int, help="days of partitions read, ending at --date (default 28)"
+        "--lookback-days",
+        type=int,
+        help="days the program (and an experience without a recorded allocation) is analysed "
+        "over, ending at --date (default 28); an experience is analysed from its allocation's "
+        "start",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="build and print; write nothing, change nothing"
@@ -104,10 +109,22 @@ def _keep_copies(out: Path, files: Mapping[str, tuple[bytes, str]]) -> None:
         (out / name).write_bytes(data)
 
 
+def since(analysis: dict[str, Any]) -> str:
+    """Where an experience's analysis starts, in words."""
+    started = analysis["allocation_started_at"]
+    days = f"{analysis['days']:g} days"
+    if started is None:
+        return f"no allocation recorded: the last {days}"
+    if started == analysis["events_from"]:
+        return f"allocation since {started}, {days}"
+    return f"allocation since {started}; its last {days} (the longest analysed)"
+
+
 def print_summary(report: dict[str, Any], summary: dict[str, Any], dry_run: bool) -> None:
     window = report["window"]
     print(
-        f"report {report['date']}: partitions {window['start']}..{window['end']}, "
+        f"report {report['date']}: events stamped before {window['events_before']}, "
+        f"partitions {window['start']}..{window['last_partition']}, "
         f"{report['events']['records']:,} records read"
     )
     for exp in report["experiences"]:
@@ -115,7 +132,7 @@ def print_summary(report: dict[str, Any], summary: dict[str, Any], dry_run: bool
         verdicts = " ".join(
             f"{v['variant']}:{v['verdict'] or 'no verdict (SRM)'}" for v in exp["variants"]
         )
-        print(f"  {exp['id']:<28} {units}  ->  {verdicts}")
+        print(f"  {exp['id']:<28} {units}  ->  {verdicts}  ({since(exp['analysis'])})")
     for alert in report["alerts"]:
         print(f"  ALERT {alert['message']}")
     for action in report["guardrails"]:

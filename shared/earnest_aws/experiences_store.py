@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from earnest.errors import ConcurrentModification
-from earnest.experiences.lifecycle import authored_only, content_hash, effective
+from earnest.experiences.lifecycle import (
+    ALLOCATION,
+    authored_only,
+    content_hash,
+    effective,
+    with_allocation,
+)
 from earnest.timefmt import format_time
 from earnest_aws.aws_errors import is_condition_failure, translated
 from earnest_aws.clients import client
@@ -168,8 +174,13 @@ class ExperiencesStore:
         reason: str,
         evidence: Mapping[str, Any] | None = None,
         changes: Mapping[str, Any] | None = None,
+        allocation_at: str | None = None,
     ) -> int:
-        """Write only the operational state, over the version `stored` was read at."""
+        """Write only the operational state, over the version `stored` was read at.
+
+        `allocation_at`: when an allocation this write restarts starts, if not now (the
+        nightly report's changes start at the end of the day it reported, or now if earlier).
+        """
         return self._write(
             stored.authored,
             ops,
@@ -180,6 +191,7 @@ class ExperiencesStore:
             reason,
             evidence,
             changes,
+            allocation_at,
         )
 
     def _write(
@@ -193,10 +205,23 @@ class ExperiencesStore:
         reason: str,
         evidence: Mapping[str, Any] | None,
         changes: Mapping[str, Any] | None,
+        allocation_at: str | None = None,
     ) -> int:
         version = (expected_version or 0) + 1
         exp_id = str(authored["id"])
         at = now_iso()
+        # Every write keeps the allocation's start, or restarts it when who gets what changed.
+        # The audit records a restart: an operational entry among its changes (so
+        # `guardrails.as_of` walks a nightly restart back), an authored one in its evidence
+        # (its changes are the file's fields).
+        before = ops.get(ALLOCATION)
+        ops = with_allocation(authored, ops, allocation_at or at)
+        if ops.get(ALLOCATION) != before:
+            restart = {ALLOCATION: {"from": before, "to": ops[ALLOCATION]}}
+            if kind == OPERATIONAL:
+                changes = {**(changes or {}), **restart}
+            else:
+                evidence = {**(evidence or {}), **restart}
         served = effective(authored, ops)
         digest = content_hash(authored)
         current: dict[str, Any] = {

@@ -16,17 +16,21 @@ Used by functions/nightly_report (the schedule) and `earnest report` (any date).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from earnest.errors import ConcurrentModification
+from earnest.events.batch import LIMITS
 from earnest.experiences.lifecycle import effective
 from earnest.report import build as report_build
 from earnest.report import guardrails
 from earnest.report import render as report_render
+from earnest.timefmt import format_time
 from earnest_aws.athena import AthenaQueries, AthenaSettings
+from earnest_aws.events_config import load_limits
 from earnest_aws.experiences_store import OPERATIONAL, ExperiencesStore, now_iso
 from earnest_aws.report_sources import AGGREGATIONS, ATHENA, PYTHON, Queried, Source, Streamed
 from earnest_aws.reports_store import ReportsStore, erased_subjects
@@ -46,6 +50,10 @@ class ReportOptions:
 
     lookback_days: int = report_build.DEFAULT_LOOKBACK_DAYS
     program_attribution_days: int = report_build.DEFAULT_ATTRIBUTION_DAYS
+    # How late (in days) and how early (in seconds) /events accepts an event's time: the
+    # partitions after the day and before a span's start that may hold its events.
+    late_days: int = math.ceil(LIMITS.max_age_seconds / 86_400)
+    early_seconds: int = LIMITS.max_future_seconds
     apply_guardrails: bool = True
     write: bool = True
     false_discovery_rate: bool = False  # REPORT_FDR=bh: Benjamini-Hochberg across the program
@@ -56,8 +64,11 @@ class ReportOptions:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
         read = Env(env)
         aggregation = read.choice("REPORT_AGGREGATION", PYTHON, AGGREGATIONS)
+        limits = load_limits(env)
         return cls(
             lookback_days=read.integer("REPORT_LOOKBACK_DAYS", cls.lookback_days, 1, 400),
+            late_days=math.ceil(limits.max_age_seconds / 86_400),
+            early_seconds=limits.max_future_seconds,
             program_attribution_days=read.integer(
                 "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
             ),
@@ -184,6 +195,7 @@ def apply_actions(
                 version = store.save_ops(
                     current,
                     new_ops,
+                    allocation_at=min(now_iso(), format_time(guardrails.end_of(day))),
                     actor=guardrails.ACTOR,
                     action=action,
                     reason="; ".join(a.reason for a in mine),
@@ -213,13 +225,12 @@ def run(
     options = options or ReportOptions()
     stores = stores or ReportStores.from_settings(settings, options)
     experiences, reports = stores.experiences, stores.reports
-    window = report_build.Window(day, options.lookback_days)
-
     docs = load_experiences(experiences, day)
+    window = report_build.Window(
+        day, options.lookback_days, options.late_days, options.early_seconds
+    ).reading(docs)
     erased = stores.erased()
-    totals = stores.source.totals(
-        window, report_build.tracked(docs), erased, options.program_attribution_days
-    )
+    totals = stores.source.totals(window, docs, erased, options.program_attribution_days)
     log("events aggregated", {"aggregation": options.aggregation, **totals.counters})
     previous = reports.read_report(day - timedelta(days=1))
     report = report_build.build(

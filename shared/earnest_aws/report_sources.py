@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from earnest.report import sql as report_sql
-from earnest.report.aggregation import Aggregator, Attribution, Totals
-from earnest.report.build import Window
+from earnest.report.aggregation import Aggregator, Totals
+from earnest.report.build import Window, spans, tracked
 from earnest_aws.reports_store import ReportsStore
 
 PYTHON = "python"
@@ -32,11 +32,12 @@ class Source(Protocol):
     def totals(
         self,
         window: Window,
-        experiences: Mapping[str, Attribution],
+        docs: Sequence[Mapping[str, Any]],
         erased: Collection[str],
         program_attribution_days: int,
     ) -> Totals:
-        """Totals of the window's events for `experiences`, the erased subjects left out."""
+        """Totals of the window's events for the tracked `docs` (each over its own span, as
+        `earnest.report.build.spans` gives it), the erased subjects left out."""
         ...
 
 
@@ -55,12 +56,16 @@ class Streamed:
     def totals(
         self,
         window: Window,
-        experiences: Mapping[str, Attribution],
+        docs: Sequence[Mapping[str, Any]],
         erased: Collection[str],
         program_attribution_days: int,
     ) -> Totals:
         aggregator = Aggregator(
-            experiences, erased=erased, program_attribution_days=program_attribution_days
+            tracked(docs),
+            erased=erased,
+            program_attribution_days=program_attribution_days,
+            spans=spans(window, docs),
+            program_span=window.program_span().bounds(),
         )
         for day in window.days():
             aggregator.partition(day.isoformat())
@@ -79,16 +84,18 @@ class Queried:
     def totals(
         self,
         window: Window,
-        experiences: Mapping[str, Attribution],
+        docs: Sequence[Mapping[str, Any]],
         erased: Collection[str],
         program_attribution_days: int,
     ) -> Totals:
         query = report_sql.render(
             window.start.isoformat(),
-            window.day.isoformat(),
-            experiences,
+            window.days()[-1].isoformat(),
+            tracked(docs),
             erased,
             events_table=self.events_table,
             program_attribution_days=program_attribution_days,
+            spans=spans(window, docs),
+            program_span=window.program_span().bounds(),
         )
         return report_sql.totals_from_rows(self.runner.rows(query))

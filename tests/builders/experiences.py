@@ -49,3 +49,12 @@ def request(
     }
     body.update(parts)
     return body
+
+
+def allocated(doc: dict[str, Any], since: str) -> dict[str, Any]:
+    """Operational state whose current allocation of `doc` started at `since` (an ISO time):
+    a store given it on a push keeps it, as for an experience pushed back then."""
+    from earnest.experiences import lifecycle
+
+    key = lifecycle.allocation_key(lifecycle.effective(doc, {}))
+    return {lifecycle.ALLOCATION: {"started_at": since, "signature": key}}

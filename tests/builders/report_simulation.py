@@ -1,10 +1,12 @@
 """Nightly reports over simulated experiences with a known truth, through the report's path.
 
 Each run is one experience (a holdout and one variant, 50 : 50) whose units arrive every
-night and convert at known rates. Every night the cumulative per-arm totals go through
-`earnest.report.build.build` with last night's report, exactly as the nightly run does
-(verdicts, small-counts gate, SRM, guardrails), and a paused variant stops there. Draws come
-from numpy's seeded generator, so every run of a scenario is the same run.
+night and convert at known rates. Every night the per-arm totals of the nights the
+report's own window analyses (`Window.span`: from the start of the allocation, or the
+28-day lookback of an experience without one) go through `earnest.report.build.build`
+with last night's report, exactly as the nightly run does (verdicts, small-counts gate,
+SRM, guardrails), and a paused variant stops there. Draws come from numpy's seeded
+generator, so every run of a scenario is the same run.
 
 Used by tests/unit/report/test_stats_targets.py (the targets of issue 10) and by
 bench/bench_stats.py, which prints the same table.
@@ -36,6 +38,7 @@ class Scenario:
     nights: int = 30
     min_units: int = 1000
     mde: float = 0.05
+    allocated: bool = True  # False: no allocation start recorded (the sliding lookback)
 
 
 @dataclass(slots=True)
@@ -70,7 +73,23 @@ def _doc(scenario: Scenario) -> dict[str, Any]:
         },
         last_reviewed=START.isoformat(),
         review_every_days=3650,
+        **(
+            {"allocation_started_at": f"{START.isoformat()}T00:00:00.000Z"}
+            if scenario.allocated
+            else {}
+        ),
     )
+
+
+def first_night(window: report_build.Window, doc: dict[str, Any]) -> int:
+    """The first night (0 = START) whose units the report of `window.day` analyses."""
+    start = window.span(doc).start.date()
+    return max((start - START).days, 0)
+
+
+def in_span(cumulative: Any, night: int, first: int) -> Any:
+    """The per-arm sums of nights `first`..`night` from cumulative sums over nights."""
+    return cumulative[night] - (cumulative[first - 1] if first > 0 else 0)
 
 
 def _totals(arms: dict[str | None, ArmTotals]) -> Totals:
@@ -93,11 +112,12 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
         previous: dict[str, Any] | None = None
         found = false_call = flagged = chi2_flagged = False
         for night in range(scenario.nights):
-            arms: dict[str | None, ArmTotals] = {
-                key: ArmTotals(int(n_cum[r, night, i]), 0, int(x_cum[r, night, i]))
-                for i, key in enumerate((None, "b"))
-            }
             window = report_build.Window(START + timedelta(days=night))
+            first = first_night(window, doc)
+            n, x = in_span(n_cum[r], night, first), in_span(x_cum[r], night, first)
+            arms: dict[str | None, ArmTotals] = {
+                key: ArmTotals(int(n[i]), 0, int(x[i])) for i, key in enumerate((None, "b"))
+            }
             report = report_build.build(window, [doc], _totals(arms), previous, global_holdout=0.0)
             section = report["experiences"][0]
             said = section["variants"][0]["verdict"]
@@ -118,3 +138,91 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
         out.srm_flagged += flagged
         out.srm_chi2_flagged += chi2_flagged
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """A healthy A/A/A experience (holdout, b, c) whose c is paused by the nightly report
+    on night `pause_night` and resumed by an operator on night `resume_night`."""
+
+    holdout: float = 0.5
+    daily_units: int = 4000  # expected units a night over every arm
+    nights: int = 30
+    pause_night: int = 10
+    resume_night: int = 20
+    allocated: bool = True  # False: no allocation start recorded (the sliding lookback)
+
+
+def _three_arms(changes: Changes) -> dict[str, Any]:
+    doc = _doc(Scenario(mde=0.0, allocated=False))
+    doc["holdout"] = changes.holdout
+    doc["variants"] = [
+        {"id": "b", "weight": 1, "content": {}},
+        {"id": "c", "weight": 1, "content": {}},
+    ]
+    return doc
+
+
+def _night_ops(changes: Changes, authored: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operational state each night is served and reported under, by the product's rules
+    (`lifecycle.with_allocation` restarts the allocation at the end of the changing night)."""
+    from earnest.experiences import lifecycle
+    from earnest.report.guardrails import end_of
+    from earnest.timefmt import format_time
+
+    def stamp(night: int) -> str:
+        return format_time(end_of(START + timedelta(days=night)))
+
+    ops = lifecycle.with_allocation(authored, {}, f"{START.isoformat()}T00:00:00.000Z")
+    if not changes.allocated:
+        ops = {}
+    out = []
+    pause = lifecycle.entry("paused", "operator", "simulated", "sim", stamp(0), {})
+    for night in range(changes.nights):
+        out.append(ops)
+        if night == changes.pause_night:
+            ops = lifecycle.set_entry(ops, "c", pause)
+        elif night == changes.resume_night:
+            ops = lifecycle.without(ops, "c")
+        if changes.allocated and night in (changes.pause_night, changes.resume_night):
+            ops = lifecycle.with_allocation(authored, ops, stamp(night))
+    return out
+
+
+def srm_after_changes(changes: Changes, runs: int, seed: int) -> tuple[int, int]:
+    """How many runs are SRM-flagged on some night after the pause, and after the resume."""
+    from earnest.experiences import lifecycle
+
+    rng = np.random.default_rng(seed)
+    authored = _three_arms(changes)
+    nightly = [lifecycle.effective(authored, ops) for ops in _night_ops(changes, authored)]
+    h = changes.holdout
+    shares = [
+        [h, (1 - h) / 2, (1 - h) / 2]
+        if not any(v.get("paused") for v in doc["variants"])
+        else [h, 1 - h, 0.0]
+        for doc in nightly
+    ]
+    # (runs, nights, arm): each night's units by the shares served that night
+    units = np.stack([rng.multinomial(changes.daily_units, p, size=runs) for p in shares], axis=1)
+    converted = rng.binomial(units, 0.05)
+    n_cum, x_cum = units.cumsum(axis=1), converted.cumsum(axis=1)
+    after_pause = after_resume = 0
+    for r in range(runs):
+        flagged = [False] * changes.nights
+        for night, doc in enumerate(nightly):
+            if night <= changes.pause_night:
+                continue
+            window = report_build.Window(START + timedelta(days=night))
+            first = first_night(window, doc)
+            n, x = in_span(n_cum[r], night, first), in_span(x_cum[r], night, first)
+            arms = {
+                key: ArmTotals(int(n[i]), 0, int(x[i]))
+                for i, key in enumerate((None, "b", "c"))
+                if n[i]
+            }
+            report = report_build.build(window, [doc], _totals(arms), None, global_holdout=0.0)
+            flagged[night] = report["experiences"][0]["srm"]["flagged"]
+        after_pause += any(flagged[changes.pause_night + 1 : changes.resume_night + 1])
+        after_resume += any(flagged[changes.resume_night + 1 :])
+    return after_pause, after_resume

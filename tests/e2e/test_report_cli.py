@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -11,20 +11,22 @@ from tests.builders.experiences import experience
 from tests.builders.report_events import EVENTS_BUCKET, put_s3, s3_client, simulate
 from tests.builders.stack import Stack, earnest
 
-DAY = date(2026, 11, 20)
 BUCKET = EVENTS_BUCKET
 
 
 def test_earnest_report_backfills_a_date_and_a_rerun_writes_the_same_files(
     stack: Stack, tmp_path: Path
 ) -> None:
-    # Given an experience pushed by its owner and a day of its events in the bucket
+    # Given an experience pushed by its owner (its allocation starts now) and a day of its
+    # events after that (tomorrow's, as the report counts events by their time)
+    day = datetime.now(UTC).date() + timedelta(days=1)
     doc = experience(
         id="cli-report-hero",
         placement="cli-report-slot",
         audience={},
         holdout=0.5,
         variants=[{"id": "b", "weight": 1, "content": {"headline": "b"}}],
+        last_reviewed=day.isoformat(),
     )
     source = tmp_path / "cli-report-hero.yaml"
     source.write_text(yaml.safe_dump(doc))
@@ -32,21 +34,22 @@ def test_earnest_report_backfills_a_date_and_a_rerun_writes_the_same_files(
     assert pushed.returncode == 0, pushed.stderr
     rates = {"cli-report-hero": {None: 0.08, "b": 0.13}}
     s3 = s3_client(stack)
-    put_s3(s3, BUCKET, simulate([doc], 6000, rates, DAY, prefix="cli"))
+    put_s3(s3, BUCKET, simulate([doc], 6000, rates, day, prefix="cli"))
 
     # When the operator runs the report for that date
-    first = earnest("report", "--date", "2026-11-20", "--out", str(tmp_path / "one"), env=stack.env)
+    first = earnest("report", "--date", str(day), "--out", str(tmp_path / "one"), env=stack.env)
 
     # Then it says what it found and wrote the files to S3 and to the folder
     assert first.returncode == 0, first.stderr
     assert "cli-report-hero" in first.stdout and "b:beats_default" in first.stdout
-    assert "reports/dt=2026-11-20/report.json" in first.stdout
-    stored = s3.get_object(Bucket=BUCKET, Key="reports/dt=2026-11-20/report.json")["Body"].read()
+    assert f"reports/dt={day}/report.json" in first.stdout
+    assert "allocation since " in first.stdout  # where its analysis starts
+    stored = s3.get_object(Bucket=BUCKET, Key=f"reports/dt={day}/report.json")["Body"].read()
     assert stored == (tmp_path / "one" / "report.json").read_bytes()
     assert (tmp_path / "one" / "index.html").read_bytes().startswith(b"<!DOCTYPE html>")
 
     # and a re-run overwrites the same outputs with the same bytes
-    again = earnest("report", "--date", "2026-11-20", "--out", str(tmp_path / "two"), env=stack.env)
+    again = earnest("report", "--date", str(day), "--out", str(tmp_path / "two"), env=stack.env)
     assert again.returncode == 0, again.stderr
     for name in ("report.json", "report.csv", "index.html"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,20 @@ from earnest.report.aggregation import Aggregator, Attribution, Totals
 from earnest_aws.report_sources import Queried
 from tests.builders.duckdb_queries import DuckDBQueries
 from tests.builders.experiences import experience
-from tests.builders.report_events import at, conversion, exposure, objects, simulate, write_files
+from tests.builders.report_events import (
+    at,
+    conversion,
+    exposure,
+    iso,
+    objects,
+    simulate,
+    write_files,
+)
 
 pytest.importorskip("duckdb")
 
 DAY = date(2026, 11, 20)
+ALLOCATED = "2026-11-18T00:00:00.000Z"
 
 
 def docs() -> list[dict[str, Any]]:
@@ -37,6 +46,7 @@ def docs() -> list[dict[str, Any]]:
         holdout=0.3,
         variants=[{"id": "a", "weight": 1, "content": {}}, {"id": "b", "weight": 2, "content": {}}],
     )
+    mixed["allocation_started_at"] = ALLOCATED  # re-weighted then: earlier units do not count
     signup = experience(
         id="signup",
         placement="footer",
@@ -78,12 +88,22 @@ def records() -> list[dict[str, Any]]:
         exposure("old-1", "mixed", "a", "personalized", at(DAY - timedelta(days=60))),
         # not a tracked experience: coverage only
         exposure("other-1", "retired-exp", None, "not_in_audience", t),
+        # stamped on the day, arrived two days late: counts; stamped the day after: does not
+        late(exposure("late-1", "signup", "b", "personalized", at(DAY, 23)), days=2),
+        late(conversion("late-1", at(DAY, 23, 30), 0.0, name="signup"), days=2),
+        exposure("after-1", "signup", "b", "personalized", at(DAY + timedelta(days=1), 1)),
+        conversion("edge-3", at(DAY + timedelta(days=1), 2), 0.0, name="signup"),
     ]
     return out
 
 
+def late(record: dict[str, Any], days: int) -> dict[str, Any]:
+    arrival = datetime.fromisoformat(record["event_time"]) + timedelta(days=days)
+    return {**record, "receive_time": iso(arrival)}
+
+
 ERASED = {"erased-1"}
-WINDOW = report_build.Window(DAY, 28)
+WINDOW = report_build.Window(DAY, 28, late_days=3, early_seconds=300).reading(docs())
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +114,12 @@ def events_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def python_totals() -> Totals:
-    agg = Aggregator(report_build.tracked(docs()), erased=ERASED)
+    agg = Aggregator(
+        report_build.tracked(docs()),
+        erased=ERASED,
+        spans=report_build.spans(WINDOW, docs()),
+        program_span=WINDOW.program_span().bounds(),
+    )
     stored = objects(records())
     for day in WINDOW.days():
         agg.partition(day.isoformat())
@@ -105,8 +130,7 @@ def python_totals() -> Totals:
 
 
 def sql_totals(root: Path) -> Totals:
-    source = Queried(DuckDBQueries(root), "earnest_events")
-    return source.totals(WINDOW, report_build.tracked(docs()), ERASED, 7)
+    return Queried(DuckDBQueries(root), "earnest_events").totals(WINDOW, docs(), ERASED, 7)
 
 
 def rounded(totals: Totals) -> Totals:
@@ -141,6 +165,11 @@ def test_the_edge_cases_are_counted_as_documented(events_root: Path) -> None:
     assert sum(a.units_in_several_arms for a in mixed.values()) == 1
     assert mixed[None].units_in_several_arms == 1  # edge-2, first in the holdout
     assert "not_in_audience" in sql.coverage  # an untracked experience still counts there
+    # the allocation's start: only units first exposed since (simulated over 5 days) count
+    assert sum(a.units for a in mixed.values()) < 4000 * 3 / 5 + 10
+    signup = sql.experiences["signup"].arms["b"]
+    py = python_totals().experiences["signup"].arms["b"]
+    assert signup == py  # late-1 counted (and converted), after-1 not, on both paths
 
 
 def test_both_paths_give_the_same_report(events_root: Path) -> None:

@@ -310,3 +310,44 @@ def test_a_push_with_a_new_last_reviewed_revives_an_overdue_retirement(
     assert code == 0 and "revived: review_overdue remedied (pushed from" in out
     assert next(d for d in store.load_rules().experiences)["status"] == "live"
     assert store.audit("search-landing-recs")[-1]["action"] == "revive"
+
+
+def allocation_since(store: ExperiencesStore) -> str | None:
+    stored = store.get("search-landing-recs")
+    assert stored is not None
+    return stored.effective.get("allocation_started_at")
+
+
+def test_the_allocation_restarts_only_when_who_gets_what_changes(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    # Given a first push: its allocation starts then, and list shows since when
+    file = write(tmp_path / "recs.yaml", RECS)
+    cli("push", str(file))
+    first = allocation_since(store)
+    assert first is not None
+    code, out, _ = cli("list")
+    assert code == 0 and "ALLOCATION SINCE" in out and f"{first[:10]} {first[11:16]}Z" in out
+    # When the same weights are pushed again, or only the content changes: it is kept
+    cli("push", str(file))
+    recoloured = [{**v, "content": {"v": "new"}} for v in RECS["variants"]]
+    cli("push", str(write(file, {**RECS, "variants": recoloured})))
+    assert allocation_since(store) == first
+    # When tonight's report pauses bundles, the allocation restarts (now: before the end of
+    # the reported day), and a backfilled night cannot move it before the allocation it ends
+    pause_bundles_as_the_report_does(store, TODAY)
+    paused = allocation_since(store)
+    assert paused is not None and paused > first
+    # and an operator's resume restarts it now, audited with the restart
+    code, _, _ = cli("resume", "search-landing-recs/bundles", "--reason", "fixed the feed")
+    assert code == 0
+    resumed = allocation_since(store)
+    assert resumed is not None and resumed > paused
+    assert store.audit("search-landing-recs")[-1]["changes"]["allocation"]["to"]["started_at"] == (
+        resumed
+    )
+    # and a push that changes the weights restarts it again, noted in the push's audit entry
+    reweighted = [{**v, "weight": w} for v, w in zip(recoloured, (3, 1), strict=True)]
+    cli("push", str(write(file, {**RECS, "variants": reweighted})))
+    assert allocation_since(store) not in (first, resumed, None)
+    assert "allocation" in store.audit("search-landing-recs")[-1]["evidence"]

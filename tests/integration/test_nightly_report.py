@@ -4,7 +4,7 @@ DynamoDB, erased subjects in the consent table; outputs, guardrails and their au
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -15,10 +15,11 @@ from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.nightly_report import ReportOptions, report_date, run
 from earnest_aws.reports_store import ReportsStore
-from tests.builders.experiences import experience
-from tests.builders.report_events import at, conversion, exposure, put_s3, simulate
+from tests.builders.experiences import allocated, experience
+from tests.builders.report_events import at, conversion, exposure, iso, put_s3, simulate
 
 DAY = date(2026, 11, 20)
+PUSHED = "2026-11-01T09:00:00.000Z"  # the allocation's start, before every event here
 
 
 def one_variant(exp_id: str, placement: str, **changes: Any) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def settings(aws: Any) -> Any:
 def push(settings: Any, *docs: dict[str, Any]) -> ExperiencesStore:
     store = ExperiencesStore(settings.experiences_table)
     for doc in docs:
-        store.save(doc, None, actor="alice", action="create")
+        store.save(doc, None, actor="alice", action="create", ops=allocated(doc, PUSHED))
     return store
 
 
@@ -115,7 +116,9 @@ def test_known_effects_give_known_verdicts_and_the_loser_is_paused_with_an_audit
     assert audit[0]["action"] == "pause_variant"
     assert audit[0]["evidence"]["report_date"] == "2026-11-20"
     assert audit[0]["evidence"]["actions"][0]["evidence"]["variant"]["units"] > 3000
-    assert set(audit[0]["changes"]) == {"variants"}
+    assert set(audit[0]["changes"]) == {"variants", "allocation"}
+    # and the pause restarts the allocation at the end of the reported day
+    assert stored.effective["allocation_started_at"] == "2026-11-21T00:00:00.000Z"
     # and decide serves the default or a from its next refresh: b is gone
     rules = store.load_rules()
     mixed = next(e for e in Engine(rules.experiences).experiences if e.id == "mixed")
@@ -289,20 +292,58 @@ def test_backfilling_an_older_date_leaves_latest_on_the_newest(settings: Any) ->
     assert ReportsStore(settings.events_bucket).read_report("2026-11-19") is not None
 
 
-def test_the_window_reads_only_its_partitions(settings: Any) -> None:
+def received(record: dict[str, Any], late: timedelta) -> dict[str, Any]:
+    """`record` as if it reached /events `late` after its event time."""
+    arrival = datetime.fromisoformat(record["event_time"]) + late
+    return {**record, "receive_time": iso(arrival)}
+
+
+def test_a_night_counts_events_by_their_time_and_reads_the_late_partitions(
+    settings: Any,
+) -> None:
+    # Given an exposure from before the allocation, one on the day that arrived two days
+    # late (filed under 2026-11-22), and one stamped the day after
     push(settings, WINNER)
     old = exposure("old", "winner", "b", "personalized", at(DAY - timedelta(days=40)))
-    new = exposure("new", "winner", "b", "personalized", at(DAY))
+    new = received(exposure("new", "winner", "b", "personalized", at(DAY)), timedelta(days=2))
     later = exposure("later", "winner", "b", "personalized", at(DAY + timedelta(days=1)))
     upload(settings, [old, new, later])
+    # When the night is reported (today, or as a backfill long after)
     report = run(DAY, settings, ReportOptions(lookback_days=28, write=False)).report
+    # Then only the day's own event counts, read from the partitions up to 3 days later
     assert units(report, "winner")["b"] == 1
+    assert report["events"]["after_day_dropped"] == 1
     assert report["window"] == {
         "start": "2026-10-24",
         "end": "2026-11-20",
         "lookback_days": 28,
-        "partitions": "events/dt=2026-10-24/ .. events/dt=2026-11-20/",
+        "late_days": 3,
+        "events_before": "2026-11-21T00:00:00.000Z",
+        "last_partition": "2026-11-23",
+        "partitions": "events/dt=2026-10-24/ .. events/dt=2026-11-23/",
     }
+    assert by_id(report, "winner")["analysis"] == {
+        "allocation_started_at": PUSHED,
+        "events_from": PUSHED,
+        "events_before": "2026-11-21T00:00:00.000Z",
+        "days": 19.625,
+    }
+
+
+def test_an_allocation_older_than_the_lookback_is_read_from_its_start(settings: Any) -> None:
+    # Given an experience whose allocation started 60 days before the night
+    doc = one_variant("long", "long-slot")
+    store = ExperiencesStore(settings.experiences_table)
+    store.save(
+        doc, None, actor="alice", action="create", ops=allocated(doc, "2026-09-21T00:00:00Z")
+    )
+    first = exposure("first", "long", "b", "personalized", at(DAY - timedelta(days=59)))
+    upload(settings, [first, exposure("last", "long", "b", "personalized", at(DAY))])
+    # When the night is reported
+    report = run(DAY, settings, ReportOptions(write=False)).report
+    # Then both units count, read once from the allocation's first partition
+    assert units(report, "long")["b"] == 2
+    assert report["window"]["start"] == "2026-09-20"  # its start less the early margin
 
 
 def test_the_scheduled_event_reports_the_day_before_it_fired() -> None:

@@ -13,7 +13,14 @@ Shape of the operational state (a plain JSON document, `{}` when nothing was dec
     {"experience": {"status": "paused" | "retired", <entry>},
      "variants": {"<variant id>": {"status": "paused", <entry>}}}
 
-where an entry is `rule`, `reason`, `by`, `at` and `evidence`.
+where an entry is `rule`, `reason`, `by`, `at` and `evidence`; and, beside them,
+
+    {"allocation": {"started_at": "<time>", "signature": "<hash>"}}
+
+the start of the current allocation (docs/experiences.md, "Allocation"): set by the first
+write and restarted by any write that changes what is served to whom (`allocation_key`:
+whether it serves, the holdout share, the serving variants and their weights), so the
+nightly report analyses one growing sample. A push of unchanged weights keeps it.
 
 Pure: stdlib only (decide's rules cache uses `effective`).
 """
@@ -31,6 +38,7 @@ PAUSED = "paused"
 RETIRED = "retired"
 ACTIVE_STATUSES = frozenset({LIVE, PAUSED})
 OPERATOR = "operator"  # the rule of a pause or retirement a person made by hand
+ALLOCATION = "allocation"  # the operational state's key for the current allocation
 
 Ops = dict[str, Any]
 
@@ -82,7 +90,53 @@ def effective(authored: Mapping[str, Any], ops: Mapping[str, Any] | None) -> dic
         if isinstance(got, Mapping):
             variant["paused"] = True
             variant["paused_reason"] = got.get("reason")
+    started = allocation_start(ops)
+    if started is not None:
+        out["allocation_started_at"] = started
     return out
+
+
+def allocation_key(served: Mapping[str, Any]) -> str | None:
+    """What a restart of the allocation is about, as a short hash; None while nothing serves.
+
+    Whether the effective document serves at all, its holdout share and each serving
+    variant's weight: the shares units are assigned by. Content, audience and plan are not
+    in it (changing them is a new test only when the owner says so, by changing weights).
+    """
+    if served.get("status") != LIVE:
+        return None
+    serving = sorted(
+        (str(v.get("id")), float(v.get("weight") or 0))
+        for v in served.get("variants") or []
+        if isinstance(v, Mapping) and not v.get("paused")
+    )
+    blob = json.dumps([float(served.get("holdout") or 0), serving], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def allocation_start(ops: Mapping[str, Any]) -> str | None:
+    """When the current allocation started (an ISO time), or None before it ever served."""
+    got = ops.get(ALLOCATION)
+    started = got.get("started_at") if isinstance(got, Mapping) else None
+    return started if isinstance(started, str) else None
+
+
+def with_allocation(authored: Mapping[str, Any], ops: Mapping[str, Any], at: str) -> Ops:
+    """`ops` with its allocation restarted at `at` if the served shares changed, else `ops`.
+
+    While nothing serves (the experience paused) the start is kept, for the report of the
+    paused experience, and the signature cleared, so serving again restarts it. A restart
+    never starts before the allocation it ends (a backfilled night's pause after a push).
+    """
+    key = allocation_key(effective(authored, ops))
+    current = ops.get(ALLOCATION)
+    was = current.get("signature") if isinstance(current, Mapping) else None
+    if key == was:
+        return dict(ops)
+    if key is None:
+        return {**ops, ALLOCATION: {**current, "signature": None}} if current else dict(ops)
+    before = allocation_start(ops) or ""
+    return {**ops, ALLOCATION: {"started_at": max(at, before), "signature": key}}
 
 
 def set_entry(ops: Mapping[str, Any], variant: str | None, value: Mapping[str, Any]) -> Ops:

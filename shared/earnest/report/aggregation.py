@@ -160,6 +160,11 @@ class Aggregator:
     exposures of other experiences count only for coverage and the program. `erased` are
     unit ids whose events are skipped. Call `partition(dt)` when the reader moves to a new
     day's partitions (oldest first), so the exposure-id horizon can move on.
+
+    Event time, not arrival, decides what counts (docs/report.md, "Which events"): `spans`
+    maps an experience to the event times (start inclusive, end exclusive, stored format)
+    whose exposures count for its arms (its current allocation); `program_span` bounds the
+    exposures of coverage and the program, and its end every conversion. None: no bound.
     """
 
     def __init__(
@@ -168,8 +173,13 @@ class Aggregator:
         *,
         erased: Collection[str] = frozenset(),
         program_attribution_days: int = 7,
+        spans: Mapping[str, tuple[str, str]] | None = None,
+        program_span: tuple[str, str] | None = None,
     ) -> None:
         self._attribution = dict(experiences)
+        self._spans = dict(spans or {})
+        self._program_span = program_span or ("", "\uffff")
+        self._until_ms = to_ms(program_span[1]) if program_span else None
         self._erased = frozenset(erased)
         self._program_days = program_attribution_days
         # experience -> unit -> (first exposure time, arm, exposed to several arms)
@@ -193,6 +203,7 @@ class Aggregator:
             "duplicates_dropped": 0,
             "erased_dropped": 0,
             "malformed_dropped": 0,
+            "after_day_dropped": 0,  # stamped after the reported day
         }
 
     # ---------------------------------------------------------------- input
@@ -265,12 +276,22 @@ class Aggregator:
             self.counters["duplicates_dropped"] += 1
             return
         self._seen.add(key)
+        since, until = self._program_span
+        if at >= until:
+            self.counters["after_day_dropped"] += 1
+            return
         self.counters["exposures"] += 1
+        if since <= at:
+            self._program_exposure(experience, reason, unit, at)
+        span = self._spans.get(experience)
+        if reason in PROGRAM_REASONS and (span is None or span[0] <= at < span[1]):
+            self._arm_exposure(experience, variant, reason, unit, at)
+
+    def _program_exposure(self, experience: str, reason: str, unit: str, at: str) -> None:
         rkey = (experience, reason)
         self._reasons[rkey] = self._reasons.get(rkey, 0) + 1
         if reason not in PROGRAM_REASONS:
             return
-
         in_global = reason == GLOBAL_HOLDOUT
         group = GLOBAL_HOLDOUT if in_global else PROGRAM_ARM
         self._program_exposures[group] += 1
@@ -285,8 +306,11 @@ class Aggregator:
             elif several != seen[2]:
                 self._program[unit] = (seen[0], seen[1], several)
 
+    def _arm_exposure(
+        self, experience: str, variant: ArmKey, reason: str, unit: str, at: str
+    ) -> None:
         units = self._units.get(experience)
-        if units is None or in_global:
+        if units is None or reason == GLOBAL_HOLDOUT:
             return
         akey = (experience, variant)
         self._exposures[akey] = self._exposures.get(akey, 0) + 1
@@ -315,6 +339,9 @@ class Aggregator:
             or not 0 <= value <= MAX_VALUE  # also refuses NaN and infinity
         ):
             self.counters["malformed_dropped"] += 1
+            return
+        if self._until_ms is not None and at >= self._until_ms:  # after the reported day
+            self.counters["after_day_dropped"] += 1
             return
         mine = self._conversions.get(unit)
         if mine is None:

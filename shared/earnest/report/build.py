@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from earnest.decide.engine import GLOBAL_HOLDOUT, REASONS
@@ -31,10 +31,12 @@ from earnest.report.aggregation import (
 )
 from earnest.report.guardrails import VariantResult, ends_at
 from earnest.report.guardrails import review_due as review_due_of
+from earnest.timefmt import format_time
 
 SCHEMA = "earnest.report/1"
 HOLDOUT_ARM = "holdout"
-DEFAULT_LOOKBACK_DAYS = 28
+DEFAULT_LOOKBACK_DAYS = 28  # the program's window, and experiences without an allocation
+MAX_ANALYSIS_DAYS = 400  # the longest allocation a report analyses (docs/report.md)
 DEFAULT_ATTRIBUTION_DAYS = 7
 PROGRAM_MIN_UNITS = 1000
 TREND_NIGHTS = 60  # nightly points of each variant's lift kept in the report
@@ -42,32 +44,119 @@ EMPTY = ArmTotals()
 
 
 @dataclass(frozen=True, slots=True)
+class Span:
+    """The event times one analysis counts, `start` (inclusive) to `end` (exclusive).
+
+    `allocation_started_at`: the start of the experience's current allocation when its
+    operational state records one (the analysis starts there, at most MAX_ANALYSIS_DAYS
+    back); None for the program and for an experience stored before allocations were
+    recorded, which are analysed over the lookback.
+    """
+
+    start: datetime
+    end: datetime
+    allocation_started_at: str | None = None
+
+    @property
+    def days(self) -> float:
+        """Its length in days, at least one (the traffic forecast divides by it)."""
+        return max((self.end - self.start) / timedelta(days=1), 1.0)
+
+    def bounds(self) -> tuple[str, str]:
+        """Start and end in the stored time format, as the aggregation compares them."""
+        return format_time(self.start), format_time(self.end)
+
+    def as_dict(self) -> dict[str, Any]:
+        start, end = self.bounds()
+        return {
+            "allocation_started_at": self.allocation_started_at,
+            "events_from": start,
+            "events_before": end,
+            "days": round((self.end - self.start) / timedelta(days=1), 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
-    """The days of partitions a report reads: `lookback_days` ending with `day`."""
+    """What a report reads: events stamped up to the end of `day`, in which partitions.
+
+    Each experience is analysed from the start of its current allocation (`span`), the
+    program over the last `lookback_days`; events are filed by arrival day, so the
+    partitions read run from the earliest start (an experience's less `early_seconds`, how
+    far ahead of its arrival an event may be stamped) to `late_days` after `day` (how late
+    an event may arrive), and a re-run once those have passed counts the same events.
+    """
 
     day: date
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    late_days: int = 0
+    early_seconds: int = 0
+    reads_from: date | None = None  # the first partition (None: the program's start)
 
     def __post_init__(self) -> None:
         if self.lookback_days < 1:
             raise ValueError("lookback_days must be at least 1")
 
     @property
+    def end(self) -> datetime:
+        return guardrails.end_of(self.day)
+
+    def program_span(self) -> Span:
+        return Span(self.end - timedelta(days=self.lookback_days), self.end)
+
+    def span(self, doc: Mapping[str, Any]) -> Span:
+        """The events an experience's analysis counts: its current allocation, up to the
+        end of `day` or its `ends_at`, at most MAX_ANALYSIS_DAYS."""
+        started = _time(doc.get("allocation_started_at"))
+        end = min(self.end, ends_at(doc) or self.end)
+        earliest = self.end - timedelta(days=MAX_ANALYSIS_DAYS)
+        start = max(started, earliest) if started else self.program_span().start
+        return Span(min(start, end), end, format_time(started) if started else None)
+
+    def reading(self, docs: Sequence[Mapping[str, Any]]) -> Window:
+        """This window, reading every partition that the spans of `docs` need."""
+        active = tracked(docs)
+        early = timedelta(seconds=self.early_seconds)
+        starts = [self.span(d).start - early for d in docs if str(d.get("id")) in active]
+        first = min([*starts, self.program_span().start]).date()
+        return replace(self, reads_from=first)
+
+    @property
     def start(self) -> date:
-        return self.day - timedelta(days=self.lookback_days - 1)
+        return self.reads_from or self.program_span().start.date()
 
     def days(self) -> list[date]:
-        return [self.start + timedelta(days=i) for i in range(self.lookback_days)]
+        count = (self.day - self.start).days + 1 + self.late_days
+        return [self.start + timedelta(days=i) for i in range(count)]
 
     def as_dict(self) -> dict[str, Any]:
+        last = self.day + timedelta(days=self.late_days)
         return {
             "start": self.start.isoformat(),
             "end": self.day.isoformat(),
             "lookback_days": self.lookback_days,
-            "partitions": (
-                f"events/dt={self.start.isoformat()}/ .. events/dt={self.day.isoformat()}/"
-            ),
+            "late_days": self.late_days,
+            "events_before": format_time(self.end),
+            "last_partition": last.isoformat(),
+            "partitions": f"events/dt={self.start.isoformat()}/ .. events/dt={last.isoformat()}/",
         }
+
+
+def _time(value: Any) -> datetime | None:
+    """An ISO time with a zone from a document, or None when missing or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def spans(window: Window, docs: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Each tracked experience's analysed event times, as the aggregation takes them."""
+    by_id = {str(d.get("id")): d for d in docs}
+    return {exp_id: window.span(by_id[exp_id]).bounds() for exp_id in tracked(docs)}
 
 
 def metric_of(primary_metric: str) -> str:
@@ -386,9 +475,9 @@ def _variant(
 
 
 def _at_current_traffic(
-    doc: Mapping[str, Any], control: ArmTotals, units: int, days: int
+    doc: Mapping[str, Any], control: ArmTotals, units: int, days: float
 ) -> dict[str, Any] | None:
-    """The planning forecast at the window's traffic and the holdout's rate (None: no data)."""
+    """The planning forecast at the analysed traffic and the holdout's rate (None: no data)."""
     rate = control.conversions / control.units if control.units else 0.0
     if units <= 0 or not 0.0 < rate < 1.0:
         return None
@@ -403,6 +492,7 @@ def _experience(
 ) -> tuple[dict[str, Any], list[VariantResult]]:
     exp_id = str(doc["id"])
     plan = _Plan.of(doc)
+    span = window.span(doc)
     arms_totals: Mapping[ArmKey, ArmTotals] = totals.arms if totals else {}
     arms, srm = _arms(doc, arms_totals)
     variants = _variants(doc)
@@ -442,6 +532,7 @@ def _experience(
             "margin": stats.GUARDRAIL_MARGIN,
         },
         "attribution_window_days": attribution_of(doc).days,
+        "analysis": span.as_dict(),
         "review_due": due.isoformat() if due else None,
         "ends_at": end.isoformat().replace("+00:00", "Z") if end else None,
         "arms": arms,
@@ -449,7 +540,7 @@ def _experience(
         "variants": out_variants,
         "reasons": dict(totals.reasons) if totals else {},
         "at_current_traffic": _at_current_traffic(
-            doc, control, sum(a.units for a in arms_totals.values()), window.lookback_days
+            doc, control, sum(a.units for a in arms_totals.values()), span.days
         ),
     }
     return section, [result for _, result in compared]

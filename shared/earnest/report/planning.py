@@ -23,6 +23,9 @@ from earnest.report import stats
 
 DEFAULT_POWER = 0.8
 MAX_DAYS = 730
+# The base rate `earnest validate` / `push` assume for a warning when neither --base-rate
+# nor the experience's own recent events give one (docs/statistics.md, "Planning").
+ASSUMED_BASE_RATE = 0.05
 
 
 @dataclass(frozen=True, slots=True)

@@ -416,6 +416,20 @@ def coverage_svg(coverage: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def _analysis_line(analysis: Mapping[str, Any] | None) -> str:
+    """Which units the numbers below are about: those first exposed since when."""
+    if not analysis:
+        return ""
+    started = analysis.get("allocation_started_at")
+    since = escape(str(analysis.get("events_from")))
+    what = (
+        f"allocation started {escape(started)}; units first exposed since {since}"
+        if started
+        else f"no allocation start recorded; units first exposed since {since}"
+    )
+    return f"<p class='muted allocation'>{what} ({analysis.get('days', 0):g} days).</p>"
+
+
 def _arms_table(exp: Mapping[str, Any]) -> str:
     head = (
         "<tr><th class='text'>arm</th><th>configured share</th><th>units</th><th>exposures</th>"
@@ -562,6 +576,7 @@ def to_html(report: Mapping[str, Any]) -> bytes:
             f"<p class='muted'>primary metric {escape(str(exp['primary_metric']))} "
             f"({escape(exp['metric'])}); minimum {exp['min_units_per_arm']:,} units per arm; "
             f"conversions within {exp['attribution_window_days']} days of first exposure.</p>"
+            + _analysis_line(exp.get("analysis"))
             + _arms_table(exp)
             + _lift_table(exp)
             + "".join(
@@ -582,8 +597,10 @@ def to_html(report: Mapping[str, Any]) -> bytes:
 <title>Earnest nightly report {day}</title><style>{CSS}</style></head>
 <body>
 <h1>Earnest nightly report · {day}</h1>
-<p class="muted">Events in partitions {escape(window["start"])} to {escape(window["end"])}
-({window["lookback_days"]} days); {events.get("records", 0):,} records read,
+<p class="muted">Events stamped before {escape(str(window.get("events_before", "")))}, read
+from partitions {escape(window["start"])} to {escape(str(window.get("last_partition", "")))}
+(each experience from the start of its allocation; the program over
+{window["lookback_days"]} days); {events.get("records", 0):,} records read,
 {events.get("duplicates_dropped", 0):,} duplicates and {events.get("erased_dropped", 0):,}
 events of {events.get("erased_subjects", 0):,} erased subjects dropped.</p>
 <div class="cards">{cards}</div>

@@ -6,9 +6,12 @@
 -- placeholder (named here without one, so this comment stays as written):
 --   events         the events table (Athena: earnest_<stage>.events; partitions dt, hour)
 --   start_dt       first partition day read (YYYY-MM-DD)
---   end_dt         the report's date, the last partition day read
---   experiences    rows (experience, attribution_days, conversion_name or NULL): the
---                  experiences reported and which conversions count for each
+--   end_dt         the last partition day read (the report's date + the late days)
+--   experiences    rows (experience, attribution_days, conversion_name or NULL, since,
+--                  until): the experiences reported, which conversions count for each, and
+--                  the event times of the exposures its arms count (its allocation)
+--   program_since  the first event time of coverage and the program (the lookback)
+--   until          the end of the report's day: no event stamped at or after it counts
 --   erased         rows (unit_id): erased subjects, whose events are left out
 --   program_attribution_days
 --
@@ -18,12 +21,13 @@
 --   program   per group (global_holdout | program): the same numbers
 --   coverage  per experience and decision reason: exposures (in `exposures`)
 --
--- Rules, the same as the Python path: duplicates dropped by event_id; a unit belongs to
+-- Rules, the same as the Python path: events count by event time, not by partition;
+-- duplicates dropped by event_id; a unit belongs to
 -- the arm of its first exposure (ties: holdout, then variant id); a conversion counts if
 -- it happened at or after that exposure and within attribution_days; conversions are
 -- binary per unit, revenue summed per unit.
 WITH
-experiences (experience, attribution_days, conversion_name) AS (
+experiences (experience, attribution_days, conversion_name, since, until) AS (
   ${experiences}
 ),
 erased (unit_id) AS (
@@ -37,6 +41,8 @@ windowed AS (
     AND e.unit_id IS NOT NULL AND e.unit_id <> ''
     AND e.event_id IS NOT NULL
     AND x.unit_id IS NULL
+    AND CAST(replace(replace(e.event_time, 'T', ' '), 'Z', '') AS TIMESTAMP)
+        < TIMESTAMP '${until}'
 ),
 deduped AS (
   SELECT * FROM (
@@ -71,6 +77,10 @@ arm_exposures AS (
   FROM exposures e
   JOIN experiences x ON x.experience = e.experience
   WHERE e.reason IN ('personalized', 'holdout')
+    AND e.ts >= x.since AND e.ts < x.until
+),
+program_window AS (
+  SELECT * FROM exposures WHERE ts >= TIMESTAMP '${program_since}'
 ),
 first_exposure AS (
   SELECT experience, unit_id, arm, ts, several
@@ -114,7 +124,7 @@ arm_exposure_counts AS (
 ),
 program_exposures AS (
   SELECT unit_id, event_time, ts, reason = 'global_holdout' AS in_global
-  FROM exposures
+  FROM program_window
   WHERE reason IN ('personalized', 'holdout', 'global_holdout')
 ),
 program_first AS (
@@ -172,5 +182,5 @@ FROM program_totals t
 LEFT JOIN program_exposure_counts n ON n.arm = t.arm
 UNION ALL
 SELECT 'coverage', experience, reason, NULL, count(*), NULL, NULL, NULL, NULL
-FROM exposures
+FROM program_window
 GROUP BY experience, reason

@@ -29,6 +29,7 @@ from earnest.report.aggregation import (
 
 SQL_PATH = Path(__file__).parent / "report_aggregate.sql"
 DEFAULT_EVENTS_TABLE = "earnest_events"
+_EARLIEST, _LATEST = "1970-01-01T00:00:00.000Z", "9999-12-31T00:00:00.000Z"  # no bound
 _IDENTIFIER = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."')
 
 
@@ -48,17 +49,27 @@ def render(
     *,
     events_table: str = DEFAULT_EVENTS_TABLE,
     program_attribution_days: int = 7,
+    spans: Mapping[str, tuple[str, str]] | None = None,
+    program_span: tuple[str, str] = (_EARLIEST, _LATEST),
 ) -> str:
     """The query for partitions `start_dt`..`end_dt` (YYYY-MM-DD, inclusive).
 
-    The erased subjects go inline as a VALUES list; past tens of thousands of them, load
-    them into a table and put its name in the query instead.
+    `spans` and `program_span` bound the event times counted, as for
+    `earnest.report.aggregation.Aggregator` (`earnest.report.build.spans` and
+    `Window.program_span` give them). The erased subjects go inline as a VALUES list; past
+    tens of thousands of them, load them into a table and put its name in the query instead.
     """
     if not set(events_table) <= _IDENTIFIER:
         raise ValueError(f"not a table name: {events_table!r}")
+    bounds = spans or {}
     exp_rows = [
         f"({_quote(name)}, {int(a.days)}, "
-        f"{_quote(a.event) if a.event is not None else 'CAST(NULL AS VARCHAR)'})"
+        f"{_quote(a.event) if a.event is not None else 'CAST(NULL AS VARCHAR)'}, "
+        + ", ".join(
+            f"TIMESTAMP '{_timestamp(t)}'"
+            for t in bounds.get(name, (program_span[0], program_span[1]))
+        )
+        + ")"
         for name, a in sorted(experiences.items())
     ]
     erased_rows = [f"({_quote(unit)})" for unit in sorted(set(erased))]
@@ -68,12 +79,21 @@ def render(
         end_dt=_date(end_dt),
         experiences=_rows(
             exp_rows,
-            "SELECT CAST(NULL AS VARCHAR), CAST(NULL AS INTEGER), CAST(NULL AS VARCHAR) "
-            "WHERE 1 = 0",
+            "SELECT CAST(NULL AS VARCHAR), CAST(NULL AS INTEGER), CAST(NULL AS VARCHAR), "
+            "CAST(NULL AS TIMESTAMP), CAST(NULL AS TIMESTAMP) WHERE 1 = 0",
         ),
         erased=_rows(erased_rows, "SELECT CAST(NULL AS VARCHAR) WHERE 1 = 0"),
         program_attribution_days=int(program_attribution_days),
+        program_since=_timestamp(program_span[0]),
+        until=_timestamp(program_span[1]),
     )
+
+
+def _timestamp(text: str) -> str:
+    """A stored time (YYYY-MM-DDTHH:MM:SS.mmmZ) as a SQL TIMESTAMP literal's text."""
+    if len(text) != 24 or not text.endswith("Z") or text[10] != "T" or "'" in text:
+        raise ValueError(f"not a stored time: {text!r}")
+    return text[:10] + " " + text[11:23]
 
 
 def _date(text: str) -> str:

@@ -296,3 +296,41 @@ def test_no_stored_record_stops_the_report(records: list[dict]) -> None:
         used + c["duplicates_dropped"] + c["malformed_dropped"] + c["erased_dropped"]
         == c["records"]
     )
+
+
+def test_an_experience_counts_only_units_first_exposed_since_its_allocation_started() -> None:
+    # Given hero's allocation restarted at noon (a variant paused), the program's lookback
+    # covering the whole day, and units exposed before and after it
+    window = report_build.Window(DAY, 28)
+    doc = experience(id="hero", allocation_started_at="2026-11-20T12:00:00.000Z")
+    records = [
+        exposure("before", "hero", "a", "personalized", at(DAY, 9)),
+        exposure("before", "hero", "a", "personalized", at(DAY, 13)),  # seen again after
+        exposure("after", "hero", "b", "personalized", at(DAY, 14)),
+        conversion("after", at(DAY, 15), 10.0),
+    ]
+    agg = aggregate(
+        records,
+        spans=report_build.spans(window, [doc]),
+        program_span=window.program_span().bounds(),
+    )
+    totals = agg.totals()
+    # Then "before" counts from its first exposure since the start (as a new phase does),
+    # "after" with its conversion; the program and coverage see every exposure of the day
+    hero = totals.experiences["hero"].arms
+    assert hero["a"].units == 1 and hero["a"].exposures == 1
+    assert hero["b"].units == 1 and hero["b"].conversions == 1
+    assert totals.coverage == {"personalized": 3}
+    assert totals.program[PROGRAM_ARM].units == 2
+
+
+def test_events_stamped_after_the_reported_day_do_not_count_whatever_their_partition() -> None:
+    window = report_build.Window(DAY, 28)
+    records = [
+        exposure("u1", "hero", "a", "personalized", at(DAY, 23)),
+        conversion("u1", at(DAY + timedelta(days=1), 1), 10.0),  # the next day: not yet
+        exposure("u2", "hero", "a", "personalized", at(DAY + timedelta(days=1), 2)),
+    ]
+    agg = aggregate(records, program_span=window.program_span().bounds())
+    assert arms(agg)["a"].units == 1 and arms(agg)["a"].conversions == 0
+    assert agg.counters["after_day_dropped"] == 2
