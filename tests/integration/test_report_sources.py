@@ -25,12 +25,13 @@ from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.nightly_report import ReportOptions, ReportStores, run
 from earnest_aws.report_sources import Queried, Streamed
 from tests.builders.duckdb_queries import DuckDBQueries
-from tests.builders.experiences import experience
+from tests.builders.experiences import allocated, experience
 from tests.builders.report_events import download, put_s3, simulate
 
 pytest.importorskip("duckdb")
 
 DAY = date(2026, 11, 20)
+PUSHED = "2026-11-01T09:00:00.000Z"  # the allocation's start, before every event here
 HERO = experience(
     id="hero",
     placement="home",
@@ -75,7 +76,7 @@ def stored(aws: Any) -> Any:
     settings = dataclasses.replace(aws, global_holdout=0.05)
     store = ExperiencesStore(settings.experiences_table)
     for doc in (HERO, RECS):
-        store.save(doc, None, actor="alice", action="create")
+        store.save(doc, None, actor="alice", action="create", ops=allocated(doc, PUSHED))
     records = simulate([HERO, RECS], 12_000, RATES, DAY, days=3, global_holdout=0.05)
     s3 = client("s3")
     put_s3(s3, settings.events_bucket, records)
