@@ -20,11 +20,13 @@ logger = Logger()
 metrics = Metrics()
 SETTINGS = load_settings()
 OPTIONS = ReportOptions.from_env()
-STORES = ReportStores.from_settings(SETTINGS, OPTIONS)
 
 
 def _log(name: str, fields: Any) -> None:
     logger.info(name, extra=dict(fields))
+
+
+STORES = ReportStores.from_settings(SETTINGS, OPTIONS, log=_log)
 
 
 @metrics.log_metrics

@@ -86,11 +86,13 @@ class AthenaQueries:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_event: Callable[[str, Mapping[str, Any]], None] = lambda name, fields: None,
     ) -> None:
         self.settings = settings
         self.athena = athena or client("athena")
         self._sleep = sleep
         self._clock = clock
+        self._on_event = on_event  # "athena query finished": its id and what it scanned
 
     def rows(self, query: str) -> Iterator[Sequence[Any]]:
         if len(query.encode()) > MAX_QUERY_BYTES:
@@ -117,6 +119,18 @@ class AthenaQueries:
         with translated("the report's Athena query cannot be read"):
             status = self.athena.get_query_execution(QueryExecutionId=execution)
         state = status["QueryExecution"]["Status"]
+        if state["State"] in DONE:
+            stats = status["QueryExecution"].get("Statistics", {})
+            self._on_event(
+                "athena query finished",
+                {
+                    "query_execution_id": execution,
+                    "state": state["State"],
+                    # what Athena bills: the cost of tonight's report
+                    "data_scanned_bytes": stats.get("DataScannedInBytes", 0),
+                    "engine_execution_ms": stats.get("EngineExecutionTimeInMillis", 0),
+                },
+            )
         return str(state["State"]), str(state.get("StateChangeReason", ""))
 
     def _wait(self, execution: str) -> None:

@@ -89,12 +89,14 @@ class ReportStores:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, options: ReportOptions | None = None
+        cls, settings: Settings, options: ReportOptions | None = None, log: Log = _quiet
     ) -> ReportStores:
         reports = ReportsStore(settings.events_bucket)
         athena = (options or ReportOptions()).athena
         source: Source = (
-            Queried(AthenaQueries(athena), athena.events_table) if athena else Streamed(reports)
+            Queried(AthenaQueries(athena, on_event=log), athena.events_table)
+            if athena
+            else Streamed(reports)
         )
         return cls(
             ExperiencesStore(settings.experiences_table),
@@ -223,7 +225,7 @@ def run(
     stores: ReportStores | None = None,
 ) -> RunResult:
     options = options or ReportOptions()
-    stores = stores or ReportStores.from_settings(settings, options)
+    stores = stores or ReportStores.from_settings(settings, options, log)
     experiences, reports = stores.experiences, stores.reports
     docs = load_experiences(experiences, day)
     window = report_build.Window(

@@ -107,7 +107,14 @@ def test_the_query_runs_in_the_workgroup_and_its_rows_give_duckdbs_totals(
     queue(result_set(duckdb_rows))
     polls_before_success(3)
     clock = Clock()
-    runner = AthenaQueries(SETTINGS, athena, sleep=clock.sleep, clock=clock)
+    logged: list[tuple[str, dict[str, Any]]] = []
+    runner = AthenaQueries(
+        SETTINGS,
+        athena,
+        sleep=clock.sleep,
+        clock=clock,
+        on_event=lambda name, fields: logged.append((name, dict(fields))),
+    )
     # When the report's totals are read through Athena
     totals = Queried(runner, SETTINGS.events_table).totals(WINDOW, TRACKED, set(), 7)
     # Then they are the totals DuckDB's rows give, every number typed as the query typed it
@@ -124,6 +131,10 @@ def test_the_query_runs_in_the_workgroup_and_its_rows_give_duckdbs_totals(
     assert len(clock.sleeps) >= 3
     assert clock.sleeps == sorted(clock.sleeps) and clock.sleeps[0] == 0.25
     assert clock.sleeps[1] == 2 * clock.sleeps[0]
+    # and the run's log says which query it was and what it scanned (what Athena bills)
+    ((name, fields),) = logged
+    assert name == "athena query finished" and fields["state"] == "SUCCEEDED"
+    assert fields["query_execution_id"] == execution.id and "data_scanned_bytes" in fields
 
 
 def test_a_query_past_its_deadline_is_stopped_and_the_run_fails_to_be_retried(
