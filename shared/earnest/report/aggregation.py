@@ -35,6 +35,7 @@ from earnest.timefmt import format_ms
 # experience's own holdout is part of the program: it is what the program chose to do).
 PROGRAM_REASONS = frozenset({PERSONALIZED, HOLDOUT, GLOBAL_HOLDOUT})
 PROGRAM_ARM = "program"
+ARM_REASONS = frozenset({PERSONALIZED, HOLDOUT})  # an experience's own arms: variant, holdout
 DAY_MS = 86_400_000
 # Conversion metrics that count every conversion, whatever its name; any other
 # primary_metric is a conversion name (docs/experiences.md).
@@ -283,9 +284,11 @@ class Aggregator:
         self.counters["exposures"] += 1
         if since <= at:
             self._program_exposure(experience, reason, unit, at)
-        span = self._spans.get(experience)
-        if reason in PROGRAM_REASONS and (span is None or span[0] <= at < span[1]):
-            self._arm_exposure(experience, variant, reason, unit, at)
+        units = self._units.get(experience)
+        if units is not None and reason in ARM_REASONS:
+            span = self._spans.get(experience)
+            if span is None or span[0] <= at < span[1]:
+                self._arm_exposure(units, experience, variant, unit, at)
 
     def _program_exposure(self, experience: str, reason: str, unit: str, at: str) -> None:
         rkey = (experience, reason)
@@ -307,11 +310,13 @@ class Aggregator:
                 self._program[unit] = (seen[0], seen[1], several)
 
     def _arm_exposure(
-        self, experience: str, variant: ArmKey, reason: str, unit: str, at: str
+        self,
+        units: dict[str, tuple[str, ArmKey, bool]],
+        experience: str,
+        variant: ArmKey,
+        unit: str,
+        at: str,
     ) -> None:
-        units = self._units.get(experience)
-        if units is None or reason == GLOBAL_HOLDOUT:
-            return
         akey = (experience, variant)
         self._exposures[akey] = self._exposures.get(akey, 0) + 1
         current = units.get(unit)
