@@ -5,6 +5,7 @@ import { AwsClient } from "aws4fetch";
 
 export const COOKIE = "earnest_aid";
 export const DECISIONS_HEADER = "x-earnest-decisions";
+export const IDENTITY_COOKIE = "earnest_identity";
 const YEAR_SECONDS = 365 * 24 * 3600;
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
 
@@ -29,6 +30,8 @@ function parseConfig(env) {
     budgetMs: Number(env.DECIDE_TIMEOUT_MS ?? 50),
     routes: Object.entries(routes ?? {}),
     consentCookie: env.CONSENT_COOKIE ?? "",
+    identityCookie: env.IDENTITY_COOKIE || IDENTITY_COOKIE,
+    identityKeys: hmacKeys(env.IDENTITY_SECRET ?? ""),
     auth: env.EARNEST_AUTH ?? "none",
     authHeader: env.EARNEST_AUTH_HEADER ?? "x-earnest-edge-secret",
     authSecret: env.EARNEST_AUTH_SECRET ?? "",
@@ -129,6 +132,52 @@ export function tcfPurposes(tcString) {
   };
 }
 
+/** The identity secrets (comma-separated; each verifies, so a rotation has no gap), imported
+ * once per isolate as WebCrypto HMAC keys. */
+function hmacKeys(secrets) {
+  const raw = secrets.split(",").map((s) => s.trim()).filter(Boolean);
+  const encoder = new TextEncoder();
+  return Promise.all(raw.map((s) => crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])));
+}
+
+function fromBase64url(text) {
+  const bytes = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(bytes, (c) => c.charCodeAt(0));
+}
+
+/** The signed-in visitor the site vouches for: the cookie IDENTITY_COOKIE holding
+ * `v1.<payload>.<sig>` (base64url), the payload JSON `{user_id, identity_confidence,
+ * attributes, exp}`, the signature HMAC-SHA256 over `v1.<payload>` with IDENTITY_SECRET.
+ * The browser can edit any cookie, so an unsigned, forged or expired one is ignored (null):
+ * the visitor is anonymous. Without IDENTITY_SECRET no identity is read at all. */
+export async function identityFrom(headers, config, now = Date.now()) {
+  const keys = await config.identityKeys;
+  const raw = keys.length ? cookies(headers.get("cookie"))[config.identityCookie] : undefined;
+  const parts = (raw ?? "").split(".");
+  if (parts.length !== 3 || parts[0] !== "v1") return null;
+  let signature, payload;
+  try {
+    signature = fromBase64url(parts[2]);
+    payload = JSON.parse(new TextDecoder().decode(fromBase64url(parts[1])));
+  } catch {
+    return null;
+  }
+  const signed = new TextEncoder().encode(`v1.${parts[1]}`);
+  for (const key of keys) {
+    if (await crypto.subtle.verify("HMAC", key, signature, signed)) return vouched(payload, now);
+  }
+  return null;
+}
+
+function vouched(payload, now) {
+  if (typeof payload?.user_id !== "string" || !payload.user_id) return null;
+  if (typeof payload.exp === "number" && payload.exp * 1000 <= now) return null;
+  const identity = { user_id: payload.user_id };
+  if (typeof payload.identity_confidence === "number") identity.identity_confidence = payload.identity_confidence;
+  if (payload.attributes && typeof payload.attributes === "object") identity.attributes = payload.attributes;
+  return identity;
+}
+
 /** Context decide's audiences read: country (the CDN's), device, referrer, url. */
 export function contextFor(request, country) {
   const url = new URL(request.url);
@@ -218,9 +267,12 @@ export async function postExposures(config, batch, key, fetchImpl = fetch) {
   return 503;
 }
 
-/** decide's request for this page view; `gpc` is forwarded as the header too. */
-export function decideBody(visitorId, placements, context, consent) {
-  const body = { visitor: { anonymous_id: visitorId }, placements, context };
+/** decide's request for this page view; `gpc` is forwarded as the header too. The unit stays
+ * the anonymous id; a vouched identity adds the user, how sure the site is, its attributes. */
+export function decideBody(visitorId, placements, context, consent, identity = null) {
+  const { attributes, ...who } = identity ?? {};
+  const body = { visitor: { anonymous_id: visitorId, ...who }, placements, context };
+  if (attributes) body.attributes = attributes;
   if (Object.keys(consent).length) body.consent = consent;
   return body;
 }

@@ -10,6 +10,7 @@ import {
   decideBody,
   decisionsHeader,
   exposureBatch,
+  identityFrom,
   placementsFor,
   postExposures,
   readConfig,
@@ -25,7 +26,8 @@ export default {
 
     const visitor = anonymousId(request.headers.get("cookie"));
     const consent = consentFrom(request.headers, config);
-    const body = decideBody(visitor.id, placements, contextFor(request, request.cf?.country), consent);
+    const identity = await identityFrom(request.headers, config);
+    const body = decideBody(visitor.id, placements, contextFor(request, request.cf?.country), consent, identity);
     const decisions = await decide(config, body, consent.gpc === true);
 
     const upstream = originRequest(request, env);

@@ -2,13 +2,14 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { createHmac } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { makeHandlers } from "../src/cloudfront.js";
 import { origin, pushTestExperience, sendConsent, server, startStack, storedEvents, worker } from "./harness.js";
 
 const GRANTED = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "granted" }))}`;
 const DESKTOP = "Mozilla/5.0 (X11; Linux x86_64)";
-let stack, site, live, slowDecide, slow, brokenDecide, broken;
+let stack, site, live, slowDecide, slow, brokenDecide, broken, recordingDecide, vouching;
 
 before(async () => {
   stack = await startStack();
@@ -20,11 +21,13 @@ before(async () => {
   slow = worker({ ...bindings, EARNEST_DECIDE_URL: `${slowDecide.url}/decide`, DECIDE_TIMEOUT_MS: "50" });
   brokenDecide = await server((req, res) => res.writeHead(503, { "content-type": "application/json" }).end('{"error":{"code":"unavailable"}}'));
   broken = worker({ ...bindings, EARNEST_DECIDE_URL: `${brokenDecide.url}/decide` });
+  recordingDecide = await server((req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}'));
+  vouching = worker({ ...bindings, EARNEST_DECIDE_URL: `${recordingDecide.url}/decide`, IDENTITY_SECRET: "site-login-secret" });
 });
 
 after(async () => {
-  await Promise.all([live, slow, broken].map((mf) => mf?.dispose()));
-  await Promise.all([site, slowDecide, brokenDecide].map((s) => s?.close()));
+  await Promise.all([live, slow, broken, vouching].map((mf) => mf?.dispose()));
+  await Promise.all([site, slowDecide, brokenDecide, recordingDecide].map((s) => s?.close()));
   stack?.stop();
 });
 
@@ -120,6 +123,19 @@ describe("the worker", () => {
     const next = await page(live, { cookie });
     assert.match(next.html, /Welcome to the shop/);
     assert.equal(JSON.parse(next.origin.headers["x-earnest-decisions"])["edge-hero"].reason, "no_consent");
+  });
+
+  test("the site's signed identity cookie reaches decide; an edited one does not", async () => {
+    const payload = Buffer.from(JSON.stringify({ user_id: "u-19", identity_confidence: 0.62, attributes: { ltv: 900 } })).toString("base64url");
+    const signed = `v1.${payload}.${createHmac("sha256", "site-login-secret").update(`v1.${payload}`).digest("base64url")}`;
+    await page(vouching, { cookie: `${GRANTED}; earnest_aid=edge-vouched-0001; earnest_identity=${signed}` });
+    const body = JSON.parse(recordingDecide.seen.at(-1).body);
+    assert.deepEqual(body.visitor, { anonymous_id: "edge-vouched-0001", user_id: "u-19", identity_confidence: 0.62 });
+    assert.deepEqual(body.attributes, { ltv: 900 });
+    await page(vouching, { cookie: `${GRANTED}; earnest_aid=edge-vouched-0001; earnest_identity=${signed.replace("v1.", "v1.e")}` });
+    const edited = JSON.parse(recordingDecide.seen.at(-1).body);
+    assert.deepEqual(edited.visitor, { anonymous_id: "edge-vouched-0001" });
+    assert.equal(edited.attributes, undefined);
   });
 
   test("a path outside the route table is passed through untouched", async () => {
