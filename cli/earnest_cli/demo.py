@@ -340,8 +340,8 @@ class Tally:
     violations: int = 0  # of those, personalized by an experience needing consent
 
     def count(self, v: Visitor, decisions: dict[str, Any]) -> None:
-        if not decisions:
-            self.reasons[OVER_BUDGET] += 1
+        if not decisions:  # the worker served the default page: every placement unanswered
+            self.reasons[OVER_BUDGET] += len(PLACEMENTS)
         for d in decisions.values():
             self.reasons[d["reason"]] += 1
             if v.withdrawn_at is not None:
@@ -379,7 +379,7 @@ class Site:
 
     api: str
     edge: Edge | None
-    posting: int = 0  # page views whose exposures the worker posts (it posts any token)
+    posting: int = 0  # exposures the worker posts: one per token decide gave a shown slot
     direct: list[int] = field(default_factory=list)  # events stored by the direct posts
     counted: int = 0  # exposures stored, as of the last count
 
@@ -400,15 +400,15 @@ class Site:
         return stored
 
     def _relayed(self, edge: Edge, answers: list[tuple[Visitor, dict[str, Any]]]) -> int:
-        self.posting += sum(any(d["token"] for d in ds.values()) for _, ds in answers)
+        self.posting += sum(bool(d["token"]) for _, ds in answers for d in ds.values())
         relayed = edge.relayed()
         for _ in range(SETTLE_POLLS):
-            if relayed["batches"] >= self.posting:
+            if relayed["events"] >= self.posting:
                 break
             time.sleep(0.1)
             relayed = edge.relayed()
-        if (missing := self.posting - relayed["batches"]) > 0:
-            print(f"    ({missing} of the worker's exposure posts have not arrived yet)")
+        if (missing := self.posting - relayed["events"]) > 0:
+            print(f"    ({missing} of the worker's exposures have not arrived yet)")
         return int(relayed["stored"])
 
 
@@ -647,7 +647,7 @@ class Edge:
         post(f"{self.relay}/clock", {"now": now_ms})
 
     def relayed(self) -> dict[str, int]:
-        """Exposure batches the worker has posted so far, and the events /events stored."""
+        """The exposure batches and events the worker has posted so far, the events stored."""
         with urllib.request.urlopen(f"{self.relay}/stats", timeout=30) as response:
             stats: dict[str, int] = json.loads(response.read())
         return stats

@@ -195,7 +195,6 @@ class _RouteHandler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
-        _in_function.active = True  # what the function prints goes to the function log
         path, _, query = self.path.partition("?")
         cors = self.cors.get(path)
         if self.command == "OPTIONS" and cors is not None:
@@ -311,19 +310,18 @@ class _RouteHandler(BaseHTTPRequestHandler):
     do_OPTIONS = _serve
 
 
-_in_function = threading.local()
-
-
 class _FunctionOutput(io.TextIOBase):
     """stdout that sends what the functions print (logs, EMF lines) to a file, as Lambda
-    sends it to CloudWatch, and everything else to the console. Routed per thread, so a
-    command printing while requests are served stays readable."""
+    sends it to CloudWatch, and the command's own output to the console. Routed by thread:
+    the thread that started the stack is the command's; every other one serves requests or
+    was started by a function (decide's background rules refresh), so it goes to the log."""
 
     def __init__(self, console: TextIO, log: TextIO) -> None:
         self.console, self.log = console, log
+        self.command = threading.current_thread()
 
     def write(self, text: str) -> int:
-        target = self.log if getattr(_in_function, "active", False) else self.console
+        target = self.console if threading.current_thread() is self.command else self.log
         return target.write(text)
 
     def flush(self) -> None:

@@ -5,8 +5,8 @@
 // The worker posts its exposures through a relay to `${EARNEST_API}/events`, so that a
 // simulation can date them on the day it simulates: after `POST /clock {"now": MS}` every
 // event's `ts` is moved as if this process's clock had read MS then (the simulation's clock
-// may differ from the worker's); `GET /stats` counts the batches relayed and the events
-// /events stored, so the simulation knows when the worker's background posts are in.
+// may differ from the worker's); `GET /stats` counts the batches and events relayed and the
+// events /events stored, so the simulation knows when the worker's background posts are in.
 
 import { server, worker } from "./test/harness.js";
 
@@ -17,7 +17,7 @@ const SHOP = `<!doctype html><html><head><title>shop</title></head><body>
 </body></html>`;
 
 const api = process.env.EARNEST_API ?? "http://127.0.0.1:8787";
-const stats = { batches: 0, stored: 0, refused: 0 };
+const stats = { batches: 0, events: 0, stored: 0, refused: 0 };
 let shiftMs = 0;
 
 async function relay(req, res, body) {
@@ -35,6 +35,7 @@ async function relay(req, res, body) {
   if (answer.status === 202) stats.stored += JSON.parse(text).stored ?? 0;
   else stats.refused += 1;
   stats.batches += 1;
+  stats.events += batch.events?.length ?? 0;
   res.writeHead(answer.status, { "content-type": "application/json" }).end(text);
 }
 

@@ -28,6 +28,8 @@ function parseConfig(env) {
     decideUrl: required(env, "EARNEST_DECIDE_URL"),
     eventsUrl: required(env, "EARNEST_EVENTS_URL"),
     budgetMs: Number(env.DECIDE_TIMEOUT_MS ?? 50),
+    batchMs: Number(env.EXPOSURE_BATCH_MS ?? 1000),
+    batches: new Map(), // consent (JSON) -> the batch still open for it
     routes: Object.entries(routes ?? {}),
     consentCookie: env.CONSENT_COOKIE ?? "",
     identityCookie: env.IDENTITY_COOKIE || IDENTITY_COOKIE,
@@ -265,6 +267,32 @@ export async function postExposures(config, batch, key, fetchImpl = fetch) {
     }
   }
   return 503;
+}
+
+const MAX_BATCH = 500; // what /events takes in one request
+
+/** Queue one page view's exposures: the page views an isolate serves within EXPOSURE_BATCH_MS
+ * go to /events as one batch per consent (a batch carries one), so there are fewer requests
+ * and fewer objects for the nightly report to read. The page view that opens a batch posts
+ * it when its timer fires, in its own ctx.waitUntil (the promise returned; null when an open
+ * batch takes these); a full batch is left to its timer and a new one opened. 0: no batching. */
+export function queueExposures(config, batch, fetchImpl = fetch) {
+  if (!batch.events.length) return null;
+  if (!(config.batchMs > 0)) return postExposures(config, batch, `edge-${crypto.randomUUID()}`, fetchImpl);
+  const key = JSON.stringify(batch.consent);
+  const open = config.batches.get(key);
+  if (open && open.events.length + batch.events.length <= MAX_BATCH) {
+    open.events.push(...batch.events);
+    return null;
+  }
+  const mine = { events: [...batch.events], consent: batch.consent };
+  config.batches.set(key, mine);
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      if (config.batches.get(key) === mine) config.batches.delete(key);
+      resolve(postExposures(config, mine, `edge-${crypto.randomUUID()}`, fetchImpl));
+    }, config.batchMs);
+  });
 }
 
 /** decide's request for this page view; `gpc` is forwarded as the header too. The unit stays

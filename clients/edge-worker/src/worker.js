@@ -1,5 +1,6 @@
 // Cloudflare Workers adapter: decide before the page, the decisions written into the page
-// with HTMLRewriter, exposures posted in the background once the page has streamed.
+// with HTMLRewriter, exposures posted in the background once the page has streamed, batched
+// with the other page views the isolate serves meanwhile.
 
 import {
   DECISIONS_HEADER,
@@ -12,7 +13,7 @@ import {
   exposureBatch,
   identityFrom,
   placementsFor,
-  postExposures,
+  queueExposures,
   readConfig,
   setCookie,
 } from "./core.js";
@@ -41,9 +42,7 @@ export default {
     let finished;
     const streamed = new Promise((resolve) => (finished = resolve));
     response = render(decisions, shown, finished).transform(response);
-    ctx.waitUntil(
-      streamed.then(() => postExposures(config, exposureBatch(decisions, shown, consent), `edge-${crypto.randomUUID()}`)),
-    );
+    ctx.waitUntil(streamed.then(() => queueExposures(config, exposureBatch(decisions, shown, consent))));
     return response;
   },
 };

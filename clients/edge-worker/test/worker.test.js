@@ -9,7 +9,7 @@ import { origin, pushTestExperience, sendConsent, server, startStack, storedEven
 
 const GRANTED = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "granted" }))}`;
 const DESKTOP = "Mozilla/5.0 (X11; Linux x86_64)";
-let stack, site, live, slowDecide, slow, brokenDecide, broken, recordingDecide, vouching;
+let stack, site, live, slowDecide, slow, brokenDecide, broken, recordingDecide, vouching, recordingEvents, batching;
 
 before(async () => {
   stack = await startStack();
@@ -23,11 +23,14 @@ before(async () => {
   broken = worker({ ...bindings, EARNEST_DECIDE_URL: `${brokenDecide.url}/decide` });
   recordingDecide = await server((req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}'));
   vouching = worker({ ...bindings, EARNEST_DECIDE_URL: `${recordingDecide.url}/decide`, IDENTITY_SECRET: "site-login-secret" });
+  recordingEvents = await server((req, res) => res.writeHead(202, { "content-type": "application/json" }).end('{"stored":0}'));
+  const decideLive = `${stack.api}/decide`;
+  batching = worker({ ...bindings, EARNEST_DECIDE_URL: decideLive, EARNEST_EVENTS_URL: `${recordingEvents.url}/events`, DECIDE_TIMEOUT_MS: "1000", EXPOSURE_BATCH_MS: "400" });
 });
 
 after(async () => {
-  await Promise.all([live, slow, broken, vouching].map((mf) => mf?.dispose()));
-  await Promise.all([site, slowDecide, brokenDecide, recordingDecide].map((s) => s?.close()));
+  await Promise.all([live, slow, broken, vouching, batching].map((mf) => mf?.dispose()));
+  await Promise.all([site, slowDecide, brokenDecide, recordingDecide, recordingEvents].map((s) => s?.close()));
   stack?.stop();
 });
 
@@ -82,6 +85,20 @@ describe("the worker", () => {
     assert.equal(mine[0].type, "exposure");
     assert.equal(mine[0].experience, "edge-hero-test");
     assert.equal(mine[0].variant, "bold");
+  });
+
+  test("page views served meanwhile share one exposure batch per consent", async () => {
+    const ids = [await variantVisitor(), await variantVisitor(), await variantVisitor()];
+    const other = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "denied" }))}`;
+    for (const id of ids) await page(batching, { cookie: `${GRANTED}; earnest_aid=${id}` });
+    await page(batching, { cookie: `${other}; earnest_aid=${ids[0]}` });
+    for (let i = 0; i < 50 && recordingEvents.seen.length < 2; i += 1) await sleep(100);
+    await sleep(600); // a third post, if there were one, would be in by now
+    const batches = recordingEvents.seen.map((s) => JSON.parse(s.body));
+    assert.equal(batches.length, 2);
+    const byMeasurement = Object.fromEntries(batches.map((b) => [b.consent.purposes.measurement, b.events.length]));
+    assert.deepEqual(byMeasurement, { granted: 3, denied: 1 });
+    assert.equal(new Set(recordingEvents.seen.map((s) => s.headers["idempotency-key"])).size, 2);
   });
 
   test("decide slower than the budget: the default page, without waiting for decide", async () => {
