@@ -509,12 +509,15 @@ def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
     return len(chosen)
 
 
-def nightly(day: date, out: Path, tally: Tally, number: int) -> None:
-    """`earnest report --date DAY`, its verdicts and actions kept for the final table.
+def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
+    """`earnest report --date DAY`, its verdicts and actions kept for the final table;
+    whether it changed any experience (a guardrail's pause or retirement).
 
     DAY is today: /events files each request under the day it arrives (its receive-time
     partition), so every simulated day's events are in today's partition, and tonight's
     report reads all the days simulated so far, as a real night's report reads its 28 days.
+    Once the report counts events by their event time, simulate_days's one call passes the
+    simulated day instead (`nightly(day.date, …)`): every event is dated on its day.
     """
     from earnest_cli.commands import main as earnest
 
@@ -539,6 +542,7 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> None:
         print(f"      {action['action']:<17} {target}: {action['reason']}")
         if action["experience"] == SEARCH_TEST and action["variant"]:
             tally.paused_on.setdefault(action["variant"], f"day {number}")
+    return bool(report["guardrails"])
 
 
 def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> Tally:
@@ -564,8 +568,8 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
         seen |= {v.unit: v for v in visitors}
         stored = day_traffic(site, day, visitors, rng, tally)
         print(f"    {stored} events stored, timestamped on {day.date}")
-        nightly(today, out, tally, number)  # the one call choosing the report's date
-        time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS is 2)
+        if nightly(today, out, tally, number):  # the one call choosing the report's date
+            time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS: 2)
     return tally
 
 
