@@ -687,6 +687,7 @@ def edge_worker(api: str) -> Iterator[Edge | None]:
         [node, "serve.mjs"],
         cwd=WORKER,
         env=real_clock(os.environ) | env,
+        stdin=subprocess.PIPE,  # closed when the demo ends, however: serve.mjs then stops
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -760,10 +761,10 @@ def run_demo(args: argparse.Namespace) -> int:
             return 1
         with edge_worker(stack.api_url) as edge:
             show_edge(edge)
+            via = f"GET {PAGE} through the worker" if edge else "POST /decide per page view"
             print(
                 f"\n== {days} days of visitors with a known truth, a nightly report after each "
-                f"(GET {PAGE} {'through the worker' if edge else 'as /decide'}, POST /events, "
-                "/consent; earnest report --date)"
+                f"({via}, POST /events, /consent; earnest report --date)"
             )
             tally = simulate_days(Site(stack.api_url, edge), out, args.visitors, days, args.seed)
         show_after_guardrails(stack.api_url)

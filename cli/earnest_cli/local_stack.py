@@ -8,7 +8,7 @@ standard AWS_ENDPOINT_URL.
 
 An edge worker holds keep-alive connections open, so replies go out in one send with
 Nagle off (otherwise delayed ACKs add ~40 ms per request), and chunked bodies are read.
-moto's DynamoDB is not thread-safe, so the embedded AWS serves DynamoDB one request at a
+moto's DynamoDB is not thread-safe, so the embedded AWS makes DynamoDB writes one at a
 time, as concurrent consent updates through the routes need.
 """
 
@@ -367,24 +367,30 @@ def _bind_routes(port: int) -> ThreadingHTTPServer:
     return server
 
 
-class _OneDynamoDBRequestAtATime:
-    """WSGI middleware before moto: DynamoDB requests in turn, the rest (S3) concurrently.
-    A moto transaction deep-copies every table for its rollback while other requests change
+# DynamoDB actions that only read (by prefix): they never wait for a write.
+_READS = ("GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan", "Describe", "List")
+
+
+class _OneDynamoDBWriteAtATime:
+    """WSGI middleware before moto: DynamoDB writes in turn; reads and S3 concurrently.
+    A moto transaction deep-copies every table for its rollback while another write changes
     them ("dictionary changed size during iteration": a 500, the consent update lost), and
-    consent updates are transactions; DynamoDB itself serializes conflicting writes."""
+    consent updates are transactions; DynamoDB itself serializes conflicting writes. Reads
+    never take the lock, so decide's consent read is not held up by a write."""
 
     def __init__(self, app: WSGIApplication) -> None:
         self.app, self.lock = app, threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
-        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+        service, _, action = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")
+        if not service.startswith("DynamoDB_") or action.startswith(_READS):
             return self.app(environ, start_response)
         with self.lock:  # the whole answer, body included, is made under the lock
             return list(self.app(environ, start_response))
 
 
 def _moto_server(port: int) -> ThreadedMotoServer:
-    """moto's ThreadedMotoServer, its app behind _OneDynamoDBRequestAtATime."""
+    """moto's ThreadedMotoServer, its app behind _OneDynamoDBWriteAtATime."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -395,7 +401,7 @@ def _moto_server(port: int) -> ThreadedMotoServer:
 
     class Serialized(ThreadedMotoServer):
         def _server_entry(self) -> None:  # moto's own, with the app wrapped
-            app = _OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app))
+            app = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
             )

@@ -1,5 +1,6 @@
 // The worker under Miniflare on a local port, fronting a small demo shop page, against
-// `earnest serve` at EARNEST_API. Prints "worker URL relay URL" once ready; stops on SIGTERM.
+// `earnest serve` at EARNEST_API. Prints "worker URL relay URL" once ready; stops on SIGTERM
+// or at the end of its stdin.
 // `earnest demo` runs it; so can you: EARNEST_API=http://127.0.0.1:8787 node serve.mjs
 //
 // The worker posts its exposures through a relay to `${EARNEST_API}/events`, so that a
@@ -52,8 +53,11 @@ const mf = worker({
 });
 const url = await mf.ready;
 console.log(`worker ${url.origin} relay ${events.url}`);
-process.on("SIGTERM", async () => {
+async function stop() {
   await mf.dispose();
   await Promise.all([site.close(), events.close()]);
   process.exit(0);
-});
+}
+process.on("SIGTERM", stop);
+process.stdin.on("end", stop); // the parent (earnest demo) is gone, however it ended
+process.stdin.resume();
