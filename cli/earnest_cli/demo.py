@@ -361,9 +361,8 @@ def needs_consent() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Day:
-    """A simulated day: its number, its date, and the demo's clock moved back onto it."""
+    """A simulated day: its date, and the demo's clock moved back onto it."""
 
-    number: int
     date: date
     shift_ms: int
 
@@ -492,7 +491,7 @@ def day_traffic(
 
 def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
     """Some signed-in visitors seen so far withdraw through their CMP: signed webhooks, sent
-    eight at a time (the local stack serves concurrent consent updates one by one)."""
+    eight at a time (the local stack makes their DynamoDB writes one at a time)."""
     chosen = [v for v in seen if v.user_id and v.consents and rng.random() < WITHDRAWING_SHARE]
     progress = Progress("signed withdrawals (POST /consent)", len(chosen))
 
@@ -559,7 +558,7 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
     seen: dict[str, Visitor] = {}
     for number in range(1, days + 1):
         back = days - number + 1
-        day = Day(number, today - timedelta(days=back), back * 86_400_000)
+        day = Day(today - timedelta(days=back), back * 86_400_000)
         print(f"\n  day {number} of {days}: {day.date}")
         if number == days // 2 + 1:
             withdrawn = withdraw(site.api, list(seen.values()), rng)
