@@ -160,7 +160,7 @@ def test_racing_consent_updates_over_http_all_succeed_and_the_newest_stays(
 ) -> None:
     # Given two updates per subject, an older and a newer one, sent at once in random order
     run = uuid.uuid4().hex[:8]
-    newest = {f"a-race-{run}-{i}": ("denied" if i % 2 else "granted") for i in range(16)}
+    newest = {f"a-race-{run}-{i}": ("denied" if i % 2 else "granted") for i in range(8)}
     older = {"denied": "granted", "granted": "denied"}
     updates = [consent_update(s, p) for s, p in newest.items()]
     updates += [consent_update(s, older[p], timedelta(minutes=1)) for s, p in newest.items()]
