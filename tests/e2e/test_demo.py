@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from earnest.report.guardrails import lifecycle, review_due
-from earnest_cli.demo import EXAMPLES_WRITTEN, examples_as_of
+from earnest_cli.demo import EXAMPLES_WRITTEN, examples_as_of, real_clock
 from earnest_cli.files import load
 from earnest_cli.template import ROOT
 
@@ -93,3 +93,15 @@ def test_the_demos_examples_are_never_overdue_or_ended_whatever_the_date(
         assert lifecycle(doc, today) == [], doc["id"]
         due = review_due(doc)
         assert due is not None and due >= today + timedelta(days=7), doc["id"]
+
+
+def test_node_and_workerd_start_without_libfaketime_and_nothing_else_is_dropped() -> None:
+    faked = {
+        "LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1 /opt/lib/libtrace.so",
+        "FAKETIME": "+366d",
+        "FAKETIME_SHARED": "/faketime_sem_1 /faketime_shm_1",
+        "PATH": "/usr/bin",
+    }
+    assert real_clock(faked) == {"LD_PRELOAD": "/opt/lib/libtrace.so", "PATH": "/usr/bin"}
+    only_faketime = {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1", "HOME": "/root"}
+    assert real_clock(only_faketime) == {"HOME": "/root"}
