@@ -1,21 +1,27 @@
 """`earnest demo`: the product's loop on the embedded local stack, over real HTTP.
 
 Starts the local stack, pushes the example experiences, shows decisions for varied
-visitors with their reasons, a CMP's withdrawal in force on the next decision, page views
-through the edge worker (where Node is installed), then several days of visitors with a
-known truth (one variant helps a segment, one hurts, one does nothing), consent withdrawn
-midway through the signed webhook, and the nightly report after each day. It ends with
-what the reports found against the truth, coverage by reason, and a compliance count.
+visitors with their reasons and a CMP's withdrawal in force on the next decision; then,
+through the edge worker under Miniflare (where Node is installed), several days of page
+views with a known truth (one variant helps a segment, one hurts, one does nothing): the
+worker decides, renders and posts the exposures, the page posts its purchases, consent is
+withdrawn midway through the signed webhook, and the nightly report runs after each day.
+It ends with what the reports found against the truth, coverage by reason, and a
+compliance count.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import io
 import json
 import os
 import random
 import re
+import secrets
 import select
 import shutil
 import signal
@@ -25,7 +31,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
@@ -33,6 +40,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from earnest.timefmt import format_time
 from earnest_cli.template import ROOT
@@ -257,22 +265,51 @@ class Visitor:
     attributes: dict[str, Any] = field(default_factory=dict)
     withdrawn_at: float | None = None  # when /consent acknowledged the withdrawal
 
-    def body(self) -> dict[str, Any]:
-        visitor: dict[str, Any] = {"anonymous_id": self.unit}
-        placements = ["pdp-recs"]
+    def identity(self) -> dict[str, Any]:
+        """What the site's login vouches for (the edge worker's signed identity cookie)."""
+        return {"user_id": self.user_id, "identity_confidence": self.confidence} | (
+            {"attributes": self.attributes} if self.attributes else {}
+        )
+
+    def consent(self) -> dict[str, Any]:
+        """The CMP cookie as the edge reads it; stale after a withdrawal (the webhook wins)."""
+        return {"purposes": dict(GRANTED)} if self.consents else {}
+
+    def page_headers(self, identity_secret: str) -> dict[str, str]:
+        """The browser's request for the landing page: its cookies, device and referrer."""
+        jar = [f"earnest_aid={self.unit}"]
+        if self.consents:
+            jar.append(f"{CONSENT_COOKIE}={quote(json.dumps(GRANTED))}")
         if self.user_id:
-            visitor |= {"user_id": self.user_id, "identity_confidence": self.confidence}
-            placements += ["home-hero", "account-banner"]
-        body: dict[str, Any] = {
-            "visitor": visitor,
-            "placements": placements,
-            "context": {"device": self.device, "referrer": "google", "country": "DE"},
+            jar.append(f"{IDENTITY_COOKIE}={identity_cookie(identity_secret, self.identity())}")
+        return {
+            "user-agent": DEVICES[self.device],
+            "referer": SEARCH_ENGINE,
+            "cookie": "; ".join(jar),
         }
-        if self.attributes:
-            body["attributes"] = self.attributes
-        if self.consents:  # the CMP cookie as the edge forwards it; stale after a withdrawal
-            body["consent"] = {"purposes": {"personalization": "granted", "measurement": "granted"}}
+
+    def body(self) -> dict[str, Any]:
+        """decide's request for the landing page, as the edge worker builds it."""
+        identity = self.identity() if self.user_id else {}
+        attributes = identity.pop("attributes", None)
+        context = {"url": f"https://shop.example{PAGE}", "device": self.device}
+        body: dict[str, Any] = {
+            "visitor": {"anonymous_id": self.unit, **identity},
+            "placements": list(PLACEMENTS),
+            "context": context | {"referrer": "google", "country": "DE"},
+        }
+        if attributes:
+            body["attributes"] = attributes
+        if self.consents:
+            body["consent"] = self.consent()
         return body
+
+
+def identity_cookie(secret: str, identity: dict[str, Any]) -> str:
+    """`v1.<payload>.<sig>` as the site's login signs it (clients/edge-worker/README.md)."""
+    payload = base64.urlsafe_b64encode(json.dumps(identity).encode()).rstrip(b"=").decode()
+    mac = hmac.new(secret.encode(), f"v1.{payload}".encode(), hashlib.sha256).digest()
+    return f"v1.{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
 def population(size: int, rng: random.Random) -> list[Visitor]:
@@ -291,13 +328,26 @@ def population(size: int, rng: random.Random) -> list[Visitor]:
     return out
 
 
+OVER_BUDGET = "over_budget"  # not a decide reason: the worker served the default page
+
+
 @dataclass
 class Tally:
-    reasons: dict[str, int] = field(default_factory=dict)
+    reasons: Counter[str] = field(default_factory=Counter)
     paused_on: dict[str, str] = field(default_factory=dict)
     verdicts: dict[str, str] = field(default_factory=dict)  # the latest verdict given, its day
     after_withdrawal: int = 0  # decisions that reached a withdrawn subject afterwards
     violations: int = 0  # of those, personalized by an experience needing consent
+
+    def count(self, v: Visitor, decisions: dict[str, Any]) -> None:
+        if not decisions:  # the worker served the default page: every placement unanswered
+            self.reasons[OVER_BUDGET] += len(PLACEMENTS)
+        for d in decisions.values():
+            self.reasons[d["reason"]] += 1
+            if v.withdrawn_at is not None:
+                self.after_withdrawal += 1
+                if d["experience"] in needs_consent() and d["variant"] is not None:
+                    self.violations += 1
 
 
 @cache
@@ -309,78 +359,143 @@ def needs_consent() -> frozenset[str]:
     return frozenset(doc["id"] for _, doc in experiences if doc.get("requires_consent"))
 
 
-def day_traffic(
-    api: str, day: str, visitors: list[Visitor], rng: random.Random, tally: Tally
-) -> int:
-    """One simulated day: every visit decides over HTTP, sees its arm, converts at the arm's
-    true rate; the page posts exposures and conversions, timestamped as they happen (now:
-    the experiences were pushed moments ago, and the report counts units first exposed
-    since their allocation started)."""
-    progress = Progress(f"{day}: {len(visitors)} visits, decide", len(visitors))
-    consented = needs_consent()
+@dataclass(frozen=True)
+class Day:
+    """A simulated day. Its page views happen now, on the demo's clock: the experiences were
+    pushed moments ago and each is analysed from the start of its allocation, so each
+    night's report is today's, over every day simulated so far."""
 
-    def decide(v: Visitor) -> tuple[Visitor, dict[str, Any]]:
-        return v, post(f"{api}/decide", v.body())[1]["decisions"]
+    number: int
 
-    answers = []
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for v, decisions in pool.map(decide, visitors):
-            answers.append((v, decisions))
-            progress.step()
-    progress.close()
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
 
-    now = time.time()
-    events: list[dict[str, Any]] = []
-    for v, decisions in answers:
-        for d in decisions.values():
-            tally.reasons[d["reason"]] = tally.reasons.get(d["reason"], 0) + 1
-            if v.withdrawn_at is not None:
-                tally.after_withdrawal += 1
-                if d["experience"] in consented and d["variant"] is not None:
-                    tally.violations += 1
-        if not v.consents:
-            continue  # no measurement consent: the page sends nothing
-        ts = int((now - rng.uniform(0, 5)) * 1000)
-        for d in decisions.values():
-            if d["token"]:
-                events.append(
-                    {"type": "exposure", "event_id": _id(), "token": d["token"], "ts": ts}
-                )
-        search = decisions["pdp-recs"]
-        arm = search["variant"] or search["reason"]
-        truth = TRUTH.get(arm) if search["experience"] == SEARCH_TEST else None
-        rate = (truth.mobile if v.device == "mobile" else truth.desktop) if truth else BASE_RATE
-        if rng.random() < rate:
-            events.append(
-                {
-                    "type": "conversion",
-                    "event_id": _id(),
-                    "unit_id": v.unit,
-                    "name": "purchase",
-                    "value": round(rng.uniform(20, 140), 2),
-                    "currency": "EUR",
-                    "ts": ts + 60_000,
-                }
-            )
-    stored = 0
-    consent = {"purposes": {"measurement": "granted"}}
-    for start in range(0, len(events), 500):
-        batch = {"events": events[start : start + 500], "consent": consent}
-        status, answer = post(
-            f"{api}/events", batch, {"idempotency-key": f"demo-{day.replace(' ', '-')}-{start}"}
-        )
-        if status != 202:
-            raise RuntimeError(f"/events answered {status}: {answer}")
-        stored += answer["stored"]
-    return stored
+
+@dataclass
+class Site:
+    """Where the simulated page views go: through the edge worker, which decides, renders and
+    posts the exposures in the background; or, without Node, straight to /decide, the demo
+    then posting each page's exposures as the worker would."""
+
+    api: str
+    edge: Edge | None
+    posting: int = 0  # exposures the worker posts: one per token decide gave a shown slot
+    direct: list[int] = field(default_factory=list)  # events stored by the direct posts
+    counted: int = 0  # exposures stored, as of the last count
+
+    def view(self, v: Visitor, day: Day) -> dict[str, Any]:
+        if self.edge is not None:
+            return self.edge.view(PAGE, v.page_headers(self.edge.identity_secret))[0]
+        decisions: dict[str, Any] = post(f"{self.api}/decide", v.body())[1]["decisions"]
+        events = [exposure(d["token"], day) for d in decisions.values() if d["token"]]
+        if events:
+            self.direct.append(post_events(self.api, {"events": events, "consent": v.consent()}))
+        return decisions
+
+    def exposures_stored(self, answers: list[tuple[Visitor, dict[str, Any]]]) -> int:
+        """The exposures stored since the last call, once the worker's background posts for
+        these page views are in (polled, never timed)."""
+        total = sum(self.direct) if self.edge is None else self._relayed(self.edge, answers)
+        stored, self.counted = total - self.counted, total
+        return stored
+
+    def _relayed(self, edge: Edge, answers: list[tuple[Visitor, dict[str, Any]]]) -> int:
+        self.posting += sum(bool(d["token"]) for _, ds in answers for d in ds.values())
+        relayed = edge.relayed()
+        for _ in range(SETTLE_POLLS):
+            if relayed["events"] >= self.posting:
+                break
+            time.sleep(0.1)
+            relayed = edge.relayed()
+        if (missing := self.posting - relayed["events"]) > 0:
+            print(f"    ({missing} of the worker's exposures have not arrived yet)")
+        return int(relayed["stored"])
+
+
+SETTLE_POLLS = 600
+
+
+def exposure(token: str, day: Day) -> dict[str, Any]:
+    return {"type": "exposure", "event_id": _id(), "token": token, "ts": day.now_ms()}
+
+
+def post_events(api: str, batch: dict[str, Any]) -> int:
+    """POST /events under an idempotency key; the number stored."""
+    status, answer = post(f"{api}/events", batch, {"idempotency-key": f"demo-{_id()}"})
+    if status != 202:
+        raise RuntimeError(f"/events answered {status}: {answer}")
+    return int(answer["stored"])
 
 
 def _id() -> str:
     return str(uuid.uuid4())
 
 
+def page_views(
+    site: Site, day: Day, visitors: list[Visitor]
+) -> list[tuple[Visitor, dict[str, Any]]]:
+    """The day's page views, eight at a time, in the visitors' order."""
+    progress = Progress(f"day {day.number}: {len(visitors)} page views", len(visitors))
+    answers = []
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for answer in pool.map(lambda v: (v, site.view(v, day)), visitors):
+            answers.append(answer)
+            progress.step()
+    progress.close()
+    return answers
+
+
+def conversion(
+    v: Visitor, decisions: dict[str, Any], day: Day, rng: random.Random
+) -> dict[str, Any] | None:
+    """A purchase at the arm's true rate, as the page reports it; none without measurement
+    consent (the page sends nothing)."""
+    search = decisions.get("pdp-recs") or {"experience": None, "variant": None, "reason": None}
+    arm = search["variant"] or search["reason"]
+    truth = TRUTH.get(str(arm)) if search["experience"] == SEARCH_TEST else None
+    rate = (truth.mobile if v.device == "mobile" else truth.desktop) if truth else BASE_RATE
+    if rng.random() >= rate or not v.consents:
+        return None
+    return {
+        "type": "conversion",
+        "event_id": _id(),
+        "unit_id": v.unit,
+        "name": "purchase",
+        "value": round(rng.uniform(20, 140), 2),
+        "currency": "EUR",
+        "ts": day.now_ms(),
+    }
+
+
+def post_conversions(api: str, conversions: list[dict[str, Any]]) -> int:
+    """One POST per purchase, as each page sends its own (sendBeacon); the number stored."""
+    consent = {"purposes": {"measurement": "granted"}}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sum(
+            pool.map(lambda c: post_events(api, {"events": [c], "consent": consent}), conversions)
+        )
+
+
+def day_traffic(
+    site: Site, day: Day, visitors: list[Visitor], rng: random.Random, tally: Tally
+) -> int:
+    """One simulated day: every visitor views the landing page, sees its arm, converts at the
+    arm's true rate; exposures and conversions are dated on that day. The events stored."""
+    if site.edge is not None:
+        site.edge.set_clock(day.now_ms())
+    answers = page_views(site, day, visitors)
+    for v, decisions in answers:
+        tally.count(v, decisions)
+    conversions = [c for v, ds in answers if (c := conversion(v, ds, day, rng))]
+    return post_conversions(site.api, conversions) + site.exposures_stored(answers)
+
+
 def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
-    """Some signed-in visitors seen so far withdraw through their CMP: signed webhooks."""
+    """Some signed-in visitors seen so far withdraw through their CMP: signed webhooks, one
+    at a time. The local stack serves concurrent ones too, but makes their DynamoDB writes
+    in turn, so sending them at once gains nothing, and on a loaded machine a write queued
+    past the client's read timeout is retried, and the retry's webhook-id claim answers
+    401 "replay"."""
     chosen = [v for v in seen if v.user_id and v.consents and rng.random() < WITHDRAWING_SHARE]
     progress = Progress("signed withdrawals (POST /consent)", len(chosen))
 
@@ -390,15 +505,16 @@ def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
             raise RuntimeError(f"/consent answered {status}: {answer}")
         v.withdrawn_at = time.time()
 
-    for v in chosen:  # one at a time: moto's DynamoDB transactions are not thread-safe
+    for v in chosen:
         send(v)
         progress.step()
     progress.close()
     return len(chosen)
 
 
-def nightly(day: date, out: Path, tally: Tally, number: int) -> None:
-    """`earnest report --date DAY`, its verdicts and actions kept for the final table.
+def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
+    """`earnest report --date DAY`, its verdicts and actions kept for the final table;
+    whether it changed any experience (a guardrail's pause or retirement).
 
     DAY is today: every simulated day's events happen today, after the push, so tonight's
     report counts all the days simulated so far, as a real night's report counts every day
@@ -427,9 +543,10 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> None:
         print(f"      {action['action']:<17} {target}: {action['reason']}")
         if action["experience"] == SEARCH_TEST and action["variant"]:
             tally.paused_on.setdefault(action["variant"], f"day {number}")
+    return bool(report["guardrails"])
 
 
-def simulate_days(api: str, out: Path, visits: int, days: int, seed: int) -> Tally:
+def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> Tally:
     """`days` simulated days, each a round of traffic now; the withdrawals land halfway; a
     report each night."""
     print(
@@ -442,17 +559,17 @@ def simulate_days(api: str, out: Path, visits: int, days: int, seed: int) -> Tal
     per_day = max(visits // days, 1)
     seen: dict[str, Visitor] = {}
     for number in range(1, days + 1):
-        day = datetime.now(UTC).date()
+        day = Day(number)
         print(f"\n  day {number} of {days}")
         if number == days // 2 + 1:
-            withdrawn = withdraw(api, list(seen.values()), rng)
+            withdrawn = withdraw(site.api, list(seen.values()), rng)
             print(f"    {withdrawn} signed-in visitors withdrew consent through the signed webhook")
         visitors = [rng.choice(people) for _ in range(per_day)]
         seen |= {v.unit: v for v in visitors}
-        stored = day_traffic(api, f"day {number}", visitors, rng, tally)
+        stored = day_traffic(site, day, visitors, rng, tally)
         print(f"    {stored} events stored, timestamped now")
-        nightly(day, out, tally, number)
-        time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS is 2)
+        if nightly(datetime.now(UTC).date(), out, tally, number):
+            time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS: 2)
     return tally
 
 
@@ -468,8 +585,10 @@ def print_outcome(tally: Tally, out: Path) -> None:
         print("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     total = sum(tally.reasons.values())
     print("\n== coverage by reason (every placement decided in the simulation)")
-    for reason, n in sorted(tally.reasons.items(), key=lambda kv: -kv[1]):
+    for reason, n in tally.reasons.most_common():
         print(f"    {reason:<20} {n:>6}  {n / total:6.1%}")
+    if tally.reasons[OVER_BUDGET]:
+        print(f"    ({OVER_BUDGET}: decide took over {DEMO_BUDGET_MS} ms: the default page)")
     print(
         f"\ncompliance: {tally.violations} personalized decisions reached a subject after its "
         f"withdrawal took effect (of {tally.after_withdrawal} decisions for withdrawn subjects)"
@@ -479,7 +598,7 @@ def print_outcome(tally: Tally, out: Path) -> None:
 
 def show_after_guardrails(api: str) -> None:
     """Decide picks the pauses up on its next rules refresh: paused variants are not served."""
-    seen: dict[str, int] = {}
+    seen: Counter[str] = Counter()
     for i in range(400):
         body = {
             "visitor": {"anonymous_id": f"demo-after-{i:04d}"},
@@ -487,8 +606,7 @@ def show_after_guardrails(api: str) -> None:
             "context": {"referrer": "google"},
         }
         d = post(f"{api}/decide", body)[1]["decisions"]["pdp-recs"]
-        key = d["variant"] or d["reason"]
-        seen[key] = seen.get(key, 0) + 1
+        seen[d["variant"] or d["reason"]] += 1
     print(f"\n• the next 400 search visitors after the last report: {dict(sorted(seen.items()))}")
 
 
@@ -499,30 +617,84 @@ WORKER_START_SECONDS = 30
 # A shared laptop or CI machine is slower than a CDN: the demo gives decide 200 ms, not the
 # worker's default 50 (bench/bench_edge.py measures what decide takes through the worker).
 DEMO_BUDGET_MS = 200
+CONSENT_COOKIE = "shop_consent"  # the shop's own CMP cookie (the worker's CONSENT_COOKIE)
+IDENTITY_COOKIE = "earnest_identity"  # the worker's default IDENTITY_COOKIE
+GRANTED = {"personalization": "granted", "measurement": "granted"}
+PAGE = "/products/boots"  # serve.mjs routes /products/* to these placements
+PLACEMENTS = ("pdp-recs", "home-hero", "account-banner")
+SEARCH_ENGINE = "https://www.google.com/"
+DEVICES = {"mobile": "Mozilla/5.0 (iPhone; Mobile)", "desktop": "Mozilla/5.0 (X11; Linux x86_64)"}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The reference worker under Miniflare (clients/edge-worker/serve.mjs) and the relay by
+    which its exposures reach /events, dated on the demo's clock."""
+
+    url: str
+    relay: str
+    identity_secret: str
+
+    def view(self, path: str, headers: dict[str, str]) -> tuple[dict[str, Any], str, str]:
+        """A page view: its decisions (the page's JSON script element; none on the default
+        page), the slots it marked, and the cookie it set."""
+        request = urllib.request.Request(self.url + path, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            html, cookie = response.read().decode(), response.headers.get("set-cookie") or ""
+        found = re.search(r'<script type="application/json" id="earnest-decisions">(.*?)</', html)
+        slots = re.findall(r'placement="([^"]+)" data-earnest-reason="([^"]+)"', html)
+        marked = ", ".join(f"{p}={r}" for p, r in slots) or "none (the default page)"
+        return (json.loads(found[1]) if found else {}), marked, cookie
+
+    def set_clock(self, now_ms: int) -> None:
+        """Date the exposures relayed from now on as if the worker's clock read `now_ms`."""
+        post(f"{self.relay}/clock", {"now": now_ms})
+
+    def relayed(self) -> dict[str, int]:
+        """The exposure batches and events the worker has posted so far, the events stored."""
+        with urllib.request.urlopen(f"{self.relay}/stats", timeout=30) as response:
+            stats: dict[str, int] = json.loads(response.read())
+        return stats
+
+
+def real_clock(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without libfaketime. workerd links tcmalloc, and libfaketime's own start-up
+    (its dlsym of the real time functions) calls malloc while tcmalloc initializes: workerd
+    then spins forever before its main, even `workerd --version`; FAKETIME_SKIP_CMDS and
+    FAKETIME_DONT_FAKE_MONOTONIC act too late to help. So node and workerd run on the real
+    clock; the relay dates the exposures on the demo's clock (Edge.set_clock)."""
+    out = {k: v for k, v in env.items() if not k.startswith("FAKETIME")}
+    kept = [p for p in re.split(r"[:\s]+", env.get("LD_PRELOAD", "")) if p and "faketime" not in p]
+    out.pop("LD_PRELOAD", None)
+    if kept:
+        out["LD_PRELOAD"] = " ".join(kept)
+    return out
 
 
 @contextmanager
-def edge_worker(api: str) -> Iterator[str | None]:
-    """The reference worker under Miniflare (clients/edge-worker/serve.mjs), fronting a
-    small local origin; None when Node or the worker's npm packages are not installed."""
+def edge_worker(api: str) -> Iterator[Edge | None]:
+    """The worker under Miniflare in front of a small shop page, for the whole run; None
+    (and a note saying why) when Node or the worker's npm packages are missing."""
     node = shutil.which("node")
     if node is None or not (WORKER / "node_modules" / "miniflare").exists():
+        print("\n(no edge worker: no Node, or no `npm ci` in clients/edge-worker)")
         yield None
         return
+    secret = secrets.token_urlsafe(24)  # the shop's login signs identity cookies with it
+    env = {"EARNEST_API": api, "DECIDE_TIMEOUT_MS": str(DEMO_BUDGET_MS)}
+    env |= {"CONSENT_COOKIE": CONSENT_COOKIE, "IDENTITY_SECRET": secret}
     process = subprocess.Popen(
         [node, "serve.mjs"],
         cwd=WORKER,
-        env={**os.environ, "EARNEST_API": api, "DECIDE_TIMEOUT_MS": str(DEMO_BUDGET_MS)},
+        env=real_clock(os.environ) | env,
+        stdin=subprocess.PIPE,  # closed when the demo ends, however: serve.mjs then stops
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,  # node and its workerd child end together
     )
     try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], WORKER_START_SECONDS)
-        line = process.stdout.readline() if ready else ""
-        yield line.split()[-1] if line.startswith("worker ") else None
+        yield _ready(process, secret)
     finally:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with suppress(ProcessLookupError):
@@ -532,56 +704,49 @@ def edge_worker(api: str) -> Iterator[str | None]:
                 break
 
 
-def page(worker: str, path: str, headers: dict[str, str]) -> tuple[dict[str, Any], str, str]:
-    """A page view through the worker: its decisions (the page's JSON script element), the
-    slots it marked, and the cookie it set."""
-    request = urllib.request.Request(worker + path, headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        html, cookie = response.read().decode(), response.headers.get("set-cookie") or ""
-    found = re.search(r'<script type="application/json" id="earnest-decisions">(.*?)</', html)
-    slots = re.findall(r'placement="([^"]+)" data-earnest-reason="([^"]+)"', html)
-    marked = ", ".join(f"{p}={r}" for p, r in slots) or "none (the default page)"
-    return (json.loads(found[1]) if found else {}), marked, cookie
+def _ready(process: subprocess.Popen[str], secret: str) -> Edge | None:
+    """serve.mjs's "worker URL relay URL" line, or None when it did not come in time."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], WORKER_START_SECONDS)
+    words = (process.stdout.readline() if ready else "").split()
+    if len(words) == 4 and words[0] == "worker":
+        return Edge(words[1], words[3], secret)
+    print(f"\n(no edge worker: serve.mjs did not start within {WORKER_START_SECONDS} s)")
+    return None
 
 
-def show_edge(api: str) -> None:
-    with edge_worker(api) as worker:
-        if worker is None:
-            print(
-                "\n(the edge worker is skipped: no Node, no `npm ci` in clients/edge-worker, "
-                f"or it did not start within {WORKER_START_SECONDS} s)"
-            )
-            return
-        print(f"\n== page views through the edge worker (Miniflare at {worker})")
-        print(f"(decide's budget here: {DEMO_BUDGET_MS} ms; the worker's default is 50 ms)")
-        search = {
-            "user-agent": "Mozilla/5.0 (iPhone; Mobile)",
-            "referer": "https://www.google.com/",
-        }
-        returning = {**search, "cookie": "earnest_aid=demo-edge-visitor-0001"}
-        for title, headers in (
-            ("a first visit from a search engine", search),
-            ("a returning visitor, by its cookie", returning),
-            ("the same visitor again: the same arm", returning),
-        ):
-            decisions, marked, cookie = page(worker, "/products/boots", headers)
-            print(f"\n• {title}: GET /products/boots")
-            for placement, d in decisions.items():
-                print(f"    {placement:<16} {d['reason']:<20} {served(d)}")
-            if not decisions:
-                print(f"    decide did not answer within {DEMO_BUDGET_MS} ms: the default page")
-            print(f"    slots marked in the page: {marked}")
-            if cookie:
-                print(f"    cookie set: {cookie.split('=')[0]}=…; {cookie.split('; ', 2)[-1]}")
+def show_edge(edge: Edge | None) -> None:
+    if edge is None:
+        print(
+            "\n(the page views below go straight to /decide, the demo posting their exposures "
+            "as the worker would)"
+        )
+        return
+    print(f"\n== page views through the edge worker (Miniflare at {edge.url})")
+    print(f"(decide's budget here: {DEMO_BUDGET_MS} ms; the worker's default is 50 ms)")
+    search = {"user-agent": DEVICES["mobile"], "referer": SEARCH_ENGINE}
+    returning = {**search, "cookie": "earnest_aid=demo-edge-visitor-0001"}
+    for title, headers in (
+        ("a first visit from a search engine", search),
+        ("a returning visitor, by its cookie", returning),
+        ("the same visitor again: the same arm", returning),
+    ):
+        decisions, marked, cookie = edge.view(PAGE, headers)
+        print(f"\n• {title}: GET {PAGE}")
+        for placement, d in decisions.items():
+            print(f"    {placement:<16} {d['reason']:<20} {served(d)}")
+        if not decisions:
+            print(f"    decide did not answer within {DEMO_BUDGET_MS} ms: the default page")
+        print(f"    slots marked in the page: {marked}")
+        if cookie:
+            print(f"    cookie set: {cookie.split('=')[0]}=…; {cookie.split('; ', 2)[-1]}")
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from earnest_cli.commands import main as earnest
     from earnest_cli.local_stack import local_stack
 
     started = time.perf_counter()
     days = max(1, min(args.days, 29))
-    seed = args.seed
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     with (
@@ -590,25 +755,36 @@ def run_demo(args: argparse.Namespace) -> int:
     ):
         print(f"local stack: API {stack.api_url}, AWS {stack.aws_url}")
         print(f"(the functions' own logs and metrics: {out / 'functions.log'})")
-        today = datetime.now(UTC).date()
-        experiences = examples_as_of(today, out / "experiences")
-        print(f"\n(the examples, dated as of {today}: {experiences})")
-        print(f"$ earnest push {experiences}")
-        if earnest(["push", str(experiences), "--actor", "demo", "--reason", "demo"]) != 0:
+        if not introduce(stack.api_url, out):
             return 1
-        print("\n$ earnest list")
-        earnest(["list"])
-        print("\n== decisions for varied visitors (POST /decide)")
-        show_decisions(stack.api_url)
-        print("\n== consent in force at once (POST /consent, then /decide)")
-        show_withdrawal(stack.api_url)
-        show_edge(stack.api_url)
-        print(
-            f"\n== {days} days of visitors with a known truth, a nightly report after each "
-            f"(POST /decide, /events, /consent; earnest report --date)"
-        )
-        tally = simulate_days(stack.api_url, out, args.visitors, days, seed)
+        with edge_worker(stack.api_url) as edge:
+            show_edge(edge)
+            via = f"GET {PAGE} through the worker" if edge else "POST /decide per page view"
+            print(
+                f"\n== {days} days of visitors with a known truth, a nightly report after each "
+                f"({via}, POST /events, /consent; earnest report --date)"
+            )
+            tally = simulate_days(Site(stack.api_url, edge), out, args.visitors, days, args.seed)
         show_after_guardrails(stack.api_url)
         print_outcome(tally, out)
     print(f"demo done in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def introduce(api: str, out: Path) -> bool:
+    """The examples pushed and listed, decisions with their reasons, consent in force."""
+    from earnest_cli.commands import main as earnest
+
+    today = datetime.now(UTC).date()
+    experiences = examples_as_of(today, out / "experiences")
+    print(f"\n(the examples, dated as of {today}: {experiences})")
+    print(f"$ earnest push {experiences}")
+    if earnest(["push", str(experiences), "--actor", "demo", "--reason", "demo"]) != 0:
+        return False
+    print("\n$ earnest list")
+    earnest(["list"])
+    print("\n== decisions for varied visitors (POST /decide)")
+    show_decisions(api)
+    print("\n== consent in force at once (POST /consent, then /decide)")
+    show_withdrawal(api)
+    return True

@@ -8,6 +8,8 @@ standard AWS_ENDPOINT_URL.
 
 An edge worker holds keep-alive connections open, so replies go out in one send with
 Nagle off (otherwise delayed ACKs add ~40 ms per request), and chunked bodies are read.
+moto's DynamoDB is not thread-safe, so the embedded AWS makes DynamoDB writes one at a
+time, as concurrent consent updates through the routes need.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from moto.server import ThreadedMotoServer
 
 from earnest_cli.template import FUNCTIONS, load_template
 
@@ -189,7 +195,6 @@ class _RouteHandler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
-        _in_function.active = True  # what the function prints goes to the function log
         path, _, query = self.path.partition("?")
         cors = self.cors.get(path)
         if self.command == "OPTIONS" and cors is not None:
@@ -305,19 +310,18 @@ class _RouteHandler(BaseHTTPRequestHandler):
     do_OPTIONS = _serve
 
 
-_in_function = threading.local()
-
-
 class _FunctionOutput(io.TextIOBase):
     """stdout that sends what the functions print (logs, EMF lines) to a file, as Lambda
-    sends it to CloudWatch, and everything else to the console. Routed per thread, so a
-    command printing while requests are served stays readable."""
+    sends it to CloudWatch, and the command's own output to the console. Routed by thread:
+    the thread that started the stack is the command's; every other one serves requests or
+    was started by a function (decide's background rules refresh), so it goes to the log."""
 
     def __init__(self, console: TextIO, log: TextIO) -> None:
         self.console, self.log = console, log
+        self.command = threading.current_thread()
 
     def write(self, text: str) -> int:
-        target = self.log if getattr(_in_function, "active", False) else self.console
+        target = self.console if threading.current_thread() is self.command else self.log
         return target.write(text)
 
     def flush(self) -> None:
@@ -363,6 +367,50 @@ def _bind_routes(port: int) -> ThreadingHTTPServer:
     return server
 
 
+# DynamoDB actions that only read (by prefix): they never wait for a write.
+_READS = ("GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan", "Describe", "List")
+
+
+class _OneDynamoDBWriteAtATime:
+    """WSGI middleware before moto: DynamoDB writes in turn; reads and S3 concurrently.
+    A moto transaction deep-copies every table for its rollback while another write changes
+    them ("dictionary changed size during iteration": a 500, the consent update lost), and
+    consent updates are transactions; DynamoDB itself serializes conflicting writes. Reads
+    never take the lock, so decide's consent read is not held up by a write."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app, self.lock = app, threading.Lock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        service, _, action = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")
+        if not service.startswith("DynamoDB_") or action.startswith(_READS):
+            return self.app(environ, start_response)
+        with self.lock:  # the whole answer, body included, is made under the lock
+            return list(self.app(environ, start_response))
+
+
+def _moto_server(port: int) -> ThreadedMotoServer:
+    """moto's ThreadedMotoServer, its app behind _OneDynamoDBWriteAtATime."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class Serialized(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto's own, with the app wrapped
+            app = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Serialized(ip_address="127.0.0.1", port=port, verbose=False)
+
+
 @contextmanager
 def local_stack(
     api_port: int = 8787, aws_port: int = 5000, function_log: TextIO | None = None
@@ -378,14 +426,12 @@ def local_stack(
     except PortBusy:
         server.server_close()
         raise
-    from moto.server import ThreadedMotoServer  # heavy: only once the ports are known free
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     console = sys.stdout
     if function_log is not None:
         sys.stdout = _FunctionOutput(console, function_log)
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto = _moto_server(aws_port)  # heavy: only once the ports are known free
     moto.start()
     aws_port = moto._server.server_port  # type: ignore[union-attr]  # the real port if 0
     aws_url = f"http://127.0.0.1:{aws_port}"

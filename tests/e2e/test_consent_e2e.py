@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import uuid
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,15 +23,18 @@ HIKING_DEFAULT = {
 }
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now_iso(ago: timedelta = timedelta(0)) -> str:
+    moment = datetime.now(UTC) - ago
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def consent_update(subject: str, personalization: str) -> dict[str, Any]:
+def consent_update(
+    subject: str, personalization: str, ago: timedelta = timedelta(0)
+) -> dict[str, Any]:
     return {
         "subject_id": subject,
         "event_id": f"e-{uuid.uuid4().hex}",
-        "event_time": now_iso(),
+        "event_time": now_iso(ago),
         "source": "e2e-cmp",
         "jurisdiction": "DE",
         "purposes": {"personalization": personalization, "measurement": "granted"},
@@ -148,3 +153,23 @@ def test_unsigned_consent_over_http_is_401(pushed: Stack) -> None:
         {"authorization": "Basic " + base64.b64encode(b"usercentrics:wrong-password-000").decode()},
     )
     assert status == 401 and answer["error"]["code"] == "unauthorized"
+
+
+def test_racing_consent_updates_over_http_all_succeed_and_the_newest_stays(
+    pushed: Stack,
+) -> None:
+    # Given two updates per subject, an older and a newer one, sent at once in random order
+    run = uuid.uuid4().hex[:8]
+    newest = {f"a-race-{run}-{i}": ("denied" if i % 2 else "granted") for i in range(8)}
+    older = {"denied": "granted", "granted": "denied"}
+    updates = [consent_update(s, p) for s, p in newest.items()]
+    updates += [consent_update(s, older[p], timedelta(minutes=1)) for s, p in newest.items()]
+    random.Random(13).shuffle(updates)
+    # When they race through the local stack's /consent
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda u: send_consent(pushed, u), updates))
+    # Then every one is acknowledged, and each subject's decision follows its newest update
+    assert [status for status, _ in answers] == [200] * len(updates), answers
+    for subject, personalization in newest.items():
+        reason = decide(pushed, subject)["reason"]
+        assert (reason == "no_consent") == (personalization == "denied"), (subject, reason)

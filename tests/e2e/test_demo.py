@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 
 from earnest.report.guardrails import lifecycle, review_due
-from earnest_cli.demo import EXAMPLES_WRITTEN, examples_as_of
+from earnest_cli.demo import EXAMPLES_WRITTEN, examples_as_of, real_clock
 from earnest_cli.files import load
 from earnest_cli.template import ROOT
 
-WORKER_INSTALLED = (ROOT / "clients" / "edge-worker" / "node_modules" / "miniflare").exists()
-# Under libfaketime (the suite's clock-a-year-ahead pass) workerd never gets ready: its event
-# loop does not run on the shifted clock. The demo must then say so and go on, never hang.
-UNDER_FAKETIME = "FAKETIME" in os.environ
+# With Node and the worker's packages (make test installs them) every simulated page view
+# goes through the edge worker under Miniflare, also in the clock-a-year-ahead pass: the
+# demo starts node without libfaketime, which workerd cannot start under.
+WORKER_INSTALLED = (
+    shutil.which("node") is not None
+    and (ROOT / "clients" / "edge-worker" / "node_modules" / "miniflare").exists()
+)
 
 
 def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path: Path) -> None:
@@ -45,21 +48,33 @@ def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path:
     assert re.search(r"pause_variant\s+search-landing-recs/bundles: loses_to_default", text)
     after = text.split("after the last report:")[1].splitlines()[0]
     assert "bundles" not in after and "popular" in after
-    # The final table: the truth beside what the reports said, and when the loser stopped.
+    # The final table: the truth beside what the reports said, and when the loser stopped:
+    # the helping variant found, the hurting one paused, the one with no effect left running.
     table = text.split("against the truth")[1].split("== coverage")[0]
+    assert re.search(
+        r"popular\s+helps mobile visitors .*\s+beats_default \(day \d\)\s+no$", table, re.M
+    )
     assert re.search(r"bundles\s+hurts \(-7 pts\)\s+loses_to_default \(day \d\)\s+day \d", table)
     assert re.search(r"similar\s+none\s+\S+.*\s+no$", table, re.M)
+    assert "beats_default" not in table.split("similar")[1].splitlines()[0]
     # Coverage by reason, and no personalization reached anyone after their withdrawal.
     coverage = text.split("== coverage by reason")[1].split("compliance:")[0]
     assert "identity_uncertain" in coverage and "no_consent" in coverage
     found = re.search(r"compliance: (\d+) personalized .* \(of (\d+) decisions", text)
     assert found and found[1] == "0" and int(found[2]) > 0
     assert re.search(r"\d+ signed-in visitors withdrew consent through the signed webhook", text)
-    if WORKER_INSTALLED and not UNDER_FAKETIME:  # page views through the worker (Miniflare)
+    assert f"the report, with its charts: file://{out.resolve() / 'index.html'}" in text
+    days = text.split("days of visitors with a known truth")[1]
+    if WORKER_INSTALLED:  # every page view through the worker (Miniflare), the first ones shown
         assert "slots marked in the page: " in text
         assert "HttpOnly; Secure; SameSite=Lax" in text
+        assert "(GET /products/boots through the worker, POST /events" in days.splitlines()[0]
+        assert "of the worker's exposures have not arrived" not in text
     else:
-        assert "(the edge worker is skipped: " in text
+        assert "(no edge worker: " in text
+        assert "the page views below go straight to /decide" in text
+    stored = [int(n) for n in re.findall(r"(\d+) events stored, timestamped now", days)]
+    assert len(stored) == 5 and min(stored) > 1000
     # The functions' logs went to their file, not into the demo's output.
     assert '"_aws"' not in text and (out / "functions.log").stat().st_size > 0
     html = (out / "index.html").read_text()
@@ -78,3 +93,15 @@ def test_the_demos_examples_are_never_overdue_or_ended_whatever_the_date(
         assert lifecycle(doc, today) == [], doc["id"]
         due = review_due(doc)
         assert due is not None and due >= today + timedelta(days=7), doc["id"]
+
+
+def test_node_and_workerd_start_without_libfaketime_and_nothing_else_is_dropped() -> None:
+    faked = {
+        "LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1 /opt/lib/libtrace.so",
+        "FAKETIME": "+366d",
+        "FAKETIME_SHARED": "/faketime_sem_1 /faketime_shm_1",
+        "PATH": "/usr/bin",
+    }
+    assert real_clock(faked) == {"LD_PRELOAD": "/opt/lib/libtrace.so", "PATH": "/usr/bin"}
+    only_faketime = {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1", "HOME": "/root"}
+    assert real_clock(only_faketime) == {"HOME": "/root"}

@@ -14,6 +14,7 @@ import {
   decideBody,
   decisionsHeader,
   exposureBatch,
+  identityFrom,
   placementsFor,
   postExposures,
   readConfig,
@@ -37,7 +38,9 @@ export function makeHandlers(env) {
       const host = headers.get("host") ?? "localhost";
       const asFetch = new Request(`https://${host}${request.uri}`, { headers });
       const country = headers.get("cloudfront-viewer-country") ?? undefined;
-      const decisions = await decide(config, decideBody(visitor.id, placements, contextFor(asFetch, country), consent), consent.gpc === true);
+      const identity = await identityFrom(headers, config);
+      const body = decideBody(visitor.id, placements, contextFor(asFetch, country), consent, identity);
+      const decisions = await decide(config, body, consent.gpc === true);
       if (!decisions) return request;
       request.headers[DECISIONS_HEADER] = [{ key: DECISIONS_HEADER, value: decisionsHeader(decisions) }];
       // No waitUntil here: the post may hold the request for at most the budget again.

@@ -5,6 +5,7 @@ import { AwsClient } from "aws4fetch";
 
 export const COOKIE = "earnest_aid";
 export const DECISIONS_HEADER = "x-earnest-decisions";
+export const IDENTITY_COOKIE = "earnest_identity";
 const YEAR_SECONDS = 365 * 24 * 3600;
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
 
@@ -27,8 +28,12 @@ function parseConfig(env) {
     decideUrl: required(env, "EARNEST_DECIDE_URL"),
     eventsUrl: required(env, "EARNEST_EVENTS_URL"),
     budgetMs: Number(env.DECIDE_TIMEOUT_MS ?? 50),
+    batchMs: Number(env.EXPOSURE_BATCH_MS ?? 1000),
+    batches: new Map(), // consent (JSON) -> the batch still open for it
     routes: Object.entries(routes ?? {}),
     consentCookie: env.CONSENT_COOKIE ?? "",
+    identityCookie: env.IDENTITY_COOKIE || IDENTITY_COOKIE,
+    identityKeys: hmacKeys(env.IDENTITY_SECRET ?? ""),
     auth: env.EARNEST_AUTH ?? "none",
     authHeader: env.EARNEST_AUTH_HEADER ?? "x-earnest-edge-secret",
     authSecret: env.EARNEST_AUTH_SECRET ?? "",
@@ -129,6 +134,52 @@ export function tcfPurposes(tcString) {
   };
 }
 
+/** The identity secrets (comma-separated; each verifies, so a rotation has no gap), imported
+ * once per isolate as WebCrypto HMAC keys. */
+function hmacKeys(secrets) {
+  const raw = secrets.split(",").map((s) => s.trim()).filter(Boolean);
+  const encoder = new TextEncoder();
+  return Promise.all(raw.map((s) => crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])));
+}
+
+function fromBase64url(text) {
+  const bytes = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(bytes, (c) => c.charCodeAt(0));
+}
+
+/** The signed-in visitor the site vouches for: the cookie IDENTITY_COOKIE holding
+ * `v1.<payload>.<sig>` (base64url), the payload JSON `{user_id, identity_confidence,
+ * attributes, exp}`, the signature HMAC-SHA256 over `v1.<payload>` with IDENTITY_SECRET.
+ * The browser can edit any cookie, so an unsigned, forged or expired one is ignored (null):
+ * the visitor is anonymous. Without IDENTITY_SECRET no identity is read at all. */
+export async function identityFrom(headers, config, now = Date.now()) {
+  const keys = await config.identityKeys;
+  const raw = keys.length ? cookies(headers.get("cookie"))[config.identityCookie] : undefined;
+  const parts = (raw ?? "").split(".");
+  if (parts.length !== 3 || parts[0] !== "v1") return null;
+  let signature, payload;
+  try {
+    signature = fromBase64url(parts[2]);
+    payload = JSON.parse(new TextDecoder().decode(fromBase64url(parts[1])));
+  } catch {
+    return null;
+  }
+  const signed = new TextEncoder().encode(`v1.${parts[1]}`);
+  for (const key of keys) {
+    if (await crypto.subtle.verify("HMAC", key, signature, signed)) return vouched(payload, now);
+  }
+  return null;
+}
+
+function vouched(payload, now) {
+  if (typeof payload?.user_id !== "string" || !payload.user_id) return null;
+  if (typeof payload.exp === "number" && payload.exp * 1000 <= now) return null;
+  const identity = { user_id: payload.user_id };
+  if (typeof payload.identity_confidence === "number") identity.identity_confidence = payload.identity_confidence;
+  if (payload.attributes && typeof payload.attributes === "object") identity.attributes = payload.attributes;
+  return identity;
+}
+
 /** Context decide's audiences read: country (the CDN's), device, referrer, url. */
 export function contextFor(request, country) {
   const url = new URL(request.url);
@@ -218,9 +269,38 @@ export async function postExposures(config, batch, key, fetchImpl = fetch) {
   return 503;
 }
 
-/** decide's request for this page view; `gpc` is forwarded as the header too. */
-export function decideBody(visitorId, placements, context, consent) {
-  const body = { visitor: { anonymous_id: visitorId }, placements, context };
+const MAX_BATCH = 500; // what /events takes in one request
+
+/** Queue one page view's exposures: the page views an isolate serves within EXPOSURE_BATCH_MS
+ * go to /events as one batch per consent (a batch carries one), so there are fewer requests
+ * and fewer objects for the nightly report to read. The page view that opens a batch posts
+ * it when its timer fires, in its own ctx.waitUntil (the promise returned; null when an open
+ * batch takes these); a full batch is left to its timer and a new one opened. 0: no batching. */
+export function queueExposures(config, batch, fetchImpl = fetch) {
+  if (!batch.events.length) return null;
+  if (!(config.batchMs > 0)) return postExposures(config, batch, `edge-${crypto.randomUUID()}`, fetchImpl);
+  const key = JSON.stringify(batch.consent);
+  const open = config.batches.get(key);
+  if (open && open.events.length + batch.events.length <= MAX_BATCH) {
+    open.events.push(...batch.events);
+    return null;
+  }
+  const mine = { events: [...batch.events], consent: batch.consent };
+  config.batches.set(key, mine);
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      if (config.batches.get(key) === mine) config.batches.delete(key);
+      resolve(postExposures(config, mine, `edge-${crypto.randomUUID()}`, fetchImpl));
+    }, config.batchMs);
+  });
+}
+
+/** decide's request for this page view; `gpc` is forwarded as the header too. The unit stays
+ * the anonymous id; a vouched identity adds the user, how sure the site is, its attributes. */
+export function decideBody(visitorId, placements, context, consent, identity = null) {
+  const { attributes, ...who } = identity ?? {};
+  const body = { visitor: { anonymous_id: visitorId, ...who }, placements, context };
+  if (attributes) body.attributes = attributes;
   if (Object.keys(consent).length) body.consent = consent;
   return body;
 }

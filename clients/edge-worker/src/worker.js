@@ -1,5 +1,6 @@
 // Cloudflare Workers adapter: decide before the page, the decisions written into the page
-// with HTMLRewriter, exposures posted in the background once the page has streamed.
+// with HTMLRewriter, exposures posted in the background once the page has streamed, batched
+// with the other page views the isolate serves meanwhile.
 
 import {
   DECISIONS_HEADER,
@@ -10,8 +11,9 @@ import {
   decideBody,
   decisionsHeader,
   exposureBatch,
+  identityFrom,
   placementsFor,
-  postExposures,
+  queueExposures,
   readConfig,
   setCookie,
 } from "./core.js";
@@ -25,7 +27,8 @@ export default {
 
     const visitor = anonymousId(request.headers.get("cookie"));
     const consent = consentFrom(request.headers, config);
-    const body = decideBody(visitor.id, placements, contextFor(request, request.cf?.country), consent);
+    const identity = await identityFrom(request.headers, config);
+    const body = decideBody(visitor.id, placements, contextFor(request, request.cf?.country), consent, identity);
     const decisions = await decide(config, body, consent.gpc === true);
 
     const upstream = originRequest(request, env);
@@ -39,9 +42,7 @@ export default {
     let finished;
     const streamed = new Promise((resolve) => (finished = resolve));
     response = render(decisions, shown, finished).transform(response);
-    ctx.waitUntil(
-      streamed.then(() => postExposures(config, exposureBatch(decisions, shown, consent), `edge-${crypto.randomUUID()}`)),
-    );
+    ctx.waitUntil(streamed.then(() => queueExposures(config, exposureBatch(decisions, shown, consent))));
     return response;
   },
 };

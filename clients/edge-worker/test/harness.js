@@ -142,6 +142,9 @@ export function worker(bindings) {
       { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch },
     ],
     compatibilityDate: "2024-09-23",
+    // A fixed request.cf (a visitor in Germany): Miniflare would otherwise fetch one from
+    // workers.cloudflare.com, and the tests and the demo stay on loopback.
+    cf: { country: "DE", colo: "FRA" },
     bindings: { EARNEST_ROUTES: JSON.stringify({ "/": ["edge-hero"], "/shop/*": ["edge-hero"] }), ...bindings },
   });
 }

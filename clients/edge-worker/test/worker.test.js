@@ -2,13 +2,14 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { createHmac } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { makeHandlers } from "../src/cloudfront.js";
 import { origin, pushTestExperience, sendConsent, server, startStack, storedEvents, worker } from "./harness.js";
 
 const GRANTED = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "granted" }))}`;
 const DESKTOP = "Mozilla/5.0 (X11; Linux x86_64)";
-let stack, site, live, slowDecide, slow, brokenDecide, broken;
+let stack, site, live, slowDecide, slow, brokenDecide, broken, recordingDecide, vouching, recordingEvents, batching;
 
 before(async () => {
   stack = await startStack();
@@ -20,11 +21,16 @@ before(async () => {
   slow = worker({ ...bindings, EARNEST_DECIDE_URL: `${slowDecide.url}/decide`, DECIDE_TIMEOUT_MS: "50" });
   brokenDecide = await server((req, res) => res.writeHead(503, { "content-type": "application/json" }).end('{"error":{"code":"unavailable"}}'));
   broken = worker({ ...bindings, EARNEST_DECIDE_URL: `${brokenDecide.url}/decide` });
+  recordingDecide = await server((req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}'));
+  vouching = worker({ ...bindings, EARNEST_DECIDE_URL: `${recordingDecide.url}/decide`, IDENTITY_SECRET: "site-login-secret" });
+  recordingEvents = await server((req, res) => res.writeHead(202, { "content-type": "application/json" }).end('{"stored":0}'));
+  const decideLive = `${stack.api}/decide`;
+  batching = worker({ ...bindings, EARNEST_DECIDE_URL: decideLive, EARNEST_EVENTS_URL: `${recordingEvents.url}/events`, DECIDE_TIMEOUT_MS: "1000", EXPOSURE_BATCH_MS: "400" });
 });
 
 after(async () => {
-  await Promise.all([live, slow, broken].map((mf) => mf?.dispose()));
-  await Promise.all([site, slowDecide, brokenDecide].map((s) => s?.close()));
+  await Promise.all([live, slow, broken, vouching, batching].map((mf) => mf?.dispose()));
+  await Promise.all([site, slowDecide, brokenDecide, recordingDecide, recordingEvents].map((s) => s?.close()));
   stack?.stop();
 });
 
@@ -81,6 +87,20 @@ describe("the worker", () => {
     assert.equal(mine[0].variant, "bold");
   });
 
+  test("page views served meanwhile share one exposure batch per consent", async () => {
+    const ids = [await variantVisitor(), await variantVisitor(), await variantVisitor()];
+    const other = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "denied" }))}`;
+    for (const id of ids) await page(batching, { cookie: `${GRANTED}; earnest_aid=${id}` });
+    await page(batching, { cookie: `${other}; earnest_aid=${ids[0]}` });
+    for (let i = 0; i < 50 && recordingEvents.seen.length < 2; i += 1) await sleep(100);
+    await sleep(600); // a third post, if there were one, would be in by now
+    const batches = recordingEvents.seen.map((s) => JSON.parse(s.body));
+    assert.equal(batches.length, 2);
+    const byMeasurement = Object.fromEntries(batches.map((b) => [b.consent.purposes.measurement, b.events.length]));
+    assert.deepEqual(byMeasurement, { granted: 3, denied: 1 });
+    assert.equal(new Set(recordingEvents.seen.map((s) => s.headers["idempotency-key"])).size, 2);
+  });
+
   test("decide slower than the budget: the default page, without waiting for decide", async () => {
     const { response, html, ms, origin: seen } = await page(slow);
     assert.equal(response.status, 200);
@@ -120,6 +140,19 @@ describe("the worker", () => {
     const next = await page(live, { cookie });
     assert.match(next.html, /Welcome to the shop/);
     assert.equal(JSON.parse(next.origin.headers["x-earnest-decisions"])["edge-hero"].reason, "no_consent");
+  });
+
+  test("the site's signed identity cookie reaches decide; an edited one does not", async () => {
+    const payload = Buffer.from(JSON.stringify({ user_id: "u-19", identity_confidence: 0.62, attributes: { ltv: 900 } })).toString("base64url");
+    const signed = `v1.${payload}.${createHmac("sha256", "site-login-secret").update(`v1.${payload}`).digest("base64url")}`;
+    await page(vouching, { cookie: `${GRANTED}; earnest_aid=edge-vouched-0001; earnest_identity=${signed}` });
+    const body = JSON.parse(recordingDecide.seen.at(-1).body);
+    assert.deepEqual(body.visitor, { anonymous_id: "edge-vouched-0001", user_id: "u-19", identity_confidence: 0.62 });
+    assert.deepEqual(body.attributes, { ltv: 900 });
+    await page(vouching, { cookie: `${GRANTED}; earnest_aid=edge-vouched-0001; earnest_identity=${signed.replace("v1.", "v1.e")}` });
+    const edited = JSON.parse(recordingDecide.seen.at(-1).body);
+    assert.deepEqual(edited.visitor, { anonymous_id: "edge-vouched-0001" });
+    assert.equal(edited.attributes, undefined);
   });
 
   test("a path outside the route table is passed through untouched", async () => {
