@@ -359,3 +359,14 @@ def test_a_night_reads_from_the_earliest_start_it_needs_to_the_late_partitions()
     # the earliest live allocation less 300 s (a draft is not read for), to D + 3, once each
     assert days[0] == date(2026, 7, 31) and days[-1] == date(2026, 11, 23)
     assert len(days) == len(set(days)) == 116
+
+
+def test_the_report_shows_since_when_each_experience_is_analysed() -> None:
+    doc = experience(id="hero-test", allocation_started_at="2026-11-01T09:00:00.000Z")
+    arms = {None: arm(2000, 0.05), "a": arm(2000, 0.05), "b": arm(2000, 0.05)}
+    report = report_build.build(WINDOW, [doc], totals(arms), None, global_holdout=0.05)
+    assert report["experiences"][0]["analysis"]["allocation_started_at"] == (
+        "2026-11-01T09:00:00.000Z"
+    )
+    html = report_render.render(report)["index.html"][0].decode()
+    assert "allocation started 2026-11-01T09:00:00.000Z; units first exposed since" in html
