@@ -320,3 +320,53 @@ def test_benjamini_hochberg_across_the_program_is_an_option() -> None:
         WINDOW, docs, program, None, global_holdout=0.0, false_discovery_rate=True
     )
     assert verdict_of(fdr) == "inconclusive"
+
+
+def test_an_experiences_analysis_spans_its_allocation_bounded_by_400_days_and_ends_at() -> None:
+    def span(**changes: Any) -> dict[str, Any]:
+        return WINDOW.span(experience(**changes)).as_dict()
+
+    # from the allocation's start to the end of the day
+    assert span(allocation_started_at="2026-11-01T09:00:00.000Z") == {
+        "allocation_started_at": "2026-11-01T09:00:00.000Z",
+        "events_from": "2026-11-01T09:00:00.000Z",
+        "events_before": "2026-11-21T00:00:00.000Z",
+        "days": 19.625,
+    }
+    # at most 400 days back, however old the allocation
+    assert span(allocation_started_at="2024-01-01T00:00:00.000Z")["events_from"] == (
+        "2025-10-17T00:00:00.000Z"
+    )
+    # no later than ends_at; and an experience without an allocation: the 28-day lookback
+    ended = span(allocation_started_at="2026-11-01T00:00:00Z", ends_at="2026-11-10T12:00:00Z")
+    assert ended["events_before"] == "2026-11-10T12:00:00.000Z" and ended["days"] == 9.5
+    assert span() == {
+        "allocation_started_at": None,
+        "events_from": "2026-10-24T00:00:00.000Z",
+        "events_before": "2026-11-21T00:00:00.000Z",
+        "days": 28.0,
+    }
+
+
+def test_a_night_reads_from_the_earliest_start_it_needs_to_the_late_partitions() -> None:
+    docs = [
+        experience(id="old", allocation_started_at="2026-08-01T00:02:00.000Z"),
+        experience(id="new", allocation_started_at="2026-11-19T00:00:00.000Z"),
+        experience(id="draft", status="draft", allocation_started_at="2025-01-01T00:00:00Z"),
+    ]
+    window = report_build.Window(DAY, 28, late_days=3, early_seconds=300).reading(docs)
+    days = window.days()
+    # the earliest live allocation less 300 s (a draft is not read for), to D + 3, once each
+    assert days[0] == date(2026, 7, 31) and days[-1] == date(2026, 11, 23)
+    assert len(days) == len(set(days)) == 116
+
+
+def test_the_report_shows_since_when_each_experience_is_analysed() -> None:
+    doc = experience(id="hero-test", allocation_started_at="2026-11-01T09:00:00.000Z")
+    arms = {None: arm(2000, 0.05), "a": arm(2000, 0.05), "b": arm(2000, 0.05)}
+    report = report_build.build(WINDOW, [doc], totals(arms), None, global_holdout=0.05)
+    assert report["experiences"][0]["analysis"]["allocation_started_at"] == (
+        "2026-11-01T09:00:00.000Z"
+    )
+    html = report_render.render(report)["index.html"][0].decode()
+    assert "allocation started 2026-11-01T09:00:00.000Z; units first exposed since" in html
