@@ -103,7 +103,7 @@ def run_path(path: str, root: Path) -> None:
         import duckdb  # noqa: F401  (imported before the clock starts, as at a cold start)
     before = peak_rss_mib()
     t0 = time.perf_counter()
-    totals = source.totals(window, report_build.tracked(DOCS), set(), 7)
+    totals = source.totals(window, DOCS, set(), 7)
     seconds = time.perf_counter() - t0
     peak = peak_rss_mib()
     report = report_build.build(window, DOCS, totals, None, global_holdout=0.05)

@@ -116,9 +116,9 @@ def test_the_query_runs_in_the_workgroup_and_its_rows_give_duckdbs_totals(
         on_event=lambda name, fields: logged.append((name, dict(fields))),
     )
     # When the report's totals are read through Athena
-    totals = Queried(runner, SETTINGS.events_table).totals(WINDOW, TRACKED, set(), 7)
+    totals = Queried(runner, SETTINGS.events_table).totals(WINDOW, [DOC], set(), 7)
     # Then they are the totals DuckDB's rows give, every number typed as the query typed it
-    expected = Queried(Rows(duckdb_rows)).totals(WINDOW, TRACKED, set(), 7)
+    expected = Queried(Rows(duckdb_rows)).totals(WINDOW, [DOC], set(), 7)
     assert totals == expected
     assert sum(a.units for a in totals.experiences["hero"].arms.values()) > 1000
     # and the query ran in the configured workgroup and database, against the Glue table
@@ -223,7 +223,7 @@ def test_a_query_past_athenas_size_limit_is_refused_before_anything_runs(athena:
     erased = {f"subject-{i:06d}" for i in range(20_000)}
     runner = AthenaQueries(SETTINGS, athena)
     with pytest.raises(Unavailable, match="past Athena's 262,144"):
-        Queried(runner, SETTINGS.events_table).totals(WINDOW, TRACKED, erased, 7)
+        Queried(runner, SETTINGS.events_table).totals(WINDOW, [DOC], erased, 7)
     assert backend().executions == {}
 
 
