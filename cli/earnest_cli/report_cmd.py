@@ -31,7 +31,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run the nightly report for a date (backfill); a re-run overwrites the same "
         "files and applies no guardrail twice. Reads AWS_ENDPOINT_URL (the local stack), "
         "EXPERIENCES_TABLE, CONSENT_TABLE, EVENTS_BUCKET, GLOBAL_HOLDOUT, REPORT_LOOKBACK_DAYS "
-        "(default 28) and REPORT_PROGRAM_ATTRIBUTION_DAYS.",
+        "(default 28), REPORT_PROGRAM_ATTRIBUTION_DAYS and REPORT_PRE_EXPOSURE_DAYS (default 14).",
     )
     parser.add_argument(
         "--date", type=_date, help="the day to report, YYYY-MM-DD (default: yesterday, UTC)"

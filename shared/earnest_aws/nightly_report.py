@@ -32,6 +32,8 @@ from earnest_aws.settings import Env, Settings
 
 Log = Callable[[str, Mapping[str, Any]], None]
 _SAVE_ATTEMPTS = 3
+# GrowthBook's default CUPED lookback (docs/statistics.md, "CUPED").
+DEFAULT_PRE_EXPOSURE_DAYS = 14
 
 
 def _quiet(name: str, fields: Mapping[str, Any]) -> None:
@@ -47,6 +49,9 @@ class ReportOptions:
     apply_guardrails: bool = True
     write: bool = True
     false_discovery_rate: bool = False  # REPORT_FDR=bh: Benjamini-Hochberg across the program
+    # REPORT_PRE_EXPOSURE_DAYS: the days before each unit's first exposure whose conversions
+    # are CUPED's covariate; that many more partitions are read before the window (0: none).
+    pre_exposure_days: int = DEFAULT_PRE_EXPOSURE_DAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
@@ -57,6 +62,9 @@ class ReportOptions:
                 "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
             ),
             false_discovery_rate=read.choice("REPORT_FDR", "off", ("off", "bh")) == "bh",
+            pre_exposure_days=read.integer(
+                "REPORT_PRE_EXPOSURE_DAYS", cls.pre_exposure_days, 0, 90
+            ),
         )
 
 
@@ -136,12 +144,19 @@ def aggregate(
     docs: list[dict[str, Any]],
     erased: set[str],
     program_attribution_days: int,
+    pre_exposure_days: int = 0,
 ) -> Totals:
+    """Per-arm totals of the window, after the `pre_exposure_days` before it (covariate only)."""
     aggregator = Aggregator(
         report_build.tracked(docs),
         erased=erased,
         program_attribution_days=program_attribution_days,
+        pre_exposure_days=pre_exposure_days,
     )
+    for day in report_build.days_before(window.start, pre_exposure_days):
+        aggregator.partition(day.isoformat(), pre_exposure=True)
+        for _, data in reports.event_objects(day):
+            aggregator.feed_object(data)
     for day in window.days():
         aggregator.partition(day.isoformat())
         for _, data in reports.event_objects(day):
@@ -220,7 +235,14 @@ def run(
 
     docs = load_experiences(experiences, day)
     erased = stores.erased()
-    totals = aggregate(reports, window, docs, erased, options.program_attribution_days)
+    totals = aggregate(
+        reports,
+        window,
+        docs,
+        erased,
+        options.program_attribution_days,
+        options.pre_exposure_days,
+    )
     log("events aggregated", totals.counters)
     previous = reports.read_report(day - timedelta(days=1))
     report = report_build.build(
@@ -232,6 +254,7 @@ def run(
         program_attribution_days=options.program_attribution_days,
         erased_subjects=len(erased),
         false_discovery_rate=options.false_discovery_rate,
+        pre_exposure_days=options.pre_exposure_days,
     )
     result = RunResult(report, report_render.render(report))
     if options.apply_guardrails:

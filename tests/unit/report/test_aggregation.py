@@ -56,7 +56,7 @@ def test_duplicated_events_are_dropped_by_event_id() -> None:
     first = exposure("u1", "hero", "b", "personalized", T0, event_id="e1")
     buy = conversion("u1", T0 + timedelta(minutes=5), 30.0, event_id="c1")
     agg = aggregate([first, dict(first), buy, dict(buy)])
-    assert arms(agg)["b"] == ArmTotals(1, 1, 1, 30.0, 900.0)
+    assert arms(agg)["b"] == ArmTotals(1, 1, 1, 30.0, 900.0, 0, 30.0, 900.0)
     assert agg.counters["duplicates_dropped"] == 2
 
 
@@ -130,8 +130,8 @@ def test_a_unit_in_several_arms_stays_in_its_first_and_is_counted_as_such() -> N
         conversion("u1", T0 + timedelta(hours=4), 10.0),
     ]
     result = arms(aggregate(records))
-    assert result["b"] == ArmTotals(1, 1, 1, 10.0, 100.0, units_in_several_arms=1)
-    assert result["a"] == ArmTotals(units=0, exposures=1)
+    assert result["b"] == ArmTotals(1, 1, 1, 10.0, 100.0, 1, 10.0, 100.0)
+    assert result["a"] == ArmTotals(0, 1, revenue_capped=0.0, revenue_capped_sq=0.0)
 
 
 def test_a_tie_in_time_goes_to_the_holdout() -> None:
@@ -160,8 +160,8 @@ def test_coverage_counts_every_exposure_by_reason_and_the_program_splits_units()
         "not_in_audience": 1,
         "personalized": 1,
     }
-    assert totals.program[GLOBAL_HOLDOUT] == ArmTotals(1, 1, 1, 12.0, 144.0)
-    assert totals.program[PROGRAM_ARM] == ArmTotals(2, 2)
+    assert totals.program[GLOBAL_HOLDOUT] == ArmTotals(1, 1, 1, 12.0, 144.0, 0, 12.0, 144.0)
+    assert totals.program[PROGRAM_ARM] == ArmTotals(2, 2, revenue_capped=0.0, revenue_capped_sq=0.0)
     # global-holdout units are not in the experience's arms
     assert sum(a.units for a in totals.experiences["hero"].arms.values()) == 2
 
@@ -232,7 +232,7 @@ def test_two_conversions_of_1e308_do_not_stop_the_report() -> None:
     # Then both are skipped and counted, and the totals hold the conversion that is usable
     assert agg.counters["malformed_dropped"] == 2
     totals = agg.totals()
-    assert arms(agg)[None] == ArmTotals(1, 1, 1, 30.0, 900.0)
+    assert arms(agg)[None] == ArmTotals(1, 1, 1, 30.0, 900.0, 0, 30.0, 900.0)
     assert arms(agg)["b"].conversions == 0
     # And the report is built from them
     report = report_build.build(

@@ -154,11 +154,11 @@ def test_no_verdict_while_an_arm_has_few_conversions() -> None:
     assert b["verdict"] == "needs_more_data" and not b["enough_units"]
 
 
-def test_revenue_plans_are_judged_on_revenue_per_unit() -> None:
+def test_revenue_plans_are_judged_on_capped_revenue_per_unit() -> None:
     doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
     doc["measurement_plan"]["primary_metric"] = "revenue"
     report = build(doc, {None: arm(5000, 0.10, 20.0), "b": arm(5000, 0.10, 30.0)})
-    assert report["experiences"][0]["metric"] == "revenue_per_unit"
+    assert report["experiences"][0]["metric"] == "revenue_per_unit_capped"
     assert variant(report)["verdict"] == "beats_default"
 
 
@@ -232,12 +232,13 @@ def test_a_variant_that_harms_a_guardrail_metric_is_paused_whatever_its_primary_
     b = variant(report)
     assert b["verdict"] == "beats_default"
     # Then revenue's always-valid interval lies below -2 %: the variant is paused for harm
-    assert b["guardrail_harm"] == ["revenue_per_unit"]
+    assert b["guardrail_harm"] == ["revenue"]
     pause = report["guardrails"][0]
     assert (pause["rule"], pause["variant"]) == ("guardrail_harm", "b")
-    assert "revenue_per_unit" in pause["reason"]
-    # And the named event it cannot measure yet is listed, not silently passed
-    assert report["experiences"][0]["guardrail_metrics"]["unmeasured"] == ["newsletter_signup"]
+    assert "(revenue)" in pause["reason"]
+    # And the named event is measured too (no unit had one here: no verdict on it)
+    signup = next(g for g in b["guardrails"] if g["name"] == "newsletter_signup")
+    assert (signup["metric"], signup["enough_data"], signup["harm"]) == ("event_rate", False, False)
 
 
 def test_a_guardrail_metric_within_its_margin_pauses_nothing() -> None:
