@@ -71,3 +71,33 @@ def test_unknown_fields_and_duplicate_ids_are_named_with_their_file() -> None:
     }
     assert all(p.experience == "hero-test" for p in problems)
     assert str(problems[0]).startswith("a.yaml: hero-test: ")
+
+
+def test_guardrail_metrics_may_declare_a_direction_and_a_margin() -> None:
+    doc = experience()
+    doc["measurement_plan"]["guardrail_metrics"] = [
+        "revenue",
+        {"name": "unsubscribe", "direction": "lower_is_better", "margin": 0.05},
+    ]
+    doc["measurement_plan"]["revenue_cap_percentile"] = 0.995
+    assert validate_experience(doc, "x.yaml") == []
+
+
+def test_a_wrong_guardrail_direction_margin_or_cap_is_named() -> None:
+    doc = experience()
+    doc["measurement_plan"]["guardrail_metrics"] = [
+        {"name": "unsubscribe", "direction": "down", "margin": 2}
+    ]
+    doc["measurement_plan"]["revenue_cap_percentile"] = 0.3
+    fields = {p.field for p in validate_experience(doc, "x.yaml")}
+    assert "measurement_plan.guardrail_metrics[0].GuardrailMetric.direction" in fields
+    assert "measurement_plan.guardrail_metrics[0].GuardrailMetric.margin" in fields
+    assert "measurement_plan.revenue_cap_percentile" in fields
+
+
+def test_a_guardrail_metric_named_twice_is_refused() -> None:
+    doc = experience()
+    doc["measurement_plan"]["guardrail_metrics"] = ["unsubscribe", {"name": "unsubscribe"}]
+    [problem] = validate_experience(doc, "x.yaml")
+    assert problem.field == "measurement_plan.guardrail_metrics"
+    assert "unsubscribe named twice" in problem.message

@@ -296,3 +296,72 @@ def test_no_stored_record_stops_the_report(records: list[dict]) -> None:
         used + c["duplicates_dropped"] + c["malformed_dropped"] + c["erased_dropped"]
         == c["records"]
     )
+
+
+def test_revenue_is_capped_at_the_pooled_percentile_of_positive_revenues() -> None:
+    # Given ten buyers over two arms spending 1..10, one whale of 1 000, and a non-buyer
+    records = [exposure("none", "hero", None, "holdout", T0)]
+    for i, value in enumerate([*range(1, 11), 1000]):
+        arm = "b" if i % 2 else None
+        records.append(exposure(f"u{i}", "hero", arm, "personalized" if arm else "holdout", T0))
+        records.append(conversion(f"u{i}", T0 + timedelta(minutes=5), float(value)))
+    agg = Aggregator({"hero": Attribution(7, cap_percentile=0.9)})
+    agg.partition(DAY.isoformat())
+    agg.feed(records)
+    totals = agg.totals().experiences["hero"]
+    # Then the cap is the 90th percentile (nearest rank: the 10th of 11 values), the whale is
+    # capped to it, and the raw sums are kept beside the capped ones
+    assert totals.revenue_cap == 10.0
+    b = totals.arms["b"]  # 2, 4, 6, 8, 10
+    assert (b.revenue, b.revenue_capped) == (30.0, 30.0)
+    holdout = totals.arms[None]  # 1, 3, 5, 7, 9, 1000
+    assert (holdout.revenue, holdout.revenue_capped) == (1025.0, 35.0)
+    assert holdout.revenue_capped_sq == 1 + 9 + 25 + 49 + 81 + 100
+
+
+def test_conversions_before_first_exposure_are_the_covariate_and_its_days_read_only_them() -> None:
+    # Given N = 3 pre-exposure days: a day before the window (its exposure is not analysed)
+    # and the window's day, where units are first exposed
+    before = DAY - timedelta(days=2)
+    agg = Aggregator({"hero": Attribution(7)}, pre_exposure_days=3)
+    agg.partition(before.isoformat(), pre_exposure=True)
+    agg.feed(
+        [
+            exposure("early", "hero", "b", "personalized", at(before)),
+            conversion("u1", at(before), 40.0),  # 2 days before u1's exposure: the covariate
+            conversion("u2", at(before) - timedelta(days=2), 9.0),  # 4 days before: too early
+        ]
+    )
+    agg.partition(DAY.isoformat())
+    agg.feed(
+        [
+            exposure("u1", "hero", "b", "personalized", T0),
+            exposure("u2", "hero", "b", "personalized", T0),
+            conversion("u1", T0 + timedelta(hours=1), 30.0),
+        ]
+    )
+    b = agg.totals().experiences["hero"].arms["b"]
+    # Then the exposure read before the window is not analysed, and u1's conversion before
+    # its exposure is its covariate, not an outcome
+    assert (b.units, b.conversions, b.revenue) == (2, 1, 30.0)
+    assert agg.counters["exposures_before_window"] == 1
+    assert b.pre_exposure is not None
+    assert (b.pre_exposure.conversions, b.pre_exposure.conversions_both) == (1, 1)
+    assert b.pre_exposure.revenue_product == 30.0 * 30.0  # x capped at the cap (30) too
+
+
+def test_a_guardrail_event_counts_units_with_it_within_the_attribution_window() -> None:
+    agg = Aggregator({"hero": Attribution(2, guardrail_events=("unsubscribe",))})
+    agg.partition(DAY.isoformat())
+    agg.feed(
+        [
+            exposure("u1", "hero", "b", "personalized", T0),
+            exposure("u2", "hero", "b", "personalized", T0),
+            conversion("u1", T0 + timedelta(hours=1), None, name="unsubscribe"),
+            conversion("u1", T0 + timedelta(hours=2), None, name="unsubscribe", event_id="c2"),
+            conversion("u2", T0 + timedelta(days=3), None, name="unsubscribe"),  # too late
+        ]
+    )
+    b = agg.totals().experiences["hero"].arms["b"]
+    assert b.events == {"unsubscribe": 1}
+    assert b.conversions == 1  # the primary metric counts every conversion

@@ -8,7 +8,9 @@ table; docs/statistics.md holds it. Sized to run in about half a minute on one c
 
 from __future__ import annotations
 
-from tests.builders.report_simulation import Scenario, run
+import pytest
+
+from tests.builders.report_simulation import Scenario, cuped_simulation, revenue_coverage, run
 
 # 5 % base rate, 2 000 units per arm a night, a plan asking for +5 % and 1 000 units per arm
 WINNER = Scenario(lift=0.10)
@@ -71,3 +73,28 @@ def test_a_a_variants_that_cannot_reach_the_plans_effect_are_paused_for_it() -> 
     outcome = run(Scenario(), runs=500, seed=107)
     assert outcome.paused["loses_to_default"] <= 0.02 * outcome.runs
     assert outcome.paused["stopped_beating_default"] > 0
+
+
+def test_capped_revenue_intervals_cover_the_true_lift_with_heavy_tails() -> None:
+    # Given 3 000 experiments of 5 000 units per arm, 5 % of whom buy a log-normal basket
+    # (sigma = 2: a few orders dwarf the rest), and a variant that makes 10 % more units buy
+    outcome = revenue_coverage(runs=3_000, seed=201)
+    # Then the raw revenue's relative interval misses the true +10 % far more than 5 % of
+    # the time (as filed: 88 %), and the interval on revenue capped at the 99th percentile
+    # of the units' positive revenues covers it at least 93 % of the time, and is narrower
+    assert outcome.raw < 0.91
+    assert outcome.capped >= 0.93
+    assert outcome.width_ratio < 0.8
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.8])
+def test_cuped_cuts_the_variance_by_rho_squared_and_keeps_its_coverage(rho: float) -> None:
+    # Given 2 000 experiments of 2 000 units per arm whose metric before exposure correlates
+    # rho with the one after it, and a true effect of +0.3 (a tenth of a standard deviation)
+    outcome = cuped_simulation(runs=2_000, seed=202, rho=rho)
+    # Then the adjusted variance is 1 - rho^2 of the raw one (within 10 %), as reported
+    # and as measured across the runs
+    assert outcome.variance_ratio == pytest.approx(1 - rho * rho, rel=0.10)
+    assert outcome.spread_ratio == pytest.approx(1 - rho * rho, rel=0.10)
+    # And the adjusted 95 % interval still covers the true effect 95 +- 1 % of the time
+    assert 0.94 <= outcome.coverage <= 0.96
