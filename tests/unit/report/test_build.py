@@ -390,6 +390,10 @@ def test_revenue_verdicts_read_the_capped_metric_and_the_report_shows_both() -> 
     section = report["experiences"][0]
     assert section["revenue_cap"] == {"percentile": 0.99, "value": 50.0}
     assert section["arms"][0]["revenue_per_unit"] > section["arms"][0]["revenue_per_unit_capped"]
+    # And the HTML report shows both, the capped row marked as the one the verdict read
+    html = report_render.to_html(report).decode()
+    assert "revenue / unit, capped" in html and "capped at the 99th percentile" in html
+    assert "revenue_per_unit_capped (verdict)" in html
 
 
 def test_with_a_covariate_the_verdict_reads_the_cuped_adjusted_lift() -> None:
