@@ -223,7 +223,7 @@ def forest_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for exp in report.get("experiences", []):
         for v in exp["variants"]:
-            lift = v["lift"][exp["metric"]]
+            lift = judged_lift(v, exp["metric"])
             rows.append(
                 {
                     "experience": exp["id"],
