@@ -523,6 +523,7 @@ def _variant(
     evidence = _evidence(plan, control, vt, primary, verdict, prev, srm)
     evidence["cuped"] = plan.metric in adjusted
     evidence["guardrail_harm"] = list(harmed)
+    evidence["guardrail_tests"] = [report for report, harm in tested if harm]
     return entry, VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile, harmed)
 
 
