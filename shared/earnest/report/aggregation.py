@@ -116,7 +116,9 @@ def revenue_cap(revenues: Iterable[float], percentile: float) -> float | None:
     positive = sorted(r for r in revenues if r > 0.0)
     if not positive:
         return None
-    rank = max(1, math.ceil(percentile * len(positive) - 1e-9))  # 0.99 * 100 is 99.000...01
+    # 0.99 * 100 is 99.00000000000001: the epsilon keeps that rank 99. Clamped, so a stored
+    # plan that skipped validation cannot stop the report.
+    rank = min(len(positive), max(1, math.ceil(percentile * len(positive) - 1e-9)))
     return positive[rank - 1]
 
 

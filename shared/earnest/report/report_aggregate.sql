@@ -126,8 +126,9 @@ caps AS (
   SELECT r.experience, min(r.revenue) AS revenue_cap
   FROM ranked_revenue r
   JOIN experiences x ON x.experience = r.experience
-  WHERE r.revenue_rank >= greatest(1, CAST(ceil(x.cap_percentile * r.positive_units - 1e-9)
-                                           AS BIGINT))
+  WHERE r.revenue_rank >= least(r.positive_units,
+                                greatest(1, CAST(ceil(x.cap_percentile * r.positive_units - 1e-9)
+                                                 AS BIGINT)))
   GROUP BY r.experience
 ),
 capped_outcomes AS (
@@ -213,8 +214,9 @@ program_ranked AS (
 program_cap AS (
   SELECT min(revenue) AS revenue_cap
   FROM program_ranked
-  WHERE revenue_rank >= greatest(1, CAST(ceil(${program_cap_percentile} * positive_units - 1e-9)
-                                         AS BIGINT))
+  WHERE revenue_rank >= least(positive_units,
+                              greatest(1, CAST(ceil(${program_cap_percentile} * positive_units
+                                                    - 1e-9) AS BIGINT)))
 ),
 program_totals AS (
   SELECT CASE WHEN o.in_global THEN 'global_holdout' ELSE 'program' END AS arm,

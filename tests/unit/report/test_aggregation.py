@@ -18,6 +18,7 @@ from earnest.report.aggregation import (
     ArmTotals,
     Attribution,
     format_ms,
+    revenue_cap,
     to_ms,
 )
 from tests.builders.experiences import experience
@@ -365,3 +366,9 @@ def test_a_guardrail_event_counts_units_with_it_within_the_attribution_window() 
     b = agg.totals().experiences["hero"].arms["b"]
     assert b.events == {"unsubscribe": 1}
     assert b.conversions == 1  # the primary metric counts every conversion
+
+
+def test_the_cap_ignores_zeros_and_survives_a_percentile_that_skipped_validation() -> None:
+    assert revenue_cap([0.0, 0.0], 0.99) is None  # nobody spent: nothing to cap at
+    assert revenue_cap([0.0, *range(1, 101)], 0.99) == 99  # rank 99 of 100, zeros left out
+    assert revenue_cap([1.0, 2.0, 3.0], 5.0) == 3.0
