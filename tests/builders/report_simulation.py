@@ -12,9 +12,11 @@ bench/bench_stats.py, which prints the same table.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -135,9 +137,12 @@ class Coverage:
     """How often the relative interval covered the true lift, raw and capped revenue."""
 
     runs: int
-    raw: float
-    capped: float
+    raw: float  # the raw interval covers the raw metric's true lift
+    capped: float  # the capped interval covers the capped metric's true lift
+    capped_raw_truth: float  # the capped interval covers the raw metric's true lift
     width_ratio: float  # mean capped / raw relative interval width
+    raw_truth: float
+    capped_truth: float
 
 
 def revenue_coverage(
@@ -147,32 +152,80 @@ def revenue_coverage(
     units: int = 5_000,
     base: float = 0.05,
     lift: float = 0.10,
+    basket_lift: float = 0.0,
     sigma: float = 2.0,
     percentile: float = DEFAULT_CAP_PERCENTILE,
 ) -> Coverage:
-    """Log-normal baskets (sigma) bought by `base` and base * (1 + lift) of each arm's units.
+    """Log-normal baskets (sigma) bought by `base` and base * (1 + lift) of each arm's units,
+    the variant's baskets scaled by 1 + basket_lift.
 
-    The variant changes who buys, not what a basket is worth, so the true relative lift of
-    revenue per unit is `lift` whether revenue is capped or not (the cap is one number for
-    both arms): the capped interval is checked against the very truth the raw one is.
+    With basket_lift = 0 the variant changes who buys, not what a basket is worth, so the
+    true relative lift of revenue per unit is `lift` whether revenue is capped or not (the
+    cap is one number for both arms). With larger baskets the capped metric's true lift is
+    smaller than the raw one: `capped_truth`, from the population's cap (`capped_truth_of`).
     """
     rng = np.random.default_rng(seed)
-    raw = capped = 0
+    rates, scales = (base, base * (1 + lift)), (1.0, 1.0 + basket_lift)
+    raw_truth = (1 + lift) * (1 + basket_lift) - 1
+    capped_truth = capped_truth_of(rates, scales, sigma, percentile)
+    hits = np.zeros(3)
     widths: list[float] = []
     for _ in range(runs):
         baskets = [
-            rng.lognormal(0.0, sigma, rng.binomial(units, p)) for p in (base, base * (1 + lift))
+            scale * rng.lognormal(0.0, sigma, rng.binomial(units, p))
+            for p, scale in zip(rates, scales, strict=True)
         ]
         cap = revenue_cap(np.concatenate(baskets).tolist(), percentile)
         arms = [_revenue_arm(units, b, cap) for b in baskets]
-        by_metric = [
+        raw, capped = (
             stats.compare(*arms, m) for m in ("revenue_per_unit", "revenue_per_unit_capped")
-        ]
-        raw_hit, capped_hit = (_covers(found, lift) for found in by_metric)
-        raw += raw_hit
-        capped += capped_hit
-        widths.append(_width(by_metric[1]) / _width(by_metric[0]))
-    return Coverage(runs, raw / runs, capped / runs, float(np.mean(widths)))
+        )
+        hits += (
+            _covers(raw, raw_truth),
+            _covers(capped, capped_truth),
+            _covers(capped, raw_truth),
+        )
+        widths.append(_width(capped) / _width(raw))
+    covered = hits / runs
+    return Coverage(
+        runs,
+        float(covered[0]),
+        float(covered[1]),
+        float(covered[2]),
+        float(np.mean(widths)),
+        raw_truth,
+        capped_truth,
+    )
+
+
+def capped_truth_of(
+    rates: tuple[float, float], scales: tuple[float, float], sigma: float, percentile: float
+) -> float:
+    """The capped metric's true relative lift: E[min(Y, c)] of the arms at the population cap.
+
+    c is the `percentile` of the buyers' baskets of both arms pooled (the limit of the
+    report's cap), found by bisection on the mixture's CDF; E[min(X, c)] of a log-normal X
+    is exp(mu + sigma^2 / 2) Phi((ln c - mu - sigma^2) / sigma) + c (1 - Phi((ln c - mu) / sigma)).
+    """
+    phi = NormalDist().cdf
+    weights = [r / sum(rates) for r in rates]
+    mus = [math.log(scale) for scale in scales]
+
+    def pooled_cdf(log_c: float) -> float:
+        return sum(w * phi((log_c - mu) / sigma) for w, mu in zip(weights, mus, strict=True))
+
+    low, high = -20.0, 20.0
+    for _ in range(200):
+        mid = (low + high) / 2
+        low, high = (mid, high) if pooled_cdf(mid) < percentile else (low, mid)
+    log_c = high
+
+    def capped_mean(rate: float, mu: float) -> float:
+        below = math.exp(mu + sigma * sigma / 2) * phi((log_c - mu - sigma * sigma) / sigma)
+        return rate * (below + math.exp(log_c) * (1 - phi((log_c - mu) / sigma)))
+
+    control, variant = (capped_mean(r, mu) for r, mu in zip(rates, mus, strict=True))
+    return variant / control - 1
 
 
 def _revenue_arm(units: int, baskets: np.ndarray, cap: float | None) -> stats.Arm:

@@ -8,9 +8,16 @@ table; docs/statistics.md holds it. Sized to run in about half a minute on one c
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from tests.builders.report_simulation import Scenario, cuped_simulation, revenue_coverage, run
+from tests.builders.report_simulation import (
+    Scenario,
+    capped_truth_of,
+    cuped_simulation,
+    revenue_coverage,
+    run,
+)
 
 # 5 % base rate, 2 000 units per arm a night, a plan asking for +5 % and 1 000 units per arm
 WINNER = Scenario(lift=0.10)
@@ -98,3 +105,18 @@ def test_cuped_cuts_the_variance_by_rho_squared_and_keeps_its_coverage(rho: floa
     assert outcome.spread_ratio == pytest.approx(1 - rho * rho, rel=0.10)
     # And the adjusted 95 % interval still covers the true effect 95 +- 1 % of the time
     assert 0.94 <= outcome.coverage <= 0.96
+
+
+def test_thecapped_truth_of_is_the_populations_capped_lift() -> None:
+    # Given a variant whose baskets are 10 % larger, and two million buyers per arm drawn
+    rng = np.random.default_rng(204)
+    baskets = [scale * rng.lognormal(0.0, 2.0, 2_000_000) for scale in (1.0, 1.1)]
+    cap = np.quantile(np.concatenate(baskets), 0.99, method="inverted_cdf")
+    control, variant = (np.minimum(b, cap).mean() for b in baskets)
+    # Then the capped metric's true lift the simulation measures against is theirs, and
+    # smaller than the raw +10 % (the cap cuts the largest baskets back)
+    truth = capped_truth_of((0.05, 0.05), (1.0, 1.1), 2.0, 0.99)
+    assert truth == pytest.approx(variant / control - 1, abs=0.003)
+    assert 0.05 < truth < 0.10
+    # And when the variant changes who buys instead, capped and raw lifts are the same
+    assert capped_truth_of((0.05, 0.055), (1.0, 1.0), 2.0, 0.99) == pytest.approx(0.10)
