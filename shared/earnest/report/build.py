@@ -737,6 +737,11 @@ def _diff(metric: str, value: float | None) -> str:
     return f"{value * 100:+.2f} points" if metric == "conversion_rate" else f"{value:+.2f} per unit"
 
 
+def _because(rule: str, harmed: Sequence[str]) -> str:
+    why = guardrails.PAUSED_BECAUSE.get(rule, rule)
+    return f"{why}: {', '.join(harmed)}" if rule == guardrails.GUARDRAIL_HARM else why
+
+
 def in_words(
     day: date, experiences: Sequence[Mapping[str, Any]], actions: Sequence[guardrails.Action]
 ) -> list[str]:
@@ -762,7 +767,7 @@ def in_words(
             if pause is not None:
                 out.append(
                     f"{exp_id}: {vid} was paused on {day.isoformat()} because it "
-                    + guardrails.PAUSED_BECAUSE.get(pause.rule, pause.rule)
+                    + _because(pause.rule, v["guardrail_harm"])
                     + f" ({seen})."
                 )
             elif verdict is None:

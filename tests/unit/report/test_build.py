@@ -347,6 +347,10 @@ def test_a_lower_is_better_event_that_rises_pauses_a_winner_under_its_own_rule()
     pause = report["guardrails"][0]
     assert (pause["rule"], pause["variant"]) == ("guardrail_harm", "b")
     assert "(unsubscribe)" in pause["reason"]
+    assert (
+        "harms a guardrail metric beyond its margin: unsubscribe"
+        in (report["summary"]["in_words"][0])
+    )
     # And every arm shows the event's units and rate
     arms = report["experiences"][0]["arms"]
     assert [a["events"]["unsubscribe"]["rate"] for a in arms] == [0.02, 0.03]
