@@ -48,6 +48,8 @@ def main() -> None:
     a_a_120 = sim(Scenario(mde=0.0, nights=120), 400, 105)
     a_a_low = sim(Scenario(base=0.005, daily_units=500, min_units=100, mde=0.0), 1_000, 106)
     a_a_plan = sim(Scenario(), 500, 107)
+    event_tie = sim(Scenario(mde=0.0, guardrail_rate=0.01), 1_000, 110)
+    event_harm = sim(Scenario(mde=0.0, guardrail_rate=0.01, guardrail_lift=0.3), 500, 111)
     revenue = revenue_coverage(max(500, round(10_000 * args.runs)), 201)
     revenue_95 = revenue_coverage(max(500, round(5_000 * args.runs)), 203, percentile=0.95)
     baskets = revenue_coverage(max(500, round(5_000 * args.runs)), 205, lift=0.0, basket_lift=0.1)
@@ -114,6 +116,18 @@ def main() -> None:
             _pct(a_a_plan.share(a_a_plan.paused["stopped_beating_default"])),
         ),
         (
+            "guardrail event (1 % base, lower is better), A/A: paused for harm",
+            "-",
+            "<= 2.5 % (alpha / 2)",
+            _pct(event_tie.share(event_tie.paused["guardrail_harm"])),
+        ),
+        (
+            "  the same, true +30 % of the event: paused for harm by night 30",
+            "-",
+            "-",
+            _pct(event_harm.share(event_harm.paused["guardrail_harm"])),
+        ),
+        (
             "revenue relative interval coverage, sigma = 2 (capped at p99)",
             "88 %",
             ">= 93 %",
@@ -153,7 +167,8 @@ def main() -> None:
     print(f"{'measure':<{width}}  {'as filed':>9}  {'target':>20}  {'measured':>9}")
     for measure, filed, target, measured in rows:
         print(f"{measure:<{width}}  {filed:>9}  {target:>20}  {measured:>9}")
-    runs = sum(o.runs for o in (winner, at_mde, loser, a_a, a_a_120, a_a_low, a_a_plan))
+    scenarios = (winner, at_mde, loser, a_a, a_a_120, a_a_low, a_a_plan, event_tie, event_harm)
+    runs = sum(o.runs for o in scenarios)
     runs += revenue.runs + revenue_95.runs + baskets.runs + sum(c.runs for c in cuped)
     print(f"\n{runs} simulated experiences in {time.perf_counter() - started:.0f} s")
 

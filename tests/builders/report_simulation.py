@@ -33,6 +33,7 @@ from earnest.report.aggregation import (
 from tests.builders.experiences import experience
 
 START = date(2026, 1, 1)  # any date: the report reads no clock
+GUARDRAIL_EVENT = "unsubscribe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,10 @@ class Scenario:
     nights: int = 30
     min_units: int = 1000
     mde: float = 0.05
+    # A lower-is-better guardrail event (`unsubscribe`, default margin): the holdout's share
+    # of units with one, and the variant's true relative change of it; 0: no guardrail.
+    guardrail_rate: float = 0.0
+    guardrail_lift: float = 0.0
 
 
 @dataclass(slots=True)
@@ -76,6 +81,9 @@ def _doc(scenario: Scenario) -> dict[str, Any]:
             "primary_metric": "conversion",
             "minimum_detectable_effect": scenario.mde,
             "min_units_per_arm": scenario.min_units,
+            "guardrail_metrics": [{"name": GUARDRAIL_EVENT, "direction": "lower_is_better"}]
+            if scenario.guardrail_rate
+            else [],
         },
         last_reviewed=START.isoformat(),
         review_every_days=3650,
@@ -96,6 +104,9 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
     split = np.stack([units, 2 * scenario.daily_units - units], axis=-1)
     converted = rng.binomial(split, np.array(rates))
     n_cum, x_cum = split.cumsum(axis=1), converted.cumsum(axis=1)
+    # Drawn last, so the scenarios without a guardrail keep their draws.
+    event_rates = (scenario.guardrail_rate, scenario.guardrail_rate * (1 + scenario.guardrail_lift))
+    e_cum = rng.binomial(split, np.array(event_rates)).cumsum(axis=1)
     truth = "beats_default" if scenario.lift > 0 else "loses_to_default"
     out = Outcome(runs=runs)
     for r in range(runs):
@@ -103,7 +114,12 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
         found = false_call = flagged = chi2_flagged = False
         for night in range(scenario.nights):
             arms: dict[str | None, ArmTotals] = {
-                key: ArmTotals(int(n_cum[r, night, i]), 0, int(x_cum[r, night, i]))
+                key: ArmTotals(
+                    int(n_cum[r, night, i]),
+                    0,
+                    int(x_cum[r, night, i]),
+                    events={GUARDRAIL_EVENT: int(e_cum[r, night, i])},
+                )
                 for i, key in enumerate((None, "b"))
             }
             window = report_build.Window(START + timedelta(days=night))

@@ -120,3 +120,14 @@ def test_thecapped_truth_of_is_the_populations_capped_lift() -> None:
     assert 0.05 < truth < 0.10
     # And when the variant changes who buys instead, capped and raw lifts are the same
     assert capped_truth_of((0.05, 0.055), (1.0, 1.0), 2.0, 0.99) == pytest.approx(0.10)
+
+
+def test_a_guardrail_event_pauses_true_harm_and_almost_never_a_tie() -> None:
+    # Given experiences guarding `unsubscribe` (lower is better, 2 % margin) at a 1 % base:
+    # 400 where the variant changes nothing, 300 where it raises unsubscribes by 30 %
+    tie = run(Scenario(mde=0.0, guardrail_rate=0.01), runs=400, seed=110)
+    harm = run(Scenario(mde=0.0, guardrail_rate=0.01, guardrail_lift=0.3), runs=300, seed=111)
+    # Then a tie is paused for harm at most alpha / 2 of the time over 30 looks, and true
+    # harm is paused by night 30 in at least three cases out of four
+    assert tie.share(tie.paused["guardrail_harm"]) <= 0.025
+    assert harm.share(harm.paused["guardrail_harm"]) >= 0.75
