@@ -23,6 +23,8 @@ from tests.builders.report_simulation import (  # noqa: E402
     Changes,
     Outcome,
     Scenario,
+    cuped_simulation,
+    revenue_coverage,
     run,
     srm_after_changes,
 )
@@ -52,6 +54,12 @@ def main() -> None:
     _, srm_sliding = srm_after_changes(Changes(allocated=False), changes, 201)
     a_a_low = sim(Scenario(base=0.005, daily_units=500, min_units=100, mde=0.0), 1_000, 106)
     a_a_plan = sim(Scenario(), 500, 107)
+    event_tie = sim(Scenario(mde=0.0, guardrail_rate=0.01), 1_000, 110)
+    event_harm = sim(Scenario(mde=0.0, guardrail_rate=0.01, guardrail_lift=0.3), 500, 111)
+    revenue = revenue_coverage(max(500, round(10_000 * args.runs)), 201)
+    revenue_95 = revenue_coverage(max(500, round(5_000 * args.runs)), 203, percentile=0.95)
+    baskets = revenue_coverage(max(500, round(5_000 * args.runs)), 205, lift=0.0, basket_lift=0.1)
+    cuped = [cuped_simulation(max(500, round(2_000 * args.runs)), 202, rho=r) for r in (0.5, 0.8)]
     rows = [
         (
             "true +10 % winners paused (plan MDE 5 %)",
@@ -137,15 +145,61 @@ def main() -> None:
             "-",
             _pct(a_a_plan.share(a_a_plan.paused["stopped_beating_default"])),
         ),
-        ("revenue relative interval coverage, sigma = 2", "88 %", ">= 93 %", "not built"),
-        ("CUPED variance ratio against 1 - rho^2", "-", "within 10 %", "not built"),
+        (
+            "guardrail event (1 % base, lower is better), A/A: paused for harm",
+            "-",
+            "<= 2.5 % (alpha / 2)",
+            _pct(event_tie.share(event_tie.paused["guardrail_harm"])),
+        ),
+        (
+            "  the same, true +30 % of the event: paused for harm by night 30",
+            "-",
+            "-",
+            _pct(event_harm.share(event_harm.paused["guardrail_harm"])),
+        ),
+        (
+            "revenue relative interval coverage, sigma = 2 (capped at p99)",
+            "88 %",
+            ">= 93 %",
+            _pct(revenue.capped),
+        ),
+        ("  the same, raw revenue", "88 %", "-", _pct(revenue.raw)),
+        ("  the same, capped at p95", "-", "-", _pct(revenue_95.capped)),
+        (
+            "  capped / raw relative interval width (p99, p95)",
+            "-",
+            "-",
+            f"{revenue.width_ratio:.2f}, {revenue_95.width_ratio:.2f}",
+        ),
+        (
+            f"  baskets +10 %: capped covers its truth (+{baskets.capped_truth:.2%})",
+            "-",
+            "-",
+            _pct(baskets.capped),
+        ),
+        ("  baskets +10 %: capped covers the raw +10 %", "-", "-", _pct(baskets.capped_raw_truth)),
+        ("  baskets +10 %: raw covers the raw +10 %", "-", "-", _pct(baskets.raw)),
+        *(
+            row
+            for c in cuped
+            for row in (
+                (
+                    f"CUPED variance ratio, rho = {c.rho} (1 - rho^2 = {1 - c.rho**2:.2f})",
+                    "-",
+                    "within 10 %",
+                    f"{c.variance_ratio:.3f}",
+                ),
+                (f"  CUPED coverage, rho = {c.rho}", "-", "95 +- 1 %", _pct(c.coverage)),
+            )
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'as filed':>9}  {'target':>20}  {'measured':>9}")
     for measure, filed, target, measured in rows:
         print(f"{measure:<{width}}  {filed:>9}  {target:>20}  {measured:>9}")
     outcomes = (winner, at_mde, loser, a_a, a_a_120, a_a_120_sliding, a_a_low, a_a_plan)
-    runs = sum(o.runs for o in outcomes) + 2 * changes
+    runs = sum(o.runs for o in (*outcomes, event_tie, event_harm)) + 2 * changes
+    runs += revenue.runs + revenue_95.runs + baskets.runs + sum(c.runs for c in cuped)
     print(f"\n{runs} simulated experiences in {time.perf_counter() - started:.0f} s")
 
 

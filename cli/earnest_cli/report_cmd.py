@@ -37,8 +37,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run the nightly report for a date (backfill); a re-run overwrites the same "
         "files and applies no guardrail twice. Reads AWS_ENDPOINT_URL (the local stack), "
         "EXPERIENCES_TABLE, CONSENT_TABLE, EVENTS_BUCKET, GLOBAL_HOLDOUT, REPORT_LOOKBACK_DAYS "
-        "(default 28), REPORT_PROGRAM_ATTRIBUTION_DAYS and EVENTS_MAX_AGE_SECONDS / "
-        "EVENTS_MAX_FUTURE_SECONDS (how late and early events may be stamped).",
+        "(default 28), REPORT_PROGRAM_ATTRIBUTION_DAYS, REPORT_PRE_EXPOSURE_DAYS (default 14) "
+        "and EVENTS_MAX_AGE_SECONDS / EVENTS_MAX_FUTURE_SECONDS (how late and early events "
+        "may be stamped).",
     )
     parser.add_argument(
         "--date", type=_date, help="the day to report, YYYY-MM-DD (default: yesterday, UTC)"

@@ -38,6 +38,8 @@ from earnest_aws.settings import Env, Settings
 
 Log = Callable[[str, Mapping[str, Any]], None]
 _SAVE_ATTEMPTS = 3
+# GrowthBook's default CUPED lookback (docs/statistics.md, "CUPED").
+DEFAULT_PRE_EXPOSURE_DAYS = 14
 
 
 def _quiet(name: str, fields: Mapping[str, Any]) -> None:
@@ -59,6 +61,9 @@ class ReportOptions:
     false_discovery_rate: bool = False  # REPORT_FDR=bh: Benjamini-Hochberg across the program
     aggregation: str = PYTHON  # REPORT_AGGREGATION: python (in this function) or athena
     athena: AthenaSettings | None = None  # REPORT_ATHENA_*, read when aggregation is athena
+    # REPORT_PRE_EXPOSURE_DAYS: the days before each unit's first exposure whose conversions
+    # are CUPED's covariate; that many more partitions are read before the window (0: none).
+    pre_exposure_days: int = DEFAULT_PRE_EXPOSURE_DAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
@@ -73,6 +78,9 @@ class ReportOptions:
                 "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
             ),
             false_discovery_rate=read.choice("REPORT_FDR", "off", ("off", "bh")) == "bh",
+            pre_exposure_days=read.integer(
+                "REPORT_PRE_EXPOSURE_DAYS", cls.pre_exposure_days, 0, 90
+            ),
             aggregation=aggregation,
             athena=AthenaSettings.from_env(read) if aggregation == ATHENA else None,
         )
@@ -232,7 +240,9 @@ def run(
         day, options.lookback_days, options.late_days, options.early_seconds
     ).reading(docs)
     erased = stores.erased()
-    totals = stores.source.totals(window, docs, erased, options.program_attribution_days)
+    totals = stores.source.totals(
+        window, docs, erased, options.program_attribution_days, options.pre_exposure_days
+    )
     log("events aggregated", {"aggregation": options.aggregation, **totals.counters})
     previous = reports.read_report(day - timedelta(days=1))
     report = report_build.build(
@@ -244,6 +254,7 @@ def run(
         program_attribution_days=options.program_attribution_days,
         erased_subjects=len(erased),
         false_discovery_rate=options.false_discovery_rate,
+        pre_exposure_days=options.pre_exposure_days,
     )
     result = RunResult(report, report_render.render(report))
     if options.apply_guardrails:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from earnest.report import sql as report_sql
 from earnest.report.aggregation import Aggregator, Totals
-from earnest.report.build import Window, spans, tracked
+from earnest.report.build import Window, days_before, spans, tracked
 from earnest_aws.reports_store import ReportsStore
 
 PYTHON = "python"
@@ -35,9 +35,12 @@ class Source(Protocol):
         docs: Sequence[Mapping[str, Any]],
         erased: Collection[str],
         program_attribution_days: int,
+        pre_exposure_days: int = 0,
     ) -> Totals:
         """Totals of the window's events for the tracked `docs` (each over its own span, as
-        `earnest.report.build.spans` gives it), the erased subjects left out."""
+        `earnest.report.build.spans` gives it), the erased subjects left out; each unit's
+        conversions in the `pre_exposure_days` before its first exposure are CUPED's
+        covariate (that many more partitions read before the window)."""
         ...
 
 
@@ -59,6 +62,7 @@ class Streamed:
         docs: Sequence[Mapping[str, Any]],
         erased: Collection[str],
         program_attribution_days: int,
+        pre_exposure_days: int = 0,
     ) -> Totals:
         aggregator = Aggregator(
             tracked(docs),
@@ -66,7 +70,12 @@ class Streamed:
             program_attribution_days=program_attribution_days,
             spans=spans(window, docs),
             program_span=window.program_span().bounds(),
+            pre_exposure_days=pre_exposure_days,
         )
+        for day in days_before(window.start, pre_exposure_days):
+            aggregator.partition(day.isoformat(), pre_exposure=True)
+            for _, data in self.reports.event_objects(day):
+                aggregator.feed_object(data)
         for day in window.days():
             aggregator.partition(day.isoformat())
             for _, data in self.reports.event_objects(day):
@@ -87,6 +96,7 @@ class Queried:
         docs: Sequence[Mapping[str, Any]],
         erased: Collection[str],
         program_attribution_days: int,
+        pre_exposure_days: int = 0,
     ) -> Totals:
         query = report_sql.render(
             window.start.isoformat(),
@@ -97,5 +107,6 @@ class Queried:
             program_attribution_days=program_attribution_days,
             spans=spans(window, docs),
             program_span=window.program_span().bounds(),
+            pre_exposure_days=pre_exposure_days,
         )
         return report_sql.totals_from_rows(self.runner.rows(query))

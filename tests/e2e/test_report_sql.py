@@ -47,6 +47,11 @@ def docs() -> list[dict[str, Any]]:
         variants=[{"id": "a", "weight": 1, "content": {}}, {"id": "b", "weight": 2, "content": {}}],
     )
     mixed["allocation_started_at"] = ALLOCATED  # re-weighted then: earlier units do not count
+    mixed["measurement_plan"] = {
+        **mixed["measurement_plan"],
+        "primary_metric": "revenue",
+        "revenue_cap_percentile": 0.9,
+    }
     signup = experience(
         id="signup",
         placement="footer",
@@ -58,6 +63,7 @@ def docs() -> list[dict[str, Any]]:
         **signup["measurement_plan"],
         "primary_metric": "signup",
         "attribution_window_days": 2,
+        "guardrail_metrics": ["unsubscribe", {"name": "complaint", "direction": "lower_is_better"}],
     }
     return [mixed, signup]
 
@@ -66,6 +72,11 @@ def docs() -> list[dict[str, Any]]:
 def records() -> list[dict[str, Any]]:
     rates = {"mixed": {None: 0.10, "a": 0.12, "b": 0.06}, "signup": {None: 0.2, "b": 0.3}}
     out = simulate(docs(), 4000, rates, DAY, global_holdout=0.05, days=5)
+    for i in range(0, 4000, 3):  # spread baskets, conversions before exposure, named events
+        unit, when = f"u-{i:06d}", at(DAY - timedelta(days=i % 5), 8 + (i % 12), i % 60)
+        out.append(conversion(unit, when - timedelta(days=1 + i % 3), 1.0 + (i * 37 % 101) ** 2))
+        if i % 2:
+            out.append(conversion(unit, when + timedelta(hours=2), 2.0 * i, name="unsubscribe"))
     out += out[:300]  # a retried request: the same events again
     t = at(DAY - timedelta(days=1), 9)
     out += [
@@ -104,6 +115,9 @@ def late(record: dict[str, Any], days: int) -> dict[str, Any]:
 
 ERASED = {"erased-1"}
 WINDOW = report_build.Window(DAY, 28, late_days=3, early_seconds=300).reading(docs())
+# A window that starts inside the data, with two days before it read for CUPED's covariate.
+SHORT = report_build.Window(DAY, 3, late_days=3, early_seconds=300).reading(docs())
+PRE_DAYS = 2
 
 
 @pytest.fixture(scope="module")
@@ -113,50 +127,90 @@ def events_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def python_totals() -> Totals:
+def python_totals(window: report_build.Window = WINDOW, pre_days: int = 0) -> Totals:
     agg = Aggregator(
         report_build.tracked(docs()),
         erased=ERASED,
-        spans=report_build.spans(WINDOW, docs()),
-        program_span=WINDOW.program_span().bounds(),
+        spans=report_build.spans(window, docs()),
+        program_span=window.program_span().bounds(),
+        pre_exposure_days=pre_days,
     )
     stored = objects(records())
-    for day in WINDOW.days():
-        agg.partition(day.isoformat())
+    before = report_build.days_before(window.start, pre_days)
+    for day in [*before, *window.days()]:
+        agg.partition(day.isoformat(), pre_exposure=day < window.start)
         for key, data in stored.items():
             if key.startswith(f"events/dt={day.isoformat()}/"):
                 agg.feed_object(data)
     return agg.totals()
 
 
-def sql_totals(root: Path) -> Totals:
-    return Queried(DuckDBQueries(root), "earnest_events").totals(WINDOW, docs(), ERASED, 7)
+def sql_totals(root: Path, window: report_build.Window = WINDOW, pre_days: int = 0) -> Totals:
+    source = Queried(DuckDBQueries(root), "earnest_events")
+    return source.totals(window, docs(), ERASED, 7, pre_days)
 
 
 def rounded(totals: Totals) -> Totals:
     """Revenue sums differ only in the last bits of floating-point addition order."""
 
+    def near(value: Any) -> Any:
+        return value if value is None else float(f"{value:.9g}")
+
     def arm(a: Any) -> Any:
+        pre = a.pre_exposure and dataclasses.replace(
+            a.pre_exposure,
+            revenue=near(a.pre_exposure.revenue),
+            revenue_sq=near(a.pre_exposure.revenue_sq),
+            revenue_product=near(a.pre_exposure.revenue_product),
+        )
         return dataclasses.replace(
-            a, revenue=round(a.revenue, 6), revenue_sq=round(a.revenue_sq, 4)
+            a,
+            revenue=near(a.revenue),
+            revenue_sq=near(a.revenue_sq),
+            revenue_capped=near(a.revenue_capped),
+            revenue_capped_sq=near(a.revenue_capped_sq),
+            pre_exposure=pre,
         )
 
     return Totals(
         {
-            name: dataclasses.replace(e, arms={k: arm(v) for k, v in e.arms.items()})
+            name: dataclasses.replace(
+                e, arms={k: arm(v) for k, v in e.arms.items()}, revenue_cap=near(e.revenue_cap)
+            )
             for name, e in totals.experiences.items()
         },
         totals.coverage,
         {k: arm(v) for k, v in totals.program.items()},
         {},
+        near(totals.program_revenue_cap),
     )
 
 
-def test_the_sql_gives_the_same_per_arm_numbers_as_the_python_path(events_root: Path) -> None:
-    py, sql = rounded(python_totals()), rounded(sql_totals(events_root))
+@pytest.mark.parametrize(("window", "pre_days"), [(WINDOW, 0), (SHORT, PRE_DAYS)])
+def test_the_sql_gives_the_same_per_arm_numbers_as_the_python_path(
+    events_root: Path, window: report_build.Window, pre_days: int
+) -> None:
+    py = rounded(python_totals(window, pre_days))
+    sql = rounded(sql_totals(events_root, window, pre_days))
     assert sql.experiences == py.experiences
     assert sql.program == py.program
     assert sql.coverage == py.coverage
+
+
+def test_both_paths_cap_revenue_read_the_covariate_and_count_named_events(
+    events_root: Path,
+) -> None:
+    sql = sql_totals(events_root, SHORT, PRE_DAYS)
+    mixed, signup = sql.experiences["mixed"], sql.experiences["signup"]
+    holdout = mixed.arms[None]
+    # Revenue is capped at the plan's 90th percentile: the capped sum is below the raw one
+    assert mixed.revenue_cap is not None and holdout.revenue_capped is not None
+    assert holdout.revenue_capped < holdout.revenue
+    # The units' conversions in the two days before their first exposure were read
+    assert holdout.pre_exposure is not None and holdout.pre_exposure.conversions > 0
+    # And the guardrail's named event is counted per arm (complaints: nobody had one)
+    assert signup.arms["b"].events["unsubscribe"] > 0
+    assert "complaint" not in signup.arms["b"].events
 
 
 def test_the_edge_cases_are_counted_as_documented(events_root: Path) -> None:
@@ -174,13 +228,14 @@ def test_the_edge_cases_are_counted_as_documented(events_root: Path) -> None:
 
 def test_both_paths_give_the_same_report(events_root: Path) -> None:
     def report(totals: Totals) -> dict[str, Any]:
-        built = report_build.build(WINDOW, docs(), totals, None, global_holdout=0.05)
+        built = report_build.build(SHORT, docs(), totals, None, global_holdout=0.05)
         return {
             e["id"]: [(v["variant"], v["verdict"]) for v in e["variants"]]
             for e in built["experiences"]
         }
 
-    assert report(sql_totals(events_root)) == report(python_totals())
+    sql, python = sql_totals(events_root, SHORT, PRE_DAYS), python_totals(SHORT, PRE_DAYS)
+    assert report(sql) == report(python)
 
 
 def test_render_refuses_what_is_not_a_table_or_a_date() -> None:

@@ -11,9 +11,10 @@ import orjson
 import pytest
 
 from earnest.decide.engine import Engine
+from earnest.report import build as report_build
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import ReportOptions, report_date, run
+from earnest_aws.nightly_report import ReportOptions, aggregate, report_date, run
 from earnest_aws.reports_store import ReportsStore
 from tests.builders.experiences import allocated, experience
 from tests.builders.report_events import at, conversion, exposure, iso, put_s3, simulate
@@ -364,3 +365,78 @@ def test_the_function_runs_on_its_scheduled_event(settings: Any, monkeypatch: An
     )
     assert summary["date"] == "2026-11-20" and summary["experiences"] == 1
     assert "reports/dt=2026-11-20/report.json" in summary["keys"]
+
+
+def test_a_rise_in_a_lower_is_better_event_pauses_a_winner_with_its_own_audit_entry(
+    settings: Any,
+) -> None:
+    # Given a winner whose plan guards `unsubscribe` (lower is better, 10 % margin), and
+    # whose variant's units unsubscribe five times as often as the holdout's
+    plan = {
+        **WINNER["measurement_plan"],
+        "guardrail_metrics": [
+            {"name": "unsubscribe", "direction": "lower_is_better", "margin": 0.1}
+        ],
+    }
+    doc = {**WINNER, "measurement_plan": plan}
+    store = push(settings, doc)
+    records = events([doc], 12_000)
+    exposed = [r for r in records if r["type"] == "exposure" and r["reason"] != "global_holdout"]
+    for i, r in enumerate(exposed):
+        if i % (10 if r["variant"] else 50) == 0:
+            when = datetime.fromisoformat(r["event_time"]) + timedelta(hours=1)
+            records.append(conversion(r["unit_id"], when, None, name="unsubscribe"))
+    upload(settings, records)
+    # When the report runs
+    report = run(DAY, settings).report
+    # Then the variant still beats its default, but the guardrail finds harm and pauses it
+    [b] = by_id(report, "winner")["variants"]
+    assert b["verdict"] == "beats_default" and b["guardrail_harm"] == ["unsubscribe"]
+    stored = store.get("winner")
+    assert stored is not None
+    assert stored.effective["variants"][0]["paused"] is True
+    [entry] = [e for e in store.audit("winner") if e["actor"] == "nightly-report"]
+    [action, _] = entry["evidence"]["actions"]  # the pause, then the experience's pause
+    assert action["rule"] == "guardrail_harm" and "(unsubscribe)" in action["reason"]
+    assert action["evidence"]["guardrail_harm"] == ["unsubscribe"]
+    [test] = action["evidence"]["guardrail_tests"]  # the numbers the harm was read from
+    assert test["lift"]["sequential_relative_low"] > 0.1
+
+
+def test_the_days_before_the_window_give_cupeds_covariate_and_nothing_else(
+    settings: Any,
+) -> None:
+    # Given a three-day window, five pre-exposure days, and a unit that bought three days
+    # before its first exposure (inside them) and one that bought six days before (outside)
+    push(settings, WINNER)
+    start = DAY - timedelta(days=2)
+    upload(
+        settings,
+        [
+            exposure("early", "winner", "b", "personalized", at(start - timedelta(days=1))),
+            conversion("u1", at(start - timedelta(days=3)), 20.0),
+            conversion("u2", at(start - timedelta(days=6)), 20.0),
+            exposure("u1", "winner", "b", "personalized", at(start)),
+            exposure("u2", "winner", "b", "personalized", at(start)),
+            conversion("u2", at(start, 12), 30.0),
+        ],
+    )
+    options = ReportOptions(lookback_days=3, pre_exposure_days=5, write=False)
+    report = run(DAY, settings, options).report
+    # Then only the window's exposures are analysed, and the exposure before it is counted
+    assert units(report, "winner")["b"] == 2
+    assert report["events"]["exposures_before_window"] == 1
+    assert report["pre_exposure_days"] == 5
+    # And u1's purchase before its exposure is its covariate, not an outcome
+    b = by_id(report, "winner")["arms"][1]
+    assert (b["conversions"], b["revenue"]) == (1, 30.0)
+    totals = aggregate(
+        ReportsStore(settings.events_bucket),
+        report_build.Window(DAY, 3),
+        [WINNER],
+        set(),
+        7,
+        pre_exposure_days=5,
+    )
+    pre = totals.experiences["winner"].arms["b"].pre_exposure
+    assert pre is not None and (pre.conversions, pre.conversions_both) == (1, 0)

@@ -54,3 +54,10 @@ def test_each_function_adds_its_own_parts_to_the_shared_ones() -> None:
     assert events.limits.max_events == 100
     assert (consent.max_body_bytes, consent.secrets_ttl_seconds) == (1024 * 1024, 60)
     assert DecideSettings.from_env({}).consent_timeouts.attempts == 1
+
+
+def test_the_reports_pre_exposure_days_default_to_14_and_are_bounded() -> None:
+    assert ReportOptions.from_env({}).pre_exposure_days == 14
+    assert ReportOptions.from_env({"REPORT_PRE_EXPOSURE_DAYS": "0"}).pre_exposure_days == 0
+    with pytest.raises(ConfigError, match="REPORT_PRE_EXPOSURE_DAYS must be within"):
+        ReportOptions.from_env({"REPORT_PRE_EXPOSURE_DAYS": "91"})

@@ -13,6 +13,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from earnest.report.aggregation import DEFAULT_CAP_PERCENTILE
+from earnest.report.stats import GUARDRAIL_MARGIN
+
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 # A named person: an email address (checked by shape; no extra dependency for it).
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
@@ -42,13 +45,42 @@ class Variant(_Strict):
     paused_reason: str | None = None
 
 
+class Direction(StrEnum):
+    HIGHER_IS_BETTER = "higher_is_better"
+    LOWER_IS_BETTER = "lower_is_better"
+
+
+class GuardrailMetric(_Strict):
+    """A guardrail metric with its direction and non-inferiority margin (docs/experiences.md)."""
+
+    name: str = Field(min_length=1, description="revenue, conversion or an event name")
+    direction: Direction = Direction.HIGHER_IS_BETTER
+    margin: float = Field(default=GUARDRAIL_MARGIN, gt=0, lt=1, allow_inf_nan=False)
+
+
 class MeasurementPlan(_Strict):
     hypothesis: str = Field(min_length=10)
     primary_metric: str = Field(min_length=1, description="conversion, revenue or an event name")
-    guardrail_metrics: list[str] = Field(default_factory=list)
+    guardrail_metrics: list[Annotated[str, Field(min_length=1)] | GuardrailMetric] = Field(
+        default_factory=list
+    )
     minimum_detectable_effect: float = Field(gt=0, lt=10, allow_inf_nan=False)
     min_units_per_arm: int = Field(ge=100)
     attribution_window_days: int = Field(default=7, ge=1, le=90)
+    # Each unit's revenue is capped at this percentile of the units' positive revenues,
+    # pooled over the arms (docs/statistics.md, "Revenue that survives outliers").
+    revenue_cap_percentile: float = Field(
+        default=DEFAULT_CAP_PERCENTILE, ge=0.5, le=1, allow_inf_nan=False
+    )
+
+    @field_validator("guardrail_metrics")
+    @classmethod
+    def _each_metric_once(cls, metrics: list[str | GuardrailMetric]) -> list[str | GuardrailMetric]:
+        names = [m if isinstance(m, str) else m.name for m in metrics]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"each guardrail metric once: {', '.join(twice)} named twice")
+        return metrics
 
 
 class Experience(_Strict):

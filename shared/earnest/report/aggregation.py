@@ -76,16 +76,67 @@ def _arm_order(arm: ArmKey) -> str:
     return arm or ""
 
 
+# The default percentile a unit's revenue is capped at (docs/statistics.md, "Revenue that
+# survives outliers"): the plan's `revenue_cap_percentile` chooses another.
+DEFAULT_CAP_PERCENTILE = 0.99
+
+
 @dataclass(frozen=True, slots=True)
 class Attribution:
-    """Which conversions count for an experience, and for how long after first exposure."""
+    """Which conversions count for an experience, and for how long after first exposure.
+
+    Also what else is measured per arm: the named events of the plan's guardrail metrics
+    (units with one within the same window) and the percentile revenue is capped at.
+    """
 
     days: int
     event: str | None = None  # a conversion name; None: every conversion counts
+    guardrail_events: tuple[str, ...] = ()
+    cap_percentile: float = DEFAULT_CAP_PERCENTILE
 
     @classmethod
-    def for_metric(cls, primary_metric: str, days: int) -> Attribution:
-        return cls(days, None if primary_metric in ANY_CONVERSION else primary_metric)
+    def for_metric(
+        cls,
+        primary_metric: str,
+        days: int,
+        guardrail_events: tuple[str, ...] = (),
+        cap_percentile: float = DEFAULT_CAP_PERCENTILE,
+    ) -> Attribution:
+        event = None if primary_metric in ANY_CONVERSION else primary_metric
+        return cls(days, event, guardrail_events, cap_percentile)
+
+
+def revenue_cap(revenues: Iterable[float], percentile: float) -> float | None:
+    """The cap of an analysis: the `percentile` of the units' positive revenues, pooled.
+
+    Nearest rank (the smallest value at least `percentile` of them do not exceed), so the
+    SQL path computes the same number exactly; zeros are left out, as Statsig does and
+    GrowthBook's "ignore zeros" does, or a 5 % conversion rate would cap at 0. None when
+    no unit has revenue.
+    """
+    positive = sorted(r for r in revenues if r > 0.0)
+    if not positive:
+        return None
+    # 0.99 * 100 is 99.00000000000001: the epsilon keeps that rank 99. Clamped, so a stored
+    # plan that skipped validation cannot stop the report.
+    rank = min(len(positive), max(1, math.ceil(percentile * len(positive) - 1e-9)))
+    return positive[rank - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class PreExposure:
+    """CUPED's covariate per arm: each unit's same metric in the days before its first exposure.
+
+    x is the unit's converted (0/1) or revenue (capped at the analysis's cap) in the
+    `pre_exposure_days` before its first exposure; y the same after it (docs/statistics.md,
+    "CUPED"). Binary x has sum of squares = sum, so conversions need two sums.
+    """
+
+    conversions: int = 0  # units that converted before exposure: sum x (= sum x**2)
+    conversions_both: int = 0  # ... and after it too: sum x * y
+    revenue: float = 0.0  # sum x, capped
+    revenue_sq: float = 0.0  # sum x**2
+    revenue_product: float = 0.0  # sum x * y, both capped
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +147,18 @@ class ArmTotals:
     revenue: float = 0.0  # sum over units of each unit's attributed revenue
     revenue_sq: float = 0.0  # sum over units of (unit revenue) ** 2
     units_in_several_arms: int = 0  # exposed to more than one arm; counted in their first
+    # Each unit's revenue capped at the analysis's `revenue_cap`; None: no cap computed.
+    revenue_capped: float | None = None
+    revenue_capped_sq: float | None = None
+    pre_exposure: PreExposure | None = None  # None: no pre-exposure days were read
+    events: dict[str, int] = field(default_factory=dict)  # guardrail event -> units with it
 
 
 @dataclass(frozen=True, slots=True)
 class ExperienceTotals:
     arms: dict[ArmKey, ArmTotals]
     reasons: dict[str, int]  # exposures of this experience by decision reason
+    revenue_cap: float | None = None  # what each unit's revenue was capped at
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +167,19 @@ class Totals:
     coverage: dict[str, int]  # every exposure read, by decision reason
     program: dict[str, ArmTotals]  # "global_holdout" and "program"
     counters: dict[str, int]
+    program_revenue_cap: float | None = None
+
+
+# A unit's outcome: (revenue after exposure, revenue before it, converted after, before).
+_Outcome = tuple[float, float, bool, bool]
 
 
 @dataclass
 class _Sums:
     units: int = 0
-    conversions: int = 0
     several: int = 0
-    revenues: list[float] = field(default_factory=list)
+    outcomes: list[_Outcome] = field(default_factory=list)  # units with any conversion
+    events: dict[str, int] = field(default_factory=dict)
 
     def add(
         self,
@@ -125,6 +187,7 @@ class _Sums:
         conversions: list[tuple[int, float, str, str]] | None,
         attribution: Attribution,
         several: bool,
+        pre_days: int = 0,
     ) -> None:
         self.units += 1
         if several:
@@ -132,26 +195,70 @@ class _Sums:
         if not conversions:
             return
         end = first_ms + attribution.days * DAY_MS
-        wanted = attribution.event
-        values = [
-            value
-            for at, value, name, _ in conversions
-            if first_ms <= at <= end and (wanted is None or name == wanted)
-        ]
-        if values:
-            self.conversions += 1
-            self.revenues.append(math.fsum(values))
+        start = first_ms - pre_days * DAY_MS
+        wanted, guarded = attribution.event, attribution.guardrail_events
+        after: list[float] = []
+        before: list[float] = []
+        named: set[str] = set()
+        for at, value, name, _ in conversions:
+            if not start <= at <= end:
+                continue
+            if wanted is None or name == wanted:
+                (after if at >= first_ms else before).append(value)
+            if guarded and at >= first_ms and name in guarded:
+                named.add(name)
+        if after or before:
+            # fsum: exact, so the sums do not depend on the order objects were read in.
+            self.outcomes.append((math.fsum(after), math.fsum(before), bool(after), bool(before)))
+        for name in named:
+            self.events[name] = self.events.get(name, 0) + 1
 
-    def totals(self, exposures: int) -> ArmTotals:
-        # fsum: exact, so the sums do not depend on the order objects were read in.
+    def revenues(self) -> list[float]:
+        return [y for y, _, converted, _ in self.outcomes if converted]
+
+    def totals(self, exposures: int, cap: float | None, pre_exposure: bool) -> ArmTotals:
+        after = self.revenues()
+        capped = None if cap is None else [min(y, cap) for y in after]
         return ArmTotals(
             units=self.units,
             exposures=exposures,
-            conversions=self.conversions,
-            revenue=math.fsum(self.revenues),
-            revenue_sq=math.fsum(r * r for r in self.revenues),
+            conversions=len(after),
+            revenue=math.fsum(after),
+            revenue_sq=math.fsum(r * r for r in after),
             units_in_several_arms=self.several,
+            revenue_capped=None if capped is None else math.fsum(capped),
+            revenue_capped_sq=None if capped is None else math.fsum(r * r for r in capped),
+            pre_exposure=self._pre_exposure(cap) if pre_exposure else None,
+            events=dict(sorted(self.events.items())),
         )
+
+    def _pre_exposure(self, cap: float | None) -> PreExposure:
+        def capped(value: float) -> float:
+            return value if cap is None else min(value, cap)
+
+        pairs = [(capped(y), capped(x)) for y, x, _, before in self.outcomes if before]
+        return PreExposure(
+            conversions=len(pairs),
+            conversions_both=sum(1 for _, _, after, before in self.outcomes if after and before),
+            revenue=math.fsum(x for _, x in pairs),
+            revenue_sq=math.fsum(x * x for _, x in pairs),
+            revenue_product=math.fsum(x * y for y, x in pairs),
+        )
+
+
+def _arm_totals(
+    sums: Mapping[ArmKey, _Sums],
+    exposures: Mapping[ArmKey, int],
+    percentile: float,
+    pre_exposure: bool,
+) -> tuple[dict[ArmKey, ArmTotals], float | None]:
+    """Every arm's totals, with revenue capped at the arms' pooled percentile."""
+    cap = revenue_cap((r for s in sums.values() for r in s.revenues()), percentile)
+    arms = {
+        arm: s.totals(exposures.get(arm, 0), cap, pre_exposure)
+        for arm, s in sorted(sums.items(), key=lambda kv: _arm_order(kv[0]))
+    }
+    return arms, cap
 
 
 class Aggregator:
@@ -166,6 +273,11 @@ class Aggregator:
     maps an experience to the event times (start inclusive, end exclusive, stored format)
     whose exposures count for its arms (its current allocation); `program_span` bounds the
     exposures of coverage and the program, and its end every conversion. None: no bound.
+    `pre_exposure_days` (N): each unit's conversions in the N days before its first
+    exposure are CUPED's covariate. Feed the N days of partitions before the analysed ones
+    first, each announced with `partition(dt, pre_exposure=True)`: only their conversions
+    are kept (their exposures belong to no analysis and are counted as
+    `exposures_before_window`).
     """
 
     def __init__(
@@ -176,11 +288,16 @@ class Aggregator:
         program_attribution_days: int = 7,
         spans: Mapping[str, tuple[str, str]] | None = None,
         program_span: tuple[str, str] | None = None,
+        pre_exposure_days: int = 0,
     ) -> None:
+        if pre_exposure_days < 0:
+            raise ValueError("pre_exposure_days cannot be negative")
         self._attribution = dict(experiences)
         self._spans = dict(spans or {})
         self._program_span = program_span or ("", "\uffff")
         self._until_ms = to_ms(program_span[1]) if program_span else None
+        self._pre_days = pre_exposure_days
+        self._pre_partition = False
         self._erased = frozenset(erased)
         self._program_days = program_attribution_days
         # experience -> unit -> (first exposure time, arm, exposed to several arms)
@@ -205,12 +322,17 @@ class Aggregator:
             "erased_dropped": 0,
             "malformed_dropped": 0,
             "after_day_dropped": 0,  # stamped after the reported day
+            "exposures_before_window": 0,
         }
 
     # ---------------------------------------------------------------- input
 
-    def partition(self, dt: str) -> None:
-        """The reader moved to day `dt` (YYYY-MM-DD, ascending): age the exposure ids."""
+    def partition(self, dt: str, *, pre_exposure: bool = False) -> None:
+        """The reader moved to day `dt` (YYYY-MM-DD, ascending): age the exposure ids.
+
+        `pre_exposure`: a day before the analysed ones, read for CUPED's covariate only.
+        """
+        self._pre_partition = pre_exposure
         if dt == self._day:
             return
         self._seen_before = self._seen
@@ -253,6 +375,9 @@ class Aggregator:
         elif unit in self._erased:
             counters["erased_dropped"] += 1
         elif kind == EXPOSURE:
+            if self._pre_partition:
+                counters["exposures_before_window"] += 1
+                return
             self._exposure(record, unit, event_id)
         elif kind == CONVERSION:
             self._conversion(record, unit, event_id)
@@ -361,39 +486,53 @@ class Aggregator:
     # ---------------------------------------------------------------- output
 
     def totals(self) -> Totals:
-        conversions = self._conversions
-        experiences: dict[str, ExperienceTotals] = {}
-        for experience, units in sorted(self._units.items()):
-            attribution = self._attribution[experience]
-            sums: dict[ArmKey, _Sums] = {}
-            for unit, (first, arm, several) in units.items():
-                arm_sums = sums.get(arm)
-                if arm_sums is None:
-                    arm_sums = sums[arm] = _Sums()
-                mine = conversions.get(unit)
-                arm_sums.add(to_ms(first) if mine else 0, mine, attribution, several)
-            for exp, arm in self._exposures:  # exposed, but every unit counted elsewhere
-                if exp == experience and arm not in sums:
-                    sums[arm] = _Sums()
-            arms = {
-                arm: s.totals(self._exposures.get((experience, arm), 0))
-                for arm, s in sorted(sums.items(), key=lambda kv: _arm_order(kv[0]))
-            }
-            reasons = {
-                reason: n for (exp, reason), n in sorted(self._reasons.items()) if exp == experience
-            }
-            experiences[experience] = ExperienceTotals(arms, reasons)
-
+        experiences = {
+            experience: self._experience_totals(experience, units)
+            for experience, units in sorted(self._units.items())
+        }
         coverage: dict[str, int] = {}
         for (_, reason), n in sorted(self._reasons.items()):
             coverage[reason] = coverage.get(reason, 0) + n
 
+        conversions = self._conversions
         everyone = Attribution(self._program_days)
-        groups = {GLOBAL_HOLDOUT: _Sums(), PROGRAM_ARM: _Sums()}
+        groups: dict[ArmKey, _Sums] = {GLOBAL_HOLDOUT: _Sums(), PROGRAM_ARM: _Sums()}
         for unit, (first, in_global, several) in self._program.items():
             mine = conversions.get(unit)
             groups[GLOBAL_HOLDOUT if in_global else PROGRAM_ARM].add(
                 to_ms(first) if mine else 0, mine, everyone, several
             )
-        program = {g: s.totals(self._program_exposures[g]) for g, s in groups.items()}
-        return Totals(experiences, dict(sorted(coverage.items())), program, dict(self.counters))
+        exposures: dict[ArmKey, int] = {g: n for g, n in self._program_exposures.items()}
+        program, cap = _arm_totals(groups, exposures, DEFAULT_CAP_PERCENTILE, pre_exposure=False)
+        return Totals(
+            experiences,
+            dict(sorted(coverage.items())),
+            {g: program[g] for g in (GLOBAL_HOLDOUT, PROGRAM_ARM)},
+            dict(self.counters),
+            cap,
+        )
+
+    def _experience_totals(
+        self, experience: str, units: Mapping[str, tuple[str, ArmKey, bool]]
+    ) -> ExperienceTotals:
+        conversions = self._conversions
+        attribution = self._attribution[experience]
+        sums: dict[ArmKey, _Sums] = {}
+        for unit, (first, arm, several) in units.items():
+            arm_sums = sums.get(arm)
+            if arm_sums is None:
+                arm_sums = sums[arm] = _Sums()
+            mine = conversions.get(unit)
+            arm_sums.add(to_ms(first) if mine else 0, mine, attribution, several, self._pre_days)
+        exposures: dict[ArmKey, int] = {}
+        for (exp, arm), n in self._exposures.items():
+            if exp == experience:
+                exposures[arm] = n
+                sums.setdefault(arm, _Sums())  # exposed, but every unit counted elsewhere
+        arms, cap = _arm_totals(
+            sums, exposures, attribution.cap_percentile, pre_exposure=self._pre_days > 0
+        )
+        reasons = {
+            reason: n for (exp, reason), n in sorted(self._reasons.items()) if exp == experience
+        }
+        return ExperienceTotals(arms, reasons, cap)

@@ -20,13 +20,15 @@ from typing import Any
 
 from earnest.decide.engine import GLOBAL_HOLDOUT, REASONS
 from earnest.experiences.lifecycle import ACTIVE_STATUSES, LIVE, PAUSED
-from earnest.report import guardrails, planning, stats
+from earnest.report import cuped, guardrails, planning, stats
 from earnest.report.aggregation import (
+    DEFAULT_CAP_PERCENTILE,
     PROGRAM_ARM,
     ArmKey,
     ArmTotals,
     Attribution,
     ExperienceTotals,
+    PreExposure,
     Totals,
 )
 from earnest.report.guardrails import VariantResult, ends_at
@@ -159,25 +161,68 @@ def spans(window: Window, docs: Sequence[Mapping[str, Any]]) -> dict[str, tuple[
     return {exp_id: window.span(by_id[exp_id]).bounds() for exp_id in tracked(docs)}
 
 
-def metric_of(primary_metric: str) -> str:
-    """The stats metric a plan's primary metric is judged on."""
-    return "revenue_per_unit" if primary_metric == "revenue" else "conversion_rate"
+def days_before(start: date, days: int) -> list[date]:
+    """The `days` days before `start`, oldest first: the partitions read for CUPED's covariate.
 
-
-def guardrail_metrics_of(plan: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """The plan's guardrail metrics the report measures (stats metrics), and those it cannot.
-
-    `revenue` and `conversion` are measured for every unit; a named event is not
-    aggregated per arm yet, so it is listed as unmeasured rather than silently passed.
+    A separate list from `Window.days()`, so whichever days a night analyses, the
+    covariate's extra days are the N before the first of them.
     """
-    measured: list[str] = []
-    unmeasured: list[str] = []
-    for name in plan.get("guardrail_metrics") or []:
-        if name in ("revenue", "conversion"):
-            measured.append(metric_of(str(name)))
-        else:
-            unmeasured.append(str(name))
-    return measured, unmeasured
+    return [start - timedelta(days=days - i) for i in range(days)]
+
+
+def metric_of(primary_metric: str) -> str:
+    """The stats metric a plan's primary metric is judged on (revenue: capped)."""
+    return "revenue_per_unit_capped" if primary_metric == "revenue" else "conversion_rate"
+
+
+# A guardrail metric's direction (docs/experiences.md, "guardrail_metrics").
+HIGHER_IS_BETTER = "higher_is_better"
+LOWER_IS_BETTER = "lower_is_better"
+# The stats metric of a guardrail that names an event: the share of units with one.
+EVENT_RATE = "event_rate"
+
+
+@dataclass(frozen=True, slots=True)
+class Guardrail:
+    """One of the plan's guardrail metrics, as the report tests it for non-inferiority."""
+
+    name: str  # as the plan names it: revenue, conversion or an event's name
+    metric: str  # conversion_rate, revenue_per_unit_capped or EVENT_RATE
+    direction: str = HIGHER_IS_BETTER
+    margin: float = stats.GUARDRAIL_MARGIN
+
+    @property
+    def event(self) -> str | None:
+        return self.name if self.metric == EVENT_RATE else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "metric": self.metric,
+            "direction": self.direction,
+            "margin": self.margin,
+        }
+
+
+def guardrail_metrics_of(plan: Mapping[str, Any]) -> list[Guardrail]:
+    """The plan's guardrail metrics: a name, or {name, direction, margin}.
+
+    `revenue` and `conversion` are the per-unit metrics; any other name is an event (a
+    conversion's `name`), measured as the share of units with one in the attribution window.
+    """
+    out: list[Guardrail] = []
+    for entry in plan.get("guardrail_metrics") or []:
+        spec = entry if isinstance(entry, Mapping) else {"name": entry}
+        name = str(spec.get("name"))
+        out.append(
+            Guardrail(
+                name,
+                metric_of(name) if name in ("revenue", "conversion") else EVENT_RATE,
+                str(spec.get("direction") or HIGHER_IS_BETTER),
+                float(spec.get("margin") or stats.GUARDRAIL_MARGIN),
+            )
+        )
+    return out
 
 
 def plan_of(doc: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -188,7 +233,13 @@ def plan_of(doc: Mapping[str, Any]) -> Mapping[str, Any]:
 def attribution_of(doc: Mapping[str, Any]) -> Attribution:
     plan = plan_of(doc)
     days = int(plan.get("attribution_window_days") or DEFAULT_ATTRIBUTION_DAYS)
-    return Attribution.for_metric(str(plan.get("primary_metric") or "conversion"), days)
+    events = sorted({g.event for g in guardrail_metrics_of(plan) if g.event is not None})
+    return Attribution.for_metric(
+        str(plan.get("primary_metric") or "conversion"),
+        days,
+        tuple(events),
+        float(plan.get("revenue_cap_percentile") or DEFAULT_CAP_PERCENTILE),
+    )
 
 
 def tracked(docs: Sequence[Mapping[str, Any]]) -> dict[str, Attribution]:
@@ -208,20 +259,38 @@ def _num(value: float | None) -> float | None:
 
 
 def _arm(totals: ArmTotals) -> stats.Arm:
-    return stats.Arm(totals.units, totals.conversions, totals.revenue, totals.revenue_sq)
+    return stats.Arm(
+        totals.units,
+        totals.conversions,
+        totals.revenue,
+        totals.revenue_sq,
+        totals.revenue_capped,
+        totals.revenue_capped_sq,
+    )
 
 
-def _arm_numbers(totals: ArmTotals) -> dict[str, Any]:
+def _arm_numbers(totals: ArmTotals, events: Sequence[str] = ()) -> dict[str, Any]:
     arm = _arm(totals)
-    return {
+    numbers: dict[str, Any] = {
         "units": totals.units,
         "exposures": totals.exposures,
         "conversions": totals.conversions,
         "conversion_rate": arm.conversion_rate,
         "revenue": totals.revenue,
         "revenue_per_unit": arm.revenue_per_unit,
+        "revenue_capped": arm.total("revenue_per_unit_capped"),
+        "revenue_per_unit_capped": arm.mean("revenue_per_unit_capped"),
         "units_in_several_arms": totals.units_in_several_arms,
     }
+    if events:
+        numbers["events"] = {
+            name: {
+                "units": (n := totals.events.get(name, 0)),
+                "rate": n / totals.units if totals.units else 0.0,
+            }
+            for name in events
+        }
+    return numbers
 
 
 def _lift(lift: stats.Lift) -> dict[str, Any]:
@@ -366,6 +435,7 @@ def _arm_entry(
     paused: bool,
     weight: float | None,
     share: float,
+    events: Sequence[str] = (),
 ) -> dict[str, Any]:
     return {
         "arm": arm,
@@ -374,7 +444,7 @@ def _arm_entry(
         "paused": paused,
         "weight": weight,
         "share": share,
-        **_arm_numbers(totals),
+        **_arm_numbers(totals, events),
     }
 
 
@@ -384,22 +454,39 @@ def _arms(
     """Every arm's numbers (holdout, configured variants, variants since removed) and SRM."""
     holdout = float(doc.get("holdout") or 0.0)
     variants = _variants(doc)
+    events = attribution_of(doc).guardrail_events
     active_weight = math.fsum(float(v.get("weight") or 0) for v in variants if not v.get("paused"))
     control = arms_totals.get(None, EMPTY)
     arms = [
-        _arm_entry(HOLDOUT_ARM, control, in_config=True, paused=False, weight=None, share=holdout)
+        _arm_entry(
+            HOLDOUT_ARM,
+            control,
+            in_config=True,
+            paused=False,
+            weight=None,
+            share=holdout,
+            events=events,
+        )
     ]
     srm_input: list[tuple[str, int, float, bool]] = []
     for v in variants:
         vid, paused, weight = str(v.get("id")), bool(v.get("paused")), float(v.get("weight") or 0)
         vt = arms_totals.get(vid, EMPTY)
         share = 0.0 if paused or not active_weight else (1.0 - holdout) * weight / active_weight
-        arms.append(_arm_entry(vid, vt, in_config=True, paused=paused, weight=weight, share=share))
+        arms.append(
+            _arm_entry(
+                vid, vt, in_config=True, paused=paused, weight=weight, share=share, events=events
+            )
+        )
         srm_input.append((vid, vt.units, weight, not paused))
     configured = {str(v.get("id")) for v in variants}
     for key, vt in arms_totals.items():
         if key is not None and key not in configured:  # served once, since removed
-            arms.append(_arm_entry(key, vt, in_config=False, paused=True, weight=None, share=0.0))
+            arms.append(
+                _arm_entry(
+                    key, vt, in_config=False, paused=True, weight=None, share=0.0, events=events
+                )
+            )
             srm_input.append((key, vt.units, 0.0, False))
     return arms, srm_check(holdout, control.units, srm_input)
 
@@ -415,8 +502,7 @@ class _Plan:
     metric: str  # the stats metric of the primary metric
     min_units: int
     mde: float
-    guarded: list[str]  # guardrail metrics measured (stats metrics)
-    unmeasured: list[str]  # guardrail metrics named but not aggregated
+    guarded: list[Guardrail]
 
     @classmethod
     def of(cls, doc: Mapping[str, Any]) -> _Plan:
@@ -425,8 +511,62 @@ class _Plan:
             metric_of(str(plan.get("primary_metric") or "conversion")),
             int(plan.get("min_units_per_arm") or 0),
             float(plan.get("minimum_detectable_effect") or 0.0),
-            *guardrail_metrics_of(plan),
+            guardrail_metrics_of(plan),
         )
+
+
+def _covariate(pre: PreExposure | None, metric: str) -> cuped.Covariate | None:
+    if pre is None:
+        return None
+    if metric == "conversion_rate":
+        return cuped.Covariate(pre.conversions, pre.conversions, pre.conversions_both)
+    if metric == "revenue_per_unit_capped":
+        return cuped.Covariate(pre.revenue, pre.revenue_sq, pre.revenue_product)
+    return None
+
+
+def _adjusted(
+    control: ArmTotals, vt: ArmTotals, metric: str, comparisons: int
+) -> stats.Lift | None:
+    """The CUPED lift on `metric` when the covariate was read and explains something."""
+    x_c, x_t = _covariate(control.pre_exposure, metric), _covariate(vt.pre_exposure, metric)
+    if x_c is None or x_t is None:
+        return None
+    return cuped.compare(_arm(control), _arm(vt), metric, x_c, x_t, comparisons=comparisons)
+
+
+def _judged(control: ArmTotals, vt: ArmTotals, metric: str, comparisons: int) -> stats.Lift:
+    """The lift a verdict or a guardrail reads: CUPED-adjusted when it can be, else raw."""
+    lift = _adjusted(control, vt, metric, comparisons)
+    if lift is not None:
+        return lift
+    return stats.compare(_arm(control), _arm(vt), metric, comparisons=comparisons)
+
+
+def judged_lift(variant: Mapping[str, Any], metric: str) -> dict[str, Any]:
+    """A report variant's lift on `metric` as the verdict read it (adjusted, else raw)."""
+    adjusted = variant.get("lift_adjusted") or {}
+    found: dict[str, Any] = adjusted.get(metric) or variant["lift"][metric]
+    return found
+
+
+def _guardrail(
+    control: ArmTotals, vt: ArmTotals, g: Guardrail, family: int
+) -> tuple[dict[str, Any], bool]:
+    """One guardrail's one-sided non-inferiority test, as reported, and whether it harms.
+
+    A named event is the share of units with one; it is tested only past the small-counts
+    gate on that event (MIN_CONVERSIONS_PER_ARM units with it, and without, in each arm).
+    """
+    if g.event is None:
+        lift, gated = _judged(control, vt, g.metric, family), True
+    else:
+        c = stats.Arm(control.units, control.events.get(g.event, 0))
+        t = stats.Arm(vt.units, vt.events.get(g.event, 0))
+        lift = stats.compare(c, t, "conversion_rate", comparisons=family)
+        gated = stats.enough_data(c, t, 0)
+    harm = gated and stats.harms(lift, g.margin, lower_is_better=g.direction == LOWER_IS_BETTER)
+    return {**g.as_dict(), "enough_data": gated, "harm": harm, "lift": _lift(lift)}, harm
 
 
 def _variant(
@@ -447,17 +587,15 @@ def _variant(
     by_metric = {
         m: stats.compare(holdout, variant, m, comparisons=comparisons) for m in stats.METRICS
     }
-    primary = by_metric[plan.metric]
+    adjusted = {m: lift for m in cuped.METRICS if (lift := _adjusted(control, vt, m, comparisons))}
+    primary = adjusted.get(plan.metric) or by_metric[plan.metric]
     enough = stats.enough_data(holdout, variant, plan.min_units)
     verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
     futile = stats.cannot_reach(primary, plan.mde)
     # The guardrail family: Bonferroni over variants x guardrail metrics.
     family = comparisons * len(plan.guarded)
-    harmed = tuple(
-        m
-        for m in plan.guarded
-        if stats.harms(stats.compare(holdout, variant, m, comparisons=family))
-    )
+    tested = [_guardrail(control, vt, g, family) for g in plan.guarded]
+    harmed = tuple(g.name for g, (_, harm) in zip(plan.guarded, tested, strict=True) if harm)
     entry = {
         "variant": vid,
         "paused": bool(v.get("paused")),
@@ -466,11 +604,15 @@ def _variant(
         "enough_units": enough,
         "cannot_reach_mde": futile,
         "guardrail_harm": list(harmed),
+        "guardrails": [report for report, _ in tested],
         "lift": {m: _lift(lift) for m, lift in by_metric.items()},
+        "lift_adjusted": {m: _lift(lift) for m, lift in adjusted.items()},
         "trend": _trend(day, before, primary),
     }
     evidence = _evidence(plan, control, vt, primary, verdict, prev, srm)
+    evidence["cuped"] = plan.metric in adjusted
     evidence["guardrail_harm"] = list(harmed)
+    evidence["guardrail_tests"] = [report for report, harm in tested if harm]
     return entry, VariantResult(exp_id, vid, verdict, prev, enough, evidence, futile, harmed)
 
 
@@ -512,9 +654,10 @@ def _experience(
         for v in variants
     ]
     out_variants = [entry for entry, _ in compared]
-    adjusted = stats.holm([v["lift"][plan.metric]["p_value"] for v in out_variants])
-    for entry, p in zip(out_variants, adjusted, strict=True):
-        entry["lift"][plan.metric]["p_value_holm"] = p
+    judged = [judged_lift(v, plan.metric) for v in out_variants]
+    adjusted = stats.holm([lift["p_value"] for lift in judged])
+    for lift, p in zip(judged, adjusted, strict=True):
+        lift["p_value_holm"] = p
     due, end = review_due_of(doc), ends_at(doc)
     section = {
         "id": exp_id,
@@ -526,10 +669,10 @@ def _experience(
         "metric": plan.metric,
         "min_units_per_arm": plan.min_units,
         "minimum_detectable_effect": plan.mde,
-        "guardrail_metrics": {
-            "measured": plan.guarded,
-            "unmeasured": plan.unmeasured,
-            "margin": stats.GUARDRAIL_MARGIN,
+        "guardrail_metrics": [g.as_dict() for g in plan.guarded],
+        "revenue_cap": {
+            "percentile": attribution_of(doc).cap_percentile,
+            "value": totals.revenue_cap if totals else None,
         },
         "attribution_window_days": attribution_of(doc).days,
         "analysis": span.as_dict(),
@@ -623,6 +766,7 @@ def _program(totals: Totals, global_holdout: float, attribution_days: int) -> di
     return {
         "global_holdout_share": global_holdout,
         "attribution_window_days": attribution_days,
+        "revenue_cap": {"percentile": DEFAULT_CAP_PERCENTILE, "value": totals.program_revenue_cap},
         "min_units_per_arm": PROGRAM_MIN_UNITS,
         "arms": [
             {"arm": GLOBAL_HOLDOUT, **_arm_numbers(held)},
@@ -660,11 +804,11 @@ def _program_fdr(
     """
     entries = [(e, v) for e in experiences for v in e["variants"]]
     adjusted = stats.benjamini_hochberg(
-        [v["lift"][e["metric"]]["sequential_p_value"] for e, v in entries]
+        [judged_lift(v, e["metric"])["sequential_p_value"] for e, v in entries]
     )
     out = list(results)
     for i, ((e, v), p) in enumerate(zip(entries, adjusted, strict=True)):
-        lift = v["lift"][e["metric"]]
+        lift = judged_lift(v, e["metric"])
         lift["sequential_p_value_bh"] = p
         called = v["verdict"] in ("beats_default", "loses_to_default")
         if applied and called and p >= stats.DEFAULT_ALPHA:
@@ -684,6 +828,11 @@ def _diff(metric: str, value: float | None) -> str:
     return f"{value * 100:+.2f} points" if metric == "conversion_rate" else f"{value:+.2f} per unit"
 
 
+def _because(rule: str, harmed: Sequence[str]) -> str:
+    why = guardrails.PAUSED_BECAUSE.get(rule, rule)
+    return f"{why}: {', '.join(harmed)}" if rule == guardrails.GUARDRAIL_HARM else why
+
+
 def in_words(
     day: date, experiences: Sequence[Mapping[str, Any]], actions: Sequence[guardrails.Action]
 ) -> list[str]:
@@ -697,7 +846,7 @@ def in_words(
             continue
         for v in exp["variants"]:
             vid, verdict = v["variant"], v["verdict"]
-            lift = v["lift"][exp["metric"]]
+            lift = judged_lift(v, exp["metric"])
             seen = (
                 f"{_pct(lift['relative'])}; always-valid interval of the difference "
                 f"{_diff(exp['metric'], lift['sequential_low'])} to "
@@ -709,7 +858,7 @@ def in_words(
             if pause is not None:
                 out.append(
                     f"{exp_id}: {vid} was paused on {day.isoformat()} because it "
-                    + guardrails.PAUSED_BECAUSE.get(pause.rule, pause.rule)
+                    + _because(pause.rule, v["guardrail_harm"])
                     + f" ({seen})."
                 )
             elif verdict is None:
@@ -738,12 +887,15 @@ def build(
     program_attribution_days: int = DEFAULT_ATTRIBUTION_DAYS,
     erased_subjects: int = 0,
     false_discovery_rate: bool = False,
+    pre_exposure_days: int = 0,
 ) -> dict[str, Any]:
     """The report of `window.day`: see docs/report.md for every field.
 
     `false_discovery_rate`: verdicts also need the Benjamini-Hochberg adjusted sequential
     p-value across every variant of the program below alpha (off by default: each
     experience is its own decision with its own error budget; docs/statistics.md).
+    `pre_exposure_days`: the days before each unit's first exposure that `totals` read for
+    CUPED's covariate (0: none), stated in the report.
     """
     prev = previous_variants(previous)
     experiences: list[dict[str, Any]] = []
@@ -790,6 +942,7 @@ def build(
         "schema": SCHEMA,
         "date": window.day.isoformat(),
         "window": window.as_dict(),
+        "pre_exposure_days": pre_exposure_days,
         "events": {**totals.counters, "erased_subjects": erased_subjects},
         "summary": {
             "experiences": len(experiences),

@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from earnest.report.build import judged_lift
+
 # Each arm's own numbers, as the report's `arms` entries name them.
 _ARM_COLUMNS = (
     "arm",
@@ -32,6 +34,8 @@ _ARM_COLUMNS = (
     "conversion_rate",
     "revenue",
     "revenue_per_unit",
+    "revenue_capped",
+    "revenue_per_unit_capped",
     "units_in_several_arms",
 )
 # CSV column -> field of the variant's primary-metric lift.
@@ -104,7 +108,7 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         metric = exp["metric"]
         for arm in exp["arms"]:
             variant = variants.get(arm["variant"]) if arm["variant"] else None
-            lift = variant["lift"][metric] if variant else {}
+            lift = judged_lift(variant, metric) if variant else {}
             action = actions.get((exp["id"], arm["variant"])) if arm["variant"] else None
             yield {
                 "date": report["date"],
@@ -219,7 +223,7 @@ def forest_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for exp in report.get("experiences", []):
         for v in exp["variants"]:
-            lift = v["lift"][exp["metric"]]
+            lift = judged_lift(v, exp["metric"])
             rows.append(
                 {
                     "experience": exp["id"],
@@ -434,7 +438,7 @@ def _arms_table(exp: Mapping[str, Any]) -> str:
     head = (
         "<tr><th class='text'>arm</th><th>configured share</th><th>units</th><th>exposures</th>"
         "<th>conversions</th><th>conversion rate</th><th>revenue / unit</th>"
-        "<th>units in several arms</th></tr>"
+        "<th>revenue / unit, capped</th><th>units in several arms</th></tr>"
     )
     body = []
     for arm in exp["arms"]:
@@ -445,6 +449,7 @@ def _arms_table(exp: Mapping[str, Any]) -> str:
             f"<tr><td>{escape(name)}</td><td>{_pct(arm['share'], 1)}</td><td>{arm['units']:,}</td>"
             f"<td>{arm['exposures']:,}</td><td>{arm['conversions']:,}</td>"
             f"<td>{_pct(arm['conversion_rate'])}</td><td>{_money(arm['revenue_per_unit'])}</td>"
+            f"<td>{_money(arm['revenue_per_unit_capped'])}</td>"
             f"<td>{arm['units_in_several_arms']:,}</td></tr>"
         )
     return f"<table class='arms'>{head}{''.join(body)}</table>"
@@ -459,24 +464,45 @@ def _lift_table(exp: Mapping[str, Any]) -> str:
     )
     body = []
     for v in exp["variants"]:
-        for metric, lift in v["lift"].items():
-            fmt = _pct if metric == "conversion_rate" else _money
-            primary = metric == exp["metric"]
-            abs_ci = f"{fmt(lift['absolute_low'])} … {fmt(lift['absolute_high'])}"
-            rel_ci = f"{_signed_pct(lift['relative_low'])} … {_signed_pct(lift['relative_high'])}"
-            seq_ci = f"{fmt(lift['sequential_low'])} … {fmt(lift['sequential_high'])}"
-            body.append(
-                f"<tr{' style=font-weight:600' if primary else ''}>"
-                f"<td>{escape(v['variant'])}</td><td class='text'>{escape(metric)}"
-                f"{' (primary)' if primary else ''}</td>"
-                f"<td>{fmt(lift['holdout'])}</td><td>{fmt(lift['variant'])}</td>"
-                f"<td>{fmt(lift['absolute'])} [{abs_ci}]</td><td>{_p(lift['p_value'])}</td>"
-                f"<td>{_signed_pct(lift['relative'])} [{rel_ci}]</td>"
-                f"<td>{_p(lift['relative_p_value'])}</td><td>[{seq_ci}]</td>"
-                f"<td>{_p(lift['sequential_p_value'])}</td>"
-                f"<td class='text'>{_badge(v['verdict']) if primary else ''}</td></tr>"
-            )
+        judged = judged_lift(v, exp["metric"])
+        rows = [(m, "", lift) for m, lift in v["lift"].items()]
+        rows += [(m, " (CUPED)", lift) for m, lift in (v.get("lift_adjusted") or {}).items()]
+        rows += [
+            (g["metric"], f" (guardrail {g['name']})", g["lift"]) for g in v.get("guardrails", [])
+        ]
+        for metric, label, lift in rows:
+            body.append(_lift_row(v, metric, label, lift, primary=lift is judged))
     return f"<table class='lift'>{head}{''.join(body)}</table>"
+
+
+def _lift_row(
+    v: Mapping[str, Any], metric: str, label: str, lift: Mapping[str, Any], *, primary: bool
+) -> str:
+    fmt = _money if metric.startswith("revenue") else _pct
+    abs_ci = f"{fmt(lift['absolute_low'])} … {fmt(lift['absolute_high'])}"
+    rel_ci = f"{_signed_pct(lift['relative_low'])} … {_signed_pct(lift['relative_high'])}"
+    seq_ci = f"{fmt(lift['sequential_low'])} … {fmt(lift['sequential_high'])}"
+    return (
+        f"<tr{' style=font-weight:600' if primary else ''}>"
+        f"<td>{escape(v['variant'])}</td><td class='text'>{escape(metric + label)}"
+        f"{' (verdict)' if primary else ''}</td>"
+        f"<td>{fmt(lift['holdout'])}</td><td>{fmt(lift['variant'])}</td>"
+        f"<td>{fmt(lift['absolute'])} [{abs_ci}]</td><td>{_p(lift['p_value'])}</td>"
+        f"<td>{_signed_pct(lift['relative'])} [{rel_ci}]</td>"
+        f"<td>{_p(lift['relative_p_value'])}</td><td>[{seq_ci}]</td>"
+        f"<td>{_p(lift['sequential_p_value'])}</td>"
+        f"<td class='text'>{_badge(v['verdict']) if primary else ''}</td></tr>"
+    )
+
+
+def _cap_line(exp: Mapping[str, Any]) -> str:
+    cap = exp.get("revenue_cap") or {}
+    value = cap.get("value")
+    where = "no unit had revenue" if value is None else f"{_money(value)}"
+    return (
+        f" Revenue per unit is capped at the {cap.get('percentile', 0) * 100:g}th percentile of "
+        f"the units' positive revenues ({where}); revenue verdicts read the capped metric."
+    )
 
 
 def _srm_line(srm: Mapping[str, Any]) -> str:
@@ -575,7 +601,8 @@ def to_html(report: Mapping[str, Any]) -> bytes:
             f"review due {escape(str(exp['review_due']))}</span></h3>"
             f"<p class='muted'>primary metric {escape(str(exp['primary_metric']))} "
             f"({escape(exp['metric'])}); minimum {exp['min_units_per_arm']:,} units per arm; "
-            f"conversions within {exp['attribution_window_days']} days of first exposure.</p>"
+            f"conversions within {exp['attribution_window_days']} days of first exposure."
+            f"{_cap_line(exp)}</p>"
             + _analysis_line(exp.get("analysis"))
             + _arms_table(exp)
             + _lift_table(exp)

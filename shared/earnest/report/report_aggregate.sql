@@ -5,30 +5,43 @@
 -- Filled in by earnest.report.sql.render, each where the query below names it as a
 -- placeholder (named here without one, so this comment stays as written):
 --   events         the events table (Athena: earnest_<stage>.events; partitions dt, hour)
---   start_dt       first partition day read (YYYY-MM-DD)
+--   start_dt       first partition day analysed (YYYY-MM-DD)
+--   pre_start_dt   first partition day read: pre_exposure_days before start_dt, whose
+--                  conversions only are read (CUPED's covariate)
 --   end_dt         the last partition day read (the report's date + the late days)
 --   experiences    rows (experience, attribution_days, conversion_name or NULL, since,
---                  until): the experiences reported, which conversions count for each, and
---                  the event times of the exposures its arms count (its allocation)
+--                  until, cap_percentile): the experiences reported, which conversions
+--                  count for each, the event times of the exposures its arms count (its
+--                  allocation) and the percentile its units' revenue is capped at
+--   guardrail_events rows (experience, name): the named events of guardrail metrics
 --   program_since  the first event time of coverage and the program (the lookback)
 --   until          the end of the report's day: no event stamped at or after it counts
 --   erased         rows (unit_id): erased subjects, whose events are left out
---   program_attribution_days
+--   program_attribution_days, program_cap_percentile, pre_exposure_days
 --
 -- One result set; `section` says what a row is:
 --   arm       per experience and arm (arm NULL = the holdout): units, exposures,
---             converting units, revenue, revenue squared per unit, units in several arms
---   program   per group (global_holdout | program): the same numbers
+--             converting units, revenue, revenue squared per unit, units in several arms,
+--             capped revenue and its squares, the cap, and the pre-exposure sums (units
+--             converting before, before and after; capped revenue before, its squares,
+--             before x after), NULL without pre-exposure days
+--   program   per group (global_holdout | program): the same numbers (no pre-exposure)
 --   coverage  per experience and decision reason: exposures (in `exposures`)
+--   event     per experience, arm and guardrail event (`name`): units with one (`units`)
 --
 -- Rules, the same as the Python path: events count by event time, not by partition;
 -- duplicates dropped by event_id; a unit belongs to
 -- the arm of its first exposure (ties: holdout, then variant id); a conversion counts if
--- it happened at or after that exposure and within attribution_days; conversions are
--- binary per unit, revenue summed per unit.
+-- it happened at or after that exposure and within attribution_days, and for the
+-- covariate if it happened in the pre_exposure_days before it; conversions are binary per
+-- unit, revenue summed per unit, then capped at the nearest-rank cap_percentile of the
+-- experience's units' positive revenues.
 WITH
-experiences (experience, attribution_days, conversion_name, since, until) AS (
+experiences (experience, attribution_days, conversion_name, since, until, cap_percentile) AS (
   ${experiences}
+),
+guardrail_events (experience, name) AS (
+  ${guardrail_events}
 ),
 erased (unit_id) AS (
   ${erased}
@@ -37,7 +50,8 @@ windowed AS (
   SELECT e.*
   FROM ${events} e
   LEFT JOIN erased x ON x.unit_id = e.unit_id
-  WHERE e.dt BETWEEN '${start_dt}' AND '${end_dt}'
+  WHERE e.dt BETWEEN '${pre_start_dt}' AND '${end_dt}'
+    AND (e.dt >= '${start_dt}' OR e.type = 'conversion')
     AND e.unit_id IS NOT NULL AND e.unit_id <> ''
     AND e.event_id IS NOT NULL
     AND x.unit_id IS NULL
@@ -96,16 +110,45 @@ first_exposure AS (
 ),
 unit_outcomes AS (
   SELECT f.experience, f.unit_id, f.arm, f.several,
-         count(c.unit_id) AS conversions,
-         coalesce(sum(c.value), 0.0) AS revenue
+         count(CASE WHEN c.ts >= f.ts THEN 1 END) AS conversions,
+         coalesce(sum(CASE WHEN c.ts >= f.ts THEN c.value END), 0.0) AS revenue,
+         count(CASE WHEN c.ts < f.ts THEN 1 END) AS pre_conversions,
+         coalesce(sum(CASE WHEN c.ts < f.ts THEN c.value END), 0.0) AS pre_revenue
   FROM first_exposure f
   JOIN experiences x ON x.experience = f.experience
   LEFT JOIN conversions c
     ON c.unit_id = f.unit_id
-   AND c.ts >= f.ts
-   AND date_diff('millisecond', f.ts, c.ts) <= x.attribution_days * 86400000
    AND (x.conversion_name IS NULL OR c.name = x.conversion_name)
+   AND ((c.ts >= f.ts
+         AND date_diff('millisecond', f.ts, c.ts) <= x.attribution_days * 86400000)
+        OR (c.ts < f.ts
+            AND date_diff('millisecond', c.ts, f.ts) <= ${pre_exposure_days} * 86400000))
   GROUP BY f.experience, f.unit_id, f.arm, f.several
+),
+-- The cap: the nearest-rank cap_percentile of the units' positive revenues, all arms pooled.
+ranked_revenue AS (
+  SELECT experience, revenue,
+         row_number() OVER (PARTITION BY experience ORDER BY revenue) AS revenue_rank,
+         count(*) OVER (PARTITION BY experience) AS positive_units
+  FROM unit_outcomes
+  WHERE conversions > 0 AND revenue > 0
+),
+caps AS (
+  SELECT r.experience, min(r.revenue) AS revenue_cap
+  FROM ranked_revenue r
+  JOIN experiences x ON x.experience = r.experience
+  WHERE r.revenue_rank >= least(r.positive_units,
+                                greatest(1, CAST(ceil(x.cap_percentile * r.positive_units - 1e-9)
+                                                 AS BIGINT)))
+  GROUP BY r.experience
+),
+capped_outcomes AS (
+  SELECT o.*, k.revenue_cap,
+         CASE WHEN o.conversions > 0 THEN least(o.revenue, coalesce(k.revenue_cap, o.revenue))
+              ELSE 0.0 END AS y,
+         least(o.pre_revenue, coalesce(k.revenue_cap, o.pre_revenue)) AS x
+  FROM unit_outcomes o
+  LEFT JOIN caps k ON k.experience = o.experience
 ),
 arm_totals AS (
   SELECT experience, arm,
@@ -113,9 +156,29 @@ arm_totals AS (
          sum(CASE WHEN conversions > 0 THEN 1 ELSE 0 END) AS conversions,
          sum(revenue) AS revenue,
          sum(revenue * revenue) AS revenue_sq,
-         sum(CASE WHEN several THEN 1 ELSE 0 END) AS units_in_several_arms
-  FROM unit_outcomes
+         sum(CASE WHEN several THEN 1 ELSE 0 END) AS units_in_several_arms,
+         sum(y) AS revenue_capped,
+         sum(y * y) AS revenue_capped_sq,
+         max(revenue_cap) AS revenue_cap,
+         sum(CASE WHEN pre_conversions > 0 THEN 1 ELSE 0 END) AS pre_conversions,
+         sum(CASE WHEN pre_conversions > 0 AND conversions > 0 THEN 1 ELSE 0 END)
+           AS pre_conversions_both,
+         sum(CASE WHEN pre_conversions > 0 THEN x ELSE 0.0 END) AS pre_revenue,
+         sum(CASE WHEN pre_conversions > 0 THEN x * x ELSE 0.0 END) AS pre_revenue_sq,
+         sum(CASE WHEN pre_conversions > 0 THEN x * y ELSE 0.0 END) AS pre_revenue_product
+  FROM capped_outcomes
   GROUP BY experience, arm
+),
+unit_events AS (
+  SELECT DISTINCT f.experience, f.arm, f.unit_id, g.name
+  FROM first_exposure f
+  JOIN experiences x ON x.experience = f.experience
+  JOIN guardrail_events g ON g.experience = f.experience
+  JOIN conversions c
+    ON c.unit_id = f.unit_id
+   AND c.name = g.name
+   AND c.ts >= f.ts
+   AND date_diff('millisecond', f.ts, c.ts) <= x.attribution_days * 86400000
 ),
 arm_exposure_counts AS (
   SELECT experience, arm, count(*) AS exposures
@@ -152,15 +215,33 @@ program_outcomes AS (
    AND date_diff('millisecond', f.ts, c.ts) <= ${program_attribution_days} * 86400000
   GROUP BY f.unit_id, f.in_global, f.several
 ),
-program_totals AS (
-  SELECT CASE WHEN in_global THEN 'global_holdout' ELSE 'program' END AS arm,
-         count(*) AS units,
-         sum(CASE WHEN conversions > 0 THEN 1 ELSE 0 END) AS conversions,
-         sum(revenue) AS revenue,
-         sum(revenue * revenue) AS revenue_sq,
-         sum(CASE WHEN several THEN 1 ELSE 0 END) AS units_in_several_arms
+program_ranked AS (
+  SELECT revenue,
+         row_number() OVER (ORDER BY revenue) AS revenue_rank,
+         count(*) OVER () AS positive_units
   FROM program_outcomes
-  GROUP BY CASE WHEN in_global THEN 'global_holdout' ELSE 'program' END
+  WHERE conversions > 0 AND revenue > 0
+),
+program_cap AS (
+  SELECT min(revenue) AS revenue_cap
+  FROM program_ranked
+  WHERE revenue_rank >= least(positive_units,
+                              greatest(1, CAST(ceil(${program_cap_percentile} * positive_units
+                                                    - 1e-9) AS BIGINT)))
+),
+program_totals AS (
+  SELECT CASE WHEN o.in_global THEN 'global_holdout' ELSE 'program' END AS arm,
+         count(*) AS units,
+         sum(CASE WHEN o.conversions > 0 THEN 1 ELSE 0 END) AS conversions,
+         sum(o.revenue) AS revenue,
+         sum(o.revenue * o.revenue) AS revenue_sq,
+         sum(CASE WHEN o.several THEN 1 ELSE 0 END) AS units_in_several_arms,
+         sum(least(o.revenue, coalesce(k.revenue_cap, o.revenue))) AS revenue_capped,
+         sum(power(least(o.revenue, coalesce(k.revenue_cap, o.revenue)), 2)) AS revenue_capped_sq,
+         max(k.revenue_cap) AS revenue_cap
+  FROM program_outcomes o
+  CROSS JOIN program_cap k
+  GROUP BY CASE WHEN o.in_global THEN 'global_holdout' ELSE 'program' END
 ),
 program_exposure_counts AS (
   SELECT CASE WHEN in_global THEN 'global_holdout' ELSE 'program' END AS arm,
@@ -171,16 +252,35 @@ program_exposure_counts AS (
 -- Driven by the exposure counts: an arm whose units all count elsewhere still shows.
 SELECT 'arm' AS section, n.experience, n.arm, coalesce(t.units, 0) AS units, n.exposures,
        coalesce(t.conversions, 0), coalesce(t.revenue, 0.0), coalesce(t.revenue_sq, 0.0),
-       coalesce(t.units_in_several_arms, 0)
+       coalesce(t.units_in_several_arms, 0),
+       CASE WHEN k.revenue_cap IS NOT NULL THEN coalesce(t.revenue_capped, 0.0) END,
+       CASE WHEN k.revenue_cap IS NOT NULL THEN coalesce(t.revenue_capped_sq, 0.0) END,
+       k.revenue_cap,
+       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_conversions, 0) END,
+       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_conversions_both, 0) END,
+       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_revenue, 0.0) END,
+       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_revenue_sq, 0.0) END,
+       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_revenue_product, 0.0) END,
+       CAST(NULL AS VARCHAR) AS name
 FROM arm_exposure_counts n
 LEFT JOIN arm_totals t
   ON t.experience = n.experience AND coalesce(t.arm, '') = coalesce(n.arm, '')
+LEFT JOIN caps k ON k.experience = n.experience
 UNION ALL
 SELECT 'program', NULL, t.arm, t.units, coalesce(n.exposures, 0), t.conversions, t.revenue,
-       t.revenue_sq, t.units_in_several_arms
+       t.revenue_sq, t.units_in_several_arms,
+       CASE WHEN t.revenue_cap IS NOT NULL THEN t.revenue_capped END,
+       CASE WHEN t.revenue_cap IS NOT NULL THEN t.revenue_capped_sq END,
+       t.revenue_cap, NULL, NULL, NULL, NULL, NULL, NULL
 FROM program_totals t
 LEFT JOIN program_exposure_counts n ON n.arm = t.arm
 UNION ALL
-SELECT 'coverage', experience, reason, NULL, count(*), NULL, NULL, NULL, NULL
+SELECT 'coverage', experience, reason, NULL, count(*), NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM program_window
 GROUP BY experience, reason
+UNION ALL
+SELECT 'event', experience, arm, count(*), NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, name
+FROM unit_events
+GROUP BY experience, arm, name

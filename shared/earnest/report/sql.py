@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 from string import Template
 from typing import Any
 
 from earnest.decide.engine import GLOBAL_HOLDOUT
 from earnest.report.aggregation import (
+    DEFAULT_CAP_PERCENTILE,
     PROGRAM_ARM,
     ArmKey,
     ArmTotals,
     Attribution,
     ExperienceTotals,
+    PreExposure,
     Totals,
 )
 
@@ -51,16 +55,21 @@ def render(
     program_attribution_days: int = 7,
     spans: Mapping[str, tuple[str, str]] | None = None,
     program_span: tuple[str, str] = (_EARLIEST, _LATEST),
+    pre_exposure_days: int = 0,
 ) -> str:
     """The query for partitions `start_dt`..`end_dt` (YYYY-MM-DD, inclusive).
 
     `spans` and `program_span` bound the event times counted, as for
     `earnest.report.aggregation.Aggregator` (`earnest.report.build.spans` and
-    `Window.program_span` give them). The erased subjects go inline as a VALUES list; past
-    tens of thousands of them, load them into a table and put its name in the query instead.
+    `Window.program_span` give them). `pre_exposure_days` (N): the conversions of the N
+    days of partitions before `start_dt` are read too, for CUPED's covariate. The erased
+    subjects go inline as a VALUES list; past tens of thousands of them, load them into a
+    table and put its name in the query instead.
     """
     if not set(events_table) <= _IDENTIFIER:
         raise ValueError(f"not a table name: {events_table!r}")
+    if pre_exposure_days < 0:
+        raise ValueError("pre_exposure_days cannot be negative")
     bounds = spans or {}
     exp_rows = [
         f"({_quote(name)}, {int(a.days)}, "
@@ -69,23 +78,35 @@ def render(
             f"TIMESTAMP '{_timestamp(t)}'"
             for t in bounds.get(name, (program_span[0], program_span[1]))
         )
-        + ")"
+        + f", CAST({float(a.cap_percentile)!r} AS DOUBLE))"
         for name, a in sorted(experiences.items())
     ]
+    event_rows = [
+        f"({_quote(name)}, {_quote(event)})"
+        for name, a in sorted(experiences.items())
+        for event in a.guardrail_events
+    ]
     erased_rows = [f"({_quote(unit)})" for unit in sorted(set(erased))]
+    start = date.fromisoformat(_date(start_dt))
     return Template(SQL_PATH.read_text()).substitute(
         events=events_table,
-        start_dt=_date(start_dt),
+        start_dt=start.isoformat(),
+        pre_start_dt=(start - timedelta(days=int(pre_exposure_days))).isoformat(),
         end_dt=_date(end_dt),
         experiences=_rows(
             exp_rows,
             "SELECT CAST(NULL AS VARCHAR), CAST(NULL AS INTEGER), CAST(NULL AS VARCHAR), "
-            "CAST(NULL AS TIMESTAMP), CAST(NULL AS TIMESTAMP) WHERE 1 = 0",
+            "CAST(NULL AS TIMESTAMP), CAST(NULL AS TIMESTAMP), CAST(NULL AS DOUBLE) WHERE 1 = 0",
+        ),
+        guardrail_events=_rows(
+            event_rows, "SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) WHERE 1 = 0"
         ),
         erased=_rows(erased_rows, "SELECT CAST(NULL AS VARCHAR) WHERE 1 = 0"),
         program_attribution_days=int(program_attribution_days),
         program_since=_timestamp(program_span[0]),
         until=_timestamp(program_span[1]),
+        program_cap_percentile=f"CAST({DEFAULT_CAP_PERCENTILE!r} AS DOUBLE)",
+        pre_exposure_days=int(pre_exposure_days),
     )
 
 
@@ -111,37 +132,63 @@ def _float(value: Any) -> float:
     return number if math.isfinite(number) else 0.0
 
 
+def _optional(value: Any) -> float | None:
+    return None if value is None else _float(value)
+
+
+def _arm_totals(row: Sequence[Any]) -> ArmTotals:
+    (units, exposures, conversions, revenue, revenue_sq, several, capped, capped_sq) = row[3:11]
+    pre = row[12:17]
+    return ArmTotals(
+        units=_int(units),
+        exposures=_int(exposures),
+        conversions=_int(conversions),
+        revenue=_float(revenue),
+        revenue_sq=_float(revenue_sq),
+        units_in_several_arms=_int(several),
+        revenue_capped=_optional(capped),
+        revenue_capped_sq=_optional(capped_sq),
+        pre_exposure=None
+        if pre[0] is None
+        else PreExposure(
+            _int(pre[0]), _int(pre[1]), _float(pre[2]), _float(pre[3]), _float(pre[4])
+        ),
+    )
+
+
 def totals_from_rows(rows: Iterable[Sequence[Any]]) -> Totals:
     """The query's result set (columns in its SELECT order) as aggregation `Totals`."""
     arms: dict[str, dict[ArmKey, ArmTotals]] = {}
+    caps: dict[str, float | None] = {}
+    events: dict[tuple[str, ArmKey], dict[str, int]] = {}
     reasons: dict[str, dict[str, int]] = {}
     program: dict[str, ArmTotals] = {GLOBAL_HOLDOUT: ArmTotals(), PROGRAM_ARM: ArmTotals()}
+    program_cap: float | None = None
     coverage: dict[str, int] = {}
     for row in rows:
-        section, experience, arm, units, exposures, conversions, revenue, revenue_sq, several = row
+        section, experience, arm = row[0], row[1], row[2]
         if section == "coverage":
-            n = _int(exposures)
+            n = _int(row[4])
             reasons.setdefault(str(experience), {})[str(arm)] = n
             coverage[str(arm)] = coverage.get(str(arm), 0) + n
-            continue
-        totals = ArmTotals(
-            units=_int(units),
-            exposures=_int(exposures),
-            conversions=_int(conversions),
-            revenue=_float(revenue),
-            revenue_sq=_float(revenue_sq),
-            units_in_several_arms=_int(several),
-        )
-        if section == "program":
-            program[str(arm)] = totals
+        elif section == "event":
+            events.setdefault((str(experience), arm), {})[str(row[17])] = _int(row[3])
+        elif section == "program":
+            program[str(arm)] = _arm_totals(row)
+            program_cap = _optional(row[11])
         elif section == "arm":
-            arms.setdefault(str(experience), {})[arm] = totals
+            arms.setdefault(str(experience), {})[arm] = _arm_totals(row)
+            caps[str(experience)] = _optional(row[11])
         else:
             raise ValueError(f"unknown section {section!r}")
     experiences = {
         name: ExperienceTotals(
-            dict(sorted(by_arm.items(), key=lambda kv: kv[0] or "")),
+            {
+                arm: replace(totals, events=dict(sorted(events.get((name, arm), {}).items())))
+                for arm, totals in sorted(by_arm.items(), key=lambda kv: kv[0] or "")
+            },
             dict(sorted(reasons.get(name, {}).items())),
+            caps.get(name),
         )
         for name, by_arm in sorted(arms.items())
     }
@@ -150,4 +197,5 @@ def totals_from_rows(rows: Iterable[Sequence[Any]]) -> Totals:
         dict(sorted(coverage.items())),
         program,
         {"exposures": sum(coverage.values())},
+        program_cap,
     )

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
-METRICS = ("conversion_rate", "revenue_per_unit")
+# revenue_per_unit_capped: each unit's revenue capped at a per-experience percentile
+# (docs/statistics.md, "Revenue that survives outliers"); revenue verdicts read it.
+METRICS = ("conversion_rate", "revenue_per_unit", "revenue_per_unit_capped")
 VERDICTS = ("beats_default", "inconclusive", "loses_to_default", "needs_more_data")
 DEFAULT_ALPHA = 0.05
 SRM_THRESHOLD = 0.001
@@ -56,6 +58,9 @@ class Arm:
     conversions: int  # units that converted at least once (binary per unit)
     revenue: float = 0.0  # sum over units of each unit's revenue
     revenue_sq: float = 0.0  # sum over units of (unit revenue)**2
+    # The same with each unit's revenue capped; None: no cap was computed (it equals the raw).
+    revenue_capped: float | None = None
+    revenue_capped_sq: float | None = None
 
     def __post_init__(self) -> None:
         # Inconsistent sums mean a bug in the aggregation: fail loudly rather than
@@ -64,14 +69,10 @@ class Arm:
             raise ValueError(
                 f"an arm needs 0 <= conversions <= units (got {self.conversions}/{self.units})"
             )
-        if not (math.isfinite(self.revenue) and math.isfinite(self.revenue_sq)):
-            raise ValueError("revenue and revenue_sq must be finite")
-        if self.revenue_sq < 0:
-            raise ValueError("revenue_sq is a sum of squares and cannot be negative")
-        # Cauchy-Schwarz: revenue**2 <= units * revenue_sq. Catches a missing revenue_sq
-        # (left at its default 0), which would otherwise claim zero variance.
-        if self.revenue * self.revenue > self.units * self.revenue_sq * (1 + 1e-9) + 1e-9:
-            raise ValueError("revenue_sq is too small for revenue (sum of squares missing?)")
+        if (self.revenue_capped is None) != (self.revenue_capped_sq is None):
+            raise ValueError("revenue_capped and revenue_capped_sq come together")
+        _check_sums(self.units, self.revenue, self.revenue_sq)
+        _check_sums(self.units, *self._sums("revenue_per_unit_capped"))
 
     @property
     def conversion_rate(self) -> float:
@@ -81,13 +82,26 @@ class Arm:
     def revenue_per_unit(self) -> float:
         return self.revenue / self.units if self.units else 0.0
 
+    def _sums(self, metric: str) -> tuple[float, float]:
+        """(sum, sum of squares) over units of `metric`'s per-unit value."""
+        if metric == "conversion_rate":
+            return float(self.conversions), float(self.conversions)
+        if metric == "revenue_per_unit":
+            return self.revenue, self.revenue_sq
+        if metric == "revenue_per_unit_capped":
+            if self.revenue_capped is None or self.revenue_capped_sq is None:
+                return self.revenue, self.revenue_sq
+            return self.revenue_capped, self.revenue_capped_sq
+        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+
+    def total(self, metric: str) -> float:
+        """The sum over units of `metric`'s per-unit value (converted: 0 or 1)."""
+        return self._sums(metric)[0]
+
     def mean(self, metric: str) -> float:
         """The arm's mean of `metric` (one of METRICS); 0 for an arm without units."""
-        if metric == "conversion_rate":
-            return self.conversion_rate
-        if metric == "revenue_per_unit":
-            return self.revenue_per_unit
-        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+        total = self._sums(metric)[0]
+        return total / self.units if self.units else 0.0
 
     def variance(self, metric: str) -> float:
         """Per-unit variance of `metric`: p(1-p) for a rate, the sample variance for revenue.
@@ -96,17 +110,53 @@ class Arm:
         closed form, so it comes from the sum of squares with n - 1 (Bessel). Fewer than
         two units give no estimate: NaN, which `compare` turns into an unbounded interval.
         """
+        total, total_sq = self._sums(metric)
         if self.units < 2:
-            if metric not in METRICS:
-                raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
             return math.nan
         if metric == "conversion_rate":
             p = self.conversion_rate
             return p * (1.0 - p)
-        if metric == "revenue_per_unit":
-            centred = self.revenue_sq - self.revenue * self.revenue / self.units
-            return max(centred, 0.0) / (self.units - 1)  # rounding can dip just below 0
-        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+        return sample_variance(self.units, total, total_sq)
+
+
+def sample_variance(n: int, total: float, total_sq: float) -> float:
+    """(sum of squares - sum**2 / n) / (n - 1), floored at 0 (rounding can dip below)."""
+    return max(total_sq - total * total / n, 0.0) / (n - 1)
+
+
+def _check_sums(units: int, total: float, total_sq: float) -> None:
+    if not (math.isfinite(total) and math.isfinite(total_sq)):
+        raise ValueError("revenue and revenue_sq must be finite")
+    if total_sq < 0:
+        raise ValueError("revenue_sq is a sum of squares and cannot be negative")
+    # Cauchy-Schwarz: revenue**2 <= units * revenue_sq. Catches a missing revenue_sq
+    # (left at its default 0), which would otherwise claim zero variance.
+    if total * total > units * total_sq * (1 + 1e-9) + 1e-9:
+        raise ValueError("revenue_sq is too small for revenue (sum of squares missing?)")
+
+
+@dataclass(frozen=True, slots=True)
+class Means:
+    """One arm on one metric as `compare_means` reads it.
+
+    `mean` is what the difference is taken of; `unadjusted_mean` what a relative lift is
+    divided by. They are the same number except under CUPED (earnest.report.cuped), whose
+    adjusted means are not means of anything a person could read.
+    """
+
+    units: int
+    mean: float
+    variance: float  # per unit; NaN below two units
+    unadjusted_mean: float
+
+    @classmethod
+    def of(cls, arm: Arm, metric: str) -> Means:
+        mean = arm.mean(metric)
+        return cls(arm.units, mean, arm.variance(metric), mean)
+
+    @property
+    def variance_of_mean(self) -> float:
+        return self.variance / self.units if self.units >= 2 else math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +168,10 @@ class Lift:
     carry the multiple-comparison correction, so verdicts are read from them only.
     """
 
-    metric: str  # "conversion_rate" or "revenue_per_unit"
-    holdout: float  # holdout's mean
-    variant: float  # variant's mean
-    absolute: float  # variant - holdout
+    metric: str  # one of METRICS
+    holdout: float  # holdout's mean (unadjusted under CUPED)
+    variant: float  # variant's mean (unadjusted under CUPED)
+    absolute: float  # variant - holdout (the adjusted difference under CUPED)
     absolute_low: float  # fixed-horizon (1 - alpha) interval for `absolute`
     absolute_high: float
     relative: float | None  # absolute / holdout (None when the holdout's mean is 0)
@@ -177,61 +227,77 @@ def compare(
     unbounded (-inf, inf) and the p-values 1. Zero variance in both arms (no or all
     units converted) gives a zero-width interval and a p-value of 0 or 1.
     """
+    return compare_means(
+        Means.of(holdout, metric),
+        Means.of(variant, metric),
+        metric,
+        alpha=alpha,
+        comparisons=comparisons,
+        target_units=target_units,
+    )
+
+
+def compare_means(
+    holdout: Means,
+    variant: Means,
+    metric: str,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    comparisons: int = 1,
+    target_units: int = DEFAULT_TARGET_UNITS,
+) -> Lift:
+    """`compare` on one metric's means and variances: the one place the arithmetic lives.
+
+    The relative lift divides by the holdout's `unadjusted_mean` and its delta method uses
+    the unadjusted ratio, as gbstats does for regression-adjusted (CUPED) statistics.
+    """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if comparisons < 1:
         raise ValueError(f"comparisons must be at least 1, got {comparisons}")
     if target_units < 1:
         raise ValueError(f"target_units must be at least 1, got {target_units}")
-    mean_c, mean_t = holdout.mean(metric), variant.mean(metric)
-    diff = mean_t - mean_c
-    var_diff = _variance_of_mean(holdout, metric) + _variance_of_mean(variant, metric)
-    se = math.sqrt(var_diff)  # NaN when either arm has fewer than two units
+    diff = variant.mean - holdout.mean
+    se = math.sqrt(holdout.variance_of_mean + variant.variance_of_mean)  # NaN below 2 units
 
     z = _z(alpha)
     low, high = _interval(diff, se, z)
-    p_value = _two_sided_p(diff, se)
-
     seq_alpha = alpha / comparisons
     rho = sequential_rho(seq_alpha, target_units)
     n = holdout.units + variant.units
     boundary = sequential_boundary(n, rho, seq_alpha)  # in standard errors, on any scale
     seq_low, seq_high = _interval(diff, se * boundary, 1.0)
-    seq_p = min(1.0, comparisons * _sequential_p(diff, se, n, rho))
 
     relative: float | None = None
-    rel_low: float | None = None
-    rel_high: float | None = None
-    rel_p: float | None = None
-    seq_rel_low: float | None = None
-    seq_rel_high: float | None = None
-    if mean_c != 0.0:
-        relative = diff / mean_c
+    rel_low = rel_high = rel_p = seq_rel_low = seq_rel_high = None
+    base = holdout.unadjusted_mean
+    if base != 0.0:
+        relative = diff / base
         # Delta method for mean_t / mean_c - 1 with independent arms:
         # Var ~ var_t / mean_c^2 + mean_t^2 var_c / mean_c^4, arranged not to underflow.
-        ratio = mean_t / mean_c
+        ratio = variant.unadjusted_mean / base
         se_rel = math.sqrt(
-            _variance_of_mean(variant, metric) + ratio * ratio * _variance_of_mean(holdout, metric)
-        ) / abs(mean_c)
+            variant.variance_of_mean + ratio * ratio * holdout.variance_of_mean
+        ) / abs(base)
         rel_low, rel_high = _interval(relative, se_rel, z)
         rel_p = _two_sided_p(relative, se_rel)
         seq_rel_low, seq_rel_high = _interval(relative, se_rel * boundary, 1.0)
 
     return Lift(
         metric=metric,
-        holdout=mean_c,
-        variant=mean_t,
+        holdout=holdout.unadjusted_mean,
+        variant=variant.unadjusted_mean,
         absolute=diff,
         absolute_low=low,
         absolute_high=high,
         relative=relative,
         relative_low=rel_low,
         relative_high=rel_high,
-        p_value=p_value,
+        p_value=_two_sided_p(diff, se),
         relative_p_value=rel_p,
         sequential_low=seq_low,
         sequential_high=seq_high,
-        sequential_p_value=seq_p,
+        sequential_p_value=min(1.0, comparisons * _sequential_p(diff, se, n, rho)),
         sequential_relative_low=seq_rel_low,
         sequential_relative_high=seq_rel_high,
         alpha=alpha,
@@ -289,13 +355,17 @@ def cannot_reach(lift: Lift, effect: float) -> bool:
     return high is not None and high < effect
 
 
-def harms(lift: Lift, margin: float = GUARDRAIL_MARGIN) -> bool:
+def harms(lift: Lift, margin: float = GUARDRAIL_MARGIN, *, lower_is_better: bool = False) -> bool:
     """Significant harm on a guardrail metric: non-inferiority at `margin` is rejected.
 
-    One-sided: the always-valid relative interval lies entirely below -margin, so the
-    variant is worse than its holdout by more than the declared margin, with the error
-    controlled over every night (at most alpha / 2 for a variant within the margin).
+    One-sided: the always-valid relative interval lies entirely below -margin (entirely
+    above +margin for a lower-is-better metric such as unsubscribes), so the variant is
+    worse than its holdout by more than the declared margin, with the error controlled
+    over every night (at most alpha / 2 for a variant within the margin).
     """
+    if lower_is_better:
+        low = lift.sequential_relative_low
+        return low is not None and low > margin
     high = lift.sequential_relative_high
     return high is not None and high < -margin
 
@@ -444,10 +514,6 @@ def chi2_sf(x: float, df: int) -> float:
 _EPS = 1e-15
 _FPMIN = 1e-300
 _MAX_ITERATIONS = 100_000
-
-
-def _variance_of_mean(arm: Arm, metric: str) -> float:
-    return arm.variance(metric) / arm.units if arm.units >= 2 else math.nan
 
 
 def _z(alpha: float) -> float:

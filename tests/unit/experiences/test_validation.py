@@ -80,3 +80,33 @@ def test_each_problem_says_what_is_wrong_in_words() -> None:
     assert messages["colour"] == ("known_fields", "unknown field")
     assert messages["holdout"][0] == "holdout_required"
     assert "number" in messages["holdout"][1]  # pydantic's own words for the type
+
+
+def test_guardrail_metrics_may_declare_a_direction_and_a_margin() -> None:
+    doc = experience()
+    doc["measurement_plan"]["guardrail_metrics"] = [
+        "revenue",
+        {"name": "unsubscribe", "direction": "lower_is_better", "margin": 0.05},
+    ]
+    doc["measurement_plan"]["revenue_cap_percentile"] = 0.995
+    assert validate_experience(doc, "x.yaml") == []
+
+
+def test_a_wrong_guardrail_direction_margin_or_cap_is_named() -> None:
+    doc = experience()
+    doc["measurement_plan"]["guardrail_metrics"] = [
+        {"name": "unsubscribe", "direction": "down", "margin": 2}
+    ]
+    doc["measurement_plan"]["revenue_cap_percentile"] = 0.3
+    fields = {p.field for p in validate_experience(doc, "x.yaml")}
+    assert "measurement_plan.guardrail_metrics[0].GuardrailMetric.direction" in fields
+    assert "measurement_plan.guardrail_metrics[0].GuardrailMetric.margin" in fields
+    assert "measurement_plan.revenue_cap_percentile" in fields
+
+
+def test_a_guardrail_metric_named_twice_is_refused() -> None:
+    doc = experience()
+    doc["measurement_plan"]["guardrail_metrics"] = ["unsubscribe", {"name": "unsubscribe"}]
+    [problem] = validate_experience(doc, "x.yaml")
+    assert problem.field == "measurement_plan.guardrail_metrics"
+    assert "unsubscribe named twice" in problem.message

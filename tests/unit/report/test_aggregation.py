@@ -18,6 +18,7 @@ from earnest.report.aggregation import (
     ArmTotals,
     Attribution,
     format_ms,
+    revenue_cap,
     to_ms,
 )
 from tests.builders.experiences import experience
@@ -56,7 +57,7 @@ def test_duplicated_events_are_dropped_by_event_id() -> None:
     first = exposure("u1", "hero", "b", "personalized", T0, event_id="e1")
     buy = conversion("u1", T0 + timedelta(minutes=5), 30.0, event_id="c1")
     agg = aggregate([first, dict(first), buy, dict(buy)])
-    assert arms(agg)["b"] == ArmTotals(1, 1, 1, 30.0, 900.0)
+    assert arms(agg)["b"] == ArmTotals(1, 1, 1, 30.0, 900.0, 0, 30.0, 900.0)
     assert agg.counters["duplicates_dropped"] == 2
 
 
@@ -130,8 +131,8 @@ def test_a_unit_in_several_arms_stays_in_its_first_and_is_counted_as_such() -> N
         conversion("u1", T0 + timedelta(hours=4), 10.0),
     ]
     result = arms(aggregate(records))
-    assert result["b"] == ArmTotals(1, 1, 1, 10.0, 100.0, units_in_several_arms=1)
-    assert result["a"] == ArmTotals(units=0, exposures=1)
+    assert result["b"] == ArmTotals(1, 1, 1, 10.0, 100.0, 1, 10.0, 100.0)
+    assert result["a"] == ArmTotals(0, 1, revenue_capped=0.0, revenue_capped_sq=0.0)
 
 
 def test_a_tie_in_time_goes_to_the_holdout() -> None:
@@ -160,8 +161,8 @@ def test_coverage_counts_every_exposure_by_reason_and_the_program_splits_units()
         "not_in_audience": 1,
         "personalized": 1,
     }
-    assert totals.program[GLOBAL_HOLDOUT] == ArmTotals(1, 1, 1, 12.0, 144.0)
-    assert totals.program[PROGRAM_ARM] == ArmTotals(2, 2)
+    assert totals.program[GLOBAL_HOLDOUT] == ArmTotals(1, 1, 1, 12.0, 144.0, 0, 12.0, 144.0)
+    assert totals.program[PROGRAM_ARM] == ArmTotals(2, 2, revenue_capped=0.0, revenue_capped_sq=0.0)
     # global-holdout units are not in the experience's arms
     assert sum(a.units for a in totals.experiences["hero"].arms.values()) == 2
 
@@ -232,7 +233,7 @@ def test_two_conversions_of_1e308_do_not_stop_the_report() -> None:
     # Then both are skipped and counted, and the totals hold the conversion that is usable
     assert agg.counters["malformed_dropped"] == 2
     totals = agg.totals()
-    assert arms(agg)[None] == ArmTotals(1, 1, 1, 30.0, 900.0)
+    assert arms(agg)[None] == ArmTotals(1, 1, 1, 30.0, 900.0, 0, 30.0, 900.0)
     assert arms(agg)["b"].conversions == 0
     # And the report is built from them
     report = report_build.build(
@@ -334,3 +335,78 @@ def test_events_stamped_after_the_reported_day_do_not_count_whatever_their_parti
     agg = aggregate(records, program_span=window.program_span().bounds())
     assert arms(agg)["a"].units == 1 and arms(agg)["a"].conversions == 0
     assert agg.counters["after_day_dropped"] == 2
+
+
+def test_revenue_is_capped_at_the_pooled_percentile_of_positive_revenues() -> None:
+    # Given ten buyers over two arms spending 1..10, one whale of 1 000, and a non-buyer
+    records = [exposure("none", "hero", None, "holdout", T0)]
+    for i, value in enumerate([*range(1, 11), 1000]):
+        arm = "b" if i % 2 else None
+        records.append(exposure(f"u{i}", "hero", arm, "personalized" if arm else "holdout", T0))
+        records.append(conversion(f"u{i}", T0 + timedelta(minutes=5), float(value)))
+    agg = Aggregator({"hero": Attribution(7, cap_percentile=0.9)})
+    agg.partition(DAY.isoformat())
+    agg.feed(records)
+    totals = agg.totals().experiences["hero"]
+    # Then the cap is the 90th percentile (nearest rank: the 10th of 11 values), the whale is
+    # capped to it, and the raw sums are kept beside the capped ones
+    assert totals.revenue_cap == 10.0
+    b = totals.arms["b"]  # 2, 4, 6, 8, 10
+    assert (b.revenue, b.revenue_capped) == (30.0, 30.0)
+    holdout = totals.arms[None]  # 1, 3, 5, 7, 9, 1000
+    assert (holdout.revenue, holdout.revenue_capped) == (1025.0, 35.0)
+    assert holdout.revenue_capped_sq == 1 + 9 + 25 + 49 + 81 + 100
+
+
+def test_conversions_before_first_exposure_are_the_covariate_and_its_days_read_only_them() -> None:
+    # Given N = 3 pre-exposure days: a day before the window (its exposure is not analysed)
+    # and the window's day, where units are first exposed
+    before = DAY - timedelta(days=2)
+    agg = Aggregator({"hero": Attribution(7)}, pre_exposure_days=3)
+    agg.partition(before.isoformat(), pre_exposure=True)
+    agg.feed(
+        [
+            exposure("early", "hero", "b", "personalized", at(before)),
+            conversion("u1", at(before), 40.0),  # 2 days before u1's exposure: the covariate
+            conversion("u2", at(before) - timedelta(days=2), 9.0),  # 4 days before: too early
+        ]
+    )
+    agg.partition(DAY.isoformat())
+    agg.feed(
+        [
+            exposure("u1", "hero", "b", "personalized", T0),
+            exposure("u2", "hero", "b", "personalized", T0),
+            conversion("u1", T0 + timedelta(hours=1), 30.0),
+        ]
+    )
+    b = agg.totals().experiences["hero"].arms["b"]
+    # Then the exposure read before the window is not analysed, and u1's conversion before
+    # its exposure is its covariate, not an outcome
+    assert (b.units, b.conversions, b.revenue) == (2, 1, 30.0)
+    assert agg.counters["exposures_before_window"] == 1
+    assert b.pre_exposure is not None
+    assert (b.pre_exposure.conversions, b.pre_exposure.conversions_both) == (1, 1)
+    assert b.pre_exposure.revenue_product == 30.0 * 30.0  # x capped at the cap (30) too
+
+
+def test_a_guardrail_event_counts_units_with_it_within_the_attribution_window() -> None:
+    agg = Aggregator({"hero": Attribution(2, guardrail_events=("unsubscribe",))})
+    agg.partition(DAY.isoformat())
+    agg.feed(
+        [
+            exposure("u1", "hero", "b", "personalized", T0),
+            exposure("u2", "hero", "b", "personalized", T0),
+            conversion("u1", T0 + timedelta(hours=1), None, name="unsubscribe"),
+            conversion("u1", T0 + timedelta(hours=2), None, name="unsubscribe", event_id="c2"),
+            conversion("u2", T0 + timedelta(days=3), None, name="unsubscribe"),  # too late
+        ]
+    )
+    b = agg.totals().experiences["hero"].arms["b"]
+    assert b.events == {"unsubscribe": 1}
+    assert b.conversions == 1  # the primary metric counts every conversion
+
+
+def test_the_cap_ignores_zeros_and_survives_a_percentile_that_skipped_validation() -> None:
+    assert revenue_cap([0.0, 0.0], 0.99) is None  # nobody spent: nothing to cap at
+    assert revenue_cap([0.0, *range(1, 101)], 0.99) == 99  # rank 99 of 100, zeros left out
+    assert revenue_cap([1.0, 2.0, 3.0], 5.0) == 3.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from earnest.report import build as report_build
 from earnest.report import render as report_render
-from earnest.report.aggregation import ArmTotals, ExperienceTotals, Totals
+from earnest.report.aggregation import ArmTotals, ExperienceTotals, PreExposure, Totals
 from tests.builders.experiences import experience
 
 DAY = date(2026, 11, 20)
@@ -154,11 +155,11 @@ def test_no_verdict_while_an_arm_has_few_conversions() -> None:
     assert b["verdict"] == "needs_more_data" and not b["enough_units"]
 
 
-def test_revenue_plans_are_judged_on_revenue_per_unit() -> None:
+def test_revenue_plans_are_judged_on_capped_revenue_per_unit() -> None:
     doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
     doc["measurement_plan"]["primary_metric"] = "revenue"
     report = build(doc, {None: arm(5000, 0.10, 20.0), "b": arm(5000, 0.10, 30.0)})
-    assert report["experiences"][0]["metric"] == "revenue_per_unit"
+    assert report["experiences"][0]["metric"] == "revenue_per_unit_capped"
     assert variant(report)["verdict"] == "beats_default"
 
 
@@ -232,12 +233,13 @@ def test_a_variant_that_harms_a_guardrail_metric_is_paused_whatever_its_primary_
     b = variant(report)
     assert b["verdict"] == "beats_default"
     # Then revenue's always-valid interval lies below -2 %: the variant is paused for harm
-    assert b["guardrail_harm"] == ["revenue_per_unit"]
+    assert b["guardrail_harm"] == ["revenue"]
     pause = report["guardrails"][0]
     assert (pause["rule"], pause["variant"]) == ("guardrail_harm", "b")
-    assert "revenue_per_unit" in pause["reason"]
-    # And the named event it cannot measure yet is listed, not silently passed
-    assert report["experiences"][0]["guardrail_metrics"]["unmeasured"] == ["newsletter_signup"]
+    assert "(revenue)" in pause["reason"]
+    # And the named event is measured too (no unit had one here: no verdict on it)
+    signup = next(g for g in b["guardrails"] if g["name"] == "newsletter_signup")
+    assert (signup["metric"], signup["enough_data"], signup["harm"]) == ("event_rate", False, False)
 
 
 def test_a_guardrail_metric_within_its_margin_pauses_nothing() -> None:
@@ -370,3 +372,102 @@ def test_the_report_shows_since_when_each_experience_is_analysed() -> None:
     )
     html = report_render.render(report)["index.html"][0].decode()
     assert "allocation started 2026-11-01T09:00:00.000Z; units first exposed since" in html
+
+
+def test_a_lower_is_better_event_that_rises_pauses_a_winner_under_its_own_rule() -> None:
+    # Given a winner on conversion whose units unsubscribe at 3 % against the holdout's 2 %,
+    # under a plan guarding `unsubscribe` as lower-is-better with a 10 % margin
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    doc["measurement_plan"]["guardrail_metrics"] = [
+        {"name": "unsubscribe", "direction": "lower_is_better", "margin": 0.1}
+    ]
+    holdout = replace(arm(20_000, 0.10), events={"unsubscribe": 400})
+    winner = replace(arm(20_000, 0.12), events={"unsubscribe": 600})
+    report = build(doc, {None: holdout, "b": winner})
+    b = variant(report)
+    assert b["verdict"] == "beats_default"
+    # Then the rise is a significant harm beyond the margin, and it pauses the variant
+    [test] = b["guardrails"]
+    assert (test["name"], test["direction"], test["margin"]) == (
+        "unsubscribe",
+        "lower_is_better",
+        0.1,
+    )
+    assert test["harm"] and test["lift"]["sequential_relative_low"] > 0.1
+    pause = report["guardrails"][0]
+    assert (pause["rule"], pause["variant"]) == ("guardrail_harm", "b")
+    assert "(unsubscribe)" in pause["reason"]
+    assert (
+        "harms a guardrail metric beyond its margin: unsubscribe"
+        in (report["summary"]["in_words"][0])
+    )
+    # And every arm shows the event's units and rate
+    arms = report["experiences"][0]["arms"]
+    assert [a["events"]["unsubscribe"]["rate"] for a in arms] == [0.02, 0.03]
+
+
+def test_a_lower_is_better_event_within_its_margin_pauses_nothing() -> None:
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    doc["measurement_plan"]["guardrail_metrics"] = [
+        {"name": "unsubscribe", "direction": "lower_is_better", "margin": 0.5}
+    ]
+    holdout = replace(arm(20_000, 0.10), events={"unsubscribe": 400})
+    report = build(
+        doc, {None: holdout, "b": replace(arm(20_000, 0.12), events={"unsubscribe": 440})}
+    )
+    assert variant(report)["guardrail_harm"] == [] and report["guardrails"] == []
+
+
+def test_revenue_verdicts_read_the_capped_metric_and_the_report_shows_both() -> None:
+    # Given a revenue plan where the holdout's 200 buyers include one whale (a 100 000 order)
+    # and the variant's 320 buyers spend 20 each, and the report's cap is 50
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    doc["measurement_plan"]["primary_metric"] = "revenue"
+    whale = ArmTotals(
+        5000, 5000, 200, 199 * 20 + 100_000, 199 * 400 + 1e10, 0, 199 * 20 + 50, 199 * 400 + 2500
+    )
+    buyers = ArmTotals(5000, 5000, 320, 320 * 20, 320 * 400, 0, 320 * 20, 320 * 400)
+    report = report_build.build(
+        WINDOW,
+        [doc],
+        Totals({"hero-test": ExperienceTotals({None: whale, "b": buyers}, {}, 50.0)}, {}, {}, {}),
+        None,
+        global_holdout=0.05,
+    )
+    b = variant(report)
+    # Then raw revenue says nothing (the whale's variance swamps it) and the capped metric,
+    # which the verdict reads, says the variant wins
+    raw = b["lift"]["revenue_per_unit"]
+    assert raw["sequential_low"] < 0 < raw["sequential_high"]
+    assert b["lift"]["revenue_per_unit_capped"]["sequential_low"] > 0
+    assert b["verdict"] == "beats_default"
+    section = report["experiences"][0]
+    assert section["revenue_cap"] == {"percentile": 0.99, "value": 50.0}
+    assert section["arms"][0]["revenue_per_unit"] > section["arms"][0]["revenue_per_unit_capped"]
+    # And the HTML report shows both, the capped row marked as the one the verdict read
+    html = report_render.to_html(report).decode()
+    assert "revenue / unit, capped" in html and "capped at the 99th percentile" in html
+    assert "revenue_per_unit_capped (verdict)" in html
+
+
+def test_with_a_covariate_the_verdict_reads_the_cuped_adjusted_lift() -> None:
+    # Given arms whose units' conversions before exposure predict those after it
+    def with_history(units: int, converted: int, before: int, both: int) -> ArmTotals:
+        return replace(arm(units, converted / units), pre_exposure=PreExposure(before, both))
+
+    holdout, b_arm = with_history(4000, 400, 800, 300), with_history(4000, 460, 800, 330)
+    report = build(ONE_VARIANT, {None: holdout, "b": b_arm})
+    b = variant(report)
+    raw, adjusted = b["lift"]["conversion_rate"], b["lift_adjusted"]["conversion_rate"]
+    # Then the adjusted interval is narrower than the raw one, and it is what the verdict read
+    assert adjusted["sequential_high"] - adjusted["sequential_low"] < (
+        raw["sequential_high"] - raw["sequential_low"]
+    )
+    assert adjusted["holdout"] == raw["holdout"] == pytest.approx(0.10)  # unadjusted means
+    assert b["trend"][-1]["sequential_low"] == adjusted["sequential_low"]
+    assert "p_value_holm" in adjusted and "p_value_holm" not in raw
+    # And without a covariate (no pre-exposure days read) there is no adjusted lift
+    assert (
+        variant(build(ONE_VARIANT, {None: arm(4000, 0.1), "b": arm(4000, 0.115)}))["lift_adjusted"]
+        == {}
+    )
