@@ -25,6 +25,15 @@ REPORT_COLUMNS = (
     ("revenue", "double"),
     ("revenue_sq", "double"),
     ("units_in_several_arms", "bigint"),
+    ("revenue_capped", "double"),
+    ("revenue_capped_sq", "double"),
+    ("revenue_cap", "double"),
+    ("pre_conversions", "bigint"),
+    ("pre_conversions_both", "bigint"),
+    ("pre_revenue", "double"),
+    ("pre_revenue_sq", "double"),
+    ("pre_revenue_product", "double"),
+    ("name", "varchar"),
 )
 
 

@@ -14,7 +14,8 @@ from earnest.decide.engine import Engine
 from earnest.report import build as report_build
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import ReportOptions, aggregate, report_date, run
+from earnest_aws.nightly_report import ReportOptions, report_date, run
+from earnest_aws.report_sources import Streamed
 from earnest_aws.reports_store import ReportsStore
 from tests.builders.experiences import allocated, experience
 from tests.builders.report_events import at, conversion, exposure, iso, put_s3, simulate
@@ -406,14 +407,18 @@ def test_a_rise_in_a_lower_is_better_event_pauses_a_winner_with_its_own_audit_en
 def test_the_days_before_the_window_give_cupeds_covariate_and_nothing_else(
     settings: Any,
 ) -> None:
-    # Given a three-day window, five pre-exposure days, and a unit that bought three days
-    # before its first exposure (inside them) and one that bought six days before (outside)
-    push(settings, WINNER)
+    # Given an allocation started two days before the night, five pre-exposure days, and a
+    # unit that bought three days before its first exposure (inside them) and one that
+    # bought six days before (outside)
     start = DAY - timedelta(days=2)
+    since = iso(datetime.combine(start, datetime.min.time()))
+    ExperiencesStore(settings.experiences_table).save(
+        WINNER, None, actor="alice", action="create", ops=allocated(WINNER, since)
+    )
     upload(
         settings,
         [
-            exposure("early", "winner", "b", "personalized", at(start - timedelta(days=1))),
+            exposure("early", "winner", "b", "personalized", at(start - timedelta(days=2))),
             conversion("u1", at(start - timedelta(days=3)), 20.0),
             conversion("u2", at(start - timedelta(days=6)), 20.0),
             exposure("u1", "winner", "b", "personalized", at(start)),
@@ -421,7 +426,7 @@ def test_the_days_before_the_window_give_cupeds_covariate_and_nothing_else(
             conversion("u2", at(start, 12), 30.0),
         ],
     )
-    options = ReportOptions(lookback_days=3, pre_exposure_days=5, write=False)
+    options = ReportOptions(lookback_days=2, pre_exposure_days=5, write=False)
     report = run(DAY, settings, options).report
     # Then only the window's exposures are analysed, and the exposure before it is counted
     assert units(report, "winner")["b"] == 2
@@ -430,13 +435,8 @@ def test_the_days_before_the_window_give_cupeds_covariate_and_nothing_else(
     # And u1's purchase before its exposure is its covariate, not an outcome
     b = by_id(report, "winner")["arms"][1]
     assert (b["conversions"], b["revenue"]) == (1, 30.0)
-    totals = aggregate(
-        ReportsStore(settings.events_bucket),
-        report_build.Window(DAY, 3),
-        [WINNER],
-        set(),
-        7,
-        pre_exposure_days=5,
+    totals = Streamed(ReportsStore(settings.events_bucket)).totals(
+        report_build.Window(DAY, 3), [WINNER], set(), 7, pre_exposure_days=5
     )
     pre = totals.experiences["winner"].arms["b"].pre_exposure
     assert pre is not None and (pre.conversions, pre.conversions_both) == (1, 0)
