@@ -219,9 +219,12 @@ class ConsentWriter(ConsentStore):
 
     # ------------------------------------------------------------ replay protection
 
-    def claim_webhook(self, webhook_id: str, expires_at: int, now: int) -> bool:
-        """True the first time a webhook-id is seen while it can still verify; False after.
+    def claim_webhook(self, webhook_id: str, digest: str, expires_at: int, now: int) -> bool:
+        """True the first time a webhook-id is seen while it can still verify, or again for
+        the same body while that claim is unfinished; False after.
 
+        The second case is the sender's retry of a request whose claim was written but whose
+        answer was lost (a timeout): its records may not be stored, so it must get through.
         One item per id, spread over partitions (not one hot `__webhooks__` key); DynamoDB's
         TTL removes it eventually, and the condition ignores an expired one that lingers.
         """
@@ -232,15 +235,29 @@ class ConsentWriter(ConsentStore):
                     Item={
                         **item_key(f"{WEBHOOK_PREFIX}{webhook_id}", "webhook"),
                         "expires_at": {"N": str(expires_at)},
+                        "digest": {"S": digest},
                     },
-                    ConditionExpression="attribute_not_exists(subject_id) OR expires_at < :now",
-                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                    ConditionExpression="attribute_not_exists(subject_id) OR expires_at < :now"
+                    " OR (digest = :digest AND attribute_not_exists(finished))",
+                    ExpressionAttributeValues={":now": {"N": str(now)}, ":digest": {"S": digest}},
                 )
             except Exception as exc:
                 if is_condition_failure(exc):
                     return False
                 raise
         return True
+
+    def finish_webhook(self, webhook_id: str) -> None:
+        """Mark a claim done: from now on even the same body under its id is a replay."""
+        # Best effort: an unfinished claim only lets the same body through again, and
+        # applying the same update twice stores the same state.
+        with contextlib.suppress(Unavailable), translated(WRITE_FAILED):
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=item_key(f"{WEBHOOK_PREFIX}{webhook_id}", "webhook"),
+                UpdateExpression="SET finished = :yes",
+                ExpressionAttributeValues={":yes": {"BOOL": True}},
+            )
 
     def release_webhook(self, webhook_id: str) -> None:
         """Forget a claimed id whose processing failed, so the sender's retry gets through."""

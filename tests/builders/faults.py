@@ -1,5 +1,6 @@
-"""Faults injected at the AWS client layer: a botocore `before-send` hook on a real client
-(moto behind it) that fails like a hung or dropped connection, and counts the attempts."""
+"""Faults injected at the AWS client layer: botocore hooks on a real client (moto behind it)
+that fail like a hung or dropped connection (`Hung`: before the request is sent; `Lost`:
+after the service acted, its answer lost), and count the attempts."""
 
 from __future__ import annotations
 
@@ -30,6 +31,22 @@ class Hung:
 
     def heal(self) -> None:
         self.client.meta.events.unregister(self.event, self._send)
+
+
+class Lost:
+    """The first `failures` calls of `operation` reach the service (moto does the write), but
+    their answers are lost: the caller sees a read timeout, as after a dropped connection."""
+
+    def __init__(self, aws_client: Any, operation: str, failures: int = 1) -> None:
+        self.calls = 0
+        self.failures = failures
+        service = aws_client.meta.service_model.service_id.hyphenize()
+        aws_client.meta.events.register(f"after-call.{service}.{operation}", self._lose)
+
+    def _lose(self, http_response: Any = None, **_: Any) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ReadTimeoutError(endpoint_url=getattr(http_response, "url", ""))
 
 
 @contextmanager

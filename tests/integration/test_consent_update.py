@@ -459,6 +459,36 @@ def test_a_webhook_answered_503_by_a_failed_write_is_retried_to_success(
     assert status == 401 and body["error"]["field"] == "webhook-id"  # now it is a replay
 
 
+def test_a_webhook_whose_claim_was_written_but_whose_answer_was_lost_is_retried_to_success(
+    aws: Any, consent: Post
+) -> None:
+    """The webhook-id's claim reached DynamoDB, its answer did not: the request is a 503, and
+    the CMP's retry of the same body (same id, fresh signature) is stored, not a replay."""
+    from tests.builders.faults import Lost
+
+    lost = Lost(client("dynamodb"), "PutItem")
+    status, _, body = consent(update(purposes=DENIED), msg_id="msg_lost")
+    assert lost.calls == 1 and status == 503 and body["error"]["code"] == "unavailable"
+    assert stored(aws, "a-1") is None
+    status, _, body = consent(update(purposes=DENIED), msg_id="msg_lost")
+    assert status == 200 and body["applied"] is True
+    assert stored(aws, "a-1") == DENIED
+    # Once stored, the same id is a replay
+    status, _, body = consent(update(purposes=DENIED), msg_id="msg_lost")
+    assert status == 401 and body["error"]["field"] == "webhook-id"
+
+
+def test_another_body_under_a_claimed_webhook_id_is_a_replay(aws: Any, consent: Post) -> None:
+    from tests.builders.faults import Lost
+
+    Lost(client("dynamodb"), "PutItem")
+    status, _, _ = consent(update(purposes=DENIED), msg_id="msg_other")
+    assert status == 503
+    status, _, body = consent(update(purposes=GRANTED), msg_id="msg_other")
+    assert status == 401 and body["error"]["field"] == "webhook-id"
+    assert stored(aws, "a-1") is None
+
+
 def test_a_repeated_key_in_a_consent_payload_is_a_400_naming_it(aws: Any, consent: Post) -> None:
     raw = (
         b'{"subject_id": "a-1", "event_id": "e-1", "event_time": "2026-01-01T10:00:00Z",'

@@ -9,6 +9,7 @@ signed message is refused before anything is applied.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +34,11 @@ class ConsentRepository(Protocol):
         self, update: ConsentUpdate, receive_time: str, request_id: str, seq: int = 0
     ) -> Outcome: ...
 
-    def claim_webhook(self, webhook_id: str, expires_at: int, now: int) -> bool: ...
+    # A claim holds the body's digest until it is finished: the sender's retry of a
+    # request whose answer was lost (same id and body, fresh signature) may claim it again.
+    def claim_webhook(self, webhook_id: str, digest: str, expires_at: int, now: int) -> bool: ...
+
+    def finish_webhook(self, webhook_id: str) -> None: ...
 
     def release_webhook(self, webhook_id: str) -> None: ...
 
@@ -80,7 +85,8 @@ def receive(
         # Remembered until the signed timestamp leaves the tolerance window: after that
         # the same bytes fail the timestamp check anyway.
         expires = message.timestamp + TOLERANCE_SECONDS
-        if not repository.claim_webhook(message.webhook_id, expires, int(now.timestamp())):
+        digest = hashlib.sha256(body).hexdigest()
+        if not repository.claim_webhook(message.webhook_id, digest, expires, int(now.timestamp())):
             raise Unauthorized("this webhook-id was already received (replay)", field="webhook-id")
     receive_time = format_time(now)
     try:
@@ -92,6 +98,8 @@ def receive(
         if message is not None:
             repository.release_webhook(message.webhook_id)
         raise
+    if message is not None:
+        repository.finish_webhook(message.webhook_id)
     return _response(sender.source, parsed, results, request_id)
 
 

@@ -32,7 +32,8 @@ CONFIG = ConsentConfig(
 class Memory:
     def __init__(self, fail: bool = False) -> None:
         self.applied: list[ConsentUpdate] = []
-        self.claims: dict[str, int] = {}
+        self.claims: dict[str, tuple[str, int]] = {}
+        self.done: set[str] = set()
         self.fail = fail
 
     def apply(
@@ -45,11 +46,15 @@ class Memory:
 
     erase = apply
 
-    def claim_webhook(self, webhook_id: str, expires_at: int, now: int) -> bool:
-        if self.claims.get(webhook_id, 0) >= now:
+    def claim_webhook(self, webhook_id: str, digest: str, expires_at: int, now: int) -> bool:
+        held = self.claims.get(webhook_id)
+        if held and held[1] >= now and not (held[0] == digest and webhook_id not in self.done):
             return False
-        self.claims[webhook_id] = expires_at
+        self.claims[webhook_id] = (digest, expires_at)
         return True
+
+    def finish_webhook(self, webhook_id: str) -> None:
+        self.done.add(webhook_id)
 
     def release_webhook(self, webhook_id: str) -> None:
         self.claims.pop(webhook_id, None)
