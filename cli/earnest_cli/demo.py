@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -361,14 +361,14 @@ def needs_consent() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Day:
-    """A simulated day. Its page views happen now, on the demo's clock: the experiences were
-    pushed moments ago and each is analysed from the start of its allocation, so each
-    night's report is today's, over every day simulated so far."""
+    """A simulated day: its number, its date, and the demo's clock moved back onto it."""
 
     number: int
+    date: date
+    shift_ms: int
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000)
+        return int(time.time() * 1000) - self.shift_ms
 
 
 @dataclass
@@ -435,7 +435,7 @@ def page_views(
     site: Site, day: Day, visitors: list[Visitor]
 ) -> list[tuple[Visitor, dict[str, Any]]]:
     """The day's page views, eight at a time, in the visitors' order."""
-    progress = Progress(f"day {day.number}: {len(visitors)} page views", len(visitors))
+    progress = Progress(f"{day.date}: {len(visitors)} page views", len(visitors))
     answers = []
     with ThreadPoolExecutor(max_workers=8) as pool:
         for answer in pool.map(lambda v: (v, site.view(v, day)), visitors):
@@ -516,9 +516,10 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
     """`earnest report --date DAY`, its verdicts and actions kept for the final table;
     whether it changed any experience (a guardrail's pause or retirement).
 
-    DAY is today: every simulated day's events happen today, after the push, so tonight's
-    report counts all the days simulated so far, as a real night's report counts every day
-    since the allocation started.
+    DAY is the simulated day: its events are stamped on it (they arrive today, and the
+    report reads the partitions up to the latest day an event may arrive), and each
+    experience is analysed from its allocation's start, so each night counts the days
+    simulated so far, as a real night's report counts every day since the allocation started.
     """
     from earnest_cli.commands import main as earnest
 
@@ -532,7 +533,11 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
         if exp["id"] == SEARCH_TEST:
             tonight = {v["variant"]: v["verdict"] or "no verdict (SRM)" for v in exp["variants"]}
             for variant, verdict in tonight.items():
-                if verdict != "no verdict (SRM)":
+                # A restart (a pause) begins a new comparison: its first nights say too
+                # early, which does not undo what the last allocation found.
+                if verdict not in ("no verdict (SRM)", "needs_more_data") or (
+                    variant not in tally.verdicts
+                ):
                     tally.verdicts[variant] = f"{verdict} (day {number})"
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(tonight.items()))
     print(f"    $ earnest report --date {day}  ->  {SEARCH_TEST}: {verdicts or 'no data'}")
@@ -546,12 +551,31 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
     return bool(report["guardrails"])
 
 
+def start_allocations(since: date) -> None:
+    """Date every pushed experience's allocation from the first simulated day: the pushed
+    rules serve the days the demo simulates, which end yesterday (an operational write,
+    audited like any other)."""
+    from earnest.experiences import lifecycle
+    from earnest_aws.experiences_store import ExperiencesStore
+    from earnest_aws.settings import settings
+
+    store = ExperiencesStore(settings().experiences_table)
+    at = f"{since.isoformat()}T00:00:00.000Z"
+    for stored in store.load_all():
+        allocation = stored.ops.get(lifecycle.ALLOCATION)
+        if isinstance(allocation, dict):
+            ops = {**stored.ops, lifecycle.ALLOCATION: {**allocation, "started_at": at}}
+            store.save_ops(stored, ops, "demo", "allocate", "the demo's first simulated day")
+
+
 def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> Tally:
-    """`days` simulated days, each a round of traffic now; the withdrawals land halfway; a
-    report each night."""
+    """`days` days ending yesterday; the withdrawals land halfway; a report each night."""
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=days)
+    start_allocations(first)
     print(
-        "  (each simulated day's events happen now, after the push: each night's report is "
-        "today's, over every day so far, since the allocation started)"
+        f"  (the experiences' allocations dated from {first}, the first simulated day; each "
+        "day's events are stamped on it, and each night's report is that day's)"
     )
     rng = random.Random(seed)
     people = population(max(visits * 2, 10), rng)  # ~4 in 5 visits are first visits
@@ -559,16 +583,17 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
     per_day = max(visits // days, 1)
     seen: dict[str, Visitor] = {}
     for number in range(1, days + 1):
-        day = Day(number)
-        print(f"\n  day {number} of {days}")
+        back = days - number + 1
+        day = Day(number, today - timedelta(days=back), back * 86_400_000)
+        print(f"\n  day {number} of {days}: {day.date}")
         if number == days // 2 + 1:
             withdrawn = withdraw(site.api, list(seen.values()), rng)
             print(f"    {withdrawn} signed-in visitors withdrew consent through the signed webhook")
         visitors = [rng.choice(people) for _ in range(per_day)]
         seen |= {v.unit: v for v in visitors}
         stored = day_traffic(site, day, visitors, rng, tally)
-        print(f"    {stored} events stored, timestamped now")
-        if nightly(datetime.now(UTC).date(), out, tally, number):
+        print(f"    {stored} events stored, timestamped on {day.date}")
+        if nightly(day.date, out, tally, number):
             time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS: 2)
     return tally
 
@@ -749,6 +774,9 @@ def run_demo(args: argparse.Namespace) -> int:
     days = max(1, min(args.days, 29))
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    # Events from the simulated days are a few days old: let /events take them (and the
+    # report read the partitions they arrive in).
+    os.environ.setdefault("EVENTS_MAX_AGE_SECONDS", str((days + 2) * 86_400))
     with (
         (out / "functions.log").open("w") as function_log,
         local_stack(api_port=0, aws_port=0, function_log=function_log) as stack,

@@ -73,7 +73,7 @@ def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path:
     else:
         assert "(no edge worker: " in text
         assert "the page views below go straight to /decide" in text
-    stored = [int(n) for n in re.findall(r"(\d+) events stored, timestamped now", days)]
+    stored = [int(n) for n in re.findall(r"(\d+) events stored, timestamped on", days)]
     assert len(stored) == 5 and min(stored) > 1000
     # The functions' logs went to their file, not into the demo's output.
     assert '"_aws"' not in text and (out / "functions.log").stat().st_size > 0
