@@ -90,16 +90,21 @@ def post(
         return exc.code, dict(exc.headers), json.loads(exc.read())
 
 
+def signed_headers(raw: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers of the local stack's CMP for `raw`: a fresh id, now."""
+    msg_id, ts = f"msg_{uuid.uuid4().hex}", int(time.time())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(KEY, msg_id, ts, raw),
+    }
+
+
 def send_consent(
     stack: Stack, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:
     raw = json.dumps(body).encode()
     if headers is None:
-        msg_id, ts = f"msg_{uuid.uuid4().hex}", int(time.time())
-        headers = {
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(ts),
-            "webhook-signature": sign(KEY, msg_id, ts, raw),
-        }
+        headers = signed_headers(raw)
     status, _, answer = post(f"{stack.api_url}/consent", raw, headers)
     return status, answer

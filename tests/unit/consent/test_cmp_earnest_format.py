@@ -92,6 +92,14 @@ def test_an_erasure_needs_no_purposes() -> None:
     assert got.action == "erase" and got.purposes == {}
 
 
+def test_what_an_erasure_carries_must_still_be_valid_and_is_not_kept() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        one(update(action="erase", consent_mode={"analytics_storage": "AAA"}))
+    assert caught.value.field == "consent_mode.analytics_storage"
+    got = one(update(action="erase", consent_mode={"analytics_storage": "granted"}))
+    assert got.action == "erase" and got.purposes == {}
+
+
 def test_a_batch_applies_each_update_on_its_own() -> None:
     parsed = earnest_format.parse(
         {"updates": [update(), update(subject_id=None), update(event_id="e2")]}, NOW

@@ -88,8 +88,20 @@ def parse_update(item: Any, prefix: str = "", now: datetime | None = None) -> Co
         jurisdiction=jurisdiction,
     )
     if action == ERASE:
+        if _CONSENT_FIELDS & item.keys():  # checked like an update's, then dropped
+            _with_consent(base, item, jurisdiction, prefix)
         return replace(base, action="erase")
+    return _with_consent(base, item, jurisdiction, prefix)
 
+
+# What an update says of consent; an erasure keeps none, but what it carries must be valid.
+_CONSENT_FIELDS = frozenset({"purposes", "consent_string", "consent_mode"})
+
+
+def _with_consent(
+    base: ConsentUpdate, item: Mapping[str, Any], jurisdiction: str | None, prefix: str
+) -> ConsentUpdate:
+    """`base` with the purposes the item's purposes, consent string or Consent Mode say."""
     maps: list[dict[str, str]] = []
     implied_regulation: str | None = None
     if "purposes" in item:
