@@ -72,12 +72,9 @@ class Streamed:
             program_span=window.program_span().bounds(),
             pre_exposure_days=pre_exposure_days,
         )
-        for day in days_before(window.start, pre_exposure_days):
-            aggregator.partition(day.isoformat(), pre_exposure=True)
-            for _, data in self.reports.event_objects(day):
-                aggregator.feed_object(data)
-        for day in window.days():
-            aggregator.partition(day.isoformat())
+        # The covariate's days first (their conversions only), then the window's.
+        for day in [*days_before(window.start, pre_exposure_days), *window.days()]:
+            aggregator.partition(day.isoformat(), pre_exposure=day < window.start)
             for _, data in self.reports.event_objects(day):
                 aggregator.feed_object(data)
         return aggregator.totals()
