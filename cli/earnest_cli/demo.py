@@ -361,9 +361,8 @@ def needs_consent() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Day:
-    """A simulated day: its number, its date, and the demo's clock moved back onto it."""
+    """A simulated day: its date, and the demo's clock moved back onto it."""
 
-    number: int
     date: date
     shift_ms: int
 
@@ -584,7 +583,7 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
     seen: dict[str, Visitor] = {}
     for number in range(1, days + 1):
         back = days - number + 1
-        day = Day(number, today - timedelta(days=back), back * 86_400_000)
+        day = Day(today - timedelta(days=back), back * 86_400_000)
         print(f"\n  day {number} of {days}: {day.date}")
         if number == days // 2 + 1:
             withdrawn = withdraw(site.api, list(seen.values()), rng)

@@ -51,6 +51,33 @@ def request(
     return body
 
 
+def one_variant(exp_id: str, placement: str, **changes: Any) -> dict[str, Any]:
+    """An experience for everyone: half held out, one variant `b`."""
+    return experience(
+        id=exp_id,
+        placement=placement,
+        audience={},
+        variants=[{"id": "b", "weight": 1, "content": {"v": "b"}}],
+        holdout=0.5,
+        **changes,
+    )
+
+
+def two_variants(exp_id: str, placement: str, **changes: Any) -> dict[str, Any]:
+    """An experience for everyone: 30 % held out, variants `a` and `b` in equal shares."""
+    return experience(
+        id=exp_id,
+        placement=placement,
+        audience={},
+        holdout=0.3,
+        variants=[
+            {"id": "a", "weight": 1, "content": {"v": "a"}},
+            {"id": "b", "weight": 1, "content": {"v": "b"}},
+        ],
+        **changes,
+    )
+
+
 def allocated(doc: dict[str, Any], since: str) -> dict[str, Any]:
     """Operational state whose current allocation of `doc` started at `since` (an ISO time):
     a store given it on a push keeps it, as for an experience pushed back then."""

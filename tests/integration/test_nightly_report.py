@@ -17,35 +17,15 @@ from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.nightly_report import ReportOptions, report_date, run
 from earnest_aws.report_sources import Streamed
 from earnest_aws.reports_store import ReportsStore
-from tests.builders.experiences import allocated, experience
+from tests.builders.experiences import allocated, one_variant, two_variants
 from tests.builders.report_events import at, conversion, exposure, iso, put_s3, simulate
 
 DAY = date(2026, 11, 20)
 PUSHED = "2026-11-01T09:00:00.000Z"  # the allocation's start, before every event here
 
 
-def one_variant(exp_id: str, placement: str, **changes: Any) -> dict[str, Any]:
-    return experience(
-        id=exp_id,
-        placement=placement,
-        audience={},
-        variants=[{"id": "b", "weight": 1, "content": {"v": "b"}}],
-        holdout=0.5,
-        **changes,
-    )
-
-
 WINNER = one_variant("winner", "home-hero")
-MIXED = experience(
-    id="mixed",
-    placement="pdp-recs",
-    audience={},
-    holdout=0.3,
-    variants=[
-        {"id": "a", "weight": 1, "content": {"v": "a"}},
-        {"id": "b", "weight": 1, "content": {"v": "b"}},
-    ],
-)
+MIXED = two_variants("mixed", "pdp-recs")
 RATES = {
     "winner": {None: 0.08, "b": 0.12},  # beats its default
     "mixed": {None: 0.10, "a": 0.10, "b": 0.04},  # a: no effect; b: loses

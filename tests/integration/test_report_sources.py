@@ -25,30 +25,15 @@ from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.nightly_report import ReportOptions, ReportStores, run
 from earnest_aws.report_sources import Queried, Streamed
 from tests.builders.duckdb_queries import DuckDBQueries
-from tests.builders.experiences import allocated, experience
+from tests.builders.experiences import allocated, one_variant, two_variants
 from tests.builders.report_events import download, put_s3, simulate
 
 pytest.importorskip("duckdb")
 
 DAY = date(2026, 11, 20)
 PUSHED = "2026-11-01T09:00:00.000Z"  # the allocation's start, before every event here
-HERO = experience(
-    id="hero",
-    placement="home",
-    audience={},
-    holdout=0.5,
-    variants=[{"id": "b", "weight": 1, "content": {"v": "b"}}],
-)
-RECS = experience(
-    id="recs",
-    placement="pdp",
-    audience={},
-    holdout=0.3,
-    variants=[
-        {"id": "a", "weight": 1, "content": {"v": "a"}},
-        {"id": "b", "weight": 1, "content": {"v": "b"}},
-    ],
-)
+HERO = one_variant("hero", "home")
+RECS = two_variants("recs", "pdp")
 RATES = {"hero": {None: 0.08, "b": 0.12}, "recs": {None: 0.10, "a": 0.10, "b": 0.04}}
 
 
