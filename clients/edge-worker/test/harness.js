@@ -19,10 +19,11 @@ export const PAGE = `<!doctype html><html><head><title>shop</title></head><body>
 <section data-earnest-placement="edge-hero"><h1 data-earnest-field="headline">Welcome to the shop</h1></section>
 </body></html>`;
 
-/** `earnest serve` on free ports; resolves once it prints "ready". */
-export async function startStack() {
+/** `earnest serve` on free ports (its functions see `extraEnv` too, e.g. FRONT_DOOR_SECRET);
+ * resolves once it prints "ready". */
+export async function startStack(extraEnv = {}) {
   const folder = mkdtempSync(join(tmpdir(), "edge-stack-"));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_")));
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_"))), ...extraEnv };
   const child = spawn(PYTHON, ["-m", "earnest_cli", "serve", "--api-port", "0", "--aws-port", "0", "--log", join(folder, "functions.log")], { env, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   await new Promise((ok, fail) => {
@@ -48,18 +49,17 @@ export function python(code, env) {
   return execFileSync(PYTHON, ["-c", code], { env: { ...process.env, ...env }, encoding: "utf8" });
 }
 
-/** An experience only the worker's tests use: contextual, but it needs personalization consent. */
-export function pushTestExperience(stack) {
+/** An experience only the worker's tests use: contextual, but it needs personalization
+ * consent. `id`, `priority` and `gated` (false: no consent needed, every visitor) vary it. */
+export function pushTestExperience(stack, { id = "edge-hero-test", priority = 1, gated = true } = {}) {
   const today = new Date().toISOString().slice(0, 10);
-  const yaml = `id: edge-hero-test
+  const audience = gated ? "audience:\n  context.device: desktop\nrequires_consent: [personalization]\n" : "";
+  const yaml = `id: ${id}
 placement: edge-hero
 owner: edge@shop.example
 status: live
-priority: 1
-audience:
-  context.device: desktop
-requires_consent: [personalization]
-variants:
+priority: ${priority}
+${audience}variants:
   - id: bold
     weight: 1
     content: {headline: "Personal pick for you"}
@@ -75,7 +75,7 @@ review_every_days: 30
 last_reviewed: ${today}
 `;
   const dir = mkdtempSync(join(tmpdir(), "edge-exp-"));
-  writeFileSync(join(dir, "edge-hero.yaml"), yaml);
+  writeFileSync(join(dir, `${id}.yaml`), yaml);
   execFileSync(PYTHON, ["-m", "earnest_cli", "push", dir, "--actor", "edge-test"], { env: stack.env, encoding: "utf8" });
 }
 

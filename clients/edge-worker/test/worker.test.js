@@ -144,7 +144,7 @@ describe("the worker", () => {
     assert.equal(JSON.parse(next.origin.headers["x-earnest-decisions"])["edge-hero"].reason, "no_consent");
   });
 
-  test("the site's signed identity cookie reaches decide; an edited one does not", async () => {
+  test("the site's signed identity cookie reaches decide; an edited one, or one copied to another visitor, does not", async () => {
     const exp = Math.floor(Date.now() / 1000) + 3600;
     const payload = Buffer.from(JSON.stringify({ user_id: "u-19", identity_confidence: 0.62, attributes: { ltv: 900 }, anonymous_id: "edge-vouched-0001", exp })).toString("base64url");
     const signed = `v1.${payload}.${createHmac("sha256", LOGIN_SECRET).update(`v1.${payload}`).digest("base64url")}`;
@@ -156,6 +156,9 @@ describe("the worker", () => {
     const edited = JSON.parse(recordingDecide.seen.at(-1).body);
     assert.deepEqual(edited.visitor, { anonymous_id: "edge-vouched-0001" });
     assert.equal(edited.attributes, undefined);
+    // The same cookie copied to another visitor: it names the first visitor's anonymous id.
+    await page(vouching, { cookie: `${GRANTED}; earnest_aid=edge-vouched-0002; earnest_identity=${signed}` });
+    assert.deepEqual(JSON.parse(recordingDecide.seen.at(-1).body).visitor, { anonymous_id: "edge-vouched-0002" });
   });
 
   test("a path outside the route table is passed through untouched", async () => {
