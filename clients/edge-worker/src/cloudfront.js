@@ -1,6 +1,7 @@
 // CloudFront (Lambda@Edge) adapter over the same core. Lambda@Edge cannot rewrite the
 // origin's body, so the origin renders the slots from the signed decisions header:
-// - origin-request: drop the viewer's x-earnest-* headers, decide within the budget,
+// - origin-request: drop the viewer's x-earnest-* headers; relay a page's beacon (POST to
+//   BEACON_PATH) to /events with the edge's authentication; else decide within the budget,
 //   forward the decisions signed, post exposures for every placement decided (the origin
 //   renders them all), waited for at most the budget;
 // - origin-response: set the anonymous-id cookie origin-request made (handed over signed,
@@ -21,6 +22,7 @@ import {
   placementsFor,
   postExposures,
   readConfig,
+  relayBeacon,
   setCookie,
   signature,
   signedByEdge,
@@ -45,6 +47,7 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
       for (const name of Object.keys(request.headers)) if (name.startsWith(EARNEST_PREFIX)) delete request.headers[name];
       const headers = new Headers();
       for (const [name, values] of Object.entries(request.headers)) headers.set(name, values[0].value);
+      if (request.method === "POST" && config.beaconPath && request.uri === config.beaconPath) return relay(config, request, headers);
       const placements = request.method === "GET" ? placementsFor(request.uri, config.routes) : [];
       if (!placements.length) return request;
       const visitor = anonymousId(headers.get("cookie"));
@@ -74,6 +77,18 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
       return response;
     },
   };
+}
+
+/** A page's beacon, relayed to /events and answered from here (the behaviour's origin-request
+ * association has IncludeBody, so the body is in the event, base64 as CloudFront sends it). */
+async function relay(config, request, headers) {
+  const { data = "", encoding, inputTruncated } = request.body ?? {};
+  const body = encoding === "base64" ? new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0))) : data;
+  const relayed = inputTruncated ? { status: 413, body: '{"error":{"code":"payload_too_large","field":"body"}}' } : await relayBeacon(config, body, headers);
+  const response = { status: String(relayed.status), headers: {}, body: relayed.body };
+  setHeader(response.headers, "content-type", "application/json");
+  setHeader(response.headers, "cache-control", "no-store");
+  return response;
 }
 
 function setHeader(headers, name, value) {

@@ -50,6 +50,9 @@ function parseConfig(env) {
     decisionsKey: decisionsSecrets.length ? hmacKeys(decisionsSecrets.slice(0, 1)).then((k) => k[0]) : null,
     cacheControl: personalizedCacheControl(env.PERSONALIZED_MAX_AGE),
     debug: env.EARNEST_DEBUG === "1" || env.EARNEST_DEBUG === "true",
+    // The site's own path for the page's beacons, relayed to /events with the edge's
+    // authentication (sendBeacon cannot add it); empty: no relay.
+    beaconPath: env.BEACON_PATH ?? "/earnest/events",
     auth: env.EARNEST_AUTH ?? "none",
     authHeader: env.EARNEST_AUTH_HEADER ?? "x-earnest-edge-secret",
     authSecret: env.EARNEST_AUTH_SECRET ?? "",
@@ -368,6 +371,27 @@ export async function postExposures(config, batch, key, fetchImpl = fetch) {
 }
 
 const MAX_BATCH = 500; // what /events takes in one request
+const MAX_BEACON_BYTES = 1024 * 1024; // and its body limit
+
+/** A page's beacon (sendBeacon to BEACON_PATH on the site itself) on to /events, with the
+ * edge's authentication, which no page can hold (the shared secret; SigV4 and the body's
+ * hash), and the browser's Sec-GPC. The body goes as the page sent it: /events judges it.
+ * Resolves to /events' status and JSON answer; 413 or 503 from here when it cannot go. */
+export async function relayBeacon(config, body, viewerHeaders, fetchImpl = fetch) {
+  if (new TextEncoder().encode(body).length > MAX_BEACON_BYTES) {
+    return { status: 413, body: JSON.stringify({ error: { code: "payload_too_large", message: `body exceeds ${MAX_BEACON_BYTES} bytes`, field: "body" } }) };
+  }
+  const headers = { "content-type": "application/json" };
+  const key = viewerHeaders.get("idempotency-key");
+  if (key) headers["idempotency-key"] = key;
+  if (viewerHeaders.get("sec-gpc") === "1") headers["sec-gpc"] = "1";
+  try {
+    const response = await fetchImpl(await authorized(config, config.eventsUrl, { method: "POST", headers, body }));
+    return { status: response.status, body: await response.text() };
+  } catch {
+    return { status: 503, body: JSON.stringify({ error: { code: "unavailable", message: "events were not recorded; retry" } }) };
+  }
+}
 
 /** Queue one page view's exposures: the page views an isolate serves within EXPOSURE_BATCH_MS
  * go to /events as one batch per consent (a batch carries one), so there are fewer requests

@@ -16,6 +16,7 @@ import {
   placementsFor,
   queueExposures,
   readConfig,
+  relayBeacon,
   setCookie,
   signedDecisions,
   withoutEarnestHeaders,
@@ -27,6 +28,10 @@ export default {
     const request = new Request(viewerRequest, { headers: withoutEarnestHeaders(viewerRequest.headers) });
     const config = readConfig(env);
     const url = new URL(request.url);
+    if (request.method === "POST" && config.beaconPath && url.pathname === config.beaconPath) {
+      const relayed = await relayBeacon(config, await request.text(), request.headers);
+      return new Response(relayed.body, { status: relayed.status, headers: { "content-type": "application/json", "cache-control": "no-store" } });
+    }
     const placements = request.method === "GET" ? placementsFor(url.pathname, config.routes) : [];
     if (!placements.length) return keptPrivate(await fetch(originRequest(request, env)), null, config);
 

@@ -3,8 +3,8 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createHmac } from "node:crypto";
-import { authorized, consentFrom, decideBody, identityFrom, pageDecisions, placementsFor, readConfig, signedDecisions, tcfPurposes } from "../src/core.js";
+import { createHash, createHmac } from "node:crypto";
+import { authorized, consentFrom, decideBody, identityFrom, pageDecisions, placementsFor, readConfig, relayBeacon, signedDecisions, tcfPurposes } from "../src/core.js";
 import { verifiedDecisions } from "../../origin/earnest-origin.mjs";
 import { join } from "node:path";
 import { WORKER_ROOT, python } from "./harness.js";
@@ -65,6 +65,31 @@ test("the SigV4 mode signs for the Lambda service in the configured region", asy
   assert.match(request.headers.get("x-amz-date"), /^\d{8}T\d{6}Z$/);
   // the body's hash is signed, as CloudFront OAC requires for a POST to a Function URL
   assert.equal(request.headers.get("x-amz-content-sha256"), "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+});
+
+test("a page's beacon is relayed to /events signed with SigV4 and its body's hash, which sendBeacon cannot send", async () => {
+  const config = readConfig({
+    EARNEST_DECIDE_URL: "x",
+    EARNEST_EVENTS_URL: "https://events.example/events",
+    EARNEST_AUTH: "sigv4",
+    AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+  });
+  const sent = [];
+  const capture = async (request) => {
+    sent.push({ request, body: await request.text() });
+    return new Response('{"stored":1}', { status: 202 });
+  };
+  const body = '{"events":[]}';
+  const answer = await relayBeacon(config, body, new Headers({ "sec-gpc": "1", "idempotency-key": "k-1", cookie: "earnest_aid=x" }), capture);
+  assert.deepEqual(answer, { status: 202, body: '{"stored":1}' });
+  const [{ request, body: relayed }] = sent;
+  assert.equal(relayed, body, "the body as the page sent it");
+  assert.equal(request.headers.get("x-amz-content-sha256"), createHash("sha256").update(body).digest("hex"));
+  assert.match(request.headers.get("authorization"), /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/lambda\/aws4_request/);
+  assert.deepEqual([request.headers.get("sec-gpc"), request.headers.get("idempotency-key"), request.headers.get("cookie")], ["1", "k-1", null]);
+  assert.equal((await relayBeacon(config, "x".repeat(1024 * 1024 + 1), new Headers(), capture)).status, 413);
+  assert.equal((await relayBeacon(config, body, new Headers(), () => Promise.reject(new Error("down")))).status, 503);
 });
 
 /** The identity cookie as the site's login signs it (clients/edge-worker/README.md). */

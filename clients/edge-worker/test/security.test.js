@@ -45,7 +45,14 @@ before(async () => {
     if (req.headers["sec-gpc"]) headers["sec-gpc"] = req.headers["sec-gpc"];
     const answer = await fetch(`${stack.api}/events`, { method: "POST", headers, body });
     const text = await answer.text();
-    stored.push({ status: answer.status, answer: JSON.parse(text), batch: JSON.parse(body), gpc: req.headers["sec-gpc"] });
+    const batch = (() => {
+      try {
+        return JSON.parse(body);
+      } catch {
+        return {}; // a beacon that is not JSON: /events says so
+      }
+    })();
+    stored.push({ status: answer.status, answer: JSON.parse(text), batch, gpc: req.headers["sec-gpc"] });
     res.writeHead(answer.status, { "content-type": "application/json" }).end(text);
   });
   slowDecide = await server((req, res) => setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}'), 2000));
@@ -194,13 +201,32 @@ describe("GPC means one thing everywhere", () => {
     let posted;
     for (let i = 0; i < 50 && !posted; i += 1) {
       await sleep(100);
-      posted = stored.slice(before).find((s) => s.batch.consent?.gpc);
+      posted = stored.slice(before).find((s) => s.batch.consent?.gpc && s.batch.events?.some((e) => e.type === "exposure"));
     }
     assert.equal(posted.status, 202);
     assert.equal(posted.gpc, "1", "the header");
     assert.equal(posted.batch.consent.gpc, true, "and the body");
     assert.deepEqual([posted.answer.accepted, posted.answer.stored, posted.answer.no_consent], [1, 0, 1]);
     assert.deepEqual(storedEvents(stack).filter((e) => e.unit_id === id), []);
+  });
+});
+
+describe("beacons reach /events through the site's own path", () => {
+  test("sendBeacon to /earnest/events through the worker is stored, with the edge's secret that no page holds; straight to /events it is refused", async () => {
+    const unit = `edge-sec-beacon-${Date.now()}`;
+    const beacon = (events) => JSON.stringify({ events, consent: { purposes: { measurement: "granted" } } });
+    const purchase = (id) => ({ type: "conversion", event_id: id, unit_id: unit, name: "purchase", value: 84.5, currency: "EUR", ts: Date.now() });
+    // As sendBeacon sends a string: text/plain, no headers of the page's choosing.
+    const send = (mf, body, headers = {}) => mf.dispatchFetch("https://shop.example/earnest/events", { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8", ...headers } });
+    const relayed = await send(live, beacon([purchase(`c-${unit}-1`)]));
+    assert.equal(relayed.status, 202);
+    assert.equal(relayed.headers.get("cache-control"), "no-store");
+    assert.equal((await relayed.json()).stored, 1);
+    const gpc = await send(live, beacon([purchase(`c-${unit}-2`)]), { "sec-gpc": "1" });
+    assert.deepEqual([(await gpc.json()).stored, (await (await send(live, "{")).json()).error.field], [0, "body"]);
+    assert.deepEqual(storedEvents(stack).filter((e) => e.unit_id === unit).map((e) => e.event_id), [`c-${unit}-1`]);
+    const direct = await fetch(`${stack.api}/events`, { method: "POST", body: beacon([purchase(`c-${unit}-3`)]), headers: { "content-type": "text/plain;charset=UTF-8" } });
+    assert.equal(direct.status, 401);
   });
 });
 
@@ -261,6 +287,20 @@ describe("the CloudFront adapter", () => {
     const other = makeHandlers({ ...config(), DECISIONS_SECRET: "another-edge-with-another-decisions-secret" });
     const theirs = await other.originRequest(viewerRequest({ cookie: GRANTED }));
     assert.equal((await originResponse(handlers, theirs)).headers["set-cookie"], undefined);
+  });
+
+  test("a page's beacon to /earnest/events is relayed from origin-request, answered there, never reaching the origin", async () => {
+    const handlers = makeHandlers(config());
+    const unit = `edge-sec-cf-beacon-${Date.now()}`;
+    const body = JSON.stringify({ events: [{ type: "conversion", event_id: `c-${unit}`, unit_id: unit, name: "purchase", value: 10, currency: "EUR", ts: Date.now() }], consent: { purposes: { measurement: "granted" } } });
+    const event = viewerRequest({ method: "POST", uri: "/earnest/events" });
+    event.Records[0].cf.request.body = { inputTruncated: false, action: "read-only", encoding: "base64", data: Buffer.from(body).toString("base64") };
+    const answer = await handlers.originRequest(event);
+    assert.equal(answer.status, "202");
+    assert.equal(JSON.parse(answer.body).stored, 1);
+    assert.equal(answer.headers["cache-control"][0].value, "no-store");
+    event.Records[0].cf.request.body.inputTruncated = true;
+    assert.equal((await handlers.originRequest(event)).status, "413");
   });
 
   test("a personalized response is private; without DECISIONS_SECRET the adapter refuses to start", async () => {
