@@ -109,7 +109,10 @@ def test_cloudfront_signs_for_events_with_origin_access_control() -> None:
         )
         # AWS also wants lambda:InvokeFunction, allowed only by way of the Function URL.
         invoke = props(name.replace("Function", "InvokeFromEdgePrincipal"))
-        assert (invoke["Action"], invoke["Principal"]) == ("lambda:InvokeFunction", "EdgePrincipalArn")
+        assert (invoke["Action"], invoke["Principal"]) == (
+            "lambda:InvokeFunction",
+            "EdgePrincipalArn",
+        )
         assert invoke["InvokedViaFunctionUrl"] is True
     grant = props("RecordExposureUrlFromCloudFront")
     assert (grant["Action"], grant["Principal"]) == (
