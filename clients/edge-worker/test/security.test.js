@@ -303,6 +303,21 @@ describe("the CloudFront adapter", () => {
     assert.equal((await handlers.originRequest(event)).status, "413");
   });
 
+  test("on Lambda@Edge it signs decide's request with SigV4 as its own role (the runtime's credentials)", async () => {
+    const seen = await server((req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}'));
+    try {
+      const runtime = { AWS_ACCESS_KEY_ID: "ASIAEDGEROLE", AWS_SECRET_ACCESS_KEY: "edge-role-secret", AWS_SESSION_TOKEN: "edge-role-session", AWS_REGION: "us-east-1" };
+      const handlers = makeHandlers({ ...config(), EARNEST_AUTH: "sigv4", EARNEST_DECIDE_URL: `${seen.url}/decide` }, runtime);
+      await handlers.originRequest(viewerRequest({ cookie: GRANTED }));
+      const [{ headers }] = seen.seen;
+      assert.match(headers.authorization, /^AWS4-HMAC-SHA256 Credential=ASIAEDGEROLE\/\d{8}\/us-east-1\/lambda\/aws4_request/);
+      assert.equal(headers["x-amz-security-token"], "edge-role-session");
+      assert.match(headers["x-amz-content-sha256"], /^[0-9a-f]{64}$/);
+    } finally {
+      await seen.close();
+    }
+  });
+
   test("a personalized response is private; without DECISIONS_SECRET the adapter refuses to start", async () => {
     const handlers = makeHandlers(config());
     const id = await variantVisitor();
