@@ -10,6 +10,7 @@
 // SigV4 credentials are the function's own role's, from the runtime.
 
 import {
+  CDN_CACHE_HEADERS,
   DECISIONS_HEADER,
   EARNEST_PREFIX,
   anonymousId,
@@ -72,7 +73,7 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
       if (id) (response.headers["set-cookie"] ??= []).push({ key: "Set-Cookie", value: setCookie(id) });
       if (request.headers[DECISIONS_HEADER] || response.headers["set-cookie"]?.length) {
         setHeader(response.headers, "cache-control", config.cacheControl);
-        for (const name of ["expires", "surrogate-control", "cdn-cache-control"]) delete response.headers[name];
+        for (const name of CDN_CACHE_HEADERS) delete response.headers[name];
       }
       return response;
     },

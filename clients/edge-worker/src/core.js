@@ -17,7 +17,7 @@ const ID = /^[A-Za-z0-9_-]{8,64}$/;
 // The trace (the experiences that lost, and why) only with EARNEST_DEBUG.
 const PAGE_FIELDS = ["experience", "variant", "reason", "content", "token"];
 // Headers by which an origin tells a CDN to cache regardless of Cache-Control.
-const CDN_CACHE_HEADERS = ["cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control", "expires"];
+export const CDN_CACHE_HEADERS = ["cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control", "expires"];
 
 const configs = new WeakMap();
 

@@ -33,7 +33,7 @@ export default {
       return new Response(relayed.body, { status: relayed.status, headers: { "content-type": "application/json", "cache-control": "no-store" } });
     }
     const placements = request.method === "GET" ? placementsFor(url.pathname, config.routes) : [];
-    if (!placements.length) return keptPrivate(await fetch(originRequest(request, env)), null, config);
+    if (!placements.length) return keptPrivate(await fetch(originRequest(request, env)), config);
 
     const visitor = anonymousId(request.headers.get("cookie"));
     const consent = consentFrom(request.headers, config);
@@ -46,7 +46,7 @@ export default {
     const origin = await fetch(upstream);
     let response = new Response(origin.body, origin);
     if (visitor.isNew) response.headers.append("set-cookie", setCookie(visitor.id));
-    response = keptPrivate(response, decisions, config);
+    if (mustBePrivate(decisions, response.headers)) makePrivate(response.headers, config);
     if (!decisions || !(response.headers.get("content-type") ?? "").includes("text/html")) return response;
 
     const shown = new Set();
@@ -58,10 +58,10 @@ export default {
   },
 };
 
-/** The response, out of shared caches when it carries personalization or sets a cookie;
- * otherwise cached as the origin said. */
-function keptPrivate(response, decisions, config) {
-  if (!mustBePrivate(decisions, response.headers)) return response;
+/** The origin's response to a page not decided for: out of shared caches when it sets a
+ * cookie, otherwise cached as the origin said. */
+function keptPrivate(response, config) {
+  if (!mustBePrivate(null, response.headers)) return response;
   const mine = new Response(response.body, response);
   makePrivate(mine.headers, config);
   return mine;
