@@ -51,15 +51,16 @@ test("the shared-secret mode sends the header the bindings name", async () => {
   assert.equal(request.headers.get("x-origin-verify"), "s3cret");
 });
 
+const SIGV4 = {
+  EARNEST_DECIDE_URL: "x",
+  EARNEST_EVENTS_URL: "https://events.example/events",
+  EARNEST_AUTH: "sigv4",
+  AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+  AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+};
+
 test("the SigV4 mode signs for the Lambda service in the configured region", async () => {
-  const config = readConfig({
-    EARNEST_DECIDE_URL: "x",
-    EARNEST_EVENTS_URL: "y",
-    EARNEST_AUTH: "sigv4",
-    AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
-    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-    AWS_REGION: "eu-west-1",
-  });
+  const config = readConfig({ ...SIGV4, AWS_REGION: "eu-west-1" });
   const request = await authorized(config, "https://abc.lambda-url.eu-west-1.on.aws/decide", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
   assert.match(request.headers.get("authorization"), /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request, SignedHeaders=[^,]*host[^,]*x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/);
   assert.match(request.headers.get("x-amz-date"), /^\d{8}T\d{6}Z$/);
@@ -68,13 +69,7 @@ test("the SigV4 mode signs for the Lambda service in the configured region", asy
 });
 
 test("a page's beacon is relayed to /events signed with SigV4 and its body's hash, which sendBeacon cannot send", async () => {
-  const config = readConfig({
-    EARNEST_DECIDE_URL: "x",
-    EARNEST_EVENTS_URL: "https://events.example/events",
-    EARNEST_AUTH: "sigv4",
-    AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
-    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-  });
+  const config = readConfig({ ...SIGV4 });
   const sent = [];
   const capture = async (request) => {
     sent.push({ request, body: await request.text() });
