@@ -275,13 +275,15 @@ class Visitor:
         """The CMP cookie as the edge reads it; stale after a withdrawal (the webhook wins)."""
         return {"purposes": dict(GRANTED)} if self.consents else {}
 
-    def page_headers(self, identity_secret: str) -> dict[str, str]:
-        """The browser's request for the landing page: its cookies, device and referrer."""
+    def page_headers(self, identity_secret: str, expires_at: int) -> dict[str, str]:
+        """The browser's request for the landing page: its cookies, device and referrer. The
+        identity cookie names this visitor's anonymous id and expires (the worker's rules)."""
         jar = [f"earnest_aid={self.unit}"]
         if self.consents:
             jar.append(f"{CONSENT_COOKIE}={quote(json.dumps(GRANTED))}")
         if self.user_id:
-            jar.append(f"{IDENTITY_COOKIE}={identity_cookie(identity_secret, self.identity())}")
+            claims = self.identity() | {"anonymous_id": self.unit, "exp": expires_at}
+            jar.append(f"{IDENTITY_COOKIE}={identity_cookie(identity_secret, claims)}")
         return {
             "user-agent": DEVICES[self.device],
             "referer": SEARCH_ENGINE,
@@ -384,7 +386,8 @@ class Site:
 
     def view(self, v: Visitor, day: Day) -> dict[str, Any]:
         if self.edge is not None:
-            return self.edge.view(PAGE, v.page_headers(self.edge.identity_secret))[0]
+            headers = v.page_headers(self.edge.identity_secret, self.edge.identity_expiry())
+            return self.edge.view(PAGE, headers)[0]
         decisions: dict[str, Any] = post(f"{self.api}/decide", v.body())[1]["decisions"]
         events = [exposure(d["token"], day) for d in decisions.values() if d["token"]]
         if events:
@@ -658,6 +661,7 @@ class Edge:
     url: str
     relay: str
     identity_secret: str
+    clock_skew_s: float = 0.0  # the worker's clock minus the demo's (faketime moves only ours)
 
     def view(self, path: str, headers: dict[str, str]) -> tuple[dict[str, Any], str, str]:
         """A page view: its decisions (the page's JSON script element; none on the default
@@ -669,6 +673,10 @@ class Edge:
         slots = re.findall(r'placement="([^"]+)" data-earnest-reason="([^"]+)"', html)
         marked = ", ".join(f"{p}={r}" for p, r in slots) or "none (the default page)"
         return (json.loads(found[1]) if found else {}), marked, cookie
+
+    def identity_expiry(self) -> int:
+        """An identity cookie's `exp`: an hour ahead on the worker's clock, which checks it."""
+        return int(time.time() + self.clock_skew_s) + 3600
 
     def set_clock(self, now_ms: int) -> None:
         """Date the exposures relayed from now on as if the worker's clock read `now_ms`."""
@@ -704,7 +712,7 @@ def edge_worker(api: str) -> Iterator[Edge | None]:
         print("\n(no edge worker: no Node, or no `npm ci` in clients/edge-worker)")
         yield None
         return
-    secret = secrets.token_urlsafe(24)  # the shop's login signs identity cookies with it
+    secret = secrets.token_urlsafe(32)  # the shop's login signs identity cookies with it
     env = {"EARNEST_API": api, "DECIDE_TIMEOUT_MS": str(DEMO_BUDGET_MS)}
     env |= {"CONSENT_COOKIE": CONSENT_COOKIE, "IDENTITY_SECRET": secret}
     process = subprocess.Popen(
@@ -734,7 +742,9 @@ def _ready(process: subprocess.Popen[str], secret: str) -> Edge | None:
     ready, _, _ = select.select([process.stdout], [], [], WORKER_START_SECONDS)
     words = (process.stdout.readline() if ready else "").split()
     if len(words) == 4 and words[0] == "worker":
-        return Edge(words[1], words[3], secret)
+        with urllib.request.urlopen(f"{words[3]}/clock", timeout=30) as response:
+            worker_now_ms = json.loads(response.read())["now"]
+        return Edge(words[1], words[3], secret, worker_now_ms / 1000 - time.time())
     print(f"\n(no edge worker: serve.mjs did not start within {WORKER_START_SECONDS} s)")
     return None
 

@@ -33,8 +33,9 @@ _CfnLoader.add_multi_constructor("!", _any_tag)
 
 
 @cache
-def load_template() -> dict[str, Any]:
-    with TEMPLATE.open() as f:
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """template.yaml, or another CloudFormation template (the edge worker's site template)."""
+    with path.open() as f:
         template: dict[str, Any] = yaml.load(f, Loader=_CfnLoader)
     return template
 

@@ -11,6 +11,7 @@ const mf = worker({
   EARNEST_DECIDE_URL: `${api}/decide`,
   EARNEST_EVENTS_URL: `${api}/events`,
   ORIGIN_URL: site.url,
+  DECISIONS_SECRET: "the-bench-origin-shares-this-decisions-secret", // the signed header, as deployed
   EARNEST_ROUTES: JSON.stringify({ "/": ["home-hero", "pdp-recs"] }),
 });
 const url = await mf.ready;

@@ -6,7 +6,8 @@
 // The worker posts its exposures through a relay to `${EARNEST_API}/events`, so that a
 // simulation can date them on the day it simulates: after `POST /clock {"now": MS}` every
 // event's `ts` is moved as if this process's clock had read MS then (the simulation's clock
-// may differ from the worker's); `GET /stats` counts the batches and events relayed and the
+// may differ from the worker's), and `GET /clock` reads the worker's own clock (for the
+// identity cookies' `exp`); `GET /stats` counts the batches and events relayed and the
 // events /events stored, so the simulation knows when the worker's background posts are in.
 
 import { server, worker } from "./test/harness.js";
@@ -23,6 +24,7 @@ let shiftMs = 0;
 
 async function relay(req, res, body) {
   if (req.method === "GET" && req.url === "/stats") return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(stats));
+  if (req.method === "GET" && req.url === "/clock") return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ now: Date.now() }));
   if (req.method === "POST" && req.url === "/clock") {
     shiftMs = Date.now() - Number(JSON.parse(body).now);
     return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ shift_ms: shiftMs }));

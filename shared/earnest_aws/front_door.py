@@ -4,7 +4,8 @@ The CDN adds `x-earnest-edge-secret: <secret>` to every request it forwards to d
 events; a request without a valid one is refused before any work. Several secrets are valid
 at once (comma-separated), so a rotation is: add the new one, switch the CDN, drop the old.
 Compared in constant time. With FrontDoor=cloudfront no secret is configured and the check
-admits everything: IAM (CloudFront's SigV4) has already decided.
+admits everything: IAM has already decided (decide's URL answers only the edge's own SigV4,
+events' also the public distribution's, docs/deployment.md).
 
 `admits` is pure; `load_secrets` reads the configuration once per cold start.
 """

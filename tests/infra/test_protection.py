@@ -4,6 +4,9 @@ and a front door the edge can use."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -92,36 +95,80 @@ def test_snapstart_for_decide_is_a_parameter() -> None:
     assert TEMPLATE["Parameters"]["DecideSnapStart"]["Default"] == "false"
 
 
-def test_cloudfront_signs_for_decide_and_events_with_origin_access_control() -> None:
+def test_cloudfront_signs_for_events_with_origin_access_control() -> None:
     assert TEMPLATE["Parameters"]["FrontDoor"]["AllowedValues"] == ["cloudfront", "header"]
     oac = props("EdgeOriginAccessControl")["OriginAccessControlConfig"]
     assert (oac["OriginAccessControlOriginType"], oac["SigningProtocol"]) == ("lambda", "sigv4")
     assert oac["SigningBehavior"] == "always"
-    config = props("EdgeDistribution")["DistributionConfig"]
-    origins = {o["Id"]: o for o in config["Origins"]}
-    assert set(origins) == {"decide", "events"}
-    assert all(o["OriginAccessControlId"] == "EdgeOriginAccessControl.Id" for o in origins.values())
-    assert [b["TargetOriginId"] for b in config["CacheBehaviors"]] == ["events"]
     for name in ("DecideFunction", "RecordExposureFunction"):
         assert props(name)["FunctionUrlConfig"]["AuthType"] == ["UseCloudFront", "AWS_IAM", "NONE"]
-        grant = props(name.replace("Function", "UrlFromCloudFront"))
-        assert grant["Action"] == "lambda:InvokeFunctionUrl"
-        assert grant["Principal"] == "cloudfront.amazonaws.com"
-        assert "distribution/${EdgeDistribution}" in grant["SourceArn"]
         edge = props(name.replace("Function", "UrlFromEdgePrincipal"))
         assert (edge["Action"], edge["Principal"]) == (
             "lambda:InvokeFunctionUrl",
             "EdgePrincipalArn",
         )
         # AWS also wants lambda:InvokeFunction, allowed only by way of the Function URL.
-        for grant_id, principal in (
-            ("InvokeFromCloudFront", "cloudfront.amazonaws.com"),
-            ("InvokeFromEdgePrincipal", "EdgePrincipalArn"),
-        ):
-            invoke = props(name.replace("Function", grant_id))
-            assert (invoke["Action"], invoke["Principal"]) == ("lambda:InvokeFunction", principal)
-            assert invoke["InvokedViaFunctionUrl"] is True
+        invoke = props(name.replace("Function", "InvokeFromEdgePrincipal"))
+        assert (invoke["Action"], invoke["Principal"]) == (
+            "lambda:InvokeFunction",
+            "EdgePrincipalArn",
+        )
+        assert invoke["InvokedViaFunctionUrl"] is True
+    grant = props("RecordExposureUrlFromCloudFront")
+    assert (grant["Action"], grant["Principal"]) == (
+        "lambda:InvokeFunctionUrl",
+        "cloudfront.amazonaws.com",
+    )
+    assert "distribution/${EdgeDistribution}" in grant["SourceArn"]
     assert props("ConsentUpdateFunction")["FunctionUrlConfig"]["AuthType"] == "NONE"
+
+
+def _grants_on(function: str) -> list[dict[str, Any]]:
+    return [
+        r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["FunctionName"] == f"{function}.Alias"
+    ]
+
+
+def test_decide_is_no_oracle_the_public_distribution_serves_events_only() -> None:
+    """Issue 17: a browser could POST /decide through the distribution with any user_id and
+    identity_confidence 1 and read saved-group membership and stored withdrawals. Now no
+    origin, behaviour or grant lets the distribution reach decide; decide answers only the
+    edge's SigV4 (cloudfront) or the shared secret (header)."""
+    config = props("EdgeDistribution")["DistributionConfig"]
+    assert [o["Id"] for o in config["Origins"]] == ["events"]
+    assert all("DecideFunctionUrl" not in str(o) for o in config["Origins"])
+    assert [(b["PathPattern"], b["TargetOriginId"]) for b in config["CacheBehaviors"]] == [
+        ("/events", "events")
+    ]
+    [not_found] = config["DefaultCacheBehavior"]["FunctionAssociations"]
+    assert not_found["EventType"] == "viewer-request"
+    assert not_found["FunctionARN"] == "EdgeNotFound.FunctionMetadata.FunctionARN"
+    for grant in _grants_on("DecideFunction"):
+        assert grant["Principal"] in ("EdgePrincipalArn", "*"), grant
+        if grant["Principal"] == "*":  # FrontDoor=header: the handler checks the secret first
+            assert props("DecideFunction")["Environment"]["Variables"]["FRONT_DOOR_SECRET_PARAM"]
+    # cloudfront without an edge principal would leave decide answering nobody: refused.
+    [rule] = TEMPLATE["Rules"].values()
+    assert rule["RuleCondition"] == ["FrontDoor", "cloudfront"]  # !Equals [!Ref FrontDoor, …]
+    assert "EdgePrincipalArn" in str(rule["Assertions"])
+
+
+def test_the_distribution_answers_404_to_every_path_but_events() -> None:
+    """The viewer-request function, run as CloudFront runs it (plain JS, one handler)."""
+    code = props("EdgeNotFound")["FunctionCode"]
+    assert props("EdgeNotFound")["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    node = shutil.which("node")
+    assert node, "node runs the CloudFront function (make test installs it)"
+    script = code + (
+        "\nfor (const uri of ['/decide', '/', '/decide/x', '/anything']) "
+        "console.log(JSON.stringify(handler({request: {method: 'POST', uri}})));"
+    )
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True)
+    answers = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [a["statusCode"] for a in answers] == [404, 404, 404, 404]
 
 
 def test_the_header_front_door_opens_the_urls_and_names_its_secret_only_when_chosen() -> None:

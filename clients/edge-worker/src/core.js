@@ -5,9 +5,19 @@ import { AwsClient } from "aws4fetch";
 
 export const COOKIE = "earnest_aid";
 export const DECISIONS_HEADER = "x-earnest-decisions";
+export const SIGNATURE_HEADER = "x-earnest-signature";
 export const IDENTITY_COOKIE = "earnest_identity";
+/** Every request header under this prefix is the edge's to set: a viewer's are dropped. */
+export const EARNEST_PREFIX = "x-earnest-";
+export const MIN_SECRET_BYTES = 32;
+export const IDENTITY_MAX_DAYS = 30; // how far ahead an identity cookie's `exp` may lie
 const YEAR_SECONDS = 365 * 24 * 3600;
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
+// What the page may see of a decision: what it renders and the token its exposure carries.
+// The trace (the experiences that lost, and why) only with EARNEST_DEBUG.
+const PAGE_FIELDS = ["experience", "variant", "reason", "content", "token"];
+// Headers by which an origin tells a CDN to cache regardless of Cache-Control.
+export const CDN_CACHE_HEADERS = ["cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control", "expires"];
 
 const configs = new WeakMap();
 
@@ -24,6 +34,7 @@ export function readConfig(env) {
 
 function parseConfig(env) {
   const routes = typeof env.EARNEST_ROUTES === "string" ? JSON.parse(env.EARNEST_ROUTES) : env.EARNEST_ROUTES;
+  const decisionsSecrets = secretsOf(env, "DECISIONS_SECRET");
   return {
     decideUrl: required(env, "EARNEST_DECIDE_URL"),
     eventsUrl: required(env, "EARNEST_EVENTS_URL"),
@@ -33,7 +44,15 @@ function parseConfig(env) {
     routes: Object.entries(routes ?? {}),
     consentCookie: env.CONSENT_COOKIE ?? "",
     identityCookie: env.IDENTITY_COOKIE || IDENTITY_COOKIE,
-    identityKeys: hmacKeys(env.IDENTITY_SECRET ?? ""),
+    identityKeys: hmacKeys(secretsOf(env, "IDENTITY_SECRET")),
+    // The origin's shared secret: the first signs the decisions header (the origin verifies
+    // with every one it holds, so a rotation has no gap). None: no decisions header at all.
+    decisionsKey: decisionsSecrets.length ? hmacKeys(decisionsSecrets.slice(0, 1)).then((k) => k[0]) : null,
+    cacheControl: personalizedCacheControl(env.PERSONALIZED_MAX_AGE),
+    debug: env.EARNEST_DEBUG === "1" || env.EARNEST_DEBUG === "true",
+    // The site's own path for the page's beacons, relayed to /events with the edge's
+    // authentication (sendBeacon cannot add it); empty: no relay.
+    beaconPath: env.BEACON_PATH ?? "/earnest/events",
     auth: env.EARNEST_AUTH ?? "none",
     authHeader: env.EARNEST_AUTH_HEADER ?? "x-earnest-edge-secret",
     authSecret: env.EARNEST_AUTH_SECRET ?? "",
@@ -50,6 +69,45 @@ function parseConfig(env) {
 function required(env, name) {
   if (!env[name]) throw new Error(`binding ${name} is not set`);
   return env[name];
+}
+
+/** A binding's secrets, comma-separated: each at least MIN_SECRET_BYTES long, or the worker
+ * refuses to start with an error naming the binding (a short secret can be guessed). */
+export function secretsOf(env, name) {
+  const secrets = String(env[name] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (secrets.some((s) => new TextEncoder().encode(s).length < MIN_SECRET_BYTES)) {
+    throw new Error(`binding ${name}: each secret must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  return secrets;
+}
+
+/** What a page that carries personalization or sets a cookie is sent with: never stored by a
+ * shared cache; PERSONALIZED_MAX_AGE > 0 lets the visitor's own browser keep it that long. */
+function personalizedCacheControl(maxAge) {
+  const seconds = Number(maxAge ?? 0);
+  if (!Number.isInteger(seconds) || seconds < 0) throw new Error("binding PERSONALIZED_MAX_AGE: a whole number of seconds");
+  return seconds > 0 ? `private, max-age=${seconds}` : "private, no-store";
+}
+
+/** The viewer's request headers without any `x-earnest-*`: only the edge sets those (the
+ * decisions, their signature, the anonymous-id handoff), so nothing a visitor sends steers it. */
+export function withoutEarnestHeaders(headers) {
+  const kept = new Headers(headers);
+  for (const name of [...kept.keys()]) if (name.startsWith(EARNEST_PREFIX)) kept.delete(name);
+  return kept;
+}
+
+/** Whether a response must stay out of shared caches: it carries personalization (decisions
+ * were made for this visitor) or sets a cookie. */
+export function mustBePrivate(decisions, headers) {
+  return Boolean(decisions) || headers.has("set-cookie");
+}
+
+/** Mark the response's headers private (PERSONALIZED_MAX_AGE), dropping the CDN-only caching
+ * headers that would outrank Cache-Control at a CDN. */
+export function makePrivate(headers, config) {
+  headers.set("cache-control", config.cacheControl);
+  for (const name of CDN_CACHE_HEADERS) headers.delete(name);
 }
 
 /** The placements a path shows: the first route whose pattern matches (`*` at the end: a prefix). */
@@ -134,12 +192,10 @@ export function tcfPurposes(tcString) {
   };
 }
 
-/** The identity secrets (comma-separated; each verifies, so a rotation has no gap), imported
- * once per isolate as WebCrypto HMAC keys. */
+/** Secrets imported once per isolate as WebCrypto HMAC-SHA256 keys. */
 function hmacKeys(secrets) {
-  const raw = secrets.split(",").map((s) => s.trim()).filter(Boolean);
   const encoder = new TextEncoder();
-  return Promise.all(raw.map((s) => crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])));
+  return Promise.all(secrets.map((s) => crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])));
 }
 
 function fromBase64url(text) {
@@ -147,12 +203,36 @@ function fromBase64url(text) {
   return Uint8Array.from(bytes, (c) => c.charCodeAt(0));
 }
 
+function toBase64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** HMAC-SHA256 of `t.<value>` under DECISIONS_SECRET, as the signature header carries it:
+ * `t=<unix seconds>,v1=<base64url>` (clients/origin/ verifies it). */
+export async function signature(config, value, now = Date.now()) {
+  const t = Math.floor(now / 1000);
+  const mac = await crypto.subtle.sign("HMAC", await config.decisionsKey, new TextEncoder().encode(`${t}.${value}`));
+  return `t=${t},v1=${toBase64url(mac)}`;
+}
+
+/** Whether `sig` is this edge's signature of `value`, made at most `maxAgeSeconds` ago. */
+export async function signedByEdge(config, value, sig, maxAgeSeconds, now = Date.now()) {
+  const match = /^t=(\d{1,12}),v1=([A-Za-z0-9_-]{43})$/.exec(sig ?? "");
+  if (!match || !config.decisionsKey) return false;
+  const age = now / 1000 - Number(match[1]);
+  if (age > maxAgeSeconds || age < -60) return false;
+  const signed = new TextEncoder().encode(`${match[1]}.${value}`);
+  return crypto.subtle.verify("HMAC", await config.decisionsKey, fromBase64url(match[2]), signed);
+}
+
 /** The signed-in visitor the site vouches for: the cookie IDENTITY_COOKIE holding
  * `v1.<payload>.<sig>` (base64url), the payload JSON `{user_id, identity_confidence,
- * attributes, exp}`, the signature HMAC-SHA256 over `v1.<payload>` with IDENTITY_SECRET.
- * The browser can edit any cookie, so an unsigned, forged or expired one is ignored (null):
- * the visitor is anonymous. Without IDENTITY_SECRET no identity is read at all. */
-export async function identityFrom(headers, config, now = Date.now()) {
+ * attributes, anonymous_id, exp}`, the signature HMAC-SHA256 over `v1.<payload>` with
+ * IDENTITY_SECRET. The browser can edit any cookie and copy one, so an unsigned, forged or
+ * expired one, one with no `exp` or an `exp` more than IDENTITY_MAX_DAYS ahead, and one made
+ * for another anonymous id than this visitor's are all ignored (null): the visitor is
+ * anonymous. Without IDENTITY_SECRET no identity is read at all. */
+export async function identityFrom(headers, config, visitorId, now = Date.now()) {
   const keys = await config.identityKeys;
   const raw = keys.length ? cookies(headers.get("cookie"))[config.identityCookie] : undefined;
   const parts = (raw ?? "").split(".");
@@ -166,14 +246,16 @@ export async function identityFrom(headers, config, now = Date.now()) {
   }
   const signed = new TextEncoder().encode(`v1.${parts[1]}`);
   for (const key of keys) {
-    if (await crypto.subtle.verify("HMAC", key, signature, signed)) return vouched(payload, now);
+    if (await crypto.subtle.verify("HMAC", key, signature, signed)) return vouched(payload, visitorId, now);
   }
   return null;
 }
 
-function vouched(payload, now) {
+function vouched(payload, visitorId, now) {
   if (typeof payload?.user_id !== "string" || !payload.user_id) return null;
-  if (typeof payload.exp === "number" && payload.exp * 1000 <= now) return null;
+  if (typeof payload.anonymous_id !== "string" || payload.anonymous_id !== visitorId) return null;
+  if (typeof payload.exp !== "number" || payload.exp * 1000 <= now) return null;
+  if (payload.exp * 1000 > now + IDENTITY_MAX_DAYS * 86_400_000) return null;
   const identity = { user_id: payload.user_id };
   if (typeof payload.identity_confidence === "number") identity.identity_confidence = payload.identity_confidence;
   if (payload.attributes && typeof payload.attributes === "object") identity.attributes = payload.attributes;
@@ -239,6 +321,27 @@ export function decisionsHeader(decisions) {
   return JSON.stringify(slim);
 }
 
+/** The decisions header and its signature, for the origin to verify (clients/origin/);
+ * none without DECISIONS_SECRET, as there would be nothing an origin could check. */
+export async function signedDecisions(config, decisions, now = Date.now()) {
+  if (!config.decisionsKey) return {};
+  const value = decisionsHeader(decisions);
+  return { [DECISIONS_HEADER]: value, [SIGNATURE_HEADER]: await signature(config, value, now) };
+}
+
+/** The decisions as the page sees them: what it renders and the exposure tokens; each
+ * decision's trace (competing experiences, why they lost) only with EARNEST_DEBUG. */
+export function pageDecisions(decisions, config) {
+  const out = {};
+  for (const [placement, d] of Object.entries(decisions)) {
+    const seen = {};
+    for (const field of PAGE_FIELDS) if (d[field] !== undefined) seen[field] = d[field];
+    if (config.debug && d.trace?.length) seen.trace = d.trace;
+    out[placement] = seen;
+  }
+  return out;
+}
+
 /** One batch for the placements the page showed: an exposure per token decide returned. */
 export function exposureBatch(decisions, shown, consent, now = Date.now()) {
   const events = [];
@@ -253,11 +356,9 @@ export function exposureBatch(decisions, shown, consent, now = Date.now()) {
  * so the events are stored once whichever attempt got through. */
 export async function postExposures(config, batch, key, fetchImpl = fetch) {
   if (!batch.events.length) return 0;
-  const init = {
-    method: "POST",
-    headers: { "content-type": "application/json", "idempotency-key": key },
-    body: JSON.stringify(batch),
-  };
+  const headers = { "content-type": "application/json", "idempotency-key": key };
+  if (batch.consent?.gpc === true) headers["sec-gpc"] = "1"; // GPC both ways, as for decide
+  const init = { method: "POST", headers, body: JSON.stringify(batch) };
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
       const response = await fetchImpl(await authorized(config, config.eventsUrl, init));
@@ -270,6 +371,27 @@ export async function postExposures(config, batch, key, fetchImpl = fetch) {
 }
 
 const MAX_BATCH = 500; // what /events takes in one request
+const MAX_BEACON_BYTES = 1024 * 1024; // and its body limit
+
+/** A page's beacon (sendBeacon to BEACON_PATH on the site itself) on to /events, with the
+ * edge's authentication, which no page can hold (the shared secret; SigV4 and the body's
+ * hash), and the browser's Sec-GPC. The body goes as the page sent it: /events judges it.
+ * Resolves to /events' status and JSON answer; 413 or 503 from here when it cannot go. */
+export async function relayBeacon(config, body, viewerHeaders, fetchImpl = fetch) {
+  if (new TextEncoder().encode(body).length > MAX_BEACON_BYTES) {
+    return { status: 413, body: JSON.stringify({ error: { code: "payload_too_large", message: `body exceeds ${MAX_BEACON_BYTES} bytes`, field: "body" } }) };
+  }
+  const headers = { "content-type": "application/json" };
+  const key = viewerHeaders.get("idempotency-key");
+  if (key) headers["idempotency-key"] = key;
+  if (viewerHeaders.get("sec-gpc") === "1") headers["sec-gpc"] = "1";
+  try {
+    const response = await fetchImpl(await authorized(config, config.eventsUrl, { method: "POST", headers, body }));
+    return { status: response.status, body: await response.text() };
+  } catch {
+    return { status: 503, body: JSON.stringify({ error: { code: "unavailable", message: "events were not recorded; retry" } }) };
+  }
+}
 
 /** Queue one page view's exposures: the page views an isolate serves within EXPOSURE_BATCH_MS
  * go to /events as one batch per consent (a batch carries one), so there are fewer requests

@@ -3,7 +3,7 @@
 
 import { spawn, execFileSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -19,10 +19,11 @@ export const PAGE = `<!doctype html><html><head><title>shop</title></head><body>
 <section data-earnest-placement="edge-hero"><h1 data-earnest-field="headline">Welcome to the shop</h1></section>
 </body></html>`;
 
-/** `earnest serve` on free ports; resolves once it prints "ready". */
-export async function startStack() {
+/** `earnest serve` on free ports (its functions see `extraEnv` too, e.g. FRONT_DOOR_SECRET);
+ * resolves once it prints "ready". */
+export async function startStack(extraEnv = {}) {
   const folder = mkdtempSync(join(tmpdir(), "edge-stack-"));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_")));
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_"))), ...extraEnv };
   const child = spawn(PYTHON, ["-m", "earnest_cli", "serve", "--api-port", "0", "--aws-port", "0", "--log", join(folder, "functions.log")], { env, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   await new Promise((ok, fail) => {
@@ -48,18 +49,17 @@ export function python(code, env) {
   return execFileSync(PYTHON, ["-c", code], { env: { ...process.env, ...env }, encoding: "utf8" });
 }
 
-/** An experience only the worker's tests use: contextual, but it needs personalization consent. */
-export function pushTestExperience(stack) {
+/** An experience only the worker's tests use: contextual, but it needs personalization
+ * consent. `id`, `priority` and `gated` (false: no consent needed, every visitor) vary it. */
+export function pushTestExperience(stack, { id = "edge-hero-test", priority = 1, gated = true } = {}) {
   const today = new Date().toISOString().slice(0, 10);
-  const yaml = `id: edge-hero-test
+  const audience = gated ? "audience:\n  context.device: desktop\nrequires_consent: [personalization]\n" : "";
+  const yaml = `id: ${id}
 placement: edge-hero
 owner: edge@shop.example
 status: live
-priority: 1
-audience:
-  context.device: desktop
-requires_consent: [personalization]
-variants:
+priority: ${priority}
+${audience}variants:
   - id: bold
     weight: 1
     content: {headline: "Personal pick for you"}
@@ -75,7 +75,7 @@ review_every_days: 30
 last_reviewed: ${today}
 `;
   const dir = mkdtempSync(join(tmpdir(), "edge-exp-"));
-  writeFileSync(join(dir, "edge-hero.yaml"), yaml);
+  writeFileSync(join(dir, `${id}.yaml`), yaml);
   execFileSync(PYTHON, ["-m", "earnest_cli", "push", dir, "--actor", "edge-test"], { env: stack.env, encoding: "utf8" });
 }
 
@@ -131,16 +131,15 @@ export function origin() {
   });
 }
 
-/** The worker under Miniflare with these bindings (aws4fetch named as core.js imports it, beside it). */
+/** The worker under Miniflare with these bindings: every module under src/, worker.js first
+ * (the entry), and aws4fetch named as core.js imports it, beside them. */
 export function worker(bindings) {
   const aws4fetch = readFileSync(join(WORKER_ROOT, "node_modules/aws4fetch/dist/aws4fetch.esm.mjs"), "utf8");
+  const sources = ["worker.js", ...readdirSync(join(WORKER_ROOT, "src")).filter((f) => f.endsWith(".js") && f !== "worker.js")];
+  const modules = sources.map((f) => ({ type: "ESModule", path: join(WORKER_ROOT, "src", f), contents: readFileSync(join(WORKER_ROOT, "src", f), "utf8") }));
   return new Miniflare({
     modulesRoot: WORKER_ROOT,
-    modules: [
-      { type: "ESModule", path: join(WORKER_ROOT, "src/worker.js"), contents: readFileSync(join(WORKER_ROOT, "src/worker.js"), "utf8") },
-      { type: "ESModule", path: join(WORKER_ROOT, "src/core.js"), contents: readFileSync(join(WORKER_ROOT, "src/core.js"), "utf8") },
-      { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch },
-    ],
+    modules: [...modules, { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch }],
     compatibilityDate: "2024-09-23",
     // A fixed request.cf (a visitor in Germany): Miniflare would otherwise fetch one from
     // workers.cloudflare.com, and the tests and the demo stay on loopback.

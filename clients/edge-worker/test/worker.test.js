@@ -9,20 +9,22 @@ import { origin, pushTestExperience, sendConsent, server, startStack, storedEven
 
 const GRANTED = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "granted" }))}`;
 const DESKTOP = "Mozilla/5.0 (X11; Linux x86_64)";
+const ORIGIN_SECRET = "the-origin-shares-this-decisions-secret-0001";
+const LOGIN_SECRET = "the-site-login-signs-identity-cookies-0001";
 let stack, site, live, slowDecide, slow, brokenDecide, broken, recordingDecide, vouching, recordingEvents, batching;
 
 before(async () => {
   stack = await startStack();
   pushTestExperience(stack);
   site = await origin();
-  const bindings = { EARNEST_EVENTS_URL: `${stack.api}/events`, ORIGIN_URL: site.url, CONSENT_COOKIE: "site_consent" };
+  const bindings = { EARNEST_EVENTS_URL: `${stack.api}/events`, ORIGIN_URL: site.url, CONSENT_COOKIE: "site_consent", DECISIONS_SECRET: ORIGIN_SECRET };
   live = worker({ ...bindings, EARNEST_DECIDE_URL: `${stack.api}/decide`, DECIDE_TIMEOUT_MS: "1000" });
   slowDecide = await server((req, res) => setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}'), 2000));
   slow = worker({ ...bindings, EARNEST_DECIDE_URL: `${slowDecide.url}/decide`, DECIDE_TIMEOUT_MS: "50" });
   brokenDecide = await server((req, res) => res.writeHead(503, { "content-type": "application/json" }).end('{"error":{"code":"unavailable"}}'));
   broken = worker({ ...bindings, EARNEST_DECIDE_URL: `${brokenDecide.url}/decide` });
   recordingDecide = await server((req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}'));
-  vouching = worker({ ...bindings, EARNEST_DECIDE_URL: `${recordingDecide.url}/decide`, IDENTITY_SECRET: "site-login-secret" });
+  vouching = worker({ ...bindings, EARNEST_DECIDE_URL: `${recordingDecide.url}/decide`, IDENTITY_SECRET: LOGIN_SECRET });
   recordingEvents = await server((req, res) => res.writeHead(202, { "content-type": "application/json" }).end('{"stored":0}'));
   const decideLive = `${stack.api}/decide`;
   batching = worker({ ...bindings, EARNEST_DECIDE_URL: decideLive, EARNEST_EVENTS_URL: `${recordingEvents.url}/events`, DECIDE_TIMEOUT_MS: "1000", EXPOSURE_BATCH_MS: "400" });
@@ -142,9 +144,10 @@ describe("the worker", () => {
     assert.equal(JSON.parse(next.origin.headers["x-earnest-decisions"])["edge-hero"].reason, "no_consent");
   });
 
-  test("the site's signed identity cookie reaches decide; an edited one does not", async () => {
-    const payload = Buffer.from(JSON.stringify({ user_id: "u-19", identity_confidence: 0.62, attributes: { ltv: 900 } })).toString("base64url");
-    const signed = `v1.${payload}.${createHmac("sha256", "site-login-secret").update(`v1.${payload}`).digest("base64url")}`;
+  test("the site's signed identity cookie reaches decide; an edited one, or one copied to another visitor, does not", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const payload = Buffer.from(JSON.stringify({ user_id: "u-19", identity_confidence: 0.62, attributes: { ltv: 900 }, anonymous_id: "edge-vouched-0001", exp })).toString("base64url");
+    const signed = `v1.${payload}.${createHmac("sha256", LOGIN_SECRET).update(`v1.${payload}`).digest("base64url")}`;
     await page(vouching, { cookie: `${GRANTED}; earnest_aid=edge-vouched-0001; earnest_identity=${signed}` });
     const body = JSON.parse(recordingDecide.seen.at(-1).body);
     assert.deepEqual(body.visitor, { anonymous_id: "edge-vouched-0001", user_id: "u-19", identity_confidence: 0.62 });
@@ -153,6 +156,9 @@ describe("the worker", () => {
     const edited = JSON.parse(recordingDecide.seen.at(-1).body);
     assert.deepEqual(edited.visitor, { anonymous_id: "edge-vouched-0001" });
     assert.equal(edited.attributes, undefined);
+    // The same cookie copied to another visitor: it names the first visitor's anonymous id.
+    await page(vouching, { cookie: `${GRANTED}; earnest_aid=edge-vouched-0002; earnest_identity=${signed}` });
+    assert.deepEqual(JSON.parse(recordingDecide.seen.at(-1).body).visitor, { anonymous_id: "edge-vouched-0002" });
   });
 
   test("a path outside the route table is passed through untouched", async () => {
@@ -175,6 +181,7 @@ describe("the CloudFront adapter", () => {
       EARNEST_EVENTS_URL: `${stack.api}/events`,
       DECIDE_TIMEOUT_MS: "1000",
       CONSENT_COOKIE: "site_consent",
+      DECISIONS_SECRET: ORIGIN_SECRET,
       EARNEST_ROUTES: { "/": ["edge-hero"] },
     });
     const id = await variantVisitor();

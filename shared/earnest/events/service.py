@@ -64,7 +64,9 @@ def receive(
     batch = parse_batch(body, limits, now)
     validated = validate_batch(batch.events, verifier, now, request_id, limits, batch.sent_at_ms)
     carried = dict(batch.consent or {})
-    if gpc:  # the Sec-GPC header: at ingest it withholds measurement too (docs/events.md)
+    # GPC, as the Sec-GPC header or the body's consent.gpc (the same signal): at ingest it
+    # withholds measurement too (docs/events.md)
+    if gpc or carried.get("gpc") is True:
         carried["purposes"] = with_gpc(carried.get("purposes"), GPC_DENIES_AT_INGEST)
     kept = consented(validated.records, validated.user_ids, consent, carried, regime)
     replayed = False

@@ -174,6 +174,20 @@ def test_gpc_keeps_a_visitors_events_out_of_storage() -> None:
     assert bucket.puts == 0
 
 
+@pytest.mark.parametrize(
+    "signal",
+    [{"gpc": True}, {"carried": {"gpc": True, "purposes": {"measurement": "granted"}}}],
+    ids=["Sec-GPC header", "consent.gpc in the body"],
+)
+def test_gpc_means_the_same_as_the_header_and_in_the_body(signal: dict[str, Any]) -> None:
+    """Issue 17: the body's consent.gpc is the header's signal, so it stores nothing either,
+    even beside a CMP that grants measurement and a store that grants it too."""
+    consent, bucket = Consent({"a-1": GRANTED}), Bucket()
+    answer = post([conversion(), exposure()], consent, bucket, regime="opt_out", **signal)
+    assert (answer["accepted"], answer["stored"], answer["no_consent"]) == (2, 0, 2)
+    assert bucket.puts == 0
+
+
 # ---------------------------------------------------------------- nothing acknowledged is lost
 
 
