@@ -520,7 +520,7 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
     experience is analysed from its allocation's start, so each night counts the days
     simulated so far, as a real night's report counts every day since the allocation started.
     """
-    from earnest_cli.commands import main as earnest
+    from earnest_cli.main import main as earnest
 
     with redirect_stdout(io.StringIO()) as printed:
         code = earnest(["report", "--date", day.isoformat(), "--out", str(out)])
@@ -766,6 +766,37 @@ def show_edge(edge: Edge | None) -> None:
             print(f"    cookie set: {cookie.split('=')[0]}=…; {cookie.split('; ', 2)[-1]}")
 
 
+MAX_DAYS = 29  # the events' partitions and the examples' dates hold a month
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from earnest_cli.arguments import integer
+
+    parser.description = (
+        "The whole loop on an embedded local stack (no AWS needed, nothing to export)."
+    )
+    parser.add_argument(
+        "--visitors",
+        type=integer(1, 1_000_000),
+        default=4000,
+        help="simulated visits, all days (default 4000)",
+    )
+    parser.add_argument(
+        "--days",
+        type=integer(1, MAX_DAYS, " days"),
+        default=5,
+        help=f"simulated days, 1 to {MAX_DAYS} (default 5)",
+    )
+    parser.add_argument("--seed", type=int, default=20261123, help="the simulation's random seed")
+    parser.add_argument(
+        "--out", type=Path, default=Path(".earnest/demo-report"), help="where to keep the report"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_demo(args)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from earnest_cli.local_stack import local_stack
 
@@ -800,7 +831,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def introduce(api: str, out: Path) -> bool:
     """The examples pushed and listed, decisions with their reasons, consent in force."""
-    from earnest_cli.commands import main as earnest
+    from earnest_cli.main import main as earnest
 
     today = datetime.now(UTC).date()
     experiences = examples_as_of(today, out / "experiences")

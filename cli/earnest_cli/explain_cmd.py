@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from earnest_cli.arguments import number
 from earnest_cli.errors import CommandError
 
 HELP = (
@@ -22,17 +23,15 @@ HELP = (
 )
 
 
-def add_parser(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(
-        "explain",
-        help="why a visitor gets its decision: every candidate and why it lost",
-        description=f"Why a visitor gets its decision, per placement. {HELP}",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = f"Why a visitor gets its decision, per placement. {HELP}"
     p.add_argument("request", nargs="?", type=Path, help="a decide request body (JSON file)")
     p.add_argument("--placement", action="append", default=[], help="placement (repeatable)")
     p.add_argument("--anonymous-id", default="explain-visitor", help="default: explain-visitor")
     p.add_argument("--user-id", help="the visitor's user id, if any")
-    p.add_argument("--identity-confidence", type=float, help="0..1 (default: absent, i.e. 1)")
+    p.add_argument(
+        "--identity-confidence", type=number(0, 1), help="0..1 (default: absent, i.e. 1)"
+    )
     p.add_argument(
         "--context", action="append", default=[], metavar="KEY=VALUE", help="e.g. country=DE"
     )
@@ -48,7 +47,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--gpc", action="store_true", help="the browser sends Sec-GPC: 1")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON")
-    p.set_defaults(func=run)
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, Any]:

@@ -21,7 +21,6 @@ named in the file's header (or skipped, and said so) rather than silently droppe
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Mapping
@@ -132,33 +131,21 @@ def convert(payload: Any) -> tuple[list[tuple[dict[str, Any], list[str]]], list[
     return out, skipped
 
 
-def add_parser(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(
-        "import",
-        help="turn another tool's experiments into experience files (drafts)",
-        description="Turn another tool's experiments into Earnest experience files, as drafts "
-        "where it lacks an owner, a measurement plan or a default. Reads no AWS.",
-    )
-    p.add_argument("source", choices=["growthbook"], help="where the experiments come from")
-    p.add_argument("features", type=Path, help="a GrowthBook features payload (JSON)")
-    p.add_argument("--out", type=Path, default=Path("imported"), help="folder (default: imported)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
+def write_drafts(features: Path, out: Path) -> int:
+    """`earnest import growthbook FEATURES --out OUT`: one draft file per experiment rule."""
     try:
-        payload = json.loads(args.features.read_text())
+        payload = json.loads(features.read_text())
     except ValueError as exc:
-        raise CommandError(f"{args.features}: not valid JSON: {exc}") from None
+        raise CommandError(f"{features}: not valid JSON: {exc}") from None
     drafts, skipped = convert(payload)
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for doc, notes in drafts:
-        path = args.out / f"{doc['id']}.yaml"
+        path = out / f"{doc['id']}.yaml"
         header = "".join(f"# {note}\n" for note in notes)
         path.write_text(header + files.dump(doc))
         print(f"{doc['id']}: draft -> {path}")
     for line in skipped:
         print(f"skipped {line}")
     print(f"{len(drafts)} experiment(s) imported as drafts")
-    print(f"`earnest validate {args.out}` says what each needs before it may go live")
+    print(f"`earnest validate {out}` says what each needs before it may go live")
     return 0
