@@ -66,8 +66,9 @@ def request_from(args: argparse.Namespace) -> dict[str, Any]:
     if args.request is not None:
         try:
             body = json.loads(args.request.read_text())
-        except ValueError as exc:
-            raise CommandError(f"{args.request}: not valid JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise CommandError(f"{args.request}: not valid JSON: {why}") from None
         if not isinstance(body, dict):
             raise CommandError(f"{args.request}: a decide request is a JSON object")
         return body
@@ -91,12 +92,18 @@ def request_from(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from earnest.consent.purposes import DENIED, most_restrictive
     from earnest.decide.engine import Engine
+    from earnest.decide.request import validate_request
+    from earnest.errors import InvalidRequest
     from earnest_aws.consent_store import ConsentStore
     from earnest_aws.experiences_store import ExperiencesStore
     from earnest_aws.settings import settings
 
     body = request_from(args)
     config = settings()
+    try:
+        validate_request(body, config.max_placements)  # as decide checks it
+    except InvalidRequest as exc:
+        raise CommandError(f"not a decide request: {exc.field}: {exc.message}") from None
     rules = ExperiencesStore(config.experiences_table).load_rules()
     engine = Engine(
         rules.experiences,

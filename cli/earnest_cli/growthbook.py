@@ -135,8 +135,9 @@ def write_drafts(features: Path, out: Path) -> int:
     """`earnest import growthbook FEATURES --out OUT`: one draft file per experiment rule."""
     try:
         payload = json.loads(features.read_text())
-    except ValueError as exc:
-        raise CommandError(f"{features}: not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise CommandError(f"{features}: not valid JSON: {why}") from None
     drafts, skipped = convert(payload)
     out.mkdir(parents=True, exist_ok=True)
     for doc, notes in drafts:

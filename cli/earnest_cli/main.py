@@ -105,9 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a deployed stack (e.g. earnest-prod): table and bucket names from its outputs "
         "(default: the local names, or EXPERIENCES_TABLE, CONSENT_TABLE, EVENTS_BUCKET)",
     )
-    sub = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", action=_Commands
-    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", action=_Commands)
     for command in COMMANDS:
         sub.add_parser(command.name, help=command.help)
     return parser

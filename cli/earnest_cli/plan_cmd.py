@@ -106,7 +106,7 @@ def cadence_warnings(
 
     out = []
     for doc in docs:
-        exp_id = str(doc.get("id"))
+        exp_id = str(doc.get("id") or "?")
         seen_daily, seen_rate = (seen or {}).get(exp_id, (None, None))
         daily = daily_units if daily_units is not None else seen_daily
         if daily is None:
