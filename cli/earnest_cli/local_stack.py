@@ -416,25 +416,77 @@ class _OneDynamoDBWriteAtATime:
 
 
 def _moto_server(port: int) -> ThreadedMotoServer:
-    """moto's ThreadedMotoServer, its app behind _OneDynamoDBWriteAtATime."""
+    """moto's ThreadedMotoServer, its app behind _OneDynamoDBWriteAtATime, its connections
+    kept alive (_keep_alive_handler)."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
+
+    handler = _keep_alive_handler()
 
     class Serialized(ThreadedMotoServer):
         def _server_entry(self) -> None:  # moto's own, with the app wrapped
             app = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+                self._ip_address, self._port, app, True, request_handler=handler
             )
             self._server_ready_event.set()
             self._server.serve_forever()
 
     return Serialized(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+def _keep_alive_handler() -> type[Any]:
+    """moto's request handler (its environ: werkzeug's, with S3's underscored headers), with
+    HTTP/1.1 keep-alive as AWS answers: werkzeug's development server closes every
+    connection (`connection: close`, then it reads on to drain the socket), so each of
+    decide's consent reads paid a new connection. Here the body is read whole, by its
+    length, before the app runs, and the answer leaves in one send with its length."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class KeepAlive(MotoRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        wbufsize = 64 * 1024  # flushed after each request
+
+        def run_wsgi(self) -> None:
+            environ = self.make_environ()
+            body = environ["wsgi.input"]
+            length = environ.get("CONTENT_LENGTH")
+            if environ.get("wsgi.input_terminated"):  # chunked: werkzeug dechunks it
+                data = body.read()
+            else:
+                data = body.read(int(length)) if length and length.isdigit() else b""
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
+            environ.pop("wsgi.input_terminated", None)
+            answer: list[Any] = []
+
+            def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> Any:
+                answer[:] = [status, headers]
+                return lambda _data: None  # moto never writes outside its iterable
+
+            chunks = self.server.app(environ, start_response)
+            try:
+                out = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+            status, headers = answer
+            code, _, reason = status.partition(" ")
+            self.send_response(int(code), reason)
+            head = self.command == "HEAD"  # its length is the object's, with no body sent
+            dropped = {"connection", "transfer-encoding"} | (set() if head else {"content-length"})
+            for key, value in headers:
+                if key.lower() not in dropped:
+                    self.send_header(key, value)
+            if not head or not any(k.lower() == "content-length" for k, _ in headers):
+                self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(out)
+
+    return KeepAlive
 
 
 @contextmanager

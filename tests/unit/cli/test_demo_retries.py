@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -17,8 +17,8 @@ from earnest_cli import demo
 class _Flaky(BaseHTTPRequestHandler):
     """Answers 503 `unavailable` to the first `failures` posts, then 202."""
 
-    failures = 0
-    seen: list[tuple[str, str | None]] = []
+    failures: ClassVar[int] = 0
+    seen: ClassVar[list[tuple[str, str | None]]] = []
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
