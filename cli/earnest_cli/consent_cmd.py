@@ -13,19 +13,15 @@ import sys
 from typing import Any
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "consent",
-        help="inspect stored consent (proof of consent for an auditor)",
-        description="Inspect stored consent. Reads AWS_ENDPOINT_URL (the local stack) and "
-        "CONSENT_TABLE (default earnest-consent).",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Inspect stored consent. Reads AWS_ENDPOINT_URL (the local stack) and "
+        "CONSENT_TABLE (default earnest-consent)."
     )
     commands = parser.add_subparsers(dest="consent_command", required=True)
     show = commands.add_parser("show", help="a subject's current consent and its full history")
     show.add_argument("subject", help="the subject id (anonymous id or user id)")
     show.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.set_defaults(func=run)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
@@ -43,6 +44,7 @@ from typing import Any
 from urllib.parse import quote
 
 from earnest.timefmt import format_time
+from earnest_cli.errors import CommandError
 from earnest_cli.template import ROOT
 
 EXAMPLES = ROOT / "examples" / "experiences"
@@ -131,16 +133,55 @@ VISITORS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
 ]
 
 
+class DemoError(CommandError):
+    """The demo cannot go on (a route kept failing); said in one line, exit 2."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=2)
+
+
+# What the product asks every caller to do on a 503 (or 429): retry, backing off. Six
+# attempts over about 6 s ride out a loaded machine; a route still failing ends the demo.
+ATTEMPTS = 6
+FIRST_WAIT_SECONDS = 0.2
+RETRIED = frozenset({429, 503})
+_sleep = time.sleep
+
+
 def post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """POST JSON; a 503 or 429 is retried with backoff (the same body and headers, so the
+    same idempotency key or webhook id), and the last answer returned."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(
         url, data=data, headers={"content-type": "application/json", **(headers or {})}
     )
+    attempt = 1
+    status, answer, retry_after = _send(request)
+    while status in RETRIED and attempt < ATTEMPTS:
+        wait = FIRST_WAIT_SECONDS * 2 ** (attempt - 1)
+        if retry_after and retry_after.isdigit():
+            wait = max(wait, float(retry_after))
+        _sleep(wait * (1 + random.random() / 2))  # jitter: concurrent retries spread out
+        attempt += 1
+        status, answer, retry_after = _send(request)
+    return status, answer
+
+
+def _send(request: urllib.request.Request) -> tuple[int, Any, str | None]:
+    """(status, JSON answer, Retry-After) of one attempt."""
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
+            return response.status, json.loads(response.read()), None
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        return exc.code, json.loads(exc.read() or b"null"), exc.headers.get("retry-after")
+
+
+def answered(url: str, status: int, answer: Any) -> DemoError:
+    """The one line a route's refusal ends the demo with (after its retries)."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    said = f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else answer
+    tried = f" after {ATTEMPTS} attempts" if status in RETRIED else ""
+    return DemoError(f"{urllib.parse.urlsplit(url).path} answered {status}{tried} ({said})")
 
 
 def show_decisions(api: str) -> None:
@@ -423,9 +464,10 @@ def exposure(token: str, day: Day) -> dict[str, Any]:
 
 def post_events(api: str, batch: dict[str, Any]) -> int:
     """POST /events under an idempotency key; the number stored."""
-    status, answer = post(f"{api}/events", batch, {"idempotency-key": f"demo-{_id()}"})
+    url = f"{api}/events"
+    status, answer = post(url, batch, {"idempotency-key": f"demo-{_id()}"})
     if status != 202:
-        raise RuntimeError(f"/events answered {status}: {answer}")
+        raise answered(url, status, answer)
     return int(answer["stored"])
 
 
@@ -504,7 +546,7 @@ def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
     def send(v: Visitor) -> None:
         status, answer = post(f"{api}/consent", *signed_update(v.unit, WITHDRAWAL))
         if status != 200:
-            raise RuntimeError(f"/consent answered {status}: {answer}")
+            raise answered(f"{api}/consent", status, answer)
         v.withdrawn_at = time.time()
 
     for v in chosen:
@@ -523,12 +565,12 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
     experience is analysed from its allocation's start, so each night counts the days
     simulated so far, as a real night's report counts every day since the allocation started.
     """
-    from earnest_cli.commands import main as earnest
+    from earnest_cli.main import main as earnest
 
     with redirect_stdout(io.StringIO()) as printed:
         code = earnest(["report", "--date", day.isoformat(), "--out", str(out)])
     if code != 0:
-        raise RuntimeError(f"earnest report --date {day} failed:\n{printed.getvalue()}")
+        raise DemoError(f"earnest report --date {day} failed: {printed.getvalue().strip()}")
     report = json.loads((out / "report.json").read_text())
     tonight: dict[str, str] = {}
     for exp in report["experiences"]:
@@ -776,6 +818,37 @@ def show_edge(edge: Edge | None) -> None:
             print(f"    cookie set: {cookie.split('=')[0]}=…; {cookie.split('; ', 2)[-1]}")
 
 
+MAX_DAYS = 29  # the events' partitions and the examples' dates hold a month
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from earnest_cli.arguments import integer
+
+    parser.description = (
+        "The whole loop on an embedded local stack (no AWS needed, nothing to export)."
+    )
+    parser.add_argument(
+        "--visitors",
+        type=integer(1, 1_000_000),
+        default=4000,
+        help="simulated visits, all days (default 4000)",
+    )
+    parser.add_argument(
+        "--days",
+        type=integer(1, MAX_DAYS, " days"),
+        default=5,
+        help=f"simulated days, 1 to {MAX_DAYS} (default 5)",
+    )
+    parser.add_argument("--seed", type=int, default=20261123, help="the simulation's random seed")
+    parser.add_argument(
+        "--out", type=Path, default=Path(".earnest/demo-report"), help="where to keep the report"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_demo(args)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from earnest_cli.local_stack import local_stack
 
@@ -810,7 +883,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def introduce(api: str, out: Path) -> bool:
     """The examples pushed and listed, decisions with their reasons, consent in force."""
-    from earnest_cli.commands import main as earnest
+    from earnest_cli.main import main as earnest
 
     today = datetime.now(UTC).date()
     experiences = examples_as_of(today, out / "experiences")

@@ -93,20 +93,3 @@ def _signer() -> Any:
     region = client("s3").meta.region_name
     config = Config(signature_version="s3v4")
     return botocore.session.get_session().create_client("s3", region_name=region, config=config)
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "report-url",
-        help="a presigned link to the latest report in the stack's private bucket",
-        description="Print a presigned URL of reports/latest/index.html in EVENTS_BUCKET "
-        "(from --stack, or the environment); anyone holding it can open the report "
-        "until it expires.",
-    )
-    p.add_argument("--expires-in", type=int, default=900, help="seconds (default 900)")
-    p.set_defaults(func=run)
-
-
-def run(args: Any) -> int:
-    print(latest_report_url(settings().events_bucket, args.expires_in))
-    return 0

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from earnest_cli.arguments import number
 from earnest_cli.errors import CommandError
 
 HELP = (
@@ -22,17 +23,15 @@ HELP = (
 )
 
 
-def add_parser(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(
-        "explain",
-        help="why a visitor gets its decision: every candidate and why it lost",
-        description=f"Why a visitor gets its decision, per placement. {HELP}",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = f"Why a visitor gets its decision, per placement. {HELP}"
     p.add_argument("request", nargs="?", type=Path, help="a decide request body (JSON file)")
     p.add_argument("--placement", action="append", default=[], help="placement (repeatable)")
     p.add_argument("--anonymous-id", default="explain-visitor", help="default: explain-visitor")
     p.add_argument("--user-id", help="the visitor's user id, if any")
-    p.add_argument("--identity-confidence", type=float, help="0..1 (default: absent, i.e. 1)")
+    p.add_argument(
+        "--identity-confidence", type=number(0, 1), help="0..1 (default: absent, i.e. 1)"
+    )
     p.add_argument(
         "--context", action="append", default=[], metavar="KEY=VALUE", help="e.g. country=DE"
     )
@@ -48,7 +47,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--gpc", action="store_true", help="the browser sends Sec-GPC: 1")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON")
-    p.set_defaults(func=run)
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, Any]:
@@ -68,8 +66,9 @@ def request_from(args: argparse.Namespace) -> dict[str, Any]:
     if args.request is not None:
         try:
             body = json.loads(args.request.read_text())
-        except ValueError as exc:
-            raise CommandError(f"{args.request}: not valid JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise CommandError(f"{args.request}: not valid JSON: {why}") from None
         if not isinstance(body, dict):
             raise CommandError(f"{args.request}: a decide request is a JSON object")
         return body
@@ -93,12 +92,18 @@ def request_from(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from earnest.consent.purposes import DENIED, most_restrictive
     from earnest.decide.engine import Engine
+    from earnest.decide.request import validate_request
+    from earnest.errors import InvalidRequest
     from earnest_aws.consent_store import ConsentStore
     from earnest_aws.experiences_store import ExperiencesStore
     from earnest_aws.settings import settings
 
     body = request_from(args)
     config = settings()
+    try:
+        validate_request(body, config.max_placements)  # as decide checks it
+    except InvalidRequest as exc:
+        raise CommandError(f"not a decide request: {exc.field}: {exc.message}") from None
     rules = ExperiencesStore(config.experiences_table).load_rules()
     engine = Engine(
         rules.experiences,

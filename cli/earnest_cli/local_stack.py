@@ -8,6 +8,8 @@ standard AWS_ENDPOINT_URL.
 
 An edge worker holds keep-alive connections open, so replies go out in one send with
 Nagle off (otherwise delayed ACKs add ~40 ms per request), and chunked bodies are read.
+A body over a Function URL's 6 MB is answered 413 (read to its end, so the caller, still
+sending, gets the answer and keeps its connection).
 moto's DynamoDB is not thread-safe, so the embedded AWS makes DynamoDB writes one at a
 time, as concurrent consent updates through the routes need.
 """
@@ -67,6 +69,9 @@ LOCAL_ENV = {
 
 # A Lambda Function URL refuses bodies over 6 MB before the function runs.
 MAX_BODY_BYTES = 6 * 1024 * 1024
+# An oversize body is read to its end (and dropped) up to this, so the caller, still
+# sending, can read its 413 and keep the connection; past it the connection is closed.
+MAX_DRAINED_BYTES = 64 * 1024 * 1024
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -179,9 +184,14 @@ def function_url_event(
 
 
 class _BadBody(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, read_whole: bool = False) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.read_whole = read_whole  # the body was read to its end: the connection serves on
+
+
+def _too_large(read_whole: bool) -> _BadBody:
+    return _BadBody(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes", read_whole)
 
 
 class _RouteHandler(BaseHTTPRequestHandler):
@@ -203,7 +213,7 @@ class _RouteHandler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
         except _BadBody as bad:
-            self.close_connection = True  # what is left of the body cannot be skipped
+            self.close_connection = not bad.read_whole  # else what is left cannot be skipped
             self._error(bad.status, bad.code, bad.message)
             return
         handler = self.handlers.get(path)
@@ -231,8 +241,18 @@ class _RouteHandler(BaseHTTPRequestHandler):
             raise _BadBody(400, "invalid_request", "content-length is not a number")
         length = int(raw)
         if length > MAX_BODY_BYTES:
-            raise _BadBody(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+            drained = length <= MAX_DRAINED_BYTES
+            if drained:
+                self._discard(length)
+            raise _too_large(drained)
         return self.rfile.read(length) if length else b""
+
+    def _discard(self, length: int) -> None:
+        while length > 0:
+            got = len(self.rfile.read(min(length, 1 << 16)))
+            if not got:
+                return
+            length -= got
 
     def _read_chunks(self) -> bytes:
         parts: list[bytes] = []
@@ -246,11 +266,17 @@ class _RouteHandler(BaseHTTPRequestHandler):
             if size == 0:
                 while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
+                if total > MAX_BODY_BYTES:
+                    raise _too_large(read_whole=True)
                 return b"".join(parts)
             total += size
+            if total > MAX_DRAINED_BYTES:
+                raise _too_large(read_whole=False)
             if total > MAX_BODY_BYTES:
-                raise _BadBody(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
-            parts.append(self.rfile.read(size))
+                self._discard(size)  # read on to the end, keeping nothing
+                parts.clear()
+            else:
+                parts.append(self.rfile.read(size))
             self.rfile.readline(8)  # the CRLF after each chunk
 
     def _allowed_origin(self, cors: dict[str, Any]) -> str | None:
@@ -390,25 +416,77 @@ class _OneDynamoDBWriteAtATime:
 
 
 def _moto_server(port: int) -> ThreadedMotoServer:
-    """moto's ThreadedMotoServer, its app behind _OneDynamoDBWriteAtATime."""
+    """moto's ThreadedMotoServer, its app behind _OneDynamoDBWriteAtATime, its connections
+    kept alive (_keep_alive_handler)."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
+
+    handler = _keep_alive_handler()
 
     class Serialized(ThreadedMotoServer):
         def _server_entry(self) -> None:  # moto's own, with the app wrapped
             app = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+                self._ip_address, self._port, app, True, request_handler=handler
             )
             self._server_ready_event.set()
             self._server.serve_forever()
 
     return Serialized(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+def _keep_alive_handler() -> type[Any]:
+    """moto's request handler (its environ: werkzeug's, with S3's underscored headers), with
+    HTTP/1.1 keep-alive as AWS answers: werkzeug's development server closes every
+    connection (`connection: close`, then it reads on to drain the socket), so each of
+    decide's consent reads paid a new connection. Here the body is read whole, by its
+    length, before the app runs, and the answer leaves in one send with its length."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class KeepAlive(MotoRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        wbufsize = 64 * 1024  # flushed after each request
+
+        def run_wsgi(self) -> None:
+            environ = self.make_environ()
+            body = environ["wsgi.input"]
+            length = environ.get("CONTENT_LENGTH")
+            if environ.get("wsgi.input_terminated"):  # chunked: werkzeug dechunks it
+                data = body.read()
+            else:
+                data = body.read(int(length)) if length and length.isdigit() else b""
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
+            environ.pop("wsgi.input_terminated", None)
+            answer: list[Any] = []
+
+            def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> Any:
+                answer[:] = [status, headers]
+                return lambda _data: None  # moto never writes outside its iterable
+
+            chunks = self.server.app(environ, start_response)
+            try:
+                out = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+            status, headers = answer
+            code, _, reason = status.partition(" ")
+            self.send_response(int(code), reason)
+            head = self.command == "HEAD"  # its length is the object's, with no body sent
+            dropped = {"connection", "transfer-encoding"} | (set() if head else {"content-length"})
+            for key, value in headers:
+                if key.lower() not in dropped:
+                    self.send_header(key, value)
+            if not head or not any(k.lower() == "content-length" for k, _ in headers):
+                self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(out)
+
+    return KeepAlive
 
 
 @contextmanager

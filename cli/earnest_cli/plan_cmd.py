@@ -16,24 +16,30 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from earnest_cli.arguments import integer, number
+
 DEFAULT_DAYS = 7
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "plan", help="days an experience needs for a verdict, at its traffic (power planning)"
-    )
+DAILY_UNITS = number(0, exclusive=True)
+BASE_RATE = number(0, 1, exclusive=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("id", help="the experience's id")
-    parser.add_argument("--daily-units", type=float, help="units a day (default: from events)")
     parser.add_argument(
-        "--base-rate", type=float, help="the default's conversion rate (default: from events)"
+        "--daily-units", type=DAILY_UNITS, help="units a day (default: from events)"
     )
     parser.add_argument(
-        "--days", type=int, default=DEFAULT_DAYS, help="days of recent events read (default 7)"
+        "--base-rate", type=BASE_RATE, help="the default's conversion rate (default: from events)"
+    )
+    parser.add_argument(
+        "--days",
+        type=integer(1, 400, " days"),
+        default=DEFAULT_DAYS,
+        help="days of recent events read (default 7)",
     )
     parser.add_argument("--json", action="store_true", help="print the forecast as JSON")
-    parser.set_defaults(func=run)
-    return parser
 
 
 Traffic = tuple[float | None, float | None]  # (units a day, holdout conversion rate)
@@ -43,13 +49,13 @@ def add_traffic_arguments(parser: argparse.ArgumentParser) -> None:
     """`--daily-units` and `--base-rate`, as `validate` and `push` take them for the warning."""
     parser.add_argument(
         "--daily-units",
-        type=float,
+        type=DAILY_UNITS,
         help="units a day, for the warning when a verdict takes longer than the review cadence "
         "(default: the experience's own recent events, when it has some)",
     )
     parser.add_argument(
         "--base-rate",
-        type=float,
+        type=BASE_RATE,
         help="the default's conversion rate for that warning (default: from recent events, "
         "else 5 %%)",
     )
@@ -100,7 +106,7 @@ def cadence_warnings(
 
     out = []
     for doc in docs:
-        exp_id = str(doc.get("id"))
+        exp_id = str(doc.get("id") or "?")
         seen_daily, seen_rate = (seen or {}).get(exp_id, (None, None))
         daily = daily_units if daily_units is not None else seen_daily
         if daily is None:
@@ -139,9 +145,6 @@ def run(args: argparse.Namespace) -> int:
     from earnest_aws.experiences_store import ExperiencesStore
     from earnest_aws.settings import settings
 
-    if args.days < 1:
-        print("earnest plan: --days must be at least 1", file=sys.stderr)
-        return 2
     stored = ExperiencesStore(settings().experiences_table).get(args.id)
     if stored is None:
         print(f"earnest plan: no experience {args.id!r} in the store", file=sys.stderr)

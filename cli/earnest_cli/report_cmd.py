@@ -17,10 +17,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from earnest_cli.arguments import integer
 from earnest_cli.errors import CommandError
 
 if TYPE_CHECKING:
     from earnest_aws.nightly_report import ReportOptions
+
+MAX_LOOKBACK_DAYS = 400  # as REPORT_LOOKBACK_DAYS allows (earnest_aws.nightly_report)
 
 
 def _date(text: str) -> date:
@@ -30,23 +33,21 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "report",
-        help="run the nightly report for a date (backfill); idempotent",
-        description="Run the nightly report for a date (backfill); a re-run overwrites the same "
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run the nightly report for a date (backfill); a re-run overwrites the same "
         "files and applies no guardrail twice. Reads AWS_ENDPOINT_URL (the local stack), "
         "EXPERIENCES_TABLE, CONSENT_TABLE, EVENTS_BUCKET, GLOBAL_HOLDOUT, REPORT_LOOKBACK_DAYS "
         "(default 28), REPORT_PROGRAM_ATTRIBUTION_DAYS, REPORT_PRE_EXPOSURE_DAYS (default 14) "
         "and EVENTS_MAX_AGE_SECONDS / EVENTS_MAX_FUTURE_SECONDS (how late and early events "
-        "may be stamped).",
+        "may be stamped)."
     )
     parser.add_argument(
         "--date", type=_date, help="the day to report, YYYY-MM-DD (default: yesterday, UTC)"
     )
     parser.add_argument(
         "--lookback-days",
-        type=int,
+        type=integer(1, MAX_LOOKBACK_DAYS, " days"),
         help="days the program (and an experience without a recorded allocation) is analysed "
         "over, ending at --date (default 28); an experience is analysed from its allocation's "
         "start",
@@ -56,8 +57,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, help="also write the files into this folder")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.set_defaults(func=run)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,8 +95,6 @@ def _options(args: argparse.Namespace) -> ReportOptions:
     except ConfigError as exc:
         raise CommandError(str(exc), code=2) from None
     if args.lookback_days is not None:
-        if args.lookback_days < 1:
-            raise CommandError("--lookback-days must be at least 1", code=2)
         options = replace(options, lookback_days=args.lookback_days)
     if args.dry_run:
         options = replace(options, apply_guardrails=False, write=False)

@@ -106,6 +106,51 @@ def test_one_keep_alive_connection_serves_many_requests(stack: Stack) -> None:
     assert reply.getheader("connection") != "close"
 
 
+def test_the_embedded_aws_keeps_a_connection_alive_as_aws_does(stack: Stack) -> None:
+    """decide reads consent on every request: each read must not pay a new connection."""
+    url = urlsplit(stack.aws_url)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    headers = {
+        "x-amz-target": "DynamoDB_20120810.ListTables",
+        "content-type": "application/x-amz-json-1.0",
+        "authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/"
+        "aws4_request, SignedHeaders=host, Signature=0",
+    }
+    sockets = []
+    for _ in range(3):
+        conn.request("POST", "/", body=b"{}", headers=headers)
+        reply = conn.getresponse()
+        assert reply.status == 200 and "TableNames" in json.loads(reply.read())
+        assert (reply.getheader("connection") or "").lower() != "close"
+        sockets.append(conn.sock)
+    assert sockets[0] is not None and sockets.count(sockets[0]) == 3  # one connection
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_10_mb_body_is_answered_413_and_the_connection_serves_on(
+    stack: Stack, chunked: bool
+) -> None:
+    """As a Function URL answers a body over its 6 MB limit: a 413 the caller can read, not
+    a broken connection (the caller is still sending when the limit is found)."""
+    big = b'{"events": [' + b" " * (10 * 1024 * 1024) + b"]}"
+    conn = connect(stack)
+    body: bytes | object = iter([big[i : i + 65536] for i in range(0, len(big), 65536)])
+    conn.request(
+        "POST",
+        "/events",
+        body=body if chunked else big,
+        headers={"content-type": "application/json"},
+        encode_chunked=chunked,
+    )
+    reply = conn.getresponse()
+    answer = json.loads(reply.read())
+    assert reply.status == 413 and answer["error"]["code"] == "payload_too_large"
+    conn.request(
+        "POST", "/decide", body=json.dumps(DECIDE), headers={"content-type": "application/json"}
+    )
+    assert conn.getresponse().status == 200
+
+
 @pytest.mark.parametrize("which", ["--api-port", "--aws-port"])
 def test_a_second_serve_on_a_busy_port_is_one_line_and_a_nonzero_exit(
     stack: Stack, which: str, tmp_path: Path

@@ -72,7 +72,10 @@ def test_a_bad_date_is_refused_naming_it() -> None:
 def test_a_lookback_under_one_day_is_refused_naming_it() -> None:
     result = earnest("report", "--date", "2026-11-20", "--lookback-days", "0")
     assert result.returncode == 2
-    assert result.stderr.strip() == "earnest report: --lookback-days must be at least 1"
+    assert result.stderr.strip() == (
+        "earnest report: argument --lookback-days: 0 is out of range: 1 to 400 days "
+        "(see `earnest report --help`)"
+    )
 
 
 def test_a_bad_report_setting_in_the_environment_is_refused_naming_it() -> None:
