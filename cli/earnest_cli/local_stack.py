@@ -54,7 +54,10 @@ LOCAL_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     # Local-only secrets, so the stack runs with no account; never used in AWS.
-    "EXPOSURE_TOKEN_KEYS": "local:local-exposure-token-secret-0001",
+    # decide signs with the first; the second is the edge worker's (its EDGE_TOKEN_KEY), so
+    # /events verifies the tokens of decisions made at the edge as it verifies decide's.
+    "EXPOSURE_TOKEN_KEYS": "local:local-exposure-token-secret-0001,"
+    "edge:local-edge-exposure-token-secret-0001",
     "CONSENT_WEBHOOK_SECRETS": "whsec_bG9jYWwtY29uc2VudC13ZWJob29rLXNlY3JldA==",
     "CONSENT_DIDOMI_TOKENS": "local-didomi-bearer-token-0001",
     "CONSENT_KETCH_TOKENS": "local-ketch-bearer-token-0001",

@@ -10,7 +10,6 @@ import {
   anonymousId,
   consentFrom,
   contextFor,
-  decide,
   decideBody,
   decisionsHeader,
   exposureBatch,
@@ -20,6 +19,7 @@ import {
   readConfig,
   setCookie,
 } from "./core.js";
+import { decideAtEdge } from "./engine/edge.js";
 
 const NEW_ID = "x-earnest-new-anonymous-id";
 
@@ -40,7 +40,7 @@ export function makeHandlers(env) {
       const country = headers.get("cloudfront-viewer-country") ?? undefined;
       const identity = await identityFrom(headers, config);
       const body = decideBody(visitor.id, placements, contextFor(asFetch, country), consent, identity);
-      const decisions = await decide(config, body, consent.gpc === true);
+      const decisions = await decideAtEdge(env, config, body, consent.gpc === true);
       if (!decisions) return request;
       request.headers[DECISIONS_HEADER] = [{ key: DECISIONS_HEADER, value: decisionsHeader(decisions) }];
       // No waitUntil here: the post may hold the request for at most the budget again.

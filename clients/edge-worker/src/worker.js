@@ -7,7 +7,6 @@ import {
   anonymousId,
   consentFrom,
   contextFor,
-  decide,
   decideBody,
   decisionsHeader,
   exposureBatch,
@@ -17,6 +16,7 @@ import {
   readConfig,
   setCookie,
 } from "./core.js";
+import { decideAtEdge } from "./engine/edge.js";
 
 export default {
   async fetch(request, env, ctx) {
@@ -29,7 +29,7 @@ export default {
     const consent = consentFrom(request.headers, config);
     const identity = await identityFrom(request.headers, config);
     const body = decideBody(visitor.id, placements, contextFor(request, request.cf?.country), consent, identity);
-    const decisions = await decide(config, body, consent.gpc === true);
+    const decisions = await decideAtEdge(env, config, body, consent.gpc === true, { waitUntil: (p) => ctx.waitUntil(p) });
 
     const upstream = originRequest(request, env);
     if (decisions) upstream.headers.set(DECISIONS_HEADER, decisionsHeader(decisions));

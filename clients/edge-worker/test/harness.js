@@ -3,7 +3,7 @@
 
 import { spawn, execFileSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -131,7 +131,7 @@ export function origin() {
   });
 }
 
-/** The worker under Miniflare with these bindings (aws4fetch named as core.js imports it, beside it). */
+/** The worker under Miniflare with these bindings (aws4fetch named as core.js and engine/edge.js import it, beside each). */
 export function worker(bindings) {
   const aws4fetch = readFileSync(join(WORKER_ROOT, "node_modules/aws4fetch/dist/aws4fetch.esm.mjs"), "utf8");
   return new Miniflare({
@@ -139,7 +139,12 @@ export function worker(bindings) {
     modules: [
       { type: "ESModule", path: join(WORKER_ROOT, "src/worker.js"), contents: readFileSync(join(WORKER_ROOT, "src/worker.js"), "utf8") },
       { type: "ESModule", path: join(WORKER_ROOT, "src/core.js"), contents: readFileSync(join(WORKER_ROOT, "src/core.js"), "utf8") },
+      ...readdirSync(join(WORKER_ROOT, "src/engine")).map((name) => {
+        const path = join(WORKER_ROOT, "src/engine", name);
+        return { type: "ESModule", path, contents: readFileSync(path, "utf8") };
+      }),
       { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch },
+      { type: "ESModule", path: join(WORKER_ROOT, "src/engine/aws4fetch"), contents: aws4fetch },
     ],
     compatibilityDate: "2024-09-23",
     // A fixed request.cf (a visitor in Germany): Miniflare would otherwise fetch one from
