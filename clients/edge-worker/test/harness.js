@@ -153,3 +153,49 @@ export function worker(bindings) {
     bindings: { EARNEST_ROUTES: JSON.stringify({ "/": ["edge-hero"], "/shop/*": ["edge-hero"] }), ...bindings },
   });
 }
+
+/** Where the local stack publishes the edge's rules bundle, as S3 holds it in production. */
+export function bundleUrl(stack) {
+  return `${stack.aws}/earnest-data/edge/bundle.json`;
+}
+
+/** The edge's token key as the local stack's /events knows it (the `edge:` entry). */
+export function edgeTokenKey(stack) {
+  return stack.env.EXPOSURE_TOKEN_KEYS.split(",").find((k) => k.startsWith("edge:"));
+}
+
+/** A contextual experience (no consent purpose): the edge decides it without /decide. */
+export function pushLocalExperience(stack) {
+  const today = new Date().toISOString().slice(0, 10);
+  const yaml = `id: edge-local-test
+placement: edge-local
+owner: edge@shop.example
+status: live
+priority: 1
+audience:
+  context.device: desktop
+variants:
+  - id: calm
+    weight: 1
+    content: {note: "Free returns, always"}
+  - id: loud
+    weight: 1
+    content: {note: "FREE RETURNS"}
+default: {note: "Returns within 30 days"}
+holdout: 0.01
+measurement_plan:
+  hypothesis: A returns note lifts conversion by 5 % or more.
+  primary_metric: conversion
+  minimum_detectable_effect: 0.05
+  min_units_per_arm: 2000
+review_every_days: 30
+last_reviewed: ${today}
+`;
+  const dir = mkdtempSync(join(tmpdir(), "edge-local-"));
+  writeFileSync(join(dir, "edge-local.yaml"), yaml);
+  earnestCli(stack, ["push", dir, "--actor", "edge-test"]);
+}
+
+export function earnestCli(stack, args) {
+  return execFileSync(PYTHON, ["-m", "earnest_cli", ...args], { env: stack.env, encoding: "utf8" });
+}
