@@ -469,6 +469,14 @@ def local_stack(
 DEFAULT_LOG = Path(".earnest/serve.log")
 
 
+def _bundle_path() -> str:
+    """Where every experiences write publishes the edge's bundle: in the local S3, as in AWS."""
+    from earnest_aws.edge_bundle import EDGE_BUNDLE_KEY
+    from earnest_aws.settings import settings
+
+    return f"{settings().events_bucket}/{EDGE_BUNDLE_KEY}"
+
+
 def serve_forever(
     api_port: int, aws_port: int, verbose: bool = False, log_path: Path = DEFAULT_LOG
 ) -> int:
@@ -485,6 +493,7 @@ def serve_forever(
         print(f"earnest local stack: API {stack.api_url}  AWS {stack.aws_url}", flush=True)
         print(f"routes: {', '.join(stack.routes) or '(none yet)'}", flush=True)
         print(f"export AWS_ENDPOINT_URL={stack.aws_url}", flush=True)
+        print(f"edge rules bundle: {stack.aws_url}/{_bundle_path()}", flush=True)
         if function_log is not None:
             print(f"functions' logs and metrics: {log_path} (--verbose shows them)", flush=True)
         print("ready", flush=True)
