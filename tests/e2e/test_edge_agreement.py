@@ -72,7 +72,7 @@ def _decided_by_both(tmp_path: Path, n: int, seed: int, regime: str) -> dict[str
         python = {k: _slim(engine.decide(body, s)["decisions"]) for k, s in STORED.items()}
         for name, decisions in python.items():
             if js["stored"][name] != decisions:
-                wrong.append(f"stored {name}: {body} -> JS {js['stored'][name]}, Python {decisions}")
+                wrong.append(f"{name}: {body} -> JS {js['stored'][name]}, Python {decisions}")
         for placement, decision in js["edge"].items():
             local += 1
             if any(python[name][placement] != decision for name in STORED):
