@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { makeHandlers } from "../src/cloudfront.js";
 import { bundleUrl, earnestCli, edgeTokenKey, pushLocalExperience, pushTestExperience, sendConsent, server, startStack, storedEvents, worker } from "./harness.js";
 
 const GRANTED = `site_consent=${encodeURIComponent(JSON.stringify({ personalization: "granted", measurement: "granted" }))}`;
@@ -14,7 +15,7 @@ const PAGE = `<!doctype html><html><head><title>shop</title></head><body>
 <section data-earnest-placement="edge-hero"><h1 data-earnest-field="headline">Welcome to the shop</h1></section>
 </body></html>`;
 const MAX_AGE_S = 2;
-let stack, site, decideProxy, bundleProxy, edge, neither;
+let stack, site, decideProxy, bundleProxy, edge, neither, bindings;
 let bundleMode = "pass";
 
 before(async () => {
@@ -33,7 +34,7 @@ before(async () => {
     const headers = answer.headers.get("etag") ? { etag: answer.headers.get("etag") } : {};
     res.writeHead(answer.status, headers).end(answer.status === 200 ? await answer.text() : undefined);
   });
-  const bindings = {
+  bindings = {
     EARNEST_EVENTS_URL: `${stack.api}/events`,
     ORIGIN_URL: site.url,
     CONSENT_COOKIE: "site_consent",
@@ -166,5 +167,17 @@ describe("decisions at the edge", () => {
     } finally {
       bundleMode = "pass";
     }
+  });
+});
+
+describe("decisions at the edge on CloudFront (Lambda@Edge)", () => {
+  test("origin-request decides a contextual placement from the bundle, without /decide", async () => {
+    const handlers = makeHandlers({ ...bindings, EARNEST_DECIDE_URL: `${decideProxy.url}/decide`, EARNEST_BUNDLE_URL: `${bundleProxy.url}/bundle.json`, EARNEST_ROUTES: { "/": ["edge-local"] } });
+    const headers = { host: [{ key: "Host", value: "shop.example" }], "user-agent": [{ key: "User-Agent", value: DESKTOP }], cookie: [{ key: "Cookie", value: GRANTED }] };
+    const hops = decideProxy.seen.length;
+    // No waitUntil on Lambda@Edge: the first request awaits the bundle, within decide's budget.
+    const request = await handlers.originRequest({ Records: [{ cf: { request: { method: "GET", uri: "/", querystring: "", headers } } }] });
+    assert.match(request.headers["x-earnest-decisions"][0].value, /edge-local-test/);
+    assert.equal(decideProxy.seen.length, hops);
   });
 });
