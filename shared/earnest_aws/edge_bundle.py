@@ -42,6 +42,7 @@ def publish(load: Callable[[], Sequence[dict[str, Any]]], s3: S3Client | None = 
             experiences,
             global_holdout=config.global_holdout,
             consent_regime=config.consent_regime,
+            max_placements=config.max_placements,
         )
         with translated("the change is stored, but the edge's rules bundle was not published"):
             s3.put_object(

@@ -44,7 +44,7 @@ def _slim(decisions: dict[str, Any]) -> dict[str, list[Any]]:
 
 def _decided_by_both(tmp_path: Path, n: int, seed: int, regime: str) -> dict[str, Any]:
     docs, groups = examples(EXAMPLES)
-    bundle = edge_bundle(docs, global_holdout=0.05, consent_regime=regime)
+    bundle = edge_bundle(docs, global_holdout=0.05, consent_regime=regime, max_placements=20)
     engine = Engine(docs, saved_groups=groups, consent_regime=regime, strict=False)
     assert engine.rules_version == bundle["rules_version"]
     bodies = list(requests(n, seed))

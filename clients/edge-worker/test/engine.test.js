@@ -69,6 +69,7 @@ describe("local decisions", () => {
     rules_version: "r1",
     global_holdout: 0,
     consent_regime: "opt_in",
+    max_placements: 20,
     placements: ["hero", "banner"],
     experiences: [
       { id: "ctx", placement: "hero", priority: 0, audience: { "context.device": "mobile" }, requires_consent: [], min_identity_confidence: 0, default: { h: "d" }, holdout: 0.01, seed: "ctx", variants: [{ id: "v", weight: 1, content: { h: "v" } }] },
@@ -90,6 +91,13 @@ describe("local decisions", () => {
       const { decisions, remote } = await decideLocally(engine, { visitor, placements: ["banner"], context: {}, consent });
       assert.deepEqual(remote, []);
       assert.equal(decisions.banner.reason, "no_consent");
+    }
+  });
+
+  test("a request decide would refuse is left to it whole: the default page there, as here", async () => {
+    for (const who of [{ ...visitor, identity_confidence: 1.5 }, { ...visitor, user_id: "u".repeat(257) }]) {
+      const { decisions, remote } = await decideLocally(engine, { visitor: who, placements: ["hero"], context: { device: "mobile" } });
+      assert.deepEqual([decisions, remote], [{}, ["hero"]]);
     }
   });
 });

@@ -23,7 +23,11 @@ FORMAT = 1
 
 
 def edge_bundle(
-    experiences: Sequence[Mapping[str, Any]], *, global_holdout: float, consent_regime: str
+    experiences: Sequence[Mapping[str, Any]],
+    *,
+    global_holdout: float,
+    consent_regime: str,
+    max_placements: int,
 ) -> dict[str, Any]:
     """The bundle for these experiences (every status: the placements stay known)."""
     served: list[dict[str, Any]] = []
@@ -60,6 +64,7 @@ def edge_bundle(
         "rules_version": rules_version_of(experiences),
         "global_holdout": global_holdout,
         "consent_regime": consent_regime,
+        "max_placements": max_placements,  # a request decide would refuse is left to it
         "placements": sorted(placements),
         "experiences": sorted(served, key=lambda e: e["id"]),
     }

@@ -26,6 +26,8 @@ export const NO_LIVE_EXPERIENCE = "no_live_experience";
 export const UNKNOWN_PLACEMENT = "unknown_placement";
 
 const FORMAT = 1; // shared/earnest/decide/bundle.py
+const MAX_ID_LENGTH = 256; // shared/earnest/ids.py
+const MAX_PLACEMENT_LENGTH = 128; // shared/earnest/decide/request.py
 const REMOTE = "remote"; // a candidate's outcome only /decide can give
 
 /** The bundle (shared/earnest/decide/bundle.py) ready to decide with. `savedGroups`: only
@@ -64,6 +66,7 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
     globalHoldout: bundle.global_holdout,
     globalSeed: seedFor(GLOBAL_HOLDOUT_SEED_NAME),
     optOut: bundle.consent_regime === "opt_out",
+    maxPlacements: bundle.max_placements,
     known: new Set(bundle.placements),
     byPlacement,
   };
@@ -84,6 +87,20 @@ function consentOf(body, gpc, stored, optOut) {
   };
 }
 
+/** Whether decide would take this request (shared/earnest/decide/request.py checks what the
+ * worker cannot be sure of: the signed identity's fields, the route's placements). One it
+ * would refuse is left to it whole, so the page is its default there as at decide. */
+function acceptable(engine, body) {
+  const { visitor, placements, attributes } = body;
+  const id = (v) => typeof v === "string" && v.length > 0 && v.length <= MAX_ID_LENGTH;
+  if (!id(visitor.anonymous_id) || (visitor.user_id !== undefined && visitor.user_id !== null && !id(visitor.user_id))) return false;
+  const confidence = visitor.identity_confidence;
+  if (confidence !== undefined && confidence !== null && !(typeof confidence === "number" && confidence >= 0 && confidence <= 1)) return false;
+  if (attributes !== undefined && (attributes === null || typeof attributes !== "object" || Array.isArray(attributes))) return false;
+  if (placements.length > engine.maxPlacements || new Set(placements).size !== placements.length) return false;
+  return placements.every((p) => engine.known.has(p) || (typeof p === "string" && p.length > 0 && p.length <= MAX_PLACEMENT_LENGTH));
+}
+
 function identityConfidence(visitor) {
   const confidence = visitor.identity_confidence;
   return confidence === undefined || confidence === null ? 1 : Number(confidence);
@@ -96,6 +113,7 @@ function identityConfidence(visitor) {
  * Returns `{decisions, remote}`: a decision per placement decided here ({experience,
  * variant, reason, content, token}), and the placements to ask /decide for. */
 export async function decideLocally(engine, body, { gpc = false, stored = undefined, signer = null, now = Date.now() } = {}) {
+  if (!acceptable(engine, body)) return { decisions: {}, remote: [...body.placements] };
   const visitor = body.visitor;
   const unit = visitor.anonymous_id;
   const confidence = identityConfidence(visitor);

@@ -45,7 +45,6 @@ function makeState(env) {
     confirmedAt: null, // when the source last said this copy is current
     retryAt: 0,
     inflight: null,
-    counts: { local: 0, hops: 0, pages: 0 },
   };
 }
 
@@ -118,17 +117,9 @@ export async function decideAtEdge(env, config, body, gpc, { waitUntil = null, f
   if (refreshing && waitUntil) waitUntil(refreshing);
   else if (refreshing) await Promise.race([refreshing, new Promise((done) => setTimeout(done, config.budgetMs))]);
   const engine = usableEngine(state);
-  state.counts.pages += 1;
-  if (!engine) {
-    state.counts.hops += 1;
-    return decide(config, body, gpc, fetchImpl);
-  }
+  if (!engine) return decide(config, body, gpc, fetchImpl);
   const { decisions, remote } = await decideLocally(engine, body, { gpc, signer: state.signer });
-  if (!remote.length) {
-    state.counts.local += 1;
-    return decisions;
-  }
-  state.counts.hops += 1;
+  if (!remote.length) return decisions;
   const answered = (await decide(config, { ...body, placements: remote }, gpc, fetchImpl)) ?? {};
   const merged = {};
   for (const placement of body.placements) {
