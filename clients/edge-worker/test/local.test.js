@@ -41,6 +41,8 @@ before(async () => {
     DECIDE_TIMEOUT_MS: "1000",
     EDGE_TOKEN_KEY: edgeTokenKey(stack),
     BUNDLE_MAX_AGE_S: String(MAX_AGE_S),
+    // The origin's secret for the signed decisions header (edge-sec's point 1), where read.
+    DECISIONS_SECRET: "the-origin-shares-this-decisions-secret-0002",
     // The bucket is private, as in production: the fetch is signed for S3.
     BUNDLE_AUTH: "sigv4",
     AWS_ACCESS_KEY_ID: stack.env.AWS_ACCESS_KEY_ID,
