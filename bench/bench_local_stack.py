@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test builders' one way of starting the local stack
-from tests.builders.stack import earnest, serving  # noqa: E402
+from tests.builders.stack import Stack, earnest, serving  # noqa: E402
 
 BODY = json.dumps(
     {
@@ -43,12 +43,19 @@ HEADERS = {"content-type": "application/json"}
 def started_stack() -> Iterator[str]:
     """`earnest serve` on free ports (as the e2e tests start it), the examples pushed;
     yields the API URL."""
+    with started() as stack:
+        yield stack.api_url
+
+
+@contextmanager
+def started() -> Iterator[Stack]:
+    """The same, yielding the whole stack (its AWS endpoint and environment too)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-stack-"))
     with serving(folder / "serve.log") as stack:
         pushed = earnest("push", str(ROOT / "examples" / "experiences"), env=stack.env)
         if pushed.returncode != 0:
             raise SystemExit(f"earnest push failed:\n{pushed.stderr}")
-        yield stack.api_url
+        yield stack
 
 
 def one(conn: http.client.HTTPConnection) -> float:

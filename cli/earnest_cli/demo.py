@@ -745,10 +745,38 @@ def real_clock(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def edge_decisions(aws_url: str) -> dict[str, str]:
+    """What lets the worker decide at the edge: the bundle the push published to the local
+    S3, the edge's token key (the `edge:` one of EXPOSURE_TOKEN_KEYS), and an age bound as
+    short as decide's own rules refresh here, as the simulated days are seconds apart."""
+    from earnest_aws.edge_bundle import EDGE_BUNDLE_KEY
+    from earnest_aws.settings import settings
+
+    keys = os.environ.get("EXPOSURE_TOKEN_KEYS", "").split(",")
+    edge_key = next((k for k in keys if k.startswith("edge:")), "")
+    url = f"{aws_url}/{settings().events_bucket}/{EDGE_BUNDLE_KEY}"
+    return {"EARNEST_BUNDLE_URL": url, "EDGE_TOKEN_KEY": edge_key, "BUNDLE_MAX_AGE_S": "2"}
+
+
+def show_hops(edge: Edge | None) -> None:
+    if edge is not None:
+        stats = edge.relayed()
+        pages, hops, hopped = stats["pages"], stats["hops"], stats["hopped"]
+        placements = pages * len(PLACEMENTS)
+        print(
+            f"\n• {pages} pages through the worker; {hops} needed the hop to /decide, for "
+            f"{hopped} of their {placements} placements: those only decide can settle (a "
+            "consent-gated candidate the page's cookie does not deny, where the visitor's stored "
+            "consent decides; a saved group); the other "
+            f"{placements - hopped} were decided at the edge"
+        )
+
+
 @contextmanager
-def edge_worker(api: str) -> Iterator[Edge | None]:
+def edge_worker(api: str, aws_url: str = "") -> Iterator[Edge | None]:
     """The worker under Miniflare in front of a small shop page, for the whole run; None
-    (and a note saying why) when Node or the worker's npm packages are missing."""
+    (and a note saying why) when Node or the worker's npm packages are missing. With the
+    stack's `aws_url` it decides at the edge where it can."""
     node = shutil.which("node")
     if node is None or not (WORKER / "node_modules" / "miniflare").exists():
         print("\n(no edge worker: no Node, or no `npm ci` in clients/edge-worker)")
@@ -757,6 +785,7 @@ def edge_worker(api: str) -> Iterator[Edge | None]:
     secret = secrets.token_urlsafe(32)  # the shop's login signs identity cookies with it
     env = {"EARNEST_API": api, "DECIDE_TIMEOUT_MS": str(DEMO_BUDGET_MS)}
     env |= {"CONSENT_COOKIE": CONSENT_COOKIE, "IDENTITY_SECRET": secret}
+    env |= edge_decisions(aws_url) if aws_url else {}
     process = subprocess.Popen(
         [node, "serve.mjs"],
         cwd=WORKER,
@@ -867,7 +896,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"(the functions' own logs and metrics: {out / 'functions.log'})")
         if not introduce(stack.api_url, out):
             return 1
-        with edge_worker(stack.api_url) as edge:
+        with edge_worker(stack.api_url, stack.aws_url) as edge:
             show_edge(edge)
             via = f"GET {PAGE} through the worker" if edge else "POST /decide per page view"
             print(
@@ -875,6 +904,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 f"({via}, POST /events, /consent; earnest report --date)"
             )
             tally = simulate_days(Site(stack.api_url, edge), out, args.visitors, days, args.seed)
+            show_hops(edge)
         show_after_guardrails(stack.api_url)
         print_outcome(tally, out)
     print(f"demo done in {time.perf_counter() - started:.0f} s")

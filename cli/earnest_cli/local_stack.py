@@ -56,7 +56,10 @@ LOCAL_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     # Local-only secrets, so the stack runs with no account; never used in AWS.
-    "EXPOSURE_TOKEN_KEYS": "local:local-exposure-token-secret-0001",
+    # decide signs with the first; the second is the edge worker's (its EDGE_TOKEN_KEY), so
+    # /events verifies the tokens of decisions made at the edge as it verifies decide's.
+    "EXPOSURE_TOKEN_KEYS": "local:local-exposure-token-secret-0001,"
+    "edge:local-edge-exposure-token-secret-0001",
     "CONSENT_WEBHOOK_SECRETS": "whsec_bG9jYWwtY29uc2VudC13ZWJob29rLXNlY3JldA==",
     "CONSENT_DIDOMI_TOKENS": "local-didomi-bearer-token-0001",
     "CONSENT_KETCH_TOKENS": "local-ketch-bearer-token-0001",
@@ -544,6 +547,14 @@ def local_stack(
 DEFAULT_LOG = Path(".earnest/serve.log")
 
 
+def _bundle_path() -> str:
+    """Where every experiences write publishes the edge's bundle: in the local S3, as in AWS."""
+    from earnest_aws.edge_bundle import EDGE_BUNDLE_KEY
+    from earnest_aws.settings import settings
+
+    return f"{settings().events_bucket}/{EDGE_BUNDLE_KEY}"
+
+
 def serve_forever(
     api_port: int, aws_port: int, verbose: bool = False, log_path: Path = DEFAULT_LOG
 ) -> int:
@@ -560,6 +571,7 @@ def serve_forever(
         print(f"earnest local stack: API {stack.api_url}  AWS {stack.aws_url}", flush=True)
         print(f"routes: {', '.join(stack.routes) or '(none yet)'}", flush=True)
         print(f"export AWS_ENDPOINT_URL={stack.aws_url}", flush=True)
+        print(f"edge rules bundle: {stack.aws_url}/{_bundle_path()}", flush=True)
         if function_log is not None:
             print(f"functions' logs and metrics: {log_path} (--verbose shows them)", flush=True)
         print("ready", flush=True)

@@ -8,7 +8,9 @@
 // event's `ts` is moved as if this process's clock had read MS then (the simulation's clock
 // may differ from the worker's), and `GET /clock` reads the worker's own clock (for the
 // identity cookies' `exp`); `GET /stats` counts the batches and events relayed and the
-// events /events stored, so the simulation knows when the worker's background posts are in.
+// events /events stored, so the simulation knows when the worker's background posts are in,
+// and the pages served and the worker's calls to /decide (also relayed): the pages that
+// needed the hop. With EARNEST_BUNDLE_URL and EDGE_TOKEN_KEY the worker decides at the edge.
 
 import { server, worker } from "./test/harness.js";
 
@@ -19,7 +21,7 @@ const SHOP = `<!doctype html><html><head><title>shop</title></head><body>
 </body></html>`;
 
 const api = process.env.EARNEST_API ?? "http://127.0.0.1:8787";
-const stats = { batches: 0, events: 0, stored: 0, refused: 0 };
+const stats = { batches: 0, events: 0, stored: 0, refused: 0, pages: 0, hops: 0, hopped: 0 };
 let shiftMs = 0;
 
 async function relay(req, res, body) {
@@ -29,6 +31,7 @@ async function relay(req, res, body) {
     shiftMs = Date.now() - Number(JSON.parse(body).now);
     return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ shift_ms: shiftMs }));
   }
+  if (req.method === "POST" && req.url === "/decide") return hop(req, res, body);
   const batch = JSON.parse(body);
   for (const event of batch.events ?? []) event.ts -= shiftMs;
   const headers = { "content-type": "application/json" };
@@ -42,11 +45,31 @@ async function relay(req, res, body) {
   res.writeHead(answer.status, { "content-type": "application/json" }).end(text);
 }
 
-const site = await server((req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(SHOP));
+/** The worker's calls to /decide, counted: the pages that needed the hop. */
+async function hop(req, res, body) {
+  stats.hops += 1;
+  stats.hopped += JSON.parse(body).placements?.length ?? 0; // the placements the edge left to decide
+  const headers = { "content-type": "application/json", ...(req.headers["sec-gpc"] ? { "sec-gpc": "1" } : {}) };
+  const answer = await fetch(`${api}/decide`, { method: "POST", headers, body });
+  res.writeHead(answer.status, { "content-type": "application/json" }).end(await answer.text());
+}
+
+const site = await server((req, res) => {
+  stats.pages += 1;
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(SHOP);
+});
 const events = await server((req, res, body) => relay(req, res, body).catch((error) => res.writeHead(502).end(String(error))));
 const mf = worker({
-  EARNEST_DECIDE_URL: `${api}/decide`,
+  EARNEST_DECIDE_URL: `${events.url}/decide`,
   EARNEST_EVENTS_URL: `${events.url}/events`,
+  // Decisions at the edge, from the bundle the stack publishes to its S3 (when given).
+  EARNEST_BUNDLE_URL: process.env.EARNEST_BUNDLE_URL ?? "",
+  EDGE_TOKEN_KEY: process.env.EDGE_TOKEN_KEY ?? "",
+  BUNDLE_MAX_AGE_S: process.env.BUNDLE_MAX_AGE_S ?? "60",
+  BUNDLE_AUTH: "sigv4",
+  AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "",
+  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "",
+  AWS_SESSION_TOKEN: process.env.AWS_SESSION_TOKEN ?? "",
   ORIGIN_URL: site.url,
   DECIDE_TIMEOUT_MS: process.env.DECIDE_TIMEOUT_MS ?? "50",
   CONSENT_COOKIE: process.env.CONSENT_COOKIE ?? "",

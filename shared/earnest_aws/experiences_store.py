@@ -277,7 +277,14 @@ class ExperiencesStore:
                         field="version",
                     ) from None
                 raise
+        self._publish()
         return version
+
+    def _publish(self) -> None:
+        """The one hook every write passes: the edge's rules bundle follows the table."""
+        from earnest_aws.edge_bundle import publish  # lazily: decide only reads the table
+
+        publish(lambda: self.load_rules().experiences)
 
     def audit(self, experience_id: str) -> list[dict[str, Any]]:
         """Every change of an experience, oldest first (`doc`: the authored content then)."""

@@ -70,6 +70,10 @@ def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path:
         assert "HttpOnly; Secure; SameSite=Lax" in text
         assert "(GET /products/boots through the worker, POST /events" in days.splitlines()[0]
         assert "of the worker's exposures have not arrived" not in text
+        hops = re.search(r"(\d+) pages through the worker; (\d+) needed the hop to /decide", text)
+        at_edge = re.search(r"the other (\d+) were decided at the edge", text)
+        assert hops and at_edge, "the demo says how many pages needed the hop"
+        assert int(at_edge[1]) > 0  # the contextual placements, decided in the worker
     else:
         assert "(no edge worker: " in text
         assert "the page views below go straight to /decide" in text

@@ -39,8 +39,9 @@ def test_wrangler_toml_is_set_up_for_the_stack_samconfig_deploys(stage: str) -> 
 def bindings_read() -> set[str]:
     """What the worker's adapters and core read from their bindings."""
     names: set[str] = set()
-    for name in ("core.js", "worker.js", "cloudfront.js"):
-        source = (WORKER / "src" / name).read_text()
+    sources = [WORKER / "src" / n for n in ("core.js", "worker.js", "cloudfront.js")]
+    for path in [*sources, *sorted((WORKER / "src" / "engine").glob("*.js"))]:
+        source = path.read_text()
         names |= set(re.findall(r"\benv\.([A-Z][A-Z0-9_]+)", source))
         names |= set(re.findall(r'\(env, "([A-Z][A-Z0-9_]+)"', source))
     return names

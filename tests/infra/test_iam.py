@@ -38,6 +38,7 @@ STORES = {
     ("earnest_aws.consent_writer", "*"): "ConsentTable",
     ("earnest_aws.experiences_store", "*"): "ExperiencesTable",
     ("earnest_aws.events_store", "*"): "DataBucket",
+    ("earnest_aws.edge_bundle", "*"): "DataBucket",
     ("earnest_aws.reports_store", "ReportsStore"): "DataBucket",
     ("earnest_aws.reports_store", "erased_subjects"): "ConsentTable",
     ("earnest_aws.settings", "*"): "SSM",

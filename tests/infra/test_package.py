@@ -15,6 +15,7 @@ import pytest
 from earnest_aws import clients
 from earnest_aws.experiences_store import ExperiencesStore
 from earnest_aws.settings import Settings
+from earnest_aws.settings import settings as current_settings
 from earnest_cli.local_stack import function_url_event
 from earnest_cli.template import create_resources, load_template
 from infra import bootstrap_secrets
@@ -95,9 +96,12 @@ def _python_version(python: str) -> str:
 def _seed(moto_url: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The stack's resources in moto: tables and bucket from the template, a live experience
     pushed as `earnest push` writes it, the secrets bootstrapped."""
-    for key, value in {**LAMBDA_RUNTIME_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
+    # The bucket too, as in Lambda: a write publishes the edge's bundle there.
+    bucket = {"EVENTS_BUCKET": env["EVENTS_BUCKET"]}
+    for key, value in {**LAMBDA_RUNTIME_ENV, "AWS_ENDPOINT_URL": moto_url, **bucket}.items():
         monkeypatch.setenv(key, value)
     clients.reset()
+    current_settings.cache_clear()
     settings = Settings(
         experiences_table=env["EXPERIENCES_TABLE"],
         consent_table=env["CONSENT_TABLE"],

@@ -44,12 +44,13 @@ def test_it_has_the_time_and_memory_a_night_of_events_needs() -> None:
     assert "FunctionUrlConfig" not in FUNCTION  # nothing calls it but the schedule
 
 
-def test_it_may_read_events_and_reports_and_write_only_reports() -> None:
+def test_it_may_read_events_and_reports_and_write_only_reports_and_the_edge_bundle() -> None:
     assert grants() == {
         ("s3:ListBucket", "DataBucket.Arn"),
         ("s3:GetObject", "${DataBucket.Arn}/events/*"),
         ("s3:GetObject", "${DataBucket.Arn}/reports/*"),
         ("s3:PutObject", "${DataBucket.Arn}/reports/*"),
+        ("s3:PutObject", "${DataBucket.Arn}/edge/bundle.json"),
         ("dynamodb:Scan", "ExperiencesTable.Arn"),
         ("dynamodb:GetItem", "ExperiencesTable.Arn"),
         ("dynamodb:Query", "ExperiencesTable.Arn"),

@@ -16,7 +16,6 @@ import {
   anonymousId,
   consentFrom,
   contextFor,
-  decide,
   decideBody,
   exposureBatch,
   identityFrom,
@@ -29,6 +28,7 @@ import {
   signedByEdge,
   signedDecisions,
 } from "./core.js";
+import { decideAtEdge } from "./engine/edge.js";
 
 export const NEW_ID = "x-earnest-new-anonymous-id";
 const HANDOFF_MAX_AGE_SECONDS = 120; // origin-request to origin-response: the origin's time
@@ -59,7 +59,7 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
       const country = headers.get("cloudfront-viewer-country") ?? undefined;
       const identity = await identityFrom(headers, config, visitor.id);
       const body = decideBody(visitor.id, placements, contextFor(asFetch, country), consent, identity);
-      const decisions = await decide(config, body, consent.gpc === true);
+      const decisions = await decideAtEdge(env, config, body, consent.gpc === true);
       if (!decisions) return request;
       for (const [name, value] of Object.entries(await signedDecisions(config, decisions))) setHeader(request.headers, name, value);
       // No waitUntil here: the post may hold the request for at most the budget again.

@@ -6,7 +6,6 @@ import {
   anonymousId,
   consentFrom,
   contextFor,
-  decide,
   decideBody,
   exposureBatch,
   identityFrom,
@@ -21,6 +20,7 @@ import {
   signedDecisions,
   withoutEarnestHeaders,
 } from "./core.js";
+import { decideAtEdge } from "./engine/edge.js";
 
 export default {
   async fetch(viewerRequest, env, ctx) {
@@ -39,7 +39,7 @@ export default {
     const consent = consentFrom(request.headers, config);
     const identity = await identityFrom(request.headers, config, visitor.id);
     const body = decideBody(visitor.id, placements, contextFor(request, request.cf?.country), consent, identity);
-    const decisions = await decide(config, body, consent.gpc === true);
+    const decisions = await decideAtEdge(env, config, body, consent.gpc === true, { waitUntil: (p) => ctx.waitUntil(p) });
 
     const upstream = originRequest(request, env);
     if (decisions) for (const [name, value] of Object.entries(await signedDecisions(config, decisions))) upstream.headers.set(name, value);

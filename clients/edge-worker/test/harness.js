@@ -131,19 +131,75 @@ export function origin() {
   });
 }
 
-/** The worker under Miniflare with these bindings: every module under src/, worker.js first
- * (the entry), and aws4fetch named as core.js imports it, beside them. */
+/** The worker under Miniflare with these bindings: every module under src/ and src/engine/,
+ * worker.js first (the entry), and aws4fetch named as core.js and engine/edge.js import it,
+ * beside each. */
 export function worker(bindings) {
   const aws4fetch = readFileSync(join(WORKER_ROOT, "node_modules/aws4fetch/dist/aws4fetch.esm.mjs"), "utf8");
   const sources = ["worker.js", ...readdirSync(join(WORKER_ROOT, "src")).filter((f) => f.endsWith(".js") && f !== "worker.js")];
   const modules = sources.map((f) => ({ type: "ESModule", path: join(WORKER_ROOT, "src", f), contents: readFileSync(join(WORKER_ROOT, "src", f), "utf8") }));
+  const engine = readdirSync(join(WORKER_ROOT, "src/engine")).map((name) => {
+    const path = join(WORKER_ROOT, "src/engine", name);
+    return { type: "ESModule", path, contents: readFileSync(path, "utf8") };
+  });
   return new Miniflare({
     modulesRoot: WORKER_ROOT,
-    modules: [...modules, { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch }],
+    modules: [
+      ...modules,
+      ...engine,
+      { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch },
+      { type: "ESModule", path: join(WORKER_ROOT, "src/engine/aws4fetch"), contents: aws4fetch },
+    ],
     compatibilityDate: "2024-09-23",
     // A fixed request.cf (a visitor in Germany): Miniflare would otherwise fetch one from
     // workers.cloudflare.com, and the tests and the demo stay on loopback.
     cf: { country: "DE", colo: "FRA" },
     bindings: { EARNEST_ROUTES: JSON.stringify({ "/": ["edge-hero"], "/shop/*": ["edge-hero"] }), ...bindings },
   });
+}
+
+/** Where the local stack publishes the edge's rules bundle, as S3 holds it in production. */
+export function bundleUrl(stack) {
+  return `${stack.aws}/earnest-data/edge/bundle.json`;
+}
+
+/** The edge's token key as the local stack's /events knows it (the `edge:` entry). */
+export function edgeTokenKey(stack) {
+  return stack.env.EXPOSURE_TOKEN_KEYS.split(",").find((k) => k.startsWith("edge:"));
+}
+
+/** A contextual experience (no consent purpose): the edge decides it without /decide. */
+export function pushLocalExperience(stack) {
+  const today = new Date().toISOString().slice(0, 10);
+  const yaml = `id: edge-local-test
+placement: edge-local
+owner: edge@shop.example
+status: live
+priority: 1
+audience:
+  context.device: desktop
+variants:
+  - id: calm
+    weight: 1
+    content: {note: "Free returns, always"}
+  - id: loud
+    weight: 1
+    content: {note: "FREE RETURNS"}
+default: {note: "Returns within 30 days"}
+holdout: 0.01
+measurement_plan:
+  hypothesis: A returns note lifts conversion by 5 % or more.
+  primary_metric: conversion
+  minimum_detectable_effect: 0.05
+  min_units_per_arm: 2000
+review_every_days: 30
+last_reviewed: ${today}
+`;
+  const dir = mkdtempSync(join(tmpdir(), "edge-local-"));
+  writeFileSync(join(dir, "edge-local.yaml"), yaml);
+  earnestCli(stack, ["push", dir, "--actor", "edge-test"]);
+}
+
+export function earnestCli(stack, args) {
+  return execFileSync(PYTHON, ["-m", "earnest_cli", ...args], { env: stack.env, encoding: "utf8" });
 }

@@ -1,0 +1,192 @@
+// Deciding at the edge: the rules bundle compiled once, then, per request, decide's own
+// walk (shared/earnest/decide/engine.py, `Engine.decide`): per placement the live
+// experiences by priority (then id), each checked for consent, identity confidence and
+// audience; the first that passes wins; then the global holdout, the experience's holdout
+// and the variant split, with decide's reasons and decide's token format.
+//
+// What the edge cannot know it does not guess. decide combines the subject's STORED consent
+// (a CMP's webhook) with what the request carries, the most restrictive first, so a stored
+// withdrawal denies what the cookie grants and a stored grant can grant what the cookie does
+// not say. The edge decides a placement only where the stored record cannot change the
+// answer: a candidate that requires no consent purpose, or one the request itself already
+// denies (its consent cookie says denied, or GPC for personalization). Where the walk reaches
+// a candidate whose consent only the store can settle, or whose audience reads a saved group
+// (not shipped) or a pattern outside the portable subset, that placement is left to /decide.
+
+import { GLOBAL_HOLDOUT_SEED_NAME, bucket, cumulativeShares, pick, seedFor } from "./bucketing.js";
+import { NotPortable, compileCondition } from "./conditions.js";
+
+export const PERSONALIZED = "personalized";
+export const HOLDOUT = "holdout";
+export const GLOBAL_HOLDOUT = "global_holdout";
+export const NO_CONSENT = "no_consent";
+export const IDENTITY_UNCERTAIN = "identity_uncertain";
+export const NOT_IN_AUDIENCE = "not_in_audience";
+export const NO_LIVE_EXPERIENCE = "no_live_experience";
+export const UNKNOWN_PLACEMENT = "unknown_placement";
+
+const FORMAT = 1; // shared/earnest/decide/bundle.py
+const MAX_ID_LENGTH = 256; // shared/earnest/ids.py
+const MAX_PLACEMENT_LENGTH = 128; // shared/earnest/decide/request.py
+const REMOTE = "remote"; // a candidate's outcome only /decide can give
+
+/** The bundle (shared/earnest/decide/bundle.py) ready to decide with. `savedGroups`: only
+ * for tests that hold the edge to decide on everything (the bundle never carries them). */
+export function compileBundle(bundle, { savedGroups = null } = {}) {
+  if (bundle?.format !== FORMAT) throw new Error(`rules bundle format ${bundle?.format} is not ${FORMAT}`);
+  const byPlacement = new Map();
+  for (const doc of bundle.experiences) {
+    let predicate = null;
+    try {
+      predicate = compileCondition(doc.audience ?? {}, savedGroups, { strict: true });
+    } catch (error) {
+      if (!(error instanceof NotPortable)) throw error;
+    }
+    const exp = {
+      id: doc.id,
+      priority: doc.priority,
+      predicate, // null: only /decide can evaluate this audience
+      requires: doc.requires_consent,
+      minIdentity: doc.min_identity_confidence,
+      holdout: doc.holdout,
+      holdoutSeed: seedFor(`${doc.seed}:holdout`),
+      variantSeed: seedFor(`${doc.seed}:variant`),
+      variants: doc.variants,
+      bounds: cumulativeShares(doc.variants.map((v) => v.weight)),
+      default: doc.default,
+    };
+    if (!byPlacement.has(doc.placement)) byPlacement.set(doc.placement, []);
+    byPlacement.get(doc.placement).push(exp);
+  }
+  for (const candidates of byPlacement.values()) {
+    candidates.sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  return {
+    rulesVersion: bundle.rules_version,
+    globalHoldout: bundle.global_holdout,
+    globalSeed: seedFor(GLOBAL_HOLDOUT_SEED_NAME),
+    optOut: bundle.consent_regime === "opt_out",
+    maxPlacements: bundle.max_placements,
+    known: new Set(bundle.placements),
+    byPlacement,
+  };
+}
+
+/** Purpose -> true (may rely on it), false (may not) or null (only the stored record can
+ * say): the request's own consent, and, when `stored` is given (null: no record), the record
+ * too, combined as earnest/consent/purposes.py `effective_consent` does. */
+function consentOf(body, gpc, stored, optOut) {
+  const carried = body.consent?.purposes ?? {};
+  const denied = (p) => carried[p] === "denied" || (p === "personalization" && gpc);
+  return (purpose) => {
+    if (denied(purpose)) return false;
+    if (stored === undefined) return null;
+    const values = [stored?.[purpose], carried[purpose]].filter((v) => v === "granted" || v === "denied");
+    if (values.includes("denied")) return false;
+    return values.length ? true : optOut;
+  };
+}
+
+/** Whether decide would take this request (shared/earnest/decide/request.py checks what the
+ * worker cannot be sure of: the signed identity's fields, the route's placements). One it
+ * would refuse is left to it whole, so the page is its default there as at decide. */
+function acceptable(engine, body) {
+  const { visitor, placements, attributes } = body;
+  const id = (v) => typeof v === "string" && v.length > 0 && v.length <= MAX_ID_LENGTH;
+  if (!id(visitor.anonymous_id) || (visitor.user_id !== undefined && visitor.user_id !== null && !id(visitor.user_id))) return false;
+  const confidence = visitor.identity_confidence;
+  if (confidence !== undefined && confidence !== null && !(typeof confidence === "number" && confidence >= 0 && confidence <= 1)) return false;
+  if (attributes !== undefined && (attributes === null || typeof attributes !== "object" || Array.isArray(attributes))) return false;
+  if (placements.length > engine.maxPlacements || new Set(placements).size !== placements.length) return false;
+  return placements.every((p) => engine.known.has(p) || (typeof p === "string" && p.length > 0 && p.length <= MAX_PLACEMENT_LENGTH));
+}
+
+function identityConfidence(visitor) {
+  const confidence = visitor.identity_confidence;
+  return confidence === undefined || confidence === null ? 1 : Number(confidence);
+}
+
+/** decide's answer for every placement the edge can settle, and the placements it cannot.
+ *
+ * `stored`: the subject's stored consent purposes as decide would read them (null: none);
+ * leave it undefined at the edge, where it is unknown. `signer`: tokens for the exposures.
+ * Returns `{decisions, remote}`: a decision per placement decided here ({experience,
+ * variant, reason, content, token}), and the placements to ask /decide for. */
+export async function decideLocally(engine, body, { gpc = false, stored = undefined, signer = null, now = Date.now() } = {}) {
+  if (!acceptable(engine, body)) return { decisions: {}, remote: [...body.placements] };
+  const visitor = body.visitor;
+  const unit = visitor.anonymous_id;
+  const confidence = identityConfidence(visitor);
+  const allows = consentOf(body, gpc || body.consent?.gpc === true, stored, engine.optOut);
+  let anonymousView = null;
+  let inGlobal = null;
+  const decisions = {};
+  const remote = [];
+
+  for (const placement of body.placements) {
+    const candidates = engine.byPlacement.get(placement);
+    if (!candidates) {
+      decisions[placement] = answer(null, null, engine.known.has(placement) ? NO_LIVE_EXPERIENCE : UNKNOWN_PLACEMENT, null);
+      continue;
+    }
+    let winner = null;
+    let firstReason = "";
+    for (const exp of candidates) {
+      const outcome = outcomeOf(exp);
+      if (outcome === "") {
+        winner = exp;
+        break;
+      }
+      if (outcome === REMOTE) {
+        firstReason = REMOTE;
+        break;
+      }
+      if (!firstReason) firstReason = outcome;
+    }
+    if (firstReason === REMOTE && !winner) {
+      remote.push(placement);
+      continue;
+    }
+    if (!winner) {
+      decisions[placement] = answer(candidates[0].id, null, firstReason, candidates[0].default);
+      continue;
+    }
+    if (inGlobal === null) inGlobal = bucket(unit, engine.globalSeed) < engine.globalHoldout;
+    if (inGlobal) {
+      decisions[placement] = answer(winner.id, null, GLOBAL_HOLDOUT, winner.default);
+    } else if (bucket(unit, winner.holdoutSeed) < winner.holdout) {
+      decisions[placement] = answer(winner.id, null, HOLDOUT, winner.default);
+    } else {
+      const variant = winner.variants[pick(bucket(unit, winner.variantSeed), winner.bounds)];
+      decisions[placement] = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
+    }
+  }
+  if (signer) {
+    const issuedAt = Math.floor(now / 1000);
+    await Promise.all(
+      Object.values(decisions)
+        .filter((d) => d.experience !== null)
+        .map(async (d) => {
+          d.token = await signer.sign(unit, d.experience, d.variant, d.reason, engine.rulesVersion, issuedAt);
+        }),
+    );
+  }
+  return { decisions, remote };
+
+  /** Why `exp` cannot serve this request ("" when it can), or REMOTE: decide's checks, in its order. */
+  function outcomeOf(exp) {
+    const settled = exp.requires.map(allows);
+    if (settled.includes(false)) return NO_CONSENT;
+    if (settled.includes(null)) return REMOTE;
+    if (!exp.predicate) return REMOTE;
+    if (confidence < exp.minIdentity) {
+      anonymousView ??= { visitor: { anonymous_id: unit }, context: body.context ?? {} };
+      return exp.predicate(anonymousView) ? "" : IDENTITY_UNCERTAIN;
+    }
+    return exp.predicate(body) ? "" : NOT_IN_AUDIENCE;
+  }
+}
+
+function answer(experience, variant, reason, content) {
+  return { experience, variant, reason, content, token: null };
+}

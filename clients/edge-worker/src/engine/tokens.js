@@ -1,0 +1,32 @@
+// Exposure tokens for decisions made at the edge, in decide's format (shared/earnest/tokens.py):
+// `v1.<kid>.<payload>.<sig>`, base64url without padding; the payload the compact JSON
+// `[unit, experience, variant, reason, rules_version, issued_at]`, the signature HMAC-SHA256
+// over everything before it. The key is the edge's own (EDGE_TOKEN_KEY, `kid:secret`), one of
+// the EXPOSURE_TOKEN_KEYS /events verifies with, so an exposure decided here is verified and
+// counted exactly as one decide issued.
+
+const encoder = new TextEncoder();
+
+function b64url(bytes) {
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** A signer for `kid:secret` (the secret at least 16 characters, as /events requires). */
+export function tokenSigner(spec) {
+  const at = spec.indexOf(":");
+  const kid = spec.slice(0, at);
+  const secret = spec.slice(at + 1);
+  if (at <= 0 || secret.length < 16) throw new Error("EDGE_TOKEN_KEY must look like kid:secret (secret >= 16 chars)");
+  const key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return {
+    kid,
+    async sign(unit, experience, variant, reason, rulesVersion, issuedAt) {
+      const payload = b64url(encoder.encode(JSON.stringify([unit, experience, variant, reason, rulesVersion, issuedAt])));
+      const head = `v1.${kid}.${payload}`;
+      const mac = await crypto.subtle.sign("HMAC", await key, encoder.encode(head));
+      return `${head}.${b64url(new Uint8Array(mac))}`;
+    },
+  };
+}
