@@ -5,7 +5,7 @@ condition on attributes (country in a list, device equals, a number at least a t
 a boolean), 10 % holdout, 2-3 weighted variants; 20,000 distinct visitors; one page
 decision evaluates all 50; single thread.
 
-    .venv/bin/python bench/bench_decide.py [--quick] [--only=floor,engine,handler,cold]
+    .venv/bin/python bench/bench_decide.py [--quick] [--only=floor,engine,growthbook,handler,cold]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def scenario(
     return experiences, visitors
 
 
-def bench_floor(quick: bool) -> None:
+def bench_floor(quick: bool) -> float:
     """The floor the issue quotes: the same audiences as a bare dict-and-mmh3 loop, in a
     function (fast locals), no consent, no answers, no validation."""
     import mmh3
@@ -109,28 +109,70 @@ def bench_floor(quick: bool) -> None:
         loop()
         best = max(best, len(visitors) / (time.perf_counter() - start))
     print(f"floor: bare dict-and-mmh3 loop, same scenario: {best:,.0f} pages/s")
+    return best
 
 
-def bench_engine(quick: bool) -> None:
+def bench_engine(quick: bool) -> float:
+    """The engine as decide's service calls it: the request already checked (once, by
+    `validate_request`, whose cost is printed beside it)."""
     from earnest.decide.engine import Engine
+    from earnest.decide.request import validate_request
 
     experiences, visitors = scenario(n_visitors=5_000 if quick else 20_000)
     engine = Engine(experiences, global_holdout=0.05, max_placements=50)
     for body in visitors[:500]:  # warm up
-        engine.decide(body, GRANTED)
-    best = 0.0
+        engine.decide(body, GRANTED, validate=False)
+    best = best_check = 0.0
     for _ in range(1 if quick else 3):
         start = time.perf_counter()
         for body in visitors:
-            engine.decide(body, GRANTED)
-        rate = len(visitors) / (time.perf_counter() - start)
-        best = max(best, rate)
+            engine.decide(body, GRANTED, validate=False)
+        best = max(best, len(visitors) / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for body in visitors:
+            validate_request(body, 50, engine.known_placements)
+        best_check = max(best_check, len(visitors) / (time.perf_counter() - start))
     reasons: dict[str, int] = {}
     for body in visitors[:2000]:
         for d in engine.decide(body, GRANTED)["decisions"].values():
             reasons[d["reason"]] = reasons.get(d["reason"], 0) + 1
     print(f"engine: {best:,.0f} page decisions/s ({1e6 / best:.1f} µs per page of 50 experiences)")
+    print(f"request checks (validate_request, once per request): {1e6 / best_check:.1f} µs")
     print(f"engine: reasons over 2,000 pages: {dict(sorted(reasons.items()))}")
+    return best
+
+
+def bench_growthbook(quick: bool) -> float:
+    """GrowthBook's Python SDK on the same scenario (the peers' comparison): one GrowthBook
+    per visitor, its 50 experiments run (condition, 90 % coverage, weights), no tracking."""
+    from growthbook import Experiment, GrowthBook
+
+    experiences, visitors = scenario(n_visitors=1_000 if quick else 4_000)
+    runs = []
+    for e in experiences:
+        weights = [float(v["weight"]) for v in e["variants"]]
+        runs.append(
+            Experiment(
+                key=e["id"],
+                variations=[v["id"] for v in e["variants"]],
+                weights=[w / sum(weights) for w in weights],
+                coverage=1 - e["holdout"],
+                condition={k.split(".", 1)[1]: v for k, v in e["audience"].items()},
+            )
+        )
+    pages = [
+        {"id": b["visitor"]["anonymous_id"], **b["context"], **b["attributes"]} for b in visitors
+    ]
+    best = 0.0
+    for _ in range(1 if quick else 3):
+        start = time.perf_counter()
+        for attributes in pages:
+            gb = GrowthBook(attributes=attributes)
+            for experiment in runs:
+                gb.run(experiment)
+        best = max(best, len(pages) / (time.perf_counter() - start))
+    print(f"GrowthBook Python SDK, same scenario: {best:,.0f} page decisions/s")
+    return best
 
 
 def bench_handler(quick: bool) -> None:
@@ -316,14 +358,20 @@ def bench_cold_start(quick: bool) -> None:
 def main() -> None:
     quick = "--quick" in sys.argv
     only = [n for a in sys.argv if a.startswith("--only=") for n in a[7:].split(",")]
+    rates: dict[str, float] = {}
     for name, bench in {
         "floor": bench_floor,
         "engine": bench_engine,
+        "growthbook": bench_growthbook,
         "handler": bench_handler,
         "cold": bench_cold_start,
     }.items():
         if not only or name in only:
-            bench(quick)
+            rates[name] = bench(quick) or 0.0
+    if rates.get("engine") and rates.get("floor"):
+        print(f"engine / floor, this run: {rates['engine'] / rates['floor']:.2f}")
+    if rates.get("engine") and rates.get("growthbook"):
+        print(f"engine / GrowthBook, this run: {rates['engine'] / rates['growthbook']:.1f}x")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
