@@ -474,14 +474,22 @@ def compile_sweep(conditions: Sequence[Any], saved_groups: SavedGroups | None = 
     """A function of a document giving, per condition, whether it matches (None for a
     condition with logical operators: call its predicate). Never raises when called."""
     writer = _SweepWriter({str(k): list(v) for k, v in (saved_groups or {}).items()})
-    terms = [writer.term(j, c) if sweeps(c) else "None" for j, c in enumerate(conditions)]
+    terms = [writer.term(j, c) if sweeps(c) else ("None", "None") for j, c in enumerate(conditions)]
     pairs = list(zip(conditions, terms, strict=True))  # not a document: off the hot path
     writer.namespace["one_by_one"] = lambda obj: [
-        None if t == "None" else matches(c, obj, saved_groups) for c, t in pairs
+        None if t == ("None", "None") else matches(c, obj, saved_groups) for c, t in pairs
     ]
     head = ["def sweep(obj):", "    if type(obj) is not dict:", "        return one_by_one(obj)"]
-    items = [f"        {t}," for t in terms]
-    body = "\n".join([*head, *writer.lines, "    return [", *items, "    ]"])
+    # When every value has the type its inline test expects (the usual request), the
+    # terms skip their guards; otherwise each guard picks the inline test or the general.
+    usual = " and ".join(writer.guards.values()) or "True"
+    body = "\n".join(
+        [*head, *writer.lines, f"    if {usual}:", "        return ["]
+        + [f"            {fast}," for fast, _ in terms]
+        + ["        ]", "    return ["]
+        + [f"        {guarded}," for _, guarded in terms]
+        + ["    ]"]
+    )
     exec(compile(body, "<audience sweep>", "exec"), writer.namespace)
     sweep: Sweep = writer.namespace["sweep"]
     return sweep
@@ -526,19 +534,22 @@ class _SweepWriter:
             self.lines.append(f"    {name} = {guard.replace('(v)', f'({v})')}")
         return self.guards[v, guard]
 
-    def term(self, j: int, condition: Mapping[str, Any]) -> str:
-        tests = []
+    def term(self, j: int, condition: Mapping[str, Any]) -> tuple[str, str]:
+        """The condition's expression, with every guard known true, and with its guards."""
+        fast, tests = [], []
         for i, (path, expected) in enumerate(condition.items()):
             v, name = self.read(path), f"{j}_{i}"
             self.namespace[f"t{name}"] = _compile_value(expected, self.groups)
             form = _fast_form(expected)
             if form is None:
+                fast.append(f"t{name}({v})")
                 tests.append(f"t{name}({v})")
                 continue
             guard, compare, self.namespace[f"e{name}"] = form
             inline = compare.format(e=f"e{name}").replace("v ", f"{v} ", 1)
+            fast.append(f"({inline})")
             tests.append(f"(({inline}) if {self.guarded(v, guard)} else t{name}({v}))")
-        return " and ".join(tests) or "True"
+        return " and ".join(fast) or "True", " and ".join(tests) or "True"
 
 
 def sweeps(condition: Any) -> bool:
