@@ -23,6 +23,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # infra.package: the build that is measured
+
+from infra.package import (  # noqa: E402
+    LAMBDA_PYTHON,
+    compile_bytecode,
+    find_python,
+    package,
+    pip_install,
+    runtime_pins,
+)
+
 COUNTRIES = ["DE", "AT", "CH", "FR", "IT", "ES", "NL", "BE", "PL", "SE", "US", "GB"]
 DEVICES = ["mobile", "desktop", "tablet"]
 GRANTED = {"personalization": "granted", "measurement": "granted"}
@@ -292,15 +302,6 @@ def packaged(build: Path) -> tuple[str, list[Path], Path]:
     """decide as `make package` ships it (for this machine's architecture) and the runtime's
     boto3 beside it, both with their bytecode: (python, decide's sys.path, boto3's folder)."""
     import platform
-
-    from infra.package import (
-        LAMBDA_PYTHON,
-        compile_bytecode,
-        find_python,
-        package,
-        pip_install,
-        runtime_pins,
-    )
 
     python = find_python(LAMBDA_PYTHON)
     if python is None:

@@ -196,6 +196,11 @@ def test_every_handler_cold_starts_and_answers_with_only_the_layer_and_boto3(
         if name == "DecideFunction":
             decision = orjson.loads(answer["body"])["decisions"]["home-hero"]
             assert decision["experience"] == "hero-test"
+            # decide's start loads only what a decision needs: no Powertools (its logger is
+            # earnest_aws.logs), nor anything of the report, events or authoring.
+            loaded = result["loaded"][str(layer)]
+            assert not [m for m in loaded if m.startswith("aws_lambda_powertools")]
+            assert not [m for m in loaded if m.startswith(("earnest.report", "earnest.events"))]
 
     # Every module came from its shipped bytecode: a cold start compiled and wrote nothing.
     assert files(tmp_path / "build") == shipped
