@@ -114,6 +114,9 @@ class Answer(dict[str, Any]):
     __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
     update = pop = popitem = setdefault = clear = _refuse  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[type[Answer], tuple[dict[str, Any]]]:
+        return Answer, (dict(self),)  # copy, deepcopy and pickle rebuild it whole
+
 
 NO_TRACE: tuple[dict[str, str], ...] = ()  # shared and immutable: most answers explain nothing
 
