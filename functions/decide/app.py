@@ -7,8 +7,6 @@ Everything here is created once per cold start; per request it does one consent 
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
-
 from earnest.decide.service import decide
 from earnest.jsonbody import read_json
 from earnest.tokens import TokenSigner
@@ -16,15 +14,12 @@ from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
 from earnest_aws.front_door import load_secrets
 from earnest_aws.http import HttpRequest, Response, http_handler, json_response
+from earnest_aws.logs import Logger
 from earnest_aws.metrics import DecisionMetrics
 from earnest_aws.rules_cache import RulesCache
 from earnest_aws.settings import DecideSettings
+from earnest_aws.snapstart import init_phase
 from earnest_aws.snapstart import register as after_every_restore
-
-logger = Logger()
-SETTINGS = DecideSettings.from_env()
-SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
-METRICS = DecisionMetrics(SETTINGS.service)
 
 
 def _connect() -> tuple[RulesCache, ConsentStore]:
@@ -34,7 +29,12 @@ def _connect() -> tuple[RulesCache, ConsentStore]:
     )
 
 
-RULES, CONSENT = _connect()
+with init_phase():
+    logger = Logger()
+    SETTINGS = DecideSettings.from_env()
+    SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
+    METRICS = DecisionMetrics(SETTINGS.service)
+    RULES, CONSENT = _connect()
 
 
 def _after_restore() -> None:

@@ -22,10 +22,11 @@ def format_ms(ms: int) -> str:
             f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
             f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}."
         )
-    return f"{head}{millis:03d}Z"
+    return head + _MILLIS[millis]
 
 
 _SECONDS: dict[int, str] = {}
+_MILLIS = tuple(f"{m:03d}Z" for m in range(1000))
 
 
 def format_time(moment: datetime) -> str:

@@ -4,17 +4,19 @@ Format `v1.<kid>.<payload>.<sig>` (base64url, no padding). The payload is the co
 array `[unit, experience, variant, reason, rules_version, issued_at]`; the signature is
 HMAC-SHA256 over everything before it, so neither the payload nor the key id can be
 swapped. Several keys verify at once and the first signs, so keys rotate without a gap.
-Imports only the stdlib and orjson: it sits on decide's hot path.
+Imports only the stdlib and orjson: it sits on decide's hot path, and /events verifies up
+to 500 tokens a request, so verifying is one HMAC call and two base64 decodes, no more.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -30,8 +32,7 @@ class TokenError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Exposure:
+class Exposure(NamedTuple):
     unit: str
     experience: str
     variant: str | None
@@ -44,8 +45,34 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """As `base64.urlsafe_b64decode` of the padded text, without its wrappers' cost."""
+    return binascii.a2b_base64(text.encode("ascii").translate(_URLSAFE) + b"=" * (-len(text) % 4))
+
+
+class _Hmac:
+    """HMAC-SHA256 under one key (RFC 2104) with the keyed inner and outer states made once:
+    each message then costs two hash copies, half of what `hmac.digest` spends setting the
+    key up again per call (tests/unit/test_tokens.py checks it against `hmac`)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:  # SHA-256's block size
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 class TokenSigner:
@@ -56,7 +83,7 @@ class TokenSigner:
             raise ValueError("at least one signing key is required")
         self._kid, secret = keys[0]
         self._sign_mac = hmac.new(secret, digestmod=hashlib.sha256)
-        self._verify_macs = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in keys}
+        self._verify_macs = {kid: _Hmac(key) for kid, key in keys}
         self.ttl_seconds = ttl_seconds
 
     def sign(
@@ -82,16 +109,15 @@ class TokenSigner:
         if len(parts) != 4 or parts[0] != VERSION:
             raise TokenError("malformed", "token is not a v1 exposure token")
         _, kid, payload, signature = parts
-        base = self._verify_macs.get(kid)
-        if base is None:
+        mac = self._verify_macs.get(kid)
+        if mac is None:
             raise TokenError("forged", "token was not signed by a key Earnest knows")
-        mac = base.copy()
-        mac.update(f"{VERSION}.{kid}.{payload}".encode())
+        signed = token[: len(token) - len(signature) - 1]  # `v1.<kid>.<payload>`
         try:
             given = _unb64(signature)
         except ValueError:
             raise TokenError("malformed", "token signature is not base64url") from None
-        if not hmac.compare_digest(mac.digest(), given):
+        if not hmac.compare_digest(mac.digest(signed.encode()), given):
             raise TokenError("tampered", "token signature does not match its contents")
         try:
             fields = orjson.loads(_unb64(payload))

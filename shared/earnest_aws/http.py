@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -30,8 +30,6 @@ from earnest.errors import (
 from earnest_aws.front_door import require
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Logger
-
     from earnest_aws.metrics import Counts
 
 STATUS_BY_ERROR: tuple[tuple[type[EarnestError], int], ...] = (
@@ -47,6 +45,14 @@ JSON_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
 ALLOWED_METHOD = "POST"
 
 Response = dict[str, Any]
+
+
+class Logger(Protocol):
+    """What the wrapper logs through: Powertools' Logger, or decide's (earnest_aws.logs)."""
+
+    def set_correlation_id(self, value: str | None) -> None: ...
+    def info(self, msg: str, /, *, extra: Mapping[str, Any] | None = None) -> None: ...
+    def exception(self, msg: str, /, *, extra: Mapping[str, Any] | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

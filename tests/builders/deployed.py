@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from earnest_cli.template import load_template
+from infra.package import LAMBDA_PYTHON, find_python
 
 COLD_START = Path(__file__).with_name("cold_start.py")
 LAMBDA_RUNTIME_ENV = {  # what the Lambda runtime itself sets, credentials aside
@@ -74,14 +74,10 @@ def function_environment(
 
 
 def lambda_python() -> str:
-    """The Lambda runtime's Python (3.12) where this machine has it, else this one.
-
-    Returned as the interpreter's own path (not a pyenv shim), so it runs with a bare env.
+    """The Lambda runtime's Python (3.12) where this machine has it (on the PATH or pyenv's),
+    else this one; the interpreter's own path (not a pyenv shim), so it runs with a bare env.
     """
-    found = shutil.which("python3.12") or sys.executable
-    code = "import sys; print(sys.executable)"
-    done = subprocess.run([found, "-c", code], capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 else sys.executable
+    return find_python(LAMBDA_PYTHON) or sys.executable
 
 
 def cold_start(

@@ -5,10 +5,19 @@ laid out as in S3 (events/dt=…/hour=…/), read as a view named like the Glue 
 the Glue table's columns and types taken from template.yaml (written once, there). Used by
 the tests (tests/e2e/test_report_sql.py, tests/integration/test_report_sources.py) and by
 bench/bench_report_sql.py.
+
+Memory is bounded the way the nightly run's is: by the function's configured memory
+(the template's `MemorySize` of NightlyReportFunction unless given), of which DuckDB may
+hold `MEMORY_SHARE` (the rest is the interpreter's, the results' and what DuckDB allocates
+outside its buffer pool); past it DuckDB spills to a temporary folder, removed after each
+query. Without a limit DuckDB takes 80 % of the machine's memory and never spills, so its
+peak grew with the events (docs/report.md, "Scale").
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +25,7 @@ from typing import Any
 from earnest_cli.template import load_template
 
 GLUE_TO_DUCKDB = {"string": "VARCHAR", "double": "DOUBLE", "bigint": "BIGINT"}
+MEMORY_SHARE = 0.5
 
 
 def glue_columns() -> dict[str, str]:
@@ -24,21 +34,41 @@ def glue_columns() -> dict[str, str]:
     return {c["Name"]: GLUE_TO_DUCKDB[c["Type"]] for c in table["StorageDescriptor"]["Columns"]}
 
 
+def configured_memory_mb() -> int:
+    """The nightly report function's memory, as template.yaml configures it (MB)."""
+    return int(load_template()["Resources"]["NightlyReportFunction"]["Properties"]["MemorySize"])
+
+
+def memory_limit_mb(memory_mb: int) -> int:
+    """What DuckDB may hold of a function configured with `memory_mb`."""
+    return int(memory_mb * MEMORY_SHARE)
+
+
 class DuckDBQueries:
     """Runs each query in a fresh DuckDB connection over the events under `root`."""
 
-    def __init__(self, root: Path, table: str = "earnest_events", threads: int = 2) -> None:
+    def __init__(
+        self,
+        root: Path,
+        table: str = "earnest_events",
+        threads: int = 2,
+        memory_mb: int | None = None,
+    ) -> None:
         self.root = root
         self.table = table
         self.threads = threads
+        self.memory_mb = memory_mb or configured_memory_mb()
 
     def rows(self, query: str) -> Iterable[Sequence[Any]]:
         import duckdb  # a dev dependency only: imported where a test or the bench runs it
 
         columns = "{" + ", ".join(f"{k}: '{v}'" for k, v in glue_columns().items()) + "}"
+        spill = tempfile.mkdtemp(prefix="earnest-duckdb-spill-")
         con = duckdb.connect()
         try:
             con.execute(f"SET threads = {int(self.threads)}")
+            con.execute(f"SET memory_limit = '{memory_limit_mb(self.memory_mb)}MB'")
+            con.execute("SET temp_directory = ?", [spill])
             con.execute(
                 f"CREATE VIEW {self.table} AS SELECT * FROM read_json("
                 f"'{self.root}/events/*/*/*.ndjson.gz', format = 'newline_delimited', "
@@ -47,3 +77,4 @@ class DuckDBQueries:
             return con.execute(query).fetchall()
         finally:
             con.close()
+            shutil.rmtree(spill, ignore_errors=True)

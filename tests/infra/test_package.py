@@ -29,6 +29,8 @@ from tests.builders.deployed import (
 from tests.builders.experiences import experience, request
 
 EM_AARCH64 = 183  # ELF e_machine
+PYC_312 = (3531).to_bytes(2, "little") + b"\r\n"  # CPython 3.12's bytecode magic number
+UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
 FUNCTIONS = sorted(
     k for k, v in load_template()["Resources"].items() if v["Type"] == "AWS::Serverless::Function"
 )
@@ -70,6 +72,23 @@ def test_the_package_holds_only_aarch64_cpython_312_native_code(
             dist,
             dist_tags,
         )
+
+
+def test_every_module_shipped_carries_cpython_312_bytecode_that_needs_no_source_check(
+    tmp_path: Path, wheel_cache: Path
+) -> None:
+    out = tmp_path / "build"
+    package(out, cache_dir=wheel_cache)
+
+    sources = sorted(out.rglob("*.py"))
+    assert len(sources) > 100  # the layer's code and its dependencies, the four handlers
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        assert pyc.is_file(), source.relative_to(out)
+        header = pyc.read_bytes()[:8]
+        assert header[:4] == PYC_312, source.relative_to(out)
+        # Valid whatever mtime the deployment zip gives the source: never recompiled.
+        assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH, source.relative_to(out)
 
 
 def test_the_package_is_laid_out_as_sam_build_lays_it_out(
@@ -159,6 +178,10 @@ def test_every_handler_cold_starts_and_answers_with_only_the_layer_and_boto3(
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     calls = {**CALLS, "NightlyReportFunction": [{"date": yesterday}]}
 
+    def files(folder: Path) -> dict[str, int]:
+        return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+    shipped = files(tmp_path / "build")
     imported: set[str] = set()
     for name in FUNCTIONS:
         env = {**function_environment(name), **LAMBDA_RUNTIME_ENV, "AWS_ENDPOINT_URL": moto_url}
@@ -177,7 +200,14 @@ def test_every_handler_cold_starts_and_answers_with_only_the_layer_and_boto3(
         if name == "DecideFunction":
             decision = orjson.loads(answer["body"])["decisions"]["home-hero"]
             assert decision["experience"] == "hero-test"
+            # decide's start loads only what a decision needs: no Powertools (its logger is
+            # earnest_aws.logs), nor anything of the report, events or authoring.
+            loaded = result["loaded"][str(layer)]
+            assert not [m for m in loaded if m.startswith("aws_lambda_powertools")]
+            assert not [m for m in loaded if m.startswith(("earnest.report", "earnest.events"))]
 
+    # Every module came from its shipped bytecode: a cold start compiled and wrote nothing.
+    assert files(tmp_path / "build") == shipped
     assert not imported & {"pydantic", "pydantic_core", "yaml"}
     in_layer = {p.name.split(".")[0].split("-")[0] for p in layer.iterdir()}
     in_layer -= {"__pycache__"}

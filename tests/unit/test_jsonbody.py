@@ -86,3 +86,33 @@ def test_nesting_up_to_the_limit_is_read() -> None:
 def test_empty_or_broken_json_is_refused_as_such(body: bytes) -> None:
     with pytest.raises(InvalidJson):
         read_json(body)
+
+
+def _depth(value: Any) -> int:
+    children = value.values() if isinstance(value, dict) else value
+    if not isinstance(value, dict | list):
+        return 0
+    return 1 + max((_depth(c) for c in children), default=0)
+
+
+@given(
+    st.integers(MAX_DEPTH - 2, MAX_DEPTH + 2),
+    st.lists(st.sampled_from(["list", "dict", "sibling"]), min_size=40, max_size=40),
+    st.sampled_from([[], {}, 7, "[{", {"k": None}]),
+    st.text(max_size=3),
+)
+def test_a_document_is_refused_exactly_when_it_nests_deeper_than_the_limit(
+    levels: int, shapes: list[str], innermost: Any, key: str
+) -> None:
+    value = innermost
+    for shape in shapes[:levels]:  # wrap `levels` times, some with a scalar beside
+        value = {key: value} if shape == "dict" else [value, 1] if shape == "sibling" else [value]
+    doc = {"events": value}
+    body = orjson.dumps(doc)
+
+    if _depth(doc) > MAX_DEPTH:
+        with pytest.raises(InvalidRequest) as refused:
+            read_json(body)
+        assert refused.value.field.startswith("events")
+    else:
+        assert read_json(body) == doc

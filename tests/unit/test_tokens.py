@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hmac
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from earnest.tokens import TokenError, TokenSigner
+from earnest.tokens import TokenError, TokenSigner, _Hmac
 
 OLD = ("k1", b"old-secret-at-least-16")
 NEW = ("k2", b"new-secret-at-least-16")
@@ -104,3 +105,9 @@ def test_payload_that_is_not_json_is_malformed_even_when_signed() -> None:
     with pytest.raises(TokenError) as caught:
         TokenSigner([OLD]).verify(f"{head}.{sig}")
     assert caught.value.reason == "malformed"
+
+
+@settings(max_examples=200)
+@given(key=st.binary(min_size=1, max_size=200), message=st.binary(max_size=300))
+def test_the_verifiers_hmac_is_the_standard_hmac_sha256(key: bytes, message: bytes) -> None:
+    assert _Hmac(key).digest(message) == hmac.digest(key, message, "sha256")

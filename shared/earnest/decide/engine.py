@@ -7,7 +7,11 @@ and the variant split are applied. Every answer carries a reason from a closed s
 trace of the candidates that lost and why.
 
 Hot path: imports only the stdlib, mmh3 and orjson (via tokens); conditions are compiled
-when rules load, never interpreted per request.
+when rules load, never interpreted per request. A page that names many placements has
+every audience evaluated in one call, each attribute read once (`compile_sweep`); a page
+naming few asks each candidate's predicate as the loop reaches it. Answers are made once,
+read-only, and shared by every response they fit; a decision with a trace or a token is
+its own copy.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import orjson
 
 from earnest.conditions.checks import condition_paths
-from earnest.conditions.compile import compile_condition
+from earnest.conditions.compile import compile_condition, compile_sweep, sweeps
 from earnest.consent.purposes import PURPOSES, effective_consent
 from earnest.decide.bucketing import (
     GLOBAL_HOLDOUT_SEED_NAME,
@@ -62,6 +66,9 @@ IDENTITY_PREFIXES = ("visitor.user_id", "attributes")
 DEFAULT_MIN_IDENTITY_CONFIDENCE = 0.9
 
 Predicate = Callable[[Mapping[str, Any]], bool]
+# A page naming at least one placement per SWEEP_SHARE of the swept experiences has them
+# all evaluated at once: a swept audience costs about a third of a predicate call.
+SWEEP_SHARE = 3
 
 
 class ExperienceCompileError(ValueError):
@@ -88,25 +95,61 @@ class CompiledExperience:
     variant_contents: tuple[Any, ...]
     bounds: tuple[float, ...]
     outranks: tuple[CompiledExperience, ...] = ()  # the candidates after it, in order
-    # Ready-made answers, copied per decision (a dict copy is twice as fast as a literal):
+    # Ready-made answers, shared by the decisions they fit (copied to add a trace or token):
     # by reason for the default's reasons, by index for the variants.
     answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     variant_answers: tuple[Mapping[str, Any], ...] = ()
     audience: Mapping[str, Any] = field(default_factory=dict)  # as authored, for explain
+    slot: int = -1  # its place in the engine's audience sweep (set by the engine)
+    swept: bool = False  # whether the sweep's answer is its audience's (else: its predicate)
+
+
+class Answer(dict[str, Any]):
+    """A ready-made answer, shared by every response it fits: reading it is a dict's read,
+    changing it raises (copy it with `dict(answer)` first)."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("a shared answer is read-only: copy it with dict(answer) to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
+    update = pop = popitem = setdefault = clear = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type[Answer], tuple[dict[str, Any]]]:
+        return Answer, (dict(self),)  # copy, deepcopy and pickle rebuild it whole
 
 
 NO_TRACE: tuple[dict[str, str], ...] = ()  # shared and immutable: most answers explain nothing
 
 
-def _template(exp_id: str | None, variant: str | None, reason: str, content: Any) -> dict[str, Any]:
-    return {
-        "experience": exp_id,
-        "variant": variant,
-        "reason": reason,
-        "content": content,
-        "token": None,
-        "trace": NO_TRACE,
-    }
+def _template(exp_id: str | None, variant: str | None, reason: str, content: Any) -> Answer:
+    return Answer(
+        experience=exp_id,
+        variant=variant,
+        reason=reason,
+        content=content,
+        token=None,
+        trace=NO_TRACE,
+    )
+
+
+NO_LIVE_ANSWER = _template(None, None, NO_LIVE_EXPERIENCE, None)
+UNKNOWN_ANSWER = _template(None, None, UNKNOWN_PLACEMENT, None)
+
+
+class _OneByOne:
+    """The audiences of a page naming few placements: each predicate asked when reached."""
+
+    __slots__ = ("predicates", "request")
+
+    def __init__(self, predicates: Sequence[Predicate], request: Mapping[str, Any]) -> None:
+        self.predicates, self.request = predicates, request
+
+    def __getitem__(self, slot: int) -> bool:
+        return self.predicates[slot](self.request)
+
+
+def _always(_: Any) -> bool:
+    return True
 
 
 def reads_identity(paths: Iterable[str]) -> bool:
@@ -237,6 +280,24 @@ class Engine:
                 )
                 continue
             by_placement.setdefault(compiled.placement, []).append(compiled)
+        # Each experience whose audience the sweep evaluates gets its slot in the sweep's list.
+        # The others (audiences with $or, $and, $nor, $not) share the last slot, always true:
+        # the loop then asks their own predicate.
+        live = [e for exps in by_placement.values() for e in exps]
+        swept = [e for e in live if sweeps(e.audience)]
+        slot_of = {id(e): i for i, e in enumerate(swept)}
+        live = [
+            replace(e, slot=slot_of.get(id(e), len(swept)), swept=id(e) in slot_of) for e in live
+        ]
+        self._sweep = compile_sweep([*(e.audience for e in swept), {}], saved_groups)
+        self._predicates = (*(e.predicate for e in swept), _always)
+        self._sweep_from = -(-len(swept) // SWEEP_SHARE)  # placements a page names, at least
+        # Per request, the consent and identity checks are skipped when nothing could fail.
+        self._requires = frozenset().union(*(e.requires for e in live))
+        self._top_min_identity = max((e.min_identity for e in live), default=0.0)
+        by_placement = {}
+        for e in live:
+            by_placement.setdefault(e.placement, []).append(e)
         self._by_placement: dict[str, tuple[CompiledExperience, ...]] = {}
         for p, exps in by_placement.items():
             ranked = sorted(exps, key=lambda e: (-e.priority, e.id))
@@ -340,18 +401,26 @@ class Engine:
         anonymous_view: dict[str, Any] | None = None
         in_global: bool | None = None
         signer = self.signer
-        by_placement = self._by_placement
+        signing = signer is not None
+        candidates_of = self._by_placement.get
         rules_version = self.rules_version
         global_seed, global_share = self._global_seed, self.global_holdout
-        decisions: dict[str, dict[str, Any]] = {}
+        placements = request["placements"]
+        audience: Sequence[bool | None] | _OneByOne = (
+            self._sweep(request)
+            if len(placements) >= self._sweep_from
+            else _OneByOne(self._predicates, request)
+        )
+        consent_ok = self._requires <= granted  # then no candidate lacks consent
+        identity_ok = confidence >= self._top_min_identity  # nor identity confidence
+        decisions: dict[str, Mapping[str, Any]] = {}
 
-        for placement in request["placements"]:
-            candidates = by_placement.get(placement)
+        for placement in placements:
+            candidates = candidates_of(placement)
             if candidates is None:
-                reason = (
-                    NO_LIVE_EXPERIENCE if placement in self.known_placements else UNKNOWN_PLACEMENT
+                decisions[placement] = (
+                    NO_LIVE_ANSWER if placement in self.known_placements else UNKNOWN_ANSWER
                 )
-                decisions[placement] = _template(None, None, reason, None)
                 continue
 
             # The first candidate that passes wins (the loop breaks with it). The top
@@ -360,9 +429,9 @@ class Engine:
             first_reason = ""
             trace: list[dict[str, str]] | None = None
             for exp in candidates:
-                if not exp.requires <= granted:
+                if not consent_ok and not exp.requires <= granted:
                     outcome = NO_CONSENT
-                elif confidence < exp.min_identity:
+                elif not identity_ok and confidence < exp.min_identity:
                     if anonymous_view is None:
                         anonymous_view = {
                             "visitor": {"anonymous_id": unit},
@@ -371,7 +440,7 @@ class Engine:
                     if exp.predicate(anonymous_view):
                         break
                     outcome = IDENTITY_UNCERTAIN
-                elif exp.predicate(request):
+                elif audience[exp.slot] and (exp.swept or exp.predicate(request)):
                     break
                 else:
                     outcome = NOT_IN_AUDIENCE
@@ -382,35 +451,43 @@ class Engine:
                 else:
                     trace.append({"experience": exp.id, "outcome": outcome})
             else:  # nobody won: the top candidate's default, for the top candidate's reason
-                answer = dict(candidates[0].answers[first_reason])
-                if trace is not None:
-                    answer["trace"] = trace
-                if signer is not None:
-                    answer["token"] = signer.sign(
-                        unit, answer["experience"], None, first_reason, rules_version
-                    )
+                answer = candidates[0].answers[first_reason]
+                if trace is not None or signing:
+                    answer = dict(answer)
+                    if trace is not None:
+                        answer["trace"] = trace
+                    if signer is not None:
+                        answer["token"] = signer.sign(
+                            unit, answer["experience"], None, first_reason, rules_version
+                        )
                 decisions[placement] = answer
                 continue
 
             if in_global is None:
                 in_global = bucket(unit, global_seed) < global_share
             if in_global:
-                answer = dict(exp.answers[GLOBAL_HOLDOUT])
+                answer = exp.answers[GLOBAL_HOLDOUT]
             elif bucket(unit, exp.holdout_seed) < exp.holdout:
-                answer = dict(exp.answers[HOLDOUT])
+                answer = exp.answers[HOLDOUT]
             else:
-                answer = dict(exp.variant_answers[pick(bucket(unit, exp.variant_seed), exp.bounds)])
-            if first_reason or exp.outranks:
-                lost = (
-                    [{"experience": candidates[0].id, "outcome": first_reason}]
-                    if first_reason
-                    else []
-                )
-                answer["trace"] = lost + (trace or []) + self._outranked(exp, request, granted)
-            if signer is not None:
-                answer["token"] = signer.sign(
-                    unit, answer["experience"], answer["variant"], answer["reason"], rules_version
-                )
+                answer = exp.variant_answers[pick(bucket(unit, exp.variant_seed), exp.bounds)]
+            if first_reason or exp.outranks or signing:
+                answer = dict(answer)
+                if first_reason or exp.outranks:
+                    lost = (
+                        [{"experience": candidates[0].id, "outcome": first_reason}]
+                        if first_reason
+                        else []
+                    )
+                    answer["trace"] = lost + (trace or []) + self._outranked(exp, request, granted)
+                if signer is not None:
+                    answer["token"] = signer.sign(
+                        unit,
+                        answer["experience"],
+                        answer["variant"],
+                        answer["reason"],
+                        rules_version,
+                    )
             decisions[placement] = answer
 
         return {"decisions": decisions, "rules_version": self.rules_version}

@@ -292,30 +292,24 @@ def _exposure(
     if token is None:
         raise _Reject(MISSING_FIELD, "token", "token is required: the one decide issued")
     try:
-        exposure = verifier.verify(token, now)
+        unit, experience, variant, reason, rules_version, _ = verifier.verify(token, now)
     except TokenError as bad:
         raise _Reject(TOKEN_REASONS[bad.reason], "token", str(bad)) from None
-    return dict(
-        zip(
-            FIELDS,
-            (
-                event_id,
-                EXPOSURE,
-                exposure.unit,
-                exposure.experience,
-                exposure.variant,
-                exposure.reason,
-                exposure.rules_version,
-                None,
-                None,
-                None,
-                event_time,
-                receive_time,
-                request_id,
-            ),
-            strict=True,
-        )
-    )
+    return {  # FIELDS, in order (a literal: twice as fast as building it from FIELDS)
+        "event_id": event_id,
+        "type": EXPOSURE,
+        "unit_id": unit,
+        "experience": experience,
+        "variant": variant,
+        "reason": reason,
+        "rules_version": rules_version,
+        "name": None,
+        "value": None,
+        "currency": None,
+        "event_time": event_time,
+        "receive_time": receive_time,
+        "request_id": request_id,
+    }
 
 
 def _conversion(
@@ -345,27 +339,21 @@ def _conversion(
         currency = currency.upper()
     elif currency is not None:
         raise _Reject(INVALID_FIELD, "currency", "currency is only meaningful with a value")
-    return dict(
-        zip(
-            FIELDS,
-            (
-                event_id,
-                CONVERSION,
-                unit_id,
-                None,
-                None,
-                None,
-                None,
-                name,
-                value,
-                currency,
-                event_time,
-                receive_time,
-                request_id,
-            ),
-            strict=True,
-        )
-    )
+    return {  # FIELDS, in order
+        "event_id": event_id,
+        "type": CONVERSION,
+        "unit_id": unit_id,
+        "experience": None,
+        "variant": None,
+        "reason": None,
+        "rules_version": None,
+        "name": name,
+        "value": value,
+        "currency": currency,
+        "event_time": event_time,
+        "receive_time": receive_time,
+        "request_id": request_id,
+    }
 
 
 def _unknown(event: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -384,6 +372,8 @@ def _required_string(raw: Any, field: str, max_length: int) -> str:
 
 
 def _event_id(raw: Any) -> str:
+    if type(raw) is str and 0 < len(raw) <= MAX_EVENT_ID_LENGTH:
+        return raw  # the usual case, without the calls that name what is wrong
     return _required_string(raw, "event_id", MAX_EVENT_ID_LENGTH)
 
 
@@ -392,6 +382,10 @@ def _optional_id(raw: Any, field: str) -> str | None:
 
 
 def _event_time(raw: Any, offset: int, window: tuple[int, int]) -> str:
+    if type(raw) is int and EPOCH_MS_THRESHOLD < raw <= MAX_EPOCH_MS:  # the usual: epoch ms
+        ms = raw + offset
+        if window[0] <= ms <= window[1]:
+            return format_ms(ms)
     ms = _to_ms(raw, "ts") + offset
     if ms > window[1]:
         raise _Reject(FUTURE_TIMESTAMP, "ts", "ts is too far in the future")

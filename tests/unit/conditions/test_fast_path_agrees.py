@@ -16,6 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from earnest.audience import compile_condition
+from earnest.conditions.compile import compile_sweep
 from tests.builders.reference_conditions import evaluate
 from tests.conftest import ROOT, SHARED
 
@@ -120,3 +121,21 @@ def test_the_compiled_condition_agrees_with_the_plain_interpreter(
     condition: dict[str, Any], visitor: dict[str, Any]
 ) -> None:
     assert compile_condition(condition, GROUPS)(visitor) is evaluate(condition, visitor, GROUPS)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(conditions, min_size=1, max_size=4), visitors)
+@example([{"ctx.a": "a", "a": {"$gte": 1}}, {"ctx.a": {"$in": ["a"]}}, {}], {"a": 1, "ctx": 7})
+def test_a_sweep_over_many_conditions_agrees_with_each_plain_reading(
+    many: list[dict[str, Any]], visitor: dict[str, Any]
+) -> None:
+    swept = compile_sweep(many, GROUPS)(visitor)
+
+    for condition, result in zip(many, swept, strict=True):
+        logical = any(k in ("$and", "$or", "$nor", "$not") for k in condition)
+        assert result is (None if logical else evaluate(condition, visitor, GROUPS))
+    not_a_document = [visitor]
+    assert compile_sweep(many, GROUPS)(not_a_document) == [
+        None if r is None else evaluate(c, not_a_document, GROUPS)
+        for c, r in zip(many, swept, strict=True)
+    ]
