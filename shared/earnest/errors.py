@@ -63,3 +63,10 @@ class ConcurrentModification(EarnestError):
     """Someone else changed the record since it was read; re-read and try again."""
 
     code = "concurrent_modification"
+
+
+class Throttled(Unavailable):
+    """A dependency kept refusing for capacity past the time allowed to retry; nothing of the
+    refused write was applied, and running it again applies it once."""
+
+    code = "throttled"
