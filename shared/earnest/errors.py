@@ -70,3 +70,10 @@ class Throttled(Unavailable):
     refused write was applied, and running it again applies it once."""
 
     code = "throttled"
+
+
+class Refused(EarnestError):
+    """What was asked cannot be done as things stand; nothing was changed, and the message
+    says what would make it possible."""
+
+    code = "refused"

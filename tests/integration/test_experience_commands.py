@@ -160,7 +160,10 @@ def test_a_push_from_a_checkout_that_missed_a_change_is_refused_naming_who(
     code, _, err = cli("push", str(write(mine, {**RECS, "priority": 5})), "--actor", "lena")
     # Then it is refused, naming who changed what
     assert code == 1
-    assert "this checkout last saw version 1; since then it was changed by marco" in err
+    assert (
+        "this checkout last pushed or pulled version 1 from this revision of the file; "
+        "since then it was changed by marco"
+    ) in err
     assert ": holdout (version 2)" in err
     # and the diff shows field by field what her push would change
     code, out, _ = cli("diff", str(mine))

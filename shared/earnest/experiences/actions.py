@@ -46,6 +46,9 @@ class Kind:
 PAUSE_VARIANT = "pause_variant"
 PAUSE_EXPERIENCE = "pause_experience"
 RETIRE = "retire"
+# The rule of a pause of the whole experience that left no variant serving: resuming one
+# of its variants lifts it too.
+ALL_VARIANTS_PAUSED = "all_variants_paused"
 
 KINDS: dict[str, Kind] = {
     k.name: k

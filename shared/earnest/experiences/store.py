@@ -155,9 +155,7 @@ def experience_write(
     if new_ops.get(ALLOCATION) != before:
         restart = {ALLOCATION: {"from": before, "to": new_ops[ALLOCATION]}}
         (changes if kind == OPERATIONAL else evidence).update(restart)
-    return Write(
-        doc, new_ops, expected_version, actor, action, kind, reason, evidence, changes, at
-    )
+    return Write(doc, new_ops, expected_version, actor, action, kind, reason, evidence, changes, at)
 
 
 class ExperienceStore(Protocol):

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from earnest.experiences.actions import (
+    ALL_VARIANTS_PAUSED,
     NIGHTLY_REPORT,
     PAUSE_EXPERIENCE,
     PAUSE_VARIANT,
@@ -40,6 +41,7 @@ from earnest.experiences.retirement import reasons as lifecycle
 
 __all__ = [
     "ACTOR",
+    "ALL_VARIANTS_PAUSED",
     "ENDED",
     "PAUSE_EXPERIENCE",
     "PAUSE_VARIANT",
@@ -65,7 +67,6 @@ ACTOR = NIGHTLY_REPORT
 LOSES_TO_DEFAULT = "loses_to_default"
 GUARDRAIL_HARM = "guardrail_harm"
 STOPPED_BEATING_DEFAULT = "stopped_beating_default"
-ALL_VARIANTS_PAUSED = "all_variants_paused"
 
 
 @dataclass(frozen=True, slots=True)
