@@ -305,12 +305,14 @@ class ExperiencesStore:
                         raise
                 return
             except Throttled as exc:
-                if self._clock() + delay > deadline:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
                     raise Throttled(
                         f"{exc.message}: still throttled after {self.throttle_seconds:g} s of "
                         "retries; nothing of it was written, and running it again writes it once"
                     ) from exc
-                self._sleep(delay * (0.5 + random.random()))
+                # exponential backoff with jitter on top (writers spread out, never sooner)
+                self._sleep(min(remaining, delay * (1 + random.random() / 2)))
                 delay = min(delay * 2, 2.0)
 
     def audit(self, experience_id: str) -> list[dict[str, Any]]:
