@@ -354,3 +354,64 @@ def test_the_allocation_restarts_only_when_who_gets_what_changes(
     cli("push", str(write(file, {**RECS, "variants": reweighted})))
     assert allocation_since(store) not in (first, resumed, None)
     assert "allocation" in store.audit("search-landing-recs")[-1]["evidence"]
+
+
+def test_saved_groups_are_versioned_a_stale_push_writes_nothing_and_history_shows_each_change(
+    cli: Any, store: ExperiencesStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given lena pushed a saved group and an experience from her folder
+    mine = tmp_path / "lena"
+    mine.mkdir()
+    groups = mine / "groups.yaml"
+    groups.write_text(yaml.safe_dump({"saved_groups": {"vip_accounts": list("abcde")}}))
+    recs = write(mine / "recs.yaml", RECS)
+    code, out, _ = cli("push", str(mine), "--actor", "lena")
+    assert code == 0 and "saved group vip_accounts: created (5 id(s)) -> version 1" in out
+    # and marco, from his own checkout, removed the id e
+    theirs = tmp_path / "marco"
+    monkeypatch.setenv("EARNEST_STATE_DIR", str(theirs / ".earnest"))
+    assert cli("pull", str(theirs))[0] == 0
+    pulled = theirs / "groups.yaml"
+    assert yaml.safe_load(pulled.read_text()) == {"saved_groups": {"vip_accounts": list("abcde")}}
+    pulled.write_text(yaml.safe_dump({"saved_groups": {"vip_accounts": list("abcd")}}))
+    code, out, _ = cli("push", str(pulled), "--actor", "marco")
+    assert code == 0 and "saved group vip_accounts: updated (4 id(s)) -> version 2" in out
+    monkeypatch.delenv("EARNEST_STATE_DIR")
+    # When lena pushes her folder again with an edit of the experience (her group still has e)
+    write(recs, {**RECS, "priority": 5})
+    code, out, err = cli("push", str(mine), "--actor", "lena")
+    # Then the push is refused for the group, naming who changed it
+    assert code == 1
+    assert (
+        f"{groups}: saved group vip_accounts: refused: your file is the content of version 1" in err
+    )
+    assert "changed by marco" in err and "ids (version 2)" in err
+    assert "nothing was pushed: 1 refused" in err
+    # and nothing of it was written: e stays removed, the experience is unchanged
+    assert store.load_rules().saved_groups == {"vip_accounts": list("abcd")}
+    stored = store.get("search-landing-recs")
+    assert stored is not None and stored.version == 1 and stored.authored["priority"] == 0
+    # and history lists every change of the group, who made it and what it changed
+    code, out, _ = cli("history", "vip_accounts")
+    assert code == 0
+    assert "v1" in out and "lena  create (authored)" in out
+    assert "marco  update (authored)" in out and 'ids: added [], removed ["e"]' in out
+
+
+def test_a_push_refused_for_one_experience_writes_no_saved_group_either(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    # Given a stored experience at version 2 that this folder never saw
+    folder = tmp_path / "team"
+    folder.mkdir()
+    recs = write(folder / "recs.yaml", RECS)
+    assert cli("push", str(recs))[0] == 0
+    store.save({**RECS, "holdout": 0.2}, 1, actor="marco", action="update")
+    # When the folder pushes a new saved group with a stale edit of the experience
+    (folder / "groups.yaml").write_text(yaml.safe_dump({"saved_groups": {"beta": ["x"]}}))
+    write(recs, {**RECS, "priority": 5})
+    code, _, err = cli("push", str(folder))
+    # Then nothing is written, the new group included
+    assert code == 1 and "search-landing-recs: refused" in err
+    assert store.load_rules().saved_groups == {}
+    assert store.group_audit("beta") == []
