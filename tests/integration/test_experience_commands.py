@@ -415,3 +415,75 @@ def test_a_push_refused_for_one_experience_writes_no_saved_group_either(
     assert code == 1 and "search-landing-recs: refused" in err
     assert store.load_rules().saved_groups == {}
     assert store.group_audit("beta") == []
+
+
+def git(repo: Path, *args: str) -> str:
+    """git in `repo` as a person would run it (an author of its own, no global config)."""
+    import subprocess
+
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@shop.example",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@shop.example",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_a_push_knows_its_lineage_across_branches_directories_and_machines(
+    cli: Any, store: ExperiencesStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a repository whose file was pushed as version 1 from main
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    file = write(repo / "recs.yaml", RECS)
+    git(repo, "add", "recs.yaml")
+    git(repo, "commit", "-qm", "recs")
+    monkeypatch.chdir(repo)  # one working directory for every push below, as in CI
+    assert cli("push", "recs.yaml", "--actor", "ci")[0] == 0
+    # and branch a changed the holdout, committed, and pushed it as version 2
+    git(repo, "checkout", "-qb", "a")
+    write(file, {**RECS, "holdout": 0.2})
+    git(repo, "commit", "-qam", "holdout")
+    assert cli("push", "recs.yaml", "--actor", "ci")[0] == 0
+    # When branch b, made from main before that, pushes its own edit from the same directory
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-qb", "b")
+    write(file, {**RECS, "priority": 5})
+    git(repo, "commit", "-qam", "priority")
+    code, _, err = cli("push", "recs.yaml", "--actor", "ci")
+    # Then it is refused: b's history holds version 1, not the holdout of version 2
+    assert code == 1
+    assert "refused: your file's committed history holds version 1" in err
+    assert ": holdout (version 2)" in err
+    stored = store.get("search-landing-recs")
+    assert stored is not None and stored.version == 2 and stored.authored["priority"] == 0
+    # When b merges a (so it has seen version 2), its push goes
+    git(repo, "merge", "-q", "--no-edit", "-X", "theirs", "a")
+    assert yaml.safe_load(file.read_text())["holdout"] == 0.2
+    code, out, _ = cli("push", "recs.yaml", "--actor", "ci")
+    assert code == 0 and "updated -> version 3" in out
+    # and on another machine (a clone of branch a, no record of its own), an edit of
+    # version 2 is refused (version 3 is not in its history), its merge of b then goes
+    clone = tmp_path / "laptop"
+    git(tmp_path, "clone", "-q", "-b", "a", str(repo), str(clone))
+    monkeypatch.chdir(clone)
+    write(clone / "recs.yaml", {**RECS, "holdout": 0.2, "description": "from the laptop"})
+    code, _, err = cli("push", "recs.yaml", "--actor", "lena")
+    assert code == 1 and "committed history holds version 2" in err
+    git(clone, "checkout", "-q", "--", "recs.yaml")
+    git(clone, "pull", "-q", "--no-rebase", "--no-edit", "origin", "b")
+    write(clone / "recs.yaml", {**yaml.safe_load((clone / "recs.yaml").read_text()), "seed": "x"})
+    code, out, _ = cli("push", "recs.yaml", "--actor", "lena")
+    assert code == 0 and "updated -> version 4" in out
+    # and pushing again an uncommitted edit after its own push goes too (this checkout saw it)
+    write(clone / "recs.yaml", {**yaml.safe_load((clone / "recs.yaml").read_text()), "seed": "y"})
+    code, out, _ = cli("push", "recs.yaml", "--actor", "lena")
+    assert code == 0 and "updated -> version 5" in out
