@@ -6,7 +6,7 @@ refused when stale; pull, diff, history, rollback, pause and resume do what they
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -487,3 +487,28 @@ def test_a_push_knows_its_lineage_across_branches_directories_and_machines(
     write(clone / "recs.yaml", {**yaml.safe_load((clone / "recs.yaml").read_text()), "seed": "y"})
     code, out, _ = cli("push", "recs.yaml", "--actor", "lena")
     assert code == 0 and "updated -> version 5" in out
+
+
+def test_validate_and_push_warn_of_a_review_due_and_review_records_it_before_any_retirement(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    # Given a file whose review fell due yesterday (dated from today: any day the suite runs)
+    overdue = {**RECS, "last_reviewed": (TODAY - timedelta(days=31)).isoformat()}
+    file = write(tmp_path / "recs.yaml", overdue)
+    due = (TODAY - timedelta(days=1)).isoformat()
+    said = f"warning: search-landing-recs: review overdue since {due}"
+    # Then validate warns, with the command that fixes it, and still passes
+    code, _, err = cli("validate", str(file))
+    assert code == 0 and said in err and "`earnest review search-landing-recs`" in err
+    # and push warns the same, and pushes
+    code, out, err = cli("push", str(file))
+    assert code == 0 and said in err and "created -> version 1" in out
+    # When the owner records the review the warning asked for
+    code, out, _ = cli("review", "search-landing-recs", "--reason", "checked")
+    assert code == 0 and f"reviewed {TODAY.isoformat()} -> version 2" in out
+    # Then tonight's report has nothing to retire it for
+    stored = store.get("search-landing-recs")
+    assert stored is not None and guardrails.lifecycle(stored.effective, TODAY) == []
+    # and a file reviewed recently says nothing
+    code, _, err = cli("validate", str(write(tmp_path / "fresh.yaml", RECS)))
+    assert code == 0 and "review" not in err

@@ -91,9 +91,11 @@ def notices(doc: Mapping[str, Any], today: date) -> list[str]:
             f"{exp_id}: review overdue since {due.isoformat()}: the next nightly report "
             f"retires it; {fix}"
         ]
-    if (due - today).days <= REVIEW_NOTICE_DAYS:
+    days = (due - today).days
+    if days <= REVIEW_NOTICE_DAYS:
+        when = "today" if days == 0 else f"in {days} day(s)"
         return [
-            f"{exp_id}: review due {due.isoformat()} (in {(due - today).days} day(s)); "
-            f"past it the nightly report retires it; {fix}"
+            f"{exp_id}: review due {due.isoformat()} ({when}); past it the nightly report "
+            f"retires it; {fix}"
         ]
     return []
