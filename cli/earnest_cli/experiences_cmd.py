@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from earnest.experiences import lifecycle, operations, retirement
+from earnest.experiences import actions, lifecycle, operations, retirement
 from earnest.experiences import push as pushing
 from earnest_aws.experiences_store import AUTHORED, ExperiencesStore
 from earnest_cli import files, lineage, plan_cmd
@@ -210,7 +210,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if stored is None or lines:
             changed += 1
             print("\n".join(lines))
-        for line in lifecycle.kept(exp_id, body, stored.ops if stored else {}):
+        for line in actions.kept(exp_id, body, stored.ops if stored else {}):
             print(f"  {line}")
     return 1 if authored.problems else 0
 

@@ -174,3 +174,30 @@ def record(
             e = lifecycle.entry(kind.status, a.rule, a.reason, by, at, a.evidence)
             out = lifecycle.set_entry(out, a.variant, e)
     return out
+
+
+def undo(status: str, target: str) -> str:
+    """The command that undoes an operational `status` of a `target` (its kind's `undo`)."""
+    return next(k.undo for k in KINDS.values() if k.status == status and k.target == target)
+
+
+def kept(exp_id: str, authored: Mapping[str, Any], ops: Mapping[str, Any]) -> list[str]:
+    """What a push of `authored` keeps of the operational state, one line each, with the
+    command that would undo it."""
+    lines = []
+    decided = lifecycle.get_entry(ops, None)
+    if decided is not None and authored.get("status") in ACTIVE_STATUSES:
+        status = str(decided.get("status"))
+        lines.append(
+            f"{exp_id} stays {status}: {lifecycle.describe(decided)}; "
+            f'earnest {undo(status, EXPERIENCE)} {exp_id} --reason "…" to serve it again'
+        )
+    known = {v.get("id") for v in authored.get("variants") or [] if isinstance(v, Mapping)}
+    for variant, e in sorted((ops.get("variants") or {}).items()):
+        if variant in known:
+            lines.append(
+                f"{variant} stays paused: {lifecycle.describe(e)}; "
+                f"earnest {undo(PAUSED, VARIANT)} {exp_id}/{variant} "
+                '--reason "…" to serve it again'
+            )
+    return lines

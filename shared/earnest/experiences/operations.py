@@ -225,7 +225,7 @@ def rollback(store: ExperienceStore, exp_id: str, to: int, reason: str, actor: s
         store, stored, body, actor, "rollback", reason or f"rollback to version {to}"
     )
     lines = [f"{exp_id}: rolled back to the content of version {to} -> version {version}"]
-    return lines + [f"  {line}" for line in lifecycle.kept(exp_id, body, stored.ops)]
+    return lines + [f"  {line}" for line in kinds.kept(exp_id, body, stored.ops)]
 
 
 def apply_guardrails(

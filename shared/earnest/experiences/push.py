@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from earnest.experiences import actions as kinds
 from earnest.experiences import lifecycle, operations, retirement
 from earnest.experiences.history import changes
 from earnest.experiences.store import (
@@ -118,17 +119,25 @@ def base_of(
         )
     newest = max((int(e["version"]) for e in authored), default=0)
     if max((v for v, _ in seen), default=-1) < newest:
-        for earlier in lineage.earlier():
-            if earlier in by_hash:
-                v = by_hash[earlier]
-                seen.append((v, f"your file's committed history holds version {v}"))
-                break
+        held = _held(lineage.earlier(), by_hash, newest)
+        if held:
+            seen.append((held, f"your file's committed history holds version {held}"))
     if not seen:
         return None, (
             "nothing tells which version your file started from (no `version:`, not the "
             "content of a stored version, not in this checkout's history or git's)"
         )
     return max(seen)
+
+
+def _held(earlier: Iterable[str], by_hash: Mapping[str, int], newest: int) -> int:
+    """The newest stored version whose content the file's history holds (0: none)."""
+    held = 0
+    for digest in earlier:
+        held = max(held, by_hash.get(digest, 0))
+        if held == newest:  # nothing later to find: stop reading history
+            break
+    return held
 
 
 def stale(history: Sequence[Mapping[str, Any]], item: Item) -> str | None:
@@ -206,7 +215,7 @@ def _plan(
         out.versions[(item.subject, item.id)] = version
         out.lines.append(f"{label}: unchanged (version {version})")
         if item.subject == EXPERIENCE and stored is not None:
-            out.lines.extend(f"  {line}" for line in lifecycle.kept(item.id, item.body, stored.ops))
+            out.lines.extend(f"  {line}" for line in kinds.kept(item.id, item.body, stored.ops))
         return None
     if stored_body is not None and not force:
         refusal = stale(history, item)
@@ -238,7 +247,7 @@ def _after(
         out.versions[(item.subject, item.id)] = revived[0]
         lines.append(f"  {revived[1]}")
         ops = lifecycle.without(ops, None)
-    return lines + [f"  {line}" for line in lifecycle.kept(item.id, item.body, ops)]
+    return lines + [f"  {line}" for line in kinds.kept(item.id, item.body, ops)]
 
 
 def notices(docs: Iterable[Mapping[str, Any]], today: date) -> list[str]:
