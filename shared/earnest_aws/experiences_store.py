@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from earnest.errors import ConcurrentModification, Throttled
+from earnest.experiences import store
 from earnest.experiences.store import (
     AUTHORED,
     OPERATIONAL,
@@ -32,7 +33,6 @@ from earnest.experiences.store import (
     StoredExperience,
     StoredGroup,
     Write,
-    experience_write,
     group_doc,
     now_iso,
 )
@@ -232,51 +232,9 @@ class ExperiencesStore:
             ).get("Item")
         return _stored(item) if item else None
 
-    def save(
-        self,
-        doc: Mapping[str, Any],
-        expected_version: int | None,
-        actor: str,
-        action: str,
-        reason: str = "",
-        evidence: Mapping[str, Any] | None = None,
-        changes: Mapping[str, Any] | None = None,
-        ops: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Write the authored `doc` (keeping `ops`, the operational state the writer read)
-        if the stored version is still `expected_version` (None: new); the new version."""
-        w = experience_write(
-            doc, ops or {}, expected_version, actor, action, AUTHORED, reason, evidence, changes
-        )
-        self.write([w])
-        return w.version
-
-    def save_ops(
-        self,
-        stored: StoredExperience,
-        ops: Mapping[str, Any],
-        actor: str,
-        action: str,
-        reason: str,
-        evidence: Mapping[str, Any] | None = None,
-        changes: Mapping[str, Any] | None = None,
-        allocation_at: str | None = None,
-    ) -> int:
-        """Write only the operational state, over the version `stored` was read at."""
-        w = experience_write(
-            stored.authored,
-            ops,
-            stored.version,
-            actor,
-            action,
-            OPERATIONAL,
-            reason,
-            evidence,
-            changes,
-            allocation_at=allocation_at,
-        )
-        self.write([w])
-        return w.version
+    # One authored write and one operational write (earnest.experiences.store), as methods.
+    save = store.save
+    save_ops = store.save_ops
 
     def write(self, writes: Sequence[Write | GroupWrite]) -> None:
         """All of `writes`, each conditional on its version, with their audit entries, in one

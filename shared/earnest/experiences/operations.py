@@ -22,11 +22,11 @@ from earnest.experiences.actions import ALL_VARIANTS_PAUSED, NIGHTLY_REPORT, Act
 from earnest.experiences.history import changes
 from earnest.experiences.store import (
     AUTHORED,
-    OPERATIONAL,
     ExperienceStore,
     StoredExperience,
-    experience_write,
     now_iso,
+    save,
+    save_ops,
 )
 from earnest.timefmt import format_time
 
@@ -46,32 +46,6 @@ def require(store: ExperienceStore, exp_id: str) -> StoredExperience:
     return stored
 
 
-def _save_ops(
-    store: ExperienceStore,
-    stored: StoredExperience,
-    ops: Mapping[str, Any],
-    actor: str,
-    action: str,
-    reason: str,
-    evidence: Mapping[str, Any] | None = None,
-    allocation_at: str | None = None,
-) -> int:
-    w = experience_write(
-        stored.authored,
-        ops,
-        stored.version,
-        actor,
-        action,
-        OPERATIONAL,
-        reason,
-        evidence,
-        changes(stored.ops, ops),
-        allocation_at=allocation_at,
-    )
-    store.write([w])
-    return w.version
-
-
 def _save_authored(
     store: ExperienceStore,
     stored: StoredExperience,
@@ -80,18 +54,8 @@ def _save_authored(
     action: str,
     reason: str,
 ) -> int:
-    w = experience_write(
-        body,
-        stored.ops,
-        stored.version,
-        actor,
-        action,
-        AUTHORED,
-        reason,
-        changes=changes(stored.authored, body),
-    )
-    store.write([w])
-    return w.version
+    changed = changes(stored.authored, body)
+    return save(store, body, stored.version, actor, action, reason, changes=changed, ops=stored.ops)
 
 
 def pause(store: ExperienceStore, exp_id: str, variant: str | None, reason: str, actor: str) -> str:
@@ -106,7 +70,7 @@ def pause(store: ExperienceStore, exp_id: str, variant: str | None, reason: str,
         return f"{target}: already {found}"
     kind = kinds.PAUSE_VARIANT if variant else kinds.PAUSE_EXPERIENCE
     e = lifecycle.entry(kinds.KINDS[kind].status, lifecycle.OPERATOR, reason, actor, now_iso(), {})
-    version = _save_ops(
+    version = save_ops(
         store, stored, lifecycle.set_entry(stored.ops, variant, e), actor, kind, reason
     )
     return f'{target}: paused -> version {version} (earnest resume {target} --reason "…" to undo)'
@@ -128,7 +92,7 @@ def resume(
     whole = lifecycle.get_entry(new_ops, None)
     if variant and whole and whole.get("rule") == ALL_VARIANTS_PAUSED:
         new_ops = lifecycle.without(new_ops, None)  # a variant serves again, so may the whole
-    version = _save_ops(
+    version = save_ops(
         store, stored, new_ops, actor, "resume", reason, evidence={"lifted": dict(found)}
     )
     return (
@@ -145,7 +109,7 @@ def _retirement(stored: StoredExperience) -> Mapping[str, Any] | None:
 def _lift(store: ExperienceStore, stored: StoredExperience, actor: str, reason: str) -> int:
     found = _retirement(stored)
     assert found is not None
-    return _save_ops(
+    return save_ops(
         store,
         stored,
         lifecycle.without(stored.ops, None),
@@ -256,7 +220,7 @@ def apply_guardrails(
                 log("guardrail already applied", entry)
                 break
             try:
-                version = _save_ops(
+                version = save_ops(
                     store,
                     current,
                     new_ops,

@@ -179,3 +179,54 @@ class ExperienceStore(Protocol):
         """All of `writes` or none; ConcurrentModification when one's version moved on,
         Throttled when AWS kept refusing for capacity past the store's deadline."""
         ...
+
+
+def save(
+    store: ExperienceStore,
+    doc: Mapping[str, Any],
+    expected_version: int | None,
+    actor: str,
+    action: str,
+    reason: str = "",
+    evidence: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
+    ops: Mapping[str, Any] | None = None,
+) -> int:
+    """Write the authored `doc` (keeping `ops`, the operational state the writer read) if
+    the stored version is still `expected_version` (None: new); the new version."""
+    w = experience_write(
+        doc, ops or {}, expected_version, actor, action, AUTHORED, reason, evidence, changes
+    )
+    store.write([w])
+    return w.version
+
+
+def save_ops(
+    store: ExperienceStore,
+    stored: StoredExperience,
+    ops: Mapping[str, Any],
+    actor: str,
+    action: str,
+    reason: str,
+    evidence: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
+    allocation_at: str | None = None,
+) -> int:
+    """Write only the operational state, over the version `stored` was read at (`changes`:
+    the audit's, by default what differs between the two states)."""
+    from earnest.experiences.history import changes as differences
+
+    w = experience_write(
+        stored.authored,
+        ops,
+        stored.version,
+        actor,
+        action,
+        OPERATIONAL,
+        reason,
+        evidence,
+        differences(stored.ops, ops) if changes is None else changes,
+        allocation_at=allocation_at,
+    )
+    store.write([w])
+    return w.version
