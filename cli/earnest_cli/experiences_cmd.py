@@ -92,8 +92,9 @@ def warn(authored: files.Authored) -> None:
     for source, doc in authored.experiences:
         for warning in shape_warnings(doc, source):
             print(f"warning: {warning}", file=sys.stderr)
-    for notice in pushing.notices((doc for _, doc in authored.experiences), today()):
-        print(f"warning: {notice}", file=sys.stderr)
+    for _, doc in authored.experiences:
+        for notice in retirement.notices(doc, today()) if isinstance(doc, dict) else []:
+            print(f"warning: {notice}", file=sys.stderr)
 
 
 def traffic_warnings(
@@ -120,7 +121,9 @@ def group_sources(paths: list[str]) -> dict[str, Path]:
     return {name: path for path in files.expand(paths) for name in files.load([path]).saved_groups}
 
 
-def push_items(s: ExperiencesStore, authored: files.Authored, paths: list[str]) -> list[Any]:
+def push_items(
+    s: ExperiencesStore, authored: files.Authored, paths: list[str]
+) -> list[pushing.Item]:
     """Every saved group and experience of a push, each with its file's lineage."""
     key, where = store_key(s), group_sources(paths)
     items = [

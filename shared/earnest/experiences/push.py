@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from earnest.experiences import actions as kinds
-from earnest.experiences import lifecycle, operations, retirement
+from earnest.experiences import lifecycle, operations
 from earnest.experiences.history import changes
 from earnest.experiences.store import (
     AUTHORED,
@@ -248,10 +248,3 @@ def _after(
         lines.append(f"  {revived[1]}")
         ops = lifecycle.without(ops, None)
     return lines + [f"  {line}" for line in kinds.kept(item.id, item.body, ops)]
-
-
-def notices(docs: Iterable[Mapping[str, Any]], today: date) -> list[str]:
-    """What validate and push say ahead of a retirement for review (retirement.notices)."""
-    return [
-        line for doc in docs if isinstance(doc, Mapping) for line in retirement.notices(doc, today)
-    ]
