@@ -67,13 +67,11 @@ class ConcurrentModification(EarnestError):
 
 class Throttled(Unavailable):
     """A dependency kept refusing for capacity past the time allowed to retry; nothing of the
-    refused write was applied, and running it again applies it once."""
+    refused write was applied, and running it again applies it once. To a caller it means
+    what `unavailable` means (retry), so it answers with that code."""
 
-    code = "throttled"
 
-
-class Refused(EarnestError):
-    """What was asked cannot be done as things stand; nothing was changed, and the message
-    says what would make it possible."""
-
-    code = "refused"
+class Refused(InvalidRequest):
+    """What was asked cannot be done as things stand (resume what is not paused, change an
+    experience that is not stored); nothing was changed, and the message says what would
+    make it possible."""
