@@ -236,7 +236,7 @@ class ExperiencesStore:
     save = store.save
     save_ops = store.save_ops
 
-    def write(self, writes: Sequence[Write | GroupWrite]) -> None:
+    def transact(self, writes: Sequence[Write | GroupWrite]) -> None:
         """All of `writes`, each conditional on its version, with their audit entries, in one
         transaction (several past MAX_WRITES_PER_TRANSACTION, each checked the same way).
 
@@ -246,9 +246,9 @@ class ExperiencesStore:
         """
         for start in range(0, len(writes), MAX_WRITES_PER_TRANSACTION):
             chunk = writes[start : start + MAX_WRITES_PER_TRANSACTION]
-            self._transact(chunk, [item for w in chunk for item in _items(w, self.table)])
+            self._transact_chunk(chunk, [item for w in chunk for item in _items(w, self.table)])
 
-    def _transact(self, writes: Sequence[Write | GroupWrite], items: list[Any]) -> None:
+    def _transact_chunk(self, writes: Sequence[Write | GroupWrite], items: list[Any]) -> None:
         what = "could not write " + ", ".join(_name(w) for w in writes)
         deadline = self._clock() + self.throttle_seconds
         delay = 0.05

@@ -177,7 +177,7 @@ def push(
     if out.refusals:
         out.lines = [f"nothing was pushed: {len(out.refusals)} refused"]
         return out
-    store.write(writes)
+    store.transact(writes)
     for item, w in zip(updated, writes, strict=True):
         created = w.expected_version is None
         out.versions[(item.subject, item.id)] = w.version

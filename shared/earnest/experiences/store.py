@@ -175,7 +175,7 @@ class ExperienceStore(Protocol):
 
     def group_audit(self, name: str) -> list[dict[str, Any]]: ...
 
-    def write(self, writes: Sequence[Write | GroupWrite]) -> None:
+    def transact(self, writes: Sequence[Write | GroupWrite]) -> None:
         """All of `writes` or none; ConcurrentModification when one's version moved on,
         Throttled when AWS kept refusing for capacity past the store's deadline."""
         ...
@@ -197,7 +197,7 @@ def save(
     w = experience_write(
         doc, ops or {}, expected_version, actor, action, AUTHORED, reason, evidence, changes
     )
-    store.write([w])
+    store.transact([w])
     return w.version
 
 
@@ -228,5 +228,5 @@ def save_ops(
         differences(stored.ops, ops) if changes is None else changes,
         allocation_at=allocation_at,
     )
-    store.write([w])
+    store.transact([w])
     return w.version
