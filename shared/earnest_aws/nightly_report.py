@@ -172,8 +172,9 @@ def apply_actions(
     log: Log = _quiet,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Write each experience's changes once, with one audit entry; skip what is in place
-    (earnest.experiences.operations.apply_guardrails). A write throttled past the store's
-    deadline raises earnest.errors.Throttled: the run fails loudly."""
+    (earnest.experiences.operations.apply_guardrails). What could not be written (throttled
+    past the store's deadline, or losing every race) raises earnest.errors.GuardrailsPending,
+    naming what was applied and what is pending: the run fails loudly."""
     made = [
         a if isinstance(a, guardrails.Action) else guardrails.Action.from_dict(a) for a in actions
     ]

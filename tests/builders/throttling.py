@@ -31,12 +31,17 @@ class _Body:
 
 
 class CancelledForCapacity:
-    """The first `failures` transactions are cancelled with `reason` on their first item."""
+    """After the first `through` transactions, the next `failures` are cancelled with
+    `reason` on their first item."""
 
     def __init__(
-        self, aws_client: Any, failures: int = 10**9, reason: dict[str, str] = THROTTLED_REASON
+        self,
+        aws_client: Any,
+        failures: int = 10**9,
+        reason: dict[str, str] = THROTTLED_REASON,
+        through: int = 0,
     ) -> None:
-        self.attempts = 0
+        self.attempts = -through
         self.failures = failures
         self.reason = reason
         self.client = aws_client
@@ -46,7 +51,7 @@ class CancelledForCapacity:
 
     def _send(self, request: Any, **_: Any) -> AWSResponse | None:
         self.attempts += 1
-        if self.attempts > self.failures:
+        if not 0 < self.attempts <= self.failures:
             return None
         items = json.loads(request.body)["TransactItems"]
         reasons = [self.reason] + [{"Code": "None"}] * (len(items) - 1)

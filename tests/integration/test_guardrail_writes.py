@@ -1,5 +1,6 @@
 """A guardrail's write under a throttled table, against moto: applied once, or the run fails
-loudly as Throttled; never "raced another change" and never dropped in silence.
+loudly (GuardrailsPending, caused by Throttled); never "raced another change", never dropped
+in silence.
 
 The throttling is DynamoDB's own response to a cancelled transaction (HTTP 400,
 TransactionCanceledException, reasons per item), injected under botocore's parser
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from earnest.errors import ConcurrentModification, Throttled, Unavailable
+from earnest.errors import ConcurrentModification, GuardrailsPending, Throttled, Unavailable
 from earnest.experiences.actions import PAUSE_VARIANT, Action
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
@@ -84,29 +85,38 @@ def test_a_throttled_guardrail_write_is_retried_with_backoff_and_applied_once(
 def test_throttled_past_the_deadline_the_run_fails_loudly_and_a_rerun_applies_once(
     store: ExperiencesStore, clock: Clock
 ) -> None:
-    # Given DynamoDB keeps throttling
-    throttled = CancelledForCapacity(client("dynamodb"))
+    # Given two experiences to act on, and DynamoDB throttling every write after the first
+    store.save(two_variants("other", "home-hero"), None, actor="alice", action="create")
+    first = Action.from_dict({**LOSER.as_dict(), "experience": "first"})
+    store.save(two_variants("first", "footer"), None, actor="alice", action="create")
+    throttled = CancelledForCapacity(client("dynamodb"), through=1)  # the first write goes
     logged: list[str] = []
-    # When the nightly run applies a pause, it fails with the typed error, naming why
-    with pytest.raises(Throttled) as failed:
-        apply_actions(store, DAY, [LOSER], lambda name, _: logged.append(name))
-    assert isinstance(failed.value, Unavailable)  # what every caller already retries
-    assert "experience 'mixed'" in failed.value.message
-    assert "ThrottlingError" in failed.value.message and "5 s" in failed.value.message
-    assert not isinstance(failed.value, ConcurrentModification)
+    # When the nightly run applies its pauses, it fails with the typed error, naming why
+    with pytest.raises(GuardrailsPending) as failed:
+        apply_actions(store, DAY, [first, LOSER], lambda name, _: logged.append(name))
+    pending = failed.value
+    assert isinstance(pending, Unavailable)  # what the handler lets fail: retry, DLQ, alarm
+    assert isinstance(pending.__cause__, Throttled)
+    assert not isinstance(pending.__cause__, ConcurrentModification)
+    assert "guardrail actions not applied for mixed" in pending.message
+    assert "ThrottlingError" in pending.message and "after 5 s of retries" in pending.message
+    # saying what was applied and what is pending
+    assert [a["experience"] for a in pending.applied] == ["first"]
+    assert pending.pending == [{"experience": "mixed", "actions": ["pause_variant"]}]
     # having retried with backoff up to the deadline, and nothing logged as a race
     assert throttled.attempts > 3 and clock.now == pytest.approx(5.0)
     assert clock.waits == sorted(clock.waits[:-1]) + clock.waits[-1:]  # growing, then the rest
     assert "guardrail raced another change; re-reading" not in logged
-    # and nothing was written: the variant still serves
+    # and nothing of the pending one was written: the variant still serves
     assert serving(store) == ["a", "b"]
     assert len(store.audit("mixed")) == 1
-    # When the table recovers and the run is retried, the pause is applied once
+    # When the table recovers and the run is retried, the pending pause is applied once
     throttled.heal()
-    applied, _ = apply_actions(store, DAY, [LOSER])
-    assert len(applied) == 1 and serving(store) == ["a"]
-    _, already = apply_actions(store, DAY, [LOSER])
-    assert len(already) == 1 and len(store.audit("mixed")) == 2
+    applied, already = apply_actions(store, DAY, [first, LOSER])
+    assert [a["experience"] for a in applied] == ["mixed"] and len(already) == 1
+    assert serving(store) == ["a"]
+    _, already = apply_actions(store, DAY, [first, LOSER])
+    assert len(already) == 2 and len(store.audit("mixed")) == 2
 
 
 @pytest.mark.parametrize("code", ["TransactionConflict", "ProvisionedThroughputExceeded"])
@@ -127,3 +137,16 @@ def test_a_lost_race_is_still_a_concurrent_modification(store: ExperiencesStore)
     # When it writes over version 1, DynamoDB's ConditionalCheckFailed is a lost race
     with pytest.raises(ConcurrentModification, match="experience 'mixed' changed since version 1"):
         store.save_ops(stale, {}, actor="x", action="resume", reason="x")
+
+
+def test_a_guardrail_that_loses_every_race_is_pending_not_dropped(store: ExperiencesStore) -> None:
+    # Given every write of the experience loses its condition (other writers, each time)
+    lost = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+    raced = CancelledForCapacity(client("dynamodb"), reason=lost)
+    logged: list[str] = []
+    # When the nightly run applies a pause, it re-reads and retries, then fails loudly
+    with pytest.raises(GuardrailsPending) as failed:
+        apply_actions(store, DAY, [LOSER], lambda name, _: logged.append(name))
+    assert isinstance(failed.value.__cause__, ConcurrentModification)
+    assert failed.value.pending == [{"experience": "mixed", "actions": ["pause_variant"]}]
+    assert raced.attempts == 3 and logged.count("guardrail raced another change; re-reading") == 2

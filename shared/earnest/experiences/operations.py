@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from earnest.errors import ConcurrentModification, Refused
+from earnest.errors import ConcurrentModification, GuardrailsPending, Refused, Unavailable
 from earnest.experiences import actions as kinds
 from earnest.experiences import lifecycle, retirement
 from earnest.experiences.actions import ALL_VARIANTS_PAUSED, NIGHTLY_REPORT, Action
@@ -198,46 +198,80 @@ def apply_guardrails(
     """Write the nightly report's actions for `day`: one audited write per experience,
     nothing for what is already in place. Returns (applied, already).
 
-    A write that lost a race re-reads and decides again (SAVE_ATTEMPTS times); one that
-    AWS throttled past the store's deadline raises `Throttled` and the run fails loudly
-    (what it applied before stays applied, and a re-run applies the rest once).
+    A write that lost a race re-reads and decides again (SAVE_ATTEMPTS times). One that AWS
+    throttled past the store's deadline, or that lost every race, raises
+    `GuardrailsPending` (an Unavailable: the run fails loudly) naming what was applied,
+    found in place and left pending; a re-run applies what is pending once.
     """
     by_experience: dict[str, list[Action]] = {}
     for a in actions:
         by_experience.setdefault(a.experience, []).append(a)
     applied: list[dict[str, Any]] = []
     already: list[dict[str, Any]] = []
-    allocation_at = min(now_iso(), format_time(retirement.end_of(day)))
-    for exp_id, mine in by_experience.items():
+    order = list(by_experience.items())
+    for done, (exp_id, mine) in enumerate(order):
         entry = {"experience": exp_id, "actions": [a.action for a in mine]}
-        for attempt in range(SAVE_ATTEMPTS):
-            current = store.get(exp_id)
-            if current is None:
-                break
-            new_ops = kinds.record(current.ops, current.effective, mine, now_iso())
-            if new_ops == current.ops:
-                already.append(entry)
-                log("guardrail already applied", entry)
-                break
-            try:
-                version = save_ops(
-                    store,
-                    current,
-                    new_ops,
-                    NIGHTLY_REPORT,
-                    kinds.audit_action(mine),
-                    "; ".join(a.reason for a in mine),
-                    evidence={
-                        "report_date": day.isoformat(),
-                        "report": f"reports/dt={day.isoformat()}/report.json",
-                        "actions": [a.as_dict() for a in mine],
-                    },
-                    allocation_at=allocation_at,
-                )
-            except ConcurrentModification:
-                log("guardrail raced another change; re-reading", {**entry, "attempt": attempt})
-                continue
+        try:
+            version = _apply_one(store, day, exp_id, mine, entry, log)
+        except (Unavailable, ConcurrentModification) as exc:
+            left = [e for e, _ in order[done:]]
+            pending: list[dict[str, Any]] = [
+                {"experience": e, "actions": [a.action for a in by_experience[e]]} for e in left
+            ]
+            log("guardrails pending", {"pending": left})
+            raise GuardrailsPending(
+                f"guardrail actions not applied for {', '.join(left)}: "
+                f"{getattr(exc, 'message', exc)}",
+                applied,
+                already,
+                pending,
+            ) from exc
+        if version is None:
+            already.append(entry)
+        elif version:
             applied.append({**entry, "version": version})
-            log("guardrail applied", {**entry, "version": version})
-            break
     return applied, already
+
+
+def _apply_one(
+    store: ExperienceStore,
+    day: date,
+    exp_id: str,
+    mine: list[Action],
+    entry: Mapping[str, Any],
+    log: Log,
+) -> int | None:
+    """The new version of one experience's guardrail write; None when already in place, 0
+    when the experience is gone. Raises what the store raised once races are exhausted."""
+    attempt = 0
+    while True:
+        current = store.get(exp_id)
+        if current is None:
+            return 0
+        new_ops = kinds.record(current.ops, current.effective, mine, now_iso())
+        if new_ops == current.ops:
+            log("guardrail already applied", entry)
+            return None
+        try:
+            version = save_ops(
+                store,
+                current,
+                new_ops,
+                NIGHTLY_REPORT,
+                kinds.audit_action(mine),
+                "; ".join(a.reason for a in mine),
+                evidence={
+                    "report_date": day.isoformat(),
+                    "report": f"reports/dt={day.isoformat()}/report.json",
+                    "actions": [a.as_dict() for a in mine],
+                },
+                allocation_at=min(now_iso(), format_time(retirement.end_of(day))),
+            )
+        except ConcurrentModification:
+            attempt += 1
+            if attempt == SAVE_ATTEMPTS:
+                raise
+            log("guardrail raced another change; re-reading", {**entry, "attempt": attempt})
+            continue
+        log("guardrail applied", {**entry, "version": version})
+        return version
