@@ -1,12 +1,14 @@
 """The experience commands: push, pull, diff, list, history, rollback, pause, resume, revive,
 review.
 
-Authored content comes from files in git; operational state (pauses and retirements) comes
-from the guardrails and operators, and no command on authored content ever undoes it
-(earnest.experiences.lifecycle). A push is refused when the checkout has not seen the
-latest authored change: the base it started from is the file's `version:`, else the
-stored version whose content the file equals, else the version this checkout last pushed
-or pulled (kept in `$EARNEST_STATE_DIR/base.json`, default `.earnest/`).
+Thin: each reads its arguments and files, calls the lifecycle in the core
+(earnest.experiences: push, operations) with the store, and prints what it says.
+Authored content comes from files in git; operational state (pauses and retirements)
+comes from the guardrails and operators, and no command on authored content ever undoes
+it (earnest.experiences.lifecycle). A push is refused when a file has not seen the latest
+authored change: its lineage (earnest_cli.lineage: its `version:`, its committed history
+in git, what this checkout pushed or pulled from that revision of the file) says which
+version it started from.
 """
 
 from __future__ import annotations
@@ -15,17 +17,14 @@ import argparse
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from earnest.experiences import lifecycle
-from earnest.report import guardrails
-from earnest_aws.experiences_store import AUTHORED, ExperiencesStore, StoredExperience, now_iso
-from earnest_cli import files, plan_cmd
-from earnest_cli.errors import CommandError
-
-LIFECYCLE_RULES = frozenset({guardrails.UNOWNED, guardrails.REVIEW_OVERDUE, guardrails.ENDED})
+from earnest.experiences import actions, lifecycle, operations, retirement
+from earnest.experiences import push as pushing
+from earnest_aws.experiences_store import AUTHORED, ExperiencesStore
+from earnest_cli import files, lineage, plan_cmd
 
 
 def actor(args: argparse.Namespace) -> str:
@@ -43,46 +42,13 @@ def store() -> ExperiencesStore:
     return ExperiencesStore(settings().experiences_table)
 
 
-def today() -> Any:
+def today() -> date:
     return datetime.now(UTC).date()
 
 
-def require(s: ExperiencesStore, exp_id: str) -> StoredExperience:
-    stored = s.get(exp_id)
-    if stored is None:
-        raise CommandError(f"no experience {exp_id!r} is stored (earnest list shows them)")
-    return stored
-
-
-# -- the checkout's record of what it last saw ----------------------------------------
-
-
-def _state_file() -> Path:
-    return Path(os.environ.get("EARNEST_STATE_DIR", ".earnest")) / "base.json"
-
-
-def _state_key(s: ExperiencesStore) -> str:
+def store_key(s: ExperiencesStore) -> str:
+    """Which store a checkout's record is about (the endpoint and the table)."""
     return f"{os.environ.get('AWS_ENDPOINT_URL', 'aws')} {s.table}"
-
-
-def seen(s: ExperiencesStore) -> dict[str, int]:
-    try:
-        data = json.loads(_state_file().read_text())
-    except (OSError, ValueError):
-        return {}
-    got = data.get(_state_key(s), {}) if isinstance(data, dict) else {}
-    return {k: v for k, v in got.items() if isinstance(v, int)}
-
-
-def remember(s: ExperiencesStore, versions: dict[str, int]) -> None:
-    path = _state_file()
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    data.setdefault(_state_key(s), {}).update(versions)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 # -- field-by-field differences --------------------------------------------------------
@@ -118,106 +84,17 @@ def field_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
     return lines
 
 
-# -- push ------------------------------------------------------------------------------
-
-
-def stale(
-    s: ExperiencesStore, stored: StoredExperience, body: dict[str, Any], declared: Any
-) -> str | None:
-    """Why a push of `body` over `stored` must be refused, or None when it may go."""
-    authored = [e for e in s.audit(stored.id) if e["kind"] == AUTHORED]
-    digest = lifecycle.content_hash(body)
-    same = [e["version"] for e in authored if e.get("content_hash") == digest]
-    base: int | None
-    if isinstance(declared, int):
-        base, basis = declared, f"your file says version {declared}"
-    elif same:
-        base, basis = max(same), f"your file is the content of version {max(same)}"
-    elif (last_seen := seen(s).get(stored.id)) is not None:
-        base, basis = last_seen, f"this checkout last saw version {last_seen}"
-    else:
-        base, basis = None, "this checkout has never pulled or pushed it"
-    newer = [e for e in authored if base is None or e["version"] > base]
-    if not newer:
-        return None
-    last = newer[-1]
-    fields = ", ".join(sorted(last.get("changes") or {})) or "its content"
-    return (
-        f"refused: {basis}; since then it was changed by {last['actor']} at {last['at']}: "
-        f"{fields} (version {last['version']}). Run `earnest pull DIR` (or `earnest diff`), merge, "
-        "and push again; --force pushes over it."
-    )
-
-
-def push_one(
-    s: ExperiencesStore, source: str, doc: dict[str, Any], args: argparse.Namespace
-) -> bool:
-    exp_id = str(doc["id"])
-    declared = doc.get("version")
-    body = lifecycle.authored_only(doc)
-    stored = s.get(exp_id)
-    if stored is not None and stored.authored == body:
-        print(f"{exp_id}: unchanged (version {stored.version})")
-        for line in lifecycle.kept(exp_id, body, stored.ops):
-            print(f"  {line}")
-        remember(s, {exp_id: stored.version})
-        return True
-    if stored is not None and not args.force:
-        refusal = stale(s, stored, body, declared)
-        if refusal:
-            print(f"{source}: {exp_id}: {refusal}", file=sys.stderr)
-            return False
-    version = s.save(
-        body,
-        stored.version if stored else None,
-        actor=actor(args),
-        action="create" if stored is None else "update",
-        reason=args.reason or f"pushed from {source}",
-        changes=guardrails.changes(stored.authored if stored else {}, body),
-        ops=stored.ops if stored else None,
-    )
-    print(f"{exp_id}: {'created' if stored is None else 'updated'} -> version {version}")
-    if stored is not None:
-        revived = revive_if_remedied(s, exp_id, f"pushed from {source}", args)
-        ops = require(s, exp_id).ops if revived else stored.ops
-        for line in lifecycle.kept(exp_id, body, ops):
-            print(f"  {line}")
-        version = revived or version
-    remember(s, {exp_id: version})
-    return True
-
-
-def revive_if_remedied(
-    s: ExperiencesStore, exp_id: str, how: str, args: argparse.Namespace
-) -> int | None:
-    """Lift a guardrail retirement whose causes the new authored content has remedied
-    (a review recorded, an owner named, a later `ends_at`): the natural way to revive."""
-    stored = require(s, exp_id)
-    decided = lifecycle.get_entry(stored.ops, None)
-    if decided is None or decided.get("status") != lifecycle.RETIRED:
-        return None
-    if decided.get("rule") not in LIFECYCLE_RULES or guardrails.lifecycle(stored.authored, today()):
-        return None
-    version = s.save_ops(
-        stored,
-        lifecycle.without(stored.ops, None),
-        actor=actor(args),
-        action="revive",
-        reason=f"{decided.get('rule')} remedied: {how}",
-        evidence={"lifted": dict(decided)},
-        changes={"experience": {"from": dict(decided), "to": None}},
-    )
-    print(f"  {exp_id} revived: {decided.get('rule')} remedied ({how}) -> version {version}")
-    return version
-
-
 def warn(authored: files.Authored) -> None:
-    """Print what is allowed but almost surely wrong (audience paths outside the request)."""
+    """Print what is allowed but almost surely wrong (audience paths outside the request),
+    and every review overdue or due within a week (before a night retires one for it)."""
     from earnest.experiences.validation import shape_warnings
 
     for source, doc in authored.experiences:
         for warning in shape_warnings(doc, source):
             print(f"warning: {warning}", file=sys.stderr)
+    for _, doc in authored.experiences:
+        for notice in retirement.notices(doc, today()) if isinstance(doc, dict) else []:
+            print(f"warning: {notice}", file=sys.stderr)
 
 
 def traffic_warnings(
@@ -239,6 +116,31 @@ def traffic_warnings(
     return cadence_warnings(docs, args.daily_units, args.base_rate, seen)
 
 
+def group_sources(paths: list[str]) -> dict[str, Path]:
+    """Which file holds which saved group (files.load keeps the groups, not their files)."""
+    return {name: path for path in files.expand(paths) for name in files.load([path]).saved_groups}
+
+
+def push_items(
+    s: ExperiencesStore, authored: files.Authored, paths: list[str]
+) -> list[pushing.Item]:
+    """Every saved group and experience of a push, each with its file's lineage."""
+    key, where = store_key(s), group_sources(paths)
+    items = [
+        pushing.group_item(
+            str(where[name]),
+            name,
+            ids,
+            lineage.lineage(key, where[name], pushing.SAVED_GROUP, name),
+        )
+        for name, ids in sorted(authored.saved_groups.items())
+    ]
+    for source, doc in authored.experiences:
+        found = lineage.lineage(key, Path(source), pushing.EXPERIENCE, str(doc["id"]))
+        items.append(pushing.experience_item(source, doc, found))
+    return items
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     from earnest.experiences.validation import validate_all
 
@@ -253,11 +155,16 @@ def cmd_push(args: argparse.Namespace) -> int:
     s = store()
     for line in traffic_warnings(s, authored, args):
         print(line, file=sys.stderr)
-    for name, ids in sorted(authored.saved_groups.items()):
-        s.save_group(name, ids, actor(args))
-        print(f"saved group {name}: {len(ids)} id(s)")
-    ok = [push_one(s, source, doc, args) for source, doc in authored.experiences]
-    return 0 if all(ok) else 1
+    items = push_items(s, authored, args.paths)
+    outcome = pushing.push(s, items, actor(args), args.reason, today(), force=args.force)
+    for refusal in outcome.refusals:
+        print(refusal, file=sys.stderr)
+    print("\n".join(outcome.lines), file=sys.stderr if outcome.refusals else sys.stdout)
+    sources = {(i.subject, i.id): Path(i.source) for i in items}
+    lineage.remember(
+        store_key(s), {k: (sources[k], v) for k, v in outcome.versions.items() if k in sources}
+    )
+    return 0 if outcome.ok else 1
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
@@ -265,7 +172,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     target = Path(args.dir)
     target.mkdir(parents=True, exist_ok=True)
     where = files.by_id([target])
-    versions = {}
+    versions: dict[tuple[str, str], tuple[Path, int]] = {}
     for stored in s.load_all():
         path = where.get(stored.id, target / f"{stored.id}.yaml")
         text = files.dump(stored.authored)
@@ -274,11 +181,15 @@ def cmd_pull(args: argparse.Namespace) -> int:
         else:
             path.write_text(text)
             print(f"{stored.id}: version {stored.version} -> {path}")
-        versions[stored.id] = stored.version
-    groups = s.groups()
+        versions[(pushing.EXPERIENCE, stored.id)] = (path, stored.version)
+    groups = {name: s.group(name) for name in s.groups()}
     if groups:
-        (target / "groups.yaml").write_text(files.dump({"saved_groups": groups}))
-    remember(s, versions)
+        path = target / "groups.yaml"
+        path.write_text(files.dump({"saved_groups": {n: g.ids for n, g in groups.items() if g}}))
+        for name, group in groups.items():
+            if group is not None:
+                versions[(pushing.SAVED_GROUP, name)] = (path, group.version)
+    lineage.remember(store_key(s), versions)
     return 0
 
 
@@ -302,7 +213,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if stored is None or lines:
             changed += 1
             print("\n".join(lines))
-        for line in lifecycle.kept(exp_id, body, stored.ops if stored else {}):
+        for line in actions.kept(exp_id, body, stored.ops if stored else {}):
             print(f"  {line}")
     return 1 if authored.problems else 0
 
@@ -317,123 +228,25 @@ def _target(text: str) -> tuple[str, str | None]:
 
 def cmd_pause(args: argparse.Namespace) -> int:
     exp_id, variant = _target(args.target)
-    s = store()
-    stored = require(s, exp_id)
-    if variant is not None and variant not in {v.get("id") for v in stored.authored["variants"]}:
-        raise CommandError(f"{exp_id} has no variant {variant!r}")
-    if lifecycle.get_entry(stored.ops, variant) is not None:
-        print(f"{args.target}: already {lifecycle.get_entry(stored.ops, variant)}")
-        return 0
-    e = lifecycle.entry(
-        lifecycle.PAUSED, lifecycle.OPERATOR, args.reason, actor(args), now_iso(), {}
-    )
-    new_ops = lifecycle.set_entry(stored.ops, variant, e)
-    version = s.save_ops(
-        stored,
-        new_ops,
-        actor=actor(args),
-        action="pause_variant" if variant else "pause_experience",
-        reason=args.reason,
-        changes=guardrails.changes(stored.ops, new_ops),
-    )
-    print(
-        f"{args.target}: paused -> version {version} "
-        f'(earnest resume {args.target} --reason "…" to undo)'
-    )
+    print(operations.pause(store(), exp_id, variant, args.reason, actor(args)))
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     exp_id, variant = _target(args.target)
-    s = store()
-    stored = require(s, exp_id)
-    found = lifecycle.get_entry(stored.ops, variant)
-    if found is None or found.get("status") != lifecycle.PAUSED:
-        if found is not None:
-            raise CommandError(f"{exp_id} is retired: earnest revive {exp_id} --reason …")
-        raise CommandError(f"{args.target} is not paused by operations; nothing to resume")
-    new_ops = lifecycle.without(stored.ops, variant)
-    whole = lifecycle.get_entry(new_ops, None)
-    if variant and whole and whole.get("rule") == guardrails.ALL_VARIANTS_PAUSED:
-        new_ops = lifecycle.without(new_ops, None)  # a variant serves again, so may the whole
-    version = s.save_ops(
-        stored,
-        new_ops,
-        actor=actor(args),
-        action="resume",
-        reason=args.reason,
-        evidence={"lifted": dict(found)},
-        changes=guardrails.changes(stored.ops, new_ops),
-    )
-    print(
-        f"{args.target}: serving again -> version {version} (was {lifecycle.describe(found)}); "
-        "the next nightly report judges it again"
-    )
+    print(operations.resume(store(), exp_id, variant, args.reason, actor(args)))
     return 0
 
 
 def cmd_revive(args: argparse.Namespace) -> int:
-    s = store()
-    stored = require(s, args.id)
-    found = lifecycle.get_entry(stored.ops, None)
-    if found is None or found.get("status") != lifecycle.RETIRED:
-        raise CommandError(f"{args.id} is not retired by operations; nothing to revive")
-    if args.owner:
-        body = {**stored.authored, "owner": args.owner}
-        s.save(
-            body,
-            stored.version,
-            actor(args),
-            "update",
-            args.reason,
-            changes=guardrails.changes(stored.authored, body),
-            ops=stored.ops,
-        )
-        stored = require(s, args.id)
-    broken = guardrails.lifecycle(stored.authored, today())
-    if broken:
-        fixes = {
-            guardrails.UNOWNED: "name one with --owner EMAIL",
-            guardrails.REVIEW_OVERDUE: f"record a review: earnest review {args.id}",
-            guardrails.ENDED: "push a later ends_at",
-        }
-        raise CommandError(
-            f"{args.id} would be retired again tonight: "
-            + "; ".join(f"{why} ({fixes[rule]})" for rule, why in broken)
-        )
-    version = s.save_ops(
-        stored,
-        lifecycle.without(stored.ops, None),
-        actor=actor(args),
-        action="revive",
-        reason=args.reason,
-        evidence={"lifted": dict(found)},
-        changes={"experience": {"from": dict(found), "to": None}},
-    )
-    print(f"{args.id}: revived -> version {version} (was {lifecycle.describe(found)})")
+    lines = operations.revive(store(), args.id, args.reason, actor(args), today(), args.owner)
+    print("\n".join(lines))
     return 0
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    s = store()
-    stored = require(s, args.id)
-    body = {**stored.authored, "last_reviewed": today().isoformat()}
-    reason = args.reason or "reviewed"
-    if body == stored.authored:
-        print(f"{args.id}: already reviewed today (version {stored.version})")
-    else:
-        version = s.save(
-            body,
-            stored.version,
-            actor(args),
-            "review",
-            reason,
-            changes=guardrails.changes(stored.authored, body),
-            ops=stored.ops,
-        )
-        print(f"{args.id}: reviewed {body['last_reviewed']} -> version {version}")
-        print("  (put the same last_reviewed in your file, or run earnest pull, before pushing)")
-    revive_if_remedied(s, args.id, f"review recorded by {actor(args)}", args)
+    lines = operations.review(store(), args.id, args.reason or "reviewed", actor(args), today())
+    print("\n".join(lines))
     return 0
 
 
@@ -452,7 +265,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     details: dict[str, list[str]] = {}
     for s in stored:
         served = s.effective
-        due = guardrails.review_due(s.authored)
+        due = retirement.review_due(s.authored)
         due_text = "—" if due is None else due.isoformat() + ("  OVERDUE" if due < day else "")
         decided = lifecycle.get_entry(s.ops, None)
         status = str(served.get("status"))
@@ -495,8 +308,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     s = store()
-    require(s, args.id)
-    for e in s.audit(args.id):
+    found = s.get(args.id) is not None
+    if found:
+        print_history(s.audit(args.id))
+    if s.group(args.id) is not None:
+        print(("\n" if found else "") + f"saved group {args.id}:")
+        print_history(s.group_audit(args.id))
+    elif not found:
+        operations.require(s, args.id)  # refused, naming what is stored
+    return 0
+
+
+def print_history(entries: list[dict[str, Any]]) -> None:
+    for e in entries:
         print(f"v{e['version']}  {e['at']}  {e['actor']}  {e['action']} ({e['kind']})")
         if e["reason"]:
             print(f"    reason: {e['reason']}")
@@ -504,15 +328,27 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(f"    first version: {len(e['changes'] or {})} field(s)")
         elif e["kind"] == AUTHORED:
             for key, change in sorted((e["changes"] or {}).items()):
-                before, after = json.dumps(change.get("from")), json.dumps(change.get("to"))
-                print(f"    {key}: {before} -> {after}")
+                print(f"    {key}: {authored_change(change)}")
         else:
             for line in operational_changes(e["changes"] or {}):
                 print(f"    {line}")
         evidence = e["evidence"] or {}
         if evidence:
             print(f"    evidence: {json.dumps(evidence, sort_keys=True)[:300]}")
-    return 0
+
+
+def authored_change(change: dict[str, Any]) -> str:
+    """`0.1 -> 0.3`; for a list of ids (a saved group), what was added and removed."""
+    before, after = change.get("from"), change.get("to")
+    if (
+        isinstance(before, list)
+        and isinstance(after, list)
+        and all(isinstance(i, str) for i in [*before, *after])
+    ):
+        added = sorted(set(after) - set(before))
+        removed = sorted(set(before) - set(after))
+        return f"added {json.dumps(added)}, removed {json.dumps(removed)}"
+    return f"{json.dumps(before)} -> {json.dumps(after)}"
 
 
 def operational_changes(changes: dict[str, Any]) -> list[str]:
@@ -536,29 +372,8 @@ def operational_changes(changes: dict[str, Any]) -> list[str]:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    s = store()
-    stored = require(s, args.id)
-    target = next((e for e in s.audit(args.id) if e["version"] == args.to), None)
-    if target is None or target["kind"] != AUTHORED:
-        raise CommandError(f"{args.id} has no authored version {args.to} (earnest history)")
-    if target["doc"] is None:
-        raise CommandError(f"version {args.to} was stored before content was kept per version")
-    body = target["doc"]
-    if body == stored.authored:
-        print(f"{args.id}: unchanged: version {stored.version} already has that content")
-        return 0
-    version = s.save(
-        body,
-        stored.version,
-        actor(args),
-        "rollback",
-        args.reason or f"rollback to version {args.to}",
-        changes=guardrails.changes(stored.authored, body),
-        ops=stored.ops,
-    )
-    print(f"{args.id}: rolled back to the content of version {args.to} -> version {version}")
-    for line in lifecycle.kept(args.id, body, stored.ops):
-        print(f"  {line}")
+    lines = operations.rollback(store(), args.id, args.to, args.reason, actor(args))
+    print("\n".join(lines))
     return 0
 
 

@@ -5,6 +5,8 @@ Never choose a status by matching an error's text: raise the class that says wha
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EarnestError(Exception):
     """Base of every error the product explains to its caller."""
@@ -63,3 +65,33 @@ class ConcurrentModification(EarnestError):
     """Someone else changed the record since it was read; re-read and try again."""
 
     code = "concurrent_modification"
+
+
+class Throttled(Unavailable):
+    """A dependency kept refusing for capacity past the time allowed to retry; nothing of the
+    refused write was applied, and running it again applies it once. To a caller it means
+    what `unavailable` means (retry), so it answers with that code."""
+
+
+class Refused(InvalidRequest):
+    """What was asked cannot be done as things stand (resume what is not paused, change an
+    experience that is not stored); nothing was changed, and the message says what would
+    make it possible."""
+
+
+class GuardrailsPending(Unavailable):
+    """The nightly run could not write some of its guardrail actions (throttled past the
+    deadline, or racing other writers every time): `pending` names them, `applied` and
+    `already` what was written or found in place before. A re-run applies the rest once."""
+
+    def __init__(
+        self,
+        message: str,
+        applied: list[dict[str, Any]],
+        already: list[dict[str, Any]],
+        pending: list[dict[str, Any]],
+    ) -> None:
+        super().__init__(message)
+        self.applied = applied
+        self.already = already
+        self.pending = pending

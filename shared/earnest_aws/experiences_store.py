@@ -1,72 +1,68 @@
 """The experiences table: experiences and saved groups, with versions and an audit trail.
 
-Each experience item keeps the authored document (`doc`, the owner's file) apart from its
-operational state (`ops`: pauses and retirements by the guardrails or an operator, see
-earnest.experiences.lifecycle); decide serves the two combined. Every write is conditional
-on the version its writer read and goes in one transaction with its audit entry, so a
-write that raced another is refused, never merged, and no change is made without a record
-of who, what, why and when. Items written before `ops` existed read as having none.
-Layout: docs/architecture.md.
+The DynamoDB side of `earnest.experiences.store.ExperienceStore`. Each experience item
+keeps the authored document (`doc`, the owner's file) apart from its operational state
+(`ops`: pauses and retirements by the guardrails or an operator, see
+earnest.experiences.lifecycle); decide serves the two combined. A saved group is an item
+of its own with a version. Every write is conditional on the version its writer read and
+goes in one transaction with its audit entry (a push's writes all in one), so a write
+that raced another is refused, never merged, and no change is made without a record of
+who, what, why and when. What to write (the allocation's restart included) is decided by
+the core; this module only writes it. A transaction cancelled for throttling is retried
+with backoff for up to `throttle_seconds`, then fails as `Throttled` (never as "someone
+else changed it"). Items written before `ops` (or group versions) existed read as having
+none. Layout: docs/architecture.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from earnest.errors import ConcurrentModification
-from earnest.experiences.lifecycle import (
-    ALLOCATION,
-    authored_only,
-    content_hash,
-    effective,
-    with_allocation,
+from earnest.errors import ConcurrentModification, Throttled
+from earnest.experiences import store
+from earnest.experiences.store import (
+    AUTHORED,
+    OPERATIONAL,
+    GroupWrite,
+    StoredExperience,
+    StoredGroup,
+    Write,
+    group_doc,
+    now_iso,
 )
-from earnest.timefmt import format_time
-from earnest_aws.aws_errors import is_condition_failure, translated
+from earnest_aws.aws_errors import cancellation_reasons, is_condition_failure, translated
 from earnest_aws.clients import client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+__all__ = [
+    "AUTHORED",
+    "OPERATIONAL",
+    "ExperiencesStore",
+    "Rules",
+    "StoredExperience",
+    "StoredGroup",
+    "now_iso",
+]
+
 CURRENT = "current"
-AUTHORED = "authored"  # audit entry kinds: a change of the file, or of operational state
-OPERATIONAL = "operational"
-
-
-@dataclass(frozen=True)
-class StoredExperience:
-    doc: dict[str, Any]  # as authored (with `version`)
-    version: int
-    updated_at: str
-    updated_by: str
-    ops: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return str(self.doc.get("id"))
-
-    @property
-    def authored(self) -> dict[str, Any]:
-        return authored_only(self.doc)
-
-    @property
-    def effective(self) -> dict[str, Any]:
-        return effective(self.doc, self.ops)
+# A transaction holds at most 100 items: 50 writes with their audit entries.
+MAX_WRITES_PER_TRANSACTION = 50
+# How long a write keeps retrying a throttled transaction before it fails as Throttled.
+THROTTLE_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
 class Rules:
     experiences: list[dict[str, Any]]
     saved_groups: dict[str, list[str]]
-
-
-def now_iso() -> str:
-    return format_time(datetime.now(UTC))
 
 
 def _json(value: Any) -> str:
@@ -83,10 +79,109 @@ def _stored(item: Mapping[str, Any]) -> StoredExperience:
     )
 
 
+def _group(item: Mapping[str, Any]) -> StoredGroup:
+    return StoredGroup(
+        name=item["pk"]["S"][len("group#") :],
+        ids=[v["S"] for v in item.get("ids", {}).get("L", [])],
+        version=int(item.get("version", {}).get("N", "0")),
+    )
+
+
+def _condition(expected_version: int | None) -> dict[str, Any]:
+    if expected_version is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    if expected_version == 0:  # a saved group written before groups had versions
+        return {"ConditionExpression": "attribute_not_exists(version)"}
+    return {
+        "ConditionExpression": "version = :v",
+        "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+    }
+
+
+def _audit_item(
+    pk: str, w: Write | GroupWrite, kind: str, evidence: Mapping[str, Any], doc: Any
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": pk},
+        "sk": {"S": f"audit#{w.at}#{w.version:08d}"},
+        "actor": {"S": w.actor},
+        "action": {"S": w.action},
+        "kind": {"S": kind},
+        "reason": {"S": w.reason},
+        "changes": {"S": orjson.dumps(w.changes).decode()},
+        "evidence": {"S": orjson.dumps(dict(evidence)).decode()},
+        "content_hash": {"S": w.content_hash},
+        "version": {"N": str(w.version)},
+        "at": {"S": w.at},
+    }
+    if doc is not None:  # the content of every authored version, for rollback and lineage
+        item["doc"] = {"S": _json(doc)}
+    return item
+
+
+def _items(w: Write | GroupWrite, table: str) -> list[dict[str, Any]]:
+    """The transaction items of one write: the current item, conditional, and its audit."""
+    if isinstance(w, GroupWrite):
+        pk = f"group#{w.name}"
+        current = {
+            "pk": {"S": pk},
+            "sk": {"S": CURRENT},
+            "ids": {"L": [{"S": i} for i in w.ids]},
+            "content_hash": {"S": w.content_hash},
+            "version": {"N": str(w.version)},
+            "updated_at": {"S": w.at},
+            "updated_by": {"S": w.actor},
+        }
+        audit = _audit_item(pk, w, AUTHORED, {}, group_doc(w.name, w.ids))
+    else:
+        pk = f"exp#{w.id}"
+        served = w.served
+        current = {
+            "pk": {"S": pk},
+            "sk": {"S": CURRENT},
+            "doc": {"S": _json({**w.authored, "version": w.version})},
+            "ops": {"S": _json(w.ops)},
+            "content_hash": {"S": w.content_hash},
+            "status": {"S": str(served.get("status", ""))},
+            "placement": {"S": str(w.authored.get("placement", ""))},
+            "owner": {"S": str(w.authored.get("owner", ""))},
+            "version": {"N": str(w.version)},
+            "updated_at": {"S": w.at},
+            "updated_by": {"S": w.actor},
+        }
+        doc = w.authored if w.kind == AUTHORED else None
+        audit = _audit_item(pk, w, w.kind, w.evidence, doc)
+    return [
+        {"Put": {"TableName": table, "Item": current, **_condition(w.expected_version)}},
+        {
+            "Put": {
+                "TableName": table,
+                "Item": audit,
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+    ]
+
+
+def _name(w: Write | GroupWrite) -> str:
+    return f"saved group {w.name!r}" if isinstance(w, GroupWrite) else f"experience {w.id!r}"
+
+
 class ExperiencesStore:
-    def __init__(self, table: str, dynamodb: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        dynamodb: DynamoDBClient | None = None,
+        *,
+        throttle_seconds: float = THROTTLE_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.table = table
         self._dynamodb = dynamodb
+        self.throttle_seconds = throttle_seconds
+        self._sleep = sleep
+        self._clock = clock
 
     @property
     def _ddb(self) -> DynamoDBClient:
@@ -137,148 +232,47 @@ class ExperiencesStore:
             ).get("Item")
         return _stored(item) if item else None
 
-    def save(
-        self,
-        doc: Mapping[str, Any],
-        expected_version: int | None,
-        actor: str,
-        action: str,
-        reason: str = "",
-        evidence: Mapping[str, Any] | None = None,
-        changes: Mapping[str, Any] | None = None,
-        ops: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Write the authored `doc` (keeping `ops`, the operational state the writer read)
-        if the stored version is still `expected_version` (None: new).
+    # One authored write and one operational write (earnest.experiences.store), as methods.
+    save = store.save
+    save_ops = store.save_ops
 
-        Returns the new version; raises ConcurrentModification when someone else won.
+    def transact(self, writes: Sequence[Write | GroupWrite]) -> None:
+        """All of `writes`, each conditional on its version, with their audit entries, in one
+        transaction (several past MAX_WRITES_PER_TRANSACTION, each checked the same way).
+
+        Raises ConcurrentModification naming the write whose version moved on (nothing of
+        that transaction is written), Throttled when AWS refused for capacity longer than
+        `throttle_seconds`, Unavailable for any other AWS fault.
         """
-        return self._write(
-            authored_only(doc),
-            ops or {},
-            expected_version,
-            actor,
-            action,
-            AUTHORED,
-            reason,
-            evidence,
-            changes,
-        )
-
-    def save_ops(
-        self,
-        stored: StoredExperience,
-        ops: Mapping[str, Any],
-        actor: str,
-        action: str,
-        reason: str,
-        evidence: Mapping[str, Any] | None = None,
-        changes: Mapping[str, Any] | None = None,
-        allocation_at: str | None = None,
-    ) -> int:
-        """Write only the operational state, over the version `stored` was read at.
-
-        `allocation_at`: when an allocation this write restarts starts, if not now (the
-        nightly report's changes start at the end of the day it reported, or now if earlier).
-        """
-        return self._write(
-            stored.authored,
-            ops,
-            stored.version,
-            actor,
-            action,
-            OPERATIONAL,
-            reason,
-            evidence,
-            changes,
-            allocation_at,
-        )
-
-    def _write(
-        self,
-        authored: dict[str, Any],
-        ops: Mapping[str, Any],
-        expected_version: int | None,
-        actor: str,
-        action: str,
-        kind: str,
-        reason: str,
-        evidence: Mapping[str, Any] | None,
-        changes: Mapping[str, Any] | None,
-        allocation_at: str | None = None,
-    ) -> int:
-        version = (expected_version or 0) + 1
-        exp_id = str(authored["id"])
-        at = now_iso()
-        # Every write keeps the allocation's start, or restarts it when who gets what changed.
-        # The audit records a restart: an operational entry among its changes (so
-        # `guardrails.as_of` walks a nightly restart back), an authored one in its evidence
-        # (its changes are the file's fields).
-        before = ops.get(ALLOCATION)
-        ops = with_allocation(authored, ops, allocation_at or at)
-        if ops.get(ALLOCATION) != before:
-            restart = {ALLOCATION: {"from": before, "to": ops[ALLOCATION]}}
-            if kind == OPERATIONAL:
-                changes = {**(changes or {}), **restart}
-            else:
-                evidence = {**(evidence or {}), **restart}
-        served = effective(authored, ops)
-        digest = content_hash(authored)
-        current: dict[str, Any] = {
-            "TableName": self.table,
-            "Item": {
-                "pk": {"S": f"exp#{exp_id}"},
-                "sk": {"S": CURRENT},
-                "doc": {"S": _json({**authored, "version": version})},
-                "ops": {"S": _json(dict(ops))},
-                "content_hash": {"S": digest},
-                "status": {"S": str(served.get("status", ""))},
-                "placement": {"S": str(authored.get("placement", ""))},
-                "owner": {"S": str(authored.get("owner", ""))},
-                "version": {"N": str(version)},
-                "updated_at": {"S": at},
-                "updated_by": {"S": actor},
-            },
-        }
-        if expected_version is None:
-            current["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            current["ConditionExpression"] = "version = :v"
-            current["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
-        audit_item: dict[str, Any] = {
-            "pk": {"S": f"exp#{exp_id}"},
-            "sk": {"S": f"audit#{at}#{version:08d}"},
-            "actor": {"S": actor},
-            "action": {"S": action},
-            "kind": {"S": kind},
-            "reason": {"S": reason},
-            "changes": {"S": orjson.dumps(changes or {}).decode()},
-            "evidence": {"S": orjson.dumps(evidence or {}).decode()},
-            "content_hash": {"S": digest},
-            "version": {"N": str(version)},
-            "at": {"S": at},
-        }
-        if kind == AUTHORED:  # the content of every authored version, for rollback
-            audit_item["doc"] = {"S": _json(authored)}
-        audit: dict[str, Any] = {
-            "TableName": self.table,
-            "Item": audit_item,
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-        with translated(f"could not write experience {exp_id!r}"):
-            try:
-                puts: list[Any] = [{"Put": current}, {"Put": audit}]
-                self._ddb.transact_write_items(TransactItems=puts)
-            except Exception as exc:
-                if is_condition_failure(exc):
-                    raise ConcurrentModification(
-                        f"experience {exp_id!r} changed since version {expected_version}: "
-                        "re-read it and apply your change again",
-                        field="version",
-                    ) from None
-                raise
+        for start in range(0, len(writes), MAX_WRITES_PER_TRANSACTION):
+            chunk = writes[start : start + MAX_WRITES_PER_TRANSACTION]
+            self._transact_chunk(chunk, [item for w in chunk for item in _items(w, self.table)])
         self._publish()
-        return version
+
+    def _transact_chunk(self, writes: Sequence[Write | GroupWrite], items: list[Any]) -> None:
+        what = "could not write " + ", ".join(_name(w) for w in writes)
+        deadline = self._clock() + self.throttle_seconds
+        delay = 0.05
+        while True:
+            try:
+                with translated(what):
+                    try:
+                        self._ddb.transact_write_items(TransactItems=items)
+                    except Exception as exc:
+                        if is_condition_failure(exc):
+                            raise _lost_race(writes, cancellation_reasons(exc)) from None
+                        raise
+                return
+            except Throttled as exc:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise Throttled(
+                        f"{exc.message}: still throttled after {self.throttle_seconds:g} s of "
+                        "retries; nothing of it was written, and running it again writes it once"
+                    ) from exc
+                # exponential backoff with jitter on top (writers spread out, never sooner)
+                self._sleep(min(remaining, delay * (1 + random.random() / 2)))
+                delay = min(delay * 2, 2.0)
 
     def _publish(self) -> None:
         """The one hook every write passes: the edge's rules bundle follows the table."""
@@ -288,17 +282,17 @@ class ExperiencesStore:
 
     def audit(self, experience_id: str) -> list[dict[str, Any]]:
         """Every change of an experience, oldest first (`doc`: the authored content then)."""
+        return self._audit(f"exp#{experience_id}", repr(experience_id))
+
+    def _audit(self, pk: str, what: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         start: dict[str, Any] | None = None
-        with translated(f"could not read the history of {experience_id!r}"):
+        with translated(f"could not read the history of {what}"):
             while True:
                 page = self._ddb.query(
                     TableName=self.table,
                     KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
-                    ExpressionAttributeValues={
-                        ":p": {"S": f"exp#{experience_id}"},
-                        ":a": {"S": "audit#"},
-                    },
+                    ExpressionAttributeValues={":p": {"S": pk}, ":a": {"S": "audit#"}},
                     **({"ExclusiveStartKey": start} if start else {}),  # type: ignore[arg-type]
                 )
                 items.extend(page.get("Items", []))
@@ -324,18 +318,32 @@ class ExperiencesStore:
         ]
         return sorted(entries, key=lambda e: e["version"])
 
-    def save_group(self, name: str, ids: list[str], actor: str) -> None:
-        with translated(f"could not write saved group {name!r}"):
-            self._ddb.put_item(
-                TableName=self.table,
-                Item={
-                    "pk": {"S": f"group#{name}"},
-                    "sk": {"S": CURRENT},
-                    "ids": {"L": [{"S": i} for i in ids]},
-                    "updated_at": {"S": now_iso()},
-                    "updated_by": {"S": actor},
-                },
-            )
-
     def groups(self) -> dict[str, list[str]]:
         return self.load_rules().saved_groups
+
+    def group(self, name: str) -> StoredGroup | None:
+        with translated(f"could not read saved group {name!r}"):
+            item = self._ddb.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"group#{name}"}, "sk": {"S": CURRENT}},
+                ConsistentRead=True,
+            ).get("Item")
+        return _group(item) if item else None
+
+    def group_audit(self, name: str) -> list[dict[str, Any]]:
+        """Every change of a saved group, oldest first (`doc`: its ids then)."""
+        return self._audit(f"group#{name}", f"saved group {name!r}")
+
+
+def _lost_race(writes: Sequence[Write | GroupWrite], reasons: list[str]) -> ConcurrentModification:
+    """The refusal of a transaction whose condition failed, naming the write that lost (each
+    write is two items, its current item first)."""
+    lost = [
+        w for i, w in enumerate(writes) if "ConditionalCheckFailed" in reasons[2 * i : 2 * i + 2]
+    ]
+    w = (lost or list(writes))[0]
+    since = "it was created" if w.expected_version is None else f"version {w.expected_version}"
+    return ConcurrentModification(
+        f"{_name(w)} changed since {since}: re-read it and apply your change again",
+        field="version",
+    )

@@ -22,22 +22,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from earnest.errors import ConcurrentModification
 from earnest.events.batch import LIMITS
 from earnest.experiences.lifecycle import effective
+from earnest.experiences.operations import apply_guardrails
 from earnest.report import build as report_build
 from earnest.report import guardrails
 from earnest.report import render as report_render
-from earnest.timefmt import format_time
 from earnest_aws.athena import AthenaQueries, AthenaSettings
 from earnest_aws.events_config import load_limits
-from earnest_aws.experiences_store import OPERATIONAL, ExperiencesStore, now_iso
+from earnest_aws.experiences_store import OPERATIONAL, ExperiencesStore
 from earnest_aws.report_sources import AGGREGATIONS, ATHENA, PYTHON, Queried, Source, Streamed
 from earnest_aws.reports_store import ReportsStore, erased_subjects
 from earnest_aws.settings import Env, Settings
 
 Log = Callable[[str, Mapping[str, Any]], None]
-_SAVE_ATTEMPTS = 3
 # GrowthBook's default CUPED lookback (docs/statistics.md, "CUPED").
 DEFAULT_PRE_EXPOSURE_DAYS = 14
 
@@ -170,59 +168,17 @@ def load_experiences(store: ExperiencesStore, day: date) -> list[dict[str, Any]]
 def apply_actions(
     store: ExperiencesStore,
     day: date,
-    actions: list[dict[str, Any]],
+    actions: list[guardrails.Action] | list[dict[str, Any]],
     log: Log = _quiet,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Write each experience's changes once, with one audit entry; skip what is in place."""
-    by_experience: dict[str, list[guardrails.Action]] = {}
-    for a in actions:
-        by_experience.setdefault(a["experience"], []).append(
-            guardrails.Action(
-                a["experience"], a["action"], a["rule"], a["variant"], a["reason"], a["evidence"]
-            )
-        )
-    applied: list[dict[str, Any]] = []
-    already: list[dict[str, Any]] = []
-    for exp_id, mine in by_experience.items():
-        for attempt in range(_SAVE_ATTEMPTS):
-            current = store.get(exp_id)
-            if current is None:
-                break
-            before = current.effective
-            new_ops = guardrails.record(current.ops, before, mine, now_iso())
-            entry = {"experience": exp_id, "actions": [a.action for a in mine]}
-            if new_ops == current.ops:
-                already.append(entry)
-                log("guardrail already applied", entry)
-                break
-            kinds = {a.action for a in mine}
-            action = next(
-                k
-                for k in (guardrails.RETIRE, guardrails.PAUSE_EXPERIENCE, guardrails.PAUSE_VARIANT)
-                if k in kinds
-            )
-            try:
-                version = store.save_ops(
-                    current,
-                    new_ops,
-                    allocation_at=min(now_iso(), format_time(guardrails.end_of(day))),
-                    actor=guardrails.ACTOR,
-                    action=action,
-                    reason="; ".join(a.reason for a in mine),
-                    evidence={
-                        "report_date": day.isoformat(),
-                        "report": f"reports/dt={day.isoformat()}/report.json",
-                        "actions": [a.as_dict() for a in mine],
-                    },
-                    changes=guardrails.changes(current.ops, new_ops),
-                )
-            except ConcurrentModification:
-                log("guardrail raced another change; re-reading", {**entry, "attempt": attempt})
-                continue
-            applied.append({**entry, "version": version})
-            log("guardrail applied", {**entry, "version": version})
-            break
-    return applied, already
+    """Write each experience's changes once, with one audit entry; skip what is in place
+    (earnest.experiences.operations.apply_guardrails). What could not be written (throttled
+    past the store's deadline, or losing every race) raises earnest.errors.GuardrailsPending,
+    naming what was applied and what is pending: the run fails loudly."""
+    made = [
+        a if isinstance(a, guardrails.Action) else guardrails.Action.from_dict(a) for a in actions
+    ]
+    return apply_guardrails(store, day, made, log)
 
 
 def run(

@@ -11,10 +11,13 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
+from earnest.experiences import retirement
+from earnest_cli import files
 from tests.builders.stack import Stack
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLES, ROOT
 
 
 def using_it_commands() -> tuple[str, list[str]]:
@@ -32,6 +35,7 @@ def test_the_readme_commands_work_as_written(own_stack: Stack, tmp_path: Path) -
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     export = export.split("#")[0].replace("http://127.0.0.1:5000", own_stack.aws_url)
     ran = []
+    warned: dict[str, str] = {}
     for command in commands:
         if command.startswith("earnest demo"):
             continue
@@ -47,6 +51,7 @@ def test_the_readme_commands_work_as_written(own_stack: Stack, tmp_path: Path) -
         assert result.returncode == expected, f"{command}\n{result.stdout}\n{result.stderr}"
         assert "Traceback" not in result.stderr, command
         ran.append((command.split("#")[0].strip(), result.stdout))
+        warned[command.split("#")[0].strip()] = result.stderr
     outputs = dict(ran)
     assert "ok: 6 experience(s)" in outputs["earnest validate examples/experiences"]
     assert "created -> version 1" in outputs["earnest push examples/experiences"]
@@ -58,4 +63,17 @@ def test_the_readme_commands_work_as_written(own_stack: Stack, tmp_path: Path) -
     assert "home-hero:" in explained and "dach-mobile-hero" in explained
     history = outputs["earnest history dach-mobile-hero"]
     assert "pause_variant" in history and "resume" in history and "CDN fixed" in history
+    # Every review the examples are due today (whatever today is) is warned of by validate and
+    # push, and the README's `earnest review` records the one it names: nothing it shows is
+    # retired for a review nobody was told of.
+    due = [
+        notice
+        for _, doc in files.load([EXAMPLES]).experiences
+        for notice in retirement.notices(doc, datetime.now(UTC).date())
+    ]
+    for command in ("earnest validate examples/experiences", "earnest push examples/experiences"):
+        assert all(f"warning: {notice}" in warned[command] for notice in due), command
+    assert "review (authored)" in history and "still right for DACH mobile" in history
+    reviewed = f"reviewed {datetime.now(UTC).date().isoformat()}"
+    assert reviewed in outputs[next(c for c in outputs if c.startswith("earnest review"))]
     assert (tmp_path / ".earnest" / "pulled").is_dir()

@@ -82,7 +82,7 @@ def test_validate_warns_when_a_verdict_takes_longer_than_the_review_cadence(
     assert "longer than its review cadence (30 days)" in small.stderr
     # and at a million units a day there is nothing to warn about
     large = earnest("validate", str(source), "--daily-units", "1000000", "--base-rate", "0.05")
-    assert large.returncode == 0 and "warning: small-audience" not in large.stderr
+    assert large.returncode == 0 and "warning: small-audience: finding" not in large.stderr
     # and without a figure it says it cannot estimate, and assumes no base rate silently
     unknown = earnest("validate", str(source))
     assert unknown.returncode == 0

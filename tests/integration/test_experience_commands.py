@@ -6,7 +6,7 @@ refused when stale; pull, diff, history, rollback, pause and resume do what they
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,10 @@ def test_a_push_from_a_checkout_that_missed_a_change_is_refused_naming_who(
     code, _, err = cli("push", str(write(mine, {**RECS, "priority": 5})), "--actor", "lena")
     # Then it is refused, naming who changed what
     assert code == 1
-    assert "this checkout last saw version 1; since then it was changed by marco" in err
+    assert (
+        "this checkout last pushed or pulled version 1 from this revision of the file; "
+        "since then it was changed by marco"
+    ) in err
     assert ": holdout (version 2)" in err
     # and the diff shows field by field what her push would change
     code, out, _ = cli("diff", str(mine))
@@ -351,3 +354,161 @@ def test_the_allocation_restarts_only_when_who_gets_what_changes(
     cli("push", str(write(file, {**RECS, "variants": reweighted})))
     assert allocation_since(store) not in (first, resumed, None)
     assert "allocation" in store.audit("search-landing-recs")[-1]["evidence"]
+
+
+def test_saved_groups_are_versioned_a_stale_push_writes_nothing_and_history_shows_each_change(
+    cli: Any, store: ExperiencesStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given lena pushed a saved group and an experience from her folder
+    mine = tmp_path / "lena"
+    mine.mkdir()
+    groups = mine / "groups.yaml"
+    groups.write_text(yaml.safe_dump({"saved_groups": {"vip_accounts": list("abcde")}}))
+    recs = write(mine / "recs.yaml", RECS)
+    code, out, _ = cli("push", str(mine), "--actor", "lena")
+    assert code == 0 and "saved group vip_accounts: created (5 id(s)) -> version 1" in out
+    # and marco, from his own checkout, removed the id e
+    theirs = tmp_path / "marco"
+    monkeypatch.setenv("EARNEST_STATE_DIR", str(theirs / ".earnest"))
+    assert cli("pull", str(theirs))[0] == 0
+    pulled = theirs / "groups.yaml"
+    assert yaml.safe_load(pulled.read_text()) == {"saved_groups": {"vip_accounts": list("abcde")}}
+    pulled.write_text(yaml.safe_dump({"saved_groups": {"vip_accounts": list("abcd")}}))
+    code, out, _ = cli("push", str(pulled), "--actor", "marco")
+    assert code == 0 and "saved group vip_accounts: updated (4 id(s)) -> version 2" in out
+    monkeypatch.delenv("EARNEST_STATE_DIR")
+    # When lena pushes her folder again with an edit of the experience (her group still has e)
+    write(recs, {**RECS, "priority": 5})
+    code, out, err = cli("push", str(mine), "--actor", "lena")
+    # Then the push is refused for the group, naming who changed it
+    assert code == 1
+    assert (
+        f"{groups}: saved group vip_accounts: refused: your file is the content of version 1" in err
+    )
+    assert "changed by marco" in err and "ids (version 2)" in err
+    assert "nothing was pushed: 1 refused" in err
+    # and nothing of it was written: e stays removed, the experience is unchanged
+    assert store.load_rules().saved_groups == {"vip_accounts": list("abcd")}
+    stored = store.get("search-landing-recs")
+    assert stored is not None and stored.version == 1 and stored.authored["priority"] == 0
+    # and history lists every change of the group, who made it and what it changed
+    code, out, _ = cli("history", "vip_accounts")
+    assert code == 0
+    assert "v1" in out and "lena  create (authored)" in out
+    assert "marco  update (authored)" in out and 'ids: added [], removed ["e"]' in out
+
+
+def test_a_push_refused_for_one_experience_writes_no_saved_group_either(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    # Given a stored experience at version 2 that this folder never saw
+    folder = tmp_path / "team"
+    folder.mkdir()
+    recs = write(folder / "recs.yaml", RECS)
+    assert cli("push", str(recs))[0] == 0
+    store.save({**RECS, "holdout": 0.2}, 1, actor="marco", action="update")
+    # When the folder pushes a new saved group with a stale edit of the experience
+    (folder / "groups.yaml").write_text(yaml.safe_dump({"saved_groups": {"beta": ["x"]}}))
+    write(recs, {**RECS, "priority": 5})
+    code, _, err = cli("push", str(folder))
+    # Then nothing is written, the new group included
+    assert code == 1 and "search-landing-recs: refused" in err
+    assert store.load_rules().saved_groups == {}
+    assert store.group_audit("beta") == []
+
+
+def git(repo: Path, *args: str) -> str:
+    """git in `repo` as a person would run it (an author of its own, no global config)."""
+    import subprocess
+
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@shop.example",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@shop.example",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_a_push_knows_its_lineage_across_branches_directories_and_machines(
+    cli: Any, store: ExperiencesStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a repository whose file was pushed as version 1 from main
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    file = write(repo / "recs.yaml", RECS)
+    git(repo, "add", "recs.yaml")
+    git(repo, "commit", "-qm", "recs")
+    monkeypatch.chdir(repo)  # one working directory for every push below, as in CI
+    assert cli("push", "recs.yaml", "--actor", "ci")[0] == 0
+    # and branch a changed the holdout, committed, and pushed it as version 2
+    git(repo, "checkout", "-qb", "a")
+    write(file, {**RECS, "holdout": 0.2})
+    git(repo, "commit", "-qam", "holdout")
+    assert cli("push", "recs.yaml", "--actor", "ci")[0] == 0
+    # When branch b, made from main before that, pushes its own edit from the same directory
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-qb", "b")
+    write(file, {**RECS, "priority": 5})
+    git(repo, "commit", "-qam", "priority")
+    code, _, err = cli("push", "recs.yaml", "--actor", "ci")
+    # Then it is refused: b's history holds version 1, not the holdout of version 2
+    assert code == 1
+    assert "refused: your file's committed history holds version 1" in err
+    assert ": holdout (version 2)" in err
+    stored = store.get("search-landing-recs")
+    assert stored is not None and stored.version == 2 and stored.authored["priority"] == 0
+    # When b merges a (so it has seen version 2), its push goes
+    git(repo, "merge", "-q", "--no-edit", "-X", "theirs", "a")
+    assert yaml.safe_load(file.read_text())["holdout"] == 0.2
+    code, out, _ = cli("push", "recs.yaml", "--actor", "ci")
+    assert code == 0 and "updated -> version 3" in out
+    # and on another machine (a clone of branch a, no record of its own), an edit of
+    # version 2 is refused (version 3 is not in its history), its merge of b then goes
+    clone = tmp_path / "laptop"
+    git(tmp_path, "clone", "-q", "-b", "a", str(repo), str(clone))
+    monkeypatch.chdir(clone)
+    write(clone / "recs.yaml", {**RECS, "holdout": 0.2, "description": "from the laptop"})
+    code, _, err = cli("push", "recs.yaml", "--actor", "lena")
+    assert code == 1 and "committed history holds version 2" in err
+    git(clone, "checkout", "-q", "--", "recs.yaml")
+    git(clone, "pull", "-q", "--no-rebase", "--no-edit", "origin", "b")
+    write(clone / "recs.yaml", {**yaml.safe_load((clone / "recs.yaml").read_text()), "seed": "x"})
+    code, out, _ = cli("push", "recs.yaml", "--actor", "lena")
+    assert code == 0 and "updated -> version 4" in out
+    # and pushing again an uncommitted edit after its own push goes too (this checkout saw it)
+    write(clone / "recs.yaml", {**yaml.safe_load((clone / "recs.yaml").read_text()), "seed": "y"})
+    code, out, _ = cli("push", "recs.yaml", "--actor", "lena")
+    assert code == 0 and "updated -> version 5" in out
+
+
+def test_validate_and_push_warn_of_a_review_due_and_review_records_it_before_any_retirement(
+    cli: Any, store: ExperiencesStore, tmp_path: Path
+) -> None:
+    # Given a file whose review fell due yesterday (dated from today: any day the suite runs)
+    overdue = {**RECS, "last_reviewed": (TODAY - timedelta(days=31)).isoformat()}
+    file = write(tmp_path / "recs.yaml", overdue)
+    due = (TODAY - timedelta(days=1)).isoformat()
+    said = f"warning: search-landing-recs: review overdue since {due}"
+    # Then validate warns, with the command that fixes it, and still passes
+    code, _, err = cli("validate", str(file))
+    assert code == 0 and said in err and "`earnest review search-landing-recs`" in err
+    # and push warns the same, and pushes
+    code, out, err = cli("push", str(file))
+    assert code == 0 and said in err and "created -> version 1" in out
+    # When the owner records the review the warning asked for
+    code, out, _ = cli("review", "search-landing-recs", "--reason", "checked")
+    assert code == 0 and f"reviewed {TODAY.isoformat()} -> version 2" in out
+    # Then tonight's report has nothing to retire it for
+    stored = store.get("search-landing-recs")
+    assert stored is not None and guardrails.lifecycle(stored.effective, TODAY) == []
+    # and a file reviewed recently says nothing
+    code, _, err = cli("validate", str(write(tmp_path / "fresh.yaml", RECS)))
+    assert code == 0 and "review" not in err

@@ -184,23 +184,3 @@ def describe(e: Mapping[str, Any]) -> str:
     if numbers:
         text += f" ({', '.join(numbers)})"
     return text
-
-
-def kept(exp_id: str, authored: Mapping[str, Any], ops: Mapping[str, Any]) -> list[str]:
-    """What a push of `authored` keeps of the operational state, one line each."""
-    lines = []
-    decided = get_entry(ops, None)
-    if decided is not None and authored.get("status") in ACTIVE_STATUSES:
-        command = "revive" if decided.get("status") == RETIRED else "resume"
-        lines.append(
-            f"{exp_id} stays {decided.get('status')}: {describe(decided)}; "
-            f'earnest {command} {exp_id} --reason "…" to serve it again'
-        )
-    known = {v.get("id") for v in authored.get("variants") or [] if isinstance(v, Mapping)}
-    for variant, e in sorted((ops.get("variants") or {}).items()):
-        if variant in known:
-            lines.append(
-                f"{variant} stays paused: {describe(e)}; "
-                f'earnest resume {exp_id}/{variant} --reason "…" to serve it again'
-            )
-    return lines

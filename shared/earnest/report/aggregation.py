@@ -29,6 +29,7 @@ import orjson
 
 from earnest.decide.engine import GLOBAL_HOLDOUT, HOLDOUT, PERSONALIZED
 from earnest.events.batch import CONVERSION, EXPOSURE
+from earnest.experiences import defaults
 from earnest.timefmt import format_ms
 
 # The program's units: the global holdout against everyone the program treats (an
@@ -78,7 +79,7 @@ def _arm_order(arm: ArmKey) -> str:
 
 # The default percentile a unit's revenue is capped at (docs/statistics.md, "Revenue that
 # survives outliers"): the plan's `revenue_cap_percentile` chooses another.
-DEFAULT_CAP_PERCENTILE = 0.99
+DEFAULT_CAP_PERCENTILE = defaults.DEFAULT_CAP_PERCENTILE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,37 +1,72 @@
-"""Guardrails: which variants the nightly report pauses and which experiences it retires.
+"""Guardrails: which variants the nightly report pauses, and which experiences it retires.
 
-Owns the rules (SPEC 7, docs/report.md "Guardrails") as pure functions over experience
-documents and the report's verdicts: what to change (`actions`), the document after the
-change (`apply`), the audit record of it (`changes`), and the document as it stood before
-a given date's run (`as_of`), which is what makes a re-run of a date give the same report
-and write nothing twice. The adapter (earnest_aws.nightly_report) does the I/O.
+Owns the pause rules (SPEC 7, docs/report.md "Guardrails") as pure functions over
+experience documents and the report's verdicts (`actions`). What an action is and does
+(`Action`, its kinds, `apply`, `record`), the retirement and review rules and the audit
+trail read back (`as_of`) belong to the experience lifecycle, `earnest.experiences`; they
+are re-exported here for the report's code. The adapter (earnest_aws.nightly_report) does
+the I/O.
 
 Pure: stdlib only. It must not import boto3, pydantic or `earnest_aws`.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
-from earnest.experiences.lifecycle import ACTIVE_STATUSES, LIVE, PAUSED, RETIRED
+from earnest.experiences.actions import (
+    ALL_VARIANTS_PAUSED,
+    NIGHTLY_REPORT,
+    PAUSE_EXPERIENCE,
+    PAUSE_VARIANT,
+    RETIRE,
+    Action,
+    apply,
+    record,
+)
+from earnest.experiences.history import as_of, changes
+from earnest.experiences.lifecycle import ACTIVE_STATUSES, LIVE
+from earnest.experiences.retirement import (
+    ENDED,
+    REVIEW_OVERDUE,
+    UNOWNED,
+    end_of,
+    ends_at,
+    review_due,
+)
+from earnest.experiences.retirement import reasons as lifecycle
 
-ACTOR = "nightly-report"
+__all__ = [
+    "ACTOR",
+    "ALL_VARIANTS_PAUSED",
+    "ENDED",
+    "PAUSE_EXPERIENCE",
+    "PAUSE_VARIANT",
+    "RETIRE",
+    "REVIEW_OVERDUE",
+    "UNOWNED",
+    "Action",
+    "VariantResult",
+    "actions",
+    "apply",
+    "as_of",
+    "changes",
+    "end_of",
+    "ends_at",
+    "lifecycle",
+    "record",
+    "review_due",
+]
 
-# Actions (the audit entry's `action`) and the rules that lead to them.
-PAUSE_VARIANT = "pause_variant"
-PAUSE_EXPERIENCE = "pause_experience"
-RETIRE = "retire"
+ACTOR = NIGHTLY_REPORT
+
+# The rules that lead to a pause.
 LOSES_TO_DEFAULT = "loses_to_default"
 GUARDRAIL_HARM = "guardrail_harm"
 STOPPED_BEATING_DEFAULT = "stopped_beating_default"
-ALL_VARIANTS_PAUSED = "all_variants_paused"
-UNOWNED = "unowned"
-REVIEW_OVERDUE = "review_overdue"
-ENDED = "ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,68 +84,6 @@ class VariantResult:
     cannot_reach_mde: bool = False
     # Guardrail metrics on which the variant significantly harms (earnest.report.stats.harms)
     harmed: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One change the guardrails make, with why and the numbers behind it."""
-
-    experience: str
-    action: str
-    rule: str
-    variant: str | None
-    reason: str
-    evidence: Mapping[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "experience": self.experience,
-            "action": self.action,
-            "rule": self.rule,
-            "variant": self.variant,
-            "reason": self.reason,
-            "evidence": dict(self.evidence),
-        }
-
-
-def end_of(day: date) -> datetime:
-    """The first instant after `day` (UTC): a report for `day` sees everything before it."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-
-
-def review_due(doc: Mapping[str, Any]) -> date | None:
-    try:
-        last = date.fromisoformat(str(doc["last_reviewed"])[:10])
-        return last + timedelta(days=int(doc["review_every_days"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def ends_at(doc: Mapping[str, Any]) -> datetime | None:
-    raw = doc.get("ends_at")
-    if raw in (None, ""):
-        return None
-    try:
-        moment = datetime.fromisoformat(str(raw).replace("z", "Z"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def lifecycle(doc: Mapping[str, Any], day: date) -> list[tuple[str, str]]:
-    """Why `doc` must be retired as of the end of `day`: [(rule, reason)], empty if not."""
-    out: list[tuple[str, str]] = []
-    if not str(doc.get("owner") or "").strip():
-        out.append((UNOWNED, "no owner: every experience needs a named person"))
-    due = review_due(doc)
-    if due is None:
-        out.append((REVIEW_OVERDUE, "no review date: last_reviewed/review_every_days missing"))
-    elif due < day:
-        out.append((REVIEW_OVERDUE, f"review was due {due.isoformat()}"))
-    end = ends_at(doc)
-    if end is not None and end < end_of(day):
-        out.append((ENDED, f"past ends_at {end.isoformat().replace('+00:00', 'Z')}"))
-    return out
 
 
 def actions(
@@ -218,93 +191,3 @@ def _pause_reason(rule: str, result: VariantResult, day: date) -> str:
     if rule == GUARDRAIL_HARM:
         what += f" ({', '.join(result.harmed)})"
     return f"{rule}: variant {result.variant} {what} in the report of {day.isoformat()}"
-
-
-def apply(doc: Mapping[str, Any], actions: Iterable[Action]) -> dict[str, Any]:
-    """`doc` with `actions` applied; applying them twice changes nothing more."""
-    out = copy.deepcopy(dict(doc))
-    out.pop("version", None)
-    for action in actions:
-        if action.action == PAUSE_VARIANT:
-            if out.get("status") not in ACTIVE_STATUSES:  # retired (or back to draft) since
-                continue
-            for variant in out.get("variants") or []:
-                if variant.get("id") == action.variant and not variant.get("paused"):
-                    variant["paused"] = True
-                    variant["paused_reason"] = action.reason
-        elif action.action == PAUSE_EXPERIENCE:
-            if out.get("status") == LIVE:
-                out["status"] = PAUSED
-        elif action.action == RETIRE:
-            if out.get("status") in ACTIVE_STATUSES:
-                out["status"] = RETIRED
-        else:
-            raise ValueError(f"unknown guardrail action {action.action!r}")
-    return out
-
-
-def record(
-    ops: Mapping[str, Any], before: Mapping[str, Any], actions: Iterable[Action], at: str
-) -> dict[str, Any]:
-    """The operational state after `actions`, given the effective document `before`.
-
-    Only what `apply` would change is written (one entry per paused variant, one for the
-    experience's pause or retirement, each with the rule, reason, time and evidence), so
-    recording the same actions twice changes nothing more. The authored document is never
-    touched: earnest.experiences.lifecycle keeps the two apart.
-    """
-    from earnest.experiences import lifecycle
-
-    actions = list(actions)
-    after = apply(before, actions)
-    out = dict(ops)
-    was = {v.get("id"): bool(v.get("paused")) for v in before.get("variants") or []}
-    now = {v.get("id"): bool(v.get("paused")) for v in after.get("variants") or []}
-    for a in actions:
-        if a.action == PAUSE_VARIANT:
-            target, status, changed = (
-                a.variant,
-                PAUSED,
-                now.get(a.variant) and not was.get(a.variant),
-            )
-        else:
-            target, status = None, (RETIRED if a.action == RETIRE else PAUSED)
-            changed = after.get("status") == status != before.get("status")
-        if changed:
-            e = lifecycle.entry(status, a.rule, a.reason, ACTOR, at, a.as_dict()["evidence"])
-            out = lifecycle.set_entry(out, target, e)
-    return out
-
-
-def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """{field: {from, to}} for every top-level field that differs (version aside)."""
-    keys = sorted((set(old) | set(new)) - {"version"})
-    return {k: {"from": old.get(k), "to": new.get(k)} for k in keys if old.get(k) != new.get(k)}
-
-
-def as_of(doc: Mapping[str, Any], audit: Sequence[Mapping[str, Any]], day: date) -> dict[str, Any]:
-    """The experience as it stood before the report of `day` (or a later one) changed it.
-
-    Walks the audit trail from the newest entry back, undoing the changes the nightly
-    report made for `day` or any later date, and stops at the first entry someone else
-    wrote: a person's change is always taken as it is. So a re-run of a date reads the
-    same experiences as the first run did, gives the same report and writes nothing twice.
-    """
-    out = copy.deepcopy(dict(doc))
-    out.pop("version", None)
-    ordered = sorted(audit, key=lambda e: (int(e.get("version") or 0), str(e.get("at") or "")))
-    for entry in reversed(ordered):
-        evidence = entry.get("evidence")
-        report_date = evidence.get("report_date") if isinstance(evidence, Mapping) else None
-        if entry.get("actor") != ACTOR or not isinstance(report_date, str):
-            break
-        if report_date < day.isoformat():
-            break
-        for key, change in (entry.get("changes") or {}).items():
-            if not isinstance(change, Mapping):
-                continue
-            if change.get("from") is None:
-                out.pop(key, None)
-            else:
-                out[key] = copy.deepcopy(change["from"])
-    return out

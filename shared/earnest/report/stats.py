@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from earnest.experiences import defaults
+
 # revenue_per_unit_capped: each unit's revenue capped at a per-experience percentile
 # (docs/statistics.md, "Revenue that survives outliers"); revenue verdicts read it.
 METRICS = ("conversion_rate", "revenue_per_unit", "revenue_per_unit_capped")
@@ -40,7 +42,7 @@ MIN_CONVERSIONS_PER_ARM = 10
 # The declared non-inferiority margin of every guardrail metric (docs/statistics.md,
 # "Guardrail metrics"): a variant is paused for harm once its always-valid relative interval
 # on the metric lies entirely below -margin, whatever the primary metric says.
-GUARDRAIL_MARGIN = 0.02
+GUARDRAIL_MARGIN = defaults.GUARDRAIL_MARGIN
 
 _STANDARD_NORMAL = NormalDist()
 _INF = math.inf

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from earnest.experiences import lifecycle
+from earnest.experiences import actions, lifecycle
 from tests.builders.experiences import experience
 
 LOSS = lifecycle.entry(
@@ -45,7 +45,7 @@ def test_a_retirement_applies_while_the_owner_keeps_it_live_but_a_draft_is_obeye
 
 def test_a_push_says_what_it_keeps_with_the_evidence_and_how_to_undo_it() -> None:
     ops = lifecycle.set_entry({}, "b", LOSS)
-    lines = lifecycle.kept("search-landing-recs", experience(), ops)
+    lines = actions.kept("search-landing-recs", experience(), ops)
     assert lines == [
         "b stays paused: loses_to_default in the report of 2026-12-01 "
         "(lift -62 %, always-valid p 0.0004); "
