@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from earnest.consent.webhooks import parse_secrets, sign
+from earnest.timefmt import format_ms
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
 from earnest_aws.consent_writer import ConsentWriter
@@ -85,6 +86,10 @@ def update(
     }
 
 
+def iso(epoch: float) -> str:
+    return format_ms(int(epoch * 1000))
+
+
 def stored(aws: Any, *subjects: str) -> dict[str, str] | None:
     return ConsentStore(aws.consent_table).purposes_for(list(subjects))
 
@@ -125,20 +130,50 @@ def test_an_older_update_arriving_late_is_kept_in_history_but_not_applied(
     ]
 
 
-def test_ties_go_to_the_greater_event_id_and_a_repeat_is_a_duplicate(
+def test_a_tie_goes_to_the_denial_whatever_the_event_ids_and_a_repeat_is_a_duplicate(
     aws: Any, consent: Post
 ) -> None:
     t = "2026-01-01T10:00:00Z"
     consent(update(t=t, event_id="e-2", purposes=DENIED))
-    assert (
-        consent(update(t=t, event_id="e-1", purposes=GRANTED))[2]["reason"] == "older_than_stored"
-    )
+    for event_id in ("e-1", "e-3"):  # a grant in the same millisecond, either side of e-2
+        _, _, body = consent(update(t=t, event_id=event_id, purposes=GRANTED))
+        assert (body["applied"], body["reason"]) == (False, "tied_with_stored")
     assert consent(update(t=t, event_id="e-2", purposes=DENIED))[2]["reason"] == "duplicate"
-    assert (
-        consent(update(t=t, event_id="e-3", purposes=GRANTED))[2]["reason"] == "newer_than_stored"
-    )
-    assert stored(aws, "a-1") == GRANTED
+    assert stored(aws, "a-1") == DENIED
     assert len(history(aws, "a-1")) == 4
+
+
+def test_a_tie_denies_each_purpose_either_update_denies(aws: Any, consent: Post) -> None:
+    t = "2026-01-01T10:00:00Z"
+    consent(update(t=t, event_id="e-9", purposes={**GRANTED, "measurement": "denied"}))
+    _, _, body = consent(
+        update(t=t, event_id="e-1", purposes={**GRANTED, "personalization": "denied"})
+    )
+    assert (body["applied"], body["reason"]) == (True, "tied_with_stored")
+    assert stored(aws, "a-1") == DENIED
+
+
+def test_a_withdrawal_after_a_future_stamped_grant_wins(aws: Any, consent: Post) -> None:
+    """Issue 18: a grant stamped 4 minutes ahead (within the skew allowed) outranked the
+    withdrawal made after it; it is ordered at its receipt instead."""
+    now = time.time()
+    ahead = consent(update(t=iso(now + 240), event_id="grant", purposes=GRANTED))[2]
+    assert ahead["applied"] is True
+    _, _, body = consent(update(t=iso(now + 1), event_id="withdrawal", purposes=DENIED))
+    assert (body["applied"], body["reason"]) == (True, "newer_than_stored")
+    assert stored(aws, "a-1") == DENIED
+
+
+def test_a_future_stamped_grant_retried_after_a_withdrawal_keeps_its_first_receipt(
+    aws: Any, consent: Post
+) -> None:
+    now = time.time()
+    grant = update(t=iso(now + 240), event_id="grant", purposes=GRANTED)
+    consent(grant)
+    consent(update(t=iso(now + 1), event_id="withdrawal", purposes=DENIED))
+    _, _, body = consent(grant)  # the CMP never saw the first answer
+    assert (body["applied"], body["reason"]) == (False, "older_than_stored")
+    assert stored(aws, "a-1") == DENIED
 
 
 def test_the_conditional_write_holds_even_when_a_writer_read_a_stale_state(
@@ -368,7 +403,7 @@ transitions = st.lists(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(transitions)
-def test_whatever_order_updates_arrive_in_the_newest_is_stored(
+def test_whatever_order_updates_arrive_in_the_newest_is_stored_and_a_tie_denies(
     aws: Any, consent: Post, arrivals: list
 ) -> None:
     subject = f"p-{uuid.uuid4().hex}"
@@ -381,7 +416,8 @@ def test_whatever_order_updates_arrive_in_the_newest_is_stored(
                 purposes={"personalization": value, "measurement": value},
             )
         )
-    hour, _, value = max(arrivals, key=lambda a: (a[0], a[1]))
+    last = max(hour for hour, _, _ in arrivals)  # a tie at the last hour goes to the denial
+    value = min(value for hour, _, value in arrivals if hour == last)  # "denied" < "granted"
     assert stored(aws, subject) == {"personalization": value, "measurement": value}
     assert len(history(aws, subject)) == len(arrivals)
 
