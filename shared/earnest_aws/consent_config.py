@@ -26,9 +26,13 @@ from earnest.consent.cmp import auth, didomi, ketch
 from earnest.consent.cmp.mappings import parse_table
 from earnest.consent.service import ConsentConfig
 from earnest.consent.webhooks import SecretError, parse_secrets
-from earnest.text import split_list
-from earnest_aws.aws_errors import error_code
-from earnest_aws.settings import ConfigError, Env, Settings, read_secret_parameter
+from earnest_aws.settings import (
+    ConfigError,
+    Env,
+    Settings,
+    read_secret_parameter,
+    secret_setting,
+)
 
 SECRETS = {
     "webhook": "CONSENT_WEBHOOK_SECRETS",
@@ -66,37 +70,21 @@ class ConsentSettings(Settings):
         }
 
 
-def _secret(env: Mapping[str, str], name: str, read: Callable[[str], str]) -> str:
-    """The variable's value, else the SSM parameter its *_PARAM names; '' when neither.
-
-    A parameter that does not exist means that CMP is not connected (each is optional);
-    any other failure to read it is raised, so a cold start does not run half-configured.
-    """
-    if env.get(name):
-        return env[name]
-    parameter = env.get(f"{name}_PARAM")
-    if not parameter:
-        return ""
-    try:
-        return read(parameter)
-    except Exception as exc:
-        if error_code(exc) == "ParameterNotFound":
-            return ""
-        raise
-
-
 def load(
     env: Mapping[str, str] | None = None, read: Callable[[str], str] = read_secret_parameter
 ) -> ConsentConfig:
     env = os.environ if env is None else env
+
+    def secret(source: str) -> tuple[str, ...]:
+        # A parameter that does not exist means that CMP is not connected (each is
+        # optional); a blank one, or any other failure to read it, fails the cold start.
+        return secret_setting(env, SECRETS[source], 1, read, missing_ok=True)
+
     try:
         credentials = auth.Credentials(
-            webhook_keys=parse_secrets(_secret(env, SECRETS["webhook"], read), SECRETS["webhook"]),
-            bearer={
-                source: split_list(_secret(env, SECRETS[source], read))
-                for source in auth.BEARER_SOURCES
-            },
-            basic={auth.USERCENTRICS: split_list(_secret(env, SECRETS[auth.USERCENTRICS], read))},
+            webhook_keys=parse_secrets(",".join(secret("webhook")), SECRETS["webhook"]),
+            bearer={source: secret(source) for source in auth.BEARER_SOURCES},
+            basic={auth.USERCENTRICS: secret(auth.USERCENTRICS)},
         )
         tables = {
             source: parse_table(env[name], name) if env.get(name) else dict(default)

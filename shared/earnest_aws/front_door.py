@@ -16,30 +16,25 @@ import os
 from collections.abc import Mapping
 
 from earnest.errors import Unauthorized
-from earnest_aws.settings import ConfigError, read_secret_parameter
+from earnest_aws.settings import secret_entries, secret_setting
 
 HEADER = "x-earnest-edge-secret"
+SETTING = "FRONT_DOOR_SECRET"
 MIN_SECRET_CHARS = 32
 
 
-def parse_secrets(raw: str, name: str = "FRONT_DOOR_SECRET") -> tuple[bytes, ...]:
-    """`secret,secret` -> the valid secrets; each long enough not to be guessed."""
-    secrets = tuple(s.strip().encode() for s in raw.split(",") if s.strip())
-    if any(len(s) < MIN_SECRET_CHARS for s in secrets):
-        raise ConfigError(f"{name}: each secret must be at least {MIN_SECRET_CHARS} characters")
-    return secrets
+def parse_secrets(raw: str, name: str = SETTING) -> tuple[bytes, ...]:
+    """`secret,secret` -> the valid secrets; each long enough not to be guessed, and a
+    blank value or entry a ConfigError (never "no secrets", which would admit all)."""
+    return tuple(s.encode() for s in secret_entries(raw, name, MIN_SECRET_CHARS))
 
 
 def load_secrets(env: Mapping[str, str] | None = None) -> tuple[bytes, ...]:
     """FRONT_DOOR_SECRET (local), else the SSM SecureString FRONT_DOOR_SECRET_PARAM names;
-    none at all means the front door is CloudFront's (nothing to check here)."""
+    neither set means the front door is CloudFront's (its IAM check has decided). Either
+    set holds real secrets, or the cold start fails naming it."""
     env = os.environ if env is None else env
-    if env.get("FRONT_DOOR_SECRET"):
-        return parse_secrets(env["FRONT_DOOR_SECRET"])
-    if env.get("FRONT_DOOR_SECRET_PARAM"):
-        name = env["FRONT_DOOR_SECRET_PARAM"]
-        return parse_secrets(read_secret_parameter(name), "FRONT_DOOR_SECRET_PARAM")
-    return ()
+    return tuple(s.encode() for s in secret_setting(env, SETTING, MIN_SECRET_CHARS))
 
 
 def admits(headers: Mapping[str, str], secrets: tuple[bytes, ...]) -> bool:

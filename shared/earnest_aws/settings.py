@@ -20,7 +20,6 @@ from functools import cache
 from typing import Any, Self, TypeVar
 
 from earnest.consent.purposes import REGIMES
-from earnest.text import split_list
 from earnest_aws.clients import ON_REQUEST, Timeouts
 
 N = TypeVar("N", int, float)
@@ -74,15 +73,61 @@ class Env:
         return value
 
 
+def secret_entries(raw: str, name: str, min_chars: int = 1) -> tuple[str, ...]:
+    """A set secret setting, `secret,secret`: every entry a secret of `min_chars` or more.
+
+    Set means meant: a value holding no secret (`,`, ` `), an empty entry (a stray comma)
+    or a short one is a ConfigError naming the setting, never read as "no secrets" (which
+    would admit everything at the front door, or disconnect a CMP without a word).
+    """
+    parts = [part.strip() for part in raw.split(",")]
+    if not any(parts):
+        raise ConfigError(f"{name} is set but holds no secret")
+    if not all(parts):
+        raise ConfigError(f"{name} has an empty entry (a stray comma?)")
+    if any(len(part) < min_chars for part in parts):
+        raise ConfigError(f"{name}: each secret must be at least {min_chars} characters")
+    return tuple(parts)
+
+
+def secret_setting(
+    env: Mapping[str, str],
+    name: str,
+    min_chars: int,
+    read: Callable[[str], str] | None = None,
+    missing_ok: bool = False,
+) -> tuple[str, ...]:
+    """The secrets of setting `name`: the variable (local), else the SSM SecureString its
+    `<name>_PARAM` names (AWS); () when neither is set. `missing_ok`: a parameter that does
+    not exist means "not connected" (an optional CMP); any other failure is raised."""
+    if name in env:
+        return secret_entries(env[name], name, min_chars)
+    parameter = env.get(f"{name}_PARAM")
+    if parameter is None:
+        return ()
+    if not parameter.strip():
+        raise ConfigError(f"{name}_PARAM is set but names no parameter")
+    try:
+        raw = (read or read_secret_parameter)(parameter)
+    except Exception as exc:
+        from earnest_aws.aws_errors import error_code
+
+        if missing_ok and error_code(exc) == "ParameterNotFound":
+            return ()
+        raise
+    return secret_entries(raw, f"{name}_PARAM ({parameter})", min_chars)
+
+
 def parse_keys(raw: str, name: str) -> tuple[tuple[str, bytes], ...]:
     """`kid:secret,kid:secret` -> ((kid, secret), ...); the first signs, all verify."""
-    keys: list[tuple[str, bytes]] = []
-    for part in split_list(raw):
-        kid, sep, secret = part.partition(":")
-        if not sep or not kid or len(secret) < 16:
-            raise ConfigError(f"{name} entries must look like kid:secret (secret >= 16 chars)")
-        keys.append((kid, secret.encode()))
-    return tuple(keys)
+    return tuple(parse_key(entry, name) for entry in secret_entries(raw, name))
+
+
+def parse_key(entry: str, name: str) -> tuple[str, bytes]:
+    kid, sep, secret = entry.partition(":")
+    if not sep or not kid or len(secret) < 16:
+        raise ConfigError(f"{name} entries must look like kid:secret (secret >= 16 chars)")
+    return kid, secret.encode()
 
 
 @dataclass(frozen=True)
@@ -143,13 +188,9 @@ class DecideSettings(Settings):
 
 
 def _token_keys(env: Env) -> tuple[tuple[str, bytes], ...]:
-    raw = env.text("EXPOSURE_TOKEN_KEYS", "")
-    if raw:
-        return parse_keys(raw, "EXPOSURE_TOKEN_KEYS")
-    param = env.text("EXPOSURE_TOKEN_KEYS_PARAM", "")
-    if param:
-        return parse_keys(read_secret_parameter(param), "EXPOSURE_TOKEN_KEYS_PARAM")
-    return ()
+    name = "EXPOSURE_TOKEN_KEYS"
+    where = name if name in env.env else f"{name}_PARAM"
+    return tuple(parse_key(entry, where) for entry in secret_setting(env.env, name, 1))
 
 
 def read_secret_parameter(name: str) -> str:

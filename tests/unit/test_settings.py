@@ -61,3 +61,11 @@ def test_the_reports_pre_exposure_days_default_to_14_and_are_bounded() -> None:
     assert ReportOptions.from_env({"REPORT_PRE_EXPOSURE_DAYS": "0"}).pre_exposure_days == 0
     with pytest.raises(ConfigError, match="REPORT_PRE_EXPOSURE_DAYS must be within"):
         ReportOptions.from_env({"REPORT_PRE_EXPOSURE_DAYS": "91"})
+
+
+@pytest.mark.parametrize("raw", ["", ",", " ", " , ", "k1:exposure-token-secret-01,", "k1:"])
+def test_blank_or_unparsable_exposure_token_keys_fail_the_cold_start_naming_them(
+    raw: str,
+) -> None:
+    with pytest.raises(ConfigError, match="EXPOSURE_TOKEN_KEYS"):
+        Settings.from_env({"EXPOSURE_TOKEN_KEYS": raw})
