@@ -68,8 +68,6 @@ def test_in_aws_the_secrets_are_read_from_the_parameter_the_template_names(aws: 
     assert load_secrets({"FRONT_DOOR_SECRET_PARAM": "/earnest/test/front-door-secret"}) == (
         NEW.encode(),
     )
-    client("ssm").put_parameter(
-        Name="/earnest/test/blank-secret", Value=" , ", Type="SecureString"
-    )
+    client("ssm").put_parameter(Name="/earnest/test/blank-secret", Value=" , ", Type="SecureString")
     with pytest.raises(ConfigError, match="FRONT_DOOR_SECRET_PARAM"):
         load_secrets({"FRONT_DOOR_SECRET_PARAM": "/earnest/test/blank-secret"})

@@ -181,8 +181,9 @@ def order(stored: Standing | None, new: Standing) -> tuple[str, Standing | None]
     """
     if stored is None:
         return FIRST, new
-    if (new.event_time, new.event_id) == (stored.event_time, stored.event_id):
-        return DUPLICATE, None
+    same = (new.event_time, new.event_id, dict(new.purposes))
+    if same == (stored.event_time, stored.event_id, dict(stored.purposes)):
+        return DUPLICATE, None  # a repeat; the same event saying otherwise is a tie
     if new.ordered_at != stored.ordered_at:
         return (NEWER, new) if new.ordered_at > stored.ordered_at else (STALE, None)
     merged = most_restrictive(stored.purposes, new.purposes)
