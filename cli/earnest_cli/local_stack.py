@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from moto.server import ThreadedMotoServer
 
+from earnest.consent.cmp.registry import CMPS
+from earnest.consent.cmp.source import local_secret
 from earnest_cli.template import FUNCTIONS, load_template
 
 # Route -> function folder. Functions not built yet are skipped, not faked.
@@ -55,10 +57,7 @@ LOCAL_ENV = {
     "AWS_REGION": "us-east-1",
     # Local-only secrets, so the stack runs with no account; never used in AWS.
     "EXPOSURE_TOKEN_KEYS": "local:local-exposure-token-secret-0001",
-    "CONSENT_WEBHOOK_SECRETS": "whsec_bG9jYWwtY29uc2VudC13ZWJob29rLXNlY3JldA==",
-    "CONSENT_DIDOMI_TOKENS": "local-didomi-bearer-token-0001",
-    "CONSENT_KETCH_TOKENS": "local-ketch-bearer-token-0001",
-    "CONSENT_USERCENTRICS_CREDENTIALS": "usercentrics:local-usercentrics-password",
+    **{cmp.secret: local_secret(cmp) for cmp in CMPS},  # every registered CMP connected
     "POWERTOOLS_METRICS_NAMESPACE": "Earnest",
     # Locally a push (or a guardrail) should show within seconds, not AWS's 30.
     "RULES_TTL_SECONDS": "2",

@@ -11,6 +11,7 @@ checks each of them covers every registered CMP. Pure and tiny.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,3 +38,13 @@ class Source:
     purposes_setting: str = ""  # its purpose-code table's setting, when it has one
     default_purposes: Mapping[str, str] = field(default_factory=dict)
     min_secret_chars: int = 16
+
+
+def local_secret(cmp: Source) -> str:
+    """A local-only secret of the form `cmp` authenticates with, for the local stack and
+    the tests; never used in AWS."""
+    if cmp.auth == SIGNED:
+        return "whsec_" + base64.b64encode(f"local-{cmp.name}-webhook-secret".encode()).decode()
+    if cmp.auth == BASIC:
+        return f"{cmp.name}:local-{cmp.name}-password"
+    return f"local-{cmp.name}-bearer-token-0001"
