@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from earnest_aws.clients import ON_REQUEST, Timeouts
+from earnest_aws.clients import ON_DECIDE, ON_REQUEST, Timeouts
 
 if TYPE_CHECKING:
     from earnest.events.batch import Limits
@@ -393,7 +393,7 @@ class Settings:
 class DecideSettings(Settings):
     """decide: the shared parts, and the consent read's budget (one short attempt)."""
 
-    consent_timeouts: Timeouts = ON_REQUEST
+    consent_timeouts: Timeouts = ON_DECIDE
 
 
 def _spec_limits() -> Limits:
@@ -432,6 +432,7 @@ class ConsentSettings(Settings):
 
     max_body_bytes: int = CONSENT_MAX_BODY_BYTES.default
     secrets_ttl_seconds: int = CONSENT_SECRETS_TTL_SECONDS.default
+    timeouts: Timeouts = ON_REQUEST  # a hung table answers 503 within 2 s; the CMP retries
 
     @classmethod
     def _read(cls, env: Env) -> dict[str, Any]:

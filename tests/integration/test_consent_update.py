@@ -19,6 +19,7 @@ from earnest.timefmt import format_ms
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
 from earnest_aws.consent_writer import ConsentWriter
+from earnest_aws.settings import ConsentSettings
 from earnest_cli.local_stack import load_handler
 from tests.builders.cmp_samples import sample
 from tests.builders.handlers import invoke
@@ -50,6 +51,7 @@ def consent(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Post:
         sign_with: str | None = SECRET,
         msg_id: str | None = None,
         ts_offset: int = 0,
+        handler: Any = handler,
     ) -> tuple[int, dict[str, str], Any]:
         data = raw if raw is not None else orjson.dumps(body)
         hdrs = dict(headers or {})
@@ -88,6 +90,11 @@ def update(
 
 def iso(epoch: float) -> str:
     return format_ms(int(epoch * 1000))
+
+
+def writer_client() -> Any:
+    """The DynamoDB client consent-update writes with (its own short budget)."""
+    return client("dynamodb", ConsentSettings().timeouts)
 
 
 def stored(aws: Any, *subjects: str) -> dict[str, str] | None:
@@ -483,7 +490,7 @@ def test_a_webhook_answered_503_by_a_failed_write_is_retried_to_success(
     """The CMP's retry (same webhook-id, fresh signature) must not be refused as a replay."""
     from tests.builders.faults import Hung
 
-    hung = Hung(client("dynamodb"), "TransactWriteItems")
+    hung = Hung(writer_client(), "TransactWriteItems")
     status, _, body = consent(update(purposes=DENIED), msg_id="msg_withdrawal")
     hung.heal()
     assert status == 503 and body["error"]["code"] == "unavailable"
@@ -502,7 +509,7 @@ def test_a_webhook_whose_claim_was_written_but_whose_answer_was_lost_is_retried_
     the CMP's retry of the same body (same id, fresh signature) is stored, not a replay."""
     from tests.builders.faults import Lost
 
-    lost = Lost(client("dynamodb"), "PutItem")
+    lost = Lost(writer_client(), "PutItem")
     status, _, body = consent(update(purposes=DENIED), msg_id="msg_lost")
     assert lost.calls == 1 and status == 503 and body["error"]["code"] == "unavailable"
     assert stored(aws, "a-1") is None
@@ -517,7 +524,7 @@ def test_a_webhook_whose_claim_was_written_but_whose_answer_was_lost_is_retried_
 def test_another_body_under_a_claimed_webhook_id_is_a_replay(aws: Any, consent: Post) -> None:
     from tests.builders.faults import Lost
 
-    Lost(client("dynamodb"), "PutItem")
+    Lost(writer_client(), "PutItem")
     status, _, _ = consent(update(purposes=DENIED), msg_id="msg_other")
     assert status == 503
     status, _, body = consent(update(purposes=GRANTED), msg_id="msg_other")
@@ -553,3 +560,24 @@ def test_every_outcome_is_counted_in_one_metrics_line(
     assert emf["service"] == "consent-update"
     assert (emf["consent_first_for_regulation"], emf["consent_older_than_stored"]) == (1, 1)
     assert emf["consent_refused_invalid_request"] == 1
+
+
+def test_a_hung_consent_table_answers_503_within_seconds_not_minutes(
+    aws: Any, consent: Post, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: /consent took about 6 s to answer 503 with DynamoDB hung (three patient
+    attempts). One short attempt per call now; bench/bench_faults.py prints the figure,
+    this only catches the old waits coming back."""
+    from earnest_aws.clients import reset
+    from tests.builders.faults import silent_server
+
+    with silent_server() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        reset()
+        handler = load_handler("consent_update")  # its clients, pointed at the silent one
+        started = time.monotonic()
+        status, headers, _ = consent(update(), handler=handler)
+        waited = time.monotonic() - started
+    reset()
+    assert status == 503 and headers["retry-after"]
+    assert waited < 3.0
