@@ -61,6 +61,9 @@ LOCAL_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "Earnest",
     # Locally a push (or a guardrail) should show within seconds, not AWS's 30.
     "RULES_TTL_SECONDS": "2",
+    # ...and a loaded dev machine's moto may take longer than AWS's 0.1 s to answer a
+    # refresh: wait for it rather than answer the defaults (the bound is then TTL + 1 s).
+    "RULES_WAIT_SECONDS": "1",
     "POWERTOOLS_DEV": "false",
 }
 

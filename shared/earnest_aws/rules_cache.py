@@ -2,14 +2,14 @@
 compiled only when they change.
 
 Freshness is bounded (docs/decide.md, "Rules cache"): no decision uses rules read more than
-RULES_TTL_SECONDS ago, plus at most `STALE_WAIT_SECONDS` (the wait of the request that
+RULES_TTL_SECONDS ago, plus at most RULES_WAIT_SECONDS (0.1: the wait of the request that
 finds them stale), whether the instance was busy or idle:
 
 - refresh ahead: from `ahead` seconds before the TTL, the request that notices starts one
   refresh in the background and is answered by the engine it has, so under traffic the
   new rules are in place before the old ones reach the TTL and no request waits;
 - past the TTL (an instance idle longer than that, or a refresh still running): the
-  request starts or joins the refresh and waits up to STALE_WAIT_SECONDS for it. If the
+  request starts or joins the refresh and waits up to RULES_WAIT_SECONDS for it. If the
   rules land it is answered with them; if not, `engine()` is None and every placement
   answers `rules_unavailable` (the defaults) until fresh rules are back. Rules past the
   bound are never served, so a pause sticks even when DynamoDB hangs.
@@ -34,7 +34,6 @@ from earnest_aws.clients import Timeouts, client
 from earnest_aws.experiences_store import ExperiencesStore, Rules
 from earnest_aws.settings import Settings
 
-STALE_WAIT_SECONDS = 0.1  # the stated margin: at most this past the TTL, then the defaults
 FIRST_LOAD_WAIT_SECONDS = 1.0  # a cold start has no rules yet; decide's timeout is 3 s
 RETRY_AFTER_FAILURE_SECONDS = 1.0
 MAX_AHEAD_SECONDS = 5.0
@@ -71,6 +70,7 @@ class RulesCache:
         self._on_event = on_event or (lambda _name, _fields: None)
         self._spawn = spawn
         self._ttl = settings.rules_ttl_seconds
+        self._wait = settings.rules_wait_seconds
         self._ahead = min(MAX_AHEAD_SECONDS, self._ttl / 2)
         self._engine: Engine | None = None
         self._content: str | None = None  # what the engine was compiled from
@@ -85,7 +85,7 @@ class RulesCache:
     @property
     def freshness_bound(self) -> float:
         """The oldest, in seconds, the rules of any answer may be."""
-        return self._ttl + STALE_WAIT_SECONDS
+        return self._ttl + self._wait
 
     def engine(self) -> Engine | None:
         """The engine to serve with now; None when no rules within the bound are loaded."""
@@ -95,7 +95,7 @@ class RulesCache:
         self._start_refresh(now)
         if self._clock() < self._stale_at:
             return self._engine  # refresh ahead: these are still within the TTL
-        budget = FIRST_LOAD_WAIT_SECONDS if self._engine is None else STALE_WAIT_SECONDS
+        budget = FIRST_LOAD_WAIT_SECONDS if self._engine is None else self._wait
         deadline = self._started + budget
         while not self._landed.is_set() and time.monotonic() < deadline:
             time.sleep(_POLL_SECONDS)

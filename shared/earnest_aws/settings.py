@@ -180,6 +180,10 @@ FRONT_DOOR_SECRET = declare(Secret(
 RULES_TTL_SECONDS = declare(Bounded(
     "RULES_TTL_SECONDS", 30.0, "how often decide re-reads the rules (docs/decide.md)",
     (DECIDE,), lo=0.0, hi=3600.0))
+RULES_WAIT_SECONDS = declare(Bounded(
+    "RULES_WAIT_SECONDS", 0.1, "how long a request that finds the rules past their TTL waits "
+    "for the refresh before answering the defaults: the freshness bound's margin",
+    (DECIDE,), lo=0.0, hi=1.0))
 GLOBAL_HOLDOUT = declare(Bounded(
     "GLOBAL_HOLDOUT", 0.05, "the share of units never personalized", (DECIDE, REPORT),
     lo=0.0, hi=0.5))
@@ -349,6 +353,7 @@ class Settings:
     consent_table: str = CONSENT_TABLE.default
     events_bucket: str = EVENTS_BUCKET.default
     rules_ttl_seconds: float = RULES_TTL_SECONDS.default
+    rules_wait_seconds: float = RULES_WAIT_SECONDS.default
     global_holdout: float = GLOBAL_HOLDOUT.default
     consent_regime: str = CONSENT_REGIME.default
     exposure_token_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
@@ -371,6 +376,7 @@ class Settings:
             "consent_table": CONSENT_TABLE.read(env),
             "events_bucket": EVENTS_BUCKET.read(env),
             "rules_ttl_seconds": RULES_TTL_SECONDS.read(env),
+            "rules_wait_seconds": RULES_WAIT_SECONDS.read(env),
             "global_holdout": GLOBAL_HOLDOUT.read(env),
             "consent_regime": CONSENT_REGIME.read(env),
             "exposure_token_keys": tuple(parse_key(e, where) for e in keys.read(env)),

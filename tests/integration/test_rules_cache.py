@@ -105,7 +105,7 @@ def test_past_the_bound_a_hung_table_answers_the_defaults_never_the_old_rules() 
     assert ids(rules) == ["old"]
     table.hang.clear()
     clock[0] = TTL  # at the TTL, with the refresh hung
-    assert rules.engine() is None  # after at most STALE_WAIT_SECONDS: rules_unavailable
+    assert rules.engine() is None  # after at most RULES_WAIT_SECONDS: rules_unavailable
     assert rules.engine() is None and table.loads == 2  # later requests do not wait again
     table.hang.set()
     assert wait_for(rules, 1) == ["old"] and "rules_refreshed" in events
