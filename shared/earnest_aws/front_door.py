@@ -12,29 +12,25 @@ admits everything: IAM (CloudFront's SigV4) has already decided.
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Mapping
 
 from earnest.errors import Unauthorized
-from earnest_aws.settings import secret_entries, secret_setting
+from earnest_aws.settings import FRONT_DOOR_SECRET, Env, secret_entries
 
 HEADER = "x-earnest-edge-secret"
-SETTING = "FRONT_DOOR_SECRET"
-MIN_SECRET_CHARS = 32
 
 
-def parse_secrets(raw: str, name: str = SETTING) -> tuple[bytes, ...]:
+def parse_secrets(raw: str, name: str = FRONT_DOOR_SECRET.name) -> tuple[bytes, ...]:
     """`secret,secret` -> the valid secrets; each long enough not to be guessed, and a
     blank value or entry a ConfigError (never "no secrets", which would admit all)."""
-    return tuple(s.encode() for s in secret_entries(raw, name, MIN_SECRET_CHARS))
+    return tuple(s.encode() for s in secret_entries(raw, name, FRONT_DOOR_SECRET.min_chars))
 
 
 def load_secrets(env: Mapping[str, str] | None = None) -> tuple[bytes, ...]:
     """FRONT_DOOR_SECRET (local), else the SSM SecureString FRONT_DOOR_SECRET_PARAM names;
     neither set means the front door is CloudFront's (its IAM check has decided). Either
     set holds real secrets, or the cold start fails naming it."""
-    env = os.environ if env is None else env
-    return tuple(s.encode() for s in secret_setting(env, SETTING, MIN_SECRET_CHARS))
+    return tuple(s.encode() for s in FRONT_DOOR_SECRET.read(Env(env)))
 
 
 def admits(headers: Mapping[str, str], secrets: tuple[bytes, ...]) -> bool:
