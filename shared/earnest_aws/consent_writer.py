@@ -165,7 +165,8 @@ class ConsentWriter(ConsentStore):
             try:
                 self.dynamodb.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except Exception as exc:
-                reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+                # A timeout has a `response` too: None.
+                reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
                 if is_condition_failure(exc) and any(
                     r.get("Code") == "ConditionalCheckFailed" for r in reasons
                 ):

@@ -494,6 +494,8 @@ def test_a_webhook_answered_503_by_a_failed_write_is_retried_to_success(
     status, _, body = consent(update(purposes=DENIED), msg_id="msg_withdrawal")
     hung.heal()
     assert status == 503 and body["error"]["code"] == "unavailable"
+    # the store's fault, named as one (a timed-out transaction was once read as a bug)
+    assert body["error"]["message"].startswith("the consent store cannot be written")
     assert stored(aws, "a-1") is None
     status, _, body = consent(update(purposes=DENIED), msg_id="msg_withdrawal")
     assert status == 200 and body["applied"] is True
