@@ -46,8 +46,13 @@ def _session() -> Any:
 
 @cache
 def client(service: str, timeouts: Timeouts = PATIENT) -> Any:
+    """The service's client with the caller's budget (AWS_CONNECT_TIMEOUT and
+    AWS_READ_TIMEOUT, when set, in its place: earnest_aws.settings)."""
     from botocore.config import Config
 
+    from earnest_aws.settings import with_overrides  # it imports this module
+
+    timeouts = with_overrides(timeouts)
     config = Config(
         connect_timeout=timeouts.connect,
         read_timeout=timeouts.read,

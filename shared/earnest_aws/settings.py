@@ -176,6 +176,14 @@ FRONT_DOOR_SECRET = declare(Secret(
     "FRONT_DOOR_SECRET", (), "the CDN's shared secret(s) in `x-earnest-edge-secret` "
     "(FrontDoor=header); unset: CloudFront's IAM is the front door", (DECIDE, EVENTS),
     min_chars=32))
+AWS_CONNECT_TIMEOUT = declare(Bounded(
+    "AWS_CONNECT_TIMEOUT", 0.0, "seconds every AWS call may take to connect; 0: each caller's "
+    "own budget (docs/reliability.md: decide's consent read 0.15, /events and /consent 0.25, "
+    "the rules refresh 0.5, the report and the CLI 1)", (*ALL, "the CLI"), lo=0.0, hi=60.0))
+AWS_READ_TIMEOUT = declare(Bounded(
+    "AWS_READ_TIMEOUT", 0.0, "seconds every AWS call may wait for each read; 0: each caller's "
+    "own budget (decide's consent read 0.2, /events and /consent 0.5, the rules refresh 1, "
+    "the report and the CLI 2)", (*ALL, "the CLI"), lo=0.0, hi=300.0))
 # decide
 RULES_TTL_SECONDS = declare(Bounded(
     "RULES_TTL_SECONDS", 30.0, "how often decide re-reads the rules (docs/decide.md)",
@@ -400,6 +408,14 @@ class DecideSettings(Settings):
     """decide: the shared parts, and the consent read's budget (one short attempt)."""
 
     consent_timeouts: Timeouts = ON_DECIDE
+
+
+def with_overrides(timeouts: Timeouts, env: Mapping[str, str] | None = None) -> Timeouts:
+    """A caller's budget, with AWS_CONNECT_TIMEOUT / AWS_READ_TIMEOUT in its place when set
+    (an operator's choice, or the local stack's patience with a loaded machine's moto)."""
+    read = Env(env)
+    connect, each_read = AWS_CONNECT_TIMEOUT.read(read), AWS_READ_TIMEOUT.read(read)
+    return Timeouts(connect or timeouts.connect, each_read or timeouts.read, timeouts.attempts)
 
 
 def _spec_limits() -> Limits:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from earnest_aws.clients import ON_DECIDE, Timeouts
 from earnest_aws.consent_config import load as consent_load
 from earnest_aws.front_door import load_secrets
 from earnest_aws.metrics import Counts
@@ -19,6 +20,7 @@ from earnest_aws.settings import (
     EventsSettings,
     Settings,
     declared,
+    with_overrides,
 )
 from earnest_aws.settings_table import BEGIN, END, with_table
 from tests.conftest import ROOT
@@ -113,6 +115,7 @@ def test_every_declared_setting_is_read_by_a_function() -> None:
     for read in (*READERS, ReportOptions.from_env, load_secrets, consent_load):
         read(env)  # type: ignore[operator]
     Counts("svc", namespace=None, env=env)
+    with_overrides(Timeouts(), env)
     assert {s.name for s in declared()} - env.seen == set()
 
 
@@ -154,3 +157,12 @@ def test_no_doc_names_a_setting_that_nothing_reads() -> None:
 def test_the_report_options_default_to_the_declared_defaults() -> None:
     declared_defaults = ReportOptions.from_env({})
     assert declared_defaults == ReportOptions()
+
+
+def test_aws_timeouts_override_every_callers_budget_only_when_set() -> None:
+    """docs/cli.md documented AWS_CONNECT_TIMEOUT and AWS_READ_TIMEOUT; now they are read."""
+    assert with_overrides(ON_DECIDE, {}) == ON_DECIDE
+    patient = with_overrides(ON_DECIDE, {"AWS_CONNECT_TIMEOUT": "1", "AWS_READ_TIMEOUT": "2"})
+    assert (patient.connect, patient.read, patient.attempts) == (1.0, 2.0, ON_DECIDE.attempts)
+    with pytest.raises(ConfigError, match="AWS_READ_TIMEOUT must be a number"):
+        with_overrides(ON_DECIDE, {"AWS_READ_TIMEOUT": "2s"})
