@@ -65,9 +65,11 @@ LOCAL_ENV = {
     # refresh: wait for it rather than answer the defaults (the bound is then TTL + 1 s).
     "RULES_WAIT_SECONDS": "1",
     # Its moto answers in milliseconds when idle, but on a loaded two-core machine a write
-    # can queue past the functions' AWS budgets (0.5 s): give every call 2 s, as the CLI has.
+    # can queue past the functions' AWS budgets (0.5 s, one attempt): give every call the
+    # CLI's patience, three attempts of 2 s.
     "AWS_CONNECT_TIMEOUT": "1",
     "AWS_READ_TIMEOUT": "2",
+    "AWS_MAX_ATTEMPTS": "3",
     "POWERTOOLS_DEV": "false",
 }
 

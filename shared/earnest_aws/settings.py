@@ -184,6 +184,10 @@ AWS_READ_TIMEOUT = declare(Bounded(
     "AWS_READ_TIMEOUT", 0.0, "seconds every AWS call may wait for each read; 0: each caller's "
     "own budget (decide's consent read 0.2, /events and /consent 0.5, the rules refresh 1, "
     "the report and the CLI 2)", (*ALL, "the CLI"), lo=0.0, hi=300.0))
+AWS_MAX_ATTEMPTS = declare(Bounded(
+    "AWS_MAX_ATTEMPTS", 0, "attempts every AWS call may make; 0: each caller's own (one on "
+    "the request paths, two for the rules refresh, three for the report and the CLI)",
+    (*ALL, "the CLI"), lo=0, hi=10))
 # decide
 RULES_TTL_SECONDS = declare(Bounded(
     "RULES_TTL_SECONDS", 30.0, "how often decide re-reads the rules (docs/decide.md)",
@@ -411,11 +415,15 @@ class DecideSettings(Settings):
 
 
 def with_overrides(timeouts: Timeouts, env: Mapping[str, str] | None = None) -> Timeouts:
-    """A caller's budget, with AWS_CONNECT_TIMEOUT / AWS_READ_TIMEOUT in its place when set
-    (an operator's choice, or the local stack's patience with a loaded machine's moto)."""
+    """A caller's budget, with AWS_CONNECT_TIMEOUT, AWS_READ_TIMEOUT and AWS_MAX_ATTEMPTS in
+    its place when set (an operator's choice, or the local stack's patience with a loaded
+    machine's moto)."""
     read = Env(env)
     connect, each_read = AWS_CONNECT_TIMEOUT.read(read), AWS_READ_TIMEOUT.read(read)
-    return Timeouts(connect or timeouts.connect, each_read or timeouts.read, timeouts.attempts)
+    attempts = AWS_MAX_ATTEMPTS.read(read)
+    return Timeouts(
+        connect or timeouts.connect, each_read or timeouts.read, attempts or timeouts.attempts
+    )
 
 
 def _spec_limits() -> Limits:

@@ -164,5 +164,6 @@ def test_aws_timeouts_override_every_callers_budget_only_when_set() -> None:
     assert with_overrides(ON_DECIDE, {}) == ON_DECIDE
     patient = with_overrides(ON_DECIDE, {"AWS_CONNECT_TIMEOUT": "1", "AWS_READ_TIMEOUT": "2"})
     assert (patient.connect, patient.read, patient.attempts) == (1.0, 2.0, ON_DECIDE.attempts)
+    assert with_overrides(ON_DECIDE, {"AWS_MAX_ATTEMPTS": "3"}).attempts == 3
     with pytest.raises(ConfigError, match="AWS_READ_TIMEOUT must be a number"):
         with_overrides(ON_DECIDE, {"AWS_READ_TIMEOUT": "2s"})
