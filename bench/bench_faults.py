@@ -1,13 +1,15 @@
 """Faults survived: decide, /events and /consent with DynamoDB or S3 hung, and what was lost.
 
 moto's server runs on 127.0.0.1 (one request at a time: MotoServer) behind two gates
-(tests.builders.faults.Gate: a TCP proxy that, once hung, accepts and never answers), one
-for DynamoDB and one for S3, so every client waits its own real connect and read
-timeouts. The real handlers run in this process with their template settings (the rules
-TTL at 1 s, so a refresh falls inside each hang). For each fault it prints what a caller
-saw and how long it waited, then heals the gate, retries what was refused as a sender
-would (same body, same Idempotency-Key or webhook-id), and counts what reached the store:
-every acknowledged event in S3 exactly once, the consent change stored.
+(tests.builders.faults.Gate: a TCP proxy that, once hung, accepts and never answers; once
+killed, resets every connection), one for DynamoDB and one for S3, so every client waits
+its own real connect and read timeouts. The real handlers run in this process with their
+template settings (the rules TTL at 10 s, so one run shows decide within it and past it).
+For each fault it prints what a caller saw and how long it waited (p50, p99, max), then
+heals the gate, retries what was refused as a sender would (same body, same
+Idempotency-Key or webhook-id), and counts what reached the store: every acknowledged
+event in S3 exactly once, the consent change stored. It also times a pause from its write
+to decide's first default answer, with requests every 50 ms and after an idle spell.
 
     .venv/bin/python bench/bench_faults.py              # --requests N per fault (20)
 """
@@ -40,7 +42,7 @@ ENV = {
     "EXPOSURE_TOKEN_KEYS": "bench:bench-exposure-token-secret-0001",
     "CONSENT_WEBHOOK_SECRETS": SECRET,
     "GLOBAL_HOLDOUT": "0",
-    "RULES_TTL_SECONDS": "1",
+    "RULES_TTL_SECONDS": "10",
     "POWERTOOLS_LOG_LEVEL": "CRITICAL",  # the functions' own warnings would drown the figures
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
@@ -60,9 +62,13 @@ class _Count(logging.Handler):
 MOTO_ERRORS = _Count()
 
 
+TTL = float(ENV["RULES_TTL_SECONDS"])
+
+
 def ms(seconds: list[float]) -> str:
     p50 = statistics.median(seconds) * 1000
-    return f"p50 {p50:,.0f} ms, max {max(seconds) * 1000:,.0f} ms"
+    p99 = statistics.quantiles(seconds, n=100, method="inclusive")[98] * 1000
+    return f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms, max {max(seconds) * 1000:,.0f} ms"
 
 
 def timed(call: Any) -> tuple[float, Any]:
@@ -155,7 +161,9 @@ class Stack:
         self.server.stop()
 
 
-def decide_under_hung_dynamodb(stack: Stack, n: int) -> None:
+def decide_under_dynamodb_faults(stack: Stack, n: int) -> None:
+    """Healthy; hung with the rules fresh (the consent read's wait); hung past the rules TTL
+    (the defaults); dead (every connection reset)."""
     from tests.builders.experiences import request
     from tests.builders.handlers import invoke
 
@@ -165,18 +173,71 @@ def decide_under_hung_dynamodb(stack: Stack, n: int) -> None:
         )
         return took, body["decisions"]["home-hero"]["reason"]
 
-    healthy = [one() for _ in range(n)]
+    def show(what: str, runs: list[tuple[float, str]]) -> None:
+        reasons = {r: sum(1 for _, x in runs if x == r) for r in sorted({x for _, x in runs})}
+        print(f"decide, {what}: {n} requests, {ms([t for t, _ in runs])}; reasons {reasons}")
+
+    show("DynamoDB healthy", [one() for _ in range(n)])
+    fresh_rules(stack)
     stack.dynamodb.hang()
-    time.sleep(1.1)  # past the rules TTL: the next request starts a refresh, which hangs
-    hung = [one() for _ in range(n)]
+    show("DynamoDB hung, rules fresh (consent fails closed)", [one() for _ in range(n)])
+    time.sleep(TTL + 0.1)  # past the TTL: the refresh in flight hangs too
+    show("DynamoDB hung past the rules TTL (the defaults)", [one() for _ in range(n)])
     stack.dynamodb.heal()
-    reasons = {r: sum(1 for _, x in hung if x == r) for r in sorted({x for _, x in hung})}
-    print(f"decide, DynamoDB healthy: {n} requests, {ms([t for t, _ in healthy])}")
+    fresh_rules(stack)
+    stack.dynamodb.kill()
+    show("DynamoDB dead, rules fresh", [one() for _ in range(n)])
+    time.sleep(TTL + 0.1)
+    show("DynamoDB dead past the rules TTL", [one() for _ in range(n)])
+    stack.dynamodb.heal()
+    fresh_rules(stack)
+
+
+def fresh_rules(stack: Stack) -> None:
+    """Until decide answers from rules read after now (the TTL's clock starts again)."""
+    from tests.builders.experiences import request
+    from tests.builders.handlers import invoke
+
+    time.sleep(TTL + 0.1)
+    timed(lambda: invoke("decide", request("a-visitor"), handler=stack.decide))
+
+
+def pause_to_first_default(stack: Stack) -> None:
+    """From the pause's write to decide's first answer without the variant: busy (a request
+    every 50 ms) and idle (the first request after twice the TTL with none)."""
+    from earnest_aws.experiences_store import ExperiencesStore
+    from tests.builders.experiences import request
+    from tests.builders.handlers import invoke
+
+    store = ExperiencesStore(stack.settings.experiences_table)
+
+    def reason() -> str:
+        _, (_, _, body) = timed(
+            lambda: invoke("decide", request("a-visitor"), handler=stack.decide)
+        )
+        return str(body["decisions"]["home-hero"]["reason"])
+
+    def set_status(status: str) -> float:
+        current = store.get("hero")
+        assert current is not None
+        store.save({**current.doc, "status": status}, current.version, actor="bench", action=status)
+        return time.perf_counter()
+
+    fresh_rules(stack)
+    paused = set_status("paused")
+    while reason() == "personalized":
+        time.sleep(0.05)
+    busy = time.perf_counter() - paused
+    set_status("live")
+    fresh_rules(stack)
+    paused = set_status("paused")
+    time.sleep(2 * TTL)
+    first = reason()
     print(
-        f"decide, DynamoDB hung (rules cached, refresh due): {n} requests, "
-        f"{ms([t for t, _ in hung])}; reasons {reasons} (consent fails closed; "
-        f"rules_unavailable {reasons.get('rules_unavailable', 0)}: the cached rules serve)"
+        f"decide, pause -> first default answer (rules TTL {TTL:.0f} s, bound TTL + 0.1 s): "
+        f"busy {busy:.2f} s; idle {2 * TTL:.0f} s, then the first request answered {first!r}"
     )
+    set_status("live")
 
 
 def batch(events: int) -> tuple[bytes, list[str]]:
@@ -336,11 +397,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=20, help="requests per fault (20)")
     n = parser.parse_args().requests
-    print(f"python {sys.version.split()[0]}; {n} requests per fault; moto on 127.0.0.1")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"python {sys.version.split()[0]}; {n} requests per fault; moto on 127.0.0.1; "
+        f"load average {load}"
+    )
     stack = Stack()
     try:
         acked: set[str] = set()
-        decide_under_hung_dynamodb(stack, n)
+        decide_under_dynamodb_faults(stack, n)
+        pause_to_first_default(stack)
         events_under(stack, stack.s3, "S3", n, acked)
         events_under(stack, stack.dynamodb, "DynamoDB (the consent read)", n, acked)
         consent_under_hung_dynamodb(stack, n)

@@ -7,11 +7,15 @@ The parameter names come from the stage's `parameter_overrides` in infra/samconf
   never printed) when they do not exist yet; `--rotate` prepends a new one and keeps the
   old, since every listed key verifies (drop the old one later with `aws ssm`);
 - the CMP credentials are shared with the CMP, so they are taken from the environment
-  (CONSENT_DIDOMI_TOKENS, CONSENT_KETCH_TOKENS, CONSENT_USERCENTRICS_CREDENTIALS, as the
-  functions read them); a CMP left unset is simply not connected;
+  under the setting each registered CMP names (earnest.consent.cmp.registry:
+  CONSENT_DIDOMI_TOKENS, ...), as the functions read them; a CMP left unset is simply not
+  connected;
 - the front door's shared secret (FrontDoor=header) is generated like a key.
 
     python infra/bootstrap_secrets.py --stage dev [--rotate] [--kms-key-id alias/...]
+
+A mistake (an unknown stage, no AWS credentials, an AWS error) is one line on stderr
+naming the fix, exit 2.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from earnest.consent.cmp.registry import CMPS
+from earnest.consent.cmp.source import SIGNED
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMCONFIG = ROOT / "infra" / "samconfig.toml"
@@ -55,22 +63,44 @@ class Secret:
     env: str = ""  # where an operator-provided value is read from
 
 
+class Refused(Exception):
+    """A mistake the operator can fix; its message says how."""
+
+
+def stage_config(stage: str, samconfig: Path = SAMCONFIG) -> dict[str, Any]:
+    config = tomllib.loads(samconfig.read_text())
+    stages = sorted(
+        name for name, entry in config.items() if isinstance(entry, dict) and "deploy" in entry
+    )
+    if stage not in stages:
+        raise Refused(
+            f"no stage {stage!r} in {samconfig.relative_to(ROOT)} (its stages: "
+            f"{', '.join(stages)}); add a [{stage}.deploy.parameters] section or use one of them"
+        )
+    return dict(config[stage])
+
+
 def stage_parameters(stage: str, samconfig: Path = SAMCONFIG) -> dict[str, str]:
     """The template parameters the stage overrides, over the template's defaults."""
-    config = tomllib.loads(samconfig.read_text())
-    overrides = config[stage]["deploy"]["parameters"].get("parameter_overrides", [])
+    overrides = stage_config(stage, samconfig)["deploy"]["parameters"].get(
+        "parameter_overrides", []
+    )
     pairs = overrides.split() if isinstance(overrides, str) else overrides
     return {**DEFAULTS, **dict(pair.split("=", 1) for pair in pairs)}
 
 
 def stage_secrets(parameters: Mapping[str, str]) -> list[Secret]:
+    """Every SecureString the stage reads: the token keys, each registered CMP's (Earnest's
+    own generated, the others from the operator), the front door's."""
     consent = parameters["ConsentSecretsPath"]
     return [
         Secret(parameters["ExposureTokenKeysParameter"], _token_key),
-        Secret(f"{consent}/webhook-secrets", _webhook_secret),
-        Secret(f"{consent}/didomi-tokens", None, "CONSENT_DIDOMI_TOKENS"),
-        Secret(f"{consent}/ketch-tokens", None, "CONSENT_KETCH_TOKENS"),
-        Secret(f"{consent}/usercentrics-credentials", None, "CONSENT_USERCENTRICS_CREDENTIALS"),
+        *(
+            Secret(f"{consent}/{cmp.parameter}", _webhook_secret)
+            if cmp.auth == SIGNED
+            else Secret(f"{consent}/{cmp.parameter}", None, cmp.secret)
+            for cmp in CMPS
+        ),
         Secret(parameters["FrontDoorSecretParameter"], lambda: secrets.token_urlsafe(32)),
     ]
 
@@ -116,13 +146,35 @@ def bootstrap(
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except Refused as exc:
+        return _fail(str(exc))
+    except NoCredentialsError:
+        return _fail(
+            "no AWS credentials: export AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY), or run `aws configure`, for the stage's account"
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return _fail(f"AWS refused: {error.get('Code')}: {error.get('Message')}")
+    except BotoCoreError as exc:
+        return _fail(f"cannot reach AWS: {exc}")
+
+
+def _fail(message: str) -> int:
+    print(f"bootstrap_secrets: {message}", file=sys.stderr)
+    return 2
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", required=True, help="a config env of infra/samconfig.toml")
     parser.add_argument("--rotate", action="store_true", help="prepend new generated secrets")
     parser.add_argument("--kms-key-id", help="a customer-managed key (default: aws/ssm)")
     parser.add_argument("--region", help="default: the stage's region in samconfig.toml")
     args = parser.parse_args(argv)
-    config = tomllib.loads(SAMCONFIG.read_text())[args.stage]
+    config = stage_config(args.stage)
     region = args.region or config.get("global", {}).get("parameters", {}).get("region")
     ssm = boto3.client("ssm", region_name=region)
     done = bootstrap(ssm, stage_parameters(args.stage), os.environ, args.rotate, args.kms_key_id)

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from moto.server import ThreadedMotoServer
 
+from earnest.consent.cmp.registry import CMPS
+from earnest.consent.cmp.source import local_secret
 from earnest_cli.template import FUNCTIONS, load_template
 
 # Route -> function folder. Functions not built yet are skipped, not faked.
@@ -60,13 +62,19 @@ LOCAL_ENV = {
     # /events verifies the tokens of decisions made at the edge as it verifies decide's.
     "EXPOSURE_TOKEN_KEYS": "local:local-exposure-token-secret-0001,"
     "edge:local-edge-exposure-token-secret-0001",
-    "CONSENT_WEBHOOK_SECRETS": "whsec_bG9jYWwtY29uc2VudC13ZWJob29rLXNlY3JldA==",
-    "CONSENT_DIDOMI_TOKENS": "local-didomi-bearer-token-0001",
-    "CONSENT_KETCH_TOKENS": "local-ketch-bearer-token-0001",
-    "CONSENT_USERCENTRICS_CREDENTIALS": "usercentrics:local-usercentrics-password",
+    **{cmp.secret: local_secret(cmp) for cmp in CMPS},  # every registered CMP connected
     "POWERTOOLS_METRICS_NAMESPACE": "Earnest",
     # Locally a push (or a guardrail) should show within seconds, not AWS's 30.
     "RULES_TTL_SECONDS": "2",
+    # ...and a loaded dev machine's moto may take longer than AWS's 0.1 s to answer a
+    # refresh: wait for it rather than answer the defaults (the bound is then TTL + 1 s).
+    "RULES_WAIT_SECONDS": "1",
+    # Its moto answers in milliseconds when idle, but on a loaded two-core machine a write
+    # can queue past the functions' AWS budgets (0.5 s, one attempt): give every call the
+    # CLI's patience, three attempts of 2 s.
+    "AWS_CONNECT_TIMEOUT": "1",
+    "AWS_READ_TIMEOUT": "2",
+    "AWS_MAX_ATTEMPTS": "3",
     "POWERTOOLS_DEV": "false",
 }
 

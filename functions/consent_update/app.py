@@ -13,16 +13,18 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from earnest.consent.service import receive
-from earnest_aws.consent_config import CachedConfig, ConsentSettings
+from earnest_aws.clients import client
+from earnest_aws.consent_config import CachedConfig
 from earnest_aws.consent_writer import ConsentWriter
 from earnest_aws.http import HttpRequest, Response, http_handler, json_response
 from earnest_aws.metrics import Counts
+from earnest_aws.settings import ConsentSettings
 
 logger = Logger()
 SETTINGS = ConsentSettings.from_env()
 CONFIG = CachedConfig(ttl=SETTINGS.secrets_ttl_seconds)
 CONFIG.get()  # read the secrets at init: a misconfiguration fails the cold start, loudly
-STORE = ConsentWriter(SETTINGS.consent_table)
+STORE = ConsentWriter(SETTINGS.consent_table, client("dynamodb", SETTINGS.timeouts))
 METRICS = Counts(SETTINGS.service)
 
 

@@ -19,11 +19,11 @@ from earnest.events.service import receive
 from earnest.tokens import TokenSigner
 from earnest_aws.clients import client
 from earnest_aws.consent_store import ConsentStore
-from earnest_aws.events_config import EventsSettings
 from earnest_aws.events_store import EventsStore
 from earnest_aws.front_door import load_secrets
 from earnest_aws.http import HttpRequest, Response, http_handler, json_response
 from earnest_aws.metrics import Counts
+from earnest_aws.settings import EventsSettings
 
 logger = Logger()
 SETTINGS = EventsSettings.from_env()

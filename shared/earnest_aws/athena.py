@@ -22,7 +22,7 @@ from typing import Any
 from earnest.errors import Unavailable
 from earnest_aws.aws_errors import translated
 from earnest_aws.clients import client
-from earnest_aws.settings import Env
+from earnest_aws.settings import Env, athena_options
 
 # Athena's own limit on a query's text (StartQueryExecution: 262,144 bytes).
 MAX_QUERY_BYTES = 262_144
@@ -46,17 +46,7 @@ class AthenaSettings:
 
     @classmethod
     def from_env(cls, read: Env) -> AthenaSettings:
-        why = "when REPORT_AGGREGATION=athena"
-        return cls(
-            workgroup=read.required("REPORT_ATHENA_WORKGROUP", why),
-            database=read.required("REPORT_ATHENA_DATABASE", why),
-            table=read.text("REPORT_ATHENA_TABLE", cls.table),
-            output=read.text("REPORT_ATHENA_OUTPUT", cls.output),
-            # 840 s: the nightly function's 900 s timeout, less a minute to build and write.
-            timeout_seconds=read.number(
-                "REPORT_ATHENA_TIMEOUT_SECONDS", cls.timeout_seconds, 1, 840
-            ),
-        )
+        return cls(**athena_options(read))  # declared in earnest_aws.settings
 
     @property
     def events_table(self) -> str:

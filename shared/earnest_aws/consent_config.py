@@ -1,12 +1,10 @@
 """/consent's configuration: who may write (secrets) and how CMP purpose codes map.
 
-Secrets never live in code. Each comes from an environment variable locally, or, in
-AWS, from an SSM SecureString named by the `*_PARAM` variant (the template sets these):
-
-- Earnest (signed): CONSENT_WEBHOOK_SECRETS = whsec_<base64>,...
-- Didomi (bearer): CONSENT_DIDOMI_TOKENS = token,...
-- Ketch (bearer): CONSENT_KETCH_TOKENS = token,...
-- Usercentrics (basic): CONSENT_USERCENTRICS_CREDENTIALS = user:password,...
+Wired from the CMP registry (earnest.consent.cmp.registry): each source's secret setting
+and purpose table are declared in earnest_aws.settings from it, so a CMP added there is
+configured here with no edit. Secrets never live in code: each comes from its setting
+locally, or, in AWS, from the SSM SecureString its `*_PARAM` variant names (the template
+sets these; docs/settings.md lists them).
 
 Every listed secret is valid at once, so rotating is: add the new one, switch the CMP,
 remove the old. Secrets are re-read every CONSENT_SECRETS_TTL_SECONDS (default 300), so a
@@ -15,92 +13,64 @@ rotation needs no deployment; if a re-read fails, the last good secrets stay in 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from earnest.consent.cmp import auth, didomi, ketch
+from earnest.consent.cmp import auth
 from earnest.consent.cmp.mappings import parse_table
+from earnest.consent.cmp.registry import CMPS
+from earnest.consent.cmp.source import BASIC, BEARER, SIGNED
 from earnest.consent.service import ConsentConfig
 from earnest.consent.webhooks import SecretError, parse_secrets
-from earnest.text import split_list
-from earnest_aws.aws_errors import error_code
-from earnest_aws.settings import ConfigError, Env, Settings, read_secret_parameter
-
-SECRETS = {
-    "webhook": "CONSENT_WEBHOOK_SECRETS",
-    auth.DIDOMI: "CONSENT_DIDOMI_TOKENS",
-    auth.KETCH: "CONSENT_KETCH_TOKENS",
-    auth.USERCENTRICS: "CONSENT_USERCENTRICS_CREDENTIALS",
-}
-PURPOSE_TABLES = {
-    auth.DIDOMI: ("CONSENT_DIDOMI_PURPOSES", didomi.DEFAULT_PURPOSES),
-    auth.USERCENTRICS: ("CONSENT_USERCENTRICS_PURPOSES", {}),
-    auth.KETCH: ("CONSENT_KETCH_PURPOSES", ketch.DEFAULT_PURPOSES),
-}
-
-
-@dataclass(frozen=True)
-class ConsentSettings(Settings):
-    """consent-update: the shared parts, its body limit and how often secrets are re-read.
-
-    Its body limit is larger than decide's: a batch of 100 updates with long TC strings fits.
-    """
-
-    max_body_bytes: int = 1024 * 1024
-    secrets_ttl_seconds: int = 300
-
-    @classmethod
-    def _read(cls, env: Env) -> dict[str, Any]:
-        return {
-            **super()._read(env),
-            "max_body_bytes": env.integer(
-                "CONSENT_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 6 * 1024 * 1024
-            ),
-            "secrets_ttl_seconds": env.integer(
-                "CONSENT_SECRETS_TTL_SECONDS", cls.secrets_ttl_seconds, 0, 86_400
-            ),
-        }
-
-
-def _secret(env: Mapping[str, str], name: str, read: Callable[[str], str]) -> str:
-    """The variable's value, else the SSM parameter its *_PARAM names; '' when neither.
-
-    A parameter that does not exist means that CMP is not connected (each is optional);
-    any other failure to read it is raised, so a cold start does not run half-configured.
-    """
-    if env.get(name):
-        return env[name]
-    parameter = env.get(f"{name}_PARAM")
-    if not parameter:
-        return ""
-    try:
-        return read(parameter)
-    except Exception as exc:
-        if error_code(exc) == "ParameterNotFound":
-            return ""
-        raise
+from earnest_aws.settings import (
+    ConfigError,
+    ConsentSettings,
+    Env,
+    Secret,
+    Text,
+    cmp_settings,
+    read_secret_parameter,
+)
 
 
 def load(
     env: Mapping[str, str] | None = None, read: Callable[[str], str] = read_secret_parameter
 ) -> ConsentConfig:
-    env = os.environ if env is None else env
+    """Every registered CMP's credentials and purpose table; a malformed one is a
+    ConfigError naming its setting. A secret parameter that does not exist means that CMP
+    is not connected (each is optional); a blank one, or any other failure, fails the start."""
+    read_env = Env(env)
+    declared = cmp_settings()
+
+    def secrets(name: str) -> tuple[str, ...]:
+        setting = declared[name]
+        assert isinstance(setting, Secret)
+        return setting.read(read_env, read)
+
+    def table(name: str, default: Mapping[str, str]) -> dict[str, str]:
+        setting = declared[name]
+        assert isinstance(setting, Text)
+        raw = setting.read(read_env)
+        return parse_table(raw, name) if raw else dict(default)
+
+    by_kind: dict[str, dict[str, tuple[str, ...]]] = {SIGNED: {}, BEARER: {}, BASIC: {}}
     try:
+        for cmp in CMPS:
+            by_kind[cmp.auth][cmp.name] = secrets(cmp.secret)
+        signed = [
+            key
+            for cmp in CMPS
+            if cmp.auth == SIGNED and by_kind[SIGNED][cmp.name]
+            for key in parse_secrets(",".join(by_kind[SIGNED][cmp.name]), cmp.secret)
+        ]
         credentials = auth.Credentials(
-            webhook_keys=parse_secrets(_secret(env, SECRETS["webhook"], read), SECRETS["webhook"]),
-            bearer={
-                source: split_list(_secret(env, SECRETS[source], read))
-                for source in auth.BEARER_SOURCES
-            },
-            basic={auth.USERCENTRICS: split_list(_secret(env, SECRETS[auth.USERCENTRICS], read))},
+            webhook_keys=tuple(signed), bearer=by_kind[BEARER], basic=by_kind[BASIC]
         )
         tables = {
-            source: parse_table(env[name], name) if env.get(name) else dict(default)
-            for source, (name, default) in PURPOSE_TABLES.items()
+            cmp.name: table(cmp.purposes_setting, cmp.default_purposes)
+            for cmp in CMPS
+            if cmp.purposes_setting
         }
     except (SecretError, auth.CredentialsError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from earnest.consent.records import ERASED, ERASURE, FIRST, NEWER, ConsentUpdate, Outcome, order
+from earnest.consent.records import ERASED, ERASURE, ConsentUpdate, Outcome, Standing, order
 from earnest.errors import Unavailable
 from earnest_aws.aws_errors import error_code, is_condition_failure, translated
 from earnest_aws.consent_store import (
@@ -26,10 +26,10 @@ from earnest_aws.consent_store import (
 WEBHOOK_PREFIX = "__webhook__#"
 _APPLY_ATTEMPTS = 4  # a race with another writer re-reads and decides again
 
-_NEWER = (
-    "attribute_not_exists(erased_at) AND (attribute_not_exists(#r) OR #r.event_time < :t"
-    " OR (#r.event_time = :t AND #r.event_id < :id))"
-)
+# The state item is written only as it was read: `rev` counts its writes, so a writer
+# that lost a race reads again and orders again (`order` decides, in the pure core).
+_UNCHANGED = "attribute_not_exists(erased_at) AND rev = :rev"
+_UNCHANGED_NEW = "attribute_not_exists(erased_at) AND attribute_not_exists(rev)"
 
 
 WRITE_FAILED = "the consent store cannot be written"
@@ -81,28 +81,30 @@ class ConsentWriter(ConsentStore):
     def apply(
         self, update: ConsentUpdate, receive_time: str, request_id: str, seq: int = 0
     ) -> Outcome:
-        """Apply one update if it is newer than what is stored for its regulation.
+        """Apply one update if it outranks what is stored for its regulation (`order`).
 
         Either way the receipt goes in the history, in the same transaction as the
         decision it records, unless the subject is erased (nothing is kept for them).
         """
         attribute = f"r_{update.regulation}"
+        new = Standing.of(update, self._first_receipt(update, receive_time))
         for _ in range(_APPLY_ATTEMPTS):
             state = self._get_state(update.subject_id)
             if state is not None and "erased_at" in state:
                 return Outcome(update, False, ERASED)
-            stored = (state or {}).get(attribute)
-            previous = (stored["event_time"], stored["event_id"]) if stored else None
-            reason = order(previous, (update.event_time, update.event_id))
-            applied = reason in (FIRST, NEWER)
+            raw = (state or {}).get(attribute)
+            previous = Standing.stored(raw, (state or {}).get("updated_at")) if raw else None
+            reason, keep = order(previous, new)
             history = {
                 "Put": {
                     "TableName": self.table,
-                    "Item": _history_item(update, receive_time, request_id, seq, applied, reason),
+                    "Item": _history_item(
+                        update, receive_time, request_id, seq, keep is not None, reason
+                    ),
                 }
             }
-            if applied:
-                guard = self._state_update(update, attribute, receive_time)
+            if keep is not None:
+                guard = self._state_update(update.subject_id, attribute, keep, state, receive_time)
             else:  # still only if the subject was not erased in between
                 guard = {
                     "ConditionCheck": {
@@ -112,9 +114,50 @@ class ConsentWriter(ConsentStore):
                     }
                 }
             if self._transact([guard, history]):
-                return Outcome(update, applied, reason)
+                return Outcome(update, keep is not None, reason)
             # Another writer got there first: read again and decide again.
         raise Unavailable("the consent record is changing too fast; retry")
+
+    def _state_update(
+        self,
+        subject_id: str,
+        attribute: str,
+        standing: Standing,
+        state: dict[str, Any] | None,
+        receive_time: str,
+    ) -> dict[str, Any]:
+        """Store one regulation's standing, on condition the item is as it was read."""
+        rev = (state or {}).get("rev")
+        values: dict[str, Any] = {
+            ":v": to_attr(standing.as_dict()),
+            ":next": {"N": str((rev or 0) + 1)},
+            ":now": {"S": receive_time},
+        }
+        if rev is not None:
+            values[":rev"] = {"N": str(rev)}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": item_key(subject_id, STATE),
+                "UpdateExpression": "SET #r = :v, updated_at = :now, rev = :next",
+                "ConditionExpression": _UNCHANGED if rev is not None else _UNCHANGED_NEW,
+                "ExpressionAttributeNames": {"#r": attribute},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _first_receipt(self, update: ConsentUpdate, receive_time: str) -> str:
+        """When this event was first received. Only a future-stamped update is ordered by
+        its receipt, so only its retry needs the history read (rare: a fast clock)."""
+        if update.event_time <= receive_time:
+            return receive_time
+        earlier = [
+            str(entry["receive_time"]["S"])
+            for entry in self._query(update.subject_id, HISTORY_PREFIX)
+            if entry.get("event_id", {}).get("S") == update.event_id
+            and entry.get("regulation", {}).get("S") == update.regulation
+        ]
+        return min([receive_time, *earlier])
 
     def _transact(self, items: list[dict[str, Any]]) -> bool:
         """Write the items in one transaction; False when a condition lost a race."""
@@ -122,38 +165,14 @@ class ConsentWriter(ConsentStore):
             try:
                 self.dynamodb.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except Exception as exc:
-                reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+                # A timeout has a `response` too: None.
+                reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
                 if is_condition_failure(exc) and any(
                     r.get("Code") == "ConditionalCheckFailed" for r in reasons
                 ):
                     return False
                 raise
         return True
-
-    def _state_update(
-        self, update: ConsentUpdate, attribute: str, receive_time: str
-    ) -> dict[str, Any]:
-        value = {
-            "purposes": dict(update.purposes),
-            "event_time": update.event_time,
-            "event_id": update.event_id,
-            "source": update.source,
-        }
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": item_key(update.subject_id, STATE),
-                "UpdateExpression": "SET #r = :v, updated_at = :now",
-                "ConditionExpression": _NEWER,
-                "ExpressionAttributeNames": {"#r": attribute},
-                "ExpressionAttributeValues": {
-                    ":v": to_attr(value),
-                    ":t": {"S": update.event_time},
-                    ":id": {"S": update.event_id},
-                    ":now": {"S": receive_time},
-                },
-            }
-        }
 
     def erase(
         self, update: ConsentUpdate, receive_time: str, request_id: str, seq: int = 0

@@ -13,34 +13,25 @@ events' also the public distribution's, docs/deployment.md).
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Mapping
 
 from earnest.errors import Unauthorized
-from earnest_aws.settings import ConfigError, read_secret_parameter
+from earnest_aws.settings import FRONT_DOOR_SECRET, Env, secret_entries
 
 HEADER = "x-earnest-edge-secret"
-MIN_SECRET_CHARS = 32
 
 
-def parse_secrets(raw: str, name: str = "FRONT_DOOR_SECRET") -> tuple[bytes, ...]:
-    """`secret,secret` -> the valid secrets; each long enough not to be guessed."""
-    secrets = tuple(s.strip().encode() for s in raw.split(",") if s.strip())
-    if any(len(s) < MIN_SECRET_CHARS for s in secrets):
-        raise ConfigError(f"{name}: each secret must be at least {MIN_SECRET_CHARS} characters")
-    return secrets
+def parse_secrets(raw: str, name: str = FRONT_DOOR_SECRET.name) -> tuple[bytes, ...]:
+    """`secret,secret` -> the valid secrets; each long enough not to be guessed, and a
+    blank value or entry a ConfigError (never "no secrets", which would admit all)."""
+    return tuple(s.encode() for s in secret_entries(raw, name, FRONT_DOOR_SECRET.min_chars))
 
 
 def load_secrets(env: Mapping[str, str] | None = None) -> tuple[bytes, ...]:
     """FRONT_DOOR_SECRET (local), else the SSM SecureString FRONT_DOOR_SECRET_PARAM names;
-    none at all means the front door is CloudFront's (nothing to check here)."""
-    env = os.environ if env is None else env
-    if env.get("FRONT_DOOR_SECRET"):
-        return parse_secrets(env["FRONT_DOOR_SECRET"])
-    if env.get("FRONT_DOOR_SECRET_PARAM"):
-        name = env["FRONT_DOOR_SECRET_PARAM"]
-        return parse_secrets(read_secret_parameter(name), "FRONT_DOOR_SECRET_PARAM")
-    return ()
+    neither set means the front door is CloudFront's (its IAM check has decided). Either
+    set holds real secrets, or the cold start fails naming it."""
+    return tuple(s.encode() for s in FRONT_DOOR_SECRET.read(Env(env)))
 
 
 def admits(headers: Mapping[str, str], secrets: tuple[bytes, ...]) -> bool:

@@ -12,13 +12,14 @@ pipeline turns the line into metrics. Counts carry names only, never an identifi
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
+
+from earnest_aws.settings import METRICS_NAMESPACE, Env
 
 
 class Counts:
@@ -29,9 +30,10 @@ class Counts:
         service: str,
         namespace: str | None = None,
         write: Callable[[str], Any] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.service = service
-        self.namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Earnest")
+        self.namespace = namespace or METRICS_NAMESPACE.read(Env(env))
         self._write = write
 
     def emit(self, counts: Mapping[str, int]) -> None:

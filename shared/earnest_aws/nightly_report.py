@@ -29,11 +29,10 @@ from earnest.report import build as report_build
 from earnest.report import guardrails
 from earnest.report import render as report_render
 from earnest_aws.athena import AthenaQueries, AthenaSettings
-from earnest_aws.events_config import load_limits
 from earnest_aws.experiences_store import OPERATIONAL, ExperiencesStore
-from earnest_aws.report_sources import AGGREGATIONS, ATHENA, PYTHON, Queried, Source, Streamed
+from earnest_aws.report_sources import PYTHON, Queried, Source, Streamed
 from earnest_aws.reports_store import ReportsStore, erased_subjects
-from earnest_aws.settings import Env, Settings
+from earnest_aws.settings import Settings, report_options
 
 Log = Callable[[str, Mapping[str, Any]], None]
 # GrowthBook's default CUPED lookback (docs/statistics.md, "CUPED").
@@ -65,23 +64,9 @@ class ReportOptions:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportOptions:
-        read = Env(env)
-        aggregation = read.choice("REPORT_AGGREGATION", PYTHON, AGGREGATIONS)
-        limits = load_limits(env)
-        return cls(
-            lookback_days=read.integer("REPORT_LOOKBACK_DAYS", cls.lookback_days, 1, 400),
-            late_days=math.ceil(limits.max_age_seconds / 86_400),
-            early_seconds=limits.max_future_seconds,
-            program_attribution_days=read.integer(
-                "REPORT_PROGRAM_ATTRIBUTION_DAYS", cls.program_attribution_days, 1, 90
-            ),
-            false_discovery_rate=read.choice("REPORT_FDR", "off", ("off", "bh")) == "bh",
-            pre_exposure_days=read.integer(
-                "REPORT_PRE_EXPOSURE_DAYS", cls.pre_exposure_days, 0, 90
-            ),
-            aggregation=aggregation,
-            athena=AthenaSettings.from_env(read) if aggregation == ATHENA else None,
-        )
+        options = report_options(env)  # declared in earnest_aws.settings
+        athena = options.pop("athena")
+        return cls(**options, athena=AthenaSettings(**athena) if athena else None)
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,10 @@ class Gate:
     Passes traffic both ways until `hang()`; from then on, nothing goes through in either
     direction: a new connection is accepted and never answered, and a request on an open
     one is neither forwarded nor answered, so the caller's own connect and read timeouts
-    are what it waits (a hung service, not a refused one). `heal()` closes what was held;
-    new connections pass again. Point a client at `url` (e.g. AWS_ENDPOINT_URL_DYNAMODB).
+    are what it waits (a hung service, not a refused one). `kill()` is a dead one: every
+    connection, open or new, is closed at once (the caller sees a reset, not a wait).
+    `heal()` closes what was held; new connections pass again. Point a client at `url`
+    (e.g. AWS_ENDPOINT_URL_DYNAMODB).
     """
 
     def __init__(self, target: str) -> None:
@@ -95,6 +97,7 @@ class Gate:
         self._server.settimeout(0.1)
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
         self._hung = threading.Event()
+        self._dead = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._held: list[socket.socket] = []
@@ -103,8 +106,12 @@ class Gate:
     def hang(self) -> None:
         self._hung.set()
 
+    def kill(self) -> None:
+        self._dead.set()
+
     def heal(self) -> None:
         self._hung.clear()
+        self._dead.clear()
         with self._lock:
             held, self._held = self._held, []
         for conn in held:
@@ -127,6 +134,9 @@ class Gate:
                 continue
             except OSError:
                 return
+            if self._dead.is_set():
+                conn.close()
+                continue
             if self._hung.is_set():
                 self._hold(conn)
                 continue
@@ -143,7 +153,7 @@ class Gate:
                 continue
             except OSError:
                 return
-            if not data:
+            if not data or self._dead.is_set():
                 break
             if self._hung.is_set():
                 self._hold(source, sink)  # neither forwarded nor answered, until heal()

@@ -83,3 +83,23 @@ def test_the_command_prints_what_it_did_and_never_a_value(
     name = stage_parameters("dev")["ExposureTokenKeysParameter"]
     assert f"{name}: created" in out
     assert value(ssm, name).split(":", 1)[1] not in out
+
+
+def test_an_unknown_stage_is_one_line_naming_the_stages(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18: `--stage staging` was a KeyError traceback."""
+    assert bootstrap_secrets.main(["--stage", "staging"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "staging" in err and "dev, prod" in err
+
+
+def test_without_credentials_it_is_one_line_naming_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata lookup
+    assert bootstrap_secrets.main(["--stage", "dev"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no AWS credentials" in err and "AWS_PROFILE" in err

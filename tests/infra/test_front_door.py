@@ -46,6 +46,13 @@ def test_without_a_configured_secret_the_front_door_is_cloudfronts_and_admits_al
     assert admits({}, ())
 
 
+@pytest.mark.parametrize("raw", ["", ",", " ", " , ", f"{NEW},", f"{NEW}, ,{OLD}"])
+def test_a_blank_secret_or_entry_is_a_configuration_error_never_admit_all(raw: str) -> None:
+    """Issue 18: `,`, ` ` and ` , ` parsed to no secrets, and no secrets admitted all."""
+    with pytest.raises(ConfigError, match="FRONT_DOOR_SECRET"):
+        load_secrets({"FRONT_DOOR_SECRET": raw})
+
+
 def test_secrets_come_from_the_environment_and_must_be_long() -> None:
     assert load_secrets({"FRONT_DOOR_SECRET": f" {NEW} , {OLD} "}) == SECRETS
     with pytest.raises(ConfigError, match="at least 32"):
@@ -61,3 +68,6 @@ def test_in_aws_the_secrets_are_read_from_the_parameter_the_template_names(aws: 
     assert load_secrets({"FRONT_DOOR_SECRET_PARAM": "/earnest/test/front-door-secret"}) == (
         NEW.encode(),
     )
+    client("ssm").put_parameter(Name="/earnest/test/blank-secret", Value=" , ", Type="SecureString")
+    with pytest.raises(ConfigError, match="FRONT_DOOR_SECRET_PARAM"):
+        load_secrets({"FRONT_DOOR_SECRET_PARAM": "/earnest/test/blank-secret"})

@@ -54,11 +54,22 @@ def decide(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     return load_handler("decide")
 
 
+def rules_of(decide: Any) -> Any:
+    return decide.__wrapped__.__globals__["RULES"]
+
+
 def past_the_ttl(decide: Any) -> None:
     """The TTL has passed, and the refresh it starts runs to its end before the request is
     served (in the function it runs in the background: tests/integration/test_rules_cache)."""
-    rules = decide.__wrapped__.__globals__["RULES"]
-    rules._next_refresh, rules._spawn = 0, lambda job: job()
+    rules = rules_of(decide)
+    rules._refresh_at = rules._stale_at = rules._retry_at = 0
+    rules._spawn = lambda job: job()
+
+
+def refresh_due(decide: Any) -> None:
+    """A refresh is due (refresh ahead), the rules still within the TTL."""
+    rules = rules_of(decide)
+    rules._refresh_at, rules._spawn = 0, lambda job: job()
 
 
 def hiker(unit: str = "a-hiker") -> dict[str, Any]:
@@ -125,7 +136,7 @@ def test_an_unreadable_consent_store_fails_closed(aws: Any, decide: Any) -> None
     assert d["reason"] == "no_consent"
 
 
-def test_when_dynamodb_fails_the_last_good_rules_keep_serving(
+def test_when_dynamodb_fails_the_last_good_rules_serve_until_the_ttl_then_the_defaults(
     aws: Any, decide: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_consent(aws, "a-hiker", "granted")
@@ -134,37 +145,41 @@ def test_when_dynamodb_fails_the_last_good_rules_keep_serving(
         == "personalized"
     )
     client("dynamodb").delete_table(TableName=aws.experiences_table)
+    refresh_due(decide)
+    d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
+    assert d["reason"] == "personalized"  # within the TTL: the last good rules
     past_the_ttl(decide)
     d = invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]
-    assert d["reason"] == "personalized"
+    assert (d["reason"], d["variant"]) == ("rules_unavailable", None)  # past it: the default
 
 
-def test_with_no_rules_ever_loaded_every_placement_is_rules_unavailable(
-    aws: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("idle_ttls", [0, 10])
+def test_a_pause_reaches_the_first_answer_past_the_ttl_busy_or_idle(
+    aws: Any, decide: Any, idle_ttls: int
 ) -> None:
-    client("dynamodb").delete_table(TableName=aws.experiences_table)
-    status, _, body = invoke("decide", request(placements=("home-hero", "pdp-recs")))
-    assert status == 200
-    assert {d["reason"] for d in body["decisions"].values()} == {"rules_unavailable"}
-
-
-def test_the_rules_cache_refreshes_on_its_ttl(aws: Any, decide: Any) -> None:
-    store = ExperiencesStore(aws.experiences_table)
+    """Issue 18: the request that found the TTL expired was answered by the old rules, and
+    after 10 TTLs idle the first decide still served a paused variant. The pause -> first
+    default answer time is measured on the rules' clock: requests every 0.5 s from the
+    pause, or the first one after `idle_ttls` TTLs without any."""
+    store, rules = ExperiencesStore(aws.experiences_table), rules_of(decide)
+    now = [0.0]
+    rules._clock = lambda: now[0]
+    rules.refresh()  # the rules as of 0
     put_consent(aws, "a-hiker", "granted")
-    invoke("decide", hiker(), handler=decide)
+
+    def reason() -> str:
+        return str(invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"])
+
+    assert reason() == "personalized"
     stored = store.get("hiking")
     assert stored is not None
-    store.save({**stored.doc, "status": "paused"}, stored.version, actor="test", action="pause")
-    # Within the TTL the cached rules still serve; past it, the pause is in force.
-    assert (
-        invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
-        == "personalized"
-    )
-    past_the_ttl(decide)
-    assert (
-        invoke("decide", hiker(), handler=decide)[2]["decisions"]["home-hero"]["reason"]
-        == "no_live_experience"
-    )
+    store.save({**stored.doc, "status": "paused"}, stored.version, actor="t", action="pause")
+    now[0] = idle_ttls * rules.freshness_bound
+    while reason() == "personalized":
+        assert now[0] <= rules.freshness_bound, "a paused variant served past the bound"
+        now[0] += 0.5
+    assert now[0] <= max(rules.freshness_bound, idle_ttls * rules.freshness_bound)
+    assert reason() in ("no_live_experience", "rules_unavailable")
 
 
 @pytest.mark.parametrize(

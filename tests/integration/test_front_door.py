@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from earnest_aws.settings import ConfigError
 from earnest_cli.local_stack import load_handler
 from tests.builders.experiences import request
 from tests.builders.handlers import invoke
@@ -32,3 +33,12 @@ def test_only_requests_through_the_front_door_are_served(
 
 def test_without_a_configured_secret_nothing_is_checked(aws: Any) -> None:
     assert invoke("decide", request())[0] == 200
+
+
+@pytest.mark.parametrize("app", ["decide", "record_exposure"])
+def test_a_blank_front_door_secret_fails_the_cold_start_naming_it(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, app: str
+) -> None:
+    monkeypatch.setenv("FRONT_DOOR_SECRET", " , ")
+    with pytest.raises(ConfigError, match="FRONT_DOOR_SECRET"):
+        load_handler(app)

@@ -59,3 +59,16 @@ def test_decides_core_loads_a_bounded_number_of_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) < 100
+
+
+def test_decides_settings_load_nothing_of_the_cmps_events_or_pydantic() -> None:
+    """The one settings module declares every function's settings; decide's start reads
+    its own without loading the CMP registry, the events batch or pydantic (lazy there)."""
+    code = (
+        "import sys, earnest_aws.settings, earnest_aws.front_door, earnest_aws.rules_cache\n"
+        "earnest_aws.settings.DecideSettings.from_env({})\n"
+        "print(sorted(m for m in sys.modules if m.startswith("
+        "('pydantic', 'earnest.consent.cmp', 'earnest.events', 'earnest.report'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

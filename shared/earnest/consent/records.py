@@ -2,8 +2,8 @@
 
 Owns the rules every source shares: the regulation (one regulation never overwrites
 another's consent), event-time normalisation (ISO 8601 UTC with milliseconds, so that
-strings order like times in a conditional write), ordering (newer event time wins, ties
-go to the greater event id) and the bounds on identifiers. Pure: no boto3.
+strings order like times), ordering (`order`: a withdrawal is never outranked by a grant it
+did not follow; docs/consent.md, "Ordering") and the bounds on identifiers. Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from earnest.consent.purposes import PURPOSES, VALUES
+from earnest.consent.purposes import PURPOSES, VALUES, most_restrictive
 from earnest.errors import InvalidRequest
 from earnest.ids import MAX_ID_LENGTH
 from earnest.timefmt import format_time as format_time  # cmp/didomi reads it here
@@ -24,8 +24,9 @@ ACTIONS = (UPDATE, ERASE)
 DEFAULT_REGULATION = "default"
 MAX_BATCH = 100
 MAX_CONSENT_STRING = 16 * 1024
-# A CMP's clock may run a little ahead of ours; anything further ahead would pin the
-# stored state (no later update could ever be newer), so it is refused.
+# A CMP's clock may run a little ahead of ours; anything further ahead is refused as
+# garbage. Within it, a future stamp buys nothing: an update is ordered no later than
+# its receipt (`ordered_at`).
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -34,6 +35,7 @@ FIRST = "first_for_regulation"
 NEWER = "newer_than_stored"
 STALE = "older_than_stored"
 DUPLICATE = "duplicate"
+TIED = "tied_with_stored"
 ERASED = "subject_erased"
 ERASURE = "erased"
 
@@ -118,16 +120,77 @@ class ParsedPayload:
     ignored: str | None = None  # why a well-formed payload carries nothing to store
 
 
-def order(stored: tuple[str, str] | None, new: tuple[str, str]) -> str:
-    """How an update's (event_time, event_id) compares with the stored one's.
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One regulation's consent as stored, with its place in the order (`ordered_at`)."""
 
-    The same rule the conditional write enforces, used to explain a refusal.
+    purposes: Mapping[str, str]
+    event_time: str
+    event_id: str
+    ordered_at: str
+    source: str = ""
+
+    @classmethod
+    def of(cls, update: ConsentUpdate, first_receipt: str) -> Standing:
+        """An update as it would be stored, ordered by when it was first received."""
+        return cls(
+            update.purposes,
+            update.event_time,
+            update.event_id,
+            ordered_at(update.event_time, first_receipt),
+            update.source,
+        )
+
+    @classmethod
+    def stored(cls, value: Mapping[str, Any], updated_at: str | None = None) -> Standing:
+        """A stored `r_<regulation>` map. One written before `ordered_at` was kept is
+        ordered no later than the item's last write, which is no earlier than its receipt."""
+        event_time = str(value["event_time"])
+        return cls(
+            dict(value.get("purposes") or {}),
+            event_time,
+            str(value["event_id"]),
+            str(value.get("ordered_at") or min(event_time, updated_at or event_time)),
+            str(value.get("source") or ""),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "purposes": dict(self.purposes),
+            "event_time": self.event_time,
+            "event_id": self.event_id,
+            "ordered_at": self.ordered_at,
+            "source": self.source,
+        }
+
+
+def ordered_at(event_time: str, first_receipt: str) -> str:
+    """Where an update sits in the order: its event time, or its first receipt when that
+    is earlier. A clock running ahead cannot place a grant after a withdrawal made after
+    the grant arrived. Both are Earnest's time format, so the earlier string is the
+    earlier time."""
+    return min(event_time, first_receipt)
+
+
+def order(stored: Standing | None, new: Standing) -> tuple[str, Standing | None]:
+    """The outcome of an update against the stored one, and what to store (None: keep).
+
+    Later `ordered_at` wins. At the same `ordered_at` neither followed the other, so
+    each purpose either denies stays denied (a withdrawal wins a tie, whatever the event
+    ids) — the same answer in whichever order the two arrive.
     """
     if stored is None:
-        return FIRST
-    if new == stored:
-        return DUPLICATE
-    return NEWER if new > stored else STALE
+        return FIRST, new
+    same = (new.event_time, new.event_id, dict(new.purposes))
+    if same == (stored.event_time, stored.event_id, dict(stored.purposes)):
+        return DUPLICATE, None  # a repeat; the same event saying otherwise is a tie
+    if new.ordered_at != stored.ordered_at:
+        return (NEWER, new) if new.ordered_at > stored.ordered_at else (STALE, None)
+    merged = most_restrictive(stored.purposes, new.purposes)
+    if merged == dict(stored.purposes):
+        return TIED, None
+    last = max((stored, new), key=lambda s: (s.event_time, s.event_id))
+    return TIED, Standing(merged, last.event_time, last.event_id, last.ordered_at, last.source)
 
 
 def parse_event_time(raw: Any, field_name: str = "event_time", now: datetime | None = None) -> str:

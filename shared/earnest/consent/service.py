@@ -10,12 +10,13 @@ signed message is refused before anything is applied.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from earnest.consent.cmp import auth, didomi, earnest_format, ketch, usercentrics
+from earnest.consent.cmp import auth
+from earnest.consent.cmp.registry import BY_NAME
 from earnest.consent.records import ConsentUpdate, Outcome, ParsedPayload
 from earnest.consent.webhooks import TOLERANCE_SECONDS
 from earnest.errors import EarnestError, InvalidRequest, Unauthorized
@@ -52,19 +53,9 @@ class ConsentConfig:
     purpose_tables: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
-Parser = Callable[[Any, Mapping[str, str] | None, datetime | None], ParsedPayload]
-
-PARSERS: dict[str, Parser] = {
-    auth.DIDOMI: didomi.parse,
-    auth.USERCENTRICS: usercentrics.parse,
-    auth.KETCH: ketch.parse,
-}
-
-
 def parse_payload(source: str, payload: Any, config: ConsentConfig, now: datetime) -> ParsedPayload:
-    if source == auth.EARNEST:
-        return earnest_format.parse(payload, now)
-    return PARSERS[source](payload, config.purpose_tables.get(source), now)
+    """The payload as the authenticated source's parser reads it (the CMP registry)."""
+    return BY_NAME[source].parse(payload, config.purpose_tables.get(source), now)
 
 
 def receive(

@@ -67,6 +67,23 @@ def test_a_malformed_setting_is_a_configuration_error(env: dict[str, str]) -> No
         load(env)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CONSENT_WEBHOOK_SECRETS",
+        "CONSENT_DIDOMI_TOKENS",
+        "CONSENT_KETCH_TOKENS",
+        "CONSENT_USERCENTRICS_CREDENTIALS",
+    ],
+)
+@pytest.mark.parametrize("raw", ["", ",", " ", " , "])
+def test_a_blank_secret_is_a_configuration_error_naming_it(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load({name: raw})
+    with pytest.raises(ConfigError, match=f"{name}_PARAM"):
+        load({f"{name}_PARAM": "/earnest/consent/x"}, ssm({"/earnest/consent/x": raw}))
+
+
 def test_purpose_tables_default_and_can_be_configured() -> None:
     config = load({"CONSENT_KETCH_PURPOSES": "web_perso:personalization"})
     assert config.purpose_tables["ketch"] == {"web_perso": "personalization"}

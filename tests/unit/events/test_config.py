@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from earnest.events.batch import LIMITS
-from earnest_aws.events_config import load_limits
-from earnest_aws.settings import ConfigError
+from earnest.events.batch import LIMITS, Limits
+from earnest_aws.settings import ConfigError, EventsSettings
 
 
 def test_the_defaults_are_the_specs_limits() -> None:
-    limits = load_limits({})
+    limits = limits_of({})
     assert limits == LIMITS
     assert (limits.max_events, limits.max_body_bytes) == (500, 1024 * 1024)
 
 
 def test_an_operator_may_tighten_the_limits() -> None:
-    limits = load_limits(
+    limits = limits_of(
         {
             "EVENTS_MAX_PER_REQUEST": "100",
             "EVENTS_MAX_BODY_BYTES": "262144",
@@ -41,4 +40,8 @@ def test_a_limit_past_the_spec_or_unreadable_fails_the_cold_start_naming_it(
     name: str, value: str
 ) -> None:
     with pytest.raises(ConfigError, match=name):
-        load_limits({name: value})
+        limits_of({name: value})
+
+
+def limits_of(env: dict[str, str]) -> Limits:
+    return EventsSettings.from_env(env).limits

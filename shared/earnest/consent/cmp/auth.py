@@ -1,11 +1,11 @@
 """Who is calling /consent: the credential names the source, so it picks the adapter.
 
 Earnest's own format is signed (earnest.consent.webhooks). Real CMPs authenticate as they
-actually do: Didomi and Ketch send `Authorization: Bearer <token>`, Usercentrics
-`Authorization: Basic <user:password>`. Every configured credential is compared, in
-constant time, against a digest of what was offered, so neither which secret nor its
-length leaks through timing. A credential configured for two sources is refused at
-start-up: a credential must name exactly one source.
+actually do, as each declares (earnest.consent.cmp.registry): Didomi and Ketch send
+`Authorization: Bearer <token>`, Usercentrics `Authorization: Basic <user:password>`.
+Every configured credential is compared, in constant time, against a digest of what was
+offered, so neither which secret nor its length leaks through timing. A credential
+configured for two sources is refused at start-up: it must name exactly one source.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from earnest.consent.cmp.earnest_format import DEFAULT_SOURCE as EARNEST
 from earnest.consent.webhooks import VerifiedMessage, verify
 from earnest.errors import Unauthorized
-
-EARNEST, DIDOMI, USERCENTRICS, KETCH = "earnest", "didomi", "usercentrics", "ketch"
-BEARER_SOURCES = (DIDOMI, KETCH)
 
 
 class CredentialsError(ValueError):

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from earnest.consent.cmp import mappings
+from earnest.consent.cmp.source import BEARER, Source
 from earnest.consent.records import (
     ConsentUpdate,
     ParsedPayload,
@@ -201,3 +202,16 @@ def _purpose_maps(
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+CMP = Source(
+    name=SOURCE,
+    title="Didomi",
+    auth=BEARER,
+    secret="CONSENT_DIDOMI_TOKENS",
+    secret_meaning="the bearer token(s) Didomi's webhook sends, `token,…`",
+    parameter="didomi-tokens",
+    parse=parse,
+    purposes_setting="CONSENT_DIDOMI_PURPOSES",
+    default_purposes=DEFAULT_PURPOSES,
+)

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from earnest.consent.cmp import mappings
+from earnest.consent.cmp.source import SIGNED, Source
 from earnest.consent.purposes import VALUES
 from earnest.consent.records import (
     ACTIONS,
@@ -155,3 +156,21 @@ def _consent_mode(raw: Any, field_name: str) -> dict[str, str]:
             field=field_name,
         )
     return mapped
+
+
+def _parse(
+    payload: Any, table: Mapping[str, str] | None = None, now: datetime | None = None
+) -> ParsedPayload:
+    return parse(payload, now)  # Earnest's own purposes: no code table
+
+
+CMP = Source(
+    name=DEFAULT_SOURCE,
+    title="Earnest's signed format",
+    auth=SIGNED,
+    secret="CONSENT_WEBHOOK_SECRETS",
+    secret_meaning="Standard Webhooks signing secret(s), `whsec_<base64>,…`, each ≥ 16 bytes",
+    parameter="webhook-secrets",
+    parse=_parse,
+    min_secret_chars=1,  # checked as decoded bytes by earnest.consent.webhooks
+)

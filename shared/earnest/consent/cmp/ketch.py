@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from earnest.consent.cmp import mappings
+from earnest.consent.cmp.source import BEARER, Source
 from earnest.consent.records import (
     ConsentUpdate,
     ParsedPayload,
@@ -108,3 +109,16 @@ def _choice(status: Any, field: str) -> bool:
     if isinstance(status, str | bool) and status in _CHOICES:
         return _CHOICES[status]
     raise InvalidRequest("must be granted, denied, true or false", field=field)
+
+
+CMP = Source(
+    name=SOURCE,
+    title="Ketch",
+    auth=BEARER,
+    secret="CONSENT_KETCH_TOKENS",
+    secret_meaning="the bearer token(s) Ketch's webhook sends, `token,…`",
+    parameter="ketch-tokens",
+    parse=parse,
+    purposes_setting="CONSENT_KETCH_PURPOSES",
+    default_purposes=DEFAULT_PURPOSES,
+)

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from earnest.consent.cmp import mappings
+from earnest.consent.cmp.source import BASIC, Source
 from earnest.consent.records import (
     DEFAULT_REGULATION,
     ConsentUpdate,
@@ -87,3 +88,15 @@ def parse_one(
         purposes=mappings.complete(*maps),
         consent_string=consent_string or None,
     )
+
+
+CMP = Source(
+    name=SOURCE,
+    title="Usercentrics",
+    auth=BASIC,
+    secret="CONSENT_USERCENTRICS_CREDENTIALS",
+    secret_meaning="the basic-auth `user:password`(s) Usercentrics' webhook sends",
+    parameter="usercentrics-credentials",
+    parse=parse,
+    purposes_setting="CONSENT_USERCENTRICS_PURPOSES",  # DPS ids are per customer: no default
+)
