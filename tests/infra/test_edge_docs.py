@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from earnest_cli.template import ROOT
+from tests.builders.edge_bindings import WORKER, bindings_documented
 
-WORKER = ROOT / "clients" / "edge-worker"
 AUTH_BY_FRONT_DOOR = {"cloudfront": "sigv4", "header": "header"}
 
 
@@ -45,16 +45,6 @@ def bindings_read() -> set[str]:
         names |= set(re.findall(r"\benv\.([A-Z][A-Z0-9_]+)", source))
         names |= set(re.findall(r'\(env, "([A-Z][A-Z0-9_]+)"', source))
     return names
-
-
-def bindings_documented() -> set[str]:
-    readme = (WORKER / "README.md").read_text()
-    table = readme.split("## Bindings", 1)[1].split("\n## ", 1)[0]
-    return {
-        n
-        for row in re.findall(r"^\| (.+?) \|", table, re.M)
-        for n in re.findall(r"`([A-Z][A-Z0-9_]+)`", row)
-    }
 
 
 def test_every_binding_the_worker_reads_is_documented_and_every_var_is_read() -> None:
