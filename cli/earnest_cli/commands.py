@@ -65,6 +65,7 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
         experiences_cmd,
         explain_cmd,
         growthbook,
+        guardrails_cmd,
         plan_cmd,
         report_cmd,
     )
@@ -109,7 +110,7 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
     p.add_argument("--verbose", action="store_true", help="show the functions' logs instead")
     p.set_defaults(func=cmd_serve)
 
-    for module in (report_cmd, consent_cmd, plan_cmd, deployed):
+    for module in (report_cmd, consent_cmd, plan_cmd, deployed, guardrails_cmd):
         module.add_parser(sub)
     if extra is not None:
         extra(sub)
