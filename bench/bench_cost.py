@@ -743,10 +743,8 @@ def report(
         f"{prices.meta.get('checked')})"
     )
     out("")
-    out("| price | $ | per | published |")
-    out("|---|---|---|---|")
-    for name, p in prices.prices.items():
-        out(f"| {name} | {p.usd:g} | {p.per} | {p.published} |")
+    for line in cost.price_table(prices):
+        out(line)
     out("")
     a = prices.assumptions
     out("Assumptions: " + "; ".join(f"{k} = {v}" for k, v in a.items()))

@@ -206,11 +206,15 @@ def window(decisions_per_day: float, prices: Prices) -> tuple[float, float]:
     return events, events / prices.assume("events_per_request")
 
 
+def listings(objects: float, prices: Prices) -> float:
+    """LIST requests to find `objects`: a listing a day read, and one per 1,000 keys."""
+    return prices.assume("nightly_days_read") + objects / 1000
+
+
 def night_python(night: Night, decisions_per_day: float, prices: Prices) -> NightCost:
     """The Python path: every object of the window read by the function, one GET each."""
     events, objects = window(decisions_per_day, prices)
-    days = prices.assume("nightly_days_read")
-    reads = Calls(s3_gets=objects, s3_lists=max(days, objects / 1000))
+    reads = Calls(s3_gets=objects, s3_lists=listings(objects, prices))
     inv = Invocation(
         night.memory_mb,
         night.fixed_ms + night.per_event_ms * events,
@@ -230,8 +234,8 @@ def night_athena(night: Night, decisions_per_day: float, prices: Prices) -> Nigh
     usd = invocation_cost(inv, prices)
     scanned = max(events * night.stored_bytes_per_event, ATHENA_MIN_BYTES)
     usd["athena"] = scanned / TB * prices.usd("athena_tb_scanned")
-    usd["s3_requests"] += objects * prices.usd("s3_get") + max(
-        prices.assume("nightly_days_read"), objects / 1000
+    usd["s3_requests"] += objects * prices.usd("s3_get") + listings(
+        objects, prices
     ) * prices.usd("s3_put")
     return NightCost("athena", events, objects, duration_ms(inv, prices) / 1000, usd)
 
@@ -265,3 +269,10 @@ def cost_crossover(night: Night, prices: Prices, limit: float = 1e10) -> float |
 
 def with_assumption(prices: Prices, **changes: Any) -> Prices:
     return replace(prices, assumptions={**prices.assumptions, **changes})
+
+
+def price_table(prices: Prices) -> list[str]:
+    """The prices as docs/cost.md shows them (Markdown), from the table the model reads."""
+    out = ["| price | $ | per | published |", "|---|---|---|---|"]
+    out += [f"| `{n}` | {p.usd:g} | {p.per} | {p.published} |" for n, p in prices.prices.items()]
+    return out
