@@ -234,9 +234,9 @@ def night_athena(night: Night, decisions_per_day: float, prices: Prices) -> Nigh
     usd = invocation_cost(inv, prices)
     scanned = max(events * night.stored_bytes_per_event, ATHENA_MIN_BYTES)
     usd["athena"] = scanned / TB * prices.usd("athena_tb_scanned")
-    usd["s3_requests"] += objects * prices.usd("s3_get") + listings(
-        objects, prices
-    ) * prices.usd("s3_put")
+    usd["s3_requests"] += objects * prices.usd("s3_get") + listings(objects, prices) * prices.usd(
+        "s3_put"
+    )
     return NightCost("athena", events, objects, duration_ms(inv, prices) / 1000, usd)
 
 
