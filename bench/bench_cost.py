@@ -28,6 +28,7 @@ import math
 import os
 import platform
 import random
+import resource
 import statistics
 import sys
 import time
@@ -36,7 +37,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -209,19 +210,67 @@ class Meter:
         elif op in WRITES:
             self.write_units += WRITES[op](params)
 
-    def calls(self, log_bytes: float = 0.0) -> cost.Calls:
-        s3_puts = sum(n for op, n in self.ops.items() if op.startswith("s3.Put"))
-        s3_lists = sum(n for op, n in self.ops.items() if op.startswith("s3.List"))
-        s3_gets = sum(n for op, n in self.ops.items() if op.startswith("s3.")) - s3_puts - s3_lists
-        return cost.Calls(
-            dynamodb=sum(n for op, n in self.ops.items() if op.startswith("dynamodb.")),
-            read_units=self.read_units,
-            write_units=self.write_units,
-            s3_puts=s3_puts,
-            s3_lists=s3_lists,
-            s3_gets=s3_gets,
-            log_bytes=log_bytes,
-        )
+    def calls(self) -> cost.Calls:
+        return calls_of(self.ops, self.read_units, self.write_units)
+
+
+def calls_of(
+    ops: Mapping[str, float], read_units: float, write_units: float, log_bytes: float = 0.0
+) -> cost.Calls:
+    """The requests `ops` counts ("service.Operation": n), classed as AWS bills them."""
+
+    def count(prefix: str) -> float:
+        return sum(n for op, n in ops.items() if op.startswith(prefix))
+
+    s3_puts, s3_lists = count("s3.Put"), count("s3.List")
+    return cost.Calls(
+        dynamodb=count("dynamodb."),
+        read_units=read_units,
+        write_units=write_units,
+        s3_puts=s3_puts,
+        s3_lists=s3_lists,
+        s3_gets=count("s3.") - s3_puts - s3_lists,
+        log_bytes=log_bytes,
+    )
+
+
+@dataclass
+class Runs:
+    """Invocations of one handler, each metered: its own and whole times, what it logged,
+    and the AWS requests of all of them."""
+
+    own_ms: list[float] = field(default_factory=list)
+    total_ms: list[float] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    log_bytes: int = 0
+    ops: Counter[str] = field(default_factory=Counter)
+    read_units: float = 0.0
+    write_units: float = 0.0
+
+    def per_invocation(self) -> cost.Calls:
+        n = len(self.own_ms)
+        return calls_of(self.ops, self.read_units, self.write_units, self.log_bytes).times(1 / n)
+
+
+def invoke_all(
+    handler: Any, events: list[dict[str, Any]], context: Any, meter: Meter, sink: io.StringIO
+) -> Runs:
+    runs = Runs()
+    for event in events:
+        sink.seek(0)
+        sink.truncate()
+        with metered(meter):
+            start = time.perf_counter()
+            response = handler(event, context)
+            elapsed = time.perf_counter() - start
+        runs.responses.append(response)
+        runs.total_ms.append(elapsed * 1000)
+        runs.own_ms.append((elapsed - meter.aws_seconds) * 1000)
+        runs.log_bytes += len(sink.getvalue().encode())
+        runs.ops.update(meter.ops)
+        runs.read_units += meter.read_units
+        runs.write_units += meter.write_units
+    return runs
 
 
 @contextmanager
@@ -332,21 +381,8 @@ def bench_decide(n: int, meter: Meter, sink: io.StringIO, memory_mb: int) -> tup
     ]
     for event in events[:50]:  # warm: the rules loaded, the code paths taken once
         handler(event, context)
-    own, total, logs, ops = [], [], 0, Counter[str]()
-    units = 0.0
-    for event in events:
-        sink.seek(0)
-        sink.truncate()
-        with metered(meter):
-            start = time.perf_counter()
-            response = handler(event, context)
-            elapsed = time.perf_counter() - start
-        assert response["statusCode"] == 200, response
-        total.append(elapsed * 1000)
-        own.append((elapsed - meter.aws_seconds) * 1000)
-        logs += len(sink.getvalue().encode())
-        ops.update(meter.ops)
-        units += meter.read_units
+    runs = invoke_all(handler, events, context, meter, sink)
+    assert all(r["statusCode"] == 200 for r in runs.responses), runs.responses[0]
     tracemalloc.start()
     allocated = []
     for event in events[: min(n, 1000)]:
@@ -355,16 +391,10 @@ def bench_decide(n: int, meter: Meter, sink: io.StringIO, memory_mb: int) -> tup
         handler(event, context)
         allocated.append((tracemalloc.get_traced_memory()[1] - before) / 1024)
     tracemalloc.stop()
-    calls = cost.Calls(
-        dynamodb=sum(v for k, v in ops.items() if k.startswith("dynamodb.")) / n,
-        read_units=units / n,
-        log_bytes=logs / n,
-    )
-    import resource
-
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own, total = runs.own_ms, runs.total_ms
     measured = Decide(
-        cost.Invocation(memory_mb, statistics.fmean(own), calls),
+        cost.Invocation(memory_mb, statistics.fmean(own), runs.per_invocation()),
         pct(own, 0.5),
         pct(own, 0.99),
         pct(total, 0.5),
@@ -372,7 +402,7 @@ def bench_decide(n: int, meter: Meter, sink: io.StringIO, memory_mb: int) -> tup
         pct(allocated, 0.5),
         pct(allocated, 0.99),
         rss,
-        {k: v / n for k, v in ops.items()},
+        {k: v / n for k, v in runs.ops.items()},
         n,
     )
     return measured, handler
@@ -449,36 +479,19 @@ def bench_events(
     s3 = client("s3")
     bucket = settings().events_bucket
     before = {o["Key"] for o in _objects(s3, bucket)}
-    own, logs, stored, ops, units = [], 0, 0, Counter[str](), 0.0
-    for body in bodies:
-        event = function_url_event("POST", "/events", "", headers, body, "127.0.0.1")
-        sink.seek(0)
-        sink.truncate()
-        with metered(meter):
-            start = time.perf_counter()
-            response = handler(event, context)
-            elapsed = time.perf_counter() - start
-        assert response["statusCode"] == 202, response
-        stored += orjson.loads(response["body"])["stored"]
-        own.append((elapsed - meter.aws_seconds) * 1000)
-        logs += len(sink.getvalue().encode())
-        ops.update(meter.ops)
-        units += meter.read_units
+    events = [function_url_event("POST", "/events", "", headers, b, "127.0.0.1") for b in bodies]
+    runs = invoke_all(handler, events, context, meter, sink)
+    assert all(r["statusCode"] == 202 for r in runs.responses), runs.responses[0]
+    stored = sum(orjson.loads(r["body"])["stored"] for r in runs.responses)
     written = [o for o in _objects(s3, bucket) if o["Key"] not in before]
     assert stored == n * per_request, f"{stored} of {n * per_request} events stored"
-    calls = cost.Calls(
-        dynamodb=sum(v for k, v in ops.items() if k.startswith("dynamodb.")) / n,
-        read_units=units / n,
-        s3_puts=sum(v for k, v in ops.items() if k.startswith("s3.Put")) / n,
-        log_bytes=logs / n,
-    )
     return Events(
-        cost.Invocation(memory_mb, statistics.fmean(own), calls),
+        cost.Invocation(memory_mb, statistics.fmean(runs.own_ms), runs.per_invocation()),
         per_request,
         sum(o["Size"] for o in written) / stored,
-        pct(own, 0.5),
-        pct(own, 0.99),
-        {k: v / n for k, v in ops.items()},
+        pct(runs.own_ms, 0.5),
+        pct(runs.own_ms, 0.99),
+        {k: v / n for k, v in runs.ops.items()},
     )
 
 
@@ -539,6 +552,8 @@ def bench_night(units: int, per_object: int, meter: Meter, tag: str) -> NightRun
         start = time.perf_counter()
         run(NIGHT, s, options, stores=stores)
         elapsed = time.perf_counter() - start
+    scanned = sum(map(table_units, meter.scans))  # the experiences table as the run read it
+    calls = replace(meter.calls(), read_units=meter.read_units + scanned)
     for doc in docs:  # the next size's night reads only its own experiences and events
         found = store.get(doc["id"])
         assert found is not None
@@ -553,7 +568,7 @@ def bench_night(units: int, per_object: int, meter: Meter, tag: str) -> NightRun
         sum(len(d) for d in stored.values()),
         elapsed,
         elapsed - meter.aws_seconds,
-        meter.calls(),
+        calls,
         meter.event_gets,
         meter.event_lists,
         dict(meter.ops),
