@@ -13,7 +13,7 @@ round trip; counted: answers still personalized for a /decide sent after /consen
 This measures decide's path only. The edge worker's local decisions (decided at the edge
 from a published rules bundle) are not measured here.
 
-    .venv/bin/python bench/bench_withdrawal.py [--trials 200]
+    .venv/bin/python bench/bench_withdrawal.py [--trials 100]
 """
 
 from __future__ import annotations
@@ -74,13 +74,19 @@ class Client:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        self.host, self.port = parts.hostname, parts.port
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
 
     def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> Any:
-        self.conn.request(
-            "POST", path, body=body, headers={"content-type": "application/json", **(headers or {})}
-        )
-        reply = self.conn.getresponse()
+        hdrs = {"content-type": "application/json", **(headers or {})}
+        try:
+            self.conn.request("POST", path, body=body, headers=hdrs)
+            reply = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):  # closed while idle: reopen
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            self.conn.request("POST", path, body=body, headers=hdrs)
+            reply = self.conn.getresponse()
         data = reply.read()
         if reply.status != 200:
             raise SystemExit(f"{path} answered {reply.status}: {data[:200]!r}")
@@ -171,7 +177,7 @@ def pct(values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--trials", type=int, default=100)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-withdrawal-"))
     with serving(folder / "serve.log") as stack:
