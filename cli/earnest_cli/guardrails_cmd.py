@@ -16,13 +16,13 @@ from typing import Any
 
 from earnest.program.guardrails_catalog import Guardrail
 
+HELP = "the guardrails Earnest enforces: where, by which code, proved by which tests"
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "guardrails",
-        help="the guardrails Earnest enforces: where, by which code, proved by which tests",
-        description="Print every named guardrail with the stages that enforce it, the code "
-        "that does and the tests that prove it (docs/guardrails.md). Reads no AWS.",
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Print every named guardrail with the stages that enforce it, the code that does "
+        "and the tests that prove it (docs/guardrails.md). Reads no AWS."
     )
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="print one JSON document")
@@ -34,6 +34,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="also import every piece of enforcing code; exit 1 naming any that is missing",
     )
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `guardrails` on this branch's parser (a table of commands takes
+    `add_arguments` and `run` directly)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser("guardrails", help=HELP)
+    add_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
