@@ -688,7 +688,7 @@ def report(
         f"load average {loads}, {os.cpu_count()} cores"
     )
     out("")
-    out("## Measured (moto in-process; AWS calls' own time taken out)")
+    out("## Measured (moto in-process; the time moto takes to answer taken out)")
     out("")
     out("| input | figure |")
     out("|---|---|")
