@@ -44,6 +44,9 @@ COMMANDS = (
     Command("serve", "serve_cmd", "the local stack: moto's server and the HTTP routes"),
     Command("report", "report_cmd", "run the nightly report for a date (backfill); idempotent"),
     Command("consent", "consent_cmd", "inspect stored consent (proof of consent for an auditor)"),
+    Command(
+        "guardrails", "guardrails_cmd", "the guardrails enforced: where, by which code, which tests"
+    ),
     Command("plan", "plan_cmd", "days an experience needs for a verdict, at its traffic"),
     Command("report-url", "report_url_cmd", "a presigned link to the latest report (private)"),
     Command("demo", "demo", "the whole loop on an embedded local stack"),
