@@ -157,7 +157,7 @@ CATALOG: tuple[Guardrail, ...] = (
         enforced_by=(
             "earnest.report.guardrails:review_due",
             "earnest.report.guardrails:lifecycle",
-            "earnest_cli.experiences_cmd:revive_if_remedied",
+            "earnest.experiences.operations:revive_if_remedied",
         ),
         tests=(
             "tests/unit/report/test_guardrails.py::test_unowned_overdue_or_ended_experiences_are_retired",
@@ -296,7 +296,7 @@ CATALOG: tuple[Guardrail, ...] = (
         stages=("push", "decide"),
         enforced_by=(
             "earnest.experiences.lifecycle:effective",
-            "earnest.experiences.lifecycle:kept",
+            "earnest.experiences.actions:kept",
             "earnest_cli.experiences_cmd:cmd_resume",
         ),
         tests=(
@@ -347,7 +347,7 @@ CATALOG: tuple[Guardrail, ...] = (
         "changed what and when; every stored write is conditional on the version read.",
         stages=("push",),
         enforced_by=(
-            "earnest_cli.experiences_cmd:stale",
+            "earnest.experiences.push:stale",
             "earnest_aws.experiences_store:ExperiencesStore.save",
         ),
         tests=(
@@ -626,9 +626,10 @@ CATALOG: tuple[Guardrail, ...] = (
     Guardrail(
         id="always_an_answer",
         name="Always a renderable answer, in bounded time",
-        rule="If a rules refresh fails the last good rules keep serving; with none at all "
-        "every placement answers `rules_unavailable` with HTTP 200. A hung dependency is "
-        "tried once with short timeouts, so decide answers in bounded time.",
+        rule="If a rules refresh fails the last good rules keep serving until their TTL; past "
+        "it, or with none at all, every placement answers its default, `rules_unavailable`, "
+        "with HTTP 200 (a pause sticks). A hung dependency is tried once with short "
+        "timeouts, so decide answers in bounded time.",
         stages=("decide",),
         enforced_by=(
             "earnest_aws.rules_cache:RulesCache.engine",
@@ -636,9 +637,9 @@ CATALOG: tuple[Guardrail, ...] = (
             "earnest_aws.clients:ON_REQUEST",
         ),
         tests=(
-            "tests/integration/test_decide_handler.py::test_when_dynamodb_fails_the_last_good_rules_keep_serving",
-            "tests/integration/test_decide_handler.py::test_with_no_rules_ever_loaded_every_placement_is_rules_unavailable",
-            "tests/integration/test_rules_cache.py::test_past_the_ttl_a_hung_table_holds_no_request_and_the_last_rules_serve",
+            "tests/integration/test_decide_handler.py::test_when_dynamodb_fails_the_last_good_rules_serve_until_the_ttl_then_the_defaults",
+            "tests/integration/test_rules_cache.py::test_past_the_bound_a_hung_table_answers_the_defaults_never_the_old_rules",
+            "tests/integration/test_rules_cache.py::test_a_failed_refresh_keeps_the_last_rules_until_the_ttl_and_backs_off",
             "tests/integration/test_decide_handler.py::test_a_hung_consent_read_is_tried_once_and_fails_closed",
         ),
         docs="docs/decide.md#rules-cache",

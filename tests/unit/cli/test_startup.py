@@ -46,7 +46,6 @@ def test_help_lists_every_command_with_its_help_line() -> None:
     from earnest_cli.main import COMMANDS
 
     _, printed = _loaded(["--help"])
-    assert len(COMMANDS) == 19
     for command in COMMANDS:
         assert f"    {command.name} " in printed, command.name
 
