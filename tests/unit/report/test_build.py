@@ -15,6 +15,7 @@ import pytest
 from earnest.report import build as report_build
 from earnest.report import render as report_render
 from earnest.report.aggregation import ArmTotals, ExperienceTotals, PreExposure, Totals
+from earnest.report.stats import benjamini_hochberg
 from tests.builders.experiences import experience
 
 DAY = date(2026, 11, 20)
@@ -315,8 +316,17 @@ def test_benjamini_hochberg_across_the_program_is_an_option() -> None:
     # Then by default each experience is its own decision: the winner is called
     plain = report_build.build(WINDOW, docs, program, None, global_holdout=0.0)
     assert verdict_of(plain) == "beats_default"
-    lift = plain["experiences"][0]["variants"][0]["lift"]["conversion_rate"]
-    assert lift["sequential_p_value_bh"] == pytest.approx(min(1.0, 12 * lift["sequential_p_value"]))
+    # And every question that can give a verdict or a pause is in the program's family:
+    # each variant's verdict and its futility (the plan names an effect), 24 p-values
+    b = plain["experiences"][0]["variants"][0]
+    lift = b["lift"]["conversion_rate"]
+    assert set(b["p_values"]) == {"verdict", "futility"}
+    assert b["p_values"]["verdict"] == lift["sequential_ratio_p_value"]
+    pooled = [
+        p for e in plain["experiences"] for v in e["variants"] for p in v["p_values"].values()
+    ]
+    assert len(pooled) == 24
+    assert lift["sequential_p_value_bh"] == pytest.approx(benjamini_hochberg(pooled)[0])
     # And with the false discovery rate controlled across the program it is not (yet)
     fdr = report_build.build(
         WINDOW, docs, program, None, global_holdout=0.0, false_discovery_rate=True

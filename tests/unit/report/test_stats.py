@@ -349,6 +349,8 @@ def _lift(low: float, high: float) -> Lift:
         sequential_p_value=0.5,
         sequential_relative_low=None,
         sequential_relative_high=None,
+        sequential_ratio_low=low / 0.05,
+        sequential_ratio_high=high / 0.05,
     )
 
 
