@@ -448,6 +448,79 @@ def _capped_skewness_sq(
         )
 
 
+# -- issue 20's table: every row at two traffics and two base rates -------------------------
+
+# name -> (units a day over every arm, holdout share)
+TRAFFICS = {"4,000 a day, 50 : 50": (4000, 0.5), "2,000 a day, 10 % holdout": (2000, 0.1)}
+# base rate -> the plan's minimum detectable effect there (one the forecast reaches in time)
+PLAN_EFFECT = {0.05: 0.10, 0.005: 0.20}
+GUARDED = (Guarded("revenue"), Guarded("unsubscribe", 0.01), Guarded("complaint", 0.002))
+LOOKS = (30, 120, 365)
+
+
+def cell(base: float, traffic: str, **changes: Any) -> Scenario:
+    """The scenario of one cell of the table: its base rate, traffic and plan's effect."""
+    daily, holdout = TRAFFICS[traffic]
+    return Scenario(
+        **{"mde": PLAN_EFFECT[base], **changes}, base=base, daily_units=daily, holdout=holdout
+    )
+
+
+def forecast_day(scenario: Scenario) -> int | None:
+    """The day `earnest plan` forecasts for the scenario's plan at its traffic and base rate."""
+    from earnest.report.planning import forecast
+
+    said = forecast(_doc(scenario), scenario.daily_units, scenario.base)
+    return said.days_to_detect
+
+
+def a_a(base: float, traffic: str, variants: int, runs: int, seed: int) -> Outcome:
+    """A/A, futility off (the plan names no effect), every look of a year."""
+    return replay(cell(base, traffic, variants=variants, mde=None, nights=LOOKS[-1]), runs, seed)
+
+
+def true_effect(base: float, traffic: str, times: float, runs: int, seed: int) -> Outcome:
+    """Variants truly `times` the plan's effect better (worse when negative): a year of
+    nights for winners, the plan's forecast day for losers (None: no forecast)."""
+    scenario = cell(base, traffic)
+    nights = LOOKS[-1]
+    if times < 0:
+        day = forecast_day(scenario)
+        if day is None:
+            raise ValueError("the plan's effect cannot be found within the forecast's horizon")
+        nights = day
+    lift = times * PLAN_EFFECT[base]
+    return replay(cell(base, traffic, lift=lift, nights=nights), runs, seed)
+
+
+def guarded_a_a(base: float, traffic: str, runs: int, seed: int, *, sigma: float = 1.0) -> Outcome:
+    """A/A with 4 variants and 3 guardrail metrics (capped revenue, two events), 30 looks."""
+    return replay(
+        cell(base, traffic, variants=4, mde=None, guarded=GUARDED, sigma=sigma), runs, seed
+    )
+
+
+def ratio_coverage(
+    runs: int, seed: int, *, units: int = 5_000, base: float = 0.005, lift: float = 0.2
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """How often the fixed-horizon 95 % interval misses the true relative lift below and
+    above it, at few conversions: (ratio interval, delta method's)."""
+    rng = np.random.default_rng(seed)
+    misses = np.zeros(4)
+    for x_c, x_t in rng.binomial(units, [base, base * (1 + lift)], size=(runs, 2)):
+        lift_ = stats.compare(stats.Arm(units, int(x_c)), stats.Arm(units, int(x_t)))
+        low, high = lift_.ratio_low, lift_.ratio_high
+        d_low, d_high = lift_.relative_low, lift_.relative_high
+        misses += [  # None: an unbounded interval, which covers anything
+            high is not None and high < lift,
+            low is not None and low > lift,
+            d_high is not None and d_high < lift,
+            d_low is not None and d_low > lift,
+        ]
+    share = misses / runs
+    return (float(share[0]), float(share[1])), (float(share[2]), float(share[3]))
+
+
 @dataclass(frozen=True, slots=True)
 class Changes:
     """A healthy A/A/A experience (holdout, b, c) whose c is paused by the nightly report
@@ -541,15 +614,17 @@ def srm_after_changes(changes: Changes, runs: int, seed: int) -> tuple[int, int]
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
-    """How often the relative interval covered the true lift, raw and capped revenue."""
+    """How often a relative interval covered the true lift, raw and capped revenue: the
+    ratio interval (what verdicts read) and the delta method's (what they read before)."""
 
     runs: int
-    raw: float  # the raw interval covers the raw metric's true lift
-    capped: float  # the capped interval covers the capped metric's true lift
-    capped_raw_truth: float  # the capped interval covers the raw metric's true lift
-    width_ratio: float  # mean capped / raw relative interval width
+    raw: float  # the raw delta-method interval covers the raw metric's true lift
+    capped: float  # the capped ratio interval covers the capped metric's true lift
+    capped_raw_truth: float  # the capped ratio interval covers the raw metric's true lift
+    width_ratio: float  # mean capped ratio / raw delta-method interval width
     raw_truth: float
     capped_truth: float
+    capped_delta: float  # the capped delta-method interval covers the capped true lift
 
 
 def revenue_coverage(
@@ -575,7 +650,7 @@ def revenue_coverage(
     rates, scales = (base, base * (1 + lift)), (1.0, 1.0 + basket_lift)
     raw_truth = (1 + lift) * (1 + basket_lift) - 1
     capped_truth = capped_truth_of(rates, scales, sigma, percentile)
-    hits = np.zeros(3)
+    hits = np.zeros(4)
     widths: list[float] = []
     for _ in range(runs):
         baskets = [
@@ -588,11 +663,15 @@ def revenue_coverage(
             stats.compare(*arms, m) for m in ("revenue_per_unit", "revenue_per_unit_capped")
         )
         hits += (
-            _covers(raw, raw_truth),
-            _covers(capped, capped_truth),
-            _covers(capped, raw_truth),
+            _covers(raw.relative_low, raw.relative_high, raw_truth),
+            _covers(capped.ratio_low, capped.ratio_high, capped_truth),
+            _covers(capped.ratio_low, capped.ratio_high, raw_truth),
+            _covers(capped.relative_low, capped.relative_high, capped_truth),
         )
-        widths.append(_width(capped) / _width(raw))
+        widths.append(
+            _width(capped.ratio_low, capped.ratio_high)
+            / _width(raw.relative_low, raw.relative_high)
+        )
     covered = hits / runs
     return Coverage(
         runs,
@@ -602,6 +681,7 @@ def revenue_coverage(
         float(np.mean(widths)),
         raw_truth,
         capped_truth,
+        float(covered[3]),
     )
 
 
@@ -647,14 +727,13 @@ def _revenue_arm(units: int, baskets: np.ndarray, cap: float | None) -> stats.Ar
     )
 
 
-def _covers(lift: stats.Lift, truth: float) -> bool:
-    low, high = lift.relative_low, lift.relative_high
+def _covers(low: float | None, high: float | None, truth: float) -> bool:
     return low is not None and high is not None and low <= truth <= high
 
 
-def _width(lift: stats.Lift) -> float:
-    assert lift.relative_low is not None and lift.relative_high is not None
-    return lift.relative_high - lift.relative_low
+def _width(low: float | None, high: float | None) -> float:
+    assert low is not None and high is not None
+    return high - low
 
 
 @dataclass(frozen=True, slots=True)
