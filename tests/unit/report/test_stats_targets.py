@@ -153,10 +153,13 @@ def test_true_winners_are_found_and_almost_never_paused() -> None:
     # Given 300 variants truly 10 % better than their holdout (plan: +5 %), 2 000 units per
     # arm a night, 30 nightly reports each
     outcome = run(Scenario(lift=0.10), runs=300, seed=101)
-    # Then at most 2 % are ever paused, at least 75 % are called winners by night 30
+    # Then at most 2 % are ever paused, and none is called a loser
     assert outcome.share(outcome.paused()) <= 0.02
-    assert outcome.share(outcome.found_night < NEVER) >= 0.75
-    assert np.all(outcome.wrong_night == NEVER)  # never called a loser
+    assert np.all(outcome.wrong_night == NEVER)
+    # And at least 75 % are called winners by night 30 (2 000 replayed runs: standard
+    # error 1 point)
+    many = replay(Scenario(lift=0.10), runs=2_000, seed=101)
+    assert many.share(many.found_night < NEVER) >= 0.75
 
 
 def test_a_a_experiences_get_no_false_verdict_and_no_false_srm_over_30_looks() -> None:
