@@ -481,11 +481,12 @@ def a_a(base: float, traffic: str, variants: int, runs: int, seed: int) -> Outco
 
 def true_effect(base: float, traffic: str, times: float, runs: int, seed: int) -> Outcome:
     """Variants truly `times` the plan's effect better (worse when negative): a year of
-    nights for winners, the plan's forecast day for losers (None: no forecast)."""
+    nights for winners (or up to the plan's forecast day, if later), up to the forecast
+    day for losers."""
     scenario = cell(base, traffic)
-    nights = LOOKS[-1]
+    day = forecast_day(scenario)
+    nights = max(LOOKS[-1], day or 0)
     if times < 0:
-        day = forecast_day(scenario)
         if day is None:
             raise ValueError("the plan's effect cannot be found within the forecast's horizon")
         nights = day
