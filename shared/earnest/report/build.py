@@ -871,12 +871,6 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f} %"
 
 
-def _diff(metric: str, value: float | None) -> str:
-    if value is None:
-        return "unbounded"
-    return f"{value * 100:+.2f} points" if metric == "conversion_rate" else f"{value:+.2f} per unit"
-
-
 def _because(rule: str, harmed: Sequence[str]) -> str:
     why = guardrails.PAUSED_BECAUSE.get(rule, rule)
     return f"{why}: {', '.join(harmed)}" if rule == guardrails.GUARDRAIL_HARM else why
@@ -897,9 +891,8 @@ def in_words(
             vid, verdict = v["variant"], v["verdict"]
             lift = judged_lift(v, exp["metric"])
             seen = (
-                f"{_pct(lift['relative'])}; always-valid interval of the difference "
-                f"{_diff(exp['metric'], lift['sequential_low'])} to "
-                f"{_diff(exp['metric'], lift['sequential_high'])}"
+                f"{_pct(lift['relative'])}; always-valid interval "
+                f"{_pct(lift['sequential_ratio_low'])} to {_pct(lift['sequential_ratio_high'])}"
             )
             pause = acted.get((exp_id, vid))
             if v["paused"]:
@@ -916,6 +909,11 @@ def in_words(
                 out.append(f"{exp_id}: keep {vid}, it beats the default ({seen}).")
             elif verdict == "needs_more_data":
                 out.append(f"{exp_id}: {vid} needs more data before any verdict.")
+            elif not exp["futility"]["on"]:
+                out.append(
+                    f"{exp_id}: {vid} shows no measurable difference yet ({seen}); the plan "
+                    "names no minimum detectable effect, so it is never paused as futile."
+                )
             else:
                 days = (exp.get("at_current_traffic") or {}).get("days_to_detect")
                 when = f"about {days} days in all" if days else "longer than two years"
