@@ -35,6 +35,7 @@ from tests.builders.report_simulation import (  # noqa: E402
     PLAN_EFFECT,
     TRAFFICS,
     Changes,
+    Guarded,
     Outcome,
     Scenario,
     a_a,
@@ -42,9 +43,11 @@ from tests.builders.report_simulation import (  # noqa: E402
     cuped_simulation,
     forecast_day,
     guarded_a_a,
+    program_false_events,
     ratio_coverage,
     replay,
     revenue_coverage,
+    run,
     srm_after_changes,
     true_effect,
 )
@@ -194,7 +197,36 @@ def main() -> None:
                 f"{_share_se(revenue.capped_delta, revenue.runs)} / "
                 f"{_share_se(revenue.raw, revenue.runs)}",
             ),
+            (
+                "  capped ratio / raw interval width",
+                "-",
+                "-",
+                f"{revenue.width_ratio:.2f}",
+            ),
         ]
+    revenue_95 = revenue_coverage(n(5_000), 203, percentile=0.95)
+    baskets = revenue_coverage(n(5_000), 205, lift=0.0, basket_lift=0.1)
+    single += [
+        (
+            "  sigma = 2, capped at p95: ratio interval coverage",
+            "-",
+            "-",
+            _share_se(revenue_95.capped, revenue_95.runs),
+        ),
+        (
+            f"  sigma = 2, baskets +10 %: capped covers its truth (+{baskets.capped_truth:.2%})",
+            "-",
+            "-",
+            _share_se(baskets.capped, baskets.runs),
+        ),
+        (
+            "  ... capped covers the raw +10 % / raw covers it",
+            "-",
+            "-",
+            f"{_share_se(baskets.capped_raw_truth, baskets.runs)} / "
+            f"{_share_se(baskets.raw, baskets.runs)}",
+        ),
+    ]
     for c in (cuped_simulation(n(2_000), 202, rho=r) for r in (0.5, 0.8)):
         single += [
             (
@@ -205,6 +237,53 @@ def main() -> None:
             ),
             (f"  CUPED coverage, rho = {c.rho}", "-", "95 +- 1 %", _share_se(c.coverage, c.runs)),
         ]
+    tie = replay(Scenario(mde=None, guarded=(Guarded("unsubscribe"),)), n(2_000), 110)
+    harm = replay(Scenario(mde=None, guarded=(Guarded("unsubscribe", 0.01, 0.3),)), n(1_000), 111)
+    long_runs = n(400)
+    allocated = run(Scenario(mde=None, nights=120), long_runs, 105)
+    sliding = run(Scenario(mde=None, nights=120, allocated=False), long_runs, 105)
+    program_runs = n(100)
+    program = Scenario(mde=None, variants=1, guarded=(Guarded("unsubscribe"),))
+    program_off = program_false_events(program, 40, program_runs, 300, fdr=False)
+    program_bh = program_false_events(program, 40, program_runs, 300, fdr=True)
+    single += [
+        (
+            "one guardrail (unsubscribe, 1 %), A/A: paused for harm, 30 looks",
+            "-",
+            "<= 2.5 %",
+            _of(tie, tie.paused("guardrail_harm")),
+        ),
+        (
+            "  ... true +30 % unsubscribes: paused for harm by night 30",
+            "-",
+            ">= 75 %",
+            _of(harm, harm.paused("guardrail_harm")),
+        ),
+        (
+            "A/A, 120 looks through build(): any false event, allocation's window",
+            "4.1 %",
+            "<= 3 %",
+            _of(allocated, allocated.false_event()),
+        ),
+        (
+            "  ... the same draws, a sliding 28-day window (before)",
+            "4.1 %",
+            "-",
+            _of(sliding, sliding.false_event()),
+        ),
+        (
+            "program of 40 A/A experiences (1 guardrail): any false event, 30 looks",
+            "33.5 %",
+            "-",
+            _share_se(program_off, program_runs),
+        ),
+        (
+            "  ... with REPORT_FDR=bh (pauses in the family)",
+            "-",
+            "-",
+            _share_se(program_bh, program_runs),
+        ),
+    ]
     winner = replay(Scenario(lift=0.10), n(2_000), 101)
     loser = replay(Scenario(lift=-0.10), n(1_000), 103)
     plan = replay(Scenario(), n(1_000), 107)

@@ -293,6 +293,42 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
     )
 
 
+def program_false_events(
+    scenario: Scenario, experiences: int, runs: int, seed: int, *, fdr: bool
+) -> float:
+    """A program of `experiences` A/A experiences of `scenario`, reported together every
+    night through build() (with Benjamini-Hochberg across it when `fdr`): the share of runs
+    with any false verdict or pause in the program. A run stops at its first pause."""
+    if scenario.lift != 0 or scenario.mde is not None:
+        raise ValueError("a program of ties, futility off: every verdict and pause is false")
+    draws = [draw(scenario, runs, seed + i) for i in range(experiences)]
+    docs = [{**_doc(scenario), "id": f"sim-{i:02d}"} for i in range(experiences)]
+    cap = scenario.cap if any(g.name == "revenue" for g in scenario.guarded) else None
+    hits = 0
+    for r in range(runs):
+        previous: dict[str, Any] | None = None
+        for night in range(scenario.nights):
+            window = report_build.Window(START + timedelta(days=night))
+            totals = Totals(
+                {
+                    d["id"]: ExperienceTotals(_arms(scenario, x, r, night, 0), {}, cap)
+                    for d, x in zip(docs, draws, strict=True)
+                },
+                {},
+                {},
+                {},
+            )
+            report = report_build.build(
+                window, docs, totals, previous, global_holdout=0.0, false_discovery_rate=fdr
+            )
+            said = {v["verdict"] for e in report["experiences"] for v in e["variants"]}
+            if report["guardrails"] or said & {"beats_default", "loses_to_default"}:
+                hits += 1
+                break
+            previous = report
+    return hits / runs
+
+
 # -- the same decisions with numpy over every run and night at once -------------------------
 
 
