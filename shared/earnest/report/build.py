@@ -427,6 +427,8 @@ def _trend(day: date, before: Mapping[str, Any] | None, lift: stats.Lift) -> lis
             "holdout": lift.holdout,
             "sequential_low": _num(lift.sequential_low),
             "sequential_high": _num(lift.sequential_high),
+            "sequential_ratio_low": _num(lift.sequential_ratio_low),
+            "sequential_ratio_high": _num(lift.sequential_ratio_high),
         }
     )
     return [dict(p) for p in points[-TREND_NIGHTS:]]

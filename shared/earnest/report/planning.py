@@ -4,9 +4,9 @@ Owns the arithmetic behind `earnest plan ID` and the report's "days to a verdict
 current traffic" (docs/statistics.md, "Planning"): from the units a day the experience
 gets, its holdout share and variant weights, the base rate and the plan's
 `minimum_detectable_effect` and `min_units_per_arm`, the days until every arm has the
-plan's minimum (and the small-counts gate, `stats.gate_units`), and until a true lift of the plan's effect
-would be called `beats_default` with the given power under the same always-valid test
-the report reads.
+plan's minimum (and the small-counts gate, `stats.gate_units`), and until a true lift of
+the plan's effect would be called `beats_default` with the given power under the same
+always-valid test the report reads.
 
 Pure: stdlib and `earnest.report.stats` only. It must not import boto3 or `earnest_aws`.
 """

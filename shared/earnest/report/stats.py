@@ -300,7 +300,7 @@ def compare_means(
         seq_rel_low, seq_rel_high = _interval(relative, se_rel * boundary, 1.0)
 
     log_ratio = log_se = None
-    ratio: tuple[float | None, ...] = (None, None, None, None)
+    ratio_ends: tuple[float | None, ...] = (None, None, None, None)
     ratio_p = 1.0
     if holdout.mean > 0.0 and variant.mean > 0.0:
         # Var(log mean) ~ Var(mean) / mean^2 per arm (the delta method on the log scale).
@@ -309,7 +309,7 @@ def compare_means(
             math.sqrt(variant.variance_of_mean) / variant.mean,
             math.sqrt(holdout.variance_of_mean) / holdout.mean,
         )
-        ratio = (
+        ratio_ends = (
             *_ratio_interval(log_ratio, log_se, z),
             *_ratio_interval(log_ratio, log_se * boundary, 1.0),
         )
@@ -334,10 +334,10 @@ def compare_means(
         sequential_relative_high=seq_rel_high,
         alpha=alpha,
         comparisons=comparisons,
-        ratio_low=ratio[0],
-        ratio_high=ratio[1],
-        sequential_ratio_low=ratio[2],
-        sequential_ratio_high=ratio[3],
+        ratio_low=ratio_ends[0],
+        ratio_high=ratio_ends[1],
+        sequential_ratio_low=ratio_ends[2],
+        sequential_ratio_high=ratio_ends[3],
         sequential_ratio_p_value=ratio_p,
         log_ratio=log_ratio,
         log_ratio_se=log_se,
