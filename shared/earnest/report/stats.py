@@ -304,7 +304,7 @@ def compare_means(
     ratio_p = 1.0
     if holdout.mean > 0.0 and variant.mean > 0.0:
         # Var(log mean) ~ Var(mean) / mean^2 per arm (the delta method on the log scale).
-        log_ratio = math.log(variant.mean / holdout.mean)
+        log_ratio = math.log(variant.mean) - math.log(holdout.mean)  # no underflow
         log_se = math.hypot(
             math.sqrt(variant.variance_of_mean) / variant.mean,
             math.sqrt(holdout.variance_of_mean) / holdout.mean,
@@ -348,7 +348,12 @@ def compare_means(
 def _ratio_interval(log_ratio: float, se: float, z: float) -> tuple[float, float]:
     """A log-ratio interval as relative lifts, exp(end) - 1: never below -100 %."""
     low, high = _interval(log_ratio, se, z)
-    return math.expm1(max(low, -_MAX_EXP)), (math.expm1(high) if high < _MAX_EXP else _INF)
+    return _expm1(low), _expm1(high)
+
+
+def _expm1(value: float) -> float:
+    """exp(value) - 1 without overflow: inf past exp's range, -1 far below it."""
+    return math.expm1(max(value, -_MAX_EXP)) if value < _MAX_EXP else _INF
 
 
 def sequential_rho(alpha: float, target_units: int) -> float:
@@ -474,13 +479,8 @@ def ratio_p_value(lift: Lift, null: float = 0.0, *, below: bool | None = None) -
     shift = lift.log_ratio - math.log1p(null)
     if below is not None and (shift < 0.0) != below:
         return 1.0
-    if math.isnan(lift.log_ratio_se) or lift.mixture <= 0.0:
-        return 1.0
-    if lift.log_ratio_se == 0.0:
-        return 1.0 if shift == 0.0 else 0.0
-    x, z = lift.mixture, shift / lift.log_ratio_se
-    log_p = 0.5 * math.log1p(x) - x * z * z / (2.0 * (1.0 + x))
-    return min(1.0, lift.comparisons * math.exp(min(log_p, 0.0)))
+    p = _mixture_p(shift, lift.log_ratio_se, lift.mixture)
+    return min(1.0, lift.comparisons * p)
 
 
 def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
@@ -653,11 +653,15 @@ def _two_sided_p(diff: float, se: float) -> float:
 
 def _sequential_p(diff: float, se: float, n: int, rho: float) -> float:
     """1 / the normal-mixture martingale at 0: the smallest alpha whose sequence excludes 0."""
-    if math.isnan(se):
+    return _mixture_p(diff, se, n * rho * rho)
+
+
+def _mixture_p(diff: float, se: float, x: float) -> float:
+    """The always-valid p-value of an estimate `diff` away from its null, x = N rho^2."""
+    if math.isnan(se) or x <= 0.0:
         return 1.0
     if se == 0.0:
         return 1.0 if diff == 0.0 else 0.0
-    x = n * rho * rho
     z = diff / se
     z2 = z * z  # `** 2` raises OverflowError where `*` gives inf
     log_p = 0.5 * math.log1p(x) - x * z2 / (2.0 * (1.0 + x))
