@@ -127,7 +127,8 @@ def test_the_ratio_interval_holds_its_coverage_at_few_conversions() -> None:
     (below, above), (delta_below, delta_above) = ratio_coverage(10_000, seed=25)
     # Then the ratio interval misses the truth on each side about 2.5 % of the time, as a
     # 95 % interval should (standard error 0.16 points), while the delta method's misses it
-    # mostly on the side futility reads (above it: 6 %) and almost never below
+    # mostly below the truth (6 %: the side where futility and "loses" fire) and almost
+    # never above it
     assert 0.018 <= below <= 0.032 and 0.018 <= above <= 0.032
     assert delta_below > 0.045 and delta_above < 0.01
 
