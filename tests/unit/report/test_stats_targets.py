@@ -92,7 +92,8 @@ def test_true_winners_are_almost_never_paused(base: float, traffic: str) -> None
     # those twice as good (standard errors at 1 %: 0.4 points)
     assert at_effect.share(at_effect.paused()) <= 0.025
     assert twice.share(twice.paused()) <= 0.01
-    assert at_effect.share(at_effect.paused("loses")) == 0.0  # never called a loser
+    # and any false event (a pause, or a verdict of "loses") stays within the same bound
+    assert at_effect.share(at_effect.false_event()) <= 0.025
 
 
 @pytest.mark.slow
