@@ -398,9 +398,8 @@ def replay(scenario: Scenario, runs: int, seed: int) -> Outcome:
     first_rule = np.full(n.shape[:2], "", dtype=object)
     for j in range(1, k + 1):
         n_t, x_t = n[..., j], x[..., j]
-        enough = _gated(n_c, _rate_skewness_sq(x_c, n_c), scenario.min_units) & _gated(
-            n_t, _rate_skewness_sq(x_t, n_t), scenario.min_units
-        )
+        skew = _rate_skewness_sq(x_c + x_t, n_c + n_t)  # pooled over the two arms
+        enough = _gated(n_c, skew, scenario.min_units) & _gated(n_t, skew, scenario.min_units)
         low, high = _rate_ratio(x_c, n_c, x_t, n_t, k)
         judged = enough & ~flagged
         beats, loses = judged & (low > 0), judged & ~(low > 0) & (high < 0)
@@ -419,13 +418,8 @@ def replay(scenario: Scenario, runs: int, seed: int) -> Outcome:
                     d.revenue[..., j],
                     d.revenue_sq[..., j],
                 )
-                skew_c, skew_t = (
-                    _capped_skewness_sq(s, q, m, scenario.cap)
-                    for s, q, m in ((s_c, q_c, n_c), (s_t, q_t, n_t))
-                )
-                ok = _gated(n_c, skew_c, scenario.min_units) & _gated(
-                    n_t, skew_t, scenario.min_units
-                )
+                skew = _capped_skewness_sq(s_c + s_t, q_c + q_t, n_c + n_t, scenario.cap)
+                ok = _gated(n_c, skew, scenario.min_units) & _gated(n_t, skew, scenario.min_units)
                 var_c = np.maximum(q_c - s_c * s_c / n_c, 0) / (n_c - 1)
                 var_t = np.maximum(q_t - s_t * s_t / n_t, 0) / (n_t - 1)
                 _, g_high = _ratio(s_c / n_c, var_c / n_c, s_t / n_t, var_t / n_t, n_c + n_t, k * g)
@@ -435,9 +429,8 @@ def replay(scenario: Scenario, runs: int, seed: int) -> Outcome:
                     d.events[guard.name][..., 0].astype(float),
                     d.events[guard.name][..., j].astype(float),
                 )
-                ok = _gated(n_c, _rate_skewness_sq(e_c, n_c), scenario.min_units) & _gated(
-                    n_t, _rate_skewness_sq(e_t, n_t), scenario.min_units
-                )
+                skew = _rate_skewness_sq(e_c + e_t, n_c + n_t)
+                ok = _gated(n_c, skew, scenario.min_units) & _gated(n_t, skew, scenario.min_units)
                 g_low, _ = _rate_ratio(e_c, n_c, e_t, n_t, k * g)
                 harm = ok & (g_low > stats.GUARDRAIL_MARGIN)
             harmed = np.where(

@@ -425,16 +425,29 @@ def enough_data(
     metric: str = "conversion_rate",
     cap: float | None = None,
 ) -> bool:
-    """Whether a comparison may get a verdict: the plan's minimum units, then the small-counts
-    gate on each arm's own values of `metric` (Cochran's rule, `gate_units`): a rate by its
-    units that converted, capped revenue by a bound on its skewness from `cap` (the value
-    every unit's capped revenue is at most; without one, by its units that converted).
+    """Whether a comparison may get a verdict: the plan's minimum units in each arm, then
+    the small-counts gate (Cochran's rule, `gate_units`) on the metric's own values, pooled
+    over the two arms (their distribution if the variant changes nothing, the case whose
+    false calls the gate guards): a rate by its units that converted, capped revenue by a
+    bound on its skewness from `cap` (the value every unit's capped revenue is at most;
+    without one, by its units that converted).
     """
-    return all(
-        arm.units >= min_units
-        and arm.units >= GATE_UNITS + GATE_SKEWNESS * _skewness_bound(arm, metric, cap)
-        for arm in (holdout, variant)
+    pooled = Arm(
+        holdout.units + variant.units,
+        holdout.conversions + variant.conversions,
+        holdout.revenue + variant.revenue,
+        holdout.revenue_sq + variant.revenue_sq,
+        *(
+            (None, None)
+            if holdout.revenue_capped is None or variant.revenue_capped is None
+            else (
+                holdout.revenue_capped + variant.revenue_capped,
+                (holdout.revenue_capped_sq or 0.0) + (variant.revenue_capped_sq or 0.0),
+            )
+        ),
     )
+    need = GATE_UNITS + GATE_SKEWNESS * _skewness_bound(pooled, metric, cap)
+    return all(arm.units >= min_units and arm.units >= need for arm in (holdout, variant))
 
 
 def cannot_reach(lift: Lift, effect: float | None) -> bool:

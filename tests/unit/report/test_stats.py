@@ -653,9 +653,14 @@ def test_the_small_counts_gate_is_cochrans_rule_on_each_arms_own_values() -> Non
     assert gate_units(0.005) == pytest.approx(28 + 25 * 0.99**2 / (0.005 * 0.995))
     assert gate_units(0.005) * 0.005 == pytest.approx(24.8, abs=0.1)
     assert gate_units(0.0) == math.inf
-    # 24 conversions of 5 000 are not enough, 25 are
-    assert not enough_data(Arm(5000, 24), Arm(5000, 30), 100)
-    assert enough_data(Arm(5000, 25), Arm(5000, 30), 100)
+    # It is asked of the two arms' values pooled (what they are if the variant changes
+    # nothing): 24 and 25 of 5 000 each pool to 0.49 %, which needs 5 055 units an arm
+    assert not enough_data(Arm(5000, 24), Arm(5000, 25), 100)
+    assert enough_data(Arm(5000, 25), Arm(5000, 26), 100)
+    # and a strong loser with few conversions of its own is judged on the pooled rate:
+    # 15 of 500 against 50 of 500 (6.5 % pooled: 339 units an arm)
+    assert enough_data(Arm(500, 50), Arm(500, 15), 100)
+    assert not enough_data(Arm(300, 30), Arm(300, 9), 100)
     # Capped revenue is gated by a bound on its skewness from the cap: values in [0, cap]
     # have E[Y^3] <= cap E[Y^2]. 50 buyers of 20 capped at 20 (no spread above the mean)
     # pass where the same sums under a cap of 2 000 (a tail that could be there) do not
