@@ -2,8 +2,9 @@
 
 gbstats' SequentialTwoSidedTTest is the confidence sequence the report builds (Waudby-Smith
 et al. 2023, GrowthBook's tuning; the decisions read its boundary on the log of the ratio,
-test_stats.py checks that by hand); its TwoSidedTTest is Welch's t on the same variances. Earnest must give the same intervals and p-values, on both scales, and
-the same CUPED adjustment (its RegressionAdjustedStatistic). gbstats leaves capping to
+test_stats.py checks that by hand); its TwoSidedTTest is Welch's t on the same variances.
+Earnest must give the same intervals and p-values, on both scales, and the same CUPED
+adjustment (its RegressionAdjustedStatistic). gbstats leaves capping to
 the SQL that feeds it, so the capped sums are checked against numpy.
 """
 
