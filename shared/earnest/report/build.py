@@ -311,6 +311,11 @@ def _lift(lift: stats.Lift) -> dict[str, Any]:
         "sequential_p_value": lift.sequential_p_value,
         "sequential_relative_low": _num(lift.sequential_relative_low),
         "sequential_relative_high": _num(lift.sequential_relative_high),
+        "ratio_low": _num(lift.ratio_low),
+        "ratio_high": _num(lift.ratio_high),
+        "sequential_ratio_low": _num(lift.sequential_ratio_low),
+        "sequential_ratio_high": _num(lift.sequential_ratio_high),
+        "sequential_ratio_p_value": lift.sequential_ratio_p_value,
         "comparisons": lift.comparisons,
     }
 
@@ -422,6 +427,8 @@ def _trend(day: date, before: Mapping[str, Any] | None, lift: stats.Lift) -> lis
             "holdout": lift.holdout,
             "sequential_low": _num(lift.sequential_low),
             "sequential_high": _num(lift.sequential_high),
+            "sequential_ratio_low": _num(lift.sequential_ratio_low),
+            "sequential_ratio_high": _num(lift.sequential_ratio_high),
         }
     )
     return [dict(p) for p in points[-TREND_NIGHTS:]]
@@ -501,7 +508,7 @@ class _Plan:
 
     metric: str  # the stats metric of the primary metric
     min_units: int
-    mde: float
+    mde: float | None  # None: the plan names no effect, so futility is off
     guarded: list[Guardrail]
 
     @classmethod
@@ -510,9 +517,15 @@ class _Plan:
         return cls(
             metric_of(str(plan.get("primary_metric") or "conversion")),
             int(plan.get("min_units_per_arm") or 0),
-            float(plan.get("minimum_detectable_effect") or 0.0),
+            float(plan.get("minimum_detectable_effect") or 0.0) or None,
             guardrail_metrics_of(plan),
         )
+
+    def futility(self) -> dict[str, Any]:
+        """Whether futility can pause a variant, said in the report (docs/statistics.md)."""
+        if self.mde is None:
+            return {"on": False, "why": "the plan has no minimum_detectable_effect"}
+        return {"on": True, "effect": self.mde}
 
 
 def _covariate(pre: PreExposure | None, metric: str) -> cuped.Covariate | None:
@@ -551,22 +564,29 @@ def judged_lift(variant: Mapping[str, Any], metric: str) -> dict[str, Any]:
 
 
 def _guardrail(
-    control: ArmTotals, vt: ArmTotals, g: Guardrail, family: int
+    control: ArmTotals, vt: ArmTotals, g: Guardrail, family: int, plan: _Plan, cap: float | None
 ) -> tuple[dict[str, Any], bool]:
     """One guardrail's one-sided non-inferiority test, as reported, and whether it harms.
 
-    A named event is the share of units with one; it is tested only past the small-counts
-    gate on that event (MIN_CONVERSIONS_PER_ARM units with it, and without, in each arm).
+    A named event is the share of units with one. Every guardrail is tested only past the
+    plan's minimum and the small-counts gate on its own values (`stats.enough_data`: the
+    event's or the rate's own counts, capped revenue's skewness bound), at its share of
+    the error budget: alpha / (variants x guardrail metrics), one side.
     """
+    lower = g.direction == LOWER_IS_BETTER
     if g.event is None:
-        lift, gated = _judged(control, vt, g.metric, family), True
+        c, t = _arm(control), _arm(vt)
+        lift = _judged(control, vt, g.metric, family)
     else:
         c = stats.Arm(control.units, control.events.get(g.event, 0))
         t = stats.Arm(vt.units, vt.events.get(g.event, 0))
         lift = stats.compare(c, t, "conversion_rate", comparisons=family)
-        gated = stats.enough_data(c, t, 0)
-    harm = gated and stats.harms(lift, g.margin, lower_is_better=g.direction == LOWER_IS_BETTER)
-    return {**g.as_dict(), "enough_data": gated, "harm": harm, "lift": _lift(lift)}, harm
+    metric = "conversion_rate" if g.event else g.metric
+    gated = stats.enough_data(c, t, plan.min_units, metric, cap)
+    harm = gated and stats.harms(lift, g.margin, lower_is_better=lower)
+    p = stats.ratio_p_value(lift, g.margin if lower else -g.margin, below=not lower)
+    report = {**g.as_dict(), "enough_data": gated, "harm": harm, "lift": _lift(lift)}
+    return {**report, "p_value": p if gated else 1.0}, harm
 
 
 def _variant(
@@ -579,6 +599,7 @@ def _variant(
     srm: Mapping[str, Any],
     before: Mapping[str, Any] | None,
     day: date,
+    cap: float | None = None,
 ) -> tuple[dict[str, Any], VariantResult]:
     """One variant against its holdout: lifts, verdict, futility, guardrail harm, trend."""
     vid = str(v.get("id"))
@@ -589,13 +610,23 @@ def _variant(
     }
     adjusted = {m: lift for m in cuped.METRICS if (lift := _adjusted(control, vt, m, comparisons))}
     primary = adjusted.get(plan.metric) or by_metric[plan.metric]
-    enough = stats.enough_data(holdout, variant, plan.min_units)
+    enough = stats.enough_data(holdout, variant, plan.min_units, plan.metric, cap)
     verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
     futile = stats.cannot_reach(primary, plan.mde)
     # The guardrail family: Bonferroni over variants x guardrail metrics.
     family = comparisons * len(plan.guarded)
-    tested = [_guardrail(control, vt, g, family) for g in plan.guarded]
+    tested = [_guardrail(control, vt, g, family, plan, cap) for g in plan.guarded]
     harmed = tuple(g.name for g, (_, harm) in zip(plan.guarded, tested, strict=True) if harm)
+    # Every question that can give a verdict or a pause, with its always-valid p-value
+    # (below alpha exactly when it fires, once past the gate): the family that
+    # Benjamini-Hochberg adjusts across the program.
+    asked = enough and not srm["flagged"]
+    questions = {"verdict": primary.sequential_ratio_p_value if asked else 1.0}
+    if plan.mde is not None:
+        futility_p = stats.ratio_p_value(primary, plan.mde, below=True)
+        questions["futility"] = futility_p if asked else 1.0
+    for report, _ in tested:
+        questions[f"guardrail:{report['name']}"] = report["p_value"] if asked else 1.0
     entry = {
         "variant": vid,
         "paused": bool(v.get("paused")),
@@ -604,6 +635,7 @@ def _variant(
         "enough_units": enough,
         "cannot_reach_mde": futile,
         "guardrail_harm": list(harmed),
+        "p_values": questions,
         "guardrails": [report for report, _ in tested],
         "lift": {m: _lift(lift) for m, lift in by_metric.items()},
         "lift_adjusted": {m: _lift(lift) for m, lift in adjusted.items()},
@@ -650,6 +682,7 @@ def _experience(
             srm,
             previous.get((exp_id, str(v.get("id")))),
             window.day,
+            totals.revenue_cap if totals else None,
         )
         for v in variants
     ]
@@ -669,6 +702,7 @@ def _experience(
         "metric": plan.metric,
         "min_units_per_arm": plan.min_units,
         "minimum_detectable_effect": plan.mde,
+        "futility": plan.futility(),
         "guardrail_metrics": [g.as_dict() for g in plan.guarded],
         "revenue_cap": {
             "percentile": attribution_of(doc).cap_percentile,
@@ -720,10 +754,11 @@ def _evidence(
         "relative_lift": _num(lift.relative),
         "p_value": lift.p_value,
         "sequential_interval": [_num(lift.sequential_low), _num(lift.sequential_high)],
-        "sequential_p_value": lift.sequential_p_value,
-        "sequential_relative_interval": [
-            _num(lift.sequential_relative_low),
-            _num(lift.sequential_relative_high),
+        # The verdict's own test: the always-valid ratio interval and its p-value.
+        "sequential_p_value": lift.sequential_ratio_p_value,
+        "sequential_ratio_interval": [
+            _num(lift.sequential_ratio_low),
+            _num(lift.sequential_ratio_high),
         ],
         "srm_p_value": srm["p_value"],
     }
@@ -796,36 +831,46 @@ def srm_check_program(share: float, held: int, treated: int) -> dict[str, Any]:
 def _program_fdr(
     experiences: Sequence[dict[str, Any]], results: Sequence[VariantResult], *, applied: bool
 ) -> list[VariantResult]:
-    """Benjamini-Hochberg across the program's variants on their primary metric.
+    """Benjamini-Hochberg across every question of the program's variants.
 
-    Every variant gets `sequential_p_value_bh`; when `applied`, a verdict whose adjusted
-    p-value is not below alpha becomes `inconclusive` (in the report and for the
-    guardrails alike).
+    The family is everything that can give a verdict or a pause: each variant's verdict,
+    its futility and each guardrail metric's harm, with their always-valid p-values
+    (`p_values`). Every variant gets their adjusted values (`p_values_bh`, and the
+    verdict's as `sequential_p_value_bh` on the judged lift); when `applied`, a verdict,
+    futility or harm whose adjusted p-value is not below alpha no longer counts (in the
+    report and for the guardrails alike).
     """
     entries = [(e, v) for e in experiences for v in e["variants"]]
-    adjusted = stats.benjamini_hochberg(
-        [judged_lift(v, e["metric"])["sequential_p_value"] for e, v in entries]
-    )
+    keys = [(i, q) for i, (_, v) in enumerate(entries) for q in v["p_values"]]
+    adjusted = stats.benjamini_hochberg([entries[i][1]["p_values"][q] for i, q in keys])
+    for (i, q), p in zip(keys, adjusted, strict=True):
+        entries[i][1].setdefault("p_values_bh", {})[q] = p
     out = list(results)
-    for i, ((e, v), p) in enumerate(zip(entries, adjusted, strict=True)):
-        lift = judged_lift(v, e["metric"])
-        lift["sequential_p_value_bh"] = p
-        called = v["verdict"] in ("beats_default", "loses_to_default")
-        if applied and called and p >= stats.DEFAULT_ALPHA:
+    for i, (e, v) in enumerate(entries):
+        kept = {q for q, p in v.get("p_values_bh", {}).items() if p < stats.DEFAULT_ALPHA}
+        judged_lift(v, e["metric"])["sequential_p_value_bh"] = v.get("p_values_bh", {}).get(
+            "verdict", 1.0
+        )
+        if not applied:
+            continue
+        if v["verdict"] in ("beats_default", "loses_to_default") and "verdict" not in kept:
             v["verdict"] = "inconclusive"
-            evidence = {**out[i].evidence, "verdict": "inconclusive"}
-            out[i] = replace(out[i], verdict="inconclusive", evidence=evidence)
+        v["cannot_reach_mde"] = v["cannot_reach_mde"] and "futility" in kept
+        v["guardrail_harm"] = [g for g in v["guardrail_harm"] if f"guardrail:{g}" in kept]
+        evidence = {**out[i].evidence, "verdict": v["verdict"]}
+        evidence["guardrail_harm"] = v["guardrail_harm"]
+        out[i] = replace(
+            out[i],
+            verdict=v["verdict"],
+            cannot_reach_mde=v["cannot_reach_mde"],
+            harmed=tuple(v["guardrail_harm"]),
+            evidence=evidence,
+        )
     return out
 
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f} %"
-
-
-def _diff(metric: str, value: float | None) -> str:
-    if value is None:
-        return "unbounded"
-    return f"{value * 100:+.2f} points" if metric == "conversion_rate" else f"{value:+.2f} per unit"
 
 
 def _because(rule: str, harmed: Sequence[str]) -> str:
@@ -848,9 +893,8 @@ def in_words(
             vid, verdict = v["variant"], v["verdict"]
             lift = judged_lift(v, exp["metric"])
             seen = (
-                f"{_pct(lift['relative'])}; always-valid interval of the difference "
-                f"{_diff(exp['metric'], lift['sequential_low'])} to "
-                f"{_diff(exp['metric'], lift['sequential_high'])}"
+                f"{_pct(lift['relative'])}; always-valid interval "
+                f"{_pct(lift['sequential_ratio_low'])} to {_pct(lift['sequential_ratio_high'])}"
             )
             pause = acted.get((exp_id, vid))
             if v["paused"]:
@@ -867,6 +911,11 @@ def in_words(
                 out.append(f"{exp_id}: keep {vid}, it beats the default ({seen}).")
             elif verdict == "needs_more_data":
                 out.append(f"{exp_id}: {vid} needs more data before any verdict.")
+            elif not exp["futility"]["on"]:
+                out.append(
+                    f"{exp_id}: {vid} shows no measurable difference yet ({seen}); the plan "
+                    "names no minimum detectable effect, so it is never paused as futile."
+                )
             else:
                 days = (exp.get("at_current_traffic") or {}).get("days_to_detect")
                 when = f"about {days} days in all" if days else "longer than two years"

@@ -69,15 +69,22 @@ def _sum_sq(arm: stats.Arm, metric: str) -> float:
     return arm.revenue_sq if arm.revenue_capped_sq is None else arm.revenue_capped_sq
 
 
-def adjusted(arm: stats.Arm, metric: str, x: Covariate, coefficient: float) -> stats.Means:
-    """The arm's adjusted mean and variance, with its unadjusted mean beside them."""
+def adjusted(
+    arm: stats.Arm, metric: str, x: Covariate, coefficient: float, centre: float = 0.0
+) -> stats.Means:
+    """The arm's adjusted mean and variance, with its unadjusted mean beside them.
+
+    The adjusted mean is y_bar - theta (x_bar - centre); with `centre` the covariate's mean
+    over both arms it estimates the arm's own mean, which the ratio interval divides
+    (the difference, and so gbstats' numbers, do not depend on it).
+    """
     unadjusted = arm.mean(metric)
     if arm.units < 2:
         return stats.Means(arm.units, unadjusted, math.nan, unadjusted)
     var_x = _variance(arm.units, x.total, x.total_sq, metric == "conversion_rate")
     cov = _covariance(arm.units, arm.total(metric), x)
     variance = arm.variance(metric) + coefficient * coefficient * var_x - 2 * coefficient * cov
-    mean = unadjusted - coefficient * x.total / arm.units
+    mean = unadjusted - coefficient * (x.total / arm.units - centre)
     return stats.Means(arm.units, mean, max(variance, 0.0), unadjusted)
 
 
@@ -96,9 +103,11 @@ def compare(
     coefficient = theta(holdout, variant, metric, x_c, x_t)
     if coefficient == 0.0:
         return None
+    units = holdout.units + variant.units
+    centre = (x_c.total + x_t.total) / units if units else 0.0
     return stats.compare_means(
-        adjusted(holdout, metric, x_c, coefficient),
-        adjusted(variant, metric, x_t, coefficient),
+        adjusted(holdout, metric, x_c, coefficient, centre),
+        adjusted(variant, metric, x_t, coefficient, centre),
         metric,
         comparisons=comparisons,
     )

@@ -79,7 +79,7 @@ class VariantResult:
     previous_verdict: str | None
     enough_units: bool
     evidence: Mapping[str, Any] = field(default_factory=dict)
-    # Futility: the always-valid relative interval ends below the plan's minimum
+    # Futility: the always-valid ratio interval ends below the plan's minimum
     # detectable effect (earnest.report.stats.cannot_reach).
     cannot_reach_mde: bool = False
     # Guardrail metrics on which the variant significantly harms (earnest.report.stats.harms)
@@ -169,7 +169,7 @@ def actions(
 def _pause_rule(result: VariantResult) -> str | None:
     if result.verdict == LOSES_TO_DEFAULT:
         return LOSES_TO_DEFAULT
-    if result.enough_units and result.harmed:
+    if result.harmed:  # each harm is gated on its own metric's counts
         return GUARDRAIL_HARM
     if result.verdict == "inconclusive" and result.enough_units and result.cannot_reach_mde:
         return STOPPED_BEATING_DEFAULT

@@ -4,9 +4,9 @@ Owns the arithmetic behind `earnest plan ID` and the report's "days to a verdict
 current traffic" (docs/statistics.md, "Planning"): from the units a day the experience
 gets, its holdout share and variant weights, the base rate and the plan's
 `minimum_detectable_effect` and `min_units_per_arm`, the days until every arm has the
-plan's minimum (and the small-counts gate), and until a true lift of the plan's effect
-would be called `beats_default` with the given power under the same always-valid test
-the report reads.
+plan's minimum (and the small-counts gate, `stats.gate_units`), and until a true lift of
+the plan's effect would be called `beats_default` with the given power under the same
+always-valid test the report reads.
 
 Pure: stdlib and `earnest.report.stats` only. It must not import boto3 or `earnest_aws`.
 """
@@ -83,10 +83,11 @@ def forecast(
     """Days to the plan's minimum and to a power-`power` verdict on its effect.
 
     A variant truly `minimum_detectable_effect` better (relative) than a holdout at
-    `base_rate` is found on night t when the always-valid interval's lower end clears 0;
-    with the estimate's spread that happens with probability about
-    Phi(d / se_t - b_t), b_t the sequence's half-width in standard errors at alpha /
-    variants (what `stats.compare` uses). The first t where that reaches `power`.
+    `base_rate` is found on night t when the always-valid ratio interval's lower end
+    clears 0; with the estimate's spread that happens with probability about
+    Phi(d / se_t - b_t), d the log of the true ratio, se_t its standard error and b_t
+    the sequence's half-width in standard errors at alpha / variants (what
+    `stats.compare` uses). The first t where that reaches `power`.
     Without a positive effect (a plan's effect of 0) nothing is to be detected: None.
     """
     if not 0.0 < base_rate < 1.0:
@@ -103,15 +104,15 @@ def forecast(
         return Forecast(daily_units, base_rate, None, None, _int(review), power)
     rate = min(base_rate * (1.0 + mde), 1.0)
     per_day = [(daily_units * holdout, base_rate), (daily_units * variant, rate)]
-    need = max(min_units, stats.MIN_CONVERSIONS_PER_ARM / min(base_rate, 1.0 - base_rate))
-    days_min = math.ceil(need / min(n for n, _ in per_day))
+    need = max(max(min_units, stats.gate_units(p)) / n for n, p in per_day)
+    days_min = math.ceil(need) if math.isfinite(need) else MAX_DAYS + 1
     seq_alpha = alpha / k
     rho = stats.sequential_rho(seq_alpha, stats.DEFAULT_TARGET_UNITS)
     z_power = NormalDist().inv_cdf(power)
-    effect = rate - base_rate
+    effect = math.log(rate / base_rate)  # the ratio interval's scale
 
     def detectable(day: int) -> bool:
-        se = math.sqrt(math.fsum(p * (1.0 - p) / (n * day) for n, p in per_day))
+        se = math.sqrt(math.fsum((1.0 - p) / (n * day * p) for n, p in per_day))
         units = round(sum(n for n, _ in per_day) * day)
         return effect / se >= stats.sequential_boundary(units, rho, seq_alpha) + z_power
 

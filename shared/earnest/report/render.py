@@ -193,8 +193,11 @@ def _pair(lift: Mapping[str, Any], low: str, high: str) -> tuple[float, float] |
 
 
 def _verdicts_interval(lift: Mapping[str, Any]) -> tuple[float, float] | None:
-    """The always-valid interval the verdict reads (the difference), drawn relative to the
-    holdout's mean so it sits on the chart's scale and its colour matches its side of 0."""
+    """The always-valid interval the verdict reads: the ratio interval, a relative lift on
+    the chart's own scale. A report written before it had one drew the difference over
+    the holdout's mean."""
+    if "sequential_ratio_low" in lift:
+        return _pair(lift, "sequential_ratio_low", "sequential_ratio_high")
     base, pair = lift.get("holdout"), _pair(lift, "sequential_low", "sequential_high")
     if not base or pair is None:
         return None
@@ -459,7 +462,8 @@ def _lift_table(exp: Mapping[str, Any]) -> str:
     head = (
         "<tr><th class='text'>variant</th><th class='text'>metric</th><th>holdout</th>"
         "<th>variant</th><th>absolute lift (95 %)</th><th>p</th><th>relative lift (95 %)</th>"
-        "<th>p</th><th>always-valid interval</th><th>always-valid p</th>"
+        "<th>p</th><th>always-valid interval (relative, verdicts read it)</th>"
+        "<th>always-valid p</th>"
         "<th class='text'>verdict</th></tr>"
     )
     body = []
@@ -481,7 +485,10 @@ def _lift_row(
     fmt = _money if metric.startswith("revenue") else _pct
     abs_ci = f"{fmt(lift['absolute_low'])} … {fmt(lift['absolute_high'])}"
     rel_ci = f"{_signed_pct(lift['relative_low'])} … {_signed_pct(lift['relative_high'])}"
-    seq_ci = f"{fmt(lift['sequential_low'])} … {fmt(lift['sequential_high'])}"
+    ratio_ci = (
+        f"{_signed_pct(lift.get('sequential_ratio_low'))} … "
+        f"{_signed_pct(lift.get('sequential_ratio_high'))}"
+    )
     return (
         f"<tr{' style=font-weight:600' if primary else ''}>"
         f"<td>{escape(v['variant'])}</td><td class='text'>{escape(metric + label)}"
@@ -489,8 +496,8 @@ def _lift_row(
         f"<td>{fmt(lift['holdout'])}</td><td>{fmt(lift['variant'])}</td>"
         f"<td>{fmt(lift['absolute'])} [{abs_ci}]</td><td>{_p(lift['p_value'])}</td>"
         f"<td>{_signed_pct(lift['relative'])} [{rel_ci}]</td>"
-        f"<td>{_p(lift['relative_p_value'])}</td><td>[{seq_ci}]</td>"
-        f"<td>{_p(lift['sequential_p_value'])}</td>"
+        f"<td>{_p(lift['relative_p_value'])}</td><td>[{ratio_ci}]</td>"
+        f"<td>{_p(lift.get('sequential_ratio_p_value'))}</td>"
         f"<td class='text'>{_badge(v['verdict']) if primary else ''}</td></tr>"
     )
 

@@ -34,11 +34,14 @@ SRM_PRIOR_CONCENTRATION = 100.0
 # the confidence sequence is narrowest. Earnest's plans ask for 500-3000 units per arm,
 # so verdicts start at 1000-6000 units per comparison; see docs/statistics.md.
 DEFAULT_TARGET_UNITS = 5000
-# The small-counts gate (docs/statistics.md, "Small counts"): no verdict until each arm has
-# this many units that converted and as many that did not. Below it the normal
-# approximation behind every interval fails (p(1-p) is near 0 with a handful of
-# conversions), and A/A simulations at a 0.5 % base rate give false wins.
-MIN_CONVERSIONS_PER_ARM = 10
+# The small-counts gate (docs/statistics.md, "Small counts"): Cochran's rule as Sugden,
+# Smith and Jones (2000) refine it. The mean of n units is close enough to normal for an
+# interval once n > 28 + 25 g^2, g the skewness of one unit's value: for a rate p that is
+# g^2 = (1 - 2p)^2 / (p (1 - p)), about 25 units that converted at a low rate. Below it
+# the interval is not trusted and there is no verdict (A/A simulations at a 0.5 % base
+# rate gave false verdicts and pauses with a gate of 10 converters).
+GATE_UNITS = 28.0
+GATE_SKEWNESS = 25.0
 # The declared non-inferiority margin of every guardrail metric (docs/statistics.md,
 # "Guardrail metrics"): a variant is paused for harm once its always-valid relative interval
 # on the metric lies entirely below -margin, whatever the primary metric says.
@@ -46,6 +49,7 @@ GUARDRAIL_MARGIN = defaults.GUARDRAIL_MARGIN
 
 _STANDARD_NORMAL = NormalDist()
 _INF = math.inf
+_MAX_EXP = 700.0  # math.exp overflows just past 709
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +188,22 @@ class Lift:
     sequential_low: float  # always-valid interval for `absolute`, at alpha / comparisons
     sequential_high: float
     sequential_p_value: float  # always-valid p-value, Bonferroni: x comparisons, capped at 1
-    sequential_relative_low: float | None  # always-valid interval for `relative`
+    sequential_relative_low: float | None  # always-valid interval for `relative` (delta method)
     sequential_relative_high: float | None
     alpha: float = DEFAULT_ALPHA
     comparisons: int = 1
+    # The ratio interval: the relative lift from the log of the ratio of the arms' means,
+    # whose normal approximation holds at few conversions (docs/statistics.md, "The
+    # ratio interval"). None when either mean is not positive.
+    ratio_low: float | None = None  # fixed-horizon (1 - alpha)
+    ratio_high: float | None = None
+    # Always-valid, at alpha / comparisons: what verdicts, futility and harm read.
+    sequential_ratio_low: float | None = None
+    sequential_ratio_high: float | None = None
+    sequential_ratio_p_value: float = 1.0  # that the ratio is 1; x comparisons, capped at 1
+    log_ratio: float | None = None  # log(variant mean / holdout mean)
+    log_ratio_se: float | None = None  # its delta-method standard error
+    mixture: float = 0.0  # x = N rho^2 of the confidence sequence, for p-values at any null
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +301,22 @@ def compare_means(
         rel_p = _two_sided_p(relative, se_rel)
         seq_rel_low, seq_rel_high = _interval(relative, se_rel * boundary, 1.0)
 
+    log_ratio = log_se = None
+    ratio_ends: tuple[float | None, ...] = (None, None, None, None)
+    ratio_p = 1.0
+    if holdout.mean > 0.0 and variant.mean > 0.0:
+        # Var(log mean) ~ Var(mean) / mean^2 per arm (the delta method on the log scale).
+        log_ratio = math.log(variant.mean) - math.log(holdout.mean)  # no underflow
+        log_se = math.hypot(
+            math.sqrt(variant.variance_of_mean) / variant.mean,
+            math.sqrt(holdout.variance_of_mean) / holdout.mean,
+        )
+        ratio_ends = (
+            *_ratio_interval(log_ratio, log_se, z),
+            *_ratio_interval(log_ratio, log_se * boundary, 1.0),
+        )
+        ratio_p = min(1.0, comparisons * _sequential_p(log_ratio, log_se, n, rho))
+
     return Lift(
         metric=metric,
         holdout=holdout.unadjusted_mean,
@@ -304,7 +336,26 @@ def compare_means(
         sequential_relative_high=seq_rel_high,
         alpha=alpha,
         comparisons=comparisons,
+        ratio_low=ratio_ends[0],
+        ratio_high=ratio_ends[1],
+        sequential_ratio_low=ratio_ends[2],
+        sequential_ratio_high=ratio_ends[3],
+        sequential_ratio_p_value=ratio_p,
+        log_ratio=log_ratio,
+        log_ratio_se=log_se,
+        mixture=n * rho * rho,
     )
+
+
+def _ratio_interval(log_ratio: float, se: float, z: float) -> tuple[float, float]:
+    """A log-ratio interval as relative lifts, exp(end) - 1: never below -100 %."""
+    low, high = _interval(log_ratio, se, z)
+    return _expm1(low), _expm1(high)
+
+
+def _expm1(value: float) -> float:
+    """exp(value) - 1 without overflow: inf past exp's range, -1 far below it."""
+    return math.expm1(max(value, -_MAX_EXP)) if value < _MAX_EXP else _INF
 
 
 def sequential_rho(alpha: float, target_units: int) -> float:
@@ -333,60 +384,136 @@ def sequential_boundary(n: int, rho: float, alpha: float) -> float:
     return math.sqrt(2.0 * (1.0 + 1.0 / x) * (0.5 * math.log1p(x) - math.log(alpha)))
 
 
-def enough_data(holdout: Arm, variant: Arm, min_units: int) -> bool:
-    """Whether a comparison may get a verdict: the plan's minimum units, then the small-counts
-    gate (MIN_CONVERSIONS_PER_ARM units that converted, and as many that did not, per arm).
+def gate_units(rate: float) -> float:
+    """The units an arm needs at `rate` before its interval is trusted: 28 + 25 g^2.
+
+    Cochran's rule as Sugden, Smith and Jones (2000) refine it, with g^2 = (1 - 2p)^2 /
+    (p (1 - p)) the squared skewness of a unit's 0/1 value: about 25 / p at a low rate p.
+    Infinite at a rate of 0 or 1 (no spread: nothing to approximate).
     """
-    return all(
-        arm.units >= min_units
-        and arm.conversions >= MIN_CONVERSIONS_PER_ARM
-        and arm.units - arm.conversions >= MIN_CONVERSIONS_PER_ARM
-        for arm in (holdout, variant)
+    if not 0.0 < rate < 1.0:
+        return _INF
+    return GATE_UNITS + GATE_SKEWNESS * (1.0 - 2.0 * rate) ** 2 / (rate * (1.0 - rate))
+
+
+def _skewness_bound(arm: Arm, metric: str, cap: float | None) -> float:
+    """The squared skewness of a unit's `metric`, or a bound on it; inf when unknown.
+
+    For a rate it is exact. For capped revenue, values lie in [0, cap], so E[Y^3] <= cap E[Y^2]
+    bounds the third central moment, E[Y^3] - 3 mu E[Y^2] + 2 mu^3, from the sums the report
+    keeps (no sum of cubes needed).
+    """
+    n = arm.units
+    if metric == "conversion_rate" or cap is None:
+        # Without a cap there is no bound: a unit's revenue is 0 unless it converted, so
+        # its units that converted are gated as a rate.
+        p = arm.conversion_rate
+        return (1.0 - 2.0 * p) ** 2 / (p * (1.0 - p)) if 0.0 < p < 1.0 else _INF
+    if n < 2:
+        return _INF
+    total, total_sq = arm._sums(metric)
+    mu, m2 = total / n, total_sq / n
+    variance = m2 - mu * mu
+    if variance <= 0.0:
+        return _INF
+    third = max(cap * m2 - 3.0 * mu * m2 + 2.0 * mu**3, 0.0)
+    return third * third / variance**3
+
+
+def enough_data(
+    holdout: Arm,
+    variant: Arm,
+    min_units: int,
+    metric: str = "conversion_rate",
+    cap: float | None = None,
+) -> bool:
+    """Whether a comparison may get a verdict: the plan's minimum units in each arm, then
+    the small-counts gate (Cochran's rule, `gate_units`) on the metric's own values, pooled
+    over the two arms (their distribution if the variant changes nothing, the case whose
+    false calls the gate guards): a rate by its units that converted, capped revenue by a
+    bound on its skewness from `cap` (the value every unit's capped revenue is at most;
+    without one, by its units that converted).
+    """
+    pooled = Arm(
+        holdout.units + variant.units,
+        holdout.conversions + variant.conversions,
+        holdout.revenue + variant.revenue,
+        holdout.revenue_sq + variant.revenue_sq,
+        *(
+            (None, None)
+            if holdout.revenue_capped is None or variant.revenue_capped is None
+            else (
+                holdout.revenue_capped + variant.revenue_capped,
+                (holdout.revenue_capped_sq or 0.0) + (variant.revenue_capped_sq or 0.0),
+            )
+        ),
     )
+    need = GATE_UNITS + GATE_SKEWNESS * _skewness_bound(pooled, metric, cap)
+    return all(arm.units >= min_units and arm.units >= need for arm in (holdout, variant))
 
 
-def cannot_reach(lift: Lift, effect: float) -> bool:
-    """Futility: the always-valid interval of the relative lift ends below `effect`.
+def cannot_reach(lift: Lift, effect: float | None) -> bool:
+    """Futility: the always-valid ratio interval ends below `effect` (None: no futility).
 
     Read with `effect` = the plan's minimum detectable effect, it says the variant can no
-    longer beat its default by what the plan set out to find, with the same error control
-    over every night as the verdict (a true lift of at least `effect` is called futile on
-    some night with probability at most alpha / 2).
+    longer beat its default by what the plan set out to find. It reads the interval the
+    verdict reads, so it never fires where that interval contains 0 unless the plan's
+    effect is above 0; a true lift of at least `effect` is called futile on some night
+    with probability at most about alpha / 2.
     """
-    high = lift.sequential_relative_high
-    return high is not None and high < effect
+    high = lift.sequential_ratio_high
+    return effect is not None and high is not None and high < effect
 
 
 def harms(lift: Lift, margin: float = GUARDRAIL_MARGIN, *, lower_is_better: bool = False) -> bool:
     """Significant harm on a guardrail metric: non-inferiority at `margin` is rejected.
 
-    One-sided: the always-valid relative interval lies entirely below -margin (entirely
+    One-sided: the always-valid ratio interval lies entirely below -margin (entirely
     above +margin for a lower-is-better metric such as unsubscribes), so the variant is
     worse than its holdout by more than the declared margin, with the error controlled
-    over every night (at most alpha / 2 for a variant within the margin).
+    over every night (at most about alpha / 2 for a variant within the margin).
     """
     if lower_is_better:
-        low = lift.sequential_relative_low
+        low = lift.sequential_ratio_low
         return low is not None and low > margin
-    high = lift.sequential_relative_high
+    high = lift.sequential_ratio_high
     return high is not None and high < -margin
 
 
+def ratio_p_value(lift: Lift, null: float = 0.0, *, below: bool | None = None) -> float:
+    """The always-valid p-value that the relative lift is `null`, on the ratio interval's
+    scale, Bonferroni over the lift's comparisons: below alpha exactly when its
+    always-valid ratio interval excludes `null`.
+
+    `below`: one-sided, True for evidence that the lift is below `null` (futility, harm to
+    a higher-is-better metric), False for above it; 1 when the estimate is on the other
+    side. These are the p-values Benjamini-Hochberg adjusts, pauses included.
+    """
+    if lift.log_ratio is None or lift.log_ratio_se is None or null <= -1.0:
+        return 1.0
+    shift = lift.log_ratio - math.log1p(null)
+    if below is not None and (shift < 0.0) != below:
+        return 1.0
+    p = _mixture_p(shift, lift.log_ratio_se, lift.mixture)
+    return min(1.0, lift.comparisons * p)
+
+
 def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
-    """What the report says about a variant, read from the always-valid interval only.
+    """What the report says about a variant, read from the always-valid ratio interval only.
 
     None while the sample ratio is off: the arms are not comparable, so no number about
-    them can be trusted. Below the plan's minimum units the answer is `needs_more_data`
-    whatever the interval says, because the asymptotic interval is not yet reliable
-    (`enough_data` is that gate).
+    them can be trusted. Below the plan's minimum units or the small-counts gate the answer
+    is `needs_more_data` whatever the interval says, because the asymptotic interval is not
+    yet reliable (`enough_data` is that gate).
     """
     if srm_flagged:
         return None
     if not enough_units:
         return "needs_more_data"
-    if lift.sequential_low > 0.0:
+    low, high = lift.sequential_ratio_low, lift.sequential_ratio_high
+    if low is not None and low > 0.0:
         return "beats_default"
-    if lift.sequential_high < 0.0:
+    if high is not None and high < 0.0:
         return "loses_to_default"
     return "inconclusive"
 
@@ -541,11 +668,15 @@ def _two_sided_p(diff: float, se: float) -> float:
 
 def _sequential_p(diff: float, se: float, n: int, rho: float) -> float:
     """1 / the normal-mixture martingale at 0: the smallest alpha whose sequence excludes 0."""
-    if math.isnan(se):
+    return _mixture_p(diff, se, n * rho * rho)
+
+
+def _mixture_p(diff: float, se: float, x: float) -> float:
+    """The always-valid p-value of an estimate `diff` away from its null, x = N rho^2."""
+    if math.isnan(se) or x <= 0.0:
         return 1.0
     if se == 0.0:
         return 1.0 if diff == 0.0 else 0.0
-    x = n * rho * rho
     z = diff / se
     z2 = z * z  # `** 2` raises OverflowError where `*` gives inf
     log_p = 0.5 * math.log1p(x) - x * z2 / (2.0 * (1.0 + x))

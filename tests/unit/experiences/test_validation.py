@@ -110,3 +110,14 @@ def test_a_guardrail_metric_named_twice_is_refused() -> None:
     [problem] = validate_experience(doc, "x.yaml")
     assert problem.field == "measurement_plan.guardrail_metrics"
     assert "unsubscribe named twice" in problem.message
+
+
+def test_a_plan_without_a_positive_minimum_detectable_effect_is_refused() -> None:
+    # Futility reads the plan's effect (docs/statistics.md): a plan without one, or with 0,
+    # may not launch; the report still copes with a stored one (futility off, said so)
+    for effect in (None, 0):
+        doc = experience()
+        doc["measurement_plan"]["minimum_detectable_effect"] = effect
+        if effect is None:
+            del doc["measurement_plan"]["minimum_detectable_effect"]
+        assert ("measurement_plan.minimum_detectable_effect", "measurement_plan") in guardrails(doc)

@@ -15,6 +15,7 @@ import pytest
 from earnest.report import build as report_build
 from earnest.report import render as report_render
 from earnest.report.aggregation import ArmTotals, ExperienceTotals, PreExposure, Totals
+from earnest.report.stats import benjamini_hochberg
 from tests.builders.experiences import experience
 
 DAY = date(2026, 11, 20)
@@ -138,7 +139,7 @@ def test_a_tie_that_cannot_reach_the_plans_effect_is_paused_as_stopped_beating()
     tonight = build(ONE_VARIANT, {None: arm(200_000, 0.10), "b": arm(200_000, 0.10)})
     b = variant(tonight)
     assert b["verdict"] == "inconclusive" and b["cannot_reach_mde"]
-    assert b["lift"]["conversion_rate"]["sequential_relative_high"] < 0.05
+    assert b["lift"]["conversion_rate"]["sequential_ratio_high"] < 0.05
     # Then the guardrails pause it for having stopped beating its default
     pause, only_default_left = tonight["guardrails"]
     assert (pause["rule"], pause["variant"]) == ("stopped_beating_default", "b")
@@ -315,13 +316,92 @@ def test_benjamini_hochberg_across_the_program_is_an_option() -> None:
     # Then by default each experience is its own decision: the winner is called
     plain = report_build.build(WINDOW, docs, program, None, global_holdout=0.0)
     assert verdict_of(plain) == "beats_default"
-    lift = plain["experiences"][0]["variants"][0]["lift"]["conversion_rate"]
-    assert lift["sequential_p_value_bh"] == pytest.approx(min(1.0, 12 * lift["sequential_p_value"]))
+    # And every question that can give a verdict or a pause is in the program's family:
+    # each variant's verdict and its futility (the plan names an effect), 24 p-values
+    b = plain["experiences"][0]["variants"][0]
+    lift = b["lift"]["conversion_rate"]
+    assert set(b["p_values"]) == {"verdict", "futility"}
+    assert b["p_values"]["verdict"] == lift["sequential_ratio_p_value"]
+    pooled = [
+        p for e in plain["experiences"] for v in e["variants"] for p in v["p_values"].values()
+    ]
+    assert len(pooled) == 24
+    assert lift["sequential_p_value_bh"] == pytest.approx(benjamini_hochberg(pooled)[0])
     # And with the false discovery rate controlled across the program it is not (yet)
     fdr = report_build.build(
         WINDOW, docs, program, None, global_holdout=0.0, false_discovery_rate=True
     )
     assert verdict_of(fdr) == "inconclusive"
+
+
+def test_benjamini_hochberg_covers_pauses_too() -> None:
+    # Given twelve experiences guarding unsubscribes, eleven ties and one whose variant has
+    # 290 unsubscribes against its holdout's 200 among 20 000 units each: a harm that
+    # clears its share of the experience's budget (alpha / 1 guardrail) but not the
+    # program's false discovery rate over 36 questions
+    docs = [
+        experience(id=f"e{i:02d}", variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+        for i in range(12)
+    ]
+    for d in docs:
+        d["measurement_plan"]["guardrail_metrics"] = [
+            {"name": "unsubscribe", "direction": "lower_is_better"}
+        ]
+
+    def unsubscribed(units: int, count: int) -> ArmTotals:
+        return replace(arm(units, 0.10), events={"unsubscribe": count})
+
+    program = Totals(
+        {
+            d["id"]: ExperienceTotals(
+                {
+                    None: unsubscribed(20_000, 200),
+                    "b": unsubscribed(20_000, 290 if d["id"] == "e00" else 200),
+                },
+                {},
+            )
+            for d in docs
+        },
+        {},
+        {},
+        {},
+    )
+    plain = report_build.build(WINDOW, docs, program, None, global_holdout=0.0)
+    fdr = report_build.build(
+        WINDOW, docs, program, None, global_holdout=0.0, false_discovery_rate=True
+    )
+    # Then by default the harm pauses the variant
+    assert [g["rule"] for g in plain["guardrails"]][:1] == ["guardrail_harm"]
+    b = plain["experiences"][0]["variants"][0]
+    assert (
+        b["p_values"]["guardrail:unsubscribe"] < 0.05 <= b["p_values_bh"]["guardrail:unsubscribe"]
+    )
+    # And with the false discovery rate controlled across the program the pause is held
+    # back like a verdict would be: nothing is paused, and the report says no harm
+    assert fdr["guardrails"] == []
+    assert fdr["experiences"][0]["variants"][0]["guardrail_harm"] == []
+
+
+def test_a_plan_without_an_effect_has_futility_off_and_says_so() -> None:
+    # Given the case: 8 021 and 7 979 units, 438 and 358 conversions, where the
+    # delta method's relative interval ended below 0 while the verdict's contained it
+    doc = experience(variants=[{"id": "b", "weight": 1, "content": {}}], holdout=0.5)
+    del doc["measurement_plan"]["minimum_detectable_effect"]
+    arms = {None: ArmTotals(8021, 8021, 438), "b": ArmTotals(7979, 7979, 358)}
+    report = build(doc, arms)
+    b = variant(report)
+    # Then the verdict is read from the ratio interval, which contains 0: inconclusive
+    lift = b["lift"]["conversion_rate"]
+    assert lift["sequential_ratio_low"] < 0 < lift["sequential_ratio_high"]
+    assert b["verdict"] == "inconclusive"
+    # And futility is off, said in the report, and nothing is paused
+    assert report["experiences"][0]["futility"] == {
+        "on": False,
+        "why": "the plan has no minimum_detectable_effect",
+    }
+    assert not b["cannot_reach_mde"] and "futility" not in b["p_values"]
+    assert report["guardrails"] == []
+    assert "never paused as futile" in report["summary"]["in_words"][0]
 
 
 def test_an_experiences_analysis_spans_its_allocation_bounded_by_400_days_and_ends_at() -> None:

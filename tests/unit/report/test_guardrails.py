@@ -51,10 +51,15 @@ def test_a_variant_that_harms_a_guardrail_metric_is_paused_under_its_own_rule() 
     harmful = VariantResult("hero-test", "a", "beats_default", None, True, {}, False, ("x",))
     actions = guardrails.actions(DAY, [experience()], [harmful])
     assert kinds(actions) == [("pause_variant", "a", "guardrail_harm")]
-    # but not while the sample ratio is off, nor below the minimum sample
-    for said, enough in ((None, True), ("needs_more_data", False)):
-        held = VariantResult("hero-test", "a", said, None, enough, {}, False, ("x",))
-        assert guardrails.actions(DAY, [experience()], [held]) == []
+    # but not while the sample ratio is off
+    held = VariantResult("hero-test", "a", None, None, True, {}, False, ("x",))
+    assert guardrails.actions(DAY, [experience()], [held]) == []
+    # and a harm is gated on its own metric's counts (the report does that), not on the
+    # primary's: it pauses while the primary still needs more data
+    early = VariantResult("hero-test", "a", "needs_more_data", None, False, {}, False, ("x",))
+    assert kinds(guardrails.actions(DAY, [experience()], [early])) == [
+        ("pause_variant", "a", "guardrail_harm")
+    ]
 
 
 @pytest.mark.parametrize(

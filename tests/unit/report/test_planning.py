@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from earnest.report import stats
 from earnest.report.planning import forecast
 from tests.builders.experiences import experience
-from tests.builders.report_simulation import Scenario, run
+from tests.builders.report_simulation import NEVER, Scenario, run
 
 
 def plan_doc(mde: float, min_units: int = 1000, **changes: object) -> dict:
@@ -31,7 +32,7 @@ def test_the_forecast_day_is_when_the_plans_effect_is_found_with_80_percent_powe
     # the report's own path, are found by that day about 80 % of the time (the one-look
     # approximation is a little cautious: looking every night finds some earlier)
     outcome = run(Scenario(lift=0.10, nights=days), runs=400, seed=201)
-    assert 0.78 <= outcome.share(outcome.found) <= 0.95
+    assert 0.78 <= outcome.share(outcome.found_night < NEVER) <= 0.95
 
 
 def test_half_the_traffic_or_half_the_effect_takes_longer() -> None:
@@ -55,8 +56,10 @@ def test_a_small_audience_is_not_worth_personalizing_within_its_review() -> None
 
 
 def test_few_conversions_set_the_minimum_when_the_base_rate_is_low() -> None:
-    # 10 conversions per arm at 0.1 % need 10 000 units per arm, more than the plan's 1 000
-    assert forecast(plan_doc(0.5), 2_000, 0.001).days_to_min_units == 10
+    # The small-counts gate at 0.1 %: 28 + 25 (1 - 2p)^2 / (p (1 - p)) = 24 953 units of the
+    # holdout (about 25 conversions), more than the plan's 1 000: 25 days at 1 000 a day
+    assert stats.gate_units(0.001) == pytest.approx(24_953, abs=1)
+    assert forecast(plan_doc(0.5), 2_000, 0.001).days_to_min_units == 25
 
 
 @pytest.mark.parametrize(("daily", "rate"), [(0, 0.05), (100, 0.0), (100, 1.0)])

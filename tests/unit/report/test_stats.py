@@ -21,9 +21,14 @@ from earnest.report.stats import (
     Arm,
     Lift,
     benjamini_hochberg,
+    cannot_reach,
     chi2_sf,
     compare,
+    enough_data,
+    gate_units,
+    harms,
     holm,
+    ratio_p_value,
     sequential_boundary,
     sequential_rho,
     srm,
@@ -349,6 +354,8 @@ def _lift(low: float, high: float) -> Lift:
         sequential_p_value=0.5,
         sequential_relative_low=None,
         sequential_relative_high=None,
+        sequential_ratio_low=low / 0.05,
+        sequential_ratio_high=high / 0.05,
     )
 
 
@@ -586,3 +593,77 @@ def test_benjamini_hochberg_known_answer_and_statsmodels_form() -> None:
     assert benjamini_hochberg([]) == []
     with pytest.raises(ValueError):
         benjamini_hochberg([0.1, float("nan")])
+
+
+# -- one question, one test: the ratio interval ----------------------------------------------
+
+
+def test_the_ratio_interval_is_the_log_of_the_ratio_of_means_by_hand() -> None:
+    # Given 400 of 8 000 and 460 of 8 000 units converting
+    lift = compare(Arm(8000, 400), Arm(8000, 460))
+    # Then it is exp(log(p_t / p_c) +- z se) - 1 with se^2 = (1 - p_t) / x_t + (1 - p_c) / x_c
+    log_ratio = math.log(460 / 400)
+    se = math.sqrt((1 - 0.0575) / 460 + (1 - 0.05) / 400)
+    assert lift.log_ratio == pytest.approx(log_ratio) and lift.log_ratio_se == pytest.approx(se)
+    assert lift.ratio_low == pytest.approx(math.expm1(log_ratio - Z975 * se))
+    assert lift.ratio_high == pytest.approx(math.expm1(log_ratio + Z975 * se))
+    # And its always-valid form widens it by the confidence sequence's boundary
+    b = sequential_boundary(16_000, sequential_rho(0.05, 5000), 0.05)
+    assert lift.sequential_ratio_low == pytest.approx(math.expm1(log_ratio - b * se))
+    assert lift.sequential_ratio_high == pytest.approx(math.expm1(log_ratio + b * se))
+
+
+@settings_props
+@given(arms=arm_pairs(), metric=metrics, k=comparison_counts, effect=st.floats(-0.5, 0.5))
+def test_futility_never_fires_where_the_verdicts_interval_contains_0_unless_the_effect_says_so(
+    arms: tuple[Arm, Arm], metric: str, k: int, effect: float
+) -> None:
+    lift = compare(*arms, metric, comparisons=k)
+    said = verdict(lift, enough_units=True, srm_flagged=False)
+    # A plan without an effect has no futility at all
+    assert not cannot_reach(lift, None)
+    # Where the verdict's interval contains 0, only an effect above 0 makes it futile
+    if said == "inconclusive" and cannot_reach(lift, effect):
+        assert effect > 0
+    # and "cannot reach 0" is exactly "loses to the default": one test, one question
+    assert cannot_reach(lift, 0.0) == (said == "loses_to_default")
+
+
+@settings_props
+@given(arms=arm_pairs(), metric=metrics, k=comparison_counts, null=st.floats(-0.3, 0.3))
+def test_each_questions_p_value_is_below_alpha_exactly_when_its_interval_says_so(
+    arms: tuple[Arm, Arm], metric: str, k: int, null: float
+) -> None:
+    lift = compare(*arms, metric, comparisons=k)
+    assume(lift.sequential_ratio_low is not None and lift.sequential_ratio_high is not None)
+    below, above = ratio_p_value(lift, null, below=True), ratio_p_value(lift, null, below=False)
+    assume(all(abs(p / 0.05 - 1) > 1e-6 for p in (below, above)))
+    assert (below < 0.05) == (lift.sequential_ratio_high < null)
+    assert (above < 0.05) == (lift.sequential_ratio_low > null)
+    assert ratio_p_value(lift) == pytest.approx(lift.sequential_ratio_p_value)
+    # harm reads the same test: a higher-is-better metric at margin m, and lower-is-better
+    assert harms(lift, 0.02) == (ratio_p_value(lift, -0.02, below=True) < 0.05)
+    assert harms(lift, 0.02, lower_is_better=True) == (
+        ratio_p_value(lift, 0.02, below=False) < 0.05
+    )
+
+
+def test_the_small_counts_gate_is_cochrans_rule_on_each_arms_own_values() -> None:
+    # 28 + 25 g^2 units, g the skewness of a unit's 0/1 value: about 25 conversions at 0.5 %
+    assert gate_units(0.005) == pytest.approx(28 + 25 * 0.99**2 / (0.005 * 0.995))
+    assert gate_units(0.005) * 0.005 == pytest.approx(24.8, abs=0.1)
+    assert gate_units(0.0) == math.inf
+    # It is asked of the two arms' values pooled (what they are if the variant changes
+    # nothing): 24 and 25 of 5 000 each pool to 0.49 %, which needs 5 055 units an arm
+    assert not enough_data(Arm(5000, 24), Arm(5000, 25), 100)
+    assert enough_data(Arm(5000, 25), Arm(5000, 26), 100)
+    # and a strong loser with few conversions of its own is judged on the pooled rate:
+    # 15 of 500 against 50 of 500 (6.5 % pooled: 339 units an arm)
+    assert enough_data(Arm(500, 50), Arm(500, 15), 100)
+    assert not enough_data(Arm(300, 30), Arm(300, 9), 100)
+    # Capped revenue is gated by a bound on its skewness from the cap: values in [0, cap]
+    # have E[Y^3] <= cap E[Y^2]. 50 buyers of 20 capped at 20 (no spread above the mean)
+    # pass where the same sums under a cap of 2 000 (a tail that could be there) do not
+    few = Arm(5000, 50, 1000.0, 20_000.0, 1000.0, 20_000.0)
+    assert enough_data(few, few, 100, "revenue_per_unit_capped", cap=20.0)
+    assert not enough_data(few, few, 100, "revenue_per_unit_capped", cap=2000.0)

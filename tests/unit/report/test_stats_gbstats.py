@@ -1,9 +1,10 @@
 """The report's statistics on the same data as GrowthBook's engine (gbstats, PyPI).
 
-gbstats' SequentialTwoSidedTTest is the confidence sequence the verdicts and futility read
-(Waudby-Smith et al. 2023, GrowthBook's tuning); its TwoSidedTTest is Welch's t on the
-same variances. Earnest must give the same intervals and p-values, on both scales, and
-the same CUPED adjustment (its RegressionAdjustedStatistic). gbstats leaves capping to
+gbstats' SequentialTwoSidedTTest is the confidence sequence the report builds (Waudby-Smith
+et al. 2023, GrowthBook's tuning; the decisions read its boundary on the log of the ratio,
+test_stats.py checks that by hand); its TwoSidedTTest is Welch's t on the same variances.
+Earnest must give the same intervals and p-values, on both scales, and the same CUPED
+adjustment (its RegressionAdjustedStatistic). gbstats leaves capping to
 the SQL that feeds it, so the capped sums are checked against numpy.
 """
 
@@ -78,7 +79,8 @@ def test_the_sequential_intervals_and_p_value_are_gbstats(
         absolute.confidence_interval, rel=1e-9, abs=1e-12
     )
     assert lift.sequential_p_value == pytest.approx(min(1.0, k * absolute.p_value), rel=1e-9)
-    # And the always-valid relative interval, which futility reads, is gbstats' too
+    # And the always-valid relative interval (reported beside the ratio interval the
+    # decisions read) is gbstats' too
     assert [lift.sequential_relative_low, lift.sequential_relative_high] == pytest.approx(
         relative.confidence_interval, rel=1e-9, abs=1e-12
     )
