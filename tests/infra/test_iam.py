@@ -77,8 +77,10 @@ ON_BEHALF = {
 # Names that are not AWS calls though an operation is so named: botocore's get_session is
 # the session, not Athena's GetSession.
 NOT_CALLS = {"get_session"}
-# Names every dict or list has: followed only on a receiver annotated with a store class.
+# Names every dict, list or regex match has (`match.group(1)` is no store's `group`):
+# followed only on a receiver annotated with a store class.
 CONTAINER_METHODS = set(dir(dict)) | set(dir(list)) | set(dir(set)) | set(dir(str))
+CONTAINER_METHODS |= set(dir(re.Match))
 
 
 @cache
