@@ -20,8 +20,8 @@ let bundleMode = "pass";
 
 before(async () => {
   stack = await startStack();
-  pushTestExperience(stack);
-  pushLocalExperience(stack);
+  await pushTestExperience(stack);
+  await pushLocalExperience(stack);
   site = await server((req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(PAGE));
   decideProxy = await server(async (req, res, body) => {
     const answer = await fetch(`${stack.api}/decide`, { method: "POST", headers: { "content-type": "application/json", ...(req.headers["sec-gpc"] ? { "sec-gpc": "1" } : {}) }, body });
@@ -103,7 +103,7 @@ describe("decisions at the edge", () => {
     let mine = [];
     for (let i = 0; i < 50 && !mine.length; i += 1) {
       await sleep(200);
-      mine = storedEvents(stack).filter((e) => e.unit_id === id && e.experience === "edge-local-test");
+      mine = (await storedEvents(stack)).filter((e) => e.unit_id === id && e.experience === "edge-local-test");
     }
     assert.equal(mine.length, 1);
     assert.equal(mine[0].type, "exposure");
@@ -138,7 +138,7 @@ describe("decisions at the edge", () => {
     const id = await visitorIn("calm");
     const cookie = `${GRANTED}; earnest_aid=${id}`;
     assert.equal((await page(edge, { cookie })).decisions["edge-local"].variant, "calm");
-    earnestCli(stack, ["pause", "edge-local-test/calm", "--reason", "edge freshness test", "--actor", "edge-test"]);
+    await earnestCli(stack, ["pause", "edge-local-test/calm", "--reason", "edge freshness test", "--actor", "edge-test"]);
     const paused = Date.now();
     let seenAt = null;
     while (Date.now() - paused <= MAX_AGE_S * 1000 + 200) {
@@ -151,7 +151,7 @@ describe("decisions at the edge", () => {
     const { decisions, hop } = await page(edge, { cookie });
     assert.equal(decisions["edge-local"].variant, "loud");
     assert.equal(hop, false, "and the worker decides locally from the new bundle");
-    earnestCli(stack, ["resume", "edge-local-test/calm", "--reason", "edge freshness test done", "--actor", "edge-test"]);
+    await earnestCli(stack, ["resume", "edge-local-test/calm", "--reason", "edge freshness test done", "--actor", "edge-test"]);
   });
 
   test("past the bound the worker asks /decide; with neither, the default page", async () => {
