@@ -29,6 +29,7 @@ import {
   signedDecisions,
 } from "./core.js";
 import { decideAtEdge } from "./engine/edge.js";
+import { fromBase64url } from "./hmac.js";
 
 export const NEW_ID = "x-earnest-new-anonymous-id";
 const HANDOFF_MAX_AGE_SECONDS = 120; // origin-request to origin-response: the origin's time
@@ -84,7 +85,7 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
  * association has IncludeBody, so the body is in the event, base64 as CloudFront sends it). */
 async function relay(config, request, headers) {
   const { data = "", encoding, inputTruncated } = request.body ?? {};
-  const body = encoding === "base64" ? new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0))) : data;
+  const body = encoding === "base64" ? new TextDecoder().decode(fromBase64url(data)) : data;
   const relayed = inputTruncated ? { status: 413, body: '{"error":{"code":"payload_too_large","field":"body"}}' } : await relayBeacon(config, body, headers);
   const response = { status: String(relayed.status), headers: {}, body: relayed.body };
   setHeader(response.headers, "content-type", "application/json");

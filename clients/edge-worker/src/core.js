@@ -2,6 +2,7 @@
 // No platform API here beyond fetch, Request, URL and crypto.randomUUID, which both have.
 
 import { AwsClient } from "aws4fetch";
+import { fromBase64url, hmacKey, toBase64url } from "./hmac.js";
 
 export const COOKIE = "earnest_aid";
 export const DECISIONS_HEADER = "x-earnest-decisions";
@@ -44,10 +45,10 @@ function parseConfig(env) {
     routes: Object.entries(routes ?? {}),
     consentCookie: env.CONSENT_COOKIE ?? "",
     identityCookie: env.IDENTITY_COOKIE || IDENTITY_COOKIE,
-    identityKeys: hmacKeys(secretsOf(env, "IDENTITY_SECRET")),
+    identityKeys: Promise.all(secretsOf(env, "IDENTITY_SECRET").map(hmacKey)),
     // The origin's shared secret: the first signs the decisions header (the origin verifies
     // with every one it holds, so a rotation has no gap). None: no decisions header at all.
-    decisionsKey: decisionsSecrets.length ? hmacKeys(decisionsSecrets.slice(0, 1)).then((k) => k[0]) : null,
+    decisionsKey: decisionsSecrets.length ? hmacKey(decisionsSecrets[0]) : null,
     cacheControl: personalizedCacheControl(env.PERSONALIZED_MAX_AGE),
     debug: env.EARNEST_DEBUG === "1" || env.EARNEST_DEBUG === "true",
     // The site's own path for the page's beacons, relayed to /events with the edge's
@@ -178,8 +179,7 @@ export function tcfPurposes(tcString) {
   const core = tcString.split(".")[0];
   let bits;
   try {
-    const bytes = atob(core.replace(/-/g, "+").replace(/_/g, "/"));
-    bits = Array.from(bytes, (c) => c.charCodeAt(0).toString(2).padStart(8, "0")).join("");
+    bits = Array.from(fromBase64url(core), (b) => b.toString(2).padStart(8, "0")).join("");
   } catch {
     return null;
   }
@@ -190,21 +190,6 @@ export function tcfPurposes(tcString) {
     personalization: consent(1) && consent(5) && consent(6) ? "granted" : "denied",
     measurement: consent(8) || li(8) ? "granted" : "denied",
   };
-}
-
-/** Secrets imported once per isolate as WebCrypto HMAC-SHA256 keys. */
-function hmacKeys(secrets) {
-  const encoder = new TextEncoder();
-  return Promise.all(secrets.map((s) => crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])));
-}
-
-function fromBase64url(text) {
-  const bytes = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(bytes, (c) => c.charCodeAt(0));
-}
-
-function toBase64url(bytes) {
-  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** HMAC-SHA256 of `t.<value>` under DECISIONS_SECRET, as the signature header carries it:
