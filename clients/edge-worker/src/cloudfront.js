@@ -60,7 +60,7 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
       const country = headers.get("cloudfront-viewer-country") ?? undefined;
       const identity = await identityFrom(headers, config, visitor.id);
       const body = decideBody(visitor.id, placements, contextFor(asFetch, country), consent, identity);
-      const decisions = await decideAtEdge(env, config, body, consent.gpc === true);
+      const decisions = await decideAtEdge(bindings, config, body, consent.gpc === true);
       if (!decisions) return request;
       for (const [name, value] of Object.entries(await signedDecisions(config, decisions))) setHeader(request.headers, name, value);
       // No waitUntil here: the post may hold the request for at most the budget again.

@@ -62,8 +62,8 @@ function parseConfig(env) {
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
       sessionToken: env.AWS_SESSION_TOKEN,
       region: env.AWS_REGION ?? "us-east-1",
-      service: "lambda", // a Function URL with AuthType AWS_IAM (CloudFront OAC signs the same)
     },
+    awsClients: new Map(), // service -> its SigV4 signer (each caches its signing keys)
   };
 }
 
@@ -264,6 +264,12 @@ export function contextFor(request, country) {
   return context;
 }
 
+/** The SigV4 signer for `service` under the bindings' AWS credentials, made once per isolate. */
+export function awsClient(config, service) {
+  if (!config.awsClients.has(service)) config.awsClients.set(service, new AwsClient({ ...config.aws, service }));
+  return config.awsClients.get(service);
+}
+
 /** A fetch that carries the front door's authentication: SigV4 or the shared-secret header. */
 export async function authorized(config, url, init) {
   if (config.auth === "header") {
@@ -273,7 +279,8 @@ export async function authorized(config, url, init) {
     // CloudFront OAC and Function URLs want the payload's hash signed as a header on a POST.
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(init.body ?? ""));
     const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-    return new AwsClient(config.aws).sign(url, { ...init, headers: { ...init.headers, "x-amz-content-sha256": hash } });
+    // service lambda: a Function URL with AuthType AWS_IAM (CloudFront OAC signs the same).
+    return awsClient(config, "lambda").sign(url, { ...init, headers: { ...init.headers, "x-amz-content-sha256": hash } });
   }
   return new Request(url, init);
 }

@@ -143,8 +143,7 @@ export function origin() {
 }
 
 /** The worker under Miniflare with these bindings: every module under src/ and src/engine/,
- * worker.js first (the entry), and aws4fetch named as core.js and engine/edge.js import it,
- * beside each. */
+ * worker.js first (the entry), and aws4fetch named as core.js imports it, beside it. */
 export function worker(bindings) {
   const aws4fetch = readFileSync(join(WORKER_ROOT, "node_modules/aws4fetch/dist/aws4fetch.esm.mjs"), "utf8");
   const sources = ["worker.js", ...readdirSync(join(WORKER_ROOT, "src")).filter((f) => f.endsWith(".js") && f !== "worker.js")];
@@ -159,7 +158,6 @@ export function worker(bindings) {
       ...modules,
       ...engine,
       { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch },
-      { type: "ESModule", path: join(WORKER_ROOT, "src/engine/aws4fetch"), contents: aws4fetch },
     ],
     compatibilityDate: "2024-09-23",
     // A fixed request.cf (a visitor in Germany): Miniflare would otherwise fetch one from

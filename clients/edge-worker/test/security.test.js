@@ -318,6 +318,22 @@ describe("the CloudFront adapter", () => {
     }
   });
 
+  test("on Lambda@Edge it fetches the rules bundle signed for S3 as that same role", async () => {
+    const seen = await server((req, res) => (req.method === "GET" ? res.writeHead(404).end() : res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}')));
+    try {
+      const runtime = { AWS_ACCESS_KEY_ID: "ASIAEDGEROLE", AWS_SECRET_ACCESS_KEY: "edge-role-secret", AWS_SESSION_TOKEN: "edge-role-session", AWS_REGION: "us-east-1" };
+      const bundle = { EARNEST_BUNDLE_URL: `${seen.url}/edge/bundle.json`, EDGE_TOKEN_KEY: "edge:an-edge-token-secret-0001", BUNDLE_AUTH: "sigv4" };
+      const handlers = makeHandlers({ ...config(), ...bundle, EARNEST_AUTH: "sigv4", EARNEST_DECIDE_URL: `${seen.url}/decide` }, runtime);
+      await handlers.originRequest(viewerRequest({ cookie: GRANTED }));
+      const fetched = seen.seen.find((r) => r.url === "/edge/bundle.json");
+      assert.match(fetched.headers.authorization, /^AWS4-HMAC-SHA256 Credential=ASIAEDGEROLE\/\d{8}\/us-east-1\/s3\/aws4_request/);
+      assert.equal(fetched.headers["x-amz-security-token"], "edge-role-session");
+      assert.ok(seen.seen.some((r) => r.url === "/decide"), "no bundle published: /decide answers");
+    } finally {
+      await seen.close();
+    }
+  });
+
   test("a personalized response is private; without DECISIONS_SECRET the adapter refuses to start", async () => {
     const handlers = makeHandlers(config());
     const id = await variantVisitor();
