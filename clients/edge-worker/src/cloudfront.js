@@ -27,6 +27,7 @@ import {
   signature,
   signedByEdge,
   signedDecisions,
+  withinBudget,
 } from "./core.js";
 import { decideAtEdge } from "./engine/edge.js";
 import { fromBase64url } from "./hmac.js";
@@ -65,7 +66,7 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
       for (const [name, value] of Object.entries(await signedDecisions(config, decisions))) setHeader(request.headers, name, value);
       // No waitUntil here: the post may hold the request for at most the budget again.
       const posted = postExposures(config, exposureBatch(decisions, placements, consent), `edge-${crypto.randomUUID()}`);
-      await Promise.race([posted, new Promise((done) => setTimeout(done, config.budgetMs))]);
+      await withinBudget(config, posted);
       return request;
     },
     async originResponse(event) {

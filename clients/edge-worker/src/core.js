@@ -285,6 +285,12 @@ export async function authorized(config, url, init) {
   return new Request(url, init);
 }
 
+/** `promise`, waited for at most DECIDE_TIMEOUT_MS (then undefined; it goes on unwaited):
+ * for what Lambda@Edge must finish before it answers, having no waitUntil. */
+export function withinBudget(config, promise) {
+  return Promise.race([promise, new Promise((done) => setTimeout(done, config.budgetMs))]);
+}
+
 /** decide within the budget; null on timeout, error or a non-200, so the page shows its default. */
 export async function decide(config, body, gpc, fetchImpl = fetch) {
   const controller = new AbortController();

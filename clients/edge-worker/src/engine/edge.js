@@ -10,7 +10,7 @@
 //                       decided from; it is revalidated with If-None-Match from half of it
 //   BUNDLE_AUTH         "sigv4" signs the fetch for S3 with the AWS_* credentials; else none
 
-import { awsClient, decide } from "../core.js";
+import { awsClient, decide, withinBudget } from "../core.js";
 import { compileBundle, decideLocally } from "./decide.js";
 import { tokenSigner } from "./tokens.js";
 
@@ -102,7 +102,7 @@ export async function decideAtEdge(env, config, body, gpc, { waitUntil = null, f
   if (!state.enabled) return decide(config, body, gpc, fetchImpl);
   const refreshing = refreshBundle(state, fetchImpl);
   if (refreshing && waitUntil) waitUntil(refreshing);
-  else if (refreshing) await Promise.race([refreshing, new Promise((done) => setTimeout(done, config.budgetMs))]);
+  else if (refreshing) await withinBudget(config, refreshing);
   const engine = usableEngine(state);
   if (!engine) return decide(config, body, gpc, fetchImpl);
   const { decisions, remote } = await decideLocally(engine, body, { gpc, signer: state.signer });
