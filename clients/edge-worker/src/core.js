@@ -1,5 +1,6 @@
 // Earnest's edge core: what every edge adapter shares (Cloudflare Workers, CloudFront).
-// No platform API here beyond fetch, Request, URL and crypto.randomUUID, which both have.
+// No platform API here beyond the web APIs both have (fetch, Request, Headers, URL,
+// WebCrypto, timers).
 
 import { AwsClient } from "aws4fetch";
 import { fromBase64url, hmacKey, toBase64url } from "./hmac.js";
