@@ -27,13 +27,7 @@ before(async () => {
     const answer = await fetch(`${stack.api}/decide`, { method: "POST", headers: { "content-type": "application/json", ...(req.headers["sec-gpc"] ? { "sec-gpc": "1" } : {}) }, body });
     res.writeHead(answer.status, { "content-type": "application/json" }).end(await answer.text());
   });
-  bundleProxy = await server(async (req, res) => {
-    if (bundleMode === "down") return res.writeHead(503).end();
-    const forwarded = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === "authorization" || k === "if-none-match" || k.startsWith("x-amz-")));
-    const answer = await fetch(bundleUrl(stack), { headers: forwarded });
-    const headers = answer.headers.get("etag") ? { etag: answer.headers.get("etag") } : {};
-    res.writeHead(answer.status, headers).end(answer.status === 200 ? await answer.text() : undefined);
-  });
+  bundleProxy = await server(async (req, res) => (bundleMode === "down" ? res.writeHead(503).end() : fromS3(req, res)));
   bindings = {
     EARNEST_EVENTS_URL: `${stack.api}/events`,
     ORIGIN_URL: site.url,
@@ -59,6 +53,14 @@ after(async () => {
   await Promise.all([site, decideProxy, bundleProxy].map((s) => s?.close()));
   stack?.stop();
 });
+
+/** The stack's bundle from its S3, the worker's signed request passed on as it came. */
+async function fromS3(req, res) {
+  const forwarded = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === "authorization" || k === "if-none-match" || k.startsWith("x-amz-")));
+  const answer = await fetch(bundleUrl(stack), { headers: forwarded });
+  const headers = answer.headers.get("etag") ? { etag: answer.headers.get("etag") } : {};
+  res.writeHead(answer.status, headers).end(answer.status === 200 ? await answer.text() : undefined);
+}
 
 async function page(mf, { path = "/", cookie = GRANTED } = {}) {
   const hops = decideProxy.seen.length;
@@ -168,6 +170,25 @@ describe("decisions at the edge", () => {
       assert.match(fallback.html, /Returns within 30 days/);
     } finally {
       bundleMode = "pass";
+    }
+  });
+});
+
+describe("pages that overlap in one isolate", () => {
+  test("pages served while another page's bundle fetch is in flight all answer; the isolate fetches the bundle once and decides from it", async () => {
+    const slow = await server(async (req, res) => {
+      await sleep(600); // the first page's fetch is still in flight while the others come (within its 2 s timeout)
+      await fromS3(req, res);
+    });
+    const mf = worker({ ...bindings, BUNDLE_MAX_AGE_S: "600", EARNEST_DECIDE_URL: `${decideProxy.url}/decide`, EARNEST_BUNDLE_URL: `${slow.url}/bundle.json` });
+    try {
+      const overlapping = await Promise.all([0, 50, 100, 150, 200, 250].map((ms) => sleep(ms).then(() => page(mf))));
+      for (const { decisions } of overlapping) assert.equal(decisions["edge-local"].experience, "edge-local-test");
+      await warm(mf);
+      assert.equal(slow.seen.length, 1, "one fetch for the isolate, whichever pages came while it ran");
+    } finally {
+      await mf.dispose();
+      await slow.close();
     }
   });
 });
