@@ -21,7 +21,7 @@ from typing import Any
 
 from earnest.experiences import lifecycle
 from earnest.report import guardrails
-from earnest_aws.experiences_store import AUTHORED, ExperiencesStore, StoredExperience, now_iso
+from earnest_aws.experiences_store import ExperiencesStore, StoredExperience, now_iso
 from earnest_cli import files, plan_cmd
 from earnest_cli.errors import CommandError
 
@@ -125,7 +125,7 @@ def stale(
     s: ExperiencesStore, stored: StoredExperience, body: dict[str, Any], declared: Any
 ) -> str | None:
     """Why a push of `body` over `stored` must be refused, or None when it may go."""
-    authored = [e for e in s.audit(stored.id) if e["kind"] == AUTHORED]
+    authored = [e for e in s.audit(stored.id) if e["kind"] == lifecycle.AUTHORED]
     digest = lifecycle.content_hash(body)
     same = [e["version"] for e in authored if e.get("content_hash") == digest]
     base: int | None
@@ -502,7 +502,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(f"    reason: {e['reason']}")
         if e["action"] == "create":
             print(f"    first version: {len(e['changes'] or {})} field(s)")
-        elif e["kind"] == AUTHORED:
+        elif e["kind"] == lifecycle.AUTHORED:
             for key, change in sorted((e["changes"] or {}).items()):
                 before, after = json.dumps(change.get("from")), json.dumps(change.get("to"))
                 print(f"    {key}: {before} -> {after}")
@@ -539,7 +539,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     s = store()
     stored = require(s, args.id)
     target = next((e for e in s.audit(args.id) if e["version"] == args.to), None)
-    if target is None or target["kind"] != AUTHORED:
+    if target is None or target["kind"] != lifecycle.AUTHORED:
         raise CommandError(f"{args.id} has no authored version {args.to} (earnest history)")
     if target["doc"] is None:
         raise CommandError(f"version {args.to} was stored before content was kept per version")

@@ -1,6 +1,6 @@
 """Athena: run one query, wait for it within a deadline, page through its rows.
 
-The nightly report's SQL path (earnest_aws.report_sources.Queried, docs/report.md "Scale")
+The nightly report's SQL path (earnest.report.sources.Queried, docs/report.md "Scale")
 hands this runner the query of earnest.report.sql; the rows come back typed by the result
 set's column types (bigint -> int, double -> float, NULL -> None), in SELECT order, so
 `earnest.report.sql.totals_from_rows` reads them as it reads DuckDB's.

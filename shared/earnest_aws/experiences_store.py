@@ -21,6 +21,8 @@ import orjson
 from earnest.errors import ConcurrentModification
 from earnest.experiences.lifecycle import (
     ALLOCATION,
+    AUTHORED,
+    OPERATIONAL,
     authored_only,
     content_hash,
     effective,
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CURRENT = "current"
-AUTHORED = "authored"  # audit entry kinds: a change of the file, or of operational state
-OPERATIONAL = "operational"
 
 
 @dataclass(frozen=True)

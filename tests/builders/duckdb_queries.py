@@ -1,6 +1,6 @@
 """The report's query runner on DuckDB: the stand-in for Athena, over the same stored files.
 
-Implements earnest_aws.report_sources.QueryRunner. The gzip NDJSON objects sit in a folder
+Implements earnest.report.sources.QueryRunner. The gzip NDJSON objects sit in a folder
 laid out as in S3 (events/dt=…/hour=…/), read as a view named like the Glue table, with
 the Glue table's columns and types taken from template.yaml (written once, there). Used by
 the tests (tests/e2e/test_report_sql.py, tests/integration/test_report_sources.py) and by

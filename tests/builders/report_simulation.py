@@ -25,13 +25,9 @@ import numpy as np
 
 from earnest.report import build as report_build
 from earnest.report import cuped, stats
-from earnest.report.aggregation import (
-    DEFAULT_CAP_PERCENTILE,
-    ArmTotals,
-    ExperienceTotals,
-    Totals,
-    revenue_cap,
-)
+from earnest.report.aggregation import revenue_cap
+from earnest.report.totals import DEFAULT_CAP_PERCENTILE, ArmTotals, ExperienceTotals, Totals
+from earnest.report.window import Window
 from tests.builders.experiences import experience
 
 START = date(2026, 1, 1)  # any date: the report reads no clock
@@ -98,7 +94,7 @@ def _doc(scenario: Scenario) -> dict[str, Any]:
     )
 
 
-def first_night(window: report_build.Window, doc: dict[str, Any]) -> int:
+def first_night(window: Window, doc: dict[str, Any]) -> int:
     """The first night (0 = START) whose units the report of `window.day` analyses."""
     start = window.span(doc).start.date()
     return max((start - START).days, 0)
@@ -132,7 +128,7 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
         previous: dict[str, Any] | None = None
         found = false_call = flagged = chi2_flagged = False
         for night in range(scenario.nights):
-            window = report_build.Window(START + timedelta(days=night))
+            window = Window(START + timedelta(days=night))
             first = first_night(window, doc)
             n, x = in_span(n_cum[r], night, first), in_span(x_cum[r], night, first)
             e = in_span(e_cum[r], night, first)
@@ -235,7 +231,7 @@ def srm_after_changes(changes: Changes, runs: int, seed: int) -> tuple[int, int]
         for night, doc in enumerate(nightly):
             if night <= changes.pause_night:
                 continue
-            window = report_build.Window(START + timedelta(days=night))
+            window = Window(START + timedelta(days=night))
             first = first_night(window, doc)
             n, x = in_span(n_cum[r], night, first), in_span(x_cum[r], night, first)
             arms = {

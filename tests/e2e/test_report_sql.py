@@ -18,8 +18,11 @@ import pytest
 
 from earnest.report import build as report_build
 from earnest.report import sql as report_sql
-from earnest.report.aggregation import Aggregator, Attribution, Totals
-from earnest_aws.report_sources import Queried
+from earnest.report.aggregation import Aggregator
+from earnest.report.plan import tracked
+from earnest.report.sources import Queried
+from earnest.report.totals import Attribution, Totals
+from earnest.report.window import Window, days_before, spans
 from tests.builders.duckdb_queries import DuckDBQueries
 from tests.builders.experiences import experience
 from tests.builders.report_events import (
@@ -114,9 +117,9 @@ def late(record: dict[str, Any], days: int) -> dict[str, Any]:
 
 
 ERASED = {"erased-1"}
-WINDOW = report_build.Window(DAY, 28, late_days=3, early_seconds=300).reading(docs())
+WINDOW = Window(DAY, 28, late_days=3, early_seconds=300).reading(docs())
 # A window that starts inside the data, with two days before it read for CUPED's covariate.
-SHORT = report_build.Window(DAY, 3, late_days=3, early_seconds=300).reading(docs())
+SHORT = Window(DAY, 3, late_days=3, early_seconds=300).reading(docs())
 PRE_DAYS = 2
 
 
@@ -127,16 +130,16 @@ def events_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def python_totals(window: report_build.Window = WINDOW, pre_days: int = 0) -> Totals:
+def python_totals(window: Window = WINDOW, pre_days: int = 0) -> Totals:
     agg = Aggregator(
-        report_build.tracked(docs()),
+        tracked(docs()),
         erased=ERASED,
-        spans=report_build.spans(window, docs()),
+        spans=spans(window, docs()),
         program_span=window.program_span().bounds(),
         pre_exposure_days=pre_days,
     )
     stored = objects(records())
-    before = report_build.days_before(window.start, pre_days)
+    before = days_before(window.start, pre_days)
     for day in [*before, *window.days()]:
         agg.partition(day.isoformat(), pre_exposure=day < window.start)
         for key, data in stored.items():
@@ -145,7 +148,7 @@ def python_totals(window: report_build.Window = WINDOW, pre_days: int = 0) -> To
     return agg.totals()
 
 
-def sql_totals(root: Path, window: report_build.Window = WINDOW, pre_days: int = 0) -> Totals:
+def sql_totals(root: Path, window: Window = WINDOW, pre_days: int = 0) -> Totals:
     source = Queried(DuckDBQueries(root), "earnest_events")
     return source.totals(window, docs(), ERASED, 7, pre_days)
 
@@ -188,7 +191,7 @@ def rounded(totals: Totals) -> Totals:
 
 @pytest.mark.parametrize(("window", "pre_days"), [(WINDOW, 0), (SHORT, PRE_DAYS)])
 def test_the_sql_gives_the_same_per_arm_numbers_as_the_python_path(
-    events_root: Path, window: report_build.Window, pre_days: int
+    events_root: Path, window: Window, pre_days: int
 ) -> None:
     py = rounded(python_totals(window, pre_days))
     sql = rounded(sql_totals(events_root, window, pre_days))

@@ -16,12 +16,13 @@ import pytest
 from botocore.stub import Stubber
 
 from earnest.errors import Unavailable
-from earnest.report import build as report_build
 from earnest.report import sql as report_sql
+from earnest.report.plan import tracked
+from earnest.report.sources import Queried
+from earnest.report.window import Window
 from earnest_aws.athena import AthenaQueries, AthenaSettings
 from earnest_aws.clients import client
-from earnest_aws.nightly_report import ReportOptions, ReportStores
-from earnest_aws.report_sources import Queried
+from earnest_aws.nightly_report import ReportOptions, stores_from_settings
 from earnest_aws.settings import ConfigError
 from tests.builders.athena_results import backend, queue, result_set
 from tests.builders.duckdb_queries import DuckDBQueries
@@ -32,7 +33,7 @@ from tests.builders.report_events import simulate, write_files
 pytest.importorskip("duckdb")
 
 DAY = date(2026, 11, 20)
-WINDOW = report_build.Window(DAY, 28)
+WINDOW = Window(DAY, 28)
 SETTINGS = AthenaSettings(
     workgroup="earnest-report-test",
     database="earnest_test",
@@ -46,7 +47,7 @@ DOC = experience(
     holdout=0.5,
     variants=[{"id": "b", "weight": 1, "content": {}}],
 )
-TRACKED = report_build.tracked([DOC])
+TRACKED = tracked([DOC])
 
 
 class Clock:
@@ -235,13 +236,13 @@ def test_report_aggregation_athena_runs_the_report_in_the_configured_workgroup(a
         "REPORT_ATHENA_OUTPUT": "s3://earnest-data/athena-results/",
         "REPORT_ATHENA_TIMEOUT_SECONDS": "780",
     }
-    source = ReportStores.from_settings(aws, ReportOptions.from_env(env)).source
+    source = stores_from_settings(aws, ReportOptions.from_env(env)).source
     assert isinstance(source, Queried) and isinstance(source.runner, AthenaQueries)
     assert source.events_table == "earnest_prod.events"
     assert source.runner.settings == AthenaSettings(
         "earnest-report-prod", "earnest_prod", "events", "s3://earnest-data/athena-results/", 780
     )
-    assert not isinstance(ReportStores.from_settings(aws).source, Queried)  # python: the default
+    assert not isinstance(stores_from_settings(aws).source, Queried)  # python: the default
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,12 @@ import orjson
 import pytest
 
 from earnest.decide.engine import Engine
-from earnest.report import build as report_build
+from earnest.report.nightly import report_date
+from earnest.report.sources import Streamed
+from earnest.report.window import Window
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import ReportOptions, report_date, run
-from earnest_aws.report_sources import Streamed
+from earnest_aws.nightly_report import ReportOptions, run
 from earnest_aws.reports_store import ReportsStore
 from tests.builders.experiences import allocated, one_variant, two_variants
 from tests.builders.report_events import at, conversion, exposure, iso, put_s3, simulate
@@ -416,7 +417,7 @@ def test_the_days_before_the_window_give_cupeds_covariate_and_nothing_else(
     b = by_id(report, "winner")["arms"][1]
     assert (b["conversions"], b["revenue"]) == (1, 30.0)
     totals = Streamed(ReportsStore(settings.events_bucket)).totals(
-        report_build.Window(DAY, 3), [WINNER], set(), 7, pre_exposure_days=5
+        Window(DAY, 3), [WINNER], set(), 7, pre_exposure_days=5
     )
     pre = totals.experiences["winner"].arms["b"].pre_exposure
     assert pre is not None and (pre.conversions, pre.conversions_both) == (1, 0)

@@ -39,6 +39,9 @@ RETIRED = "retired"
 ACTIVE_STATUSES = frozenset({LIVE, PAUSED})
 OPERATOR = "operator"  # the rule of a pause or retirement a person made by hand
 ALLOCATION = "allocation"  # the operational state's key for the current allocation
+# Audit entry kinds: a change of the authored file, or of operational state.
+AUTHORED = "authored"
+OPERATIONAL = "operational"
 
 Ops = dict[str, Any]
 

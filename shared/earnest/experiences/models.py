@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from earnest.report.aggregation import DEFAULT_CAP_PERCENTILE
 from earnest.report.stats import GUARDRAIL_MARGIN
+from earnest.report.totals import DEFAULT_CAP_PERCENTILE
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 # A named person: an email address (checked by shape; no extra dependency for it).

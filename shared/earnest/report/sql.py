@@ -20,7 +20,7 @@ from string import Template
 from typing import Any
 
 from earnest.decide.engine import GLOBAL_HOLDOUT
-from earnest.report.aggregation import (
+from earnest.report.totals import (
     DEFAULT_CAP_PERCENTILE,
     PROGRAM_ARM,
     ArmKey,

@@ -11,16 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from earnest.report import build as report_build
-from earnest.report.aggregation import (
-    GLOBAL_HOLDOUT,
-    PROGRAM_ARM,
-    Aggregator,
-    ArmTotals,
-    Attribution,
-    format_ms,
-    revenue_cap,
-    to_ms,
-)
+from earnest.report.aggregation import GLOBAL_HOLDOUT, Aggregator, format_ms, revenue_cap, to_ms
+from earnest.report.totals import PROGRAM_ARM, ArmTotals, Attribution
+from earnest.report.window import Window, spans
 from tests.builders.experiences import experience
 from tests.builders.report_events import at, conversion, exposure
 
@@ -237,7 +230,7 @@ def test_two_conversions_of_1e308_do_not_stop_the_report() -> None:
     assert arms(agg)["b"].conversions == 0
     # And the report is built from them
     report = report_build.build(
-        report_build.Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05
+        Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05
     )
     assert report["events"]["malformed_dropped"] == 2
 
@@ -287,9 +280,7 @@ def test_no_stored_record_stops_the_report(records: list[dict]) -> None:
     agg = aggregate([*good, *records])
     # Then the report is built, and every record read is counted once as used or dropped
     totals = agg.totals()
-    report_build.build(
-        report_build.Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05
-    )
+    report_build.build(Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05)
     c = agg.counters
     assert c["records"] == 2 + len(records)
     used = c["exposures"] + c["conversions"]
@@ -302,7 +293,7 @@ def test_no_stored_record_stops_the_report(records: list[dict]) -> None:
 def test_an_experience_counts_only_units_first_exposed_since_its_allocation_started() -> None:
     # Given hero's allocation restarted at noon (a variant paused), the program's lookback
     # covering the whole day, and units exposed before and after it
-    window = report_build.Window(DAY, 28)
+    window = Window(DAY, 28)
     doc = experience(id="hero", allocation_started_at="2026-11-20T12:00:00.000Z")
     records = [
         exposure("before", "hero", "a", "personalized", at(DAY, 9)),
@@ -312,7 +303,7 @@ def test_an_experience_counts_only_units_first_exposed_since_its_allocation_star
     ]
     agg = aggregate(
         records,
-        spans=report_build.spans(window, [doc]),
+        spans=spans(window, [doc]),
         program_span=window.program_span().bounds(),
     )
     totals = agg.totals()
@@ -326,7 +317,7 @@ def test_an_experience_counts_only_units_first_exposed_since_its_allocation_star
 
 
 def test_events_stamped_after_the_reported_day_do_not_count_whatever_their_partition() -> None:
-    window = report_build.Window(DAY, 28)
+    window = Window(DAY, 28)
     records = [
         exposure("u1", "hero", "a", "personalized", at(DAY, 23)),
         conversion("u1", at(DAY + timedelta(days=1), 1), 10.0),  # the next day: not yet

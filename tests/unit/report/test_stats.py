@@ -15,19 +15,17 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
+from earnest.report.srm import chi2_sf, srm, srm_sequential_p
 from earnest.report.stats import (
     METRICS,
     VERDICTS,
     Arm,
     Lift,
     benjamini_hochberg,
-    chi2_sf,
     compare,
     holm,
     sequential_boundary,
     sequential_rho,
-    srm,
-    srm_sequential_p,
     verdict,
 )
 

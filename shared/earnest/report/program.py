@@ -1,0 +1,89 @@
+"""The program: every experience together against the global holdout, coverage and FDR.
+
+Owns the report's `program` section (docs/report.md, "Program", "Coverage") and the
+Benjamini-Hochberg adjustment across the program's variants (REPORT_FDR).
+
+Pure: stdlib only (and the core). It must not import boto3, pydantic or `earnest_aws`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from earnest.decide.engine import GLOBAL_HOLDOUT, REASONS
+from earnest.report import stats
+from earnest.report.arms import EMPTY, arm_numbers, arm_of
+from earnest.report.guardrails import VariantResult
+from earnest.report.lifts import judged_lift, lift_dict
+from earnest.report.srm import srm_check_program
+from earnest.report.totals import DEFAULT_CAP_PERCENTILE, PROGRAM_ARM, Totals
+
+PROGRAM_MIN_UNITS = 1000
+
+
+def coverage_section(coverage: Mapping[str, int]) -> dict[str, Any]:
+    total = sum(coverage.values())
+    order = [r for r in REASONS if r in coverage] + sorted(set(coverage) - set(REASONS))
+    return {
+        "exposures": total,
+        "reasons": [
+            {"reason": r, "exposures": coverage[r], "share": coverage[r] / total if total else 0.0}
+            for r in order
+        ],
+    }
+
+
+def program_section(totals: Totals, global_holdout: float, attribution_days: int) -> dict[str, Any]:
+    held = totals.program.get(GLOBAL_HOLDOUT, EMPTY)
+    treated = totals.program.get(PROGRAM_ARM, EMPTY)
+    lifts = {m: stats.compare(arm_of(held), arm_of(treated), m) for m in stats.METRICS}
+    srm = (
+        srm_check_program(global_holdout, held.units, treated.units)
+        if 0 < global_holdout < 1
+        else None
+    )
+    enough = stats.enough_data(arm_of(held), arm_of(treated), PROGRAM_MIN_UNITS)
+    flagged = bool(srm and srm["flagged"])
+    return {
+        "global_holdout_share": global_holdout,
+        "attribution_window_days": attribution_days,
+        "revenue_cap": {"percentile": DEFAULT_CAP_PERCENTILE, "value": totals.program_revenue_cap},
+        "min_units_per_arm": PROGRAM_MIN_UNITS,
+        "arms": [
+            {"arm": GLOBAL_HOLDOUT, **arm_numbers(held)},
+            {"arm": PROGRAM_ARM, **arm_numbers(treated)},
+        ],
+        "srm": srm,
+        "lift": {m: lift_dict(lift) for m, lift in lifts.items()},
+        "verdicts": {
+            m: stats.verdict(lift, enough_units=enough, srm_flagged=flagged)
+            for m, lift in lifts.items()
+        },
+    }
+
+
+def program_fdr(
+    experiences: Sequence[dict[str, Any]], results: Sequence[VariantResult], *, applied: bool
+) -> list[VariantResult]:
+    """Benjamini-Hochberg across the program's variants on their primary metric.
+
+    Every variant gets `sequential_p_value_bh`; when `applied`, a verdict whose adjusted
+    p-value is not below alpha becomes `inconclusive` (in the report and for the
+    guardrails alike).
+    """
+    entries = [(e, v) for e in experiences for v in e["variants"]]
+    adjusted = stats.benjamini_hochberg(
+        [judged_lift(v, e["metric"])["sequential_p_value"] for e, v in entries]
+    )
+    out = list(results)
+    for i, ((e, v), p) in enumerate(zip(entries, adjusted, strict=True)):
+        lift = judged_lift(v, e["metric"])
+        lift["sequential_p_value_bh"] = p
+        called = v["verdict"] in ("beats_default", "loses_to_default")
+        if applied and called and p >= stats.DEFAULT_ALPHA:
+            v["verdict"] = "inconclusive"
+            evidence = {**out[i].evidence, "verdict": "inconclusive"}
+            out[i] = replace(out[i], verdict="inconclusive", evidence=evidence)
+    return out

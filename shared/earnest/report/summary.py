@@ -1,0 +1,74 @@
+"""The report's plain words: what to do, one sentence per variant, for a person.
+
+Owns `summary.in_words` (docs/report.md, "report.json").
+
+Pure: stdlib only (and the core). It must not import boto3, pydantic or `earnest_aws`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from earnest.report import guardrails
+from earnest.report.lifts import judged_lift
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f} %"
+
+
+def _diff(metric: str, value: float | None) -> str:
+    if value is None:
+        return "unbounded"
+    return f"{value * 100:+.2f} points" if metric == "conversion_rate" else f"{value:+.2f} per unit"
+
+
+def _because(rule: str, harmed: Sequence[str]) -> str:
+    why = guardrails.PAUSED_BECAUSE.get(rule, rule)
+    return f"{why}: {', '.join(harmed)}" if rule == guardrails.GUARDRAIL_HARM else why
+
+
+def in_words(
+    day: date, experiences: Sequence[Mapping[str, Any]], actions: Sequence[guardrails.Action]
+) -> list[str]:
+    """What to do, one plain sentence per variant (and per retirement), for a person."""
+    acted = {(a.experience, a.variant): a for a in actions}
+    out: list[str] = []
+    for exp in experiences:
+        exp_id = exp["id"]
+        if (retired := acted.get((exp_id, None))) and retired.action == guardrails.RETIRE:
+            out.append(f"{exp_id} was retired on {day.isoformat()} because {retired.reason}.")
+            continue
+        for v in exp["variants"]:
+            vid, verdict = v["variant"], v["verdict"]
+            lift = judged_lift(v, exp["metric"])
+            seen = (
+                f"{_pct(lift['relative'])}; always-valid interval of the difference "
+                f"{_diff(exp['metric'], lift['sequential_low'])} to "
+                f"{_diff(exp['metric'], lift['sequential_high'])}"
+            )
+            pause = acted.get((exp_id, vid))
+            if v["paused"]:
+                continue  # paused before tonight: nothing to do
+            if pause is not None:
+                out.append(
+                    f"{exp_id}: {vid} was paused on {day.isoformat()} because it "
+                    + _because(pause.rule, v["guardrail_harm"])
+                    + f" ({seen})."
+                )
+            elif verdict is None:
+                out.append(f"{exp_id}: fix assignment or logging (sample ratio mismatch).")
+            elif verdict == "beats_default":
+                out.append(f"{exp_id}: keep {vid}, it beats the default ({seen}).")
+            elif verdict == "needs_more_data":
+                out.append(f"{exp_id}: {vid} needs more data before any verdict.")
+            else:
+                days = (exp.get("at_current_traffic") or {}).get("days_to_detect")
+                when = f"about {days} days in all" if days else "longer than two years"
+                out.append(
+                    f"{exp_id}: {vid} shows no measurable difference yet ({seen}); finding "
+                    f"the plan's effect takes {when} at current traffic."
+                )
+    return out
