@@ -1,6 +1,7 @@
 """Faults injected at the AWS client layer: botocore hooks on a real client (moto behind it)
 that fail like a hung or dropped connection (`Hung`: before the request is sent; `Lost`:
-after the service acted, its answer lost), and count the attempts."""
+after the service acted, its answer lost) or a throttled table (`Throttled`: DynamoDB's own
+answer to a transaction it throttled), and count the attempts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 
@@ -47,6 +49,37 @@ class Lost:
         self.calls += 1
         if self.calls <= self.failures:
             raise ReadTimeoutError(endpoint_url=getattr(http_response, "url", ""))
+
+
+class Throttled:
+    """The first `failures` transactions (`TransactWriteItems`) never reach the table: each
+    is answered as DynamoDB answers one it throttled (TransactionCanceledException with a
+    ThrottlingError reason, HTTP 400, which botocore does not retry), until `heal`."""
+
+    def __init__(self, aws_client: Any, failures: int = 10**9) -> None:
+        self.attempts = 0
+        self.failures = failures
+        self.event = "before-call.dynamodb.TransactWriteItems"  # before anything is sent
+        self.client = aws_client
+        aws_client.meta.events.register(self.event, self._call)
+
+    def _call(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        self.attempts += 1
+        if self.attempts > self.failures:
+            return None
+        message = "Transaction cancelled, please refer cancellation reasons for specific reasons"
+        parsed = {
+            "Error": {"Code": "TransactionCanceledException", "Message": message},
+            "CancellationReasons": [
+                {"Code": "ThrottlingError", "Message": "Throughput exceeds the limit"},
+                {"Code": "None"},
+            ],
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return AWSResponse("https://dynamodb", 400, {}, None), parsed
+
+    def heal(self) -> None:
+        self.client.meta.events.unregister(self.event, self._call)
 
 
 @contextmanager

@@ -11,14 +11,16 @@ import orjson
 import pytest
 
 from earnest.decide.engine import Engine
+from earnest.errors import Unavailable
 from earnest.report.nightly import report_date
 from earnest.report.sources import Streamed
 from earnest.report.window import Window
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import ReportOptions, run
+from earnest_aws.nightly_report import WRITE_MARGIN_SECONDS, ReportOptions, run
 from earnest_aws.reports_store import ReportsStore
 from tests.builders.experiences import allocated, one_variant, two_variants
+from tests.builders.faults import Throttled
 from tests.builders.report_events import at, conversion, exposure, iso, put_s3, simulate
 
 DAY = date(2026, 11, 20)
@@ -135,6 +137,61 @@ def test_a_run_that_crashed_after_acting_gives_the_same_report_when_run_again(
     again = run(DAY, settings)
     assert again.files["report.json"] == crashed.files["report.json"]
     assert again.applied == []
+
+
+def guardrail_status(report: dict[str, Any]) -> dict[str, str]:
+    return {f"{a['experience']}/{a['variant']}": a["status"] for a in report["guardrails"]}
+
+
+def test_a_throttled_guardrail_write_is_retried_until_it_is_applied(settings: Any) -> None:
+    # Given a loser to pause, and a table that throttles the first two writes
+    store = push(settings, WINNER, MIXED)
+    upload(settings, events([WINNER, MIXED], 12_000))
+    throttled = Throttled(client("dynamodb"), failures=2)
+    # When the report runs
+    result = run(DAY, settings, remaining_seconds=WRITE_MARGIN_SECONDS + 30)
+    # Then the third attempt wrote the pause, once, and the report says it is applied
+    assert throttled.attempts == 3
+    assert [a["experience"] for a in result.applied] == ["mixed"] and result.pending == []
+    assert guardrail_status(result.report) == {"mixed/b": "applied"}
+    stored = store.get("mixed")
+    assert stored is not None
+    assert next(v for v in stored.effective["variants"] if v["id"] == "b")["paused"] is True
+    assert len([e for e in store.audit("mixed") if e["actor"] == "nightly-report"]) == 1
+
+
+def test_a_guardrail_still_throttled_at_the_deadline_fails_the_run_and_is_applied_once_on_rerun(
+    settings: Any,
+) -> None:
+    # Given a loser to pause, and a table that throttles every write
+    store = push(settings, WINNER, MIXED)
+    upload(settings, events([WINNER, MIXED], 12_000))
+    throttled = Throttled(client("dynamodb"))
+    # When the run has two seconds left for its guardrails
+    with pytest.raises(Unavailable, match="mixed"):
+        run(DAY, settings, remaining_seconds=WRITE_MARGIN_SECONDS + 2)
+    # Then it retried with backoff and failed loudly (Lambda retries it, then the DLQ alarms),
+    # the report it wrote says the pause is pending, and b is still served
+    assert throttled.attempts > 2
+    written = orjson.loads(s3_bytes(settings, "reports/dt=2026-11-20/report.json"))
+    assert guardrail_status(written) == {"mixed/b": "pending"}
+    assert any("b is to be paused" in s and "pending" in s for s in written["summary"]["in_words"])
+    assert "pending" in s3_bytes(settings, "reports/dt=2026-11-20/index.html").decode()
+    assert (
+        "b"
+        in next(
+            e for e in Engine(store.load_rules().experiences).experiences if e.id == "mixed"
+        ).variant_ids
+    )
+    assert [e for e in store.audit("mixed") if e["actor"] == "nightly-report"] == []
+    # When the table recovers and the run is retried
+    throttled.heal()
+    again = run(DAY, settings)
+    # Then the pause is applied once, and the report says so
+    assert [a["experience"] for a in again.applied] == ["mixed"]
+    assert guardrail_status(again.report) == {"mixed/b": "applied"}
+    assert len([e for e in store.audit("mixed") if e["actor"] == "nightly-report"]) == 1
+    assert run(DAY, settings).files == again.files  # and a third run changes nothing
 
 
 def test_every_variant_losing_pauses_the_experience(settings: Any) -> None:

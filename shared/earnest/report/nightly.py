@@ -36,6 +36,7 @@ from earnest.report.build import APPLIED, assemble
 from earnest.report.guardrails import Action
 from earnest.report.plan import DEFAULT_ATTRIBUTION_DAYS
 from earnest.report.sources import Source
+from earnest.report.summary import in_words
 from earnest.report.window import DEFAULT_LOOKBACK_DAYS, Window
 from earnest.timefmt import format_time
 
@@ -335,6 +336,11 @@ def run(
         for listed in report["guardrails"]:
             if listed["experience"] in in_place:
                 listed["status"] = APPLIED
+        if outcome.pending:
+            pending = {e["experience"] for e in outcome.pending}
+            report["summary"]["in_words"] = in_words(
+                day, report["experiences"], built.actions, pending
+            )
     result.files = report_render.render(report)
     if options.write:
         result.keys = stores.reports.write(day, result.files)

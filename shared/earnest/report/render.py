@@ -281,12 +281,14 @@ def _actions_table(actions: Sequence[Mapping[str, Any]]) -> str:
         f"<tr class='action' data-action='{escape(a['action'])}'>"
         f"<td>{escape(a['experience'])}</td><td class='text'>{escape(a['variant'] or '—')}</td>"
         f"<td class='text'><b>{escape(a['action'].replace('_', ' '))}</b></td>"
-        f"<td class='text'>{escape(a['rule'])}</td><td class='text'>{escape(a['reason'])}</td></tr>"
+        f"<td class='text'>{escape(a['rule'])}</td><td class='text'>{escape(a['reason'])}</td>"
+        f"<td class='text status'>{escape(a['status'])}</td></tr>"
         for a in actions
     )
     return (
         "<table class='actions'><tr><th class='text'>experience</th><th class='text'>variant</th>"
-        "<th class='text'>action</th><th class='text'>rule</th><th class='text'>why</th></tr>"
+        "<th class='text'>action</th><th class='text'>rule</th><th class='text'>why</th>"
+        "<th class='text'>status</th></tr>"
         f"{rows}</table>"
     )
 

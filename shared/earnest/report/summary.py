@@ -7,12 +7,15 @@ Pure: stdlib only (and the core). It must not import boto3, pydantic or `earnest
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from earnest.report import guardrails
 from earnest.report.lifts import judged_lift
+
+# What a sentence about an action the run could not apply adds (docs/report.md, "Guardrails").
+PENDING_NOTE = "; not applied yet (pending): the run failed and is retried."
 
 
 def _pct(value: float | None) -> str:
@@ -31,15 +34,26 @@ def _because(rule: str, harmed: Sequence[str]) -> str:
 
 
 def in_words(
-    day: date, experiences: Sequence[Mapping[str, Any]], actions: Sequence[guardrails.Action]
+    day: date,
+    experiences: Sequence[Mapping[str, Any]],
+    actions: Sequence[guardrails.Action],
+    pending: Collection[str] = (),
 ) -> list[str]:
-    """What to do, one plain sentence per variant (and per retirement), for a person."""
+    """What to do, one plain sentence per variant (and per retirement), for a person.
+
+    `pending`: experiences whose actions the run could not apply (they are said to be due,
+    not done).
+    """
     acted = {(a.experience, a.variant): a for a in actions}
     out: list[str] = []
     for exp in experiences:
         exp_id = exp["id"]
+        done = "is to be" if exp_id in pending else "was"
         if (retired := acted.get((exp_id, None))) and retired.action == guardrails.RETIRE:
-            out.append(f"{exp_id} was retired on {day.isoformat()} because {retired.reason}.")
+            out.append(
+                f"{exp_id} {done} retired on {day.isoformat()} because {retired.reason}"
+                + (PENDING_NOTE if exp_id in pending else ".")
+            )
             continue
         for v in exp["variants"]:
             vid, verdict = v["variant"], v["verdict"]
@@ -54,9 +68,10 @@ def in_words(
                 continue  # paused before tonight: nothing to do
             if pause is not None:
                 out.append(
-                    f"{exp_id}: {vid} was paused on {day.isoformat()} because it "
+                    f"{exp_id}: {vid} {done} paused on {day.isoformat()} because it "
                     + _because(pause.rule, v["guardrail_harm"])
-                    + f" ({seen})."
+                    + f" ({seen})"
+                    + (PENDING_NOTE if exp_id in pending else ".")
                 )
             elif verdict is None:
                 out.append(f"{exp_id}: fix assignment or logging (sample ratio mismatch).")
