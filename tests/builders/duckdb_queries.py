@@ -9,7 +9,7 @@ bench/bench_report_sql.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ class DuckDBQueries:
         self.table = table
         self.threads = threads
 
-    def rows(self, query: str) -> Iterable[Sequence[Any]]:
+    def rows(self, query: str) -> Iterable[dict[str, Any]]:
         import duckdb  # a dev dependency only: imported where a test or the bench runs it
 
         columns = "{" + ", ".join(f"{k}: '{v}'" for k, v in glue_columns().items()) + "}"
@@ -44,6 +44,8 @@ class DuckDBQueries:
                 f"'{self.root}/events/*/*/*.ndjson.gz', format = 'newline_delimited', "
                 f"hive_partitioning = true, hive_types_autocast = false, columns = {columns})"
             )
-            return con.execute(query).fetchall()
+            result = con.execute(query)
+            names = [column[0] for column in result.description]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
         finally:
             con.close()

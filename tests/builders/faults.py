@@ -51,6 +51,21 @@ class Lost:
             raise ReadTimeoutError(endpoint_url=getattr(http_response, "url", ""))
 
 
+class Clock:
+    """A clock that moves only when the code under test sleeps: backoff checked without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 class Throttled:
     """The first `failures` transactions (`TransactWriteItems`) never reach the table: each
     is answered as DynamoDB answers one it throttled (TransactionCanceledException with a

@@ -19,6 +19,7 @@ import pytest
 from earnest.report import build as report_build
 from earnest.report import sql as report_sql
 from earnest.report.aggregation import Aggregator
+from earnest.report.cuped import Covariate
 from earnest.report.plan import tracked
 from earnest.report.sources import Queried
 from earnest.report.totals import Attribution, Totals
@@ -160,20 +161,12 @@ def rounded(totals: Totals) -> Totals:
         return value if value is None else float(f"{value:.9g}")
 
     def arm(a: Any) -> Any:
-        pre = a.pre_exposure and dataclasses.replace(
-            a.pre_exposure,
-            revenue=near(a.pre_exposure.revenue),
-            revenue_sq=near(a.pre_exposure.revenue_sq),
-            revenue_product=near(a.pre_exposure.revenue_product),
-        )
-        return dataclasses.replace(
-            a,
-            revenue=near(a.revenue),
-            revenue_sq=near(a.revenue_sq),
-            revenue_capped=near(a.revenue_capped),
-            revenue_capped_sq=near(a.revenue_capped_sq),
-            pre_exposure=pre,
-        )
+        pre = a.pre_exposure and {
+            m: Covariate(near(c.total), near(c.total_sq), near(c.product))
+            for m, c in a.pre_exposure.items()
+        }
+        sums = {m: (near(total), near(total_sq)) for m, (total, total_sq) in a.sums.items()}
+        return dataclasses.replace(a, sums=sums, pre_exposure=pre)
 
     return Totals(
         {
@@ -207,10 +200,11 @@ def test_both_paths_cap_revenue_read_the_covariate_and_count_named_events(
     mixed, signup = sql.experiences["mixed"], sql.experiences["signup"]
     holdout = mixed.arms[None]
     # Revenue is capped at the plan's 90th percentile: the capped sum is below the raw one
-    assert mixed.revenue_cap is not None and holdout.revenue_capped is not None
-    assert holdout.revenue_capped < holdout.revenue
+    assert mixed.revenue_cap is not None
+    assert holdout.total("revenue_per_unit_capped") < holdout.total("revenue_per_unit")
     # The units' conversions in the two days before their first exposure were read
-    assert holdout.pre_exposure is not None and holdout.pre_exposure.conversions > 0
+    assert holdout.pre_exposure is not None
+    assert holdout.pre_exposure["conversion_rate"].total > 0
     # And the guardrail's named event is counted per arm (complaints: nobody had one)
     assert signup.arms["b"].events["unsubscribe"] > 0
     assert "complaint" not in signup.arms["b"].events

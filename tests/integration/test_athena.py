@@ -27,7 +27,7 @@ from earnest_aws.settings import ConfigError
 from tests.builders.athena_results import backend, queue, result_set
 from tests.builders.duckdb_queries import DuckDBQueries
 from tests.builders.experiences import experience
-from tests.builders.faults import Hung
+from tests.builders.faults import Clock, Hung
 from tests.builders.report_events import simulate, write_files
 
 pytest.importorskip("duckdb")
@@ -48,21 +48,6 @@ DOC = experience(
     variants=[{"id": "b", "weight": 1, "content": {}}],
 )
 TRACKED = tracked([DOC])
-
-
-class Clock:
-    """A clock that moves only when the adapter sleeps: backoff checked without waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -217,7 +202,9 @@ def test_every_page_of_results_is_read_and_only_the_first_carries_the_header(aws
         )
         rows = list(AthenaQueries(AthenaSettings("wg", "db"), athena).rows("SELECT 1"))
         stub.assert_no_pending_responses()
-    assert rows == [[0, None], [1, None], [2, "b"], [3, "b"]]
+    assert rows == [{"n": 0, "arm": None}, {"n": 1, "arm": None}] + [
+        {"n": n, "arm": "b"} for n in (2, 3)
+    ]
 
 
 def test_a_query_past_athenas_size_limit_is_refused_before_anything_runs(athena: Any) -> None:

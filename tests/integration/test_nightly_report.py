@@ -12,15 +12,17 @@ import pytest
 
 from earnest.decide.engine import Engine
 from earnest.errors import Unavailable
+from earnest.report import nightly
+from earnest.report.cuped import Covariate
 from earnest.report.nightly import report_date
 from earnest.report.sources import Streamed
 from earnest.report.window import Window
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import WRITE_MARGIN_SECONDS, ReportOptions, run
+from earnest_aws.nightly_report import ReportOptions, run, stores_from_settings
 from earnest_aws.reports_store import ReportsStore
 from tests.builders.experiences import allocated, one_variant, two_variants
-from tests.builders.faults import Throttled
+from tests.builders.faults import Clock, Throttled
 from tests.builders.report_events import at, conversion, exposure, iso, put_s3, simulate
 
 DAY = date(2026, 11, 20)
@@ -148,10 +150,20 @@ def test_a_throttled_guardrail_write_is_retried_until_it_is_applied(settings: An
     store = push(settings, WINNER, MIXED)
     upload(settings, events([WINNER, MIXED], 12_000))
     throttled = Throttled(client("dynamodb"), failures=2)
-    # When the report runs
-    result = run(DAY, settings, remaining_seconds=WRITE_MARGIN_SECONDS + 30)
-    # Then the third attempt wrote the pause, once, and the report says it is applied
-    assert throttled.attempts == 3
+    # When the report runs, with time to retry
+    clock = Clock()
+    result = nightly.run(
+        DAY,
+        stores_from_settings(settings),
+        ReportOptions(),
+        global_holdout=0.0,
+        deadline=30.0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    # Then the third attempt, after two growing waits, wrote the pause once, and the report
+    # says it is applied
+    assert throttled.attempts == 3 and clock.sleeps == [0.1, 0.2]
     assert [a["experience"] for a in result.applied] == ["mixed"] and result.pending == []
     assert guardrail_status(result.report) == {"mixed/b": "applied"}
     stored = store.get("mixed")
@@ -167,12 +179,22 @@ def test_a_guardrail_still_throttled_at_the_deadline_fails_the_run_and_is_applie
     store = push(settings, WINNER, MIXED)
     upload(settings, events([WINNER, MIXED], 12_000))
     throttled = Throttled(client("dynamodb"))
-    # When the run has two seconds left for its guardrails
+    # When the run has ten seconds left for its guardrails
+    clock = Clock()
     with pytest.raises(Unavailable, match="mixed"):
-        run(DAY, settings, remaining_seconds=WRITE_MARGIN_SECONDS + 2)
-    # Then it retried with backoff and failed loudly (Lambda retries it, then the DLQ alarms),
-    # the report it wrote says the pause is pending, and b is still served
-    assert throttled.attempts > 2
+        nightly.run(
+            DAY,
+            stores_from_settings(settings),
+            ReportOptions(),
+            global_holdout=0.0,
+            deadline=10.0,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    # Then it retried with backoff up to the deadline and failed loudly (Lambda retries it,
+    # then the DLQ alarms), the report it wrote says the pause is pending, b is still served
+    assert clock.sleeps[:4] == [0.1, 0.2, 0.4, 0.8] and max(clock.sleeps) <= 5.0
+    assert clock.now == 10.0 and throttled.attempts == len(clock.sleeps) + 1
     written = orjson.loads(s3_bytes(settings, "reports/dt=2026-11-20/report.json"))
     assert guardrail_status(written) == {"mixed/b": "pending"}
     assert any("b is to be paused" in s and "pending" in s for s in written["summary"]["in_words"])
@@ -477,4 +499,4 @@ def test_the_days_before_the_window_give_cupeds_covariate_and_nothing_else(
         Window(DAY, 3), [WINNER], set(), 7, pre_exposure_days=5
     )
     pre = totals.experiences["winner"].arms["b"].pre_exposure
-    assert pre is not None and (pre.conversions, pre.conversions_both) == (1, 0)
+    assert pre is not None and pre["conversion_rate"] == Covariate(1, 1, 0)  # before, not after

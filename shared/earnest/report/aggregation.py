@@ -29,6 +29,8 @@ import orjson
 
 from earnest.decide.engine import GLOBAL_HOLDOUT, HOLDOUT, PERSONALIZED
 from earnest.events.batch import CONVERSION, EXPOSURE
+from earnest.report.cuped import Covariate
+from earnest.report.metrics import METRICS, Outcome, cuped_names
 from earnest.report.totals import (
     DEFAULT_CAP_PERCENTILE,
     PROGRAM_ARM,
@@ -36,7 +38,6 @@ from earnest.report.totals import (
     ArmTotals,
     Attribution,
     ExperienceTotals,
-    PreExposure,
     Totals,
 )
 from earnest.timefmt import format_ms
@@ -143,33 +144,33 @@ class _Sums:
         return [y for y, _, converted, _ in self.outcomes if converted]
 
     def totals(self, exposures: int, cap: float | None, pre_exposure: bool) -> ArmTotals:
-        after = self.revenues()
-        capped = None if cap is None else [min(y, cap) for y in after]
+        """Per declared metric, the sums of the units' values (and CUPED's covariate sums)."""
+        after = [_outcome(converted, y, cap) for y, _, converted, _ in self.outcomes]
+        values = {m.name: [m.value(o) for o in after] for m in METRICS.values()}
+        covariates: dict[str, Covariate] | None = None
+        if pre_exposure:
+            before = [_outcome(was, x, cap) for _, x, _, was in self.outcomes]
+            covariates = {}
+            for name in cuped_names():
+                xs, ys = [METRICS[name].value(o) for o in before], values[name]
+                covariates[name] = Covariate(
+                    math.fsum(xs),
+                    math.fsum(x * x for x in xs),
+                    math.fsum(x * y for x, y in zip(xs, ys, strict=True)),
+                )
         return ArmTotals(
             units=self.units,
             exposures=exposures,
-            conversions=len(after),
-            revenue=math.fsum(after),
-            revenue_sq=math.fsum(r * r for r in after),
+            # fsum: exact, so the sums do not depend on the order objects were read in.
+            sums={name: (math.fsum(v), math.fsum(x * x for x in v)) for name, v in values.items()},
             units_in_several_arms=self.several,
-            revenue_capped=None if capped is None else math.fsum(capped),
-            revenue_capped_sq=None if capped is None else math.fsum(r * r for r in capped),
-            pre_exposure=self._pre_exposure(cap) if pre_exposure else None,
+            pre_exposure=covariates,
             events=dict(sorted(self.events.items())),
         )
 
-    def _pre_exposure(self, cap: float | None) -> PreExposure:
-        def capped(value: float) -> float:
-            return value if cap is None else min(value, cap)
 
-        pairs = [(capped(y), capped(x)) for y, x, _, before in self.outcomes if before]
-        return PreExposure(
-            conversions=len(pairs),
-            conversions_both=sum(1 for _, _, after, before in self.outcomes if after and before),
-            revenue=math.fsum(x for _, x in pairs),
-            revenue_sq=math.fsum(x * x for _, x in pairs),
-            revenue_product=math.fsum(x * y for y, x in pairs),
-        )
+def _outcome(converted: bool, revenue: float, cap: float | None) -> Outcome:
+    return Outcome(converted, revenue, revenue if cap is None else min(revenue, cap))
 
 
 def _arm_totals(

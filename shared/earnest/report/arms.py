@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from earnest.report import stats
+from earnest.report.metrics import METRICS
 from earnest.report.totals import ArmTotals
 
 HOLDOUT_ARM = "holdout"
@@ -19,29 +20,22 @@ EMPTY = ArmTotals()
 
 
 def arm_of(totals: ArmTotals) -> stats.Arm:
-    return stats.Arm(
-        totals.units,
-        totals.conversions,
-        totals.revenue,
-        totals.revenue_sq,
-        totals.revenue_capped,
-        totals.revenue_capped_sq,
-    )
+    return stats.Arm(totals.units, sums=totals.sums)
 
 
 def arm_numbers(totals: ArmTotals, events: Sequence[str] = ()) -> dict[str, Any]:
+    """Units, exposures, and per declared metric its total (a count for a binary one) and
+    its mean per unit."""
     arm = arm_of(totals)
     numbers: dict[str, Any] = {
         "units": totals.units,
         "exposures": totals.exposures,
-        "conversions": totals.conversions,
-        "conversion_rate": arm.conversion_rate,
-        "revenue": totals.revenue,
-        "revenue_per_unit": arm.revenue_per_unit,
-        "revenue_capped": arm.total("revenue_per_unit_capped"),
-        "revenue_per_unit_capped": arm.mean("revenue_per_unit_capped"),
         "units_in_several_arms": totals.units_in_several_arms,
     }
+    for m in METRICS.values():
+        total = arm.total(m.name)
+        numbers[m.total] = int(total) if m.binary else total
+        numbers[m.name] = arm.mean(m.name)
     if events:
         numbers["events"] = {
             name: {

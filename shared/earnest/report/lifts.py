@@ -16,7 +16,7 @@ from typing import Any
 
 from earnest.report import cuped, stats
 from earnest.report.arms import arm_of
-from earnest.report.totals import ArmTotals, PreExposure
+from earnest.report.totals import ArmTotals
 
 
 def num(value: float | None) -> float | None:
@@ -48,14 +48,10 @@ def lift_dict(lift: stats.Lift) -> dict[str, Any]:
     }
 
 
-def covariate(pre: PreExposure | None, metric: str) -> cuped.Covariate | None:
-    if pre is None:
-        return None
-    if metric == "conversion_rate":
-        return cuped.Covariate(pre.conversions, pre.conversions, pre.conversions_both)
-    if metric == "revenue_per_unit_capped":
-        return cuped.Covariate(pre.revenue, pre.revenue_sq, pre.revenue_product)
-    return None
+def covariate(pre: Mapping[str, cuped.Covariate] | None, metric: str) -> cuped.Covariate | None:
+    """The covariate of `metric` the aggregation read (None: no pre-exposure days, or a
+    metric CUPED does not adjust)."""
+    return None if pre is None else pre.get(metric)
 
 
 def adjusted_lift(

@@ -14,20 +14,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from earnest.experiences.lifecycle import ACTIVE_STATUSES
-from earnest.report import stats
+from earnest.report import metrics, stats
+from earnest.report.metrics import HIGHER_IS_BETTER
 from earnest.report.totals import DEFAULT_CAP_PERCENTILE, Attribution
 
 DEFAULT_ATTRIBUTION_DAYS = 7
 
 
 def metric_of(primary_metric: str) -> str:
-    """The stats metric a plan's primary metric is judged on (revenue: capped)."""
-    return "revenue_per_unit_capped" if primary_metric == "revenue" else "conversion_rate"
+    """The stats metric a plan's primary metric is judged on: the metric the plan names
+    (earnest.report.metrics: `conversion`, `revenue` for the capped revenue), else a named
+    event's conversion rate."""
+    declared = metrics.by_plan_name(primary_metric) or metrics.CONVERSION_RATE
+    return declared.name
 
 
-# A guardrail metric's direction (docs/experiences.md, "guardrail_metrics").
-HIGHER_IS_BETTER = "higher_is_better"
-LOWER_IS_BETTER = "lower_is_better"
 # The stats metric of a guardrail that names an event: the share of units with one.
 EVENT_RATE = "event_rate"
 
@@ -67,7 +68,7 @@ def guardrail_metrics_of(plan: Mapping[str, Any]) -> list[Guardrail]:
         out.append(
             Guardrail(
                 name,
-                metric_of(name) if name in ("revenue", "conversion") else EVENT_RATE,
+                metric_of(name) if metrics.by_plan_name(name) else EVENT_RATE,
                 str(spec.get("direction") or HIGHER_IS_BETTER),
                 float(spec.get("margin") or stats.GUARDRAIL_MARGIN),
             )

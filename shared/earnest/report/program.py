@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from earnest.decide.engine import GLOBAL_HOLDOUT, REASONS
-from earnest.report import stats
+from earnest.report import metrics, stats
 from earnest.report.arms import EMPTY, arm_numbers, arm_of
 from earnest.report.guardrails import VariantResult
 from earnest.report.lifts import judged_lift, lift_dict
@@ -38,7 +38,7 @@ def coverage_section(coverage: Mapping[str, int]) -> dict[str, Any]:
 def program_section(totals: Totals, global_holdout: float, attribution_days: int) -> dict[str, Any]:
     held = totals.program.get(GLOBAL_HOLDOUT, EMPTY)
     treated = totals.program.get(PROGRAM_ARM, EMPTY)
-    lifts = {m: stats.compare(arm_of(held), arm_of(treated), m) for m in stats.METRICS}
+    lifts = {m: stats.compare(arm_of(held), arm_of(treated), m) for m in metrics.names()}
     srm = (
         srm_check_program(global_holdout, held.units, treated.units)
         if 0 < global_holdout < 1

@@ -30,24 +30,8 @@ from earnest.report.charts import (
     trend_svg,
 )
 from earnest.report.lifts import judged_lift
+from earnest.report.metrics import BINARY, METRICS
 
-# Each arm's own numbers, as the report's `arms` entries name them.
-_ARM_COLUMNS = (
-    "arm",
-    "variant",
-    "in_config",
-    "paused",
-    "share",
-    "units",
-    "exposures",
-    "conversions",
-    "conversion_rate",
-    "revenue",
-    "revenue_per_unit",
-    "revenue_capped",
-    "revenue_per_unit_capped",
-    "units_in_several_arms",
-)
 # CSV column -> field of the variant's primary-metric lift.
 _LIFT_COLUMNS = {
     "lift_absolute": "absolute",
@@ -63,19 +47,39 @@ _LIFT_COLUMNS = {
     "sequential_high": "sequential_high",
     "sequential_p_value": "sequential_p_value",
 }
-CSV_COLUMNS = (
-    "date",
-    "experience",
-    "placement",
-    "status",
-    *_ARM_COLUMNS,
-    "metric",
-    *_LIFT_COLUMNS,
-    "verdict",
-    "srm_p_value",
-    "srm_flagged",
-    "action",
-)
+
+
+def arm_columns() -> tuple[str, ...]:
+    """Each arm's own numbers, as the report's `arms` entries name them: per declared
+    metric (earnest.report.metrics) its total and its mean per unit."""
+    per_metric = (c for m in METRICS.values() for c in (m.total, m.name))
+    return (
+        "arm",
+        "variant",
+        "in_config",
+        "paused",
+        "share",
+        "units",
+        "exposures",
+        *per_metric,
+        "units_in_several_arms",
+    )
+
+
+def csv_columns() -> tuple[str, ...]:
+    return (
+        "date",
+        "experience",
+        "placement",
+        "status",
+        *arm_columns(),
+        "metric",
+        *_LIFT_COLUMNS,
+        "verdict",
+        "srm_p_value",
+        "srm_flagged",
+        "action",
+    )
 
 
 def to_json(report: Mapping[str, Any]) -> bytes:
@@ -110,7 +114,7 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
                 "experience": exp["id"],
                 "placement": exp["placement"],
                 "status": exp["status"],
-                **{c: arm[c] for c in _ARM_COLUMNS},
+                **{c: arm[c] for c in arm_columns()},
                 "metric": metric,
                 **{c: lift.get(f) for c, f in _LIFT_COLUMNS.items()},
                 "verdict": variant["verdict"] if variant else None,
@@ -123,7 +127,7 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 def to_csv(report: Mapping[str, Any]) -> bytes:
     """One row per arm of every reported experience (holdout first), primary metric lift."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=csv_columns(), lineterminator="\n")
     writer.writeheader()
     for row in csv_rows(report):
         writer.writerow({k: _cell(v) for k, v in row.items()})
@@ -188,11 +192,32 @@ def _analysis_line(analysis: Mapping[str, Any] | None) -> str:
     return f"<p class='muted allocation'>{what} ({analysis.get('days', 0):g} days).</p>"
 
 
+_COUNT = "count"
+
+
+def _arm_metric_columns() -> list[tuple[str, str, str]]:
+    """The arms table's metric columns, (arm field, how it is shown, header): per declared
+    metric a rate with its count first (conversions, conversion rate), else money per unit."""
+    out: list[tuple[str, str, str]] = []
+    for m in METRICS.values():
+        if m.binary:
+            out.append((m.total, _COUNT, m.total.replace("_", " ")))
+        out.append((m.name, m.kind, m.label or m.name))
+    return out
+
+
+def _cell_text(value: Any, shown: str) -> str:
+    if shown == _COUNT:
+        return f"{value:,}"
+    return pct(value) if shown == BINARY else _money(value)
+
+
 def _arms_table(exp: Mapping[str, Any]) -> str:
+    shown = _arm_metric_columns()
     head = (
         "<tr><th class='text'>arm</th><th>configured share</th><th>units</th><th>exposures</th>"
-        "<th>conversions</th><th>conversion rate</th><th>revenue / unit</th>"
-        "<th>revenue / unit, capped</th><th>units in several arms</th></tr>"
+        + "".join(f"<th>{escape(label)}</th>" for _, _, label in shown)
+        + "<th>units in several arms</th></tr>"
     )
     body = []
     for arm in exp["arms"]:
@@ -201,10 +226,9 @@ def _arms_table(exp: Mapping[str, Any]) -> str:
             name += " (no longer configured)"
         body.append(
             f"<tr><td>{escape(name)}</td><td>{pct(arm['share'], 1)}</td><td>{arm['units']:,}</td>"
-            f"<td>{arm['exposures']:,}</td><td>{arm['conversions']:,}</td>"
-            f"<td>{pct(arm['conversion_rate'])}</td><td>{_money(arm['revenue_per_unit'])}</td>"
-            f"<td>{_money(arm['revenue_per_unit_capped'])}</td>"
-            f"<td>{arm['units_in_several_arms']:,}</td></tr>"
+            f"<td>{arm['exposures']:,}</td>"
+            + "".join(f"<td>{_cell_text(arm[key], kind)}</td>" for key, kind, _ in shown)
+            + f"<td>{arm['units_in_several_arms']:,}</td></tr>"
         )
     return f"<table class='arms'>{head}{''.join(body)}</table>"
 
@@ -232,7 +256,8 @@ def _lift_table(exp: Mapping[str, Any]) -> str:
 def _lift_row(
     v: Mapping[str, Any], metric: str, label: str, lift: Mapping[str, Any], *, primary: bool
 ) -> str:
-    fmt = _money if metric.startswith("revenue") else pct
+    declared = METRICS.get(metric)  # a guardrail's event rate is not declared: a rate
+    fmt = _money if declared is not None and not declared.binary else pct
     abs_ci = f"{fmt(lift['absolute_low'])} … {fmt(lift['absolute_high'])}"
     rel_ci = f"{signed_pct(lift['relative_low'])} … {signed_pct(lift['relative_high'])}"
     seq_ci = f"{fmt(lift['sequential_low'])} … {fmt(lift['sequential_high'])}"

@@ -57,8 +57,8 @@ class EventObjects(Protocol):
 
 
 class QueryRunner(Protocol):
-    def rows(self, query: str) -> Iterable[Sequence[Any]]:
-        """The result set of one query, row by row, columns in SELECT order."""
+    def rows(self, query: str) -> Iterable[Mapping[str, Any]]:
+        """The result set of one query, row by row, each by column name."""
         ...
 
 

@@ -16,13 +16,13 @@ callers aggregate events into `Arm`s and map verdicts to actions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
-# revenue_per_unit_capped: each unit's revenue capped at a per-experience percentile
-# (docs/statistics.md, "Revenue that survives outliers"); revenue verdicts read it.
-METRICS = ("conversion_rate", "revenue_per_unit", "revenue_per_unit_capped")
+from earnest.report import metrics
+from earnest.report.metrics import Sums
+
 VERDICTS = ("beats_default", "inconclusive", "loses_to_default", "needs_more_data")
 DEFAULT_ALPHA = 0.05
 # GrowthBook's default sequential tuning parameter: the total units (both arms) at which
@@ -43,53 +43,56 @@ _STANDARD_NORMAL = NormalDist()
 _INF = math.inf
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Arm:
     """Sufficient statistics of one arm, per unit (a unit is a bucketed visitor).
 
-    Per-unit sums rather than raw events, so a night's aggregation is a few numbers per
-    arm and any day's arm is the sum of the days before it.
+    Per declared metric (`earnest.report.metrics`), the sum over units of the unit's value
+    and of its square: a night's aggregation is a few numbers per arm and any day's arm is
+    the sum of the days before it. `Arm(units, conversions, revenue, revenue_sq,
+    revenue_capped, revenue_capped_sq)` writes the built-in metrics' sums out by hand
+    (`metrics.written_out`); `Arm(units, sums=...)` gives any declared metric's.
     """
 
     units: int
-    conversions: int  # units that converted at least once (binary per unit)
-    revenue: float = 0.0  # sum over units of each unit's revenue
-    revenue_sq: float = 0.0  # sum over units of (unit revenue)**2
-    # The same with each unit's revenue capped; None: no cap was computed (it equals the raw).
-    revenue_capped: float | None = None
-    revenue_capped_sq: float | None = None
+    sums: Mapping[str, Sums]
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        units: int,
+        conversions: int = 0,
+        revenue: float = 0.0,
+        revenue_sq: float = 0.0,
+        revenue_capped: float | None = None,
+        revenue_capped_sq: float | None = None,
+        *,
+        sums: Mapping[str, Sums] | None = None,
+    ) -> None:
+        written = metrics.written_out(
+            conversions, revenue, revenue_sq, revenue_capped, revenue_capped_sq
+        )
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "sums", dict(written if sums is None else sums))
         # Inconsistent sums mean a bug in the aggregation: fail loudly rather than
         # report a confident interval from an impossible variance.
-        if self.units < 0 or not 0 <= self.conversions <= self.units:
-            raise ValueError(
-                f"an arm needs 0 <= conversions <= units (got {self.conversions}/{self.units})"
-            )
-        if (self.revenue_capped is None) != (self.revenue_capped_sq is None):
-            raise ValueError("revenue_capped and revenue_capped_sq come together")
-        _check_sums(self.units, self.revenue, self.revenue_sq)
-        _check_sums(self.units, *self._sums("revenue_per_unit_capped"))
+        if units < 0:
+            raise ValueError(f"an arm needs units >= 0 (got {units})")
+        for name, (total, total_sq) in self.sums.items():
+            declared = metrics.metric(name)
+            if declared.binary and not 0 <= total <= units:
+                raise ValueError(
+                    f"an arm needs 0 <= {declared.total} <= units (got {total:g}/{units})"
+                )
+            _check_sums(units, total, total_sq)
 
     @property
-    def conversion_rate(self) -> float:
-        return self.conversions / self.units if self.units else 0.0
+    def conversions(self) -> int:
+        """Units that converted at least once (the small-counts gate reads them)."""
+        return int(self.total(metrics.CONVERSION_RATE.name))
 
-    @property
-    def revenue_per_unit(self) -> float:
-        return self.revenue / self.units if self.units else 0.0
-
-    def _sums(self, metric: str) -> tuple[float, float]:
-        """(sum, sum of squares) over units of `metric`'s per-unit value."""
-        if metric == "conversion_rate":
-            return float(self.conversions), float(self.conversions)
-        if metric == "revenue_per_unit":
-            return self.revenue, self.revenue_sq
-        if metric == "revenue_per_unit_capped":
-            if self.revenue_capped is None or self.revenue_capped_sq is None:
-                return self.revenue, self.revenue_sq
-            return self.revenue_capped, self.revenue_capped_sq
-        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+    def _sums(self, name: str) -> Sums:
+        """(sum, sum of squares) over units of the metric's per-unit value."""
+        return self.sums.get(metrics.metric(name).name, (0.0, 0.0))
 
     def total(self, metric: str) -> float:
         """The sum over units of `metric`'s per-unit value (converted: 0 or 1)."""
@@ -100,18 +103,18 @@ class Arm:
         total = self._sums(metric)[0]
         return total / self.units if self.units else 0.0
 
-    def variance(self, metric: str) -> float:
-        """Per-unit variance of `metric`: p(1-p) for a rate, the sample variance for revenue.
+    def variance(self, name: str) -> float:
+        """Per-unit variance of a metric: p(1-p) for a rate, the sample variance otherwise.
 
         p(1-p) is the textbook two-proportion (Wald) variance; revenue has no such
         closed form, so it comes from the sum of squares with n - 1 (Bessel). Fewer than
         two units give no estimate: NaN, which `compare` turns into an unbounded interval.
         """
-        total, total_sq = self._sums(metric)
+        total, total_sq = self._sums(name)
         if self.units < 2:
             return math.nan
-        if metric == "conversion_rate":
-            p = self.conversion_rate
+        if metrics.metric(name).binary:
+            p = self.mean(name)
             return p * (1.0 - p)
         return sample_variance(self.units, total, total_sq)
 

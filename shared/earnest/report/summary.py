@@ -13,6 +13,7 @@ from typing import Any
 
 from earnest.report import guardrails
 from earnest.report.lifts import judged_lift
+from earnest.report.metrics import METRICS
 
 # What a sentence about an action the run could not apply adds (docs/report.md, "Guardrails").
 PENDING_NOTE = "; not applied yet (pending): the run failed and is retried."
@@ -25,7 +26,13 @@ def _pct(value: float | None) -> str:
 def _diff(metric: str, value: float | None) -> str:
     if value is None:
         return "unbounded"
-    return f"{value * 100:+.2f} points" if metric == "conversion_rate" else f"{value:+.2f} per unit"
+    return f"{value * 100:+.2f} points" if _rate(metric) else f"{value:+.2f} per unit"
+
+
+def _rate(metric: str) -> bool:
+    """A binary metric's differences read in percentage points (event rates are binary)."""
+    declared = METRICS.get(metric)
+    return declared is None or declared.binary
 
 
 def _because(rule: str, harmed: Sequence[str]) -> str:

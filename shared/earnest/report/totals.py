@@ -9,7 +9,10 @@ Pure: stdlib only. It must not import boto3, pydantic or `earnest_aws`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from earnest.report.cuped import Covariate
+from earnest.report.metrics import CONVERSION_RATE, Sums, written_out
 
 PROGRAM_ARM = "program"
 
@@ -51,35 +54,57 @@ class Attribution:
         return cls(days, event, guardrail_events, cap_percentile)
 
 
-@dataclass(frozen=True, slots=True)
-class PreExposure:
-    """CUPED's covariate per arm: each unit's same metric in the days before its first exposure.
+@dataclass(frozen=True, slots=True, init=False)
+class ArmTotals:
+    """One arm's totals: its units and exposures, and per declared metric the sums of the
+    units' values (`earnest.report.metrics`), CUPED's covariate, the guardrail events.
 
-    x is the unit's converted (0/1) or revenue (capped at the analysis's cap) in the
-    `pre_exposure_days` before its first exposure; y the same after it (docs/statistics.md,
-    "CUPED"). Binary x has sum of squares = sum, so conversions need two sums.
+    `ArmTotals(units, exposures, conversions, revenue, ...)` writes the built-in metrics'
+    sums out by hand (`metrics.written_out`); the aggregations pass `sums=`.
     """
 
-    conversions: int = 0  # units that converted before exposure: sum x (= sum x**2)
-    conversions_both: int = 0  # ... and after it too: sum x * y
-    revenue: float = 0.0  # sum x, capped
-    revenue_sq: float = 0.0  # sum x**2
-    revenue_product: float = 0.0  # sum x * y, both capped
+    units: int
+    exposures: int
+    sums: dict[str, Sums]  # metric -> (sum, sum of squares) of the units' values
+    units_in_several_arms: int  # exposed to more than one arm; counted in their first
+    # CUPED's covariate per metric declared `cuped`: each unit's same value in the
+    # `pre_exposure_days` before its first exposure (x) against its value after it (y):
+    # sum x, sum x**2, sum x * y. None: no pre-exposure days were read.
+    pre_exposure: dict[str, Covariate] | None
+    events: dict[str, int]  # guardrail event -> units with it
 
+    def __init__(
+        self,
+        units: int = 0,
+        exposures: int = 0,
+        conversions: int = 0,
+        revenue: float = 0.0,
+        revenue_sq: float = 0.0,
+        units_in_several_arms: int = 0,
+        revenue_capped: float | None = None,
+        revenue_capped_sq: float | None = None,
+        pre_exposure: dict[str, Covariate] | None = None,
+        events: dict[str, int] | None = None,
+        *,
+        sums: dict[str, Sums] | None = None,
+    ) -> None:
+        if sums is None:
+            sums = written_out(conversions, revenue, revenue_sq, revenue_capped, revenue_capped_sq)
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "exposures", exposures)
+        object.__setattr__(self, "sums", sums)
+        object.__setattr__(self, "units_in_several_arms", units_in_several_arms)
+        object.__setattr__(self, "pre_exposure", pre_exposure)
+        object.__setattr__(self, "events", events if events is not None else {})
 
-@dataclass(frozen=True, slots=True)
-class ArmTotals:
-    units: int = 0
-    exposures: int = 0
-    conversions: int = 0  # units that converted (at least once) within the window
-    revenue: float = 0.0  # sum over units of each unit's attributed revenue
-    revenue_sq: float = 0.0  # sum over units of (unit revenue) ** 2
-    units_in_several_arms: int = 0  # exposed to more than one arm; counted in their first
-    # Each unit's revenue capped at the analysis's `revenue_cap`; None: no cap computed.
-    revenue_capped: float | None = None
-    revenue_capped_sq: float | None = None
-    pre_exposure: PreExposure | None = None  # None: no pre-exposure days were read
-    events: dict[str, int] = field(default_factory=dict)  # guardrail event -> units with it
+    @property
+    def conversions(self) -> int:
+        """Units that converted (at least once) within the window."""
+        return int(self.total(CONVERSION_RATE.name))
+
+    def total(self, metric: str) -> float:
+        """The sum over units of `metric`'s value."""
+        return self.sums.get(metric, (0.0, 0.0))[0]
 
 
 @dataclass(frozen=True, slots=True)

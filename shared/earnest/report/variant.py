@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from earnest.report import cuped, stats
+from earnest.report import metrics, stats
 from earnest.report.arms import arm_of
 from earnest.report.guardrails import VariantResult
 from earnest.report.lifts import adjusted_lift, judged, lift_dict, num
-from earnest.report.plan import LOWER_IS_BETTER, Guardrail, Plan
+from earnest.report.metrics import LOWER_IS_BETTER
+from earnest.report.plan import Guardrail, Plan
 from earnest.report.totals import ArmTotals
 
 TREND_NIGHTS = 60  # nightly points of each variant's lift kept in the report
@@ -99,10 +100,12 @@ def variant_section(
     prev = before.get("verdict") if before else None
     holdout, variant = arm_of(control), arm_of(vt)
     by_metric = {
-        m: stats.compare(holdout, variant, m, comparisons=comparisons) for m in stats.METRICS
+        m: stats.compare(holdout, variant, m, comparisons=comparisons) for m in metrics.names()
     }
     adjusted = {
-        m: lift for m in cuped.METRICS if (lift := adjusted_lift(control, vt, m, comparisons))
+        m: lift
+        for m in metrics.cuped_names()
+        if (lift := adjusted_lift(control, vt, m, comparisons))
     }
     primary = adjusted.get(plan.metric) or by_metric[plan.metric]
     enough = stats.enough_data(holdout, variant, plan.min_units)

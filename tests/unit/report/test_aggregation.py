@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from earnest.report import build as report_build
 from earnest.report.aggregation import GLOBAL_HOLDOUT, Aggregator, format_ms, revenue_cap, to_ms
+from earnest.report.cuped import Covariate
 from earnest.report.totals import PROGRAM_ARM, ArmTotals, Attribution
 from earnest.report.window import Window, spans
 from tests.builders.experiences import experience
@@ -79,7 +80,7 @@ def test_a_conversion_at_the_exposure_instant_and_at_the_window_end_counts() -> 
         conversion("u1", T0 + timedelta(days=7, milliseconds=1), 99.0, event_id="c3"),
     ]
     b = arms(aggregate(records))["b"]
-    assert (b.conversions, b.revenue, b.revenue_sq) == (1, 15.0, 225.0)
+    assert (b.conversions, b.sums["revenue_per_unit"]) == (1, (15.0, 225.0))
 
 
 def test_conversions_may_arrive_before_the_exposure_that_precedes_them() -> None:
@@ -102,7 +103,7 @@ def test_a_named_primary_metric_counts_only_that_conversion() -> None:
         ]
     )
     b = agg.totals().experiences["hero"].arms["b"]
-    assert (b.units, b.conversions, b.revenue) == (2, 1, 0.0)
+    assert (b.units, b.conversions, b.total("revenue_per_unit")) == (2, 1, 0.0)
 
 
 def test_erased_subjects_are_excluded() -> None:
@@ -343,10 +344,10 @@ def test_revenue_is_capped_at_the_pooled_percentile_of_positive_revenues() -> No
     # capped to it, and the raw sums are kept beside the capped ones
     assert totals.revenue_cap == 10.0
     b = totals.arms["b"]  # 2, 4, 6, 8, 10
-    assert (b.revenue, b.revenue_capped) == (30.0, 30.0)
+    assert (b.total("revenue_per_unit"), b.total("revenue_per_unit_capped")) == (30.0, 30.0)
     holdout = totals.arms[None]  # 1, 3, 5, 7, 9, 1000
-    assert (holdout.revenue, holdout.revenue_capped) == (1025.0, 35.0)
-    assert holdout.revenue_capped_sq == 1 + 9 + 25 + 49 + 81 + 100
+    assert holdout.total("revenue_per_unit") == 1025.0
+    assert holdout.sums["revenue_per_unit_capped"] == (35.0, 1 + 9 + 25 + 49 + 81 + 100)
 
 
 def test_conversions_before_first_exposure_are_the_covariate_and_its_days_read_only_them() -> None:
@@ -373,11 +374,12 @@ def test_conversions_before_first_exposure_are_the_covariate_and_its_days_read_o
     b = agg.totals().experiences["hero"].arms["b"]
     # Then the exposure read before the window is not analysed, and u1's conversion before
     # its exposure is its covariate, not an outcome
-    assert (b.units, b.conversions, b.revenue) == (2, 1, 30.0)
+    assert (b.units, b.conversions, b.total("revenue_per_unit")) == (2, 1, 30.0)
     assert agg.counters["exposures_before_window"] == 1
     assert b.pre_exposure is not None
-    assert (b.pre_exposure.conversions, b.pre_exposure.conversions_both) == (1, 1)
-    assert b.pre_exposure.revenue_product == 30.0 * 30.0  # x capped at the cap (30) too
+    assert b.pre_exposure["conversion_rate"] == Covariate(1, 1, 1)  # before, and after too
+    # x capped at the cap (30) too
+    assert b.pre_exposure["revenue_per_unit_capped"].product == 30.0 * 30.0
 
 
 def test_a_guardrail_event_counts_units_with_it_within_the_attribution_window() -> None:

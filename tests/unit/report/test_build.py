@@ -14,7 +14,8 @@ import pytest
 
 from earnest.report import build as report_build
 from earnest.report import render as report_render
-from earnest.report.totals import ArmTotals, ExperienceTotals, PreExposure, Totals
+from earnest.report.cuped import Covariate
+from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
 from earnest.report.window import Window
 from tests.builders.experiences import experience
 
@@ -454,7 +455,10 @@ def test_revenue_verdicts_read_the_capped_metric_and_the_report_shows_both() -> 
 def test_with_a_covariate_the_verdict_reads_the_cuped_adjusted_lift() -> None:
     # Given arms whose units' conversions before exposure predict those after it
     def with_history(units: int, converted: int, before: int, both: int) -> ArmTotals:
-        return replace(arm(units, converted / units), pre_exposure=PreExposure(before, both))
+        return replace(
+            arm(units, converted / units),
+            pre_exposure={"conversion_rate": Covariate(before, before, both)},
+        )
 
     holdout, b_arm = with_history(4000, 400, 800, 300), with_history(4000, 460, 800, 330)
     report = build(ONE_VARIANT, {None: holdout, "b": b_arm})
