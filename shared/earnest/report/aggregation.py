@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from earnest.decide.engine import GLOBAL_HOLDOUT, HOLDOUT, PERSONALIZED
+from earnest.decide.reasons import ARM_REASONS, GLOBAL_HOLDOUT, PERSONALIZED, PROGRAM_REASONS
 from earnest.events.batch import CONVERSION, EXPOSURE
 from earnest.report.cuped import Covariate
 from earnest.report.metrics import METRICS, Outcome, cuped_names
@@ -42,10 +42,9 @@ from earnest.report.totals import (
 )
 from earnest.timefmt import format_ms
 
-# The program's units: the global holdout against everyone the program treats (an
-# experience's own holdout is part of the program: it is what the program chose to do).
-PROGRAM_REASONS = frozenset({PERSONALIZED, HOLDOUT, GLOBAL_HOLDOUT})
-ARM_REASONS = frozenset({PERSONALIZED, HOLDOUT})  # an experience's own arms: variant, holdout
+# The program's units (PROGRAM_REASONS): the global holdout against everyone the program
+# treats (an experience's own holdout is part of the program: it is what the program chose
+# to do); an experience's own arms (ARM_REASONS): its variants and its holdout.
 DAY_MS = 86_400_000
 # The largest conversion value the report counts (docs/report.md, "Malformed"). Anyone can
 # post conversions: a bound keeps every sum, and its square, finite, so no stored record

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from earnest.decide.engine import GLOBAL_HOLDOUT, REASONS
+from earnest.decide.reasons import GLOBAL_HOLDOUT, REASONS
 from earnest.report import metrics, stats
 from earnest.report.arms import EMPTY, arm_numbers, arm_of
 from earnest.report.guardrails import VariantResult

@@ -18,6 +18,10 @@
 --   until          the end of the report's day: no event stamped at or after it counts
 --   erased         rows (unit_id): erased subjects, whose events are left out
 --   program_attribution_days, program_cap_percentile, pre_exposure_days
+--   personalized, global_holdout, arm_reasons, program_reasons
+--                  the decision reasons the query reads, from earnest.decide.reasons (the
+--                  reason that carries a variant, the global holdout's; an experience's own
+--                  arms, the program's units); program_arm: the program's treated group
 --   arm_metric_sums, program_metric_sums, arm_metric_columns, program_metric_columns,
 --   no_metric_columns
 --                  generated from the metrics' declarations (earnest.report.metrics): each
@@ -73,13 +77,13 @@ deduped AS (
 ),
 exposures AS (
   SELECT unit_id, experience, reason,
-         CASE WHEN reason = 'personalized' THEN variant END AS arm,
+         CASE WHEN reason = ${personalized} THEN variant END AS arm,
          event_time,
          CAST(replace(replace(event_time, 'T', ' '), 'Z', '') AS TIMESTAMP) AS ts
   FROM deduped
   WHERE type = 'exposure'
     AND experience IS NOT NULL AND reason IS NOT NULL AND event_time IS NOT NULL
-    AND (reason <> 'personalized' OR variant IS NOT NULL)
+    AND (reason <> ${personalized} OR variant IS NOT NULL)
 ),
 conversions AS (
   SELECT unit_id,
@@ -94,7 +98,7 @@ arm_exposures AS (
   SELECT e.*
   FROM exposures e
   JOIN experiences x ON x.experience = e.experience
-  WHERE e.reason IN ('personalized', 'holdout')
+  WHERE e.reason IN (${arm_reasons})
     AND e.ts >= x.since AND e.ts < x.until
 ),
 program_window AS (
@@ -184,9 +188,9 @@ arm_exposure_counts AS (
   GROUP BY experience, arm
 ),
 program_exposures AS (
-  SELECT unit_id, event_time, ts, reason = 'global_holdout' AS in_global
+  SELECT unit_id, event_time, ts, reason = ${global_holdout} AS in_global
   FROM program_window
-  WHERE reason IN ('personalized', 'holdout', 'global_holdout')
+  WHERE reason IN (${program_reasons})
 ),
 program_first AS (
   SELECT unit_id, in_global, ts, several
@@ -228,7 +232,7 @@ program_cap AS (
                                                     - 1e-9) AS BIGINT)))
 ),
 program_units AS (
-  SELECT CASE WHEN o.in_global THEN 'global_holdout' ELSE 'program' END AS arm,
+  SELECT CASE WHEN o.in_global THEN ${global_holdout} ELSE ${program_arm} END AS arm,
          o.several, o.revenue, k.revenue_cap,
          CASE WHEN o.conversions > 0 THEN 1 ELSE 0 END AS converted,
          least(o.revenue, coalesce(k.revenue_cap, o.revenue)) AS revenue_capped
@@ -245,10 +249,10 @@ program_totals AS (
   GROUP BY arm
 ),
 program_exposure_counts AS (
-  SELECT CASE WHEN in_global THEN 'global_holdout' ELSE 'program' END AS arm,
+  SELECT CASE WHEN in_global THEN ${global_holdout} ELSE ${program_arm} END AS arm,
          count(*) AS exposures
   FROM program_exposures
-  GROUP BY CASE WHEN in_global THEN 'global_holdout' ELSE 'program' END
+  GROUP BY CASE WHEN in_global THEN ${global_holdout} ELSE ${program_arm} END
 )
 -- Driven by the exposure counts: an arm whose units all count elsewhere still shows.
 -- Columns are read by name (earnest.report.sql.totals_from_rows); per metric declared in

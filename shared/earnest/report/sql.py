@@ -19,7 +19,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from earnest.decide.engine import GLOBAL_HOLDOUT
+from earnest.decide.reasons import ARM_REASONS, GLOBAL_HOLDOUT, PERSONALIZED, PROGRAM_REASONS
 from earnest.report.cuped import Covariate
 from earnest.report.metrics import METRICS, cuped_names
 from earnest.report.totals import (
@@ -108,6 +108,11 @@ def render(
         until=_timestamp(program_span[1]),
         program_cap_percentile=f"CAST({DEFAULT_CAP_PERCENTILE!r} AS DOUBLE)",
         pre_exposure_days=int(pre_exposure_days),
+        personalized=_quote(PERSONALIZED),
+        global_holdout=_quote(GLOBAL_HOLDOUT),
+        arm_reasons=", ".join(_quote(r) for r in sorted(ARM_REASONS)),
+        program_reasons=", ".join(_quote(r) for r in sorted(PROGRAM_REASONS)),
+        program_arm=_quote(PROGRAM_ARM),
         **metric_columns(int(pre_exposure_days)),
     )
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from earnest.decide.engine import GLOBAL_HOLDOUT
+from earnest.decide.reasons import GLOBAL_HOLDOUT
 from earnest.report.arms import HOLDOUT_ARM
 from earnest.report.lifts import num
 from earnest.report.totals import PROGRAM_ARM
