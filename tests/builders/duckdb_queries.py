@@ -42,7 +42,9 @@ class DuckDBQueries:
             con.execute(
                 f"CREATE VIEW {self.table} AS SELECT * FROM read_json("
                 f"'{self.root}/events/*/*/*.ndjson.gz', format = 'newline_delimited', "
-                f"hive_partitioning = true, hive_types_autocast = false, columns = {columns})"
+                f"hive_partitioning = true, hive_types_autocast = false, columns = {columns}, "
+                # Athena's "$path" pseudo-column: the object each row was read from
+                "filename = '$path')"
             )
             result = con.execute(query)
             names = [column[0] for column in result.description]

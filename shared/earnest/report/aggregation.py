@@ -1,7 +1,7 @@
 """Streaming aggregation of stored events into per-arm totals for the nightly report.
 
 Owns how the report reads events (docs/report.md, "Counting"): records arrive one stored
-object after another, partition by partition; duplicates are dropped by `event_id`,
+object after another, partition by partition; duplicates are dropped by `event_id` per unit,
 erased subjects and malformed records are skipped; each unit is assigned to the arm of
 its first exposure to an experience (holdout or a variant); a conversion counts for that
 arm only if it happened at or after that exposure and within the plan's attribution
@@ -33,6 +33,7 @@ from earnest.report.cuped import Covariate
 from earnest.report.metrics import METRICS, Outcome, cuped_names
 from earnest.report.totals import (
     DEFAULT_CAP_PERCENTILE,
+    MAX_VALUE,
     PROGRAM_ARM,
     ArmKey,
     ArmTotals,
@@ -46,10 +47,6 @@ from earnest.timefmt import format_ms
 # treats (an experience's own holdout is part of the program: it is what the program chose
 # to do); an experience's own arms (ARM_REASONS): its variants and its holdout.
 DAY_MS = 86_400_000
-# The largest conversion value the report counts (docs/report.md, "Malformed"). Anyone can
-# post conversions: a bound keeps every sum, and its square, finite, so no stored record
-# can stop the report (two values of 1e308 would overflow math.fsum).
-MAX_VALUE = 1e9
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -323,14 +320,18 @@ class Aggregator:
         ):
             self.counters["malformed_dropped"] += 1
             return
-        key = hash(event_id)
-        if key in self._seen or key in self._seen_before:
-            self.counters["duplicates_dropped"] += 1
-            return
-        self._seen.add(key)
         since, until = self._program_span
         if at >= until:
             self.counters["after_day_dropped"] += 1
+            return
+        # Per unit: one unit's events never remove another's. A copy keeps the horizon
+        # going (it is dropped while the copy before it is this day's or the day before's),
+        # as the SQL's rule is.
+        key = hash((unit, event_id))
+        duplicate = key in self._seen or key in self._seen_before
+        self._seen.add(key)
+        if duplicate:
+            self.counters["duplicates_dropped"] += 1
             return
         self.counters["exposures"] += 1
         if since <= at:

@@ -17,7 +17,7 @@
 --   program_since  the first event time of coverage and the program (the lookback)
 --   until          the end of the report's day: no event stamped at or after it counts
 --   erased         rows (unit_id): erased subjects, whose events are left out
---   program_attribution_days, program_cap_percentile, pre_exposure_days
+--   program_attribution_days, program_cap_percentile, pre_exposure_days, max_value
 --   personalized, global_holdout, arm_reasons, program_reasons
 --                  the decision reasons the query reads, from earnest.decide.reasons (the
 --                  reason that carries a variant, the global holdout's; an experience's own
@@ -38,7 +38,9 @@
 --   event     per experience, arm and guardrail event (`name`): units with one (`units`)
 --
 -- Rules, the same as the Python path: events count by event time, not by partition;
--- duplicates dropped by event_id; a unit belongs to
+-- duplicates dropped by event_id per unit (one unit's events never remove another's; see
+-- `numbered` for which copy counts); a
+-- conversion value above max_value is dropped as malformed; a unit belongs to
 -- the arm of its first exposure (ties: holdout, then variant id); a conversion counts if
 -- it happened at or after that exposure and within attribution_days, and for the
 -- covariate if it happened in the pre_exposure_days before it; conversions are binary per
@@ -55,7 +57,7 @@ erased (unit_id) AS (
   ${erased}
 ),
 windowed AS (
-  SELECT e.*
+  SELECT e.*, e."$$path" AS object_key
   FROM ${events} e
   LEFT JOIN erased x ON x.unit_id = e.unit_id
   WHERE e.dt BETWEEN '${pre_start_dt}' AND '${end_dt}'
@@ -66,14 +68,31 @@ windowed AS (
     AND CAST(replace(replace(e.event_time, 'T', ' '), 'Z', '') AS TIMESTAMP)
         < TIMESTAMP '${until}'
 ),
+-- Well-formed records only: a malformed copy never stands in for a good one.
+valid AS (
+  SELECT * FROM windowed
+  WHERE (type = 'exposure'
+         AND experience IS NOT NULL AND reason IS NOT NULL
+         AND (reason <> ${personalized} OR variant IS NOT NULL))
+     OR (type = 'conversion'
+         AND (value IS NULL OR (value >= 0 AND value <= ${max_value})))
+),
+-- Copies of an event: the same unit, type and event_id. The first read (by partition, then
+-- object key, as the Python path reads) counts; a later copy of a conversion never does, of
+-- an exposure not while the copy before it is in the same or the previous day's partition
+-- (the Python path's horizon; a token lives a day, so a replay falls within it).
+numbered AS (
+  SELECT v.*,
+         row_number() OVER copies AS copy_number,
+         lag(v.dt) OVER copies AS copy_before_dt
+  FROM valid v
+  WINDOW copies AS (PARTITION BY v.type, v.unit_id, v.event_id ORDER BY v.dt, v.object_key)
+),
 deduped AS (
-  SELECT * FROM (
-    SELECT w.*,
-           row_number() OVER (PARTITION BY w.type, w.event_id
-                              ORDER BY w.receive_time, w.request_id) AS copy_number
-    FROM windowed w
-  ) numbered
+  SELECT * FROM numbered
   WHERE copy_number = 1
+     OR (type = 'exposure'
+         AND date_diff('day', CAST(copy_before_dt AS DATE), CAST(dt AS DATE)) > 1)
 ),
 exposures AS (
   SELECT unit_id, experience, reason,
@@ -82,8 +101,6 @@ exposures AS (
          CAST(replace(replace(event_time, 'T', ' '), 'Z', '') AS TIMESTAMP) AS ts
   FROM deduped
   WHERE type = 'exposure'
-    AND experience IS NOT NULL AND reason IS NOT NULL AND event_time IS NOT NULL
-    AND (reason <> ${personalized} OR variant IS NOT NULL)
 ),
 conversions AS (
   SELECT unit_id,
@@ -91,8 +108,7 @@ conversions AS (
          coalesce(value, 0.0) AS value,
          CAST(replace(replace(event_time, 'T', ' '), 'Z', '') AS TIMESTAMP) AS ts
   FROM deduped
-  WHERE type = 'conversion' AND event_time IS NOT NULL
-    AND (value IS NULL OR value >= 0)
+  WHERE type = 'conversion'
 ),
 arm_exposures AS (
   SELECT e.*
@@ -254,7 +270,8 @@ program_exposure_counts AS (
   FROM program_exposures
   GROUP BY CASE WHEN in_global THEN ${global_holdout} ELSE ${program_arm} END
 )
--- Driven by the exposure counts: an arm whose units all count elsewhere still shows.
+-- Driven by the exposure counts: an arm (or a program group) whose units all count
+-- elsewhere still shows, with its exposures.
 -- Columns are read by name (earnest.report.sql.totals_from_rows); per metric declared in
 -- earnest.report.metrics: <metric>_sum, <metric>_sum_sq and, for those CUPED adjusts,
 -- <metric>_pre_sum, <metric>_pre_sum_sq, <metric>_pre_product (NULL without pre-exposure days).
@@ -269,10 +286,11 @@ LEFT JOIN arm_totals t
   ON t.experience = n.experience AND coalesce(t.arm, '') = coalesce(n.arm, '')
 LEFT JOIN caps k ON k.experience = n.experience
 UNION ALL
-SELECT 'program', NULL, t.arm, t.units, coalesce(n.exposures, 0), t.units_in_several_arms,
-       t.revenue_cap, ${program_metric_columns}, NULL
-FROM program_totals t
-LEFT JOIN program_exposure_counts n ON n.arm = t.arm
+SELECT 'program', NULL, n.arm, coalesce(t.units, 0), n.exposures,
+       coalesce(t.units_in_several_arms, 0), k.revenue_cap, ${program_metric_columns}, NULL
+FROM program_exposure_counts n
+LEFT JOIN program_totals t ON t.arm = n.arm
+CROSS JOIN program_cap k
 UNION ALL
 SELECT 'coverage', experience, reason, NULL, count(*), NULL, NULL, ${no_metric_columns}, NULL
 FROM program_window

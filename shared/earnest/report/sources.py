@@ -107,10 +107,11 @@ class Queried:
         program_attribution_days: int,
         pre_exposure_days: int = 0,
     ) -> Totals:
+        experiences = tracked(docs)
         query = report_sql.render(
             window.start.isoformat(),
             window.days()[-1].isoformat(),
-            tracked(docs),
+            experiences,
             erased,
             events_table=self.events_table,
             program_attribution_days=program_attribution_days,
@@ -118,4 +119,4 @@ class Queried:
             program_span=window.program_span().bounds(),
             pre_exposure_days=pre_exposure_days,
         )
-        return report_sql.totals_from_rows(self.runner.rows(query))
+        return report_sql.totals_from_rows(self.runner.rows(query), experiences)

@@ -24,6 +24,7 @@ from earnest.report.cuped import Covariate
 from earnest.report.metrics import METRICS, cuped_names
 from earnest.report.totals import (
     DEFAULT_CAP_PERCENTILE,
+    MAX_VALUE,
     PROGRAM_ARM,
     ArmKey,
     ArmTotals,
@@ -113,6 +114,7 @@ def render(
         arm_reasons=", ".join(_quote(r) for r in sorted(ARM_REASONS)),
         program_reasons=", ".join(_quote(r) for r in sorted(PROGRAM_REASONS)),
         program_arm=_quote(PROGRAM_ARM),
+        max_value=f"CAST({MAX_VALUE!r} AS DOUBLE)",
         **metric_columns(int(pre_exposure_days)),
     )
 
@@ -153,7 +155,9 @@ def metric_columns(pre_exposure_days: int) -> dict[str, str]:
                 for c in pre_names
             ]
         ),
-        "program_metric_columns": ", ".join([f"t.{c}" for c in names] + ["NULL"] * len(pre)),
+        "program_metric_columns": ", ".join(
+            [f"coalesce(t.{c}, 0.0)" for c in names] + ["NULL"] * len(pre)
+        ),
         "no_metric_columns": ", ".join(["NULL"] * (len(names) + len(pre))),
     }
 
@@ -208,8 +212,11 @@ def _arm_totals(row: Mapping[str, Any]) -> ArmTotals:
     )
 
 
-def totals_from_rows(rows: Iterable[Mapping[str, Any]]) -> Totals:
-    """The query's result set (each row by column name) as aggregation `Totals`."""
+def totals_from_rows(rows: Iterable[Mapping[str, Any]], tracked: Iterable[str] = ()) -> Totals:
+    """The query's result set (each row by column name) as aggregation `Totals`, with an
+    entry for every `tracked` experience, as the Python path has: one whose exposures all
+    fall outside its arms (before its allocation, in the global holdout) has no arm rows,
+    yet its exposures by reason are reported."""
     arms: dict[str, dict[ArmKey, ArmTotals]] = {}
     caps: dict[str, float | None] = {}
     events: dict[tuple[str, ArmKey], dict[str, int]] = {}
@@ -243,7 +250,8 @@ def totals_from_rows(rows: Iterable[Mapping[str, Any]]) -> Totals:
             dict(sorted(reasons.get(name, {}).items())),
             caps.get(name),
         )
-        for name, by_arm in sorted(arms.items())
+        for name in sorted(set(arms) | set(tracked))
+        for by_arm in [arms.get(name, {})]
     }
     return Totals(
         experiences,

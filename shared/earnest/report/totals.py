@@ -24,6 +24,10 @@ ArmKey = str | None
 # Conversion metrics that count every conversion, whatever its name; any other
 # primary_metric is a conversion name (docs/experiences.md).
 ANY_CONVERSION = frozenset({"conversion", "revenue"})
+# The largest conversion value the report counts (docs/report.md, "Malformed"). Anyone can
+# post conversions: a bound keeps every sum, and its square, finite, so no stored record
+# can stop the report (two values of 1e308 would overflow math.fsum). Both paths read it.
+MAX_VALUE = 1e9
 # The default percentile a unit's revenue is capped at (docs/statistics.md, "Revenue that
 # survives outliers"): the plan's `revenue_cap_percentile` chooses another.
 DEFAULT_CAP_PERCENTILE = 0.99
