@@ -145,6 +145,21 @@ def guardrail_status(report: dict[str, Any]) -> dict[str, str]:
     return {f"{a['experience']}/{a['variant']}": a["status"] for a in report["guardrails"]}
 
 
+def run_until(settings: Any, deadline: float, clock: Clock) -> nightly.RunResult:
+    """The core's run with `deadline` seconds for its guardrails, on a clock that moves
+    only when it waits."""
+    stores = stores_from_settings(settings)
+    return nightly.run(
+        DAY,
+        stores,
+        ReportOptions(),
+        global_holdout=0.0,
+        deadline=deadline,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
 def test_a_throttled_guardrail_write_is_retried_until_it_is_applied(settings: Any) -> None:
     # Given a loser to pause, and a table that throttles the first two writes
     store = push(settings, WINNER, MIXED)
@@ -152,15 +167,7 @@ def test_a_throttled_guardrail_write_is_retried_until_it_is_applied(settings: An
     throttled = Throttled(client("dynamodb"), failures=2)
     # When the report runs, with time to retry
     clock = Clock()
-    result = nightly.run(
-        DAY,
-        stores_from_settings(settings),
-        ReportOptions(),
-        global_holdout=0.0,
-        deadline=30.0,
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    result = run_until(settings, 30.0, clock)
     # Then the third attempt, after two growing waits, wrote the pause once, and the report
     # says it is applied
     assert throttled.attempts == 3 and clock.sleeps == [0.1, 0.2]
@@ -182,15 +189,7 @@ def test_a_guardrail_still_throttled_at_the_deadline_fails_the_run_and_is_applie
     # When the run has ten seconds left for its guardrails
     clock = Clock()
     with pytest.raises(Unavailable, match="mixed"):
-        nightly.run(
-            DAY,
-            stores_from_settings(settings),
-            ReportOptions(),
-            global_holdout=0.0,
-            deadline=10.0,
-            clock=clock,
-            sleep=clock.sleep,
-        )
+        run_until(settings, 10.0, clock)
     # Then it retried with backoff up to the deadline and failed loudly (Lambda retries it,
     # then the DLQ alarms), the report it wrote says the pause is pending, b is still served
     assert clock.sleeps[:4] == [0.1, 0.2, 0.4, 0.8] and max(clock.sleeps) <= 5.0

@@ -234,6 +234,9 @@ class Aggregator:
         self._program_exposures = {GLOBAL_HOLDOUT: 0, PROGRAM_ARM: 0}
         # unit -> [(time ms, value, name, event id)], deduplicated by event id
         self._conversions: dict[str, list[tuple[int, float, str, str]]] = {}
+        # One string object per unit id and per variant or conversion name, however many
+        # records and maps name it (each parsed record brings its own copy): memory per unit.
+        self._strings: dict[str, str] = {}
         self._seen: set[int] = set()
         self._seen_before: set[int] = set()
         self._day: str | None = None
@@ -342,6 +345,9 @@ class Aggregator:
             if span is None or span[0] <= at < span[1]:
                 self._arm_exposure(units, experience, variant, unit, at)
 
+    def _shared(self, text: str) -> str:
+        return self._strings.setdefault(text, text)
+
     def _program_exposure(self, experience: str, reason: str, unit: str, at: str) -> None:
         rkey = (experience, reason)
         self._reasons[rkey] = self._reasons.get(rkey, 0) + 1
@@ -352,7 +358,7 @@ class Aggregator:
         self._program_exposures[group] += 1
         seen = self._program.get(unit)
         if seen is None:
-            self._program[unit] = (at, in_global, False)
+            self._program[self._shared(unit)] = (at, in_global, False)
         else:
             # First exposure wins; on a tie in time the global holdout comes first.
             several = seen[2] or seen[1] != in_global
@@ -373,7 +379,8 @@ class Aggregator:
         self._exposures[akey] = self._exposures.get(akey, 0) + 1
         current = units.get(unit)
         if current is None:
-            units[unit] = (at, variant, False)
+            arm = None if variant is None else self._shared(variant)
+            units[self._shared(unit)] = (at, arm, False)
         elif current[1] != variant or at < current[0]:
             earlier = (at, _arm_order(variant)) < (current[0], _arm_order(current[1]))
             several = current[2] or current[1] != variant
@@ -402,12 +409,14 @@ class Aggregator:
             return
         mine = self._conversions.get(unit)
         if mine is None:
-            self._conversions[unit] = [(at, float(value), str(name or ""), event_id)]
+            self._conversions[self._shared(unit)] = [
+                (at, float(value), self._shared(str(name or "")), event_id)
+            ]
         elif any(c[3] == event_id for c in mine):
             self.counters["duplicates_dropped"] += 1
             return
         else:
-            mine.append((at, float(value), str(name or ""), event_id))
+            mine.append((at, float(value), self._shared(str(name or "")), event_id))
         self.counters["conversions"] += 1
 
     # ---------------------------------------------------------------- output
