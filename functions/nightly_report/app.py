@@ -36,7 +36,8 @@ STORES = stores_from_settings(SETTINGS, OPTIONS, log=_log)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     day = report_date(event)
     logger.append_keys(report_date=day.isoformat())
-    remaining = context.get_remaining_time_in_millis() / 1000
+    # no context (invoked by hand): the run's own default deadline
+    remaining = context.get_remaining_time_in_millis() / 1000 if context else None
     result = run(day, SETTINGS, OPTIONS, log=_log, stores=STORES, remaining_seconds=remaining)
     alerts = result.report["alerts"]
     for alert in alerts:  # SRM: reported and alerted, never acted on

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from earnest.report import nightly
-from earnest.report.nightly import Log, RunOptions, RunResult, Stores
+from earnest.report.nightly import Log, RunOptions, RunResult, Stores, quiet
+from earnest.report.nightly import run as run_nightly
 from earnest.report.sources import AGGREGATIONS, ATHENA, PYTHON, Queried, Source, Streamed
 from earnest_aws.athena import AthenaQueries, AthenaSettings
 from earnest_aws.events_config import load_limits
@@ -58,7 +58,7 @@ class ReportOptions(RunOptions):
 
 
 def stores_from_settings(
-    settings: Settings, options: ReportOptions | None = None, log: Log = nightly.quiet
+    settings: Settings, options: ReportOptions | None = None, log: Log = quiet
 ) -> Stores:
     """The run's stores; the handler builds them once per cold start."""
     reports = ReportsStore(settings.events_bucket)
@@ -80,7 +80,7 @@ def run(
     day: date,
     settings: Settings,
     options: ReportOptions | None = None,
-    log: Log = nightly.quiet,
+    log: Log = quiet,
     stores: Stores | None = None,
     remaining_seconds: float | None = None,
 ) -> RunResult:
@@ -93,7 +93,7 @@ def run(
         else time.monotonic() + max(remaining_seconds - WRITE_MARGIN_SECONDS, 0.0)
     )
     log("report options", {"aggregation": options.aggregation})
-    return nightly.run(
+    return run_nightly(
         day,
         stores or stores_from_settings(settings, options, log),
         options,
