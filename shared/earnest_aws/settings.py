@@ -236,7 +236,7 @@ REPORT_FDR = declare(Choice(
 REPORT_PRE_EXPOSURE_DAYS = declare(Bounded(
     "REPORT_PRE_EXPOSURE_DAYS", 14, "days before exposure whose conversions are CUPED's "
     "covariate (0: none)", (REPORT,), lo=0, hi=90))
-REPORT_AGGREGATION = declare(Choice(  # earnest_aws.report_sources.AGGREGATIONS
+REPORT_AGGREGATION = declare(Choice(  # earnest.report.sources.AGGREGATIONS
     "REPORT_AGGREGATION", "python", "where the window's totals are computed: in the "
     "function, or as one Athena query", (REPORT,), options=("python", "athena")))
 _ATHENA = "REPORT_AGGREGATION=athena"

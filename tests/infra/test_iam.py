@@ -167,7 +167,14 @@ def _annotations(node: ast.AST) -> dict[str, str]:
     if not isinstance(node, ast.FunctionDef):
         return {}
     args = node.args.args + node.args.kwonlyargs
-    return {a.arg: ast.unparse(a.annotation) for a in args if a.annotation is not None}
+    # A generic annotation (a store Protocol, `ExperienceStore[Any]`) names its class.
+    return {
+        a.arg: ast.unparse(
+            a.annotation.value if isinstance(a.annotation, ast.Subscript) else a.annotation
+        )
+        for a in args
+        if a.annotation is not None
+    }
 
 
 def lineage(trees: dict[str, ast.Module], owner: str) -> set[str]:

@@ -190,7 +190,7 @@ CATALOG: tuple[Guardrail, ...] = (
         stages=("nightly", "decide"),
         enforced_by=(
             "earnest.report.guardrails:actions",
-            "earnest_aws.nightly_report:apply_actions",
+            "earnest.experiences.operations:apply_guardrails",
             "earnest.decide.engine:compile_experience",
         ),
         tests=(
@@ -263,7 +263,7 @@ CATALOG: tuple[Guardrail, ...] = (
         stages=("nightly",),
         enforced_by=(
             "earnest.report.stats:verdict",
-            "earnest.report.stats:srm",
+            "earnest.report.srm:srm",
             "earnest.report.guardrails:actions",
         ),
         tests=(
@@ -652,7 +652,7 @@ CATALOG: tuple[Guardrail, ...] = (
         "candidates that lost and why; conflicts on a placement resolve by priority, then "
         "id, deterministically. Every reason is counted in metrics.",
         stages=("decide",),
-        enforced_by=("earnest.decide.engine:REASONS", "earnest.decide.engine:Engine.decide"),
+        enforced_by=("earnest.decide.reasons:REASONS", "earnest.decide.engine:Engine.decide"),
         tests=(
             "tests/unit/decide/test_engine.py::test_every_reason_is_in_the_closed_set",
             "tests/unit/decide/test_engine.py::test_priority_decides_a_placement_and_the_trace_says_who_lost",
