@@ -28,7 +28,7 @@ from scipy.special import gammaln
 from scipy.stats import chi2
 
 from earnest.report import build as report_build
-from earnest.report import cuped, srm, stats
+from earnest.report import cuped, gate, srm, stats
 from earnest.report.aggregation import revenue_cap
 from earnest.report.totals import DEFAULT_CAP_PERCENTILE, ArmTotals, ExperienceTotals, Totals
 from earnest.report.window import Window
@@ -334,7 +334,7 @@ def _first(hits: np.ndarray) -> np.ndarray:
 
 
 def _gated(n: np.ndarray, skewness_sq: np.ndarray, min_units: int) -> np.ndarray:
-    return (n >= min_units) & (n >= stats.GATE_UNITS + stats.GATE_SKEWNESS * skewness_sq)
+    return (n >= min_units) & (n >= gate.GATE_UNITS + gate.GATE_SKEWNESS * skewness_sq)
 
 
 def _rate_skewness_sq(x: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -463,7 +463,7 @@ def replay(scenario: Scenario, runs: int, seed: int) -> Outcome:
 def _capped_skewness_sq(
     total: np.ndarray, total_sq: np.ndarray, n: np.ndarray, cap: float
 ) -> np.ndarray:
-    """stats._skewness_bound of capped revenue."""
+    """gate._skewness_bound of capped revenue."""
     mu, m2 = total / n, total_sq / n
     variance = m2 - mu * mu
     third = np.maximum(cap * m2 - 3 * mu * m2 + 2 * mu**3, 0.0)

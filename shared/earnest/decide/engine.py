@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 
 from earnest.conditions.checks import condition_paths
-from earnest.conditions.compile import compile_condition, compile_sweep, sweeps
+from earnest.conditions.compile import compile_condition
+from earnest.conditions.sweep import compile_sweep, sweeps
 from earnest.consent.purposes import PURPOSES, effective_consent
 from earnest.decide.bucketing import (
     GLOBAL_HOLDOUT_SEED_NAME,

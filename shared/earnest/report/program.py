@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from earnest.decide.reasons import GLOBAL_HOLDOUT, REASONS
-from earnest.report import metrics, stats
+from earnest.report import gate, metrics, stats
 from earnest.report.arms import EMPTY, arm_numbers, arm_of
 from earnest.report.guardrails import VariantResult
 from earnest.report.lifts import judged_lift, lift_dict
@@ -44,7 +44,7 @@ def program_section(totals: Totals, global_holdout: float, attribution_days: int
         if 0 < global_holdout < 1
         else None
     )
-    enough = stats.enough_data(arm_of(held), arm_of(treated), PROGRAM_MIN_UNITS)
+    enough = gate.enough_data(arm_of(held), arm_of(treated), PROGRAM_MIN_UNITS)
     flagged = bool(srm and srm["flagged"])
     return {
         "global_holdout_share": global_holdout,

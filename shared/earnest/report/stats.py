@@ -3,14 +3,12 @@
 Owns the arithmetic that decides whether a variant measurably beats its holdout:
 fixed-horizon intervals and p-values (what a person reads), always-valid confidence
 sequences (what the verdict, and so a pause, is read from, because the report looks
-every night), the small-counts gate, futility against the plan's effect, harm on a
-guardrail metric, and the Holm and Benjamini-Hochberg adjustments (sample-ratio mismatch:
-`earnest.report.srm`).
-The method, its formulas and its references are in docs/statistics.md.
+every night), futility against the plan's effect, harm on a guardrail metric, and the Holm
+and Benjamini-Hochberg adjustments (sample-ratio mismatch: `earnest.report.srm`; the
+small-counts gate: `earnest.report.gate`). The method and its references: docs/statistics.md.
 
-Standard library only (`math`, `statistics.NormalDist`): it runs in the Lambda package,
-which carries no numpy or scipy. It must not import pydantic, boto3 or `earnest_aws`;
-callers aggregate events into `Arm`s and map verdicts to actions.
+Standard library only (`math`, `statistics.NormalDist`): the Lambda package carries no numpy
+or scipy. No pydantic, boto3 or `earnest_aws`; callers aggregate events into `Arm`s.
 """
 
 from __future__ import annotations
@@ -30,14 +28,6 @@ DEFAULT_ALPHA = 0.05
 # the confidence sequence is narrowest. Earnest's plans ask for 500-3000 units per arm,
 # so verdicts start at 1000-6000 units per comparison; see docs/statistics.md.
 DEFAULT_TARGET_UNITS = 5000
-# The small-counts gate (docs/statistics.md, "Small counts"): Cochran's rule as Sugden,
-# Smith and Jones (2000) refine it. The mean of n units is close enough to normal for an
-# interval once n > 28 + 25 g^2, g the skewness of one unit's value: for a rate p that is
-# g^2 = (1 - 2p)^2 / (p (1 - p)), about 25 units that converted at a low rate. Below it
-# the interval is not trusted and there is no verdict (A/A simulations at a 0.5 % base
-# rate gave false verdicts and pauses with a gate of 10 converters).
-GATE_UNITS = 28.0
-GATE_SKEWNESS = 25.0
 # The declared non-inferiority margin of every guardrail metric (docs/statistics.md,
 # "Guardrail metrics"): a variant is paused for harm once its always-valid relative interval
 # on the metric lies entirely below -margin, whatever the primary metric says.
@@ -367,71 +357,6 @@ def sequential_boundary(n: int, rho: float, alpha: float) -> float:
     return math.sqrt(2.0 * (1.0 + 1.0 / x) * (0.5 * math.log1p(x) - math.log(alpha)))
 
 
-def gate_units(rate: float) -> float:
-    """The units an arm needs at `rate` before its interval is trusted: 28 + 25 g^2.
-
-    Cochran's rule as Sugden, Smith and Jones (2000) refine it, with g^2 = (1 - 2p)^2 /
-    (p (1 - p)) the squared skewness of a unit's 0/1 value: about 25 / p at a low rate p.
-    Infinite at a rate of 0 or 1 (no spread: nothing to approximate).
-    """
-    if not 0.0 < rate < 1.0:
-        return _INF
-    return GATE_UNITS + GATE_SKEWNESS * (1.0 - 2.0 * rate) ** 2 / (rate * (1.0 - rate))
-
-
-def _skewness_bound(arm: Arm, metric: str, cap: float | None) -> float:
-    """The squared skewness of a unit's `metric`, or a bound on it; inf when unknown.
-
-    For a rate it is exact. For capped revenue, values lie in [0, cap], so E[Y^3] <= cap E[Y^2]
-    bounds the third central moment, E[Y^3] - 3 mu E[Y^2] + 2 mu^3, from the sums the report
-    keeps (no sum of cubes needed).
-    """
-    n = arm.units
-    binary = metrics.metric(metric).binary
-    if binary or cap is None:
-        # Without a cap there is no bound: a unit's revenue is 0 unless it converted, so
-        # its units that converted are gated as a rate.
-        p = arm.mean(metric if binary else metrics.CONVERSION_RATE.name)
-        return (1.0 - 2.0 * p) ** 2 / (p * (1.0 - p)) if 0.0 < p < 1.0 else _INF
-    if n < 2:
-        return _INF
-    total, total_sq = arm._sums(metric)
-    mu, m2 = total / n, total_sq / n
-    variance = m2 - mu * mu
-    if variance <= 0.0:
-        return _INF
-    third = max(cap * m2 - 3.0 * mu * m2 + 2.0 * mu**3, 0.0)
-    return third * third / variance**3
-
-
-def _pooled(holdout: Arm, variant: Arm) -> Arm:
-    """The two arms as one: every declared metric's sums added."""
-    sums: dict[str, Sums] = {}
-    for name in metrics.names():
-        (total_h, sq_h), (total_v, sq_v) = holdout._sums(name), variant._sums(name)
-        sums[name] = (total_h + total_v, sq_h + sq_v)
-    return Arm(holdout.units + variant.units, sums=sums)
-
-
-def enough_data(
-    holdout: Arm,
-    variant: Arm,
-    min_units: int,
-    metric: str = "conversion_rate",
-    cap: float | None = None,
-) -> bool:
-    """Whether a comparison may get a verdict: the plan's minimum units in each arm, then
-    the small-counts gate (Cochran's rule, `gate_units`) on the metric's own values, pooled
-    over the two arms (their distribution if the variant changes nothing, the case whose
-    false calls the gate guards): a rate by its units that converted, capped revenue by a
-    bound on its skewness from `cap` (the value every unit's capped revenue is at most;
-    without one, by its units that converted).
-    """
-    pooled = _pooled(holdout, variant)
-    need = GATE_UNITS + GATE_SKEWNESS * _skewness_bound(pooled, metric, cap)
-    return all(arm.units >= min_units and arm.units >= need for arm in (holdout, variant))
-
-
 def cannot_reach(lift: Lift, effect: float | None) -> bool:
     """Futility: the always-valid ratio interval ends below `effect` (None: no futility).
 
@@ -484,7 +409,7 @@ def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
     None while the sample ratio is off: the arms are not comparable, so no number about
     them can be trusted. Below the plan's minimum units or the small-counts gate the answer
     is `needs_more_data` whatever the interval says, because the asymptotic interval is not
-    yet reliable (`enough_data` is that gate).
+    yet reliable (`earnest.report.gate.enough_data` is that gate).
     """
     if srm_flagged:
         return None

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from earnest.report import metrics, stats
+from earnest.report import gate, metrics, stats
 from earnest.report.arms import arm_of
 from earnest.report.guardrails import VariantResult
 from earnest.report.lifts import adjusted_lift, judged, lift_dict, num
@@ -73,7 +73,7 @@ def guardrail_test(
     """One guardrail's one-sided non-inferiority test, as reported, and whether it harms.
 
     A named event is the share of units with one. Every guardrail is tested only past the
-    plan's minimum and the small-counts gate on its own values (`stats.enough_data`: the
+    plan's minimum and the small-counts gate on its own values (`gate.enough_data`: the
     event's or the rate's own counts, capped revenue's skewness bound), at its share of
     the error budget: alpha / (variants x guardrail metrics), one side.
     """
@@ -86,7 +86,7 @@ def guardrail_test(
         t = stats.Arm(vt.units, vt.events.get(g.event, 0))
         lift = stats.compare(c, t, "conversion_rate", comparisons=family)
     metric = "conversion_rate" if g.event else g.metric
-    gated = stats.enough_data(c, t, plan.min_units, metric, cap)
+    gated = gate.enough_data(c, t, plan.min_units, metric, cap)
     harm = gated and stats.harms(lift, g.margin, lower_is_better=lower)
     p = stats.ratio_p_value(lift, g.margin if lower else -g.margin, below=not lower)
     report = {**g.as_dict(), "enough_data": gated, "harm": harm, "lift": lift_dict(lift)}
@@ -118,7 +118,7 @@ def variant_section(
         if (lift := adjusted_lift(control, vt, m, comparisons))
     }
     primary = adjusted.get(plan.metric) or by_metric[plan.metric]
-    enough = stats.enough_data(holdout, variant, plan.min_units, plan.metric, cap)
+    enough = gate.enough_data(holdout, variant, plan.min_units, plan.metric, cap)
     verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
     futile = stats.cannot_reach(primary, plan.mde)
     # The guardrail family: Bonferroni over variants x guardrail metrics.

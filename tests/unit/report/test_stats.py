@@ -15,6 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
+from earnest.report.gate import enough_data, gate_units
 from earnest.report.metrics import names
 from earnest.report.srm import chi2_sf, srm, srm_sequential_p
 from earnest.report.stats import (
@@ -24,8 +25,6 @@ from earnest.report.stats import (
     benjamini_hochberg,
     cannot_reach,
     compare,
-    enough_data,
-    gate_units,
     harms,
     holm,
     ratio_p_value,
