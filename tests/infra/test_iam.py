@@ -41,7 +41,7 @@ STORES = {
     ("earnest_aws.edge_bundle", "*"): "DataBucket",
     ("earnest_aws.reports_store", "ReportsStore"): "DataBucket",
     ("earnest_aws.reports_store", "erased_subjects"): "ConsentTable",
-    ("earnest_aws.settings", "*"): "SSM",
+    ("earnest_aws.secrets", "*"): "SSM",
     ("earnest_aws.athena", "*"): "ReportWorkGroup",
 }
 IAM_NAMES = {"ListObjectsV2": "ListBucket"}  # where the action is not the operation's name
