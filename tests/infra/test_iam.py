@@ -41,7 +41,7 @@ STORES = {
     ("earnest_aws.edge_bundle", "*"): "DataBucket",
     ("earnest_aws.reports_store", "ReportsStore"): "DataBucket",
     ("earnest_aws.reports_store", "erased_subjects"): "ConsentTable",
-    ("earnest_aws.settings", "*"): "SSM",
+    ("earnest_aws.secrets", "*"): "SSM",
     ("earnest_aws.athena", "*"): "ReportWorkGroup",
 }
 IAM_NAMES = {"ListObjectsV2": "ListBucket"}  # where the action is not the operation's name
@@ -167,7 +167,14 @@ def _annotations(node: ast.AST) -> dict[str, str]:
     if not isinstance(node, ast.FunctionDef):
         return {}
     args = node.args.args + node.args.kwonlyargs
-    return {a.arg: ast.unparse(a.annotation) for a in args if a.annotation is not None}
+    # A generic annotation (a store Protocol, `ExperienceStore[Any]`) names its class.
+    return {
+        a.arg: ast.unparse(
+            a.annotation.value if isinstance(a.annotation, ast.Subscript) else a.annotation
+        )
+        for a in args
+        if a.annotation is not None
+    }
 
 
 def lineage(trees: dict[str, ast.Module], owner: str) -> set[str]:

@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 
 from earnest.conditions.checks import condition_paths
-from earnest.conditions.compile import compile_condition, compile_sweep, sweeps
+from earnest.conditions.compile import compile_condition
+from earnest.conditions.sweep import compile_sweep, sweeps
 from earnest.consent.purposes import PURPOSES, effective_consent
 from earnest.decide.bucketing import (
     GLOBAL_HOLDOUT_SEED_NAME,
@@ -33,33 +34,21 @@ from earnest.decide.bucketing import (
     pick,
     seed_for,
 )
+from earnest.decide.reasons import (  # the closed set: declared in earnest.decide.reasons
+    DEFAULT_REASONS,
+    GLOBAL_HOLDOUT,
+    HOLDOUT,
+    IDENTITY_UNCERTAIN,
+    LOWER_PRIORITY,
+    NO_CONSENT,
+    NO_LIVE_EXPERIENCE,
+    NOT_IN_AUDIENCE,
+    PERSONALIZED,
+    RULES_UNAVAILABLE,
+    UNKNOWN_PLACEMENT,
+)
 from earnest.decide.request import identity_confidence, validate_request
 from earnest.tokens import TokenSigner
-
-# The closed set of reasons; metrics, events and the report all use these words.
-PERSONALIZED = "personalized"
-HOLDOUT = "holdout"
-GLOBAL_HOLDOUT = "global_holdout"
-NO_CONSENT = "no_consent"
-IDENTITY_UNCERTAIN = "identity_uncertain"
-NOT_IN_AUDIENCE = "not_in_audience"
-NO_LIVE_EXPERIENCE = "no_live_experience"
-UNKNOWN_PLACEMENT = "unknown_placement"
-RULES_UNAVAILABLE = "rules_unavailable"
-REASONS = (
-    PERSONALIZED,
-    HOLDOUT,
-    GLOBAL_HOLDOUT,
-    NO_CONSENT,
-    IDENTITY_UNCERTAIN,
-    NOT_IN_AUDIENCE,
-    NO_LIVE_EXPERIENCE,
-    UNKNOWN_PLACEMENT,
-    RULES_UNAVAILABLE,
-)
-LOWER_PRIORITY = "lower_priority"
-# The reasons an experience answers with its default.
-DEFAULT_REASONS = (HOLDOUT, GLOBAL_HOLDOUT, NO_CONSENT, IDENTITY_UNCERTAIN, NOT_IN_AUDIENCE)
 
 # Paths that identify a person rather than describe a visit (SPEC 2: identity-based).
 IDENTITY_PREFIXES = ("visitor.user_id", "attributes")
