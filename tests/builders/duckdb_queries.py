@@ -3,7 +3,7 @@
 Implements earnest.report.sources.QueryRunner. The gzip NDJSON objects sit in a folder
 laid out as in S3 (events/dt=…/hour=…/), read as a view named like the Glue table, with
 the Glue table's columns and types taken from template.yaml (written once, there). Used by
-the tests (tests/e2e/test_report_sql.py, tests/integration/test_report_sources.py) and by
+the tests (tests/integration/test_report_sql.py, tests/integration/test_report_sources.py) and by
 bench/bench_report_sql.py.
 
 Memory is bounded the way the nightly run's is: by the function's configured memory

@@ -1,4 +1,9 @@
-"""The local stack, started as a user starts it (`earnest serve`), once per test session."""
+"""The local stack, started as a user starts it (`earnest serve`), once per test session.
+
+tests/e2e holds the tests that start a process of their own, as a user would: the local stack
+over HTTP, the `earnest` command, Chromium for the report's page, the edge's engine in Node.
+Tests of code in this process (a handler against in-process moto, DuckDB over files) belong in
+tests/integration."""
 
 from __future__ import annotations
 

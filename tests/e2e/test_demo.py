@@ -26,6 +26,8 @@ WORKER_INSTALLED = (
 )
 
 
+@pytest.mark.slow
+@pytest.mark.clock
 def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path: Path) -> None:
     earnest = Path(sys.executable).parent / "earnest"
     out = tmp_path / "report"

@@ -82,6 +82,7 @@ def _decided_by_both(tmp_path: Path, n: int, seed: int, regime: str) -> dict[str
     return {"edge": edge, "bodies": bodies, "wrong": wrong, "local": local, "remote": remote}
 
 
+@pytest.mark.slow
 def test_js_and_python_decide_100000_generated_requests_alike(tmp_path: Path) -> None:
     result = _decided_by_both(tmp_path, 100_000, seed=17, regime="opt_in")
     assert result["wrong"][:5] == []

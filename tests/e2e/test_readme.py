@@ -14,6 +14,8 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from earnest.experiences import retirement
 from earnest_cli import files
 from tests.builders.stack import Stack
@@ -29,6 +31,8 @@ def using_it_commands() -> tuple[str, list[str]]:
     return lines[0], lines[1:]
 
 
+@pytest.mark.slow
+@pytest.mark.clock
 def test_the_readme_commands_work_as_written(own_stack: Stack, tmp_path: Path) -> None:
     export, commands = using_it_commands()
     shutil.copytree(ROOT / "examples", tmp_path / "examples")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.builders.experiences import experience
@@ -14,6 +15,8 @@ from tests.builders.stack import Stack, earnest
 BUCKET = EVENTS_BUCKET
 
 
+@pytest.mark.slow
+@pytest.mark.clock
 def test_earnest_report_backfills_a_date_and_a_rerun_writes_the_same_files(
     stack: Stack, tmp_path: Path
 ) -> None:

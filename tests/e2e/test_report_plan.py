@@ -28,6 +28,8 @@ def push(stack: Stack, tmp_path: Path, **changes: object) -> dict:
     return doc
 
 
+@pytest.mark.slow
+@pytest.mark.clock
 def test_plan_reads_traffic_and_base_rate_from_yesterdays_events(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -91,6 +93,8 @@ def test_validate_warns_when_a_verdict_takes_longer_than_the_review_cadence(
     assert "base rate of 5.00% (assumed; give --base-rate)" in assumed.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.clock
 def test_push_warns_from_the_experiences_own_recent_traffic(stack: Stack, tmp_path: Path) -> None:
     # Given a live experience with yesterday's events: 2 000 units, no effect, 8 %
     doc = push(stack, tmp_path, id="push-hero", placement="push-slot")

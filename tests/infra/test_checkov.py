@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from earnest_cli.template import ROOT
 
 
@@ -35,6 +37,7 @@ def run_checkov(tmp_path: Path) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.slow
 def test_no_check_fails_and_every_suppression_says_why(tmp_path: Path) -> None:
     report = run_checkov(tmp_path)
 

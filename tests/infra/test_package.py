@@ -165,6 +165,7 @@ EXPECTED = {"DecideFunction": 200, "RecordExposureFunction": 202, "ConsentUpdate
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_every_handler_cold_starts_and_answers_with_only_the_layer_and_boto3(
     tmp_path: Path, wheel_cache: Path, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

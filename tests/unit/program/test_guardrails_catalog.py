@@ -8,6 +8,8 @@ import subprocess
 import sys
 from collections.abc import Iterable
 
+import pytest
+
 from earnest.decide.reasons import REASONS
 from earnest.experiences.validation import CHECK_BY_FIELD
 from earnest.program.guardrails_catalog import CATALOG, STAGES, Guardrail, anchor, markdown
@@ -38,6 +40,7 @@ def test_every_guardrail_is_enforced_by_code_that_exists() -> None:
     assert problems(CATALOG) == []
 
 
+@pytest.mark.slow
 def test_every_guardrail_is_proved_by_tests_that_pytest_collects() -> None:
     assert all(g.tests for g in CATALOG)
     assert missing_tests(t for g in CATALOG for t in g.tests) == []

@@ -24,6 +24,7 @@ def plan_doc(mde: float, min_units: int = 1000, **changes: object) -> dict:
     )
 
 
+@pytest.mark.slow
 def test_the_forecast_day_is_when_the_plans_effect_is_found_with_80_percent_power() -> None:
     # Given 4 000 units a day split 50 : 50, a 5 % base rate and a plan asking for +10 %
     days = forecast(plan_doc(0.10), daily_units=4_000, base_rate=0.05).days_to_detect

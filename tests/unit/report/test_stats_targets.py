@@ -151,6 +151,7 @@ def test_capped_revenue_ratio_intervals_cover_the_true_lift_with_heavy_tails(
 # -- issue 10's rows, through the report's own path ------------------------------------------
 
 
+@pytest.mark.slow
 def test_true_winners_are_found_and_almost_never_paused() -> None:
     # Given 300 variants truly 10 % better than their holdout (plan: +5 %), 2 000 units per
     # arm a night, 30 nightly reports each
@@ -164,6 +165,7 @@ def test_true_winners_are_found_and_almost_never_paused() -> None:
     assert many.share(many.found_night < NEVER) >= 0.75
 
 
+@pytest.mark.slow
 def test_a_a_experiences_get_no_false_verdict_and_no_false_srm_over_30_looks() -> None:
     # Given 600 A/A experiences whose plan names no effect (futility off), 30 looks
     outcome = run(Scenario(mde=None), runs=600, seed=104)
@@ -190,6 +192,7 @@ def test_a_a_variants_that_cannot_reach_the_plans_effect_are_paused_for_it() -> 
     assert outcome.paused("stopped_beating_default").any()
 
 
+@pytest.mark.slow
 def test_a_pause_and_a_resume_do_not_make_a_healthy_experience_flag_srm() -> None:
     # Given 400 healthy experiences (holdout, b, c) whose c is paused on night 10 and
     # resumed on night 20, each change restarting the allocation
