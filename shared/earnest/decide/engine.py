@@ -17,6 +17,7 @@ its own copy.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,6 +26,7 @@ import orjson
 
 from earnest.conditions.checks import condition_paths
 from earnest.conditions.compile import compile_condition, compile_sweep, sweeps
+from earnest.conditions.recency import at_time, reads_time
 from earnest.consent.purposes import PURPOSES, effective_consent
 from earnest.decide.bucketing import (
     GLOBAL_HOLDOUT_SEED_NAME,
@@ -34,6 +36,7 @@ from earnest.decide.bucketing import (
     seed_for,
 )
 from earnest.decide.request import identity_confidence, validate_request
+from earnest.memory import MAX_EXPOSURES, MAX_WINDOW_DAYS, Memory
 from earnest.tokens import TokenSigner
 
 # The closed set of reasons; metrics, events and the report all use these words.
@@ -46,6 +49,10 @@ NOT_IN_AUDIENCE = "not_in_audience"
 NO_LIVE_EXPERIENCE = "no_live_experience"
 UNKNOWN_PLACEMENT = "unknown_placement"
 RULES_UNAVAILABLE = "rules_unavailable"
+# The unit's memory (earnest.memory): shown this experience max_exposures times within its
+# frequency_cap's window, or dismissed it within dismiss_for_days.
+FREQUENCY_CAPPED = "frequency_capped"
+DISMISSED = "dismissed"
 REASONS = (
     PERSONALIZED,
     HOLDOUT,
@@ -56,10 +63,20 @@ REASONS = (
     NO_LIVE_EXPERIENCE,
     UNKNOWN_PLACEMENT,
     RULES_UNAVAILABLE,
+    FREQUENCY_CAPPED,
+    DISMISSED,
 )
 LOWER_PRIORITY = "lower_priority"
 # The reasons an experience answers with its default.
-DEFAULT_REASONS = (HOLDOUT, GLOBAL_HOLDOUT, NO_CONSENT, IDENTITY_UNCERTAIN, NOT_IN_AUDIENCE)
+DEFAULT_REASONS = (
+    HOLDOUT,
+    GLOBAL_HOLDOUT,
+    NO_CONSENT,
+    IDENTITY_UNCERTAIN,
+    NOT_IN_AUDIENCE,
+    FREQUENCY_CAPPED,
+    DISMISSED,
+)
 
 # Paths that identify a person rather than describe a visit (SPEC 2: identity-based).
 IDENTITY_PREFIXES = ("visitor.user_id", "attributes")
@@ -102,6 +119,11 @@ class CompiledExperience:
     audience: Mapping[str, Any] = field(default_factory=dict)  # as authored, for explain
     slot: int = -1  # its place in the engine's audience sweep (set by the engine)
     swept: bool = False  # whether the sweep's answer is its audience's (else: its predicate)
+    # What the unit's memory decides (0: not capped, not dismissable), and whether any.
+    cap_max: int = 0
+    cap_days: int = 0
+    dismiss_days: int = 0
+    remembers: bool = False
 
 
 class Answer(dict[str, Any]):
@@ -181,6 +203,7 @@ def compile_experience(
         if unknown:
             raise ValueError(f"unknown consent purposes {unknown}")
         default = doc["default"]
+        cap_max, cap_days, dismiss_days = _memory_rules(doc)
         contents = tuple(v.get("content") for v in variants)
         variant_ids = tuple(str(v["id"]) for v in variants)
         return CompiledExperience(
@@ -203,11 +226,51 @@ def compile_experience(
                 for v, c in zip(variant_ids, contents, strict=True)
             ),
             audience=condition if isinstance(condition, Mapping) else {},
+            cap_max=cap_max,
+            cap_days=cap_days,
+            dismiss_days=dismiss_days,
+            remembers=bool(cap_max and cap_days) or dismiss_days > 0,
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ExperienceCompileError):
             raise
         raise ExperienceCompileError(exp_id, f"{type(exc).__name__}: {exc}") from None
+
+
+def _memory_rules(doc: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(max_exposures, per_days, dismiss_for_days), 0 where not set; raises on a value out
+    of the bounds validation names (docs/experiences.md)."""
+    cap = doc.get("frequency_cap")
+    cap_max = cap_days = 0
+    if cap is not None:
+        if not isinstance(cap, Mapping):
+            raise ValueError("frequency_cap must be {max_exposures, per_days}")
+        cap_max, cap_days = (
+            _whole(cap, "max_exposures", MAX_EXPOSURES),
+            _whole(cap, "per_days", MAX_WINDOW_DAYS),
+        )
+    dismiss = (
+        _whole(doc, "dismiss_for_days", MAX_WINDOW_DAYS)
+        if doc.get("dismiss_for_days") is not None
+        else 0
+    )
+    return cap_max, cap_days, dismiss
+
+
+def _whole(doc: Mapping[str, Any], name: str, most: int) -> int:
+    value = doc.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ValueError(f"{name} must be a whole number from 1 to {most}")
+    return value
+
+
+def recalled(exp: CompiledExperience, memory: Memory, now_ms: int) -> str:
+    """What the unit's memory says of `exp` ("" when nothing): a dismissal first."""
+    if exp.dismiss_days and memory.dismissed_within(exp.id, now_ms, exp.dismiss_days):
+        return DISMISSED
+    if exp.cap_max and memory.exposures_within(exp.id, now_ms, exp.cap_days) >= exp.cap_max:
+        return FREQUENCY_CAPPED
+    return ""
 
 
 def rules_version_of(experiences: Sequence[Mapping[str, Any]]) -> str:
@@ -292,6 +355,9 @@ class Engine:
         self._sweep = compile_sweep([*(e.audience for e in swept), {}], saved_groups)
         self._predicates = (*(e.predicate for e in swept), _always)
         self._sweep_from = -(-len(swept) // SWEEP_SHARE)  # placements a page names, at least
+        # Memory and the request's time are read only when a live experience needs them.
+        self.remembers = any(e.remembers for e in live)
+        self._reads_time = any(reads_time(e.audience) for e in live)
         # Per request, the consent and identity checks are skipped when nothing could fail.
         self._requires = frozenset().union(*(e.requires for e in live))
         self._top_min_identity = max((e.min_identity for e in live), default=0.0)
@@ -322,7 +388,11 @@ class Engine:
         return granted
 
     def _outcome(
-        self, exp: CompiledExperience, request: Mapping[str, Any], granted: frozenset[str]
+        self,
+        exp: CompiledExperience,
+        request: Mapping[str, Any],
+        granted: frozenset[str],
+        recall: Callable[[CompiledExperience], str] | None = None,
     ) -> str:
         """Why `exp` cannot serve `request` ("" when it can): the checks of `decide`'s loop,
         for the candidates that loop does not reach (traces) and for `explain`."""
@@ -334,35 +404,71 @@ class Engine:
                 "visitor": {"anonymous_id": visitor["anonymous_id"]},
                 "context": request.get("context") or {},
             }
-            return "" if exp.predicate(view) else IDENTITY_UNCERTAIN
-        return "" if exp.predicate(request) else NOT_IN_AUDIENCE
+            if not exp.predicate(view):
+                return IDENTITY_UNCERTAIN
+        elif not exp.predicate(request):
+            return NOT_IN_AUDIENCE
+        return recall(exp) if recall is not None and exp.remembers else ""
 
     def _outranked(
-        self, winner: CompiledExperience, request: Mapping[str, Any], granted: frozenset[str]
+        self,
+        winner: CompiledExperience,
+        request: Mapping[str, Any],
+        granted: frozenset[str],
+        recall: Callable[[CompiledExperience], str] | None,
     ) -> list[dict[str, str]]:
         """The candidates after the winner, each with its true reason: lower_priority only
         for those that would have served."""
         return [
-            {"experience": o.id, "outcome": self._outcome(o, request, granted) or LOWER_PRIORITY}
+            {
+                "experience": o.id,
+                "outcome": self._outcome(o, request, granted, recall) or LOWER_PRIORITY,
+            }
             for o in winner.outranks
         ]
 
+    def _recall(
+        self, memory: Memory | None, now: float
+    ) -> Callable[[CompiledExperience], str] | None:
+        """The memory check of a candidate that passed, or None when none can apply."""
+        if memory is None or not self.remembers:
+            return None
+        now_ms = round(now * 1000)
+        return lambda exp: recalled(exp, memory, now_ms)
+
     def explain(
-        self, request: Mapping[str, Any], consent: Mapping[str, str] | None
+        self,
+        request: Mapping[str, Any],
+        consent: Mapping[str, str] | None,
+        *,
+        memory: Memory | None = None,
+        now: float | None = None,
     ) -> dict[str, Any]:
         """`decide`'s answer and, per placement, every candidate (live or not) with the true
-        reason it lost: the failed condition, consent, identity confidence, priority or the
-        holdout. Built on the same checks as `decide`, which it calls for the decision."""
+        reason it lost: the failed condition, consent, identity confidence, memory, priority
+        or the holdout. Built on the same checks as `decide`, which it calls for the decision."""
+        now = time.time() if now is None else now
+        with at_time(round(now * 1000)):
+            return self._explain(request, consent, memory, now)
+
+    def _explain(
+        self,
+        request: Mapping[str, Any],
+        consent: Mapping[str, str] | None,
+        memory: Memory | None,
+        now: float,
+    ) -> dict[str, Any]:
         from earnest.decide.explain import candidates
 
-        response = self.decide(request, consent)
+        response = self.decide(request, consent, memory=memory, now=now)
         granted = self._granted(consent, request.get("consent"))
+        recall = self._recall(memory, now)
         placements = {}
         for placement in request["placements"]:
             decision = {k: v for k, v in response["decisions"][placement].items() if k != "token"}
             rows = candidates(
                 self._by_placement.get(placement, ()),
-                lambda exp: self._outcome(exp, request, granted),
+                lambda exp: self._outcome(exp, request, granted, recall),
                 request,
                 granted,
                 decision,
@@ -380,18 +486,37 @@ class Engine:
     def experiences(self) -> list[CompiledExperience]:
         return [e for exps in self._by_placement.values() for e in exps]
 
-    def decide(  # noqa: C901, PLR0912, PLR0915 (one hot loop, kept whole for speed)
+    def decide(
         self,
         request: Mapping[str, Any],
         consent: Mapping[str, str] | None,
         *,
         validate: bool = True,
+        memory: Memory | None = None,
+        now: float | None = None,
     ) -> dict[str, Any]:
         """The response body of POST /decide for `request`.
 
-        `consent` is the stored record's purposes (None: no record). Pass
-        `validate=False` only for a request already checked by `validate_request`.
+        `consent` is the stored record's purposes (None: no record); `memory` the unit's
+        (None: nothing remembered); `now` the request's time (epoch seconds; decide's clock,
+        else the wall clock): what recency, caps and dismissals compare with, and the
+        tokens' issue time. Pass `validate=False` only for a request already checked by
+        `validate_request`.
         """
+        now = time.time() if now is None else now
+        if self._reads_time:
+            with at_time(round(now * 1000)):
+                return self._decide(request, consent, validate, memory, now)
+        return self._decide(request, consent, validate, memory, now)
+
+    def _decide(  # noqa: C901, PLR0912, PLR0915 (one hot loop, kept whole for speed)
+        self,
+        request: Mapping[str, Any],
+        consent: Mapping[str, str] | None,
+        validate: bool,
+        memory: Memory | None,
+        now: float,
+    ) -> dict[str, Any]:
         if validate:
             validate_request(request, self.max_placements, self.known_placements)
         visitor = request["visitor"]
@@ -413,6 +538,8 @@ class Engine:
         )
         consent_ok = self._requires <= granted  # then no candidate lacks consent
         identity_ok = confidence >= self._top_min_identity  # nor identity confidence
+        recall = self._recall(memory, now)  # None unless memory can change an answer
+        issued_at = int(now)
         decisions: dict[str, Mapping[str, Any]] = {}
 
         for placement in placements:
@@ -437,11 +564,13 @@ class Engine:
                             "visitor": {"anonymous_id": unit},
                             "context": request.get("context") or {},
                         }
-                    if exp.predicate(anonymous_view):
+                    if not exp.predicate(anonymous_view):
+                        outcome = IDENTITY_UNCERTAIN
+                    elif recall is None or not exp.remembers or not (outcome := recall(exp)):
                         break
-                    outcome = IDENTITY_UNCERTAIN
                 elif audience[exp.slot] and (exp.swept or exp.predicate(request)):
-                    break
+                    if recall is None or not exp.remembers or not (outcome := recall(exp)):
+                        break
                 else:
                     outcome = NOT_IN_AUDIENCE
                 if not first_reason:
@@ -458,7 +587,7 @@ class Engine:
                         answer["trace"] = trace
                     if signer is not None:
                         answer["token"] = signer.sign(
-                            unit, answer["experience"], None, first_reason, rules_version
+                            unit, answer["experience"], None, first_reason, rules_version, issued_at
                         )
                 decisions[placement] = answer
                 continue
@@ -479,7 +608,9 @@ class Engine:
                         if first_reason
                         else []
                     )
-                    answer["trace"] = lost + (trace or []) + self._outranked(exp, request, granted)
+                    answer["trace"] = (
+                        lost + (trace or []) + self._outranked(exp, request, granted, recall)
+                    )
                 if signer is not None:
                     answer["token"] = signer.sign(
                         unit,
@@ -487,6 +618,7 @@ class Engine:
                         answer["variant"],
                         answer["reason"],
                         rules_version,
+                        issued_at,
                     )
             decisions[placement] = answer
 
