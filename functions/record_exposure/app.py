@@ -1,9 +1,10 @@
 """record-exposure: POST /events, every shown experience and every conversion, stored once.
 
 Thin by design: the shared HTTP wrapper parses and maps errors; the events service
-(shared/earnest/events/service.py: judge each event, keep the consented, one S3 PUT) does
-the rest; answer 202. A consent store or bucket that fails answers 503 with Retry-After
-(counted as `events_failed`, which an alarm watches) and acknowledges nothing. Logs and
+(shared/earnest/events/service.py: judge each event, keep the consented, one S3 PUT, the
+units' memory where consent allows) does the rest; answer 202. A consent store or bucket
+that fails answers 503 with Retry-After (counted as `events_failed`, which an alarm
+watches) and acknowledges nothing. Logs and
 metrics carry counts and reasons, never a unit id.
 """
 
@@ -22,13 +23,16 @@ from earnest_aws.consent_store import ConsentStore
 from earnest_aws.events_store import EventsStore
 from earnest_aws.front_door import load_secrets
 from earnest_aws.http import HttpRequest, Response, http_handler, json_response
+from earnest_aws.memory_store import MemoryStore
 from earnest_aws.metrics import Counts
 from earnest_aws.settings import EventsSettings
 
 logger = Logger()
 SETTINGS = EventsSettings.from_env()
 SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
-CONSENT = ConsentStore(SETTINGS.consent_table, client("dynamodb", SETTINGS.timeouts))
+DYNAMODB = client("dynamodb", SETTINGS.timeouts)
+CONSENT = ConsentStore(SETTINGS.consent_table, DYNAMODB)
+MEMORY = MemoryStore(SETTINGS.consent_table, DYNAMODB)  # units' memory, beside their consent
 STORE = EventsStore(SETTINGS.events_bucket, client("s3", SETTINGS.timeouts))
 METRICS = Counts(SETTINGS.service)
 COUNTED = ("received", "accepted", "stored", "no_consent", "rejected")
@@ -56,6 +60,7 @@ def handler(request: HttpRequest) -> Response:
         regime=SETTINGS.consent_regime,
         limits=SETTINGS.limits,
         now=CLOCK(),
+        memory=MEMORY,
     )
     _record(body)
     return json_response(202, body)

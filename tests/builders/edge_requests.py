@@ -129,6 +129,13 @@ def memory_of(rng: random.Random, now_ms: int) -> dict[str, Any] | None:
     return {"exposures": exposures, "dismissed": dismissed}
 
 
+def _times(rng: random.Random, body: dict[str, Any], now_ms: int) -> None:
+    if rng.random() < 0.8:
+        body["context"]["session_started_at"] = _moment(rng, now_ms)
+    if rng.random() < 0.8:
+        body.setdefault("attributes", {})["last_purchase_at"] = _moment(rng, now_ms)
+
+
 def _consent(rng: random.Random) -> dict[str, Any] | None:
     shape = rng.random()
     if shape < 0.25:
@@ -173,10 +180,7 @@ def requests(n: int, seed: int, now_ms: int | None = None) -> Iterator[dict[str,
         elif rng.random() < 0.3:  # profile attributes keyed on the anonymous id
             body["attributes"] = {"last_category": rng.choice(["hiking", "running"])}
         if now_ms is not None:
-            if rng.random() < 0.8:
-                context["session_started_at"] = _moment(rng, now_ms)
-            if rng.random() < 0.8:
-                body.setdefault("attributes", {})["last_purchase_at"] = _moment(rng, now_ms)
+            _times(rng, body, now_ms)
         if (consent := _consent(rng)) is not None:
             body["consent"] = consent
         yield body

@@ -29,8 +29,8 @@ import pytest
 from earnest.consent.purposes import PURPOSES
 from earnest.decide.bundle import bundle_bytes, edge_bundle
 from earnest.decide.engine import Engine
-from earnest.tokens import TokenSigner
 from earnest.memory import Memory
+from earnest.tokens import TokenSigner
 from tests.builders.edge_requests import examples, memory_of, recency_and_memory, requests
 from tests.conftest import EXAMPLES, ROOT
 

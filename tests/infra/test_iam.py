@@ -36,6 +36,7 @@ FUNCTIONS = sorted(k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverl
 STORES = {
     ("earnest_aws.consent_store", "*"): "ConsentTable",
     ("earnest_aws.consent_writer", "*"): "ConsentTable",
+    ("earnest_aws.memory_store", "*"): "ConsentTable",
     ("earnest_aws.experiences_store", "*"): "ExperiencesTable",
     ("earnest_aws.events_store", "*"): "DataBucket",
     ("earnest_aws.edge_bundle", "*"): "DataBucket",
@@ -77,8 +78,10 @@ ON_BEHALF = {
 # Names that are not AWS calls though an operation is so named: botocore's get_session is
 # the session, not Athena's GetSession.
 NOT_CALLS = {"get_session"}
-# Names every dict or list has: followed only on a receiver annotated with a store class.
+# Names every dict or list (or regex match) has: followed only on a receiver annotated with
+# a store class (a match's `.group(1)` is not the experiences store's `group`).
 CONTAINER_METHODS = set(dir(dict)) | set(dir(list)) | set(dir(set)) | set(dir(str))
+CONTAINER_METHODS |= set(dir(re.Match))
 
 
 @cache

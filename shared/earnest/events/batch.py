@@ -28,7 +28,8 @@ from earnest.tokens import Exposure, TokenError
 
 EXPOSURE = "exposure"
 CONVERSION = "conversion"
-TYPES = (EXPOSURE, CONVERSION)
+DISMISSAL = "dismissal"  # the visitor closed what a decision showed (docs/events.md)
+TYPES = (EXPOSURE, CONVERSION, DISMISSAL)
 
 # The stored record, in order: docs/architecture.md ("Events in S3") and the Glue table.
 # Both kinds of event are written through it, so a record always has every field.
@@ -59,6 +60,7 @@ FUTURE_TIMESTAMP = "future_timestamp"
 STALE_TIMESTAMP = "stale_timestamp"
 DUPLICATE_EVENT_ID = "duplicate_event_id"
 DUPLICATE_TOKEN = "duplicate_token"
+UNIT_MISMATCH = "unit_mismatch"  # a dismissal naming a unit other than its token's
 TOKEN_REASONS = {
     "forged": "forged_token",
     "tampered": "tampered_token",
@@ -77,6 +79,7 @@ REJECTION_REASONS = (
     *TOKEN_REASONS.values(),
     DUPLICATE_EVENT_ID,
     DUPLICATE_TOKEN,
+    UNIT_MISMATCH,
 )
 
 ENVELOPE = frozenset({"events", "consent", "sent_at"})
@@ -84,6 +87,7 @@ EXPOSURE_KEYS = frozenset({"type", "event_id", "token", "ts", "user_id"})
 CONVERSION_KEYS = frozenset(
     {"type", "event_id", "unit_id", "name", "value", "currency", "ts", "user_id"}
 )
+DISMISSAL_KEYS = frozenset({"type", "event_id", "token", "ts", "user_id", "unit_id"})
 MAX_EVENT_ID_LENGTH = 128
 MAX_NAME_LENGTH = 128
 MAX_TS_LENGTH = 40
@@ -243,14 +247,7 @@ def validate_batch(
             if type(event) is not dict:
                 raise _Reject(MALFORMED, None, "an event must be a JSON object")
             kind = event.get("type")
-            if kind == EXPOSURE:
-                record = _exposure(event, verifier, now, offset, window, receive_time, request_id)
-            elif kind == CONVERSION:
-                record = _conversion(event, offset, window, receive_time, request_id)
-            elif kind is None:
-                raise _Reject(MISSING_FIELD, "type", "type is required")
-            else:
-                raise _Reject(UNKNOWN_TYPE, "type", "type must be exposure or conversion")
+            record = _record(kind, event, verifier, now, offset, window, receive_time, request_id)
             user_id = _optional_id(event.get("user_id"), "user_id")
         except _Reject as bad:
             rejections.append(Rejection(index, bad.reason, bad.field, bad.message))
@@ -273,6 +270,27 @@ def validate_batch(
         records.append(record)
         user_ids.append(user_id)
     return Validated(records, user_ids, rejections)
+
+
+def _record(
+    kind: Any,
+    event: dict[str, Any],
+    verifier: TokenVerifier,
+    now: float,
+    offset: int,
+    window: tuple[int, int],
+    receive_time: str,
+    request_id: str,
+) -> dict[str, Any]:
+    if kind == EXPOSURE:
+        return _exposure(event, verifier, now, offset, window, receive_time, request_id)
+    if kind == CONVERSION:
+        return _conversion(event, offset, window, receive_time, request_id)
+    if kind == DISMISSAL:
+        return _dismissal(event, verifier, now, offset, window, receive_time, request_id)
+    if kind is None:
+        raise _Reject(MISSING_FIELD, "type", "type is required")
+    raise _Reject(UNKNOWN_TYPE, "type", "type must be exposure, conversion or dismissal")
 
 
 def _exposure(
@@ -310,6 +328,56 @@ def _exposure(
         "receive_time": receive_time,
         "request_id": request_id,
     }
+
+
+def _dismissal(
+    event: dict[str, Any],
+    verifier: TokenVerifier,
+    now: float,
+    offset: int,
+    window: tuple[int, int],
+    receive_time: str,
+    request_id: str,
+) -> dict[str, Any]:
+    """A dismissal, authenticated by the token of the decision that showed what was closed:
+    the unit and the experience are the token's, so nobody dismisses for another unit. It
+    is stored as a conversion named `dismissal` (a guardrail metric a plan can name) that
+    carries the token's experience, variant and reason."""
+    if not event.keys() <= DISMISSAL_KEYS:
+        _unknown(event, DISMISSAL_KEYS)
+    event_id = _event_id(event.get("event_id"))
+    event_time = _event_time(event.get("ts"), offset, window)
+    token = event.get("token")
+    if token is None:
+        raise _Reject(MISSING_FIELD, "token", "token is required: the decision's own")
+    try:
+        unit, experience, variant, reason, rules_version, _ = verifier.verify(token, now)
+    except TokenError as bad:
+        raise _Reject(TOKEN_REASONS[bad.reason], "token", str(bad)) from None
+    named = event.get("unit_id")
+    if named is not None and named != unit:
+        raise _Reject(UNIT_MISMATCH, "unit_id", "the token was issued to another unit")
+    return {  # FIELDS, in order
+        "event_id": event_id,
+        "type": CONVERSION,
+        "unit_id": unit,
+        "experience": experience,
+        "variant": variant,
+        "reason": reason,
+        "rules_version": rules_version,
+        "name": DISMISSAL,
+        "value": None,
+        "currency": None,
+        "event_time": event_time,
+        "receive_time": receive_time,
+        "request_id": request_id,
+    }
+
+
+def is_dismissal(record: Mapping[str, Any]) -> bool:
+    """A stored dismissal: a conversion named `dismissal` that carries its token's experience
+    (a page's own conversion of that name names no experience)."""
+    return record["name"] == DISMISSAL and record["experience"] is not None
 
 
 def _conversion(

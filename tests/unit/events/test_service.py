@@ -94,7 +94,7 @@ def test_a_mixed_batch_is_answered_with_counts_and_stored_in_one_object() -> Non
                 "index": 2,
                 "reason": "unknown_type",
                 "field": "type",
-                "message": "type must be exposure or conversion",
+                "message": "type must be exposure, conversion or dismissal",
             },
         ],
     }
