@@ -41,3 +41,10 @@ def conversion(event_id: str = "c-1", **changes: Any) -> dict[str, Any]:
     }
     event.update(changes)
     return {k: v for k, v in event.items() if v is not None}
+
+
+def dismissal(event_id: str = "d-1", **changes: Any) -> dict[str, Any]:
+    """A dismissal of what the decision of `token()` showed (unit a-1, experience hero)."""
+    event = {"type": "dismissal", "event_id": event_id, "token": token(), "ts": NOW_MS - 1_000}
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
