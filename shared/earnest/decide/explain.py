@@ -72,6 +72,10 @@ def _detail(
         )
     if outcome == e.NOT_IN_AUDIENCE:
         return "fails " + "; ".join(failed_conditions(exp.audience, request, saved_groups))
+    if outcome == e.FREQUENCY_CAPPED:
+        return f"shown {exp.cap_max} times or more in its last {exp.cap_days} days: default"
+    if outcome == e.DISMISSED:
+        return f"dismissed by this visitor within {exp.dismiss_days} days: default"
     return ""
 
 

@@ -99,7 +99,11 @@ def receive(
     if gpc or carried.get("gpc") is True:
         carried["purposes"] = with_gpc(carried.get("purposes"), GPC_DENIES_AT_INGEST)
     records, user_ids = validated.records, validated.user_ids
-    units = sorted({r["unit_id"] for r in records if remembers(r)}) if memory else []
+    # A request that denies personalization (GPC included) remembers nothing, reads no memory.
+    remembering = (
+        memory is not None and (carried.get("purposes") or {}).get("personalization") != DENIED
+    )
+    units = sorted({r["unit_id"] for r in records if remembers(r)}) if remembering else []
     if units:
         kept, recalled, read = _with_memory(records, user_ids, consent, carried, regime, units)
     else:
