@@ -25,6 +25,7 @@ from earnest_aws.front_door import load_secrets
 from earnest_aws.http import HttpRequest, Response, http_handler, json_response
 from earnest_aws.memory_store import MemoryStore
 from earnest_aws.metrics import Counts
+from earnest_aws.rules_cache import RulesCache
 from earnest_aws.settings import EventsSettings
 
 logger = Logger()
@@ -33,6 +34,9 @@ SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
 DYNAMODB = client("dynamodb", SETTINGS.timeouts)
 CONSENT = ConsentStore(SETTINGS.consent_table, DYNAMODB)
 MEMORY = MemoryStore(SETTINGS.consent_table, DYNAMODB)  # units' memory, beside their consent
+# Which experiences' exposures memory counts (those with a cap or a dismissal): read from
+# the rules as decide reads them, only for a batch with exposures.
+RULES = RulesCache(SETTINGS, None, on_event=lambda name, fields: logger.info(name, extra=fields))
 STORE = EventsStore(SETTINGS.events_bucket, client("s3", SETTINGS.timeouts))
 METRICS = Counts(SETTINGS.service)
 COUNTED = ("received", "accepted", "stored", "no_consent", "rejected")
@@ -61,9 +65,16 @@ def handler(request: HttpRequest) -> Response:
         limits=SETTINGS.limits,
         now=CLOCK(),
         memory=MEMORY,
+        remembering=_remembering,
     )
     _record(body)
     return json_response(202, body)
+
+
+def _remembering() -> frozenset[str] | None:
+    """The live experiences that read memory; None (count every one) without rules."""
+    engine = RULES.engine()
+    return None if engine is None else engine.remembering
 
 
 def _record(body: Mapping[str, Any]) -> None:

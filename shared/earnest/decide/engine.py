@@ -356,7 +356,8 @@ class Engine:
         self._predicates = (*(e.predicate for e in swept), _always)
         self._sweep_from = -(-len(swept) // SWEEP_SHARE)  # placements a page names, at least
         # Memory and the request's time are read only when a live experience needs them.
-        self.remembers = any(e.remembers for e in live)
+        self.remembering = frozenset(e.id for e in live if e.remembers)
+        self.remembers = bool(self.remembering)
         self._reads_time = any(reads_time(e.audience) for e in live)
         # Per request, the consent and identity checks are skipped when nothing could fail.
         self._requires = frozenset().union(*(e.requires for e in live))

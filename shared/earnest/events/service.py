@@ -14,7 +14,7 @@ consent allows. A retry counts nothing twice: memory keeps the last events' dige
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from earnest.consent.purposes import (
@@ -84,11 +84,15 @@ def receive(
     limits: Limits = LIMITS,
     now: float | None = None,
     memory: MemoryWriter | None = None,
+    remembering: Callable[[], Collection[str] | None] | None = None,
 ) -> dict[str, Any]:
     """The 202 body for one POST /events; raises the EarnestError to answer with instead.
 
-    With `memory`, the exposures and dismissals of units whose consent allows
-    personalization are counted into their memory (docs/consent.md, "Memory")."""
+    With `memory`, the dismissals, and the exposures of the experiences `remembering()`
+    names (those with a frequency cap or a dismissal; None: every experience, as when the
+    rules are unknown), of units whose consent allows personalization are counted into
+    their memory (docs/consent.md, "Memory"). `remembering` is asked only for a batch with
+    exposures."""
     now = time.time() if now is None else now
     key = check_idempotency_key(idempotency_key)
     batch = parse_batch(body, limits, now)
@@ -100,12 +104,14 @@ def receive(
         carried["purposes"] = with_gpc(carried.get("purposes"), GPC_DENIES_AT_INGEST)
     records, user_ids = validated.records, validated.user_ids
     # A request that denies personalization (GPC included) remembers nothing, reads no memory.
-    remembering = (
+    allowed = (
         memory is not None and (carried.get("purposes") or {}).get("personalization") != DENIED
     )
-    units = sorted({r["unit_id"] for r in records if remembers(r)}) if remembering else []
-    if units:
-        kept, recalled, read = _with_memory(records, user_ids, consent, carried, regime, units)
+    ids = None
+    if allowed and remembering is not None and any(r["type"] == EXPOSURE for r in records):
+        ids = remembering()
+    if allowed and any(remembers(r, ids) for r in records):
+        kept, recalled, read = _with_memory(records, user_ids, consent, carried, regime, ids)
     else:
         kept, recalled, read = consented(records, user_ids, consent, carried, regime), [], {}
     replayed = False
@@ -127,10 +133,13 @@ def receive(
     }
 
 
-def remembers(record: Mapping[str, Any]) -> bool:
-    """Whether memory counts this record: an exposure in an arm, or a dismissal."""
+def remembers(record: Mapping[str, Any], experiences: Collection[str] | None = None) -> bool:
+    """Whether memory counts this record: an exposure in an arm of one of `experiences`
+    (None: of any), or a dismissal."""
     if record["type"] == EXPOSURE:
-        return record["reason"] in COUNTED_REASONS
+        return record["reason"] in COUNTED_REASONS and (
+            experiences is None or record["experience"] in experiences
+        )
     return is_dismissal(record)
 
 
@@ -140,11 +149,12 @@ def _with_memory(
     reader: ConsentReader,
     carried: Mapping[str, Any],
     regime: str,
-    units: Sequence[str],
+    experiences: Collection[str] | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Mapping[str, tuple[Memory, int]]]:
     """The records to store (measurement allowed), those to remember (personalization
     allowed), and the units' memory as read: one read of consent and memory together."""
     subjects = {r["unit_id"] for r in records} | {u for u in user_ids if u}
+    units = sorted({r["unit_id"] for r in records if remembers(r, experiences)})
     stored, memories = reader.consent_and_memory(sorted(subjects), units)
     kept: list[dict[str, Any]] = []
     recalled: list[dict[str, Any]] = []
@@ -153,7 +163,7 @@ def _with_memory(
         allowed = effective_consent(most_restrictive(*found) if found else None, carried, regime)
         if allowed["measurement"]:
             kept.append(record)
-        if allowed["personalization"] and remembers(record):
+        if allowed["personalization"] and remembers(record, experiences):
             recalled.append(record)
     return kept, recalled, memories
 

@@ -193,3 +193,26 @@ def test_exposures_are_counted_on_the_day_they_were_shown() -> None:
     yesterday = NOW_MS - DAY_MS
     post([exposure(ts=yesterday)], store)
     assert store.of().exposures == {"hero": {yesterday // DAY_MS: 1}}
+
+
+def test_only_the_experiences_that_read_memory_have_their_exposures_counted() -> None:
+    store = Store({"a-1": GRANTED})
+    asked: list[int] = []
+
+    def remembering() -> frozenset[str]:
+        asked.append(1)
+        return frozenset({"capped"})
+
+    capped = token(experience="capped", issued_at=int(NOW) - 1)
+    post([exposure("e-1"), exposure("e-2", token=capped)], store, remembering=remembering)
+    assert store.of().exposures == {"capped": {NOW_MS // DAY_MS: 1}}  # not "hero"'s
+    post([exposure("e-3")], store, remembering=remembering)  # only hero: nothing to write
+    assert store.writes == 1
+    post([conversion(), dismissal()], store, remembering=remembering)  # no exposure: not asked
+    assert len(asked) == 2 and store.of().dismissed == {"hero": NOW_MS - 1_000}
+
+
+def test_without_rules_every_experiences_exposures_are_counted() -> None:
+    store = Store({"a-1": GRANTED})
+    post([exposure("e-1")], store, remembering=lambda: None)
+    assert store.of().exposures_within("hero", NOW_MS, 1) == 1
