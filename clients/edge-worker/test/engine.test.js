@@ -113,6 +113,23 @@ describe("local decisions", () => {
     }
   });
 
+  test("a capped or dismissable candidate that could win goes to decide, which reads memory", async () => {
+    const capped = { ...bundle.experiences[0], id: "capped", memory: { max_exposures: 2, per_days: 7, dismiss_for_days: 0 } };
+    const withMemory = compileBundle({ ...bundle, experiences: [capped] });
+    const mobile = { visitor, placements: ["hero"], context: { device: "mobile" } };
+    assert.deepEqual((await decideLocally(withMemory, mobile)).remote, ["hero"]);
+    // Outside the audience memory changes nothing: settled here.
+    const desktop = await decideLocally(withMemory, { ...mobile, context: { device: "desktop" } });
+    assert.deepEqual([desktop.remote, desktop.decisions.hero.reason], [[], "not_in_audience"]);
+    // Told the memory (as decide reads it), the engine applies the cap at the request's time.
+    const now = 20454 * 86400000;
+    const memory = { exposures: { capped: { 20454: 1, 20449: 1 } }, dismissed: {} };
+    const held = await decideLocally(withMemory, mobile, { memory, now });
+    assert.equal(held.decisions.hero.reason, "frequency_capped");
+    const later = await decideLocally(withMemory, mobile, { memory, now: now + 3 * 86400000 });
+    assert.notEqual(later.decisions.hero.reason, "frequency_capped");
+  });
+
   test("a request decide would refuse is left to it whole: the default page there, as here", async () => {
     for (const who of [{ ...visitor, identity_confidence: 1.5 }, { ...visitor, user_id: "u".repeat(257) }]) {
       const { decisions, remote } = await decideLocally(engine, { visitor: who, placements: ["hero"], context: { device: "mobile" } });
