@@ -87,7 +87,6 @@ EXPOSURE_KEYS = frozenset({"type", "event_id", "token", "ts", "user_id"})
 CONVERSION_KEYS = frozenset(
     {"type", "event_id", "unit_id", "name", "value", "currency", "ts", "user_id"}
 )
-DISMISSAL_KEYS = frozenset({"type", "event_id", "token", "ts", "user_id", "unit_id"})
 MAX_EVENT_ID_LENGTH = 128
 MAX_NAME_LENGTH = 128
 MAX_TS_LENGTH = 40
@@ -340,38 +339,18 @@ def _dismissal(
     request_id: str,
 ) -> dict[str, Any]:
     """A dismissal, authenticated by the token of the decision that showed what was closed:
-    the unit and the experience are the token's, so nobody dismisses for another unit. It
-    is stored as a conversion named `dismissal` (a guardrail metric a plan can name) that
-    carries the token's experience, variant and reason."""
-    if not event.keys() <= DISMISSAL_KEYS:
-        _unknown(event, DISMISSAL_KEYS)
-    event_id = _event_id(event.get("event_id"))
-    event_time = _event_time(event.get("ts"), offset, window)
-    token = event.get("token")
-    if token is None:
-        raise _Reject(MISSING_FIELD, "token", "token is required: the decision's own")
-    try:
-        unit, experience, variant, reason, rules_version, _ = verifier.verify(token, now)
-    except TokenError as bad:
-        raise _Reject(TOKEN_REASONS[bad.reason], "token", str(bad)) from None
+    read as an exposure is (the same fields and token checks; the unit and the experience
+    are the token's, so nobody dismisses for another unit), then, when it names a
+    `unit_id`, that must be the token's. It is stored as a conversion named `dismissal` (a
+    guardrail metric a plan can name) that carries the token's experience, variant and
+    reason."""
     named = event.get("unit_id")
-    if named is not None and named != unit:
+    as_exposure = {k: v for k, v in event.items() if k != "unit_id"}
+    record = _exposure(as_exposure, verifier, now, offset, window, receive_time, request_id)
+    if named is not None and named != record["unit_id"]:
         raise _Reject(UNIT_MISMATCH, "unit_id", "the token was issued to another unit")
-    return {  # FIELDS, in order
-        "event_id": event_id,
-        "type": CONVERSION,
-        "unit_id": unit,
-        "experience": experience,
-        "variant": variant,
-        "reason": reason,
-        "rules_version": rules_version,
-        "name": DISMISSAL,
-        "value": None,
-        "currency": None,
-        "event_time": event_time,
-        "receive_time": receive_time,
-        "request_id": request_id,
-    }
+    record["type"], record["name"] = CONVERSION, DISMISSAL
+    return record
 
 
 def is_dismissal(record: Mapping[str, Any]) -> bool:

@@ -158,14 +158,36 @@ def _with_memory(
     stored, memories = reader.consent_and_memory(sorted(subjects), units)
     kept: list[dict[str, Any]] = []
     recalled: list[dict[str, Any]] = []
-    for record, user_id in zip(records, user_ids, strict=True):
-        found = [p for p in (stored.get(record["unit_id"]), stored.get(user_id or "")) if p]
-        allowed = effective_consent(most_restrictive(*found) if found else None, carried, regime)
+    allowed_each = _allowed(records, user_ids, stored, carried, regime)
+    for record, allowed in zip(records, allowed_each, strict=True):
         if allowed["measurement"]:
             kept.append(record)
         if allowed["personalization"] and remembers(record, experiences):
             recalled.append(record)
     return kept, recalled, memories
+
+
+def _allowed(
+    records: Sequence[Mapping[str, Any]],
+    user_ids: Sequence[str | None],
+    stored: Mapping[str, Mapping[str, str]],
+    carried: Mapping[str, Any],
+    regime: str,
+) -> list[Mapping[str, bool]]:
+    """Each record's purposes: its unit's and its user's stored consent, most restrictive
+    first, with what the request carries and the regime, as decide combines them (once
+    per unit and user: a batch repeats them)."""
+    by_pair: dict[tuple[str, str | None], Mapping[str, bool]] = {}
+    out: list[Mapping[str, bool]] = []
+    for record, user_id in zip(records, user_ids, strict=True):
+        pair = (record["unit_id"], user_id)
+        allowed = by_pair.get(pair)
+        if allowed is None:
+            found = [p for p in (stored.get(pair[0]), stored.get(user_id or "")) if p is not None]
+            combined = most_restrictive(*found) if found else None
+            allowed = by_pair[pair] = effective_consent(combined, carried, regime)
+        out.append(allowed)
+    return out
 
 
 def _remember(
@@ -210,16 +232,5 @@ def consented(
     subjects = {r["unit_id"] for r in records}
     subjects.update(u for u in user_ids if u)
     stored = reader.purposes_by_subject(sorted(subjects))
-    allowed_by: dict[tuple[str, str | None], bool] = {}
-    kept: list[dict[str, Any]] = []
-    for record, user_id in zip(records, user_ids, strict=True):
-        pair = (record["unit_id"], user_id)
-        allowed = allowed_by.get(pair)
-        if allowed is None:
-            found = [p for p in (stored.get(pair[0]), stored.get(user_id or "")) if p is not None]
-            combined = most_restrictive(*found) if found else None
-            allowed = effective_consent(combined, carried, regime)["measurement"]
-            allowed_by[pair] = allowed
-        if allowed:
-            kept.append(record)
-    return kept
+    allowed = _allowed(records, user_ids, stored, carried, regime)
+    return [r for r, a in zip(records, allowed, strict=True) if a["measurement"]]

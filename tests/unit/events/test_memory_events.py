@@ -10,10 +10,18 @@ import orjson
 import pytest
 
 from earnest.errors import Unavailable
-from earnest.events.batch import read_events
 from earnest.events.service import receive
 from earnest.memory import DAY_MS, EMPTY, Memory
-from tests.builders.events import NOW, NOW_MS, SIGNER, conversion, dismissal, exposure, token
+from tests.builders.events import (
+    NOW,
+    NOW_MS,
+    SIGNER,
+    Bucket,
+    conversion,
+    dismissal,
+    exposure,
+    token,
+)
 
 GRANTED = {"personalization": "granted", "measurement": "granted"}
 MEASURE_ONLY = {"personalization": "denied", "measurement": "granted"}
@@ -59,20 +67,6 @@ class Store:
 
     def of(self, unit: str = "a-1") -> Memory:
         return self.memory.get(unit, (EMPTY, 0))[0]
-
-
-class Bucket:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put(self, key: str, body: bytes) -> bool:
-        if key in self.objects:
-            return False
-        self.objects[key] = body
-        return True
-
-    def records(self) -> list[dict[str, Any]]:
-        return [r for data in self.objects.values() for r in read_events(data)]
 
 
 def post(
