@@ -525,7 +525,7 @@ def bench_night(units: int, per_object: int, meter: Meter, tag: str) -> NightRun
     effect, three days), stored in objects of `per_object` events."""
     from earnest_aws.clients import client
     from earnest_aws.experiences_store import ExperiencesStore
-    from earnest_aws.nightly_report import ReportOptions, ReportStores, run
+    from earnest_aws.nightly_report import ReportOptions, run, stores_from_settings
     from earnest_aws.settings import settings
     from tests.builders.experiences import allocated, one_variant, two_variants
     from tests.builders.report_events import objects, simulate
@@ -547,7 +547,7 @@ def bench_night(units: int, per_object: int, meter: Meter, tag: str) -> NightRun
             Bucket=s.events_bucket, Key=key.replace(".ndjson", f"-{tag}.ndjson"), Body=data
         )
     options = ReportOptions()
-    stores = ReportStores.from_settings(s, options)
+    stores = stores_from_settings(s, options)
     with metered(meter):
         start = time.perf_counter()
         run(NIGHT, s, options, stores=stores)

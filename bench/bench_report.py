@@ -28,7 +28,9 @@ import orjson
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "shared")]
 
 from earnest.report import build as report_build  # noqa: E402
-from earnest.report.aggregation import Aggregator, Attribution  # noqa: E402
+from earnest.report.aggregation import Aggregator  # noqa: E402
+from earnest.report.totals import Attribution  # noqa: E402
+from earnest.report.window import Window, spans  # noqa: E402
 
 DAY = date(2026, 11, 20)
 DAYS = 14
@@ -122,14 +124,14 @@ def generate(
     return objects, n
 
 
-WINDOW = report_build.Window(DAY, DAYS)
+WINDOW = Window(DAY, DAYS)
 
 
 def aggregate(objects: list[tuple[str, bytes]]) -> Aggregator:
     """As a nightly run aggregates: every event checked against its experience's span."""
     agg = Aggregator(
         EXPERIENCES,
-        spans=report_build.spans(WINDOW, DOCS),
+        spans=spans(WINDOW, DOCS),
         program_span=WINDOW.program_span().bounds(),
     )
     for day, data in objects:

@@ -4,7 +4,7 @@ For each size (default 1, 2 and 4 million events; the generator of bench/bench_r
 14 days, 2 experiences, ~8.6 events a unit) writes the events as gzip NDJSON objects of
 500 under events/dt=…/hour=…/ in a temporary folder, as record-exposure stores them. Then
 each path runs in its own fresh interpreter, through the one interface the nightly run
-uses (earnest_aws.report_sources.Source), and prints its wall time and peak resident
+uses (earnest.report.sources.Source), and prints its wall time and peak resident
 memory:
 
 - python: `Streamed`, every object read one at a time into the Aggregator (one core);
@@ -101,10 +101,11 @@ def peak_rss_mib() -> float:
 def run_path(path: str, root: Path, memory_mb: int) -> None:
     """One path in this (fresh) interpreter: print its figures and verdicts as JSON."""
     from earnest.report import build as report_build
-    from earnest_aws.report_sources import Queried, Streamed
+    from earnest.report.sources import Queried, Streamed
+    from earnest.report.window import Window
     from tests.builders.duckdb_queries import DuckDBQueries
 
-    window = report_build.Window(DAY, DAYS)
+    window = Window(DAY, DAYS)
     source = (
         Streamed(LocalEvents(root))
         if path == "python"

@@ -731,6 +731,11 @@ class Edge:
         return stats
 
 
+def on_real_clock(env: Mapping[str, str]) -> bool:
+    """Whether this process's clock is the real one, which the worker's is (real_clock)."""
+    return "faketime" not in env.get("LD_PRELOAD", "")
+
+
 def real_clock(env: Mapping[str, str]) -> dict[str, str]:
     """`env` without libfaketime. workerd links tcmalloc, and libfaketime's own start-up
     (its dlsym of the real time functions) calls malloc while tcmalloc initializes: workerd
@@ -785,7 +790,14 @@ def edge_worker(api: str, aws_url: str = "") -> Iterator[Edge | None]:
     secret = secrets.token_urlsafe(32)  # the shop's login signs identity cookies with it
     env = {"EARNEST_API": api, "DECIDE_TIMEOUT_MS": str(DEMO_BUDGET_MS)}
     env |= {"CONSENT_COOKIE": CONSENT_COOKIE, "IDENTITY_SECRET": secret}
-    env |= edge_decisions(aws_url) if aws_url else {}
+    if aws_url and on_real_clock(os.environ):
+        env |= edge_decisions(aws_url)
+    elif aws_url:
+        print(
+            "\n(decisions at the edge are off: this demo runs under faketime and the worker on "
+            "the real clock, so the tokens it signed would be expired on the stack's clock; "
+            "every placement goes to /decide)"
+        )
     process = subprocess.Popen(
         [node, "serve.mjs"],
         cwd=WORKER,

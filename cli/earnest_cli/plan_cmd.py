@@ -64,8 +64,9 @@ def add_traffic_arguments(parser: argparse.ArgumentParser) -> None:
 def observed_all(docs: list[dict[str, Any]], days: int) -> dict[str, Traffic]:
     """Each serving experience's (units a day, holdout rate) over its last `days` of events,
     read in one pass over the partitions."""
-    from earnest.report import build as report_build
-    from earnest_aws.report_sources import Streamed
+    from earnest.report.plan import DEFAULT_ATTRIBUTION_DAYS
+    from earnest.report.sources import Streamed
+    from earnest.report.window import Window
     from earnest_aws.reports_store import ReportsStore
     from earnest_aws.settings import settings
 
@@ -73,9 +74,9 @@ def observed_all(docs: list[dict[str, Any]], days: int) -> dict[str, Traffic]:
     if not serving:
         return {}  # no events of their own yet
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
-    window = report_build.Window(yesterday, days)
+    window = Window(yesterday, days)
     source = Streamed(ReportsStore(settings().events_bucket))
-    totals = source.totals(window, serving, set(), report_build.DEFAULT_ATTRIBUTION_DAYS)
+    totals = source.totals(window, serving, set(), DEFAULT_ATTRIBUTION_DAYS)
     out: dict[str, Traffic] = {}
     for exp_id, found in totals.experiences.items():
         units = sum(a.units for a in found.arms.values())

@@ -1,9 +1,9 @@
 """Athena: run one query, wait for it within a deadline, page through its rows.
 
-The nightly report's SQL path (earnest_aws.report_sources.Queried, docs/report.md "Scale")
+The nightly report's SQL path (earnest.report.sources.Queried, docs/report.md "Scale")
 hands this runner the query of earnest.report.sql; the rows come back typed by the result
-set's column types (bigint -> int, double -> float, NULL -> None), in SELECT order, so
-`earnest.report.sql.totals_from_rows` reads them as it reads DuckDB's.
+set's column types (bigint -> int, double -> float, NULL -> None), each row by column name,
+so `earnest.report.sql.totals_from_rows` reads them as it reads DuckDB's.
 
 Waiting is bounded: polls back off exponentially (0.25 s doubling to 5 s) and stop at a
 total deadline (REPORT_ATHENA_TIMEOUT_SECONDS, within the function's timeout); a query still
@@ -15,7 +15,7 @@ leaves as `Unavailable` with Athena's reason. Either way the run fails and Lambd
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +84,7 @@ class AthenaQueries:
         self._clock = clock
         self._on_event = on_event  # "athena query finished": its id and what it scanned
 
-    def rows(self, query: str) -> Iterator[Sequence[Any]]:
+    def rows(self, query: str) -> Iterator[dict[str, Any]]:
         if len(query.encode()) > MAX_QUERY_BYTES:
             raise Unavailable(
                 f"the report's query is {len(query.encode()):,} bytes, past Athena's "
@@ -146,16 +146,19 @@ class AthenaQueries:
         with translated("the report's Athena query cannot be stopped"):
             self.athena.stop_query_execution(QueryExecutionId=execution)
 
-    def _results(self, execution: str) -> Iterator[Sequence[Any]]:
+    def _results(self, execution: str) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {"QueryExecutionId": execution, "MaxResults": PAGE_ROWS}
         header = True
         while True:
             with translated("the report's Athena results cannot be read"):
                 page = self.athena.get_query_results(**kwargs)
             result = page["ResultSet"]
-            kinds = [c["Type"] for c in result.get("ResultSetMetadata", {}).get("ColumnInfo", [])]
+            columns = result.get("ResultSetMetadata", {}).get("ColumnInfo", [])
             for row in result.get("Rows", [])[1 if header else 0 :]:
-                yield [_value(cell, kind) for cell, kind in zip(row["Data"], kinds, strict=True)]
+                yield {
+                    c["Name"]: _value(cell, c["Type"])
+                    for cell, c in zip(row["Data"], columns, strict=True)
+                }
             header = False
             token = page.get("NextToken")
             if not token:

@@ -23,6 +23,11 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from earnest_aws.clients import ON_DECIDE, ON_REQUEST, Timeouts
+from earnest_aws.secrets import ConfigError as ConfigError
+from earnest_aws.secrets import parse_key, secret_setting
+from earnest_aws.secrets import parse_keys as parse_keys
+from earnest_aws.secrets import read_secret_parameter as read_secret_parameter
+from earnest_aws.secrets import secret_entries as secret_entries
 
 if TYPE_CHECKING:
     from earnest.events.batch import Limits
@@ -32,10 +37,6 @@ N = TypeVar("N", int, float)
 
 DECIDE, EVENTS, CONSENT, REPORT = "decide", "record-exposure", "consent-update", "nightly-report"
 ALL = (DECIDE, EVENTS, CONSENT, REPORT)
-
-
-class ConfigError(RuntimeError):
-    """A missing or malformed setting; raised at cold start, never per request."""
 
 
 class Env:
@@ -190,8 +191,9 @@ AWS_MAX_ATTEMPTS = declare(Bounded(
     (*ALL, "the CLI"), lo=0, hi=10))
 # decide
 RULES_TTL_SECONDS = declare(Bounded(
-    "RULES_TTL_SECONDS", 30.0, "how often decide re-reads the rules (docs/decide.md)",
-    (DECIDE,), lo=0.0, hi=3600.0))
+    "RULES_TTL_SECONDS", 30.0, "how often decide re-reads the rules (docs/decide.md), and "
+    "record-exposure the experiences whose exposures memory counts (docs/events.md)",
+    (DECIDE, EVENTS), lo=0.0, hi=3600.0))
 RULES_WAIT_SECONDS = declare(Bounded(
     "RULES_WAIT_SECONDS", 0.1, "how long a request that finds the rules past their TTL waits "
     "for the refresh before answering the defaults: the freshness bound's margin",
@@ -236,7 +238,7 @@ REPORT_FDR = declare(Choice(
 REPORT_PRE_EXPOSURE_DAYS = declare(Bounded(
     "REPORT_PRE_EXPOSURE_DAYS", 14, "days before exposure whose conversions are CUPED's "
     "covariate (0: none)", (REPORT,), lo=0, hi=90))
-REPORT_AGGREGATION = declare(Choice(  # earnest_aws.report_sources.AGGREGATIONS
+REPORT_AGGREGATION = declare(Choice(  # earnest.report.sources.AGGREGATIONS
     "REPORT_AGGREGATION", "python", "where the window's totals are computed: in the "
     "function, or as one Athena query", (REPORT,), options=("python", "athena")))
 _ATHENA = "REPORT_AGGREGATION=athena"
@@ -288,72 +290,6 @@ def cmp_settings() -> dict[str, Setting[Any]]:
                 (CONSENT,),
             )
     return out
-
-
-# ------------------------------------------------------------------ secrets
-def secret_entries(raw: str, name: str, min_chars: int = 1) -> tuple[str, ...]:
-    """A set secret setting, `secret,secret`: every entry a secret of `min_chars` or more.
-
-    Set means meant: a value holding no secret (`,`, ` `), an empty entry (a stray comma)
-    or a short one is a ConfigError naming the setting, never read as "no secrets" (which
-    would admit everything at the front door, or disconnect a CMP without a word).
-    """
-    parts = [part.strip() for part in raw.split(",")]
-    if not any(parts):
-        raise ConfigError(f"{name} is set but holds no secret")
-    if not all(parts):
-        raise ConfigError(f"{name} has an empty entry (a stray comma?)")
-    if any(len(part) < min_chars for part in parts):
-        raise ConfigError(f"{name}: each secret must be at least {min_chars} characters")
-    return tuple(parts)
-
-
-def secret_setting(
-    env: Mapping[str, str],
-    name: str,
-    min_chars: int,
-    read: Callable[[str], str] | None = None,
-    missing_ok: bool = False,
-) -> tuple[str, ...]:
-    """The secrets of setting `name`: the variable (local), else the SSM SecureString its
-    `<name>_PARAM` names (AWS); () when neither is set. `missing_ok`: a parameter that does
-    not exist means "not connected" (an optional CMP); any other failure is raised."""
-    if name in env:
-        return secret_entries(env[name], name, min_chars)
-    parameter = env.get(f"{name}_PARAM")
-    if parameter is None:
-        return ()
-    if not parameter.strip():
-        raise ConfigError(f"{name}_PARAM is set but names no parameter")
-    try:
-        raw = (read or read_secret_parameter)(parameter)
-    except Exception as exc:
-        from earnest_aws.aws_errors import error_code
-
-        if missing_ok and error_code(exc) == "ParameterNotFound":
-            return ()
-        raise
-    return secret_entries(raw, f"{name}_PARAM ({parameter})", min_chars)
-
-
-def read_secret_parameter(name: str) -> str:
-    """A SecureString from SSM Parameter Store, read once per cold start."""
-    from earnest_aws.clients import client  # lazy: only deployments configured this way pay
-
-    response = client("ssm").get_parameter(Name=name, WithDecryption=True)
-    return str(response["Parameter"]["Value"])
-
-
-def parse_keys(raw: str, name: str) -> tuple[tuple[str, bytes], ...]:
-    """`kid:secret,kid:secret` -> ((kid, secret), ...); the first signs, all verify."""
-    return tuple(parse_key(entry, name) for entry in secret_entries(raw, name))
-
-
-def parse_key(entry: str, name: str) -> tuple[str, bytes]:
-    kid, sep, secret = entry.partition(":")
-    if not sep or not kid or len(secret) < 16:
-        raise ConfigError(f"{name} entries must look like kid:secret (secret >= 16 chars)")
-    return kid, secret.encode()
 
 
 # ------------------------------------------------------------------ each function's

@@ -8,33 +8,23 @@ moto's Athena (in-process), which gives it to the next query started.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-# The report query's columns (earnest/report/report_aggregate.sql), as Athena types them.
-REPORT_COLUMNS = (
-    ("section", "varchar"),
-    ("experience", "varchar"),
-    ("arm", "varchar"),
-    ("units", "bigint"),
-    ("exposures", "bigint"),
-    ("conversions", "bigint"),
-    ("revenue", "double"),
-    ("revenue_sq", "double"),
-    ("units_in_several_arms", "bigint"),
-    ("revenue_capped", "double"),
-    ("revenue_capped_sq", "double"),
-    ("revenue_cap", "double"),
-    ("pre_conversions", "bigint"),
-    ("pre_conversions_both", "bigint"),
-    ("pre_revenue", "double"),
-    ("pre_revenue_sq", "double"),
-    ("pre_revenue_product", "double"),
-    ("name", "varchar"),
-)
+_TYPES = {bool: "boolean", int: "bigint", float: "double", str: "varchar"}
+
+
+def columns_of(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """The rows' columns, in order, each typed by its first non-NULL value (as the query
+    typed it); a column NULL in every row reads as varchar."""
+    names = list(rows[0]) if rows else []
+    return [
+        (name, next((_TYPES[type(r[name])] for r in rows if r[name] is not None), "varchar"))
+        for name in names
+    ]
 
 
 def _cell(value: Any) -> dict[str, str]:
@@ -47,11 +37,11 @@ def _cell(value: Any) -> dict[str, str]:
     return {"VarCharValue": str(value)}
 
 
-def result_set(
-    rows: Iterable[Sequence[Any]], columns: Sequence[tuple[str, str]] = REPORT_COLUMNS
-) -> QueryResults:
+def result_set(rows: Sequence[Mapping[str, Any]]) -> QueryResults:
+    """`rows` (each by column name, as DuckDB's runner gives them) as Athena returns them."""
+    columns = columns_of(rows)
     header = {"Data": [{"VarCharValue": name} for name, _ in columns]}
-    data = [{"Data": [_cell(v) for v in row]} for row in rows]
+    data = [{"Data": [_cell(row[name]) for name, _ in columns]} for row in rows]
     info = [
         {"Name": name, "Label": name, "Type": kind, "Nullable": "UNKNOWN"} for name, kind in columns
     ]

@@ -1,6 +1,6 @@
 """The report's query runner on DuckDB: the stand-in for Athena, over the same stored files.
 
-Implements earnest_aws.report_sources.QueryRunner. The gzip NDJSON objects sit in a folder
+Implements earnest.report.sources.QueryRunner. The gzip NDJSON objects sit in a folder
 laid out as in S3 (events/dt=…/hour=…/), read as a view named like the Glue table, with
 the Glue table's columns and types taken from template.yaml (written once, there). Used by
 the tests (tests/e2e/test_report_sql.py, tests/integration/test_report_sources.py) and by
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ class DuckDBQueries:
         self.threads = threads
         self.memory_mb = memory_mb or configured_memory_mb()
 
-    def rows(self, query: str) -> Iterable[Sequence[Any]]:
+    def rows(self, query: str) -> Iterable[dict[str, Any]]:
         import duckdb  # a dev dependency only: imported where a test or the bench runs it
 
         columns = "{" + ", ".join(f"{k}: '{v}'" for k, v in glue_columns().items()) + "}"
@@ -72,9 +72,13 @@ class DuckDBQueries:
             con.execute(
                 f"CREATE VIEW {self.table} AS SELECT * FROM read_json("
                 f"'{self.root}/events/*/*/*.ndjson.gz', format = 'newline_delimited', "
-                f"hive_partitioning = true, hive_types_autocast = false, columns = {columns})"
+                f"hive_partitioning = true, hive_types_autocast = false, columns = {columns}, "
+                # Athena's "$path" pseudo-column: the object each row was read from
+                "filename = '$path')"
             )
-            return con.execute(query).fetchall()
+            result = con.execute(query)
+            names = [column[0] for column in result.description]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
         finally:
             con.close()
             shutil.rmtree(spill, ignore_errors=True)

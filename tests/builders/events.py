@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from earnest.errors import Unavailable
-from earnest.events.batch import read_events
+from earnest.events.objects import read_events
 from earnest.tokens import TokenSigner
 
 KEY = ("k1", b"events-test-secret-0001")

@@ -1,6 +1,7 @@
 """Faults injected at the AWS client layer: botocore hooks on a real client (moto behind it)
 that fail like a hung or dropped connection (`Hung`: before the request is sent; `Lost`:
-after the service acted, its answer lost), and count the attempts."""
+after the service acted, its answer lost), and count the attempts; `Clock`, a clock that
+moves only when the code under test sleeps (a throttled table: tests.builders.throttling)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,21 @@ class Lost:
         self.calls += 1
         if self.calls <= self.failures:
             raise ReadTimeoutError(endpoint_url=getattr(http_response, "url", ""))
+
+
+class Clock:
+    """A clock that moves only when the code under test sleeps: backoff checked without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 @contextmanager

@@ -158,6 +158,23 @@ def write_files(root: Path, records: Iterable[Mapping[str, Any]]) -> list[Path]:
     return paths
 
 
+def write_requests(root: Path, records: Iterable[Mapping[str, Any]]) -> int:
+    """Each request's records as one object named as record-exposure names it:
+    `<receive time>-<request id>.ndjson.gz` (key order is arrival order), or, for a request
+    id starting `idem-` (one sent with an Idempotency-Key), `<request id>.ndjson.gz`."""
+    by_request: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_request[(str(record["receive_time"]), str(record["request_id"]))].append(record)
+    for (received, request_id), recs in by_request.items():
+        dt, hour = received[:10], received[11:13]
+        name = request_id if request_id.startswith("idem-") else f"{received}-{request_id}"
+        path = root / f"events/dt={dt}/hour={hour}/{name}.ndjson.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in recs)
+        path.write_bytes(gzip.compress(data, mtime=0))
+    return len(by_request)
+
+
 def put_s3(s3: Any, bucket: str, records: Iterable[Mapping[str, Any]], tag: str = "") -> int:
     written = 0
     for key, data in objects(records).items():

@@ -28,14 +28,10 @@ from scipy.special import gammaln
 from scipy.stats import chi2
 
 from earnest.report import build as report_build
-from earnest.report import cuped, stats
-from earnest.report.aggregation import (
-    DEFAULT_CAP_PERCENTILE,
-    ArmTotals,
-    ExperienceTotals,
-    Totals,
-    revenue_cap,
-)
+from earnest.report import cuped, gate, srm, stats
+from earnest.report.aggregation import revenue_cap
+from earnest.report.totals import DEFAULT_CAP_PERCENTILE, ArmTotals, ExperienceTotals, Totals
+from earnest.report.window import Window
 from tests.builders.experiences import experience
 
 START = date(2026, 1, 1)  # any date: the report reads no clock
@@ -206,7 +202,7 @@ def _doc(scenario: Scenario) -> dict[str, Any]:
     )
 
 
-def first_night(window: report_build.Window, doc: dict[str, Any]) -> int:
+def first_night(window: Window, doc: dict[str, Any]) -> int:
     """The first night (0 = START) whose units the report of `window.day` analyses."""
     start = window.span(doc).start.date()
     return max((start - START).days, 0)
@@ -255,7 +251,7 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
     for r in range(runs):
         previous: dict[str, Any] | None = None
         for night in range(scenario.nights):
-            window = report_build.Window(START + timedelta(days=night))
+            window = Window(START + timedelta(days=night))
             arms = _arms(scenario, d, r, night, first_night(window, doc))
             report = report_build.build(
                 window, [doc], _totals(arms, cap), previous, global_holdout=0.0
@@ -272,7 +268,7 @@ def run(scenario: Scenario, runs: int, seed: int) -> Outcome:
             if section["srm"]["flagged"]:
                 nights["srm"][r] = min(nights["srm"][r], night)
             chi2_flagged[r] |= any(
-                t["p_value"] < stats.SRM_THRESHOLD for t in section["srm"]["tests"]
+                t["p_value"] < srm.SRM_THRESHOLD for t in section["srm"]["tests"]
             )
             pauses = [g for g in report["guardrails"] if g["action"] == "pause_variant"]
             if pauses:
@@ -308,7 +304,7 @@ def program_false_events(
     for r in range(runs):
         previous: dict[str, Any] | None = None
         for night in range(scenario.nights):
-            window = report_build.Window(START + timedelta(days=night))
+            window = Window(START + timedelta(days=night))
             totals = Totals(
                 {
                     d["id"]: ExperienceTotals(_arms(scenario, x, r, night, 0), {}, cap)
@@ -338,7 +334,7 @@ def _first(hits: np.ndarray) -> np.ndarray:
 
 
 def _gated(n: np.ndarray, skewness_sq: np.ndarray, min_units: int) -> np.ndarray:
-    return (n >= min_units) & (n >= stats.GATE_UNITS + stats.GATE_SKEWNESS * skewness_sq)
+    return (n >= min_units) & (n >= gate.GATE_UNITS + gate.GATE_SKEWNESS * skewness_sq)
 
 
 def _rate_skewness_sq(x: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -373,15 +369,15 @@ def _rate_ratio(x_c, n_c, x_t, n_t, comparisons):  # type: ignore[no-untyped-def
 def _srm_flagged(n: np.ndarray, shares: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """The sequential SRM flag (stats.srm_sequential_p < threshold) and chi-square's."""
     theta = np.array(shares) / sum(shares)
-    prior = stats.SRM_PRIOR_CONCENTRATION * theta
+    prior = srm.SRM_PRIOR_CONCENTRATION * theta
     total = n.sum(axis=-1)
-    log_bf = gammaln(stats.SRM_PRIOR_CONCENTRATION) - gammaln(stats.SRM_PRIOR_CONCENTRATION + total)
+    log_bf = gammaln(srm.SRM_PRIOR_CONCENTRATION) - gammaln(srm.SRM_PRIOR_CONCENTRATION + total)
     log_bf = log_bf + (gammaln(prior + n) - gammaln(prior) - n * np.log(theta)).sum(axis=-1)
     expected = total[..., None] * theta
     statistic = ((n - expected) ** 2 / expected).sum(axis=-1)
-    return log_bf > -math.log(stats.SRM_THRESHOLD), chi2.sf(
+    return log_bf > -math.log(srm.SRM_THRESHOLD), chi2.sf(
         statistic, len(shares) - 1
-    ) < stats.SRM_THRESHOLD
+    ) < srm.SRM_THRESHOLD
 
 
 def replay(scenario: Scenario, runs: int, seed: int) -> Outcome:
@@ -467,7 +463,7 @@ def replay(scenario: Scenario, runs: int, seed: int) -> Outcome:
 def _capped_skewness_sq(
     total: np.ndarray, total_sq: np.ndarray, n: np.ndarray, cap: float
 ) -> np.ndarray:
-    """stats._skewness_bound of capped revenue."""
+    """gate._skewness_bound of capped revenue."""
     mu, m2 = total / n, total_sq / n
     variance = m2 - mu * mu
     third = np.maximum(cap * m2 - 3 * mu * m2 + 2 * mu**3, 0.0)
@@ -624,7 +620,7 @@ def srm_after_changes(changes: Changes, runs: int, seed: int) -> tuple[int, int]
         for night, doc in enumerate(nightly):
             if night <= changes.pause_night:
                 continue
-            window = report_build.Window(START + timedelta(days=night))
+            window = Window(START + timedelta(days=night))
             first = first_night(window, doc)
             n, x = in_span(n_cum[r], night, first), in_span(x_cum[r], night, first)
             arms = {

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from earnest import errors
 from earnest.consent.purposes import PURPOSES, VALUES
 from earnest.decide import request as decide_request
-from earnest.decide.engine import REASONS
+from earnest.decide.reasons import REASONS
 from earnest.events import batch
 from earnest_aws.settings import Settings
 from tests.builders.stack import Stack, post, send_consent, signed_headers

@@ -21,7 +21,10 @@ import pytest
 
 from earnest.report import build as report_build
 from earnest.report import render as report_render
-from earnest.report.aggregation import Aggregator, ArmTotals, ExperienceTotals, Totals
+from earnest.report.aggregation import Aggregator
+from earnest.report.plan import tracked
+from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
+from earnest.report.window import Window
 from tests.builders.experiences import experience
 from tests.builders.report_events import objects, simulate
 
@@ -100,13 +103,11 @@ def report() -> dict[str, Any]:
     records = simulate([winner], 8000, rates, DAY, prefix="w", global_holdout=0.05)
     records += simulate([mixed], 8000, rates, DAY, prefix="m", global_holdout=0.05)
     docs = [winner, mixed]
-    agg = Aggregator(report_build.tracked(docs))
+    agg = Aggregator(tracked(docs))
     for key, data in objects(records).items():
         agg.partition(key[10:20])
         agg.feed_object(data)
-    return report_build.build(
-        report_build.Window(DAY), docs, agg.totals(), None, global_holdout=0.05
-    )
+    return report_build.build(Window(DAY), docs, agg.totals(), None, global_holdout=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +196,7 @@ def test_the_trend_chart_shows_the_interval_closing_in_night_by_night(tmp_path: 
             "b": ArmTotals(units, units, round(units * 0.11)),
         }
         totals = Totals({"winner": ExperienceTotals(arms, {})}, {}, {}, {})
-        window = report_build.Window(DAY - timedelta(days=4 - night))
+        window = Window(DAY - timedelta(days=4 - night))
         report = report_build.build(window, [winner], totals, report, global_holdout=0.0)
     assert report is not None
     page = tmp_path / "index.html"

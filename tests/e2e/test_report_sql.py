@@ -18,8 +18,12 @@ import pytest
 
 from earnest.report import build as report_build
 from earnest.report import sql as report_sql
-from earnest.report.aggregation import Aggregator, Attribution, Totals
-from earnest_aws.report_sources import Queried
+from earnest.report.aggregation import Aggregator
+from earnest.report.cuped import Covariate
+from earnest.report.plan import tracked
+from earnest.report.sources import Queried
+from earnest.report.totals import Attribution, Totals
+from earnest.report.window import Window, days_before, spans
 from tests.builders.duckdb_queries import DuckDBQueries
 from tests.builders.experiences import experience
 from tests.builders.report_events import (
@@ -114,9 +118,9 @@ def late(record: dict[str, Any], days: int) -> dict[str, Any]:
 
 
 ERASED = {"erased-1"}
-WINDOW = report_build.Window(DAY, 28, late_days=3, early_seconds=300).reading(docs())
+WINDOW = Window(DAY, 28, late_days=3, early_seconds=300).reading(docs())
 # A window that starts inside the data, with two days before it read for CUPED's covariate.
-SHORT = report_build.Window(DAY, 3, late_days=3, early_seconds=300).reading(docs())
+SHORT = Window(DAY, 3, late_days=3, early_seconds=300).reading(docs())
 PRE_DAYS = 2
 
 
@@ -127,16 +131,16 @@ def events_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def python_totals(window: report_build.Window = WINDOW, pre_days: int = 0) -> Totals:
+def python_totals(window: Window = WINDOW, pre_days: int = 0) -> Totals:
     agg = Aggregator(
-        report_build.tracked(docs()),
+        tracked(docs()),
         erased=ERASED,
-        spans=report_build.spans(window, docs()),
+        spans=spans(window, docs()),
         program_span=window.program_span().bounds(),
         pre_exposure_days=pre_days,
     )
     stored = objects(records())
-    before = report_build.days_before(window.start, pre_days)
+    before = days_before(window.start, pre_days)
     for day in [*before, *window.days()]:
         agg.partition(day.isoformat(), pre_exposure=day < window.start)
         for key, data in stored.items():
@@ -145,7 +149,7 @@ def python_totals(window: report_build.Window = WINDOW, pre_days: int = 0) -> To
     return agg.totals()
 
 
-def sql_totals(root: Path, window: report_build.Window = WINDOW, pre_days: int = 0) -> Totals:
+def sql_totals(root: Path, window: Window = WINDOW, pre_days: int = 0) -> Totals:
     source = Queried(DuckDBQueries(root), "earnest_events")
     return source.totals(window, docs(), ERASED, 7, pre_days)
 
@@ -157,20 +161,12 @@ def rounded(totals: Totals) -> Totals:
         return value if value is None else float(f"{value:.9g}")
 
     def arm(a: Any) -> Any:
-        pre = a.pre_exposure and dataclasses.replace(
-            a.pre_exposure,
-            revenue=near(a.pre_exposure.revenue),
-            revenue_sq=near(a.pre_exposure.revenue_sq),
-            revenue_product=near(a.pre_exposure.revenue_product),
-        )
-        return dataclasses.replace(
-            a,
-            revenue=near(a.revenue),
-            revenue_sq=near(a.revenue_sq),
-            revenue_capped=near(a.revenue_capped),
-            revenue_capped_sq=near(a.revenue_capped_sq),
-            pre_exposure=pre,
-        )
+        pre = a.pre_exposure and {
+            m: Covariate(near(c.total), near(c.total_sq), near(c.product))
+            for m, c in a.pre_exposure.items()
+        }
+        sums = {m: (near(total), near(total_sq)) for m, (total, total_sq) in a.sums.items()}
+        return dataclasses.replace(a, sums=sums, pre_exposure=pre)
 
     return Totals(
         {
@@ -188,7 +184,7 @@ def rounded(totals: Totals) -> Totals:
 
 @pytest.mark.parametrize(("window", "pre_days"), [(WINDOW, 0), (SHORT, PRE_DAYS)])
 def test_the_sql_gives_the_same_per_arm_numbers_as_the_python_path(
-    events_root: Path, window: report_build.Window, pre_days: int
+    events_root: Path, window: Window, pre_days: int
 ) -> None:
     py = rounded(python_totals(window, pre_days))
     sql = rounded(sql_totals(events_root, window, pre_days))
@@ -204,10 +200,11 @@ def test_both_paths_cap_revenue_read_the_covariate_and_count_named_events(
     mixed, signup = sql.experiences["mixed"], sql.experiences["signup"]
     holdout = mixed.arms[None]
     # Revenue is capped at the plan's 90th percentile: the capped sum is below the raw one
-    assert mixed.revenue_cap is not None and holdout.revenue_capped is not None
-    assert holdout.revenue_capped < holdout.revenue
+    assert mixed.revenue_cap is not None
+    assert holdout.total("revenue_per_unit_capped") < holdout.total("revenue_per_unit")
     # The units' conversions in the two days before their first exposure were read
-    assert holdout.pre_exposure is not None and holdout.pre_exposure.conversions > 0
+    assert holdout.pre_exposure is not None
+    assert holdout.pre_exposure["conversion_rate"].total > 0
     # And the guardrail's named event is counted per arm (complaints: nobody had one)
     assert signup.arms["b"].events["unsubscribe"] > 0
     assert "complaint" not in signup.arms["b"].events

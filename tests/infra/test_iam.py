@@ -42,7 +42,7 @@ STORES = {
     ("earnest_aws.edge_bundle", "*"): "DataBucket",
     ("earnest_aws.reports_store", "ReportsStore"): "DataBucket",
     ("earnest_aws.reports_store", "erased_subjects"): "ConsentTable",
-    ("earnest_aws.settings", "*"): "SSM",
+    ("earnest_aws.secrets", "*"): "SSM",
     ("earnest_aws.athena", "*"): "ReportWorkGroup",
 }
 IAM_NAMES = {"ListObjectsV2": "ListBucket"}  # where the action is not the operation's name
@@ -78,8 +78,8 @@ ON_BEHALF = {
 # Names that are not AWS calls though an operation is so named: botocore's get_session is
 # the session, not Athena's GetSession.
 NOT_CALLS = {"get_session"}
-# Names every dict or list (or regex match) has: followed only on a receiver annotated with
-# a store class (a match's `.group(1)` is not the experiences store's `group`).
+# Names every dict, list or regex match has (`match.group(1)` is no store's `group`):
+# followed only on a receiver annotated with a store class.
 CONTAINER_METHODS = set(dir(dict)) | set(dir(list)) | set(dir(set)) | set(dir(str))
 CONTAINER_METHODS |= set(dir(re.Match))
 
@@ -168,7 +168,14 @@ def _annotations(node: ast.AST) -> dict[str, str]:
     if not isinstance(node, ast.FunctionDef):
         return {}
     args = node.args.args + node.args.kwonlyargs
-    return {a.arg: ast.unparse(a.annotation) for a in args if a.annotation is not None}
+    # A generic annotation (a store Protocol, `ExperienceStore[Any]`) names its class.
+    return {
+        a.arg: ast.unparse(
+            a.annotation.value if isinstance(a.annotation, ast.Subscript) else a.annotation
+        )
+        for a in args
+        if a.annotation is not None
+    }
 
 
 def lineage(trees: dict[str, ast.Module], owner: str) -> set[str]:

@@ -16,23 +16,24 @@ import pytest
 from botocore.stub import Stubber
 
 from earnest.errors import Unavailable
-from earnest.report import build as report_build
 from earnest.report import sql as report_sql
+from earnest.report.plan import tracked
+from earnest.report.sources import Queried
+from earnest.report.window import Window
 from earnest_aws.athena import AthenaQueries, AthenaSettings
 from earnest_aws.clients import client
-from earnest_aws.nightly_report import ReportOptions, ReportStores
-from earnest_aws.report_sources import Queried
+from earnest_aws.nightly_report import ReportOptions, stores_from_settings
 from earnest_aws.settings import ConfigError
 from tests.builders.athena_results import backend, queue, result_set
 from tests.builders.duckdb_queries import DuckDBQueries
 from tests.builders.experiences import experience
-from tests.builders.faults import Hung
+from tests.builders.faults import Clock, Hung
 from tests.builders.report_events import simulate, write_files
 
 pytest.importorskip("duckdb")
 
 DAY = date(2026, 11, 20)
-WINDOW = report_build.Window(DAY, 28)
+WINDOW = Window(DAY, 28)
 SETTINGS = AthenaSettings(
     workgroup="earnest-report-test",
     database="earnest_test",
@@ -46,22 +47,7 @@ DOC = experience(
     holdout=0.5,
     variants=[{"id": "b", "weight": 1, "content": {}}],
 )
-TRACKED = report_build.tracked([DOC])
-
-
-class Clock:
-    """A clock that moves only when the adapter sleeps: backoff checked without waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+TRACKED = tracked([DOC])
 
 
 @pytest.fixture
@@ -216,7 +202,9 @@ def test_every_page_of_results_is_read_and_only_the_first_carries_the_header(aws
         )
         rows = list(AthenaQueries(AthenaSettings("wg", "db"), athena).rows("SELECT 1"))
         stub.assert_no_pending_responses()
-    assert rows == [[0, None], [1, None], [2, "b"], [3, "b"]]
+    assert rows == [{"n": 0, "arm": None}, {"n": 1, "arm": None}] + [
+        {"n": n, "arm": "b"} for n in (2, 3)
+    ]
 
 
 def test_a_query_past_athenas_size_limit_is_refused_before_anything_runs(athena: Any) -> None:
@@ -235,13 +223,13 @@ def test_report_aggregation_athena_runs_the_report_in_the_configured_workgroup(a
         "REPORT_ATHENA_OUTPUT": "s3://earnest-data/athena-results/",
         "REPORT_ATHENA_TIMEOUT_SECONDS": "780",
     }
-    source = ReportStores.from_settings(aws, ReportOptions.from_env(env)).source
+    source = stores_from_settings(aws, ReportOptions.from_env(env)).source
     assert isinstance(source, Queried) and isinstance(source.runner, AthenaQueries)
     assert source.events_table == "earnest_prod.events"
     assert source.runner.settings == AthenaSettings(
         "earnest-report-prod", "earnest_prod", "events", "s3://earnest-data/athena-results/", 780
     )
-    assert not isinstance(ReportStores.from_settings(aws).source, Queried)  # python: the default
+    assert not isinstance(stores_from_settings(aws).source, Queried)  # python: the default
 
 
 @pytest.mark.parametrize(

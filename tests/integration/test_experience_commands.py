@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from earnest.experiences.operations import apply_guardrails
 from earnest.report import guardrails
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import apply_actions
 from earnest_cli.main import main
 from tests.builders.experiences import experience
 
@@ -63,7 +63,7 @@ def pause_bundles_as_the_report_does(store: ExperiencesStore, day: date) -> None
         f"loses_to_default: variant bundles loses to the default in the report of {day}",
         {"report_date": day.isoformat(), "relative_lift": -0.62, "sequential_p_value": 0.0004},
     )
-    applied, _ = apply_actions(store, day, [action.as_dict()])
+    applied, _ = apply_guardrails(store, day, [action])
     assert applied
 
 
@@ -83,7 +83,7 @@ def retire_as_the_report_does(store: ExperiencesStore, doc: dict[str, Any]) -> N
         reason,
         {"report_date": TODAY.isoformat(), "rules": [rule]},
     )
-    apply_actions(store, TODAY, [retire.as_dict()])
+    apply_guardrails(store, TODAY, [retire])
 
 
 def test_a_push_never_undoes_a_guardrail_and_says_what_it_kept(

@@ -16,10 +16,11 @@ import pytest
 
 from earnest.errors import ConcurrentModification, GuardrailsPending, Throttled, Unavailable
 from earnest.experiences.actions import PAUSE_VARIANT, Action
+from earnest.experiences.operations import apply_guardrails
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import apply_actions
 from tests.builders.experiences import two_variants
+from tests.builders.faults import Clock
 from tests.builders.throttling import CancelledForCapacity
 
 DAY = date(2026, 11, 20)
@@ -33,18 +34,6 @@ LOSER = Action(
 )
 
 
-class Clock:
-    """The store's clock and sleep: time passes only when the store waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.waits: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -53,7 +42,7 @@ def clock() -> Clock:
 @pytest.fixture
 def store(aws: Any, clock: Clock) -> ExperiencesStore:
     s = ExperiencesStore(
-        aws.experiences_table, throttle_seconds=5.0, sleep=clock.sleep, clock=lambda: clock.now
+        aws.experiences_table, throttle_seconds=5.0, sleep=clock.sleep, clock=clock
     )
     s.save(two_variants("mixed", "pdp-recs"), None, actor="alice", action="create")
     return s
@@ -71,11 +60,11 @@ def test_a_throttled_guardrail_write_is_retried_with_backoff_and_applied_once(
     throttled = CancelledForCapacity(client("dynamodb"), failures=2)
     logged: list[str] = []
     # When the nightly run applies a pause
-    applied, already = apply_actions(store, DAY, [LOSER], lambda name, _: logged.append(name))
+    applied, already = apply_guardrails(store, DAY, [LOSER], lambda name, _: logged.append(name))
     # Then it lands on the third attempt, after waits that grow, and once
     assert throttled.attempts == 3
     assert [a["experience"] for a in applied] == ["mixed"] and already == []
-    assert len(clock.waits) == 2 and clock.waits[1] > clock.waits[0] > 0
+    assert len(clock.sleeps) == 2 and clock.sleeps[1] > clock.sleeps[0] > 0
     assert serving(store) == ["a"]
     assert [e["action"] for e in store.audit("mixed")] == ["create", "pause_variant"]
     # and nothing says it raced another change
@@ -93,7 +82,7 @@ def test_throttled_past_the_deadline_the_run_fails_loudly_and_a_rerun_applies_on
     logged: list[str] = []
     # When the nightly run applies its pauses, it fails with the typed error, naming why
     with pytest.raises(GuardrailsPending) as failed:
-        apply_actions(store, DAY, [first, LOSER], lambda name, _: logged.append(name))
+        apply_guardrails(store, DAY, [first, LOSER], lambda name, _: logged.append(name))
     pending = failed.value
     assert isinstance(pending, Unavailable)  # what the handler lets fail: retry, DLQ, alarm
     assert isinstance(pending.__cause__, Throttled)
@@ -105,17 +94,17 @@ def test_throttled_past_the_deadline_the_run_fails_loudly_and_a_rerun_applies_on
     assert pending.pending == [{"experience": "mixed", "actions": ["pause_variant"]}]
     # having retried with backoff up to the deadline, and nothing logged as a race
     assert throttled.attempts > 3 and clock.now == pytest.approx(5.0)
-    assert clock.waits == sorted(clock.waits[:-1]) + clock.waits[-1:]  # growing, then the rest
+    assert clock.sleeps == sorted(clock.sleeps[:-1]) + clock.sleeps[-1:]  # growing, then the rest
     assert "guardrail raced another change; re-reading" not in logged
     # and nothing of the pending one was written: the variant still serves
     assert serving(store) == ["a", "b"]
     assert len(store.audit("mixed")) == 1
     # When the table recovers and the run is retried, the pending pause is applied once
     throttled.heal()
-    applied, already = apply_actions(store, DAY, [first, LOSER])
+    applied, already = apply_guardrails(store, DAY, [first, LOSER])
     assert [a["experience"] for a in applied] == ["mixed"] and len(already) == 1
     assert serving(store) == ["a"]
-    _, already = apply_actions(store, DAY, [first, LOSER])
+    _, already = apply_guardrails(store, DAY, [first, LOSER])
     assert len(already) == 2 and len(store.audit("mixed")) == 2
 
 
@@ -125,7 +114,7 @@ def test_a_transaction_conflict_or_exceeded_throughput_is_retried_too(
 ) -> None:
     reason = {"Code": code, "Message": f"{code} on the item"}
     throttled = CancelledForCapacity(client("dynamodb"), failures=1, reason=reason)
-    applied, _ = apply_actions(store, DAY, [LOSER])
+    applied, _ = apply_guardrails(store, DAY, [LOSER])
     assert throttled.attempts == 2 and len(applied) == 1
 
 
@@ -146,7 +135,7 @@ def test_a_guardrail_that_loses_every_race_is_pending_not_dropped(store: Experie
     logged: list[str] = []
     # When the nightly run applies a pause, it re-reads and retries, then fails loudly
     with pytest.raises(GuardrailsPending) as failed:
-        apply_actions(store, DAY, [LOSER], lambda name, _: logged.append(name))
+        apply_guardrails(store, DAY, [LOSER], lambda name, _: logged.append(name))
     assert isinstance(failed.value.__cause__, ConcurrentModification)
     assert failed.value.pending == [{"experience": "mixed", "actions": ["pause_variant"]}]
     assert raced.attempts == 3 and logged.count("guardrail raced another change; re-reading") == 2

@@ -11,14 +11,20 @@ import orjson
 import pytest
 
 from earnest.decide.engine import Engine
-from earnest.report import build as report_build
+from earnest.errors import GuardrailsPending, Throttled, Unavailable
+from earnest.report import nightly
+from earnest.report.cuped import Covariate
+from earnest.report.nightly import report_date
+from earnest.report.sources import Streamed
+from earnest.report.window import Window
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import ReportOptions, report_date, run
-from earnest_aws.report_sources import Streamed
+from earnest_aws.nightly_report import ReportOptions, run, stores_from_settings
 from earnest_aws.reports_store import ReportsStore
 from tests.builders.experiences import allocated, one_variant, two_variants
+from tests.builders.faults import Clock
 from tests.builders.report_events import at, conversion, exposure, iso, put_s3, simulate
+from tests.builders.throttling import CancelledForCapacity
 
 DAY = date(2026, 11, 20)
 PUSHED = "2026-11-01T09:00:00.000Z"  # the allocation's start, before every event here
@@ -29,6 +35,7 @@ MIXED = two_variants("mixed", "pdp-recs")
 RATES = {
     "winner": {None: 0.08, "b": 0.12},  # beats its default
     "mixed": {None: 0.10, "a": 0.10, "b": 0.04},  # a: no effect; b: loses
+    "loser": {None: 0.12, "b": 0.06},  # its one variant loses
 }
 
 
@@ -136,10 +143,110 @@ def test_a_run_that_crashed_after_acting_gives_the_same_report_when_run_again(
     assert again.applied == []
 
 
+def guardrail_status(report: dict[str, Any]) -> dict[str, str]:
+    return {f"{a['experience']}/{a['variant']}": a["status"] for a in report["guardrails"]}
+
+
+def run_until(settings: Any, deadline: float, clock: Clock) -> nightly.RunResult:
+    """The core's run with `deadline` for its guardrails and a store that retries a throttled
+    write for 5 s, on a clock that moves only when the store waits."""
+    store = ExperiencesStore(
+        settings.experiences_table, throttle_seconds=5.0, sleep=clock.sleep, clock=clock
+    )
+    stores = dataclasses.replace(stores_from_settings(settings), experiences=store)
+    return nightly.run(
+        DAY, stores, ReportOptions(), global_holdout=0.0, deadline=deadline, clock=clock
+    )
+
+
+def test_a_throttled_guardrail_write_is_retried_until_it_is_applied(settings: Any) -> None:
+    # Given a loser to pause, and a table that throttles the first two writes
+    store = push(settings, WINNER, MIXED)
+    upload(settings, events([WINNER, MIXED], 12_000))
+    throttled = CancelledForCapacity(client("dynamodb"), failures=2)
+    # When the report runs, with time to retry
+    clock = Clock()
+    result = run_until(settings, 30.0, clock)
+    # Then the store's third attempt, after two growing waits, wrote the pause once, and the
+    # report says it is applied
+    assert throttled.attempts == 3 and len(clock.sleeps) == 2
+    assert clock.sleeps[1] > clock.sleeps[0] > 0
+    assert [a["experience"] for a in result.applied] == ["mixed"] and result.pending == []
+    assert guardrail_status(result.report) == {"mixed/b": "applied"}
+    stored = store.get("mixed")
+    assert stored is not None
+    assert next(v for v in stored.effective["variants"] if v["id"] == "b")["paused"] is True
+    assert len([e for e in store.audit("mixed") if e["actor"] == "nightly-report"]) == 1
+
+
+def served_variants(store: ExperiencesStore, exp_id: str) -> tuple[str, ...]:
+    return next(
+        e for e in Engine(store.load_rules().experiences).experiences if e.id == exp_id
+    ).variant_ids
+
+
+def test_a_guardrail_still_throttled_fails_the_run_and_is_applied_once_on_rerun(
+    settings: Any,
+) -> None:
+    # Given a loser to pause, and a table that throttles every write
+    store = push(settings, WINNER, MIXED)
+    upload(settings, events([WINNER, MIXED], 12_000))
+    throttled = CancelledForCapacity(client("dynamodb"))
+    # When the run has ten seconds left for its guardrails
+    clock = Clock()
+    with pytest.raises(GuardrailsPending, match="mixed") as failed:
+        run_until(settings, 10.0, clock)
+    # Then the store retried with backoff for its 5 s and the run failed loudly, an
+    # Unavailable caused by the throttling (Lambda retries it, then the DLQ alarms)
+    assert isinstance(failed.value, Unavailable) and isinstance(failed.value.__cause__, Throttled)
+    assert clock.now == pytest.approx(5.0) and throttled.attempts == len(clock.sleeps) + 1 > 3
+    assert failed.value.pending == [{"experience": "mixed", "actions": ["pause_variant"]}]
+    # and the report it wrote says the pause is pending, and b is still served
+    written = orjson.loads(s3_bytes(settings, "reports/dt=2026-11-20/report.json"))
+    assert guardrail_status(written) == {"mixed/b": "pending"}
+    assert any("b is to be paused" in s and "pending" in s for s in written["summary"]["in_words"])
+    assert "pending" in s3_bytes(settings, "reports/dt=2026-11-20/index.html").decode()
+    assert "b" in served_variants(store, "mixed")
+    assert [e for e in store.audit("mixed") if e["actor"] == "nightly-report"] == []
+    # When the table recovers and the run is retried
+    throttled.heal()
+    again = run(DAY, settings)
+    # Then the pause is applied once, and the report says so
+    assert [a["experience"] for a in again.applied] == ["mixed"]
+    assert guardrail_status(again.report) == {"mixed/b": "applied"}
+    assert len([e for e in store.audit("mixed") if e["actor"] == "nightly-report"]) == 1
+    assert run(DAY, settings).files == again.files  # and a third run changes nothing
+
+
+def test_no_guardrail_write_is_begun_past_the_runs_deadline(settings: Any) -> None:
+    # Given two experiences to act on, and a table that throttles the first write twice
+    loser = one_variant("loser", "home-hero")
+    store = push(settings, loser, MIXED)
+    upload(settings, events([loser, MIXED], 12_000))
+    throttled = CancelledForCapacity(client("dynamodb"), failures=2)
+    # When the run's deadline passes while the store retries the first experience's write
+    clock = Clock()
+    with pytest.raises(GuardrailsPending, match="deadline") as failed:
+        run_until(settings, 0.01, clock)
+    # Then the first is applied, the second is not begun: pending, and the run fails loudly
+    assert throttled.attempts == 3
+    assert [a["experience"] for a in failed.value.applied] == ["loser"]
+    assert failed.value.pending == [{"experience": "mixed", "actions": ["pause_variant"]}]
+    written = orjson.loads(s3_bytes(settings, "reports/dt=2026-11-20/report.json"))
+    assert guardrail_status(written) == {
+        "loser/b": "applied",
+        "loser/None": "applied",  # every variant losing: the experience is paused too
+        "mixed/b": "pending",
+    }
+    assert "b" in served_variants(store, "mixed")
+    # and the re-run applies it, once
+    assert [a["experience"] for a in run(DAY, settings).applied] == ["mixed"]
+    assert "b" not in served_variants(store, "mixed")
+
+
 def test_every_variant_losing_pauses_the_experience(settings: Any) -> None:
     loser = one_variant("loser", "home-hero")
     store = push(settings, loser)
-    RATES["loser"] = {None: 0.12, "b": 0.06}
     upload(settings, events([loser], 10_000))
     report = run(DAY, settings).report
     assert [g["action"] for g in report["guardrails"]] == ["pause_variant", "pause_experience"]
@@ -416,7 +523,7 @@ def test_the_days_before_the_window_give_cupeds_covariate_and_nothing_else(
     b = by_id(report, "winner")["arms"][1]
     assert (b["conversions"], b["revenue"]) == (1, 30.0)
     totals = Streamed(ReportsStore(settings.events_bucket)).totals(
-        report_build.Window(DAY, 3), [WINNER], set(), 7, pre_exposure_days=5
+        Window(DAY, 3), [WINNER], set(), 7, pre_exposure_days=5
     )
     pre = totals.experiences["winner"].arms["b"].pre_exposure
-    assert pre is not None and (pre.conversions, pre.conversions_both) == (1, 0)
+    assert pre is not None and pre["conversion_rate"] == Covariate(1, 1, 0)  # before, not after

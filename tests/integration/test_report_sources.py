@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 import pytest
 
+from earnest.report.sources import Queried, Streamed
 from earnest_aws.clients import client
 from earnest_aws.experiences_store import ExperiencesStore
-from earnest_aws.nightly_report import ReportOptions, ReportStores, run
-from earnest_aws.report_sources import Queried, Streamed
+from earnest_aws.nightly_report import ReportOptions, run, stores_from_settings
 from tests.builders.duckdb_queries import DuckDBQueries
 from tests.builders.experiences import allocated, one_variant, two_variants
 from tests.builders.report_events import download, put_s3, simulate
@@ -98,7 +98,7 @@ def test_the_report_written_through_the_sql_path_is_the_python_paths(
 ) -> None:
     # When the nightly run aggregates in this function, and writes its report
     options = ReportOptions(apply_guardrails=False)
-    python_stores = ReportStores.from_settings(stored, options)
+    python_stores = stores_from_settings(stored, options)
     assert isinstance(python_stores.source, Streamed)
     run(DAY, stored, options, stores=python_stores)
     python = written_report(stored)
@@ -135,7 +135,7 @@ def test_the_sql_path_acts_on_its_guardrails_as_the_python_path_does(
     download(client("s3"), stored.events_bucket, tmp_path)
     options = ReportOptions(aggregation="athena")
     stores = dataclasses.replace(
-        ReportStores.from_settings(stored),
+        stores_from_settings(stored),
         source=Queried(DuckDBQueries(tmp_path), "earnest_events"),
     )
     result = run(DAY, stored, options, stores=stores)

@@ -27,8 +27,10 @@ import {
   signature,
   signedByEdge,
   signedDecisions,
+  withinBudget,
 } from "./core.js";
 import { decideAtEdge } from "./engine/edge.js";
+import { fromBase64url } from "./hmac.js";
 
 export const NEW_ID = "x-earnest-new-anonymous-id";
 const HANDOFF_MAX_AGE_SECONDS = 120; // origin-request to origin-response: the origin's time
@@ -59,12 +61,12 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
       const country = headers.get("cloudfront-viewer-country") ?? undefined;
       const identity = await identityFrom(headers, config, visitor.id);
       const body = decideBody(visitor.id, placements, contextFor(asFetch, country), consent, identity);
-      const decisions = await decideAtEdge(env, config, body, consent.gpc === true);
+      const decisions = await decideAtEdge(bindings, config, body, consent.gpc === true);
       if (!decisions) return request;
       for (const [name, value] of Object.entries(await signedDecisions(config, decisions))) setHeader(request.headers, name, value);
       // No waitUntil here: the post may hold the request for at most the budget again.
       const posted = postExposures(config, exposureBatch(decisions, placements, consent), `edge-${crypto.randomUUID()}`);
-      await Promise.race([posted, new Promise((done) => setTimeout(done, config.budgetMs))]);
+      await withinBudget(config, posted);
       return request;
     },
     async originResponse(event) {
@@ -84,7 +86,7 @@ export function makeHandlers(env, runtime = globalThis.process?.env ?? {}) {
  * association has IncludeBody, so the body is in the event, base64 as CloudFront sends it). */
 async function relay(config, request, headers) {
   const { data = "", encoding, inputTruncated } = request.body ?? {};
-  const body = encoding === "base64" ? new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0))) : data;
+  const body = encoding === "base64" ? new TextDecoder().decode(fromBase64url(data)) : data;
   const relayed = inputTruncated ? { status: 413, body: '{"error":{"code":"payload_too_large","field":"body"}}' } : await relayBeacon(config, body, headers);
   const response = { status: String(relayed.status), headers: {}, body: relayed.body };
   setHeader(response.headers, "content-type", "application/json");

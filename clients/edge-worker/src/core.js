@@ -1,7 +1,9 @@
 // Earnest's edge core: what every edge adapter shares (Cloudflare Workers, CloudFront).
-// No platform API here beyond fetch, Request, URL and crypto.randomUUID, which both have.
+// No platform API here beyond the web APIs both have (fetch, Request, Headers, URL,
+// WebCrypto, timers).
 
 import { AwsClient } from "aws4fetch";
+import { fromBase64url, hmacKey, toBase64url } from "./hmac.js";
 
 export const COOKIE = "earnest_aid";
 export const DECISIONS_HEADER = "x-earnest-decisions";
@@ -44,10 +46,10 @@ function parseConfig(env) {
     routes: Object.entries(routes ?? {}),
     consentCookie: env.CONSENT_COOKIE ?? "",
     identityCookie: env.IDENTITY_COOKIE || IDENTITY_COOKIE,
-    identityKeys: hmacKeys(secretsOf(env, "IDENTITY_SECRET")),
+    identityKeys: Promise.all(secretsOf(env, "IDENTITY_SECRET").map(hmacKey)),
     // The origin's shared secret: the first signs the decisions header (the origin verifies
     // with every one it holds, so a rotation has no gap). None: no decisions header at all.
-    decisionsKey: decisionsSecrets.length ? hmacKeys(decisionsSecrets.slice(0, 1)).then((k) => k[0]) : null,
+    decisionsKey: decisionsSecrets.length ? hmacKey(decisionsSecrets[0]) : null,
     cacheControl: personalizedCacheControl(env.PERSONALIZED_MAX_AGE),
     debug: env.EARNEST_DEBUG === "1" || env.EARNEST_DEBUG === "true",
     // The site's own path for the page's beacons, relayed to /events with the edge's
@@ -61,8 +63,8 @@ function parseConfig(env) {
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
       sessionToken: env.AWS_SESSION_TOKEN,
       region: env.AWS_REGION ?? "us-east-1",
-      service: "lambda", // a Function URL with AuthType AWS_IAM (CloudFront OAC signs the same)
     },
+    awsClients: new Map(), // service -> its SigV4 signer (each caches its signing keys)
   };
 }
 
@@ -178,8 +180,7 @@ export function tcfPurposes(tcString) {
   const core = tcString.split(".")[0];
   let bits;
   try {
-    const bytes = atob(core.replace(/-/g, "+").replace(/_/g, "/"));
-    bits = Array.from(bytes, (c) => c.charCodeAt(0).toString(2).padStart(8, "0")).join("");
+    bits = Array.from(fromBase64url(core), (b) => b.toString(2).padStart(8, "0")).join("");
   } catch {
     return null;
   }
@@ -190,21 +191,6 @@ export function tcfPurposes(tcString) {
     personalization: consent(1) && consent(5) && consent(6) ? "granted" : "denied",
     measurement: consent(8) || li(8) ? "granted" : "denied",
   };
-}
-
-/** Secrets imported once per isolate as WebCrypto HMAC-SHA256 keys. */
-function hmacKeys(secrets) {
-  const encoder = new TextEncoder();
-  return Promise.all(secrets.map((s) => crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])));
-}
-
-function fromBase64url(text) {
-  const bytes = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(bytes, (c) => c.charCodeAt(0));
-}
-
-function toBase64url(bytes) {
-  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** HMAC-SHA256 of `t.<value>` under DECISIONS_SECRET, as the signature header carries it:
@@ -279,6 +265,12 @@ export function contextFor(request, country) {
   return context;
 }
 
+/** The SigV4 signer for `service` under the bindings' AWS credentials, made once per isolate. */
+export function awsClient(config, service) {
+  if (!config.awsClients.has(service)) config.awsClients.set(service, new AwsClient({ ...config.aws, service }));
+  return config.awsClients.get(service);
+}
+
 /** A fetch that carries the front door's authentication: SigV4 or the shared-secret header. */
 export async function authorized(config, url, init) {
   if (config.auth === "header") {
@@ -288,9 +280,16 @@ export async function authorized(config, url, init) {
     // CloudFront OAC and Function URLs want the payload's hash signed as a header on a POST.
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(init.body ?? ""));
     const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-    return new AwsClient(config.aws).sign(url, { ...init, headers: { ...init.headers, "x-amz-content-sha256": hash } });
+    // service lambda: a Function URL with AuthType AWS_IAM (CloudFront OAC signs the same).
+    return awsClient(config, "lambda").sign(url, { ...init, headers: { ...init.headers, "x-amz-content-sha256": hash } });
   }
   return new Request(url, init);
+}
+
+/** `promise`, waited for at most DECIDE_TIMEOUT_MS (then undefined; it goes on unwaited):
+ * for what Lambda@Edge must finish before it answers, having no waitUntil. */
+export function withinBudget(config, promise) {
+  return Promise.race([promise, new Promise((done) => setTimeout(done, config.budgetMs))]);
 }
 
 /** decide within the budget; null on timeout, error or a non-200, so the page shows its default. */

@@ -17,9 +17,9 @@ const STRINGS = [
   "CQP6E8AQP6E8AAFADAENBlFkAHJAAEBAAIYgF5wBAABAAGAXeAvMFfYAYC7wF5gV9ADHQAYAAgr6FAAwABBX0kABgACCvoAA.YAAAAAAAAAAA",
 ];
 
-test("the TC string's purposes match Earnest's own decoder and mapping", () => {
+test("the TC string's purposes match Earnest's own decoder and mapping", async () => {
   const reference = JSON.parse(
-    python(
+    await python(
       `import json, sys
 from earnest.consent.tcf import decode
 from earnest.consent.cmp.mappings import tcf_purposes
@@ -178,11 +178,11 @@ test("the origin verifies the signed decisions header with the edge's secret, wi
   assert.equal(await verifiedDecisions({ "x-earnest-decisions": headers["x-earnest-decisions"] }, [secret], { now: NOW }), null, "unsigned");
   assert.deepEqual(await signedDecisions(readConfig({ EARNEST_DECIDE_URL: "x", EARNEST_EVENTS_URL: "y" }), DECIDED), {}, "no DECISIONS_SECRET: no header");
   // The Python helper (clients/origin/earnest_origin.py) reads the edge's signature alike.
-  const byPython = (h, now) =>
-    JSON.parse(python(`import json, sys; sys.path.insert(0, ${JSON.stringify(join(WORKER_ROOT, "../origin"))})
+  const byPython = async (h, now) =>
+    JSON.parse(await python(`import json, sys; sys.path.insert(0, ${JSON.stringify(join(WORKER_ROOT, "../origin"))})
 from earnest_origin import verified_decisions
 print(json.dumps(verified_decisions(json.loads(${JSON.stringify(JSON.stringify(h))}), [${JSON.stringify(secret)}], now=${now / 1000})))`, {}));
-  assert.deepEqual(byPython(headers, NOW + 1000), slim);
-  assert.equal(byPython(edited, NOW + 1000), null);
-  assert.equal(byPython(headers, NOW + 301_000), null);
+  assert.deepEqual(await byPython(headers, NOW + 1000), slim);
+  assert.equal(await byPython(edited, NOW + 1000), null);
+  assert.equal(await byPython(headers, NOW + 301_000), null);
 });

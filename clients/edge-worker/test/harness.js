@@ -1,14 +1,17 @@
 // What the worker's tests run against: `earnest serve` (the real local stack, over HTTP),
 // a small origin site, and the worker itself under Miniflare (workerd, as Cloudflare runs it).
 
-import { spawn, execFileSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
+
+const execFileAsync = promisify(execFile);
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const WORKER_ROOT = resolve(HERE, "..");
@@ -40,18 +43,26 @@ export async function startStack(extraEnv = {}) {
     child.on("exit", (code) => fail(new Error(`earnest serve exited ${code}:\n${text}`)));
   });
   const [, api, aws] = text.match(/API (\S+)\s+AWS (\S+)/);
-  const localEnv = JSON.parse(python("import json; from earnest_cli.local_stack import LOCAL_ENV; print(json.dumps(LOCAL_ENV))", {}));
+  const localEnv = JSON.parse(await python("import json; from earnest_cli.local_stack import LOCAL_ENV; print(json.dumps(LOCAL_ENV))", {}));
   const stackEnv = { ...env, ...localEnv, AWS_ENDPOINT_URL: aws };
   return { api, aws, env: stackEnv, folder, stop: () => child.kill("SIGTERM") };
 }
 
+/** Python's stdout, from a child that leaves the event loop running: a loop blocked (a
+ * synchronous child) past workerd's 5 s idle timeout lets Miniflare's next dispatchFetch
+ * reuse a connection workerd closed meanwhile, and fail ("fetch failed": other side closed). */
+async function runPython(args, env) {
+  const { stdout } = await execFileAsync(PYTHON, args, { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
 export function python(code, env) {
-  return execFileSync(PYTHON, ["-c", code], { env: { ...process.env, ...env }, encoding: "utf8" });
+  return runPython(["-c", code], { ...process.env, ...env });
 }
 
 /** An experience only the worker's tests use: contextual, but it needs personalization
  * consent. `id`, `priority` and `gated` (false: no consent needed, every visitor) vary it. */
-export function pushTestExperience(stack, { id = "edge-hero-test", priority = 1, gated = true } = {}) {
+export async function pushTestExperience(stack, { id = "edge-hero-test", priority = 1, gated = true } = {}) {
   const today = new Date().toISOString().slice(0, 10);
   const audience = gated ? "audience:\n  context.device: desktop\nrequires_consent: [personalization]\n" : "";
   const yaml = `id: ${id}
@@ -76,22 +87,22 @@ last_reviewed: ${today}
 `;
   const dir = mkdtempSync(join(tmpdir(), "edge-exp-"));
   writeFileSync(join(dir, `${id}.yaml`), yaml);
-  execFileSync(PYTHON, ["-m", "earnest_cli", "push", dir, "--actor", "edge-test"], { env: stack.env, encoding: "utf8" });
+  await earnestCli(stack, ["push", dir, "--actor", "edge-test"]);
 }
 
 /** Every record stored under events/ in the stack's S3, as the report reads them. */
-export function storedEvents(stack) {
+export async function storedEvents(stack) {
   const code = `
 import json
 from earnest_aws.clients import client
 from earnest_aws.settings import settings
-from earnest.events.batch import read_events
+from earnest.events.objects import read_events
 s3, bucket, out = client("s3"), settings().events_bucket, []
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="events/"):
     for item in page.get("Contents", []):
         out += read_events(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
 print(json.dumps(out, default=str))`;
-  return JSON.parse(python(code, stack.env));
+  return JSON.parse(await python(code, stack.env));
 }
 
 /** The CMP's signed consent webhook (Standard Webhooks), as a CMP would post it. */
@@ -132,8 +143,7 @@ export function origin() {
 }
 
 /** The worker under Miniflare with these bindings: every module under src/ and src/engine/,
- * worker.js first (the entry), and aws4fetch named as core.js and engine/edge.js import it,
- * beside each. */
+ * worker.js first (the entry), and aws4fetch named as core.js imports it, beside it. */
 export function worker(bindings) {
   const aws4fetch = readFileSync(join(WORKER_ROOT, "node_modules/aws4fetch/dist/aws4fetch.esm.mjs"), "utf8");
   const sources = ["worker.js", ...readdirSync(join(WORKER_ROOT, "src")).filter((f) => f.endsWith(".js") && f !== "worker.js")];
@@ -148,7 +158,6 @@ export function worker(bindings) {
       ...modules,
       ...engine,
       { type: "ESModule", path: join(WORKER_ROOT, "src/aws4fetch"), contents: aws4fetch },
-      { type: "ESModule", path: join(WORKER_ROOT, "src/engine/aws4fetch"), contents: aws4fetch },
     ],
     compatibilityDate: "2024-09-23",
     // A fixed request.cf (a visitor in Germany): Miniflare would otherwise fetch one from
@@ -169,7 +178,7 @@ export function edgeTokenKey(stack) {
 }
 
 /** A contextual experience (no consent purpose): the edge decides it without /decide. */
-export function pushLocalExperience(stack) {
+export async function pushLocalExperience(stack) {
   const today = new Date().toISOString().slice(0, 10);
   const yaml = `id: edge-local-test
 placement: edge-local
@@ -197,9 +206,9 @@ last_reviewed: ${today}
 `;
   const dir = mkdtempSync(join(tmpdir(), "edge-local-"));
   writeFileSync(join(dir, "edge-local.yaml"), yaml);
-  earnestCli(stack, ["push", dir, "--actor", "edge-test"]);
+  await earnestCli(stack, ["push", dir, "--actor", "edge-test"]);
 }
 
 export function earnestCli(stack, args) {
-  return execFileSync(PYTHON, ["-m", "earnest_cli", ...args], { env: stack.env, encoding: "utf8" });
+  return runPython(["-m", "earnest_cli", ...args], stack.env);
 }

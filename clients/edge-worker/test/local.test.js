@@ -20,20 +20,14 @@ let bundleMode = "pass";
 
 before(async () => {
   stack = await startStack();
-  pushTestExperience(stack);
-  pushLocalExperience(stack);
+  await pushTestExperience(stack);
+  await pushLocalExperience(stack);
   site = await server((req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(PAGE));
   decideProxy = await server(async (req, res, body) => {
     const answer = await fetch(`${stack.api}/decide`, { method: "POST", headers: { "content-type": "application/json", ...(req.headers["sec-gpc"] ? { "sec-gpc": "1" } : {}) }, body });
     res.writeHead(answer.status, { "content-type": "application/json" }).end(await answer.text());
   });
-  bundleProxy = await server(async (req, res) => {
-    if (bundleMode === "down") return res.writeHead(503).end();
-    const forwarded = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === "authorization" || k === "if-none-match" || k.startsWith("x-amz-")));
-    const answer = await fetch(bundleUrl(stack), { headers: forwarded });
-    const headers = answer.headers.get("etag") ? { etag: answer.headers.get("etag") } : {};
-    res.writeHead(answer.status, headers).end(answer.status === 200 ? await answer.text() : undefined);
-  });
+  bundleProxy = await server(async (req, res) => (bundleMode === "down" ? res.writeHead(503).end() : fromS3(req, res)));
   bindings = {
     EARNEST_EVENTS_URL: `${stack.api}/events`,
     ORIGIN_URL: site.url,
@@ -59,6 +53,14 @@ after(async () => {
   await Promise.all([site, decideProxy, bundleProxy].map((s) => s?.close()));
   stack?.stop();
 });
+
+/** The stack's bundle from its S3, the worker's signed request passed on as it came. */
+async function fromS3(req, res) {
+  const forwarded = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === "authorization" || k === "if-none-match" || k.startsWith("x-amz-")));
+  const answer = await fetch(bundleUrl(stack), { headers: forwarded });
+  const headers = answer.headers.get("etag") ? { etag: answer.headers.get("etag") } : {};
+  res.writeHead(answer.status, headers).end(answer.status === 200 ? await answer.text() : undefined);
+}
 
 async function page(mf, { path = "/", cookie = GRANTED } = {}) {
   const hops = decideProxy.seen.length;
@@ -103,7 +105,7 @@ describe("decisions at the edge", () => {
     let mine = [];
     for (let i = 0; i < 50 && !mine.length; i += 1) {
       await sleep(200);
-      mine = storedEvents(stack).filter((e) => e.unit_id === id && e.experience === "edge-local-test");
+      mine = (await storedEvents(stack)).filter((e) => e.unit_id === id && e.experience === "edge-local-test");
     }
     assert.equal(mine.length, 1);
     assert.equal(mine[0].type, "exposure");
@@ -138,7 +140,7 @@ describe("decisions at the edge", () => {
     const id = await visitorIn("calm");
     const cookie = `${GRANTED}; earnest_aid=${id}`;
     assert.equal((await page(edge, { cookie })).decisions["edge-local"].variant, "calm");
-    earnestCli(stack, ["pause", "edge-local-test/calm", "--reason", "edge freshness test", "--actor", "edge-test"]);
+    await earnestCli(stack, ["pause", "edge-local-test/calm", "--reason", "edge freshness test", "--actor", "edge-test"]);
     const paused = Date.now();
     let seenAt = null;
     while (Date.now() - paused <= MAX_AGE_S * 1000 + 200) {
@@ -151,7 +153,7 @@ describe("decisions at the edge", () => {
     const { decisions, hop } = await page(edge, { cookie });
     assert.equal(decisions["edge-local"].variant, "loud");
     assert.equal(hop, false, "and the worker decides locally from the new bundle");
-    earnestCli(stack, ["resume", "edge-local-test/calm", "--reason", "edge freshness test done", "--actor", "edge-test"]);
+    await earnestCli(stack, ["resume", "edge-local-test/calm", "--reason", "edge freshness test done", "--actor", "edge-test"]);
   });
 
   test("past the bound the worker asks /decide; with neither, the default page", async () => {
@@ -168,6 +170,25 @@ describe("decisions at the edge", () => {
       assert.match(fallback.html, /Returns within 30 days/);
     } finally {
       bundleMode = "pass";
+    }
+  });
+});
+
+describe("pages that overlap in one isolate", () => {
+  test("pages served while another page's bundle fetch is in flight all answer; the isolate fetches the bundle once and decides from it", async () => {
+    const slow = await server(async (req, res) => {
+      await sleep(600); // the first page's fetch is still in flight while the others come (within its 2 s timeout)
+      await fromS3(req, res);
+    });
+    const mf = worker({ ...bindings, BUNDLE_MAX_AGE_S: "600", EARNEST_DECIDE_URL: `${decideProxy.url}/decide`, EARNEST_BUNDLE_URL: `${slow.url}/bundle.json` });
+    try {
+      const overlapping = await Promise.all([0, 50, 100, 150, 200, 250].map((ms) => sleep(ms).then(() => page(mf))));
+      for (const { decisions } of overlapping) assert.equal(decisions["edge-local"].experience, "edge-local-test");
+      await warm(mf);
+      assert.equal(slow.seen.length, 1, "one fetch for the isolate, whichever pages came while it ran");
+    } finally {
+      await mf.dispose();
+      await slow.close();
     }
   });
 });

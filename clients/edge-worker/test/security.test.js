@@ -30,8 +30,8 @@ let stack, site, events, stored, live, slow, down, unsigned, debug, lasting, slo
 
 before(async () => {
   stack = await startStack({ FRONT_DOOR_SECRET: FRONT_DOOR });
-  pushTestExperience(stack, { priority: 2 }); // needs personalization consent
-  pushTestExperience(stack, { id: "edge-hero-open", priority: 1, gated: false }); // needs none, ranks below
+  await pushTestExperience(stack, { priority: 2 }); // needs personalization consent
+  await pushTestExperience(stack, { id: "edge-hero-open", priority: 1, gated: false }); // needs none, ranks below
   // An origin that asks every cache to keep its pages, and sets a cookie on /login.
   site = await server((req, res) => {
     const headers = { "content-type": "text/html; charset=utf-8", "cache-control": PUBLIC, "cdn-cache-control": "max-age=600" };
@@ -207,7 +207,7 @@ describe("GPC means one thing everywhere", () => {
     assert.equal(posted.gpc, "1", "the header");
     assert.equal(posted.batch.consent.gpc, true, "and the body");
     assert.deepEqual([posted.answer.accepted, posted.answer.stored, posted.answer.no_consent], [1, 0, 1]);
-    assert.deepEqual(storedEvents(stack).filter((e) => e.unit_id === id), []);
+    assert.deepEqual((await storedEvents(stack)).filter((e) => e.unit_id === id), []);
   });
 });
 
@@ -224,7 +224,7 @@ describe("beacons reach /events through the site's own path", () => {
     assert.equal((await relayed.json()).stored, 1);
     const gpc = await send(live, beacon([purchase(`c-${unit}-2`)]), { "sec-gpc": "1" });
     assert.deepEqual([(await gpc.json()).stored, (await (await send(live, "{")).json()).error.field], [0, "body"]);
-    assert.deepEqual(storedEvents(stack).filter((e) => e.unit_id === unit).map((e) => e.event_id), [`c-${unit}-1`]);
+    assert.deepEqual((await storedEvents(stack)).filter((e) => e.unit_id === unit).map((e) => e.event_id), [`c-${unit}-1`]);
     const direct = await fetch(`${stack.api}/events`, { method: "POST", body: beacon([purchase(`c-${unit}-3`)]), headers: { "content-type": "text/plain;charset=UTF-8" } });
     assert.equal(direct.status, 401);
   });
@@ -313,6 +313,22 @@ describe("the CloudFront adapter", () => {
       assert.match(headers.authorization, /^AWS4-HMAC-SHA256 Credential=ASIAEDGEROLE\/\d{8}\/us-east-1\/lambda\/aws4_request/);
       assert.equal(headers["x-amz-security-token"], "edge-role-session");
       assert.match(headers["x-amz-content-sha256"], /^[0-9a-f]{64}$/);
+    } finally {
+      await seen.close();
+    }
+  });
+
+  test("on Lambda@Edge it fetches the rules bundle signed for S3 as that same role", async () => {
+    const seen = await server((req, res) => (req.method === "GET" ? res.writeHead(404).end() : res.writeHead(200, { "content-type": "application/json" }).end('{"decisions":{}}')));
+    try {
+      const runtime = { AWS_ACCESS_KEY_ID: "ASIAEDGEROLE", AWS_SECRET_ACCESS_KEY: "edge-role-secret", AWS_SESSION_TOKEN: "edge-role-session", AWS_REGION: "us-east-1" };
+      const bundle = { EARNEST_BUNDLE_URL: `${seen.url}/edge/bundle.json`, EDGE_TOKEN_KEY: "edge:an-edge-token-secret-0001", BUNDLE_AUTH: "sigv4" };
+      const handlers = makeHandlers({ ...config(), ...bundle, EARNEST_AUTH: "sigv4", EARNEST_DECIDE_URL: `${seen.url}/decide` }, runtime);
+      await handlers.originRequest(viewerRequest({ cookie: GRANTED }));
+      const fetched = seen.seen.find((r) => r.url === "/edge/bundle.json");
+      assert.match(fetched.headers.authorization, /^AWS4-HMAC-SHA256 Credential=ASIAEDGEROLE\/\d{8}\/us-east-1\/s3\/aws4_request/);
+      assert.equal(fetched.headers["x-amz-security-token"], "edge-role-session");
+      assert.ok(seen.seen.some((r) => r.url === "/decide"), "no bundle published: /decide answers");
     } finally {
       await seen.close();
     }

@@ -15,7 +15,7 @@ let stack, site, live, slowDecide, slow, brokenDecide, broken, recordingDecide, 
 
 before(async () => {
   stack = await startStack();
-  pushTestExperience(stack);
+  await pushTestExperience(stack);
   site = await origin();
   const bindings = { EARNEST_EVENTS_URL: `${stack.api}/events`, ORIGIN_URL: site.url, CONSENT_COOKIE: "site_consent", DECISIONS_SECRET: ORIGIN_SECRET };
   live = worker({ ...bindings, EARNEST_DECIDE_URL: `${stack.api}/decide`, DECIDE_TIMEOUT_MS: "1000" });
@@ -81,7 +81,7 @@ describe("the worker", () => {
     let mine = [];
     for (let i = 0; i < 50 && !mine.length; i += 1) {
       await sleep(100);
-      mine = storedEvents(stack).filter((e) => e.unit_id === id);
+      mine = (await storedEvents(stack)).filter((e) => e.unit_id === id);
     }
     assert.equal(mine.length, 1);
     assert.equal(mine[0].type, "exposure");

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from earnest.decide.engine import ExperienceCompileError, compile_experience, rules_version_of
+from earnest.decide.compiled import ExperienceCompileError, compile_experience
+from earnest.decide.engine import rules_version_of
 
 FORMAT = 1
 

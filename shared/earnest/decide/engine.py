@@ -19,143 +19,41 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from earnest.conditions.checks import condition_paths
-from earnest.conditions.compile import compile_condition, compile_sweep, sweeps
 from earnest.conditions.recency import at_time, reads_time
-from earnest.consent.purposes import PURPOSES, effective_consent
-from earnest.decide.bucketing import (
-    GLOBAL_HOLDOUT_SEED_NAME,
-    bucket,
-    cumulative_shares,
-    pick,
-    seed_for,
+from earnest.conditions.sweep import compile_sweep, sweeps
+from earnest.consent.purposes import effective_consent
+from earnest.decide.bucketing import GLOBAL_HOLDOUT_SEED_NAME, bucket, pick, seed_for
+from earnest.decide.compiled import (
+    NO_LIVE_ANSWER,
+    UNKNOWN_ANSWER,
+    CompiledExperience,
+    ExperienceCompileError,
+    Predicate,
+    compile_experience,
+    recalled,
+    template,
+)
+from earnest.decide.reasons import (  # the closed set: declared in earnest.decide.reasons
+    GLOBAL_HOLDOUT,
+    HOLDOUT,
+    IDENTITY_UNCERTAIN,
+    LOWER_PRIORITY,
+    NO_CONSENT,
+    NOT_IN_AUDIENCE,
+    RULES_UNAVAILABLE,
 )
 from earnest.decide.request import identity_confidence, validate_request
-from earnest.memory import MAX_EXPOSURES, MAX_WINDOW_DAYS, Memory
+from earnest.memory import Memory
 from earnest.tokens import TokenSigner
 
-# The closed set of reasons; metrics, events and the report all use these words.
-PERSONALIZED = "personalized"
-HOLDOUT = "holdout"
-GLOBAL_HOLDOUT = "global_holdout"
-NO_CONSENT = "no_consent"
-IDENTITY_UNCERTAIN = "identity_uncertain"
-NOT_IN_AUDIENCE = "not_in_audience"
-NO_LIVE_EXPERIENCE = "no_live_experience"
-UNKNOWN_PLACEMENT = "unknown_placement"
-RULES_UNAVAILABLE = "rules_unavailable"
-# The unit's memory (earnest.memory): shown this experience max_exposures times within its
-# frequency_cap's window, or dismissed it within dismiss_for_days.
-FREQUENCY_CAPPED = "frequency_capped"
-DISMISSED = "dismissed"
-REASONS = (
-    PERSONALIZED,
-    HOLDOUT,
-    GLOBAL_HOLDOUT,
-    NO_CONSENT,
-    IDENTITY_UNCERTAIN,
-    NOT_IN_AUDIENCE,
-    NO_LIVE_EXPERIENCE,
-    UNKNOWN_PLACEMENT,
-    RULES_UNAVAILABLE,
-    FREQUENCY_CAPPED,
-    DISMISSED,
-)
-LOWER_PRIORITY = "lower_priority"
-# The reasons an experience answers with its default.
-DEFAULT_REASONS = (
-    HOLDOUT,
-    GLOBAL_HOLDOUT,
-    NO_CONSENT,
-    IDENTITY_UNCERTAIN,
-    NOT_IN_AUDIENCE,
-    FREQUENCY_CAPPED,
-    DISMISSED,
-)
-
-# Paths that identify a person rather than describe a visit (SPEC 2: identity-based).
-IDENTITY_PREFIXES = ("visitor.user_id", "attributes")
-DEFAULT_MIN_IDENTITY_CONFIDENCE = 0.9
-
-Predicate = Callable[[Mapping[str, Any]], bool]
 # A page naming at least one placement per SWEEP_SHARE of the swept experiences has them
 # all evaluated at once: a swept audience costs about a third of a predicate call.
 SWEEP_SHARE = 3
-
-
-class ExperienceCompileError(ValueError):
-    """A stored experience that cannot be served; the loader skips it and says which."""
-
-    def __init__(self, experience_id: str, message: str) -> None:
-        super().__init__(f"{experience_id}: {message}")
-        self.experience_id = experience_id
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledExperience:
-    id: str
-    placement: str
-    priority: int
-    predicate: Predicate
-    requires: frozenset[str]
-    min_identity: float  # 0.0 when the audience is not identity-based
-    default: Any
-    holdout: float
-    holdout_seed: int
-    variant_seed: int
-    variant_ids: tuple[str, ...]
-    variant_contents: tuple[Any, ...]
-    bounds: tuple[float, ...]
-    outranks: tuple[CompiledExperience, ...] = ()  # the candidates after it, in order
-    # Ready-made answers, shared by the decisions they fit (copied to add a trace or token):
-    # by reason for the default's reasons, by index for the variants.
-    answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    variant_answers: tuple[Mapping[str, Any], ...] = ()
-    audience: Mapping[str, Any] = field(default_factory=dict)  # as authored, for explain
-    slot: int = -1  # its place in the engine's audience sweep (set by the engine)
-    swept: bool = False  # whether the sweep's answer is its audience's (else: its predicate)
-    # What the unit's memory decides (0: not capped, not dismissable), and whether any.
-    cap_max: int = 0
-    cap_days: int = 0
-    dismiss_days: int = 0
-    remembers: bool = False
-
-
-class Answer(dict[str, Any]):
-    """A ready-made answer, shared by every response it fits: reading it is a dict's read,
-    changing it raises (copy it with `dict(answer)` first)."""
-
-    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
-        raise TypeError("a shared answer is read-only: copy it with dict(answer) to change it")
-
-    __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
-    update = pop = popitem = setdefault = clear = _refuse  # type: ignore[assignment]
-
-    def __reduce__(self) -> tuple[type[Answer], tuple[dict[str, Any]]]:
-        return Answer, (dict(self),)  # copy, deepcopy and pickle rebuild it whole
-
-
-NO_TRACE: tuple[dict[str, str], ...] = ()  # shared and immutable: most answers explain nothing
-
-
-def _template(exp_id: str | None, variant: str | None, reason: str, content: Any) -> Answer:
-    return Answer(
-        experience=exp_id,
-        variant=variant,
-        reason=reason,
-        content=content,
-        token=None,
-        trace=NO_TRACE,
-    )
-
-
-NO_LIVE_ANSWER = _template(None, None, NO_LIVE_EXPERIENCE, None)
-UNKNOWN_ANSWER = _template(None, None, UNKNOWN_PLACEMENT, None)
 
 
 class _OneByOne:
@@ -172,105 +70,6 @@ class _OneByOne:
 
 def _always(_: Any) -> bool:
     return True
-
-
-def reads_identity(paths: Iterable[str]) -> bool:
-    return any(p == pre or p.startswith(pre + ".") for p in paths for pre in IDENTITY_PREFIXES)
-
-
-def compile_experience(
-    doc: Mapping[str, Any], saved_groups: Mapping[str, Iterable[str]] | None = None
-) -> CompiledExperience:
-    """One live experience as the engine serves it; raises on a document it cannot serve."""
-    exp_id = str(doc.get("id", "?"))
-    try:
-        condition = doc.get("audience") or {}
-        predicate = compile_condition(condition, saved_groups)  # {} matches all
-        paths = condition_paths(condition)
-        min_identity = doc.get("min_identity_confidence")
-        if min_identity is None and reads_identity(paths):
-            min_identity = DEFAULT_MIN_IDENTITY_CONFIDENCE
-        variants = [v for v in doc["variants"] if not v.get("paused")]
-        if not variants:
-            raise ValueError("no variant to serve: every variant is paused")
-        if any(not float(v["weight"]) > 0 for v in variants):
-            raise ValueError("variant weights must be > 0")
-        holdout = float(doc["holdout"])
-        if not 0 < holdout < 1:
-            raise ValueError("holdout must be within (0, 1)")
-        requires = tuple(str(p) for p in doc.get("requires_consent") or ())
-        unknown = [p for p in requires if p not in PURPOSES]
-        if unknown:
-            raise ValueError(f"unknown consent purposes {unknown}")
-        default = doc["default"]
-        cap_max, cap_days, dismiss_days = _memory_rules(doc)
-        contents = tuple(v.get("content") for v in variants)
-        variant_ids = tuple(str(v["id"]) for v in variants)
-        return CompiledExperience(
-            id=exp_id,
-            placement=str(doc["placement"]),
-            priority=int(doc.get("priority", 0)),
-            predicate=predicate,
-            requires=frozenset(requires),
-            min_identity=0.0 if min_identity is None else float(min_identity),
-            default=default,
-            holdout=holdout,
-            holdout_seed=seed_for(f"{doc.get('seed', exp_id)}:holdout"),
-            variant_seed=seed_for(f"{doc.get('seed', exp_id)}:variant"),
-            variant_ids=variant_ids,
-            variant_contents=contents,
-            bounds=cumulative_shares([float(v["weight"]) for v in variants]),
-            answers={r: _template(exp_id, None, r, default) for r in DEFAULT_REASONS},
-            variant_answers=tuple(
-                _template(exp_id, v, PERSONALIZED, c)
-                for v, c in zip(variant_ids, contents, strict=True)
-            ),
-            audience=condition if isinstance(condition, Mapping) else {},
-            cap_max=cap_max,
-            cap_days=cap_days,
-            dismiss_days=dismiss_days,
-            remembers=bool(cap_max and cap_days) or dismiss_days > 0,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ExperienceCompileError):
-            raise
-        raise ExperienceCompileError(exp_id, f"{type(exc).__name__}: {exc}") from None
-
-
-def _memory_rules(doc: Mapping[str, Any]) -> tuple[int, int, int]:
-    """(max_exposures, per_days, dismiss_for_days), 0 where not set; raises on a value out
-    of the bounds validation names (docs/experiences.md)."""
-    cap = doc.get("frequency_cap")
-    cap_max = cap_days = 0
-    if cap is not None:
-        if not isinstance(cap, Mapping):
-            raise ValueError("frequency_cap must be {max_exposures, per_days}")
-        cap_max, cap_days = (
-            _whole(cap, "max_exposures", MAX_EXPOSURES),
-            _whole(cap, "per_days", MAX_WINDOW_DAYS),
-        )
-    dismiss = (
-        _whole(doc, "dismiss_for_days", MAX_WINDOW_DAYS)
-        if doc.get("dismiss_for_days") is not None
-        else 0
-    )
-    return cap_max, cap_days, dismiss
-
-
-def _whole(doc: Mapping[str, Any], name: str, most: int) -> int:
-    value = doc.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
-        raise ValueError(f"{name} must be a whole number from 1 to {most}")
-    return value
-
-
-def recalled(exp: CompiledExperience, memory: Memory, now_ms: int) -> str:
-    """What the unit's memory says of `exp` ("" when nothing): a dismissal first."""
-    if exp.dismiss_days and memory.dismissed_within(exp.id, now_ms, exp.dismiss_days):
-        return DISMISSED
-    if exp.cap_max and memory.exposures_within(exp.id, now_ms, exp.cap_days) >= exp.cap_max:
-        return FREQUENCY_CAPPED
-    return ""
 
 
 def rules_version_of(experiences: Sequence[Mapping[str, Any]]) -> str:
@@ -639,6 +438,6 @@ def _not_served(doc: Mapping[str, Any], outcome: str, detail: Any) -> dict[str, 
 def unavailable_response(placements: Sequence[str], rules_version: str = "") -> dict[str, Any]:
     """What decide answers when it has no rules at all: every placement on its fallback."""
     return {
-        "decisions": {p: _template(None, None, RULES_UNAVAILABLE, None) for p in placements},
+        "decisions": {p: template(None, None, RULES_UNAVAILABLE, None) for p in placements},
         "rules_version": rules_version,
     }

@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from earnest.conditions.compile import matches
+from earnest.decide import reasons
 from earnest.decide.request import identity_confidence
 
 if TYPE_CHECKING:
-    from earnest.decide.engine import CompiledExperience
+    from earnest.decide.compiled import CompiledExperience
 
 _MISSING = object()
 
@@ -54,12 +55,10 @@ def _detail(
     granted: frozenset[str],
     saved_groups: Any,
 ) -> str:
-    from earnest.decide import engine as e
-
-    if outcome == e.NO_CONSENT:
+    if outcome == reasons.NO_CONSENT:
         missing = ", ".join(sorted(exp.requires - granted))
         return f"needs consent for {missing}, not granted for this visitor"
-    if outcome == e.IDENTITY_UNCERTAIN:
+    if outcome == reasons.IDENTITY_UNCERTAIN:
         confidence = identity_confidence(request["visitor"])
         view = {
             "visitor": {"anonymous_id": request["visitor"]["anonymous_id"]},
@@ -70,11 +69,11 @@ def _detail(
             f"identity confidence {confidence} < {exp.min_identity}: judged as anonymous, "
             f"it fails {failed}"
         )
-    if outcome == e.NOT_IN_AUDIENCE:
+    if outcome == reasons.NOT_IN_AUDIENCE:
         return "fails " + "; ".join(failed_conditions(exp.audience, request, saved_groups))
-    if outcome == e.FREQUENCY_CAPPED:
+    if outcome == reasons.FREQUENCY_CAPPED:
         return f"shown {exp.cap_max} times or more in its last {exp.cap_days} days: default"
-    if outcome == e.DISMISSED:
+    if outcome == reasons.DISMISSED:
         return f"dismissed by this visitor within {exp.dismiss_days} days: default"
     return ""
 
@@ -90,8 +89,6 @@ def candidates(
     global_holdout: float,
 ) -> list[dict[str, Any]]:
     """The live candidates of one placement, in rank order, each with outcome and detail."""
-    from earnest.decide import engine as e
-
     rows: list[dict[str, Any]] = []
     winner: CompiledExperience | None = None
     for exp in ranked:
@@ -99,13 +96,13 @@ def candidates(
         if not outcome and winner is None:
             winner, outcome = exp, decision["reason"]
             detail = {
-                e.PERSONALIZED: f"serves variant {decision['variant']}",
-                e.HOLDOUT: f"won; the visitor is in its holdout ({exp.holdout:.0%}): default",
-                e.GLOBAL_HOLDOUT: f"won; the visitor is in the global holdout "
+                reasons.PERSONALIZED: f"serves variant {decision['variant']}",
+                reasons.HOLDOUT: f"won; the visitor is in its holdout ({exp.holdout:.0%}): default",
+                reasons.GLOBAL_HOLDOUT: f"won; the visitor is in the global holdout "
                 f"({global_holdout:.0%}): default",
             }.get(outcome, "")
         elif not outcome:
-            outcome = e.LOWER_PRIORITY
+            outcome = reasons.LOWER_PRIORITY
             assert winner is not None
             detail = f"would serve, but {winner.id} ranks first (priority {winner.priority} "
             detail += f"vs {exp.priority}, then id)"

@@ -24,19 +24,18 @@ from earnest.consent.purposes import (
     most_restrictive,
     with_gpc,
 )
-from earnest.decide.engine import GLOBAL_HOLDOUT, HOLDOUT, PERSONALIZED
+from earnest.decide.reasons import GLOBAL_HOLDOUT, HOLDOUT, PERSONALIZED
 from earnest.events.batch import (
     EXPOSURE,
     LIMITS,
     Limits,
     TokenVerifier,
     check_idempotency_key,
-    encode,
     is_dismissal,
-    object_key,
     parse_batch,
     validate_batch,
 )
+from earnest.events.objects import encode, object_key
 from earnest.memory import Memory, Remembered, remember
 from earnest.timefmt import parse_ms
 

@@ -1,6 +1,6 @@
 """The measurement plan's defaults, declared once where the plan is (the authored document).
 
-The report reads them from here (`earnest.report.stats`, `earnest.report.aggregation`), so
+The report reads them from here (`earnest.report.stats`, `earnest.report.totals`), so
 the experiences package never imports the report: the report depends on experiences, not
 the other way round (tests/unit/test_import_graph.py). Pure constants.
 """

@@ -11,6 +11,7 @@ Pure: stdlib only; the store is a Protocol.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -193,15 +194,23 @@ def rollback(store: ExperienceStore, exp_id: str, to: int, reason: str, actor: s
 
 
 def apply_guardrails(
-    store: ExperienceStore, day: date, actions: Iterable[Action], log: Log = _quiet
+    store: ExperienceStore,
+    day: date,
+    actions: Iterable[Action],
+    log: Log = _quiet,
+    *,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Write the nightly report's actions for `day`: one audited write per experience,
     nothing for what is already in place. Returns (applied, already).
 
-    A write that lost a race re-reads and decides again (SAVE_ATTEMPTS times). One that AWS
-    throttled past the store's deadline, or that lost every race, raises
-    `GuardrailsPending` (an Unavailable: the run fails loudly) naming what was applied,
-    found in place and left pending; a re-run applies what is pending once.
+    A write that lost a race re-reads and decides again (SAVE_ATTEMPTS times); the store
+    retries a throttled one with backoff. One that AWS throttled past the store's own
+    retries, one that lost every race, and every one not begun by `deadline` (a `clock`
+    time; None: no deadline) raise `GuardrailsPending` (an Unavailable: the run fails
+    loudly) naming what was applied, found in place and left pending; a re-run applies
+    what is pending once.
     """
     by_experience: dict[str, list[Action]] = {}
     for a in actions:
@@ -212,6 +221,8 @@ def apply_guardrails(
     for done, (exp_id, mine) in enumerate(order):
         entry = {"experience": exp_id, "actions": [a.action for a in mine]}
         try:
+            if deadline is not None and clock() >= deadline:
+                raise Unavailable("the run's deadline passed before they were begun")
             version = _apply_one(store, day, exp_id, mine, entry, log)
         except (Unavailable, ConcurrentModification) as exc:
             left = [e for e, _ in order[done:]]

@@ -1,7 +1,7 @@
 """Streaming aggregation of stored events into per-arm totals for the nightly report.
 
 Owns how the report reads events (docs/report.md, "Counting"): records arrive one stored
-object after another, partition by partition; duplicates are dropped by `event_id`,
+object after another, partition by partition; duplicates are dropped by `event_id` per unit,
 erased subjects and malformed records are skipped; each unit is assigned to the arm of
 its first exposure to an experience (holdout or a variant); a conversion counts for that
 arm only if it happened at or after that exposure and within the plan's attribution
@@ -27,29 +27,28 @@ from typing import Any
 
 import orjson
 
-from earnest.decide.engine import GLOBAL_HOLDOUT, HOLDOUT, PERSONALIZED
+from earnest.decide.reasons import ARM_REASONS, GLOBAL_HOLDOUT, PERSONALIZED, PROGRAM_REASONS
 from earnest.events.batch import CONVERSION, EXPOSURE
-from earnest.experiences import defaults
+from earnest.report.cuped import Covariate
+from earnest.report.metrics import METRICS, Outcome, cuped_names
+from earnest.report.totals import (
+    DEFAULT_CAP_PERCENTILE,
+    MAX_VALUE,
+    PROGRAM_ARM,
+    ArmKey,
+    ArmTotals,
+    Attribution,
+    ExperienceTotals,
+    Totals,
+)
 from earnest.timefmt import format_ms
 
-# The program's units: the global holdout against everyone the program treats (an
-# experience's own holdout is part of the program: it is what the program chose to do).
-PROGRAM_REASONS = frozenset({PERSONALIZED, HOLDOUT, GLOBAL_HOLDOUT})
-PROGRAM_ARM = "program"
-ARM_REASONS = frozenset({PERSONALIZED, HOLDOUT})  # an experience's own arms: variant, holdout
+# The program's units (PROGRAM_REASONS): the global holdout against everyone the program
+# treats (an experience's own holdout is part of the program: it is what the program chose
+# to do); an experience's own arms (ARM_REASONS): its variants and its holdout.
 DAY_MS = 86_400_000
-# Conversion metrics that count every conversion, whatever its name; any other
-# primary_metric is a conversion name (docs/experiences.md).
-ANY_CONVERSION = frozenset({"conversion", "revenue"})
-# The largest conversion value the report counts (docs/report.md, "Malformed"). Anyone can
-# post conversions: a bound keeps every sum, and its square, finite, so no stored record
-# can stop the report (two values of 1e308 would overflow math.fsum).
-MAX_VALUE = 1e9
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-
-# An arm: a variant id, or None for the experience's holdout (events carry variant=null).
-ArmKey = str | None
 
 
 def to_ms(text: str) -> int:
@@ -77,36 +76,6 @@ def _arm_order(arm: ArmKey) -> str:
     return arm or ""
 
 
-# The default percentile a unit's revenue is capped at (docs/statistics.md, "Revenue that
-# survives outliers"): the plan's `revenue_cap_percentile` chooses another.
-DEFAULT_CAP_PERCENTILE = defaults.DEFAULT_CAP_PERCENTILE
-
-
-@dataclass(frozen=True, slots=True)
-class Attribution:
-    """Which conversions count for an experience, and for how long after first exposure.
-
-    Also what else is measured per arm: the named events of the plan's guardrail metrics
-    (units with one within the same window) and the percentile revenue is capped at.
-    """
-
-    days: int
-    event: str | None = None  # a conversion name; None: every conversion counts
-    guardrail_events: tuple[str, ...] = ()
-    cap_percentile: float = DEFAULT_CAP_PERCENTILE
-
-    @classmethod
-    def for_metric(
-        cls,
-        primary_metric: str,
-        days: int,
-        guardrail_events: tuple[str, ...] = (),
-        cap_percentile: float = DEFAULT_CAP_PERCENTILE,
-    ) -> Attribution:
-        event = None if primary_metric in ANY_CONVERSION else primary_metric
-        return cls(days, event, guardrail_events, cap_percentile)
-
-
 def revenue_cap(revenues: Iterable[float], percentile: float) -> float | None:
     """The cap of an analysis: the `percentile` of the units' positive revenues, pooled.
 
@@ -122,53 +91,6 @@ def revenue_cap(revenues: Iterable[float], percentile: float) -> float | None:
     # plan that skipped validation cannot stop the report.
     rank = min(len(positive), max(1, math.ceil(percentile * len(positive) - 1e-9)))
     return positive[rank - 1]
-
-
-@dataclass(frozen=True, slots=True)
-class PreExposure:
-    """CUPED's covariate per arm: each unit's same metric in the days before its first exposure.
-
-    x is the unit's converted (0/1) or revenue (capped at the analysis's cap) in the
-    `pre_exposure_days` before its first exposure; y the same after it (docs/statistics.md,
-    "CUPED"). Binary x has sum of squares = sum, so conversions need two sums.
-    """
-
-    conversions: int = 0  # units that converted before exposure: sum x (= sum x**2)
-    conversions_both: int = 0  # ... and after it too: sum x * y
-    revenue: float = 0.0  # sum x, capped
-    revenue_sq: float = 0.0  # sum x**2
-    revenue_product: float = 0.0  # sum x * y, both capped
-
-
-@dataclass(frozen=True, slots=True)
-class ArmTotals:
-    units: int = 0
-    exposures: int = 0
-    conversions: int = 0  # units that converted (at least once) within the window
-    revenue: float = 0.0  # sum over units of each unit's attributed revenue
-    revenue_sq: float = 0.0  # sum over units of (unit revenue) ** 2
-    units_in_several_arms: int = 0  # exposed to more than one arm; counted in their first
-    # Each unit's revenue capped at the analysis's `revenue_cap`; None: no cap computed.
-    revenue_capped: float | None = None
-    revenue_capped_sq: float | None = None
-    pre_exposure: PreExposure | None = None  # None: no pre-exposure days were read
-    events: dict[str, int] = field(default_factory=dict)  # guardrail event -> units with it
-
-
-@dataclass(frozen=True, slots=True)
-class ExperienceTotals:
-    arms: dict[ArmKey, ArmTotals]
-    reasons: dict[str, int]  # exposures of this experience by decision reason
-    revenue_cap: float | None = None  # what each unit's revenue was capped at
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    experiences: dict[str, ExperienceTotals]
-    coverage: dict[str, int]  # every exposure read, by decision reason
-    program: dict[str, ArmTotals]  # "global_holdout" and "program"
-    counters: dict[str, int]
-    program_revenue_cap: float | None = None
 
 
 # A unit's outcome: (revenue after exposure, revenue before it, converted after, before).
@@ -218,33 +140,33 @@ class _Sums:
         return [y for y, _, converted, _ in self.outcomes if converted]
 
     def totals(self, exposures: int, cap: float | None, pre_exposure: bool) -> ArmTotals:
-        after = self.revenues()
-        capped = None if cap is None else [min(y, cap) for y in after]
+        """Per declared metric, the sums of the units' values (and CUPED's covariate sums)."""
+        after = [_outcome(converted, y, cap) for y, _, converted, _ in self.outcomes]
+        values = {m.name: [m.value(o) for o in after] for m in METRICS.values()}
+        covariates: dict[str, Covariate] | None = None
+        if pre_exposure:
+            before = [_outcome(was, x, cap) for _, x, _, was in self.outcomes]
+            covariates = {}
+            for name in cuped_names():
+                xs, ys = [METRICS[name].value(o) for o in before], values[name]
+                covariates[name] = Covariate(
+                    math.fsum(xs),
+                    math.fsum(x * x for x in xs),
+                    math.fsum(x * y for x, y in zip(xs, ys, strict=True)),
+                )
         return ArmTotals(
             units=self.units,
             exposures=exposures,
-            conversions=len(after),
-            revenue=math.fsum(after),
-            revenue_sq=math.fsum(r * r for r in after),
+            # fsum: exact, so the sums do not depend on the order objects were read in.
+            sums={name: (math.fsum(v), math.fsum(x * x for x in v)) for name, v in values.items()},
             units_in_several_arms=self.several,
-            revenue_capped=None if capped is None else math.fsum(capped),
-            revenue_capped_sq=None if capped is None else math.fsum(r * r for r in capped),
-            pre_exposure=self._pre_exposure(cap) if pre_exposure else None,
+            pre_exposure=covariates,
             events=dict(sorted(self.events.items())),
         )
 
-    def _pre_exposure(self, cap: float | None) -> PreExposure:
-        def capped(value: float) -> float:
-            return value if cap is None else min(value, cap)
 
-        pairs = [(capped(y), capped(x)) for y, x, _, before in self.outcomes if before]
-        return PreExposure(
-            conversions=len(pairs),
-            conversions_both=sum(1 for _, _, after, before in self.outcomes if after and before),
-            revenue=math.fsum(x for _, x in pairs),
-            revenue_sq=math.fsum(x * x for _, x in pairs),
-            revenue_product=math.fsum(x * y for y, x in pairs),
-        )
+def _outcome(converted: bool, revenue: float, cap: float | None) -> Outcome:
+    return Outcome(converted, revenue, revenue if cap is None else min(revenue, cap))
 
 
 def _arm_totals(
@@ -312,6 +234,9 @@ class Aggregator:
         self._program_exposures = {GLOBAL_HOLDOUT: 0, PROGRAM_ARM: 0}
         # unit -> [(time ms, value, name, event id)], deduplicated by event id
         self._conversions: dict[str, list[tuple[int, float, str, str]]] = {}
+        # One string object per unit id and per variant or conversion name, however many
+        # records and maps name it (each parsed record brings its own copy): memory per unit.
+        self._strings: dict[str, str] = {}
         self._seen: set[int] = set()
         self._seen_before: set[int] = set()
         self._day: str | None = None
@@ -398,14 +323,18 @@ class Aggregator:
         ):
             self.counters["malformed_dropped"] += 1
             return
-        key = hash(event_id)
-        if key in self._seen or key in self._seen_before:
-            self.counters["duplicates_dropped"] += 1
-            return
-        self._seen.add(key)
         since, until = self._program_span
         if at >= until:
             self.counters["after_day_dropped"] += 1
+            return
+        # Per unit: one unit's events never remove another's. A copy keeps the horizon
+        # going (it is dropped while the copy before it is this day's or the day before's),
+        # as the SQL's rule is.
+        key = hash((unit, event_id))
+        duplicate = key in self._seen or key in self._seen_before
+        self._seen.add(key)
+        if duplicate:
+            self.counters["duplicates_dropped"] += 1
             return
         self.counters["exposures"] += 1
         if since <= at:
@@ -415,6 +344,9 @@ class Aggregator:
             span = self._spans.get(experience)
             if span is None or span[0] <= at < span[1]:
                 self._arm_exposure(units, experience, variant, unit, at)
+
+    def _shared(self, text: str) -> str:
+        return self._strings.setdefault(text, text)
 
     def _program_exposure(self, experience: str, reason: str, unit: str, at: str) -> None:
         rkey = (experience, reason)
@@ -426,7 +358,7 @@ class Aggregator:
         self._program_exposures[group] += 1
         seen = self._program.get(unit)
         if seen is None:
-            self._program[unit] = (at, in_global, False)
+            self._program[self._shared(unit)] = (at, in_global, False)
         else:
             # First exposure wins; on a tie in time the global holdout comes first.
             several = seen[2] or seen[1] != in_global
@@ -447,7 +379,8 @@ class Aggregator:
         self._exposures[akey] = self._exposures.get(akey, 0) + 1
         current = units.get(unit)
         if current is None:
-            units[unit] = (at, variant, False)
+            arm = None if variant is None else self._shared(variant)
+            units[self._shared(unit)] = (at, arm, False)
         elif current[1] != variant or at < current[0]:
             earlier = (at, _arm_order(variant)) < (current[0], _arm_order(current[1]))
             several = current[2] or current[1] != variant
@@ -476,12 +409,14 @@ class Aggregator:
             return
         mine = self._conversions.get(unit)
         if mine is None:
-            self._conversions[unit] = [(at, float(value), str(name or ""), event_id)]
+            self._conversions[self._shared(unit)] = [
+                (at, float(value), self._shared(str(name or "")), event_id)
+            ]
         elif any(c[3] == event_id for c in mine):
             self.counters["duplicates_dropped"] += 1
             return
         else:
-            mine.append((at, float(value), str(name or ""), event_id))
+            mine.append((at, float(value), self._shared(str(name or "")), event_id))
         self.counters["conversions"] += 1
 
     # ---------------------------------------------------------------- output

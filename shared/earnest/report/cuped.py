@@ -17,11 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from earnest.report import stats
-
-# The metrics CUPED adjusts: the unit's converted (x and y binary) and its capped revenue
-# (x capped at the same cap as y). Raw revenue is shown unadjusted.
-METRICS = ("conversion_rate", "revenue_per_unit_capped")
+from earnest.report import metrics, stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +48,7 @@ def theta(
     n = holdout.units + variant.units
     if n < 2:
         return 0.0
-    binary = metric == "conversion_rate"
+    binary = metrics.metric(metric).binary
     y_total = holdout.total(metric) + variant.total(metric)
     y_sq = _sum_sq(holdout, metric) + _sum_sq(variant, metric)
     x = Covariate(x_c.total + x_t.total, x_c.total_sq + x_t.total_sq, x_c.product + x_t.product)
@@ -64,9 +60,7 @@ def theta(
 
 
 def _sum_sq(arm: stats.Arm, metric: str) -> float:
-    if metric == "conversion_rate":
-        return float(arm.conversions)
-    return arm.revenue_sq if arm.revenue_capped_sq is None else arm.revenue_capped_sq
+    return arm.sums.get(metric, (0.0, 0.0))[1]
 
 
 def adjusted(
@@ -81,7 +75,7 @@ def adjusted(
     unadjusted = arm.mean(metric)
     if arm.units < 2:
         return stats.Means(arm.units, unadjusted, math.nan, unadjusted)
-    var_x = _variance(arm.units, x.total, x.total_sq, metric == "conversion_rate")
+    var_x = _variance(arm.units, x.total, x.total_sq, metrics.metric(metric).binary)
     cov = _covariance(arm.units, arm.total(metric), x)
     variance = arm.variance(metric) + coefficient * coefficient * var_x - 2 * coefficient * cov
     mean = unadjusted - coefficient * (x.total / arm.units - centre)
@@ -98,8 +92,8 @@ def compare(
     comparisons: int = 1,
 ) -> stats.Lift | None:
     """The CUPED-adjusted lift (as `stats.compare`), or None when x explains nothing."""
-    if metric not in METRICS:
-        raise ValueError(f"CUPED adjusts {METRICS}, not {metric!r}")
+    if not metrics.metric(metric).cuped:  # the metrics declared `cuped` (earnest.report.metrics)
+        raise ValueError(f"CUPED adjusts {metrics.cuped_names()}, not {metric!r}")
     coefficient = theta(holdout, variant, metric, x_c, x_t)
     if coefficient == 0.0:
         return None

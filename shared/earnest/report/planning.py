@@ -4,7 +4,7 @@ Owns the arithmetic behind `earnest plan ID` and the report's "days to a verdict
 current traffic" (docs/statistics.md, "Planning"): from the units a day the experience
 gets, its holdout share and variant weights, the base rate and the plan's
 `minimum_detectable_effect` and `min_units_per_arm`, the days until every arm has the
-plan's minimum (and the small-counts gate, `stats.gate_units`), and until a true lift of
+plan's minimum (and the small-counts gate, `gate.gate_units`), and until a true lift of
 the plan's effect would be called `beats_default` with the given power under the same
 always-valid test the report reads.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
-from earnest.report import stats
+from earnest.report import gate, stats
 
 DEFAULT_POWER = 0.8
 MAX_DAYS = 730
@@ -104,7 +104,7 @@ def forecast(
         return Forecast(daily_units, base_rate, None, None, _int(review), power)
     rate = min(base_rate * (1.0 + mde), 1.0)
     per_day = [(daily_units * holdout, base_rate), (daily_units * variant, rate)]
-    need = max(max(min_units, stats.gate_units(p)) / n for n, p in per_day)
+    need = max(max(min_units, gate.gate_units(p)) / n for n, p in per_day)
     days_min = math.ceil(need) if math.isfinite(need) else MAX_DAYS + 1
     seq_alpha = alpha / k
     rho = stats.sequential_rho(seq_alpha, stats.DEFAULT_TARGET_UNITS)

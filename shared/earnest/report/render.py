@@ -19,25 +19,19 @@ from typing import Any
 
 import orjson
 
-from earnest.report.build import judged_lift
-
-# Each arm's own numbers, as the report's `arms` entries name them.
-_ARM_COLUMNS = (
-    "arm",
-    "variant",
-    "in_config",
-    "paused",
-    "share",
-    "units",
-    "exposures",
-    "conversions",
-    "conversion_rate",
-    "revenue",
-    "revenue_per_unit",
-    "revenue_capped",
-    "revenue_per_unit_capped",
-    "units_in_several_arms",
+from earnest.report.charts import (
+    VERDICT_COLOURS,
+    VERDICT_LABELS,
+    coverage_svg,
+    forest_rows,
+    forest_svg,
+    pct,
+    signed_pct,
+    trend_svg,
 )
+from earnest.report.lifts import judged_lift
+from earnest.report.metrics import BINARY, METRICS
+
 # CSV column -> field of the variant's primary-metric lift.
 _LIFT_COLUMNS = {
     "lift_absolute": "absolute",
@@ -53,34 +47,39 @@ _LIFT_COLUMNS = {
     "sequential_high": "sequential_high",
     "sequential_p_value": "sequential_p_value",
 }
-CSV_COLUMNS = (
-    "date",
-    "experience",
-    "placement",
-    "status",
-    *_ARM_COLUMNS,
-    "metric",
-    *_LIFT_COLUMNS,
-    "verdict",
-    "srm_p_value",
-    "srm_flagged",
-    "action",
-)
 
-VERDICT_COLOURS = {
-    "beats_default": "#1a7f37",
-    "loses_to_default": "#cf222e",
-    "inconclusive": "#6e7781",
-    "needs_more_data": "#9a6700",
-    None: "#8250df",  # no verdict: sample ratio mismatch
-}
-VERDICT_LABELS = {
-    "beats_default": "beats default",
-    "loses_to_default": "loses to default",
-    "inconclusive": "inconclusive",
-    "needs_more_data": "needs more data",
-    None: "no verdict (SRM)",
-}
+
+def arm_columns() -> tuple[str, ...]:
+    """Each arm's own numbers, as the report's `arms` entries name them: per declared
+    metric (earnest.report.metrics) its total and its mean per unit."""
+    per_metric = (c for m in METRICS.values() for c in (m.total, m.name))
+    return (
+        "arm",
+        "variant",
+        "in_config",
+        "paused",
+        "share",
+        "units",
+        "exposures",
+        *per_metric,
+        "units_in_several_arms",
+    )
+
+
+def csv_columns() -> tuple[str, ...]:
+    return (
+        "date",
+        "experience",
+        "placement",
+        "status",
+        *arm_columns(),
+        "metric",
+        *_LIFT_COLUMNS,
+        "verdict",
+        "srm_p_value",
+        "srm_flagged",
+        "action",
+    )
 
 
 def to_json(report: Mapping[str, Any]) -> bytes:
@@ -115,7 +114,7 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
                 "experience": exp["id"],
                 "placement": exp["placement"],
                 "status": exp["status"],
-                **{c: arm[c] for c in _ARM_COLUMNS},
+                **{c: arm[c] for c in arm_columns()},
                 "metric": metric,
                 **{c: lift.get(f) for c, f in _LIFT_COLUMNS.items()},
                 "verdict": variant["verdict"] if variant else None,
@@ -128,7 +127,7 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 def to_csv(report: Mapping[str, Any]) -> bytes:
     """One row per arm of every reported experience (holdout first), primary metric lift."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=csv_columns(), lineterminator="\n")
     writer.writeheader()
     for row in csv_rows(report):
         writer.writerow({k: _cell(v) for k, v in row.items()})
@@ -160,14 +159,6 @@ svg{width:100%;height:auto;display:block}svg text{font-family:inherit;font-size:
 """
 
 
-def _pct(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value * 100:.{digits}f} %"
-
-
-def _signed_pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value * 100:+.{digits}f} %"
-
-
 def _money(value: float | None) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
@@ -187,242 +178,6 @@ def _badge(verdict: str | None) -> str:
     )
 
 
-def _pair(lift: Mapping[str, Any], low: str, high: str) -> tuple[float, float] | None:
-    lo, hi = lift.get(low), lift.get(high)
-    return None if lo is None or hi is None else (lo, hi)
-
-
-def _verdicts_interval(lift: Mapping[str, Any]) -> tuple[float, float] | None:
-    """The always-valid interval the verdict reads: the ratio interval, a relative lift on
-    the chart's own scale. A report written before it had one drew the difference over
-    the holdout's mean."""
-    if "sequential_ratio_low" in lift:
-        return _pair(lift, "sequential_ratio_low", "sequential_ratio_high")
-    base, pair = lift.get("holdout"), _pair(lift, "sequential_low", "sequential_high")
-    if not base or pair is None:
-        return None
-    return pair[0] / base, pair[1] / base
-
-
-class _Scale:
-    """Maps relative lift to x pixels, clamping intervals that run off the chart."""
-
-    def __init__(self, lo: float, hi: float, x0: float, x1: float) -> None:
-        self.lo, self.hi, self.x0, self.x1 = lo, hi, x0, x1
-
-    def __call__(self, value: float) -> float:
-        value = min(max(value, self.lo), self.hi)
-        return round(self.x0 + (value - self.lo) / (self.hi - self.lo) * (self.x1 - self.x0), 2)
-
-
-def _nice_bound(value: float) -> float:
-    for step in (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0):
-        if value <= step:
-            return step
-    return 2.0
-
-
-def forest_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for exp in report.get("experiences", []):
-        for v in exp["variants"]:
-            lift = judged_lift(v, exp["metric"])
-            rows.append(
-                {
-                    "experience": exp["id"],
-                    "variant": v["variant"],
-                    "metric": exp["metric"],
-                    "verdict": v["verdict"],
-                    "paused": v["paused"],
-                    "relative": lift.get("relative"),
-                    "ci": _pair(lift, "relative_low", "relative_high"),
-                    "sequential": _verdicts_interval(lift),
-                    "units": min(
-                        a["units"] for a in exp["arms"] if a["variant"] in (None, v["variant"])
-                    ),
-                }
-            )
-    return rows
-
-
-def _forest_extent(rows: Sequence[Mapping[str, Any]]) -> float:
-    """The largest lift or interval end, either side of zero."""
-    extent = 0.0
-    for r in rows:
-        for pair in (r["ci"], r["sequential"]):
-            if pair:
-                extent = max(extent, abs(pair[0]), abs(pair[1]))
-        if r["relative"] is not None:
-            extent = max(extent, abs(r["relative"]))
-    return extent
-
-
-def forest_svg(rows: Sequence[Mapping[str, Any]], title: str = "Lift against the holdout") -> str:
-    """Forest plot: per variant, the estimate, its 95 % interval and its always-valid one."""
-    row_h, top, left, right, width = 30, 34, 250, 150, 1000
-    height = top + row_h * max(len(rows), 1) + 34
-    extent = _forest_extent(rows)
-    bound = _nice_bound(extent * 1.1 if extent else 0.05)
-    x = _Scale(-bound, bound, left, width - right)
-    parts = [
-        f'<svg class="chart forest" role="img" aria-label="{escape(title)}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{left}" y="16" font-weight="600">{escape(title)} '
-        "(relative; bar: 95 % interval, whisker: always-valid interval)</text>",
-    ]
-    for tick in (-bound, -bound / 2, 0.0, bound / 2, bound):
-        tx = x(tick)
-        parts.append(
-            f'<line class="{"zero" if tick == 0 else "grid"}" x1="{tx}" x2="{tx}" y1="{top - 6}" '
-            f'y2="{height - 26}" stroke="{"#1f2328" if tick == 0 else "#d0d7de"}" '
-            f'stroke-width="{1.5 if tick == 0 else 1}"/>'
-            f'<text x="{tx}" y="{height - 10}" text-anchor="middle" fill="#656d76">'
-            f"{tick * 100:+.0f} %</text>"
-        )
-    if not rows:
-        parts.append(f'<text x="{left}" y="{top + 16}" fill="#656d76">no variants</text>')
-    for i, r in enumerate(rows):
-        cy = top + i * row_h + row_h / 2
-        colour = VERDICT_COLOURS.get(r["verdict"], "#6e7781")
-        label = f"{r['experience']} / {r['variant']}" + (" (paused)" if r["paused"] else "")
-        parts.append(
-            f'<g class="forest-row" data-experience="{escape(r["experience"])}" '
-            f'data-variant="{escape(r["variant"])}" data-verdict="{escape(str(r["verdict"]))}">'
-        )
-        parts.append(f'<text x="{left - 10}" y="{cy + 4}" text-anchor="end">{escape(label)}</text>')
-        if r["sequential"]:
-            lo, hi = x(r["sequential"][0]), x(r["sequential"][1])
-            parts.append(
-                f'<line class="interval-sequential" x1="{lo}" x2="{hi}" y1="{cy}" y2="{cy}" '
-                f'stroke="{colour}" stroke-width="1.5"/>'
-                f'<line x1="{lo}" x2="{lo}" y1="{cy - 6}" y2="{cy + 6}" stroke="{colour}"/>'
-                f'<line x1="{hi}" x2="{hi}" y1="{cy - 6}" y2="{cy + 6}" stroke="{colour}"/>'
-            )
-        if r["ci"]:
-            lo, hi = x(r["ci"][0]), x(r["ci"][1])
-            parts.append(
-                f'<rect class="interval-ci" x="{lo}" y="{cy - 4}" width="{max(hi - lo, 1.0):.2f}" '
-                f'height="8" rx="2" fill="{colour}" fill-opacity="0.35" stroke="{colour}"/>'
-            )
-        if r["relative"] is not None:
-            parts.append(
-                f'<circle class="estimate" cx="{x(r["relative"])}" cy="{cy}" r="5" '
-                f'fill="{colour}"/>'
-            )
-        else:
-            parts.append(
-                f'<text x="{x(0) + 8}" y="{cy + 4}" fill="#656d76">no holdout conversions yet'
-                "</text>"
-            )
-        verdict_label = VERDICT_LABELS.get(r["verdict"], str(r["verdict"]))
-        parts.append(
-            f'<text x="{width - right + 10}" y="{cy + 4}" fill="{colour}">'
-            f"{escape(verdict_label)}</text></g>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def trend_svg(exp_id: str, variant: str, trend: Sequence[Mapping[str, Any]]) -> str:
-    """A variant's relative lift night by night: dot, 95 % bar and always-valid whisker.
-
-    One sees the always-valid interval close in as units accumulate; the zero line is the
-    default.
-    """
-    width, height, left, right, top, bottom = 480, 150, 48, 12, 18, 24
-    extent = max(
-        (
-            abs(v)
-            for p in trend
-            for v in (p.get("relative"), *(_verdicts_interval(p) or ()))
-            if v is not None
-        ),
-        default=0.05,
-    )
-    bound = _nice_bound(extent * 1.1)
-    step = (width - left - right) / max(len(trend), 1)
-
-    def y(value: float) -> float:
-        value = min(max(value, -bound), bound)
-        return round(top + (bound - value) / (2 * bound) * (height - top - bottom), 2)
-
-    title = f"{exp_id} / {variant}: relative lift by night"
-    parts = [
-        f'<svg class="chart trend" role="img" aria-label="{escape(title)}" '
-        f'data-experience="{escape(exp_id)}" data-variant="{escape(variant)}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{left}" y="12" font-size="11">{escape(title)}</text>',
-        f'<line class="zero" x1="{left}" x2="{width - right}" y1="{y(0)}" y2="{y(0)}" '
-        'stroke="#1f2328"/>',
-        f'<text x="{left - 4}" y="{y(bound) + 4}" text-anchor="end" font-size="10" '
-        f'fill="#656d76">{bound * 100:+.0f} %</text>',
-        f'<text x="{left - 4}" y="{y(-bound) + 4}" text-anchor="end" font-size="10" '
-        f'fill="#656d76">{-bound * 100:+.0f} %</text>',
-    ]
-    for i, point in enumerate(trend):
-        cx = round(left + step * (i + 0.5), 2)
-        parts.append(f'<g class="trend-night" data-date="{escape(str(point.get("date")))}">')
-        seq = _verdicts_interval(point)
-        if seq:
-            parts.append(
-                f'<line class="interval-sequential" x1="{cx}" x2="{cx}" y1="{y(seq[1])}" '
-                f'y2="{y(seq[0])}" stroke="#6e7781"/>'
-            )
-        ci = _pair(point, "relative_low", "relative_high")
-        if ci:
-            parts.append(
-                f'<rect class="interval-ci" x="{cx - 2}" y="{y(ci[1])}" width="4" '
-                f'height="{max(y(ci[0]) - y(ci[1]), 1.0):.2f}" fill="#0969da" '
-                'fill-opacity="0.35"/>'
-            )
-        if point.get("relative") is not None:
-            parts.append(
-                f'<circle class="estimate" cx="{cx}" cy="{y(point["relative"])}" r="2.5" '
-                'fill="#0969da"/>'
-            )
-        parts.append("</g>")
-    if trend:
-        parts.append(
-            f'<text x="{left}" y="{height - 6}" font-size="10" fill="#656d76">'
-            f"{escape(str(trend[0].get('date')))}</text>"
-            f'<text x="{width - right}" y="{height - 6}" text-anchor="end" font-size="10" '
-            f'fill="#656d76">{escape(str(trend[-1].get("date")))}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def coverage_svg(coverage: Mapping[str, Any]) -> str:
-    """Horizontal bars: the share of exposures by decision reason."""
-    reasons = coverage.get("reasons", [])
-    row_h, top, left, width = 26, 28, 170, 1000
-    height = top + row_h * max(len(reasons), 1) + 10
-    bar_w = width - left - 170
-    parts = [
-        f'<svg class="chart coverage" role="img" aria-label="coverage by reason" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{left}" y="16" font-weight="600">Share of exposures by decision reason '
-        f"({coverage.get('exposures', 0):,} exposures)</text>",
-    ]
-    if not reasons:
-        parts.append(f'<text x="{left}" y="{top + 16}" fill="#656d76">no exposures</text>')
-    for i, r in enumerate(reasons):
-        y = top + i * row_h
-        w = round(bar_w * r["share"], 2)
-        colour = {"personalized": "#1a7f37", "holdout": "#0969da", "global_holdout": "#8250df"}.get(
-            r["reason"], "#8c959f"
-        )
-        parts.append(
-            f'<g class="coverage-bar" data-reason="{escape(r["reason"])}">'
-            f'<text x="{left - 10}" y="{y + 15}" text-anchor="end">{escape(r["reason"])}</text>'
-            f'<rect x="{left}" y="{y + 3}" width="{max(w, 0.5)}" height="16" fill="{colour}"/>'
-            f'<text x="{left + w + 8}" y="{y + 15}">{_pct(r["share"], 1)} '
-            f"({r['exposures']:,})</text></g>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def _analysis_line(analysis: Mapping[str, Any] | None) -> str:
     """Which units the numbers below are about: those first exposed since when."""
     if not analysis:
@@ -437,11 +192,32 @@ def _analysis_line(analysis: Mapping[str, Any] | None) -> str:
     return f"<p class='muted allocation'>{what} ({analysis.get('days', 0):g} days).</p>"
 
 
+_COUNT = "count"
+
+
+def _arm_metric_columns() -> list[tuple[str, str, str]]:
+    """The arms table's metric columns, (arm field, how it is shown, header): per declared
+    metric a rate with its count first (conversions, conversion rate), else money per unit."""
+    out: list[tuple[str, str, str]] = []
+    for m in METRICS.values():
+        if m.binary:
+            out.append((m.total, _COUNT, m.total.replace("_", " ")))
+        out.append((m.name, m.kind, m.label or m.name))
+    return out
+
+
+def _cell_text(value: Any, shown: str) -> str:
+    if shown == _COUNT:
+        return f"{value:,}"
+    return pct(value) if shown == BINARY else _money(value)
+
+
 def _arms_table(exp: Mapping[str, Any]) -> str:
+    shown = _arm_metric_columns()
     head = (
         "<tr><th class='text'>arm</th><th>configured share</th><th>units</th><th>exposures</th>"
-        "<th>conversions</th><th>conversion rate</th><th>revenue / unit</th>"
-        "<th>revenue / unit, capped</th><th>units in several arms</th></tr>"
+        + "".join(f"<th>{escape(label)}</th>" for _, _, label in shown)
+        + "<th>units in several arms</th></tr>"
     )
     body = []
     for arm in exp["arms"]:
@@ -449,11 +225,10 @@ def _arms_table(exp: Mapping[str, Any]) -> str:
         if not arm["in_config"]:
             name += " (no longer configured)"
         body.append(
-            f"<tr><td>{escape(name)}</td><td>{_pct(arm['share'], 1)}</td><td>{arm['units']:,}</td>"
-            f"<td>{arm['exposures']:,}</td><td>{arm['conversions']:,}</td>"
-            f"<td>{_pct(arm['conversion_rate'])}</td><td>{_money(arm['revenue_per_unit'])}</td>"
-            f"<td>{_money(arm['revenue_per_unit_capped'])}</td>"
-            f"<td>{arm['units_in_several_arms']:,}</td></tr>"
+            f"<tr><td>{escape(name)}</td><td>{pct(arm['share'], 1)}</td><td>{arm['units']:,}</td>"
+            f"<td>{arm['exposures']:,}</td>"
+            + "".join(f"<td>{_cell_text(arm[key], kind)}</td>" for key, kind, _ in shown)
+            + f"<td>{arm['units_in_several_arms']:,}</td></tr>"
         )
     return f"<table class='arms'>{head}{''.join(body)}</table>"
 
@@ -482,12 +257,13 @@ def _lift_table(exp: Mapping[str, Any]) -> str:
 def _lift_row(
     v: Mapping[str, Any], metric: str, label: str, lift: Mapping[str, Any], *, primary: bool
 ) -> str:
-    fmt = _money if metric.startswith("revenue") else _pct
+    declared = METRICS.get(metric)  # a guardrail's event rate is not declared: a rate
+    fmt = _money if declared is not None and not declared.binary else pct
     abs_ci = f"{fmt(lift['absolute_low'])} … {fmt(lift['absolute_high'])}"
-    rel_ci = f"{_signed_pct(lift['relative_low'])} … {_signed_pct(lift['relative_high'])}"
+    rel_ci = f"{signed_pct(lift['relative_low'])} … {signed_pct(lift['relative_high'])}"
     ratio_ci = (
-        f"{_signed_pct(lift.get('sequential_ratio_low'))} … "
-        f"{_signed_pct(lift.get('sequential_ratio_high'))}"
+        f"{signed_pct(lift.get('sequential_ratio_low'))} … "
+        f"{signed_pct(lift.get('sequential_ratio_high'))}"
     )
     return (
         f"<tr{' style=font-weight:600' if primary else ''}>"
@@ -495,7 +271,7 @@ def _lift_row(
         f"{' (verdict)' if primary else ''}</td>"
         f"<td>{fmt(lift['holdout'])}</td><td>{fmt(lift['variant'])}</td>"
         f"<td>{fmt(lift['absolute'])} [{abs_ci}]</td><td>{_p(lift['p_value'])}</td>"
-        f"<td>{_signed_pct(lift['relative'])} [{rel_ci}]</td>"
+        f"<td>{signed_pct(lift['relative'])} [{rel_ci}]</td>"
         f"<td>{_p(lift['relative_p_value'])}</td><td>[{ratio_ci}]</td>"
         f"<td>{_p(lift.get('sequential_ratio_p_value'))}</td>"
         f"<td class='text'>{_badge(v['verdict']) if primary else ''}</td></tr>"
@@ -534,12 +310,14 @@ def _actions_table(actions: Sequence[Mapping[str, Any]]) -> str:
         f"<tr class='action' data-action='{escape(a['action'])}'>"
         f"<td>{escape(a['experience'])}</td><td class='text'>{escape(a['variant'] or '—')}</td>"
         f"<td class='text'><b>{escape(a['action'].replace('_', ' '))}</b></td>"
-        f"<td class='text'>{escape(a['rule'])}</td><td class='text'>{escape(a['reason'])}</td></tr>"
+        f"<td class='text'>{escape(a['rule'])}</td><td class='text'>{escape(a['reason'])}</td>"
+        f"<td class='text status'>{escape(a['status'])}</td></tr>"
         for a in actions
     )
     return (
         "<table class='actions'><tr><th class='text'>experience</th><th class='text'>variant</th>"
-        "<th class='text'>action</th><th class='text'>rule</th><th class='text'>why</th></tr>"
+        "<th class='text'>action</th><th class='text'>rule</th><th class='text'>why</th>"
+        "<th class='text'>status</th></tr>"
         f"{rows}</table>"
     )
 
@@ -548,18 +326,18 @@ def _program_section(program: Mapping[str, Any]) -> str:
     held = program["global_holdout"]
     rows = []
     for metric, lift in held["lift"].items():
-        fmt = _pct if metric == "conversion_rate" else _money
+        fmt = pct if metric == "conversion_rate" else _money
         rows.append(
             f"<tr><td>{escape(metric)}</td><td>{fmt(lift['holdout'])}</td>"
-            f"<td>{fmt(lift['variant'])}</td><td>{_signed_pct(lift['relative'])} "
-            f"[{_signed_pct(lift['relative_low'])} … {_signed_pct(lift['relative_high'])}]</td>"
+            f"<td>{fmt(lift['variant'])}</td><td>{signed_pct(lift['relative'])} "
+            f"[{signed_pct(lift['relative_low'])} … {signed_pct(lift['relative_high'])}]</td>"
             f"<td>{_p(lift['p_value'])}</td>"
             f"<td class='text'>{_badge(held['verdicts'][metric])}</td></tr>"
         )
     arms = held["arms"]
     srm = held.get("srm")
     return (
-        f"<p>Units in the global holdout ({_pct(held['global_holdout_share'], 1)} of units, "
+        f"<p>Units in the global holdout ({pct(held['global_holdout_share'], 1)} of units, "
         "the default on every placement) against units the program treats (personalized or "
         f"in an experience's holdout); conversions within {held['attribution_window_days']} "
         "days of a unit's first exposure.</p>"

@@ -17,20 +17,30 @@
 --   program_since  the first event time of coverage and the program (the lookback)
 --   until          the end of the report's day: no event stamped at or after it counts
 --   erased         rows (unit_id): erased subjects, whose events are left out
---   program_attribution_days, program_cap_percentile, pre_exposure_days
+--   program_attribution_days, program_cap_percentile, pre_exposure_days, max_value
+--   personalized, global_holdout, arm_reasons, program_reasons
+--                  the decision reasons the query reads, from earnest.decide.reasons (the
+--                  reason that carries a variant, the global holdout's; an experience's own
+--                  arms, the program's units); program_arm: the program's treated group
+--   arm_metric_sums, program_metric_sums, arm_metric_columns, program_metric_columns,
+--   no_metric_columns
+--                  generated from the metrics' declarations (earnest.report.metrics): each
+--                  metric's sum of its unit values (its `sql`), and of their squares
 --
 -- One result set; `section` says what a row is:
---   arm       per experience and arm (arm NULL = the holdout): units, exposures,
---             converting units, revenue, revenue squared per unit, units in several arms,
---             capped revenue and its squares, the cap, and the pre-exposure sums (units
---             converting before, before and after; capped revenue before, its squares,
---             before x after), NULL without pre-exposure days
+--   arm       per experience and arm (arm NULL = the holdout): units, exposures, units in
+--             several arms, the cap, and per declared metric the sums of the units' values
+--             and of their squares, and for a metric CUPED adjusts its covariate's sums
+--             (x before exposure: sum x, sum x squared, sum x times y), NULL without
+--             pre-exposure days
 --   program   per group (global_holdout | program): the same numbers (no pre-exposure)
 --   coverage  per experience and decision reason: exposures (in `exposures`)
 --   event     per experience, arm and guardrail event (`name`): units with one (`units`)
 --
 -- Rules, the same as the Python path: events count by event time, not by partition;
--- duplicates dropped by event_id; a unit belongs to
+-- duplicates dropped by event_id per unit (one unit's events never remove another's; see
+-- `numbered` for which copy counts); a
+-- conversion value above max_value is dropped as malformed; a unit belongs to
 -- the arm of its first exposure (ties: holdout, then variant id); a conversion counts if
 -- it happened at or after that exposure and within attribution_days, and for the
 -- covariate if it happened in the pre_exposure_days before it; conversions are binary per
@@ -47,7 +57,7 @@ erased (unit_id) AS (
   ${erased}
 ),
 windowed AS (
-  SELECT e.*
+  SELECT e.*, e."$$path" AS object_key
   FROM ${events} e
   LEFT JOIN erased x ON x.unit_id = e.unit_id
   WHERE e.dt BETWEEN '${pre_start_dt}' AND '${end_dt}'
@@ -58,24 +68,39 @@ windowed AS (
     AND CAST(replace(replace(e.event_time, 'T', ' '), 'Z', '') AS TIMESTAMP)
         < TIMESTAMP '${until}'
 ),
+-- Well-formed records only: a malformed copy never stands in for a good one.
+valid AS (
+  SELECT * FROM windowed
+  WHERE (type = 'exposure'
+         AND experience IS NOT NULL AND reason IS NOT NULL
+         AND (reason <> ${personalized} OR variant IS NOT NULL))
+     OR (type = 'conversion'
+         AND (value IS NULL OR (value >= 0 AND value <= ${max_value})))
+),
+-- Copies of an event: the same unit, type and event_id. The first read (by partition, then
+-- object key, as the Python path reads) counts; a later copy of a conversion never does, of
+-- an exposure not while the copy before it is in the same or the previous day's partition
+-- (the Python path's horizon; a token lives a day, so a replay falls within it).
+numbered AS (
+  SELECT v.*,
+         row_number() OVER copies AS copy_number,
+         lag(v.dt) OVER copies AS copy_before_dt
+  FROM valid v
+  WINDOW copies AS (PARTITION BY v.type, v.unit_id, v.event_id ORDER BY v.dt, v.object_key)
+),
 deduped AS (
-  SELECT * FROM (
-    SELECT w.*,
-           row_number() OVER (PARTITION BY w.type, w.event_id
-                              ORDER BY w.receive_time, w.request_id) AS copy_number
-    FROM windowed w
-  ) numbered
+  SELECT * FROM numbered
   WHERE copy_number = 1
+     OR (type = 'exposure'
+         AND date_diff('day', CAST(copy_before_dt AS DATE), CAST(dt AS DATE)) > 1)
 ),
 exposures AS (
   SELECT unit_id, experience, reason,
-         CASE WHEN reason = 'personalized' THEN variant END AS arm,
+         CASE WHEN reason = ${personalized} THEN variant END AS arm,
          event_time,
          CAST(replace(replace(event_time, 'T', ' '), 'Z', '') AS TIMESTAMP) AS ts
   FROM deduped
   WHERE type = 'exposure'
-    AND experience IS NOT NULL AND reason IS NOT NULL AND event_time IS NOT NULL
-    AND (reason <> 'personalized' OR variant IS NOT NULL)
 ),
 conversions AS (
   SELECT unit_id,
@@ -83,14 +108,13 @@ conversions AS (
          coalesce(value, 0.0) AS value,
          CAST(replace(replace(event_time, 'T', ' '), 'Z', '') AS TIMESTAMP) AS ts
   FROM deduped
-  WHERE type = 'conversion' AND event_time IS NOT NULL
-    AND (value IS NULL OR value >= 0)
+  WHERE type = 'conversion'
 ),
 arm_exposures AS (
   SELECT e.*
   FROM exposures e
   JOIN experiences x ON x.experience = e.experience
-  WHERE e.reason IN ('personalized', 'holdout')
+  WHERE e.reason IN (${arm_reasons})
     AND e.ts >= x.since AND e.ts < x.until
 ),
 program_window AS (
@@ -142,30 +166,24 @@ caps AS (
                                                  AS BIGINT)))
   GROUP BY r.experience
 ),
+-- Each unit's outcome after its first exposure (converted 0/1, revenue, revenue capped)
+-- and the same in the days before it (pre_*): what every metric's value is formed from.
 capped_outcomes AS (
-  SELECT o.*, k.revenue_cap,
+  SELECT o.experience, o.arm, o.several, o.revenue, o.pre_revenue, k.revenue_cap,
+         CASE WHEN o.conversions > 0 THEN 1 ELSE 0 END AS converted,
          CASE WHEN o.conversions > 0 THEN least(o.revenue, coalesce(k.revenue_cap, o.revenue))
-              ELSE 0.0 END AS y,
-         least(o.pre_revenue, coalesce(k.revenue_cap, o.pre_revenue)) AS x
+              ELSE 0.0 END AS revenue_capped,
+         CASE WHEN o.pre_conversions > 0 THEN 1 ELSE 0 END AS pre_converted,
+         least(o.pre_revenue, coalesce(k.revenue_cap, o.pre_revenue)) AS pre_revenue_capped
   FROM unit_outcomes o
   LEFT JOIN caps k ON k.experience = o.experience
 ),
 arm_totals AS (
   SELECT experience, arm,
          count(*) AS units,
-         sum(CASE WHEN conversions > 0 THEN 1 ELSE 0 END) AS conversions,
-         sum(revenue) AS revenue,
-         sum(revenue * revenue) AS revenue_sq,
          sum(CASE WHEN several THEN 1 ELSE 0 END) AS units_in_several_arms,
-         sum(y) AS revenue_capped,
-         sum(y * y) AS revenue_capped_sq,
          max(revenue_cap) AS revenue_cap,
-         sum(CASE WHEN pre_conversions > 0 THEN 1 ELSE 0 END) AS pre_conversions,
-         sum(CASE WHEN pre_conversions > 0 AND conversions > 0 THEN 1 ELSE 0 END)
-           AS pre_conversions_both,
-         sum(CASE WHEN pre_conversions > 0 THEN x ELSE 0.0 END) AS pre_revenue,
-         sum(CASE WHEN pre_conversions > 0 THEN x * x ELSE 0.0 END) AS pre_revenue_sq,
-         sum(CASE WHEN pre_conversions > 0 THEN x * y ELSE 0.0 END) AS pre_revenue_product
+         ${arm_metric_sums}
   FROM capped_outcomes
   GROUP BY experience, arm
 ),
@@ -186,9 +204,9 @@ arm_exposure_counts AS (
   GROUP BY experience, arm
 ),
 program_exposures AS (
-  SELECT unit_id, event_time, ts, reason = 'global_holdout' AS in_global
+  SELECT unit_id, event_time, ts, reason = ${global_holdout} AS in_global
   FROM program_window
-  WHERE reason IN ('personalized', 'holdout', 'global_holdout')
+  WHERE reason IN (${program_reasons})
 ),
 program_first AS (
   SELECT unit_id, in_global, ts, several
@@ -229,58 +247,55 @@ program_cap AS (
                               greatest(1, CAST(ceil(${program_cap_percentile} * positive_units
                                                     - 1e-9) AS BIGINT)))
 ),
-program_totals AS (
-  SELECT CASE WHEN o.in_global THEN 'global_holdout' ELSE 'program' END AS arm,
-         count(*) AS units,
-         sum(CASE WHEN o.conversions > 0 THEN 1 ELSE 0 END) AS conversions,
-         sum(o.revenue) AS revenue,
-         sum(o.revenue * o.revenue) AS revenue_sq,
-         sum(CASE WHEN o.several THEN 1 ELSE 0 END) AS units_in_several_arms,
-         sum(least(o.revenue, coalesce(k.revenue_cap, o.revenue))) AS revenue_capped,
-         sum(power(least(o.revenue, coalesce(k.revenue_cap, o.revenue)), 2)) AS revenue_capped_sq,
-         max(k.revenue_cap) AS revenue_cap
+program_units AS (
+  SELECT CASE WHEN o.in_global THEN ${global_holdout} ELSE ${program_arm} END AS arm,
+         o.several, o.revenue, k.revenue_cap,
+         CASE WHEN o.conversions > 0 THEN 1 ELSE 0 END AS converted,
+         least(o.revenue, coalesce(k.revenue_cap, o.revenue)) AS revenue_capped
   FROM program_outcomes o
   CROSS JOIN program_cap k
-  GROUP BY CASE WHEN o.in_global THEN 'global_holdout' ELSE 'program' END
+),
+program_totals AS (
+  SELECT arm,
+         count(*) AS units,
+         sum(CASE WHEN several THEN 1 ELSE 0 END) AS units_in_several_arms,
+         max(revenue_cap) AS revenue_cap,
+         ${program_metric_sums}
+  FROM program_units
+  GROUP BY arm
 ),
 program_exposure_counts AS (
-  SELECT CASE WHEN in_global THEN 'global_holdout' ELSE 'program' END AS arm,
+  SELECT CASE WHEN in_global THEN ${global_holdout} ELSE ${program_arm} END AS arm,
          count(*) AS exposures
   FROM program_exposures
-  GROUP BY CASE WHEN in_global THEN 'global_holdout' ELSE 'program' END
+  GROUP BY CASE WHEN in_global THEN ${global_holdout} ELSE ${program_arm} END
 )
--- Driven by the exposure counts: an arm whose units all count elsewhere still shows.
-SELECT 'arm' AS section, n.experience, n.arm, coalesce(t.units, 0) AS units, n.exposures,
-       coalesce(t.conversions, 0), coalesce(t.revenue, 0.0), coalesce(t.revenue_sq, 0.0),
-       coalesce(t.units_in_several_arms, 0),
-       CASE WHEN k.revenue_cap IS NOT NULL THEN coalesce(t.revenue_capped, 0.0) END,
-       CASE WHEN k.revenue_cap IS NOT NULL THEN coalesce(t.revenue_capped_sq, 0.0) END,
-       k.revenue_cap,
-       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_conversions, 0) END,
-       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_conversions_both, 0) END,
-       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_revenue, 0.0) END,
-       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_revenue_sq, 0.0) END,
-       CASE WHEN ${pre_exposure_days} > 0 THEN coalesce(t.pre_revenue_product, 0.0) END,
+-- Driven by the exposure counts: an arm (or a program group) whose units all count
+-- elsewhere still shows, with its exposures.
+-- Columns are read by name (earnest.report.sql.totals_from_rows); per metric declared in
+-- earnest.report.metrics: <metric>_sum, <metric>_sum_sq and, for those CUPED adjusts,
+-- <metric>_pre_sum, <metric>_pre_sum_sq, <metric>_pre_product (NULL without pre-exposure days).
+SELECT 'arm' AS section, n.experience AS experience, n.arm AS arm,
+       coalesce(t.units, 0) AS units, n.exposures AS exposures,
+       coalesce(t.units_in_several_arms, 0) AS units_in_several_arms,
+       k.revenue_cap AS revenue_cap,
+       ${arm_metric_columns},
        CAST(NULL AS VARCHAR) AS name
 FROM arm_exposure_counts n
 LEFT JOIN arm_totals t
   ON t.experience = n.experience AND coalesce(t.arm, '') = coalesce(n.arm, '')
 LEFT JOIN caps k ON k.experience = n.experience
 UNION ALL
-SELECT 'program', NULL, t.arm, t.units, coalesce(n.exposures, 0), t.conversions, t.revenue,
-       t.revenue_sq, t.units_in_several_arms,
-       CASE WHEN t.revenue_cap IS NOT NULL THEN t.revenue_capped END,
-       CASE WHEN t.revenue_cap IS NOT NULL THEN t.revenue_capped_sq END,
-       t.revenue_cap, NULL, NULL, NULL, NULL, NULL, NULL
-FROM program_totals t
-LEFT JOIN program_exposure_counts n ON n.arm = t.arm
+SELECT 'program', NULL, n.arm, coalesce(t.units, 0), n.exposures,
+       coalesce(t.units_in_several_arms, 0), k.revenue_cap, ${program_metric_columns}, NULL
+FROM program_exposure_counts n
+LEFT JOIN program_totals t ON t.arm = n.arm
+CROSS JOIN program_cap k
 UNION ALL
-SELECT 'coverage', experience, reason, NULL, count(*), NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'coverage', experience, reason, NULL, count(*), NULL, NULL, ${no_metric_columns}, NULL
 FROM program_window
 GROUP BY experience, reason
 UNION ALL
-SELECT 'event', experience, arm, count(*), NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, name
+SELECT 'event', experience, arm, count(*), NULL, NULL, NULL, ${no_metric_columns}, name
 FROM unit_events
 GROUP BY experience, arm, name

@@ -19,15 +19,17 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from earnest.decide.engine import GLOBAL_HOLDOUT
-from earnest.report.aggregation import (
+from earnest.decide.reasons import ARM_REASONS, GLOBAL_HOLDOUT, PERSONALIZED, PROGRAM_REASONS
+from earnest.report.cuped import Covariate
+from earnest.report.metrics import METRICS, cuped_names
+from earnest.report.totals import (
     DEFAULT_CAP_PERCENTILE,
+    MAX_VALUE,
     PROGRAM_ARM,
     ArmKey,
     ArmTotals,
     Attribution,
     ExperienceTotals,
-    PreExposure,
     Totals,
 )
 
@@ -107,7 +109,57 @@ def render(
         until=_timestamp(program_span[1]),
         program_cap_percentile=f"CAST({DEFAULT_CAP_PERCENTILE!r} AS DOUBLE)",
         pre_exposure_days=int(pre_exposure_days),
+        personalized=_quote(PERSONALIZED),
+        global_holdout=_quote(GLOBAL_HOLDOUT),
+        arm_reasons=", ".join(_quote(r) for r in sorted(ARM_REASONS)),
+        program_reasons=", ".join(_quote(r) for r in sorted(PROGRAM_REASONS)),
+        program_arm=_quote(PROGRAM_ARM),
+        max_value=f"CAST({MAX_VALUE!r} AS DOUBLE)",
+        **metric_columns(int(pre_exposure_days)),
     )
+
+
+def _sum(expression: str) -> str:
+    return f"sum(CAST({expression} AS DOUBLE))"
+
+
+def metric_columns(pre_exposure_days: int) -> dict[str, str]:
+    """The query's per-metric parts, from the declarations in earnest.report.metrics.
+
+    Per metric: the sum of its units' values (`Metric.sql`) and of their squares, and for
+    one CUPED adjusts, over the same values in the days before exposure (x) against those
+    after it (y): sum x, sum x squared, sum x * y.
+    """
+    sums: list[str] = []
+    pre: list[str] = []
+    for m in METRICS.values():
+        y = m.sql_value()
+        sums += [f"{_sum(y)} AS {m.name}_sum", f"{_sum(f'({y}) * ({y})')} AS {m.name}_sum_sq"]
+        if m.cuped:
+            x = m.sql_value("pre_")
+            pre += [
+                f"{_sum(x)} AS {m.name}_pre_sum",
+                f"{_sum(f'({x}) * ({x})')} AS {m.name}_pre_sum_sq",
+                f"{_sum(f'({x}) * ({y})')} AS {m.name}_pre_product",
+            ]
+    names = [c.rsplit(" AS ", 1)[1] for c in sums]
+    pre_names = [c.rsplit(" AS ", 1)[1] for c in pre]
+    with_pre = pre_exposure_days > 0
+    return {
+        "arm_metric_sums": ",\n         ".join(sums + pre),
+        "program_metric_sums": ",\n         ".join(sums),
+        "arm_metric_columns": ", ".join(
+            [f"coalesce(t.{c}, 0.0) AS {c}" for c in names]
+            + [
+                f"coalesce(t.{c}, 0.0) AS {c}" if with_pre else f"CAST(NULL AS DOUBLE) AS {c}"
+                for c in pre_names
+            ]
+        ),
+        "program_metric_columns": ", ".join(
+            [f"coalesce(t.{c}, 0.0)" for c in names] + ["NULL"] * len(pre)
+        ),
+        "no_metric_columns": ", ".join(["NULL"] * (len(names) + len(pre))),
+    }
 
 
 def _timestamp(text: str) -> str:
@@ -136,49 +188,57 @@ def _optional(value: Any) -> float | None:
     return None if value is None else _float(value)
 
 
-def _arm_totals(row: Sequence[Any]) -> ArmTotals:
-    (units, exposures, conversions, revenue, revenue_sq, several, capped, capped_sq) = row[3:11]
-    pre = row[12:17]
+def _arm_totals(row: Mapping[str, Any]) -> ArmTotals:
+    """An `arm` or `program` row, read by column name, as the aggregation's ArmTotals."""
+    pre = None
+    cuped = cuped_names()
+    if any(row[f"{name}_pre_sum"] is not None for name in cuped):
+        pre = {
+            name: Covariate(
+                _float(row[f"{name}_pre_sum"]),
+                _float(row[f"{name}_pre_sum_sq"]),
+                _float(row[f"{name}_pre_product"]),
+            )
+            for name in cuped
+        }
     return ArmTotals(
-        units=_int(units),
-        exposures=_int(exposures),
-        conversions=_int(conversions),
-        revenue=_float(revenue),
-        revenue_sq=_float(revenue_sq),
-        units_in_several_arms=_int(several),
-        revenue_capped=_optional(capped),
-        revenue_capped_sq=_optional(capped_sq),
-        pre_exposure=None
-        if pre[0] is None
-        else PreExposure(
-            _int(pre[0]), _int(pre[1]), _float(pre[2]), _float(pre[3]), _float(pre[4])
-        ),
+        units=_int(row["units"]),
+        exposures=_int(row["exposures"]),
+        sums={
+            name: (_float(row[f"{name}_sum"]), _float(row[f"{name}_sum_sq"])) for name in METRICS
+        },
+        units_in_several_arms=_int(row["units_in_several_arms"]),
+        pre_exposure=pre,
     )
 
 
-def totals_from_rows(rows: Iterable[Sequence[Any]]) -> Totals:
-    """The query's result set (columns in its SELECT order) as aggregation `Totals`."""
+def totals_from_rows(rows: Iterable[Mapping[str, Any]], tracked: Iterable[str] = ()) -> Totals:
+    """The query's result set (each row by column name) as aggregation `Totals`, with an
+    entry for every `tracked` experience, as the Python path has: one whose exposures all
+    fall outside its arms (before its allocation, in the global holdout) has no arm rows,
+    yet its exposures by reason are reported."""
     arms: dict[str, dict[ArmKey, ArmTotals]] = {}
     caps: dict[str, float | None] = {}
     events: dict[tuple[str, ArmKey], dict[str, int]] = {}
     reasons: dict[str, dict[str, int]] = {}
+    # A group without units has no row: every declared metric's sums are 0.
     program: dict[str, ArmTotals] = {GLOBAL_HOLDOUT: ArmTotals(), PROGRAM_ARM: ArmTotals()}
     program_cap: float | None = None
     coverage: dict[str, int] = {}
     for row in rows:
-        section, experience, arm = row[0], row[1], row[2]
+        section, experience, arm = row["section"], row["experience"], row["arm"]
         if section == "coverage":
-            n = _int(row[4])
+            n = _int(row["exposures"])
             reasons.setdefault(str(experience), {})[str(arm)] = n
             coverage[str(arm)] = coverage.get(str(arm), 0) + n
         elif section == "event":
-            events.setdefault((str(experience), arm), {})[str(row[17])] = _int(row[3])
+            events.setdefault((str(experience), arm), {})[str(row["name"])] = _int(row["units"])
         elif section == "program":
             program[str(arm)] = _arm_totals(row)
-            program_cap = _optional(row[11])
+            program_cap = _optional(row["revenue_cap"])
         elif section == "arm":
             arms.setdefault(str(experience), {})[arm] = _arm_totals(row)
-            caps[str(experience)] = _optional(row[11])
+            caps[str(experience)] = _optional(row["revenue_cap"])
         else:
             raise ValueError(f"unknown section {section!r}")
     experiences = {
@@ -190,7 +250,8 @@ def totals_from_rows(rows: Iterable[Sequence[Any]]) -> Totals:
             dict(sorted(reasons.get(name, {}).items())),
             caps.get(name),
         )
-        for name, by_arm in sorted(arms.items())
+        for name in sorted(set(arms) | set(tracked))
+        for by_arm in [arms.get(name, {})]
     }
     return Totals(
         experiences,

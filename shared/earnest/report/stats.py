@@ -1,47 +1,33 @@
-"""The statistics behind the nightly report: lift, sample-ratio mismatch, verdicts.
+"""The statistics behind the nightly report: lift, verdicts, futility, harm, multiple testing.
 
 Owns the arithmetic that decides whether a variant measurably beats its holdout:
 fixed-horizon intervals and p-values (what a person reads), always-valid confidence
 sequences (what the verdict, and so a pause, is read from, because the report looks
-every night), the sample-ratio-mismatch check (sequential, with the chi-square beside it),
-the small-counts gate, futility against the plan's effect and the Holm adjustment.
-The method, its formulas and its references are in docs/statistics.md.
+every night), futility against the plan's effect, harm on a guardrail metric, and the Holm
+and Benjamini-Hochberg adjustments (sample-ratio mismatch: `earnest.report.srm`; the
+small-counts gate: `earnest.report.gate`). The method and its references: docs/statistics.md.
 
-Standard library only (`math`, `statistics.NormalDist`): it runs in the Lambda package,
-which carries no numpy or scipy. It must not import pydantic, boto3 or `earnest_aws`;
-callers aggregate events into `Arm`s and map verdicts to actions.
+Standard library only (`math`, `statistics.NormalDist`): the Lambda package carries no numpy
+or scipy. No pydantic, boto3 or `earnest_aws`; callers aggregate events into `Arm`s.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
 from earnest.experiences import defaults
+from earnest.report import metrics
+from earnest.report.metrics import Sums
 
-# revenue_per_unit_capped: each unit's revenue capped at a per-experience percentile
-# (docs/statistics.md, "Revenue that survives outliers"); revenue verdicts read it.
-METRICS = ("conversion_rate", "revenue_per_unit", "revenue_per_unit_capped")
 VERDICTS = ("beats_default", "inconclusive", "loses_to_default", "needs_more_data")
 DEFAULT_ALPHA = 0.05
-SRM_THRESHOLD = 0.001
-# The Dirichlet prior's concentration of the sequential SRM test: alpha_i = this x share_i
-# (Lindon and Malek 2022; docs/statistics.md, "Sample-ratio mismatch").
-SRM_PRIOR_CONCENTRATION = 100.0
 # GrowthBook's default sequential tuning parameter: the total units (both arms) at which
 # the confidence sequence is narrowest. Earnest's plans ask for 500-3000 units per arm,
 # so verdicts start at 1000-6000 units per comparison; see docs/statistics.md.
 DEFAULT_TARGET_UNITS = 5000
-# The small-counts gate (docs/statistics.md, "Small counts"): Cochran's rule as Sugden,
-# Smith and Jones (2000) refine it. The mean of n units is close enough to normal for an
-# interval once n > 28 + 25 g^2, g the skewness of one unit's value: for a rate p that is
-# g^2 = (1 - 2p)^2 / (p (1 - p)), about 25 units that converted at a low rate. Below it
-# the interval is not trusted and there is no verdict (A/A simulations at a 0.5 % base
-# rate gave false verdicts and pauses with a gate of 10 converters).
-GATE_UNITS = 28.0
-GATE_SKEWNESS = 25.0
 # The declared non-inferiority margin of every guardrail metric (docs/statistics.md,
 # "Guardrail metrics"): a variant is paused for harm once its always-valid relative interval
 # on the metric lies entirely below -margin, whatever the primary metric says.
@@ -52,53 +38,56 @@ _INF = math.inf
 _MAX_EXP = 700.0  # math.exp overflows just past 709
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Arm:
     """Sufficient statistics of one arm, per unit (a unit is a bucketed visitor).
 
-    Per-unit sums rather than raw events, so a night's aggregation is a few numbers per
-    arm and any day's arm is the sum of the days before it.
+    Per declared metric (`earnest.report.metrics`), the sum over units of the unit's value
+    and of its square: a night's aggregation is a few numbers per arm and any day's arm is
+    the sum of the days before it. `Arm(units, conversions, revenue, revenue_sq,
+    revenue_capped, revenue_capped_sq)` writes the built-in metrics' sums out by hand
+    (`metrics.written_out`); `Arm(units, sums=...)` gives any declared metric's.
     """
 
     units: int
-    conversions: int  # units that converted at least once (binary per unit)
-    revenue: float = 0.0  # sum over units of each unit's revenue
-    revenue_sq: float = 0.0  # sum over units of (unit revenue)**2
-    # The same with each unit's revenue capped; None: no cap was computed (it equals the raw).
-    revenue_capped: float | None = None
-    revenue_capped_sq: float | None = None
+    sums: Mapping[str, Sums]
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        units: int,
+        conversions: int = 0,
+        revenue: float = 0.0,
+        revenue_sq: float = 0.0,
+        revenue_capped: float | None = None,
+        revenue_capped_sq: float | None = None,
+        *,
+        sums: Mapping[str, Sums] | None = None,
+    ) -> None:
+        written = metrics.written_out(
+            conversions, revenue, revenue_sq, revenue_capped, revenue_capped_sq
+        )
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "sums", dict(written if sums is None else sums))
         # Inconsistent sums mean a bug in the aggregation: fail loudly rather than
         # report a confident interval from an impossible variance.
-        if self.units < 0 or not 0 <= self.conversions <= self.units:
-            raise ValueError(
-                f"an arm needs 0 <= conversions <= units (got {self.conversions}/{self.units})"
-            )
-        if (self.revenue_capped is None) != (self.revenue_capped_sq is None):
-            raise ValueError("revenue_capped and revenue_capped_sq come together")
-        _check_sums(self.units, self.revenue, self.revenue_sq)
-        _check_sums(self.units, *self._sums("revenue_per_unit_capped"))
+        if units < 0:
+            raise ValueError(f"an arm needs units >= 0 (got {units})")
+        for name, (total, total_sq) in self.sums.items():
+            declared = metrics.metric(name)
+            if declared.binary and not 0 <= total <= units:
+                raise ValueError(
+                    f"an arm needs 0 <= {declared.total} <= units (got {total:g}/{units})"
+                )
+            _check_sums(units, total, total_sq)
 
     @property
-    def conversion_rate(self) -> float:
-        return self.conversions / self.units if self.units else 0.0
+    def conversions(self) -> int:
+        """Units that converted at least once (the small-counts gate reads them)."""
+        return int(self.total(metrics.CONVERSION_RATE.name))
 
-    @property
-    def revenue_per_unit(self) -> float:
-        return self.revenue / self.units if self.units else 0.0
-
-    def _sums(self, metric: str) -> tuple[float, float]:
-        """(sum, sum of squares) over units of `metric`'s per-unit value."""
-        if metric == "conversion_rate":
-            return float(self.conversions), float(self.conversions)
-        if metric == "revenue_per_unit":
-            return self.revenue, self.revenue_sq
-        if metric == "revenue_per_unit_capped":
-            if self.revenue_capped is None or self.revenue_capped_sq is None:
-                return self.revenue, self.revenue_sq
-            return self.revenue_capped, self.revenue_capped_sq
-        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+    def _sums(self, name: str) -> Sums:
+        """(sum, sum of squares) over units of the metric's per-unit value."""
+        return self.sums.get(metrics.metric(name).name, (0.0, 0.0))
 
     def total(self, metric: str) -> float:
         """The sum over units of `metric`'s per-unit value (converted: 0 or 1)."""
@@ -109,18 +98,18 @@ class Arm:
         total = self._sums(metric)[0]
         return total / self.units if self.units else 0.0
 
-    def variance(self, metric: str) -> float:
-        """Per-unit variance of `metric`: p(1-p) for a rate, the sample variance for revenue.
+    def variance(self, name: str) -> float:
+        """Per-unit variance of a metric: p(1-p) for a rate, the sample variance otherwise.
 
         p(1-p) is the textbook two-proportion (Wald) variance; revenue has no such
         closed form, so it comes from the sum of squares with n - 1 (Bessel). Fewer than
         two units give no estimate: NaN, which `compare` turns into an unbounded interval.
         """
-        total, total_sq = self._sums(metric)
+        total, total_sq = self._sums(name)
         if self.units < 2:
             return math.nan
-        if metric == "conversion_rate":
-            p = self.conversion_rate
+        if metrics.metric(name).binary:
+            p = self.mean(name)
             return p * (1.0 - p)
         return sample_variance(self.units, total, total_sq)
 
@@ -204,22 +193,6 @@ class Lift:
     log_ratio: float | None = None  # log(variant mean / holdout mean)
     log_ratio_se: float | None = None  # its delta-method standard error
     mixture: float = 0.0  # x = N rho^2 of the confidence sequence, for p-values at any null
-
-
-@dataclass(frozen=True, slots=True)
-class Srm:
-    """Sample-ratio-mismatch check against the configured shares.
-
-    Flagged from the always-valid `sequential_p_value`; Pearson's chi-square and its
-    single-look p-value are reported beside it.
-    """
-
-    chi2: float
-    df: int
-    p_value: float  # chi-square, valid for one look
-    flagged: bool
-    expected: tuple[float, ...] = ()  # units each arm should have had at its share
-    sequential_p_value: float = 1.0  # valid however many nights look
 
 
 def compare(
@@ -384,74 +357,6 @@ def sequential_boundary(n: int, rho: float, alpha: float) -> float:
     return math.sqrt(2.0 * (1.0 + 1.0 / x) * (0.5 * math.log1p(x) - math.log(alpha)))
 
 
-def gate_units(rate: float) -> float:
-    """The units an arm needs at `rate` before its interval is trusted: 28 + 25 g^2.
-
-    Cochran's rule as Sugden, Smith and Jones (2000) refine it, with g^2 = (1 - 2p)^2 /
-    (p (1 - p)) the squared skewness of a unit's 0/1 value: about 25 / p at a low rate p.
-    Infinite at a rate of 0 or 1 (no spread: nothing to approximate).
-    """
-    if not 0.0 < rate < 1.0:
-        return _INF
-    return GATE_UNITS + GATE_SKEWNESS * (1.0 - 2.0 * rate) ** 2 / (rate * (1.0 - rate))
-
-
-def _skewness_bound(arm: Arm, metric: str, cap: float | None) -> float:
-    """The squared skewness of a unit's `metric`, or a bound on it; inf when unknown.
-
-    For a rate it is exact. For capped revenue, values lie in [0, cap], so E[Y^3] <= cap E[Y^2]
-    bounds the third central moment, E[Y^3] - 3 mu E[Y^2] + 2 mu^3, from the sums the report
-    keeps (no sum of cubes needed).
-    """
-    n = arm.units
-    if metric == "conversion_rate" or cap is None:
-        # Without a cap there is no bound: a unit's revenue is 0 unless it converted, so
-        # its units that converted are gated as a rate.
-        p = arm.conversion_rate
-        return (1.0 - 2.0 * p) ** 2 / (p * (1.0 - p)) if 0.0 < p < 1.0 else _INF
-    if n < 2:
-        return _INF
-    total, total_sq = arm._sums(metric)
-    mu, m2 = total / n, total_sq / n
-    variance = m2 - mu * mu
-    if variance <= 0.0:
-        return _INF
-    third = max(cap * m2 - 3.0 * mu * m2 + 2.0 * mu**3, 0.0)
-    return third * third / variance**3
-
-
-def enough_data(
-    holdout: Arm,
-    variant: Arm,
-    min_units: int,
-    metric: str = "conversion_rate",
-    cap: float | None = None,
-) -> bool:
-    """Whether a comparison may get a verdict: the plan's minimum units in each arm, then
-    the small-counts gate (Cochran's rule, `gate_units`) on the metric's own values, pooled
-    over the two arms (their distribution if the variant changes nothing, the case whose
-    false calls the gate guards): a rate by its units that converted, capped revenue by a
-    bound on its skewness from `cap` (the value every unit's capped revenue is at most;
-    without one, by its units that converted).
-    """
-    pooled = Arm(
-        holdout.units + variant.units,
-        holdout.conversions + variant.conversions,
-        holdout.revenue + variant.revenue,
-        holdout.revenue_sq + variant.revenue_sq,
-        *(
-            (None, None)
-            if holdout.revenue_capped is None or variant.revenue_capped is None
-            else (
-                holdout.revenue_capped + variant.revenue_capped,
-                (holdout.revenue_capped_sq or 0.0) + (variant.revenue_capped_sq or 0.0),
-            )
-        ),
-    )
-    need = GATE_UNITS + GATE_SKEWNESS * _skewness_bound(pooled, metric, cap)
-    return all(arm.units >= min_units and arm.units >= need for arm in (holdout, variant))
-
-
 def cannot_reach(lift: Lift, effect: float | None) -> bool:
     """Futility: the always-valid ratio interval ends below `effect` (None: no futility).
 
@@ -504,7 +409,7 @@ def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
     None while the sample ratio is off: the arms are not comparable, so no number about
     them can be trusted. Below the plan's minimum units or the small-counts gate the answer
     is `needs_more_data` whatever the interval says, because the asymptotic interval is not
-    yet reliable (`enough_data` is that gate).
+    yet reliable (`earnest.report.gate.enough_data` is that gate).
     """
     if srm_flagged:
         return None
@@ -516,72 +421,6 @@ def verdict(lift: Lift, *, enough_units: bool, srm_flagged: bool) -> str | None:
     if high is not None and high < 0.0:
         return "loses_to_default"
     return "inconclusive"
-
-
-def srm(units: Sequence[int], shares: Sequence[float], *, threshold: float = SRM_THRESHOLD) -> Srm:
-    """The arms' units against their configured shares: sequential test, and chi-square.
-
-    Shares need not sum to 1 (they are normalised), so the caller can pass weights. A
-    mismatch means assignment or logging is broken for some visitors (Fabijan et al.
-    2019). It is checked every night and a false alarm withholds every verdict of the
-    experience, so the flag reads the always-valid p-value (`srm_sequential_p`) at a
-    strict threshold: over every night together a healthy experience is flagged with
-    probability at most `threshold`.
-    """
-    if len(units) != len(shares):
-        raise ValueError("units and shares need one entry per arm")
-    if any(u < 0 for u in units):
-        raise ValueError("units cannot be negative")
-    if any(not (math.isfinite(s) and s >= 0) for s in shares):
-        raise ValueError("shares must be finite and non-negative")
-    total_share = math.fsum(shares)
-    if units and total_share <= 0:
-        raise ValueError("at least one share must be positive")
-    total = sum(units)
-    expected = tuple(total * s / total_share for s in shares) if units else ()
-    # An arm configured to get nothing adds no freedom: under the null it has no units.
-    df = max(sum(1 for s in shares if s > 0) - 1, 0)
-    if any(u > 0 and e == 0 for u, e in zip(units, expected, strict=True)):
-        # Units in an arm configured to get none: assignment is certainly broken.
-        return Srm(
-            chi2=_INF, df=df, p_value=0.0, flagged=True, expected=expected, sequential_p_value=0.0
-        )
-    if total == 0 or df < 1:
-        return Srm(chi2=0.0, df=df, p_value=1.0, flagged=False, expected=expected)
-    chi2 = math.fsum((u - e) ** 2 / e for u, e in zip(units, expected, strict=True) if e > 0)
-    seq_p = srm_sequential_p(units, shares)
-    return Srm(
-        chi2=chi2,
-        df=df,
-        p_value=chi2_sf(chi2, df),
-        flagged=seq_p < threshold,
-        expected=expected,
-        sequential_p_value=seq_p,
-    )
-
-
-def srm_sequential_p(
-    units: Sequence[int], shares: Sequence[float], concentration: float = SRM_PRIOR_CONCENTRATION
-) -> float:
-    """Always-valid SRM p-value: 1 / the Dirichlet-multinomial Bayes factor against the shares.
-
-    Lindon and Malek (2022), *Anytime-valid inference for multinomial count data*
-    (NeurIPS): under the configured shares theta the Bayes factor
-    B_n = [G(A) / G(A + n)] prod G(a_i + x_i) / G(a_i) / prod theta_i^x_i, with prior
-    a_i = concentration * theta_i and A = sum a_i, is a martingale of mean 1, so by Ville's
-    inequality P(some night's 1 / B_n <= alpha) <= alpha, looked at as often as one likes.
-    Arms with no share are left out (units in them are flagged by the caller).
-    """
-    total_share = math.fsum(shares)
-    pairs = [(u, s / total_share) for u, s in zip(units, shares, strict=True) if s > 0]
-    n = sum(u for u, _ in pairs)
-    if n == 0 or len(pairs) < 2:
-        return 1.0
-    prior = [concentration * theta for _, theta in pairs]
-    log_bf = math.lgamma(concentration) - math.lgamma(concentration + n)
-    for (u, theta), a in zip(pairs, prior, strict=True):
-        log_bf += math.lgamma(a + u) - math.lgamma(a) - u * math.log(theta)
-    return math.exp(-log_bf) if log_bf > 0.0 else 1.0
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -620,29 +459,7 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def chi2_sf(x: float, df: int) -> float:
-    """P(X >= x) for X ~ chi-square with `df` degrees of freedom.
-
-    The regularized upper incomplete gamma Q(df/2, x/2): a series below a + 1 and a
-    Lentz continued fraction above (Numerical Recipes, 6.2), with math.lgamma, so the
-    Lambda needs no scipy.
-    """
-    if df < 1:
-        raise ValueError(f"df must be at least 1, got {df}")
-    if math.isnan(x):
-        raise ValueError("x is NaN")
-    if x <= 0.0:
-        return 1.0
-    if math.isinf(x):
-        return 0.0
-    return _gamma_q(df / 2.0, x / 2.0)
-
-
 # -- helpers ----------------------------------------------------------------------------
-
-_EPS = 1e-15
-_FPMIN = 1e-300
-_MAX_ITERATIONS = 100_000
 
 
 def _z(alpha: float) -> float:
@@ -681,49 +498,3 @@ def _mixture_p(diff: float, se: float, x: float) -> float:
     z2 = z * z  # `** 2` raises OverflowError where `*` gives inf
     log_p = 0.5 * math.log1p(x) - x * z2 / (2.0 * (1.0 + x))
     return math.exp(min(log_p, 0.0))
-
-
-def _gamma_q(a: float, x: float) -> float:
-    if x <= 0.0:  # a subnormal x halves to 0
-        return 1.0
-    if x < a + 1.0:
-        return max(0.0, 1.0 - _gamma_p_series(a, x))
-    return _gamma_q_fraction(a, x)
-
-
-def _log_prefactor(a: float, x: float) -> float:
-    return -x + a * math.log(x) - math.lgamma(a)
-
-
-def _gamma_p_series(a: float, x: float) -> float:
-    term = total = 1.0 / a
-    ap = a
-    for _ in range(_MAX_ITERATIONS):
-        ap += 1.0
-        term *= x / ap
-        total += term
-        if abs(term) < abs(total) * _EPS:
-            return total * math.exp(_log_prefactor(a, x))
-    raise ArithmeticError(f"incomplete gamma series did not converge (a={a}, x={x})")
-
-
-def _gamma_q_fraction(a: float, x: float) -> float:
-    b = x + 1.0 - a
-    c = 1.0 / _FPMIN
-    d = 1.0 / b
-    h = d
-    for i in range(1, _MAX_ITERATIONS):
-        an = -i * (i - a)
-        b += 2.0
-        d = an * d + b
-        if abs(d) < _FPMIN:
-            d = _FPMIN
-        c = b + an / c
-        if abs(c) < _FPMIN:
-            c = _FPMIN
-        d = 1.0 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < _EPS:
-            return math.exp(_log_prefactor(a, x)) * h
-    raise ArithmeticError(f"incomplete gamma fraction did not converge (a={a}, x={x})")

@@ -16,7 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from earnest.audience import compile_condition
-from earnest.conditions.compile import compile_sweep
+from earnest.conditions.sweep import compile_sweep
 from tests.builders.reference_conditions import evaluate
 from tests.conftest import ROOT, SHARED
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from earnest.decide.engine import REASONS, Engine, ExperienceCompileError, unavailable_response
+from earnest.decide.compiled import ExperienceCompileError
+from earnest.decide.engine import Engine, unavailable_response
+from earnest.decide.reasons import REASONS
 from earnest.errors import InvalidRequest
 from earnest.tokens import TokenSigner
 from tests.builders.experiences import experience, request

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from earnest.decide.bundle import edge_bundle
-from earnest.decide.engine import DISMISSED, FREQUENCY_CAPPED, Engine
+from earnest.decide.engine import Engine
+from earnest.decide.reasons import DISMISSED, FREQUENCY_CAPPED
 from earnest.experiences.validation import validate_experience
 from earnest.memory import DAY_MS, EMPTY, Memory, Remembered, remember
 from tests.builders.experiences import experience, request

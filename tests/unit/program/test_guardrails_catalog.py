@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 
-from earnest.decide.engine import REASONS
+from earnest.decide.reasons import REASONS
 from earnest.experiences.validation import CHECK_BY_FIELD
 from earnest.program.guardrails_catalog import CATALOG, STAGES, Guardrail, anchor, markdown
 from earnest.report import guardrails as nightly

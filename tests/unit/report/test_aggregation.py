@@ -11,16 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from earnest.report import build as report_build
-from earnest.report.aggregation import (
-    GLOBAL_HOLDOUT,
-    PROGRAM_ARM,
-    Aggregator,
-    ArmTotals,
-    Attribution,
-    format_ms,
-    revenue_cap,
-    to_ms,
-)
+from earnest.report.aggregation import GLOBAL_HOLDOUT, Aggregator, format_ms, revenue_cap, to_ms
+from earnest.report.cuped import Covariate
+from earnest.report.totals import PROGRAM_ARM, ArmTotals, Attribution
+from earnest.report.window import Window, spans
 from tests.builders.experiences import experience
 from tests.builders.report_events import at, conversion, exposure
 
@@ -86,7 +80,7 @@ def test_a_conversion_at_the_exposure_instant_and_at_the_window_end_counts() -> 
         conversion("u1", T0 + timedelta(days=7, milliseconds=1), 99.0, event_id="c3"),
     ]
     b = arms(aggregate(records))["b"]
-    assert (b.conversions, b.revenue, b.revenue_sq) == (1, 15.0, 225.0)
+    assert (b.conversions, b.sums["revenue_per_unit"]) == (1, (15.0, 225.0))
 
 
 def test_conversions_may_arrive_before_the_exposure_that_precedes_them() -> None:
@@ -109,7 +103,7 @@ def test_a_named_primary_metric_counts_only_that_conversion() -> None:
         ]
     )
     b = agg.totals().experiences["hero"].arms["b"]
-    assert (b.units, b.conversions, b.revenue) == (2, 1, 0.0)
+    assert (b.units, b.conversions, b.total("revenue_per_unit")) == (2, 1, 0.0)
 
 
 def test_erased_subjects_are_excluded() -> None:
@@ -237,7 +231,7 @@ def test_two_conversions_of_1e308_do_not_stop_the_report() -> None:
     assert arms(agg)["b"].conversions == 0
     # And the report is built from them
     report = report_build.build(
-        report_build.Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05
+        Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05
     )
     assert report["events"]["malformed_dropped"] == 2
 
@@ -287,9 +281,7 @@ def test_no_stored_record_stops_the_report(records: list[dict]) -> None:
     agg = aggregate([*good, *records])
     # Then the report is built, and every record read is counted once as used or dropped
     totals = agg.totals()
-    report_build.build(
-        report_build.Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05
-    )
+    report_build.build(Window(DAY), [experience(id="hero")], totals, None, global_holdout=0.05)
     c = agg.counters
     assert c["records"] == 2 + len(records)
     used = c["exposures"] + c["conversions"]
@@ -302,7 +294,7 @@ def test_no_stored_record_stops_the_report(records: list[dict]) -> None:
 def test_an_experience_counts_only_units_first_exposed_since_its_allocation_started() -> None:
     # Given hero's allocation restarted at noon (a variant paused), the program's lookback
     # covering the whole day, and units exposed before and after it
-    window = report_build.Window(DAY, 28)
+    window = Window(DAY, 28)
     doc = experience(id="hero", allocation_started_at="2026-11-20T12:00:00.000Z")
     records = [
         exposure("before", "hero", "a", "personalized", at(DAY, 9)),
@@ -312,7 +304,7 @@ def test_an_experience_counts_only_units_first_exposed_since_its_allocation_star
     ]
     agg = aggregate(
         records,
-        spans=report_build.spans(window, [doc]),
+        spans=spans(window, [doc]),
         program_span=window.program_span().bounds(),
     )
     totals = agg.totals()
@@ -326,7 +318,7 @@ def test_an_experience_counts_only_units_first_exposed_since_its_allocation_star
 
 
 def test_events_stamped_after_the_reported_day_do_not_count_whatever_their_partition() -> None:
-    window = report_build.Window(DAY, 28)
+    window = Window(DAY, 28)
     records = [
         exposure("u1", "hero", "a", "personalized", at(DAY, 23)),
         conversion("u1", at(DAY + timedelta(days=1), 1), 10.0),  # the next day: not yet
@@ -352,10 +344,10 @@ def test_revenue_is_capped_at_the_pooled_percentile_of_positive_revenues() -> No
     # capped to it, and the raw sums are kept beside the capped ones
     assert totals.revenue_cap == 10.0
     b = totals.arms["b"]  # 2, 4, 6, 8, 10
-    assert (b.revenue, b.revenue_capped) == (30.0, 30.0)
+    assert (b.total("revenue_per_unit"), b.total("revenue_per_unit_capped")) == (30.0, 30.0)
     holdout = totals.arms[None]  # 1, 3, 5, 7, 9, 1000
-    assert (holdout.revenue, holdout.revenue_capped) == (1025.0, 35.0)
-    assert holdout.revenue_capped_sq == 1 + 9 + 25 + 49 + 81 + 100
+    assert holdout.total("revenue_per_unit") == 1025.0
+    assert holdout.sums["revenue_per_unit_capped"] == (35.0, 1 + 9 + 25 + 49 + 81 + 100)
 
 
 def test_conversions_before_first_exposure_are_the_covariate_and_its_days_read_only_them() -> None:
@@ -382,11 +374,12 @@ def test_conversions_before_first_exposure_are_the_covariate_and_its_days_read_o
     b = agg.totals().experiences["hero"].arms["b"]
     # Then the exposure read before the window is not analysed, and u1's conversion before
     # its exposure is its covariate, not an outcome
-    assert (b.units, b.conversions, b.revenue) == (2, 1, 30.0)
+    assert (b.units, b.conversions, b.total("revenue_per_unit")) == (2, 1, 30.0)
     assert agg.counters["exposures_before_window"] == 1
     assert b.pre_exposure is not None
-    assert (b.pre_exposure.conversions, b.pre_exposure.conversions_both) == (1, 1)
-    assert b.pre_exposure.revenue_product == 30.0 * 30.0  # x capped at the cap (30) too
+    assert b.pre_exposure["conversion_rate"] == Covariate(1, 1, 1)  # before, and after too
+    # x capped at the cap (30) too
+    assert b.pre_exposure["revenue_per_unit_capped"].product == 30.0 * 30.0
 
 
 def test_a_guardrail_event_counts_units_with_it_within_the_attribution_window() -> None:

@@ -14,12 +14,14 @@ import pytest
 
 from earnest.report import build as report_build
 from earnest.report import render as report_render
-from earnest.report.aggregation import ArmTotals, ExperienceTotals, PreExposure, Totals
+from earnest.report.cuped import Covariate
 from earnest.report.stats import benjamini_hochberg
+from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
+from earnest.report.window import Window
 from tests.builders.experiences import experience
 
 DAY = date(2026, 11, 20)
-WINDOW = report_build.Window(DAY, 28)
+WINDOW = Window(DAY, 28)
 
 
 def arm(units: int, rate: float, value: float = 20.0) -> ArmTotals:
@@ -268,7 +270,7 @@ def test_the_trend_carries_each_nights_lift_from_report_to_report() -> None:
     # Given three nights of reports, each built with the one before
     previous = None
     for night, units in enumerate((2_000, 4_000, 6_000)):
-        window = report_build.Window(date(2026, 11, 18 + night))
+        window = Window(date(2026, 11, 18 + night))
         previous = report_build.build(
             window,
             [ONE_VARIANT],
@@ -436,7 +438,7 @@ def test_a_night_reads_from_the_earliest_start_it_needs_to_the_late_partitions()
         experience(id="new", allocation_started_at="2026-11-19T00:00:00.000Z"),
         experience(id="draft", status="draft", allocation_started_at="2025-01-01T00:00:00Z"),
     ]
-    window = report_build.Window(DAY, 28, late_days=3, early_seconds=300).reading(docs)
+    window = Window(DAY, 28, late_days=3, early_seconds=300).reading(docs)
     days = window.days()
     # the earliest live allocation less 300 s (a draft is not read for), to D + 3, once each
     assert days[0] == date(2026, 7, 31) and days[-1] == date(2026, 11, 23)
@@ -533,7 +535,10 @@ def test_revenue_verdicts_read_the_capped_metric_and_the_report_shows_both() -> 
 def test_with_a_covariate_the_verdict_reads_the_cuped_adjusted_lift() -> None:
     # Given arms whose units' conversions before exposure predict those after it
     def with_history(units: int, converted: int, before: int, both: int) -> ArmTotals:
-        return replace(arm(units, converted / units), pre_exposure=PreExposure(before, both))
+        return replace(
+            arm(units, converted / units),
+            pre_exposure={"conversion_rate": Covariate(before, before, both)},
+        )
 
     holdout, b_arm = with_history(4000, 400, 800, 300), with_history(4000, 460, 800, 330)
     report = build(ONE_VARIANT, {None: holdout, "b": b_arm})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from earnest.report import stats
+from earnest.report import gate
 from earnest.report.planning import forecast
 from tests.builders.experiences import experience
 from tests.builders.report_simulation import NEVER, Scenario, run
@@ -58,7 +58,7 @@ def test_a_small_audience_is_not_worth_personalizing_within_its_review() -> None
 def test_few_conversions_set_the_minimum_when_the_base_rate_is_low() -> None:
     # The small-counts gate at 0.1 %: 28 + 25 (1 - 2p)^2 / (p (1 - p)) = 24 953 units of the
     # holdout (about 25 conversions), more than the plan's 1 000: 25 days at 1 000 a day
-    assert stats.gate_units(0.001) == pytest.approx(24_953, abs=1)
+    assert gate.gate_units(0.001) == pytest.approx(24_953, abs=1)
     assert forecast(plan_doc(0.5), 2_000, 0.001).days_to_min_units == 25
 
 

@@ -10,8 +10,7 @@
 //                       decided from; it is revalidated with If-None-Match from half of it
 //   BUNDLE_AUTH         "sigv4" signs the fetch for S3 with the AWS_* credentials; else none
 
-import { AwsClient } from "aws4fetch";
-import { decide } from "../core.js";
+import { awsClient, decide, withinBudget } from "../core.js";
 import { compileBundle, decideLocally } from "./decide.js";
 import { tokenSigner } from "./tokens.js";
 
@@ -19,44 +18,32 @@ const states = new WeakMap();
 const FETCH_TIMEOUT_MS = 2000;
 const RETRY_MS = 5000;
 
-/** The isolate's bundle state for these bindings (made once per `env`). */
-export function edgeState(env) {
+/** The isolate's bundle state for these bindings (made once per `env`; `config` is
+ * readConfig(env)). */
+export function edgeState(env, config) {
   let state = states.get(env);
   if (!state) {
-    state = makeState(env);
+    state = makeState(env, config);
     states.set(env, state);
   }
   return state;
 }
 
-function makeState(env) {
+function makeState(env, config) {
   const enabled = Boolean(env.EARNEST_BUNDLE_URL && env.EDGE_TOKEN_KEY);
   const maxAgeS = Number(env.BUNDLE_MAX_AGE_S ?? 60);
   if (!(maxAgeS > 0)) throw new Error("BUNDLE_MAX_AGE_S must be a number of seconds > 0");
-  const creds = awsCredentials(env);
   return {
     enabled,
     url: env.EARNEST_BUNDLE_URL,
     maxAgeMs: maxAgeS * 1000,
     signer: enabled ? tokenSigner(env.EDGE_TOKEN_KEY) : null,
-    aws: env.BUNDLE_AUTH === "sigv4" && creds.accessKeyId ? new AwsClient({ ...creds, service: "s3" }) : null,
+    aws: env.BUNDLE_AUTH === "sigv4" && config.aws.accessKeyId ? awsClient(config, "s3") : null,
     engine: null, // the compiled bundle, or null (none fetched, or none published)
     etag: null,
     confirmedAt: null, // when the source last said this copy is current
     retryAt: 0,
     inflight: null,
-  };
-}
-
-/** AWS credentials from the bindings, else the runtime's (Lambda@Edge's execution role). */
-function awsCredentials(env) {
-  const own = globalThis.process?.env ?? {};
-  const pickIt = (name) => env[name] ?? own[name];
-  return {
-    accessKeyId: pickIt("AWS_ACCESS_KEY_ID"),
-    secretAccessKey: pickIt("AWS_SECRET_ACCESS_KEY"),
-    sessionToken: pickIt("AWS_SESSION_TOKEN"),
-    region: pickIt("AWS_REGION") ?? "us-east-1",
   };
 }
 
@@ -111,11 +98,11 @@ async function load(state, fetchImpl, startedAt) {
  * ctx.waitUntil) refreshes the bundle in the background; without it (Lambda@Edge, whose
  * work stops with the response) a due refresh is awaited, within decide's budget. */
 export async function decideAtEdge(env, config, body, gpc, { waitUntil = null, fetchImpl = fetch } = {}) {
-  const state = edgeState(env);
+  const state = edgeState(env, config);
   if (!state.enabled) return decide(config, body, gpc, fetchImpl);
   const refreshing = refreshBundle(state, fetchImpl);
   if (refreshing && waitUntil) waitUntil(refreshing);
-  else if (refreshing) await Promise.race([refreshing, new Promise((done) => setTimeout(done, config.budgetMs))]);
+  else if (refreshing) await withinBudget(config, refreshing);
   const engine = usableEngine(state);
   if (!engine) return decide(config, body, gpc, fetchImpl);
   const { decisions, remote } = await decideLocally(engine, body, { gpc, signer: state.signer });

@@ -5,13 +5,9 @@
 // the EXPOSURE_TOKEN_KEYS /events verifies with, so an exposure decided here is verified and
 // counted exactly as one decide issued.
 
-const encoder = new TextEncoder();
+import { hmacKey, toBase64url } from "../hmac.js";
 
-function b64url(bytes) {
-  let text = "";
-  for (const b of bytes) text += String.fromCharCode(b);
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+const encoder = new TextEncoder();
 
 /** A signer for `kid:secret` (the secret at least 16 characters, as /events requires). */
 export function tokenSigner(spec) {
@@ -19,14 +15,14 @@ export function tokenSigner(spec) {
   const kid = spec.slice(0, at);
   const secret = spec.slice(at + 1);
   if (at <= 0 || secret.length < 16) throw new Error("EDGE_TOKEN_KEY must look like kid:secret (secret >= 16 chars)");
-  const key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = hmacKey(secret);
   return {
     kid,
     async sign(unit, experience, variant, reason, rulesVersion, issuedAt) {
-      const payload = b64url(encoder.encode(JSON.stringify([unit, experience, variant, reason, rulesVersion, issuedAt])));
+      const payload = toBase64url(encoder.encode(JSON.stringify([unit, experience, variant, reason, rulesVersion, issuedAt])));
       const head = `v1.${kid}.${payload}`;
       const mac = await crypto.subtle.sign("HMAC", await key, encoder.encode(head));
-      return `${head}.${b64url(new Uint8Array(mac))}`;
+      return `${head}.${toBase64url(mac)}`;
     },
   };
 }

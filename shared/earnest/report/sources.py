@@ -1,27 +1,33 @@
-"""Where the nightly report's totals come from: events streamed through this function, or one query.
+"""Where the nightly report's totals come from: events streamed through the run, or one query.
 
 Two sources behind one interface (`Source.totals`), chosen by REPORT_AGGREGATION
 (docs/report.md, "Scale"):
 
-- `Streamed` (python, the default): the window's stored objects read from S3 one at a time
-  into `earnest.report.aggregation.Aggregator`; memory holds per-unit state.
+- `Streamed` (python, the default): the window's stored objects, read one at a time from
+  an `EventObjects` store (earnest_aws.reports_store.ReportsStore over S3), into
+  `earnest.report.aggregation.Aggregator`; memory holds per-unit state.
 - `Queried` (athena): `earnest.report.sql.render` for the window, run by a `QueryRunner`
   (earnest_aws.athena.AthenaQueries in AWS; DuckDB over the same files in the tests and
   the bench), its rows turned into the same `Totals` by `earnest.report.sql.totals_from_rows`.
 
 Either way `earnest.report.build` gets `Totals` and builds the same report.
+
+Pure: stdlib only (and the core). It must not import boto3 or `earnest_aws`: the stores
+behind its Protocols are the adapters'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 from earnest.report import sql as report_sql
-from earnest.report.aggregation import Aggregator, Totals
-from earnest.report.build import Window, days_before, spans, tracked
-from earnest_aws.reports_store import ReportsStore
+from earnest.report.aggregation import Aggregator
+from earnest.report.plan import tracked
+from earnest.report.totals import Totals
+from earnest.report.window import Window, days_before, spans
 
 PYTHON = "python"
 ATHENA = "athena"
@@ -38,15 +44,21 @@ class Source(Protocol):
         pre_exposure_days: int = 0,
     ) -> Totals:
         """Totals of the window's events for the tracked `docs` (each over its own span, as
-        `earnest.report.build.spans` gives it), the erased subjects left out; each unit's
+        `earnest.report.window.spans` gives it), the erased subjects left out; each unit's
         conversions in the `pre_exposure_days` before its first exposure are CUPED's
         covariate (that many more partitions read before the window)."""
         ...
 
 
+class EventObjects(Protocol):
+    def event_objects(self, day: date) -> Iterator[tuple[str, bytes]]:
+        """(key, gzip NDJSON bytes) of every stored events object of `day`, in key order."""
+        ...
+
+
 class QueryRunner(Protocol):
-    def rows(self, query: str) -> Iterable[Sequence[Any]]:
-        """The result set of one query, row by row, columns in SELECT order."""
+    def rows(self, query: str) -> Iterable[Mapping[str, Any]]:
+        """The result set of one query, row by row, each by column name."""
         ...
 
 
@@ -54,7 +66,7 @@ class QueryRunner(Protocol):
 class Streamed:
     """The Python path: every stored object of the window through this function."""
 
-    reports: ReportsStore
+    reports: EventObjects
 
     def totals(
         self,
@@ -95,10 +107,11 @@ class Queried:
         program_attribution_days: int,
         pre_exposure_days: int = 0,
     ) -> Totals:
+        experiences = tracked(docs)
         query = report_sql.render(
             window.start.isoformat(),
             window.days()[-1].isoformat(),
-            tracked(docs),
+            experiences,
             erased,
             events_table=self.events_table,
             program_attribution_days=program_attribution_days,
@@ -106,4 +119,4 @@ class Queried:
             program_span=window.program_span().bounds(),
             pre_exposure_days=pre_exposure_days,
         )
-        return report_sql.totals_from_rows(self.runner.rows(query))
+        return report_sql.totals_from_rows(self.runner.rows(query), experiences)
