@@ -7,7 +7,14 @@ decision evaluates all 50; single thread. The engine, its floor and GrowthBook a
 in CPU time (`time.process_time`): single-threaded loops without I/O, whose wall time on a
 shared machine also counts the other processes' turns.
 
-    .venv/bin/python bench/bench_decide.py [--quick] [--only=floor,engine,growthbook,handler,cold]
+    .venv/bin/python bench/bench_decide.py [--quick]
+        [--only=floor,engine,growthbook,handler,memory,cold]
+
+`memory` is decide's latency with the unit's memory against without, in one run: the same
+50 experiences with and without frequency caps and dismissals, each request decided both
+ways in turn (the order alternating), through decide's service and the real consent store
+against in-process moto: the consent read (with the memory item in the same BatchGetItem
+when a live experience remembers) plus the engine.
 """
 
 from __future__ import annotations
@@ -281,6 +288,115 @@ def bench_handler(quick: bool) -> None:
     )
 
 
+def bench_memory(quick: bool) -> None:
+    """decide with memory against without: one interleaved run, wall time per request."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        os.environ.setdefault(key, "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    from moto import mock_aws
+
+    from earnest.decide.engine import Engine
+    from earnest_aws.clients import client, reset
+    from earnest_aws.consent_store import ConsentStore
+    from earnest_aws.settings import settings
+    from earnest_cli.template import create_resources
+
+    experiences, visitors = scenario(n_visitors=300 if quick else 2_000)
+    remembering = [
+        {**e, "frequency_cap": {"max_exposures": 5, "per_days": 7}, "dismiss_for_days": 30}
+        for e in experiences
+    ]
+    engines = {
+        "without memory": Engine(experiences, global_holdout=0.05, max_placements=50),
+        "with memory": Engine(remembering, global_holdout=0.05, max_placements=50),
+    }
+    now = time.time()
+    with mock_aws():
+        reset()
+        settings.cache_clear()
+        create_resources(client("dynamodb"), client("s3"), settings())
+        consent = ConsentStore(settings().consent_table, client("dynamodb"))
+        _remembered_visitors(consent, visitors, now)
+        times, reasons = _interleaved(engines, consent, visitors, now)
+        reads = [
+            consent.purposes_and_memory(
+                [v["visitor"]["anonymous_id"]], v["visitor"]["anonymous_id"]
+            )
+            for v in visitors
+        ]
+    medians = {}
+    for name, xs in times.items():
+        xs.sort()
+        medians[name] = statistics.median(xs)
+        p99 = xs[min(len(xs) - 1, int(0.99 * len(xs)))]
+        print(
+            f"decide {name} (consent read + engine, 50 placements, in-process moto): "
+            f"p50 {medians[name] * 1e6:.0f} µs, p99 {p99 * 1e6:.0f} µs"
+        )
+    ratio = medians["with memory"] / medians["without memory"]
+    print(f"decide with memory / without, p50, this run: {ratio:.2f}")
+    cpu = {}
+    for name, engine in engines.items():  # the engine alone, the memory already read
+        start = time.process_time()
+        for body, (_, memory) in zip(visitors, reads, strict=True):
+            engine.decide(body, GRANTED, validate=False, memory=memory, now=now)
+        cpu[name] = (time.process_time() - start) / len(visitors)
+        print(f"engine alone {name}: {cpu[name] * 1e6:.0f} µs CPU per page of 50 placements")
+    print(f"engine alone with memory / without: {cpu['with memory'] / cpu['without memory']:.2f}")
+    print(f"with memory: reasons over {len(visitors)} pages: {dict(sorted(reasons.items()))}")
+
+
+def _remembered_visitors(consent: Any, visitors: list[dict[str, Any]], now: float) -> None:
+    """Each visitor's stored consent, and memory of a few experiences over the last days."""
+    from earnest.memory import DAY_MS, Remembered, remember
+    from earnest_aws.memory_store import MemoryStore
+
+    now_ms, rng = int(now * 1000), random.Random(11)
+    memory = MemoryStore(consent.table, consent.dynamodb)
+    granted = {"M": {"personalization": {"S": "granted"}, "measurement": {"S": "granted"}}}
+    for body in visitors:
+        unit = body["visitor"]["anonymous_id"]
+        state = {"subject_id": {"S": unit}, "record": {"S": "state"}}
+        consent.dynamodb.put_item(
+            TableName=consent.table, Item={**state, "r_default": {"M": {"purposes": granted}}}
+        )
+        seen = [
+            Remembered(
+                f"{unit}-{i}", f"exp-{rng.randrange(50):02d}", now_ms - rng.randrange(9) * DAY_MS
+            )
+            for i in range(rng.randrange(30))
+        ]
+        closed = [Remembered(f"{unit}-d", f"exp-{rng.randrange(50):02d}", now_ms)]
+        closed = closed if rng.random() < 0.2 else []
+        memory.update(unit, None, lambda m, x=seen, d=closed: remember(m, x, d, now_ms), now_ms)
+
+
+def _interleaved(
+    engines: dict[str, Any], consent: Any, visitors: list[dict[str, Any]], now: float
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Each request decided by each engine in turn, the order alternating; after a warm-up."""
+    from earnest.decide.service import decide
+
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    reasons: dict[str, int] = {}
+    order = list(engines)
+    for warm in (True, False):
+        for body in visitors[:100] if warm else visitors:
+            order.reverse()
+            for name in order:
+                t = time.perf_counter()
+                answer = decide(
+                    body, engines[name], consent, max_placements=50, request_id="b", now=now
+                )
+                if warm:
+                    continue
+                times[name].append(time.perf_counter() - t)
+                if name == "with memory":
+                    for d in answer["decisions"].values():
+                        reasons[d["reason"]] = reasons.get(d["reason"], 0) + 1
+    return times, reasons
+
+
 COLD_HANDLER = """
 import sys, time
 t, c = time.perf_counter(), time.process_time()
@@ -367,6 +483,7 @@ def main() -> None:
         "engine": bench_engine,
         "growthbook": bench_growthbook,
         "handler": bench_handler,
+        "memory": bench_memory,
         "cold": bench_cold_start,
     }.items():
         if not only or name in only:

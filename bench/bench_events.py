@@ -99,7 +99,8 @@ def main() -> None:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     from moto import mock_aws
 
-    from earnest.events.batch import GZIP_LEVEL, encode, parse_batch, validate_batch
+    from earnest.events.batch import parse_batch, validate_batch
+    from earnest.events.objects import GZIP_LEVEL, encode
     from earnest.tokens import TokenSigner
     from earnest_aws.clients import client, reset
     from earnest_aws.events_store import EventsStore

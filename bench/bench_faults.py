@@ -380,7 +380,7 @@ def racing_consent_updates(stack: Stack, n: int) -> None:
 
 
 def stored_events(stack: Stack) -> list[str]:
-    from earnest.events.batch import read_events
+    from earnest.events.objects import read_events
     from earnest_aws.clients import client
 
     s3, out = client("s3"), []

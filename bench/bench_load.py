@@ -267,7 +267,7 @@ def events_client(
 
 def stored_event_ids(stack: Stack) -> Counter[str]:
     """How many times each event id is stored under `events/` in the stack's bucket."""
-    from earnest.events.batch import read_events
+    from earnest.events.objects import read_events
     from earnest_aws.clients import client
 
     os.environ.update(stack.env)  # the adapters' one way to a client, pointed at the stack

@@ -115,10 +115,14 @@ def run(args: argparse.Namespace) -> int:
     )
     visitor = body.get("visitor") or {}
     subjects = [s for s in (visitor.get("anonymous_id"), visitor.get("user_id")) if s]
-    stored = ConsentStore(config.consent_table).purposes_for(subjects) if subjects else None
+    stored, memory = (
+        ConsentStore(config.consent_table).purposes_and_memory(subjects, subjects[0])
+        if subjects
+        else (None, None)
+    )  # the unit's memory too, as decide reads it: caps and dismissals explained
     if args.gpc:
         stored = most_restrictive(stored, {"personalization": DENIED})
-    explained = engine.explain(body, stored)
+    explained = engine.explain(body, stored, memory=memory)
     explained["stored_consent"] = stored
     if args.json:
         print(json.dumps(explained, indent=2, sort_keys=True, default=str))

@@ -7,6 +7,8 @@ Everything here is created once per cold start; per request it does one consent 
 
 from __future__ import annotations
 
+import time
+
 from earnest.decide.service import decide
 from earnest.jsonbody import read_json
 from earnest.tokens import TokenSigner
@@ -35,6 +37,7 @@ with init_phase():
     SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
     METRICS = DecisionMetrics(SETTINGS.service)
     RULES, CONSENT = _connect()
+    CLOCK = time.time  # the request's time (recency, caps, dismissals, tokens); tests move it
 
 
 def _after_restore() -> None:
@@ -70,6 +73,7 @@ def handler(request: HttpRequest) -> Response:
         request_id=request.request_id,
         gpc=request.header("sec-gpc") == "1",
         on_fail_closed=_fail_closed,
+        now=CLOCK(),
     )
     METRICS.record(response["decisions"])
     return json_response(200, response)

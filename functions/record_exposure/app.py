@@ -1,9 +1,10 @@
 """record-exposure: POST /events, every shown experience and every conversion, stored once.
 
 Thin by design: the shared HTTP wrapper parses and maps errors; the events service
-(shared/earnest/events/service.py: judge each event, keep the consented, one S3 PUT) does
-the rest; answer 202. A consent store or bucket that fails answers 503 with Retry-After
-(counted as `events_failed`, which an alarm watches) and acknowledges nothing. Logs and
+(shared/earnest/events/service.py: judge each event, keep the consented, one S3 PUT, the
+units' memory where consent allows) does the rest; answer 202. A consent store or bucket
+that fails answers 503 with Retry-After (counted as `events_failed`, which an alarm
+watches) and acknowledges nothing. Logs and
 metrics carry counts and reasons, never a unit id.
 """
 
@@ -22,13 +23,20 @@ from earnest_aws.consent_store import ConsentStore
 from earnest_aws.events_store import EventsStore
 from earnest_aws.front_door import load_secrets
 from earnest_aws.http import HttpRequest, Response, http_handler, json_response
+from earnest_aws.memory_store import MemoryStore
 from earnest_aws.metrics import Counts
+from earnest_aws.rules_cache import RulesCache
 from earnest_aws.settings import EventsSettings
 
 logger = Logger()
 SETTINGS = EventsSettings.from_env()
 SIGNER = TokenSigner(SETTINGS.require_token_keys(), SETTINGS.token_ttl_seconds)
-CONSENT = ConsentStore(SETTINGS.consent_table, client("dynamodb", SETTINGS.timeouts))
+DYNAMODB = client("dynamodb", SETTINGS.timeouts)
+CONSENT = ConsentStore(SETTINGS.consent_table, DYNAMODB)
+MEMORY = MemoryStore(SETTINGS.consent_table, DYNAMODB)  # units' memory, beside their consent
+# Which experiences' exposures memory counts (those with a cap or a dismissal): read from
+# the rules as decide reads them, only for a batch with exposures.
+RULES = RulesCache(SETTINGS, None, on_event=lambda name, fields: logger.info(name, extra=fields))
 STORE = EventsStore(SETTINGS.events_bucket, client("s3", SETTINGS.timeouts))
 METRICS = Counts(SETTINGS.service)
 COUNTED = ("received", "accepted", "stored", "no_consent", "rejected")
@@ -56,9 +64,17 @@ def handler(request: HttpRequest) -> Response:
         regime=SETTINGS.consent_regime,
         limits=SETTINGS.limits,
         now=CLOCK(),
+        memory=MEMORY,
+        remembering=_remembering,
     )
     _record(body)
     return json_response(202, body)
+
+
+def _remembering() -> frozenset[str] | None:
+    """The live experiences that read memory; None (count every one) without rules."""
+    engine = RULES.engine()
+    return None if engine is None else engine.remembering
 
 
 def _record(body: Mapping[str, Any]) -> None:

@@ -7,7 +7,7 @@ and tiny; `format_ms` is on /events' per-event path, so it caches each second's 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def format_ms(ms: int) -> str:
@@ -32,3 +32,13 @@ _MILLIS = tuple(f"{m:03d}Z" for m in range(1000))
 def format_time(moment: datetime) -> str:
     """A datetime (with a zone) in Earnest's format; microseconds are cut, not rounded."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_ms(text: str) -> int:
+    """A time in Earnest's format back to epoch milliseconds."""
+    return (datetime.fromisoformat(text.replace("Z", "+00:00")) - _EPOCH) // timedelta(
+        milliseconds=1
+    )

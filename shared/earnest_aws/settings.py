@@ -191,8 +191,9 @@ AWS_MAX_ATTEMPTS = declare(Bounded(
     (*ALL, "the CLI"), lo=0, hi=10))
 # decide
 RULES_TTL_SECONDS = declare(Bounded(
-    "RULES_TTL_SECONDS", 30.0, "how often decide re-reads the rules (docs/decide.md)",
-    (DECIDE,), lo=0.0, hi=3600.0))
+    "RULES_TTL_SECONDS", 30.0, "how often decide re-reads the rules (docs/decide.md), and "
+    "record-exposure the experiences whose exposures memory counts (docs/events.md)",
+    (DECIDE, EVENTS), lo=0.0, hi=3600.0))
 RULES_WAIT_SECONDS = declare(Bounded(
     "RULES_WAIT_SECONDS", 0.1, "how long a request that finds the rules past their TTL waits "
     "for the refresh before answering the defaults: the freshness bound's margin",

@@ -4,7 +4,9 @@ For the test that holds the edge's JS engine and Python's to the same decisions:
 over the examples' audiences (countries, devices, search referrers, paid-search URLs,
 signed-in users with and without the VIP group, ltv and last category, identity confidence
 from none to certain) and every kind of consent a request carries (none, granted, denied,
-one purpose of two, GPC).
+one purpose of two, GPC). Given the request's time, also time-stamped attributes for the
+recency experiences below (every form a time takes, bad types, missing values, the window's
+edges, times ahead of now), and a unit's memory for their caps and dismissals.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from earnest.memory import DAY_MS
 from earnest_cli.files import load
+from tests.builders.experiences import experience
 
 PLACEMENTS = ["home-hero", "pdp-recs", "account-banner", "checkout-banner", "footer-signup"]
+RETURNING = "returning-offer"  # the placement of the recency and memory experiences
 NOWHERE = "no-such-placement"
 USERS = ["u-1001", "u-1007", "u-2040", "u-3111", "u-19", "u-4242", "u-5000"]
 CONFIDENCE = [None, 0.5, 0.79, 0.8, 0.9, 0.95, 1.0]
@@ -33,6 +38,102 @@ def examples(folder: Path) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     authored = load([folder])
     assert not authored.problems, authored.problems
     return [doc for _, doc in authored.experiences], authored.saved_groups
+
+
+def recency_and_memory() -> list[dict[str, Any]]:
+    """Experiences reading recency and memory: a capped, dismissable one for lapsed buyers,
+    one for recent buyers, and one on the visit's own time that needs no consent (so the
+    edge decides it itself)."""
+    personal = {"requires_consent": ["personalization"], "placement": RETURNING}
+    return [
+        experience(
+            id="lapsed-buyers",
+            priority=10,
+            audience={"attributes.last_purchase_at": {"$olderThanDays": 60}},
+            frequency_cap={"max_exposures": 3, "per_days": 7},
+            dismiss_for_days=30,
+            **personal,
+        ),
+        experience(
+            id="recent-buyers",
+            priority=5,
+            audience={"attributes.last_purchase_at": {"$withinDays": 30, "$olderThanDays": 1}},
+            dismiss_for_days=14,
+            **personal,
+        ),
+        experience(
+            id="fresh-session",
+            placement=RETURNING,
+            audience={"context.session_started_at": {"$withinDays": 0.01}},
+            frequency_cap={"max_exposures": 2, "per_days": 1},
+            **{k: v for k, v in personal.items() if k != "placement"},
+        ),
+        experience(
+            id="new-session",
+            placement=RETURNING,
+            priority=-1,
+            audience={"context.session_started_at": {"$withinDays": 0.5}},
+        ),
+    ]
+
+
+def _moment(rng: random.Random, now_ms: int) -> Any:
+    """A time-stamped attribute around the windows above, in any form, or not a time."""
+    shape = rng.random()
+    if shape < 0.08:
+        return rng.choice([None, True, "yesterday", "2026-01-02", [now_ms], {"at": now_ms}])
+    edge = rng.choice([0, 0.01, 0.5, 1, 30, 60]) * DAY_MS
+    age = int(edge) + rng.choice([-1, 0, 1, 0, -300_001, -299_999]) if shape < 0.3 else 0
+    if not age:
+        age = rng.randint(-DAY_MS, 90 * DAY_MS)
+    at = now_ms - age
+    if shape < 0.5:
+        return at  # epoch milliseconds
+    offset = rng.choice([0, 60, -300, 330, 765])  # minutes east of UTC
+    local = at + offset * 60_000
+    days, ms = divmod(local, DAY_MS)
+    text = _civil(days) + "T" + _clock(ms, rng.random() < 0.5)
+    if offset == 0 and rng.random() < 0.5:
+        return text + "Z"
+    sign = "+" if offset >= 0 else "-"
+    return f"{text}{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+
+
+def _civil(days: int) -> str:
+    from datetime import date, timedelta
+
+    return (date(1970, 1, 1) + timedelta(days=days)).isoformat()
+
+
+def _clock(ms: int, with_fraction: bool) -> str:
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, frac = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}" + (f".{frac:03d}" if with_fraction else "")
+
+
+def memory_of(rng: random.Random, now_ms: int) -> dict[str, Any] | None:
+    """A unit's memory as decide reads it (earnest.memory's fields), or None for none."""
+    if rng.random() < 0.3:
+        return None
+    today = now_ms // DAY_MS
+    exposures = {
+        exp: {today - rng.randint(0, 9): rng.randint(1, 3) for _ in range(rng.randint(0, 3))}
+        for exp in ("lapsed-buyers", "fresh-session")
+    }
+    dismissed = {
+        exp: now_ms - rng.choice([0, 13, 14, 29, 30, 31]) * DAY_MS + rng.choice([-1, 0, 1])
+        for exp in ("lapsed-buyers", "recent-buyers")
+        if rng.random() < 0.3
+    }
+    return {"exposures": exposures, "dismissed": dismissed}
+
+
+def _times(rng: random.Random, body: dict[str, Any], now_ms: int) -> None:
+    if rng.random() < 0.8:
+        body["context"]["session_started_at"] = _moment(rng, now_ms)
+    if rng.random() < 0.8:
+        body.setdefault("attributes", {})["last_purchase_at"] = _moment(rng, now_ms)
 
 
 def _consent(rng: random.Random) -> dict[str, Any] | None:
@@ -52,10 +153,12 @@ def _consent(rng: random.Random) -> dict[str, Any] | None:
     return consent or None
 
 
-def requests(n: int, seed: int) -> Iterator[dict[str, Any]]:
+def requests(n: int, seed: int, now_ms: int | None = None) -> Iterator[dict[str, Any]]:
+    """Generated requests; with `now_ms`, also times for the recency experiences' placement."""
     rng = random.Random(seed)
+    offered = [*PLACEMENTS, NOWHERE, *([RETURNING] * 2 if now_ms is not None else [])]
     for _ in range(n):
-        placements = rng.sample([*PLACEMENTS, NOWHERE], rng.randint(1, 3))
+        placements = list(dict.fromkeys(rng.sample(offered, rng.randint(1, 3))))
         context: dict[str, Any] = {
             "url": rng.choice(URLS),
             "device": rng.choice(["mobile", "desktop", "mobile", "tablet"]),
@@ -76,6 +179,8 @@ def requests(n: int, seed: int) -> Iterator[dict[str, Any]]:
             body["attributes"] = attributes
         elif rng.random() < 0.3:  # profile attributes keyed on the anonymous id
             body["attributes"] = {"last_category": rng.choice(["hiking", "running"])}
+        if now_ms is not None:
+            _times(rng, body, now_ms)
         if (consent := _consent(rng)) is not None:
             body["consent"] = consent
         yield body

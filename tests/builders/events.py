@@ -1,9 +1,12 @@
-"""Builders for events: a token signer, a fixed clock, and exposures and conversions."""
+"""Builders for events: a token signer, a fixed clock, exposures, conversions and dismissals,
+and a bucket in memory."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from earnest.errors import Unavailable
+from earnest.events.objects import read_events
 from earnest.tokens import TokenSigner
 
 KEY = ("k1", b"events-test-secret-0001")
@@ -41,3 +44,31 @@ def conversion(event_id: str = "c-1", **changes: Any) -> dict[str, Any]:
     }
     event.update(changes)
     return {k: v for k, v in event.items() if v is not None}
+
+
+def dismissal(event_id: str = "d-1", **changes: Any) -> dict[str, Any]:
+    """A dismissal of what the decision of `token()` showed (unit a-1, experience hero)."""
+    event = {"type": "dismissal", "event_id": event_id, "token": token(), "ts": NOW_MS - 1_000}
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+class Bucket:
+    """Objects by key, written only if absent (as the conditional PUT); can fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.puts = 0
+        self.fail = fail
+
+    def put(self, key: str, body: bytes) -> bool:
+        self.puts += 1
+        if self.fail:
+            raise Unavailable("bucket down")
+        if key in self.objects:
+            return False
+        self.objects[key] = body
+        return True
+
+    def records(self) -> list[dict[str, Any]]:
+        return [r for data in self.objects.values() for r in read_events(data)]

@@ -1,19 +1,25 @@
 """One behaviour, two languages: the edge worker's JS engine decides as decide does.
 
-100,000 requests generated with a fixed seed over the example experiences, decided by
+100,000 requests generated with a fixed seed over the example experiences and experiences
+reading recency and memory (tests/builders/edge_requests.py), decided by
 Python's `Engine.decide` and by the worker's engine (clients/edge-worker/src/engine/), each
 in one process, compared request by request: experience, variant and reason per placement.
 The edge decides without the stored consent and without saved groups; every placement it
 decides must be what decide answers whatever the store holds (no record, everything denied,
 everything granted), so a stored withdrawal can never be overruled at the edge. Told the
 stored consent and given the groups, the JS engine decides every placement as decide does.
+Both are given the same request time (this test's clock when it starts, so nothing depends
+on a date) and, for the full comparison, the same memory per unit; the edge, which has no
+memory, must leave every capped or dismissable candidate that could win to decide.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +29,9 @@ import pytest
 from earnest.consent.purposes import PURPOSES
 from earnest.decide.bundle import bundle_bytes, edge_bundle
 from earnest.decide.engine import Engine
+from earnest.memory import Memory
 from earnest.tokens import TokenSigner
-from tests.builders.edge_requests import examples, requests
+from tests.builders.edge_requests import examples, memory_of, recency_and_memory, requests
 from tests.conftest import EXAMPLES, ROOT
 
 WORKER = ROOT / "clients" / "edge-worker"
@@ -44,19 +51,27 @@ def _slim(decisions: dict[str, Any]) -> dict[str, list[Any]]:
 
 def _decided_by_both(tmp_path: Path, n: int, seed: int, regime: str) -> dict[str, Any]:
     docs, groups = examples(EXAMPLES)
+    docs += recency_and_memory()
     bundle = edge_bundle(docs, global_holdout=0.05, consent_regime=regime, max_placements=20)
     engine = Engine(docs, saved_groups=groups, consent_regime=regime, strict=False)
     assert engine.rules_version == bundle["rules_version"]
-    bodies = list(requests(n, seed))
+    now_ms = int(time.time() * 1000)
+    bodies = list(requests(n, seed, now_ms))
+    rng = random.Random(seed)
+    memories = [memory_of(rng, now_ms) for _ in bodies]
+    lines = (
+        orjson.dumps({"body": b, "memory": _js(m)}) for b, m in zip(bodies, memories, strict=True)
+    )
     (tmp_path / "bundle.json").write_bytes(bundle_bytes(bundle))
     (tmp_path / "groups.json").write_text(json.dumps(groups))
-    (tmp_path / "requests.jsonl").write_bytes(b"\n".join(orjson.dumps(b) for b in bodies))
+    (tmp_path / "requests.jsonl").write_bytes(b"\n".join(lines))
     out = subprocess.run(
         [
             "node",
             "test/decide-batch.mjs",
             *(str(tmp_path / f) for f in ("bundle.json", "groups.json", "requests.jsonl")),
             f"{EDGE_KEY[0]}:{EDGE_KEY[1].decode()}",
+            str(now_ms),
         ],
         cwd=WORKER,
         capture_output=True,
@@ -68,8 +83,14 @@ def _decided_by_both(tmp_path: Path, n: int, seed: int, regime: str) -> dict[str
     assert len(edge) == n
     wrong: list[str] = []
     local = remote = 0
-    for body, js in zip(bodies, edge, strict=True):
-        python = {k: _slim(engine.decide(body, s)["decisions"]) for k, s in STORED.items()}
+    reasons: set[str] = set()
+    for body, memory, js in zip(bodies, memories, edge, strict=True):
+        remembered = None if memory is None else Memory(memory["exposures"], memory["dismissed"])
+        python = {
+            k: _slim(engine.decide(body, s, memory=remembered, now=now_ms / 1000)["decisions"])
+            for k, s in STORED.items()
+        }
+        reasons.update(d[2] for decisions in python.values() for d in decisions.values())
         for name, decisions in python.items():
             if js["stored"][name] != decisions:
                 wrong.append(f"{name}: {body} -> JS {js['stored'][name]}, Python {decisions}")
@@ -79,7 +100,22 @@ def _decided_by_both(tmp_path: Path, n: int, seed: int, regime: str) -> dict[str
                 wrong.append(f"edge: {body}[{placement}] -> {decision}, Python {python}")
         remote += len(js["remote"])
         assert set(js["edge"]) | set(js["remote"]) == set(body["placements"])
-    return {"edge": edge, "bodies": bodies, "wrong": wrong, "local": local, "remote": remote}
+    return {
+        "edge": edge,
+        "bodies": bodies,
+        "wrong": wrong,
+        "local": local,
+        "remote": remote,
+        "reasons": reasons,
+    }
+
+
+def _js(memory: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The memory as JSON carries it: days as text keys."""
+    if memory is None:
+        return None
+    exposures = {e: {str(d): n for d, n in days.items()} for e, days in memory["exposures"].items()}
+    return {"exposures": exposures, "dismissed": memory["dismissed"]}
 
 
 @pytest.mark.slow
@@ -89,6 +125,8 @@ def test_js_and_python_decide_100000_generated_requests_alike(tmp_path: Path) ->
     # Both paths are exercised: placements the edge settles, and placements left to decide.
     assert result["local"] > 50_000
     assert result["remote"] > 10_000
+    # ...and recency, caps and dismissals decided on both sides.
+    assert {"frequency_capped", "dismissed", "not_in_audience"} <= result["reasons"]
 
 
 def test_under_the_opt_out_regime_too(tmp_path: Path) -> None:

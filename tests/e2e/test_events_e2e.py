@@ -12,7 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from earnest.events.batch import FIELDS, read_events
+from earnest.events.batch import FIELDS
+from earnest.events.objects import read_events
 from earnest_aws.settings import Settings
 from tests.builders.stack import Stack, post, send_consent
 

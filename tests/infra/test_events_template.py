@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from earnest.events.batch import FIELDS, object_key
+from earnest.events.batch import FIELDS
+from earnest.events.objects import object_key
 from earnest_cli.template import load_template
 
 TEMPLATE: dict[str, Any] = load_template()

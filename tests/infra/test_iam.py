@@ -36,6 +36,7 @@ FUNCTIONS = sorted(k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverl
 STORES = {
     ("earnest_aws.consent_store", "*"): "ConsentTable",
     ("earnest_aws.consent_writer", "*"): "ConsentTable",
+    ("earnest_aws.memory_store", "*"): "ConsentTable",
     ("earnest_aws.experiences_store", "*"): "ExperiencesTable",
     ("earnest_aws.events_store", "*"): "DataBucket",
     ("earnest_aws.edge_bundle", "*"): "DataBucket",

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from earnest.events.batch import FIELDS, read_events
+from earnest.events.batch import FIELDS
+from earnest.events.objects import read_events
 from earnest.tokens import TokenSigner
 from earnest_aws.clients import client
 from earnest_cli.local_stack import load_handler

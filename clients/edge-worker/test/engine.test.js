@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { bucket, murmur3, seedFor } from "../src/engine/bucketing.js";
-import { NotPortable, compileCondition, matches, portableRegex } from "../src/engine/conditions.js";
+import { NotPortable, atTime, compileCondition, matches, portableRegex } from "../src/engine/conditions.js";
 import { compileBundle, decideLocally } from "../src/engine/decide.js";
 
 const CASES = JSON.parse(readFileSync(new URL("../../../../shared/conformance/conditions.json", import.meta.url), "utf8")).evalCondition;
@@ -30,6 +30,25 @@ describe("audience conditions", () => {
     }
     assert.ok(left.every((name) => /Group|regex invalid/.test(name)), left.join(", "));
     assert.equal(left.length, 10);
+  });
+});
+
+// Recency's own cases, which Python runs too (tests/unit/conditions/test_recency.py), at the
+// file's request time, given to the engine: no wall clock.
+const RECENCY = JSON.parse(readFileSync(new URL("../../../tests/data/recency_conditions.json", import.meta.url), "utf8"));
+
+describe("recency in audiences", () => {
+  test("every shared case, as Python answers it", () => {
+    assert.ok(RECENCY.cases.length >= 50);
+    const wrong = RECENCY.cases.filter(([, condition, attributes, expected]) => atTime(RECENCY.now_ms, () => matches(condition, attributes)) !== expected);
+    assert.deepEqual(wrong.map((c) => c[0]), []);
+  });
+
+  test("the request's time is the one given: the clock moves, the answer too", () => {
+    const recent = compileCondition({ "attributes.last_purchase_at": { $withinDays: 30 } }, null, { strict: true });
+    const bought = { attributes: { last_purchase_at: "2025-12-22T00:00:00Z" } };
+    assert.equal(atTime(RECENCY.now_ms, () => recent(bought)), true);
+    assert.equal(atTime(RECENCY.now_ms + 21 * 86400000, () => recent(bought)), false);
   });
 });
 
@@ -92,6 +111,23 @@ describe("local decisions", () => {
       assert.deepEqual(remote, []);
       assert.equal(decisions.banner.reason, "no_consent");
     }
+  });
+
+  test("a capped or dismissable candidate that could win goes to decide, which reads memory", async () => {
+    const capped = { ...bundle.experiences[0], id: "capped", memory: { max_exposures: 2, per_days: 7, dismiss_for_days: 0 } };
+    const withMemory = compileBundle({ ...bundle, experiences: [capped] });
+    const mobile = { visitor, placements: ["hero"], context: { device: "mobile" } };
+    assert.deepEqual((await decideLocally(withMemory, mobile)).remote, ["hero"]);
+    // Outside the audience memory changes nothing: settled here.
+    const desktop = await decideLocally(withMemory, { ...mobile, context: { device: "desktop" } });
+    assert.deepEqual([desktop.remote, desktop.decisions.hero.reason], [[], "not_in_audience"]);
+    // Told the memory (as decide reads it), the engine applies the cap at the request's time.
+    const now = 20454 * 86400000;
+    const memory = { exposures: { capped: { 20454: 1, 20449: 1 } }, dismissed: {} };
+    const held = await decideLocally(withMemory, mobile, { memory, now });
+    assert.equal(held.decisions.hero.reason, "frequency_capped");
+    const later = await decideLocally(withMemory, mobile, { memory, now: now + 3 * 86400000 });
+    assert.notEqual(later.decisions.hero.reason, "frequency_capped");
   });
 
   test("a request decide would refuse is left to it whole: the default page there, as here", async () => {

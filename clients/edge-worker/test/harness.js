@@ -96,7 +96,7 @@ export async function storedEvents(stack) {
 import json
 from earnest_aws.clients import client
 from earnest_aws.settings import settings
-from earnest.events.batch import read_events
+from earnest.events.objects import read_events
 s3, bucket, out = client("s3"), settings().events_bucket, []
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="events/"):
     for item in page.get("Contents", []):

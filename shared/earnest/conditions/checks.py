@@ -17,6 +17,7 @@ from earnest.conditions.operators import (
     ConditionProblem,
     is_operator_object,
 )
+from earnest.conditions.recency import MAX_DAYS, RECENCY_OPERATORS, days_argument
 from earnest.conditions.regex import PatternError, compile_pattern
 
 
@@ -106,6 +107,11 @@ def _takes_type(_op: str, arg: Any, at: str, problems: list[ConditionProblem]) -
         problems.append(ConditionProblem(at, f"$type takes one of {sorted(TYPES)}"))
 
 
+def _takes_days(op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
+    if days_argument(arg) is None:
+        problems.append(ConditionProblem(at, f"{op} takes a number of days from 0 to {MAX_DAYS}"))
+
+
 def _takes_value(_op: str, arg: Any, at: str, problems: list[ConditionProblem]) -> None:
     _check_value(arg, at, problems)
 
@@ -128,6 +134,7 @@ _VALUE_CHECKS: dict[str, _ValueCheck] = {
     "$not": _takes_value,
     "$size": _takes_value,
     "$elemMatch": _takes_element,
+    **dict.fromkeys(RECENCY_OPERATORS, _takes_days),
 }
 
 

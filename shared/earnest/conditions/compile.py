@@ -32,6 +32,7 @@ from earnest.conditions.operators import (
     SavedGroups,
     is_operator_object,
 )
+from earnest.conditions.recency import recency_test
 from earnest.conditions.regex import PatternError, compile_pattern
 
 Test = Callable[[Any], bool]  # one attribute value against one condition value
@@ -447,6 +448,10 @@ def _regex_operator(op: str, arg: Any, _groups: Groups) -> Test:
     return found if op.startswith("$regex") else _negate(found)
 
 
+def _recency_operator(op: str, arg: Any, _groups: Groups) -> Test:
+    return recency_test(op, arg)
+
+
 _OPERATORS: dict[str, Callable[[str, Any, Groups], Test]] = {
     **dict.fromkeys(("$lt", "$lte", "$gt", "$gte"), _ordered_operator),
     **dict.fromkeys(("$veq", "$vne", "$vlt", "$vlte", "$vgt", "$vgte"), _version_operator),
@@ -461,4 +466,5 @@ _OPERATORS: dict[str, Callable[[str, Any, Groups], Test]] = {
     "$elemMatch": _elem_match_operator,
     **dict.fromkeys(("$all", "$alli"), _all_operator),
     **dict.fromkeys(("$regex", "$regexi", "$notRegex", "$notRegexi"), _regex_operator),
+    **dict.fromkeys(("$withinDays", "$olderThanDays"), _recency_operator),
 }

@@ -20,6 +20,7 @@ VALUE_OPERATORS = frozenset(
         "$inGroup", "$notInGroup",
         "$exists", "$type", "$size", "$elemMatch", "$not",
         "$regex", "$regexi", "$notRegex", "$notRegexi",
+        "$withinDays", "$olderThanDays",
     }
 )  # fmt: skip
 REGEX_OPERATORS = frozenset({"$regex", "$regexi", "$notRegex", "$notRegexi"})

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from earnest.decide.engine import ExperienceCompileError, compile_experience, rules_version_of
+from earnest.decide.compiled import ExperienceCompileError, compile_experience
+from earnest.decide.engine import rules_version_of
 
 FORMAT = 1
 
@@ -41,24 +42,29 @@ def edge_bundle(
             compiled = compile_experience(doc)  # what decide cannot serve, the edge skips too
         except ExperienceCompileError:
             continue
-        served.append(
-            {
-                "id": compiled.id,
-                "placement": compiled.placement,
-                "priority": compiled.priority,
-                "audience": doc.get("audience") or {},
-                "requires_consent": sorted(compiled.requires),
-                "min_identity_confidence": compiled.min_identity,
-                "default": compiled.default,
-                "holdout": compiled.holdout,
-                "seed": str(doc.get("seed", compiled.id)),
-                "variants": [
-                    {"id": v["id"], "weight": float(v["weight"]), "content": v.get("content")}
-                    for v in doc["variants"]
-                    if not v.get("paused")
-                ],
+        entry: dict[str, Any] = {
+            "id": compiled.id,
+            "placement": compiled.placement,
+            "priority": compiled.priority,
+            "audience": doc.get("audience") or {},
+            "requires_consent": sorted(compiled.requires),
+            "min_identity_confidence": compiled.min_identity,
+            "default": compiled.default,
+            "holdout": compiled.holdout,
+            "seed": str(doc.get("seed", compiled.id)),
+            "variants": [
+                {"id": v["id"], "weight": float(v["weight"]), "content": v.get("content")}
+                for v in doc["variants"]
+                if not v.get("paused")
+            ],
+        }
+        if compiled.remembers:  # the edge leaves these to decide, which reads memory
+            entry["memory"] = {
+                "max_exposures": compiled.cap_max,
+                "per_days": compiled.cap_days,
+                "dismiss_for_days": compiled.dismiss_days,
             }
-        )
+        served.append(entry)
     return {
         "format": FORMAT,
         "rules_version": rules_version_of(experiences),

@@ -17,112 +17,43 @@ its own copy.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from earnest.conditions.checks import condition_paths
-from earnest.conditions.compile import compile_condition
+from earnest.conditions.recency import at_time, reads_time
 from earnest.conditions.sweep import compile_sweep, sweeps
-from earnest.consent.purposes import PURPOSES, effective_consent
-from earnest.decide.bucketing import (
-    GLOBAL_HOLDOUT_SEED_NAME,
-    bucket,
-    cumulative_shares,
-    pick,
-    seed_for,
+from earnest.consent.purposes import effective_consent
+from earnest.decide.bucketing import GLOBAL_HOLDOUT_SEED_NAME, bucket, pick, seed_for
+from earnest.decide.compiled import (
+    NO_LIVE_ANSWER,
+    UNKNOWN_ANSWER,
+    CompiledExperience,
+    ExperienceCompileError,
+    Predicate,
+    compile_experience,
+    recalled,
+    template,
 )
 from earnest.decide.reasons import (  # the closed set: declared in earnest.decide.reasons
-    DEFAULT_REASONS,
     GLOBAL_HOLDOUT,
     HOLDOUT,
     IDENTITY_UNCERTAIN,
     LOWER_PRIORITY,
     NO_CONSENT,
-    NO_LIVE_EXPERIENCE,
     NOT_IN_AUDIENCE,
-    PERSONALIZED,
     RULES_UNAVAILABLE,
-    UNKNOWN_PLACEMENT,
 )
 from earnest.decide.request import identity_confidence, validate_request
+from earnest.memory import Memory
 from earnest.tokens import TokenSigner
 
-# Paths that identify a person rather than describe a visit (SPEC 2: identity-based).
-IDENTITY_PREFIXES = ("visitor.user_id", "attributes")
-DEFAULT_MIN_IDENTITY_CONFIDENCE = 0.9
-
-Predicate = Callable[[Mapping[str, Any]], bool]
 # A page naming at least one placement per SWEEP_SHARE of the swept experiences has them
 # all evaluated at once: a swept audience costs about a third of a predicate call.
 SWEEP_SHARE = 3
-
-
-class ExperienceCompileError(ValueError):
-    """A stored experience that cannot be served; the loader skips it and says which."""
-
-    def __init__(self, experience_id: str, message: str) -> None:
-        super().__init__(f"{experience_id}: {message}")
-        self.experience_id = experience_id
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledExperience:
-    id: str
-    placement: str
-    priority: int
-    predicate: Predicate
-    requires: frozenset[str]
-    min_identity: float  # 0.0 when the audience is not identity-based
-    default: Any
-    holdout: float
-    holdout_seed: int
-    variant_seed: int
-    variant_ids: tuple[str, ...]
-    variant_contents: tuple[Any, ...]
-    bounds: tuple[float, ...]
-    outranks: tuple[CompiledExperience, ...] = ()  # the candidates after it, in order
-    # Ready-made answers, shared by the decisions they fit (copied to add a trace or token):
-    # by reason for the default's reasons, by index for the variants.
-    answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    variant_answers: tuple[Mapping[str, Any], ...] = ()
-    audience: Mapping[str, Any] = field(default_factory=dict)  # as authored, for explain
-    slot: int = -1  # its place in the engine's audience sweep (set by the engine)
-    swept: bool = False  # whether the sweep's answer is its audience's (else: its predicate)
-
-
-class Answer(dict[str, Any]):
-    """A ready-made answer, shared by every response it fits: reading it is a dict's read,
-    changing it raises (copy it with `dict(answer)` first)."""
-
-    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
-        raise TypeError("a shared answer is read-only: copy it with dict(answer) to change it")
-
-    __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
-    update = pop = popitem = setdefault = clear = _refuse  # type: ignore[assignment]
-
-    def __reduce__(self) -> tuple[type[Answer], tuple[dict[str, Any]]]:
-        return Answer, (dict(self),)  # copy, deepcopy and pickle rebuild it whole
-
-
-NO_TRACE: tuple[dict[str, str], ...] = ()  # shared and immutable: most answers explain nothing
-
-
-def _template(exp_id: str | None, variant: str | None, reason: str, content: Any) -> Answer:
-    return Answer(
-        experience=exp_id,
-        variant=variant,
-        reason=reason,
-        content=content,
-        token=None,
-        trace=NO_TRACE,
-    )
-
-
-NO_LIVE_ANSWER = _template(None, None, NO_LIVE_EXPERIENCE, None)
-UNKNOWN_ANSWER = _template(None, None, UNKNOWN_PLACEMENT, None)
 
 
 class _OneByOne:
@@ -139,64 +70,6 @@ class _OneByOne:
 
 def _always(_: Any) -> bool:
     return True
-
-
-def reads_identity(paths: Iterable[str]) -> bool:
-    return any(p == pre or p.startswith(pre + ".") for p in paths for pre in IDENTITY_PREFIXES)
-
-
-def compile_experience(
-    doc: Mapping[str, Any], saved_groups: Mapping[str, Iterable[str]] | None = None
-) -> CompiledExperience:
-    """One live experience as the engine serves it; raises on a document it cannot serve."""
-    exp_id = str(doc.get("id", "?"))
-    try:
-        condition = doc.get("audience") or {}
-        predicate = compile_condition(condition, saved_groups)  # {} matches all
-        paths = condition_paths(condition)
-        min_identity = doc.get("min_identity_confidence")
-        if min_identity is None and reads_identity(paths):
-            min_identity = DEFAULT_MIN_IDENTITY_CONFIDENCE
-        variants = [v for v in doc["variants"] if not v.get("paused")]
-        if not variants:
-            raise ValueError("no variant to serve: every variant is paused")
-        if any(not float(v["weight"]) > 0 for v in variants):
-            raise ValueError("variant weights must be > 0")
-        holdout = float(doc["holdout"])
-        if not 0 < holdout < 1:
-            raise ValueError("holdout must be within (0, 1)")
-        requires = tuple(str(p) for p in doc.get("requires_consent") or ())
-        unknown = [p for p in requires if p not in PURPOSES]
-        if unknown:
-            raise ValueError(f"unknown consent purposes {unknown}")
-        default = doc["default"]
-        contents = tuple(v.get("content") for v in variants)
-        variant_ids = tuple(str(v["id"]) for v in variants)
-        return CompiledExperience(
-            id=exp_id,
-            placement=str(doc["placement"]),
-            priority=int(doc.get("priority", 0)),
-            predicate=predicate,
-            requires=frozenset(requires),
-            min_identity=0.0 if min_identity is None else float(min_identity),
-            default=default,
-            holdout=holdout,
-            holdout_seed=seed_for(f"{doc.get('seed', exp_id)}:holdout"),
-            variant_seed=seed_for(f"{doc.get('seed', exp_id)}:variant"),
-            variant_ids=variant_ids,
-            variant_contents=contents,
-            bounds=cumulative_shares([float(v["weight"]) for v in variants]),
-            answers={r: _template(exp_id, None, r, default) for r in DEFAULT_REASONS},
-            variant_answers=tuple(
-                _template(exp_id, v, PERSONALIZED, c)
-                for v, c in zip(variant_ids, contents, strict=True)
-            ),
-            audience=condition if isinstance(condition, Mapping) else {},
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ExperienceCompileError):
-            raise
-        raise ExperienceCompileError(exp_id, f"{type(exc).__name__}: {exc}") from None
 
 
 def rules_version_of(experiences: Sequence[Mapping[str, Any]]) -> str:
@@ -281,6 +154,10 @@ class Engine:
         self._sweep = compile_sweep([*(e.audience for e in swept), {}], saved_groups)
         self._predicates = (*(e.predicate for e in swept), _always)
         self._sweep_from = -(-len(swept) // SWEEP_SHARE)  # placements a page names, at least
+        # Memory and the request's time are read only when a live experience needs them.
+        self.remembering = frozenset(e.id for e in live if e.remembers)
+        self.remembers = bool(self.remembering)
+        self._reads_time = any(reads_time(e.audience) for e in live)
         # Per request, the consent and identity checks are skipped when nothing could fail.
         self._requires = frozenset().union(*(e.requires for e in live))
         self._top_min_identity = max((e.min_identity for e in live), default=0.0)
@@ -311,7 +188,11 @@ class Engine:
         return granted
 
     def _outcome(
-        self, exp: CompiledExperience, request: Mapping[str, Any], granted: frozenset[str]
+        self,
+        exp: CompiledExperience,
+        request: Mapping[str, Any],
+        granted: frozenset[str],
+        recall: Callable[[CompiledExperience], str] | None = None,
     ) -> str:
         """Why `exp` cannot serve `request` ("" when it can): the checks of `decide`'s loop,
         for the candidates that loop does not reach (traces) and for `explain`."""
@@ -323,35 +204,71 @@ class Engine:
                 "visitor": {"anonymous_id": visitor["anonymous_id"]},
                 "context": request.get("context") or {},
             }
-            return "" if exp.predicate(view) else IDENTITY_UNCERTAIN
-        return "" if exp.predicate(request) else NOT_IN_AUDIENCE
+            if not exp.predicate(view):
+                return IDENTITY_UNCERTAIN
+        elif not exp.predicate(request):
+            return NOT_IN_AUDIENCE
+        return recall(exp) if recall is not None and exp.remembers else ""
 
     def _outranked(
-        self, winner: CompiledExperience, request: Mapping[str, Any], granted: frozenset[str]
+        self,
+        winner: CompiledExperience,
+        request: Mapping[str, Any],
+        granted: frozenset[str],
+        recall: Callable[[CompiledExperience], str] | None,
     ) -> list[dict[str, str]]:
         """The candidates after the winner, each with its true reason: lower_priority only
         for those that would have served."""
         return [
-            {"experience": o.id, "outcome": self._outcome(o, request, granted) or LOWER_PRIORITY}
+            {
+                "experience": o.id,
+                "outcome": self._outcome(o, request, granted, recall) or LOWER_PRIORITY,
+            }
             for o in winner.outranks
         ]
 
+    def _recall(
+        self, memory: Memory | None, now: float
+    ) -> Callable[[CompiledExperience], str] | None:
+        """The memory check of a candidate that passed, or None when none can apply."""
+        if memory is None or not self.remembers:
+            return None
+        now_ms = round(now * 1000)
+        return lambda exp: recalled(exp, memory, now_ms)
+
     def explain(
-        self, request: Mapping[str, Any], consent: Mapping[str, str] | None
+        self,
+        request: Mapping[str, Any],
+        consent: Mapping[str, str] | None,
+        *,
+        memory: Memory | None = None,
+        now: float | None = None,
     ) -> dict[str, Any]:
         """`decide`'s answer and, per placement, every candidate (live or not) with the true
-        reason it lost: the failed condition, consent, identity confidence, priority or the
-        holdout. Built on the same checks as `decide`, which it calls for the decision."""
+        reason it lost: the failed condition, consent, identity confidence, memory, priority
+        or the holdout. Built on the same checks as `decide`, which it calls for the decision."""
+        now = time.time() if now is None else now
+        with at_time(round(now * 1000)):
+            return self._explain(request, consent, memory, now)
+
+    def _explain(
+        self,
+        request: Mapping[str, Any],
+        consent: Mapping[str, str] | None,
+        memory: Memory | None,
+        now: float,
+    ) -> dict[str, Any]:
         from earnest.decide.explain import candidates
 
-        response = self.decide(request, consent)
+        response = self.decide(request, consent, memory=memory, now=now)
         granted = self._granted(consent, request.get("consent"))
+        recall = self._recall(memory, now)
         placements = {}
         for placement in request["placements"]:
             decision = {k: v for k, v in response["decisions"][placement].items() if k != "token"}
             rows = candidates(
                 self._by_placement.get(placement, ()),
-                lambda exp: self._outcome(exp, request, granted),
+                lambda exp: self._outcome(exp, request, granted, recall),
                 request,
                 granted,
                 decision,
@@ -369,18 +286,37 @@ class Engine:
     def experiences(self) -> list[CompiledExperience]:
         return [e for exps in self._by_placement.values() for e in exps]
 
-    def decide(  # noqa: C901, PLR0912, PLR0915 (one hot loop, kept whole for speed)
+    def decide(
         self,
         request: Mapping[str, Any],
         consent: Mapping[str, str] | None,
         *,
         validate: bool = True,
+        memory: Memory | None = None,
+        now: float | None = None,
     ) -> dict[str, Any]:
         """The response body of POST /decide for `request`.
 
-        `consent` is the stored record's purposes (None: no record). Pass
-        `validate=False` only for a request already checked by `validate_request`.
+        `consent` is the stored record's purposes (None: no record); `memory` the unit's
+        (None: nothing remembered); `now` the request's time (epoch seconds; decide's clock,
+        else the wall clock): what recency, caps and dismissals compare with, and the
+        tokens' issue time. Pass `validate=False` only for a request already checked by
+        `validate_request`.
         """
+        now = time.time() if now is None else now
+        if self._reads_time:
+            with at_time(round(now * 1000)):
+                return self._decide(request, consent, validate, memory, now)
+        return self._decide(request, consent, validate, memory, now)
+
+    def _decide(  # noqa: C901, PLR0912, PLR0915 (one hot loop, kept whole for speed)
+        self,
+        request: Mapping[str, Any],
+        consent: Mapping[str, str] | None,
+        validate: bool,
+        memory: Memory | None,
+        now: float,
+    ) -> dict[str, Any]:
         if validate:
             validate_request(request, self.max_placements, self.known_placements)
         visitor = request["visitor"]
@@ -402,6 +338,8 @@ class Engine:
         )
         consent_ok = self._requires <= granted  # then no candidate lacks consent
         identity_ok = confidence >= self._top_min_identity  # nor identity confidence
+        recall = self._recall(memory, now)  # None unless memory can change an answer
+        issued_at = int(now)
         decisions: dict[str, Mapping[str, Any]] = {}
 
         for placement in placements:
@@ -426,11 +364,13 @@ class Engine:
                             "visitor": {"anonymous_id": unit},
                             "context": request.get("context") or {},
                         }
-                    if exp.predicate(anonymous_view):
+                    if not exp.predicate(anonymous_view):
+                        outcome = IDENTITY_UNCERTAIN
+                    elif recall is None or not exp.remembers or not (outcome := recall(exp)):
                         break
-                    outcome = IDENTITY_UNCERTAIN
                 elif audience[exp.slot] and (exp.swept or exp.predicate(request)):
-                    break
+                    if recall is None or not exp.remembers or not (outcome := recall(exp)):
+                        break
                 else:
                     outcome = NOT_IN_AUDIENCE
                 if not first_reason:
@@ -447,7 +387,7 @@ class Engine:
                         answer["trace"] = trace
                     if signer is not None:
                         answer["token"] = signer.sign(
-                            unit, answer["experience"], None, first_reason, rules_version
+                            unit, answer["experience"], None, first_reason, rules_version, issued_at
                         )
                 decisions[placement] = answer
                 continue
@@ -468,7 +408,9 @@ class Engine:
                         if first_reason
                         else []
                     )
-                    answer["trace"] = lost + (trace or []) + self._outranked(exp, request, granted)
+                    answer["trace"] = (
+                        lost + (trace or []) + self._outranked(exp, request, granted, recall)
+                    )
                 if signer is not None:
                     answer["token"] = signer.sign(
                         unit,
@@ -476,6 +418,7 @@ class Engine:
                         answer["variant"],
                         answer["reason"],
                         rules_version,
+                        issued_at,
                     )
             decisions[placement] = answer
 
@@ -495,6 +438,6 @@ def _not_served(doc: Mapping[str, Any], outcome: str, detail: Any) -> dict[str, 
 def unavailable_response(placements: Sequence[str], rules_version: str = "") -> dict[str, Any]:
     """What decide answers when it has no rules at all: every placement on its fallback."""
     return {
-        "decisions": {p: _template(None, None, RULES_UNAVAILABLE, None) for p in placements},
+        "decisions": {p: template(None, None, RULES_UNAVAILABLE, None) for p in placements},
         "rules_version": rules_version,
     }

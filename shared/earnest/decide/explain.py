@@ -17,7 +17,7 @@ from earnest.decide import reasons
 from earnest.decide.request import identity_confidence
 
 if TYPE_CHECKING:
-    from earnest.decide.engine import CompiledExperience
+    from earnest.decide.compiled import CompiledExperience
 
 _MISSING = object()
 
@@ -71,6 +71,10 @@ def _detail(
         )
     if outcome == reasons.NOT_IN_AUDIENCE:
         return "fails " + "; ".join(failed_conditions(exp.audience, request, saved_groups))
+    if outcome == reasons.FREQUENCY_CAPPED:
+        return f"shown {exp.cap_max} times or more in its last {exp.cap_days} days: default"
+    if outcome == reasons.DISMISSED:
+        return f"dismissed by this visitor within {exp.dismiss_days} days: default"
     return ""
 
 

@@ -35,6 +35,11 @@ NOT_IN_AUDIENCE = "not_in_audience"
 NO_LIVE_EXPERIENCE = "no_live_experience"
 UNKNOWN_PLACEMENT = "unknown_placement"
 RULES_UNAVAILABLE = "rules_unavailable"
+# The unit's memory (earnest.memory): shown this experience max_exposures times within its
+# frequency_cap's window, or dismissed it within dismiss_for_days. In every arm alike (the
+# holdout too), so they are neither an arm nor the program's: the capped are not compared.
+FREQUENCY_CAPPED = "frequency_capped"
+DISMISSED = "dismissed"
 
 # In the engine's order (the report's coverage keeps it).
 DECLARED = (
@@ -47,6 +52,8 @@ DECLARED = (
     Reason(NO_LIVE_EXPERIENCE, exposed=False),
     Reason(UNKNOWN_PLACEMENT, exposed=False),
     Reason(RULES_UNAVAILABLE, exposed=False),
+    Reason(FREQUENCY_CAPPED, default=True),
+    Reason(DISMISSED, default=True),
 )
 REASONS = tuple(r.name for r in DECLARED)
 # The reasons an experience answers with its default.

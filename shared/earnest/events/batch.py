@@ -1,23 +1,18 @@
-"""Events: what a batch may hold, how each event is judged, and how the accepted are stored.
+"""Events: what a batch may hold, how each event is judged, and the record each becomes.
 
 Owns the `POST /events` envelope and limits, per-event validation (one bad event never
-poisons its batch), the stored record (the schema in docs/architecture.md), the gzip
-NDJSON encoding, the S3 object key and the reader's side (`read_events`, `unique_events`).
-Pure: stdlib and orjson only, no boto3. It runs over up to 500 events per request, so the
-per-event path is hand-written (no pydantic, precomputed key sets, one dict per record).
+poisons its batch) and the stored record (the schema in docs/architecture.md); how the
+accepted are written and read back is `earnest.events.objects`. Pure: stdlib and orjson
+only, no boto3. It runs over up to 500 events per request, so the per-event path is
+hand-written (no pydantic, precomputed key sets, one dict per record).
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
-
-import orjson
 
 from earnest.consent.purposes import check_carried
 from earnest.errors import InvalidRequest, PayloadTooLarge
@@ -28,7 +23,8 @@ from earnest.tokens import Exposure, TokenError
 
 EXPOSURE = "exposure"
 CONVERSION = "conversion"
-TYPES = (EXPOSURE, CONVERSION)
+DISMISSAL = "dismissal"  # the visitor closed what a decision showed (docs/events.md)
+TYPES = (EXPOSURE, CONVERSION, DISMISSAL)
 
 # The stored record, in order: docs/architecture.md ("Events in S3") and the Glue table.
 # Both kinds of event are written through it, so a record always has every field.
@@ -59,6 +55,7 @@ FUTURE_TIMESTAMP = "future_timestamp"
 STALE_TIMESTAMP = "stale_timestamp"
 DUPLICATE_EVENT_ID = "duplicate_event_id"
 DUPLICATE_TOKEN = "duplicate_token"
+UNIT_MISMATCH = "unit_mismatch"  # a dismissal naming a unit other than its token's
 TOKEN_REASONS = {
     "forged": "forged_token",
     "tampered": "tampered_token",
@@ -77,6 +74,7 @@ REJECTION_REASONS = (
     *TOKEN_REASONS.values(),
     DUPLICATE_EVENT_ID,
     DUPLICATE_TOKEN,
+    UNIT_MISMATCH,
 )
 
 ENVELOPE = frozenset({"events", "consent", "sent_at"})
@@ -243,14 +241,7 @@ def validate_batch(
             if type(event) is not dict:
                 raise _Reject(MALFORMED, None, "an event must be a JSON object")
             kind = event.get("type")
-            if kind == EXPOSURE:
-                record = _exposure(event, verifier, now, offset, window, receive_time, request_id)
-            elif kind == CONVERSION:
-                record = _conversion(event, offset, window, receive_time, request_id)
-            elif kind is None:
-                raise _Reject(MISSING_FIELD, "type", "type is required")
-            else:
-                raise _Reject(UNKNOWN_TYPE, "type", "type must be exposure or conversion")
+            record = _record(kind, event, verifier, now, offset, window, receive_time, request_id)
             user_id = _optional_id(event.get("user_id"), "user_id")
         except _Reject as bad:
             rejections.append(Rejection(index, bad.reason, bad.field, bad.message))
@@ -273,6 +264,27 @@ def validate_batch(
         records.append(record)
         user_ids.append(user_id)
     return Validated(records, user_ids, rejections)
+
+
+def _record(
+    kind: Any,
+    event: dict[str, Any],
+    verifier: TokenVerifier,
+    now: float,
+    offset: int,
+    window: tuple[int, int],
+    receive_time: str,
+    request_id: str,
+) -> dict[str, Any]:
+    if kind == EXPOSURE:
+        return _exposure(event, verifier, now, offset, window, receive_time, request_id)
+    if kind == CONVERSION:
+        return _conversion(event, offset, window, receive_time, request_id)
+    if kind == DISMISSAL:
+        return _dismissal(event, verifier, now, offset, window, receive_time, request_id)
+    if kind is None:
+        raise _Reject(MISSING_FIELD, "type", "type is required")
+    raise _Reject(UNKNOWN_TYPE, "type", "type must be exposure, conversion or dismissal")
 
 
 def _exposure(
@@ -310,6 +322,36 @@ def _exposure(
         "receive_time": receive_time,
         "request_id": request_id,
     }
+
+
+def _dismissal(
+    event: dict[str, Any],
+    verifier: TokenVerifier,
+    now: float,
+    offset: int,
+    window: tuple[int, int],
+    receive_time: str,
+    request_id: str,
+) -> dict[str, Any]:
+    """A dismissal, authenticated by the token of the decision that showed what was closed:
+    read as an exposure is (the same fields and token checks; the unit and the experience
+    are the token's, so nobody dismisses for another unit), then, when it names a
+    `unit_id`, that must be the token's. It is stored as a conversion named `dismissal` (a
+    guardrail metric a plan can name) that carries the token's experience, variant and
+    reason."""
+    named = event.get("unit_id")
+    as_exposure = {k: v for k, v in event.items() if k != "unit_id"}
+    record = _exposure(as_exposure, verifier, now, offset, window, receive_time, request_id)
+    if named is not None and named != record["unit_id"]:
+        raise _Reject(UNIT_MISMATCH, "unit_id", "the token was issued to another unit")
+    record["type"], record["name"] = CONVERSION, DISMISSAL
+    return record
+
+
+def is_dismissal(record: Mapping[str, Any]) -> bool:
+    """A stored dismissal: a conversion named `dismissal` that carries its token's experience
+    (a page's own conversion of that name names no experience)."""
+    return record["name"] == DISMISSAL and record["experience"] is not None
 
 
 def _conversion(
@@ -415,53 +457,3 @@ def _to_ms(raw: Any, field: str) -> int:
 
 
 # ---------------------------------------------------------------- storage
-
-
-# A fast deflate level: this NDJSON still shrinks about 8x, at half level 6's CPU; the
-# objects come out ~15 % larger, which costs less than the Lambda time (docs/events.md).
-GZIP_LEVEL = 2
-
-
-def encode(records: Iterable[Mapping[str, Any]], level: int = GZIP_LEVEL) -> bytes:
-    """Records as gzip NDJSON (one JSON object a line); mtime 0 keeps it reproducible."""
-    ndjson = b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records])
-    return gzip.compress(ndjson, compresslevel=level, mtime=0)
-
-
-def object_key(
-    receive_ms: int, request_id: str, idempotency_key: str | None = None, body: bytes = b""
-) -> str:
-    """Where one request's events go: `events/dt=YYYY-MM-DD/hour=HH/<name>.ndjson.gz`.
-
-    The partition is the receive hour. Without an Idempotency-Key the name is
-    `<receive time>-<request id>`; with one it is `idem-<sha256(key, body)>`, so a retry of
-    the same request names the same object and a conditional PUT stores no second copy,
-    while a key reused for a different batch (a client bug) cannot swallow new events.
-    """
-    t = time.gmtime(receive_ms // 1000)
-    prefix = f"events/dt={t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}/hour={t.tm_hour:02d}/"
-    if idempotency_key is None:
-        stamp = (
-            f"{t.tm_year:04d}{t.tm_mon:02d}{t.tm_mday:02d}T"
-            f"{t.tm_hour:02d}{t.tm_min:02d}{t.tm_sec:02d}{receive_ms % 1000:03d}Z"
-        )
-        return f"{prefix}{stamp}-{request_id}.ndjson.gz"
-    digest = hashlib.sha256(idempotency_key.encode() + b"\n" + body).hexdigest()[:40]
-    return f"{prefix}idem-{digest}.ndjson.gz"
-
-
-def read_events(data: bytes) -> list[dict[str, Any]]:
-    """One stored object's records, for readers (the report, tests, a person debugging)."""
-    return [orjson.loads(line) for line in gzip.decompress(data).splitlines() if line]
-
-
-def unique_events(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The first record of each event_id: how a reader drops duplicates that slipped through."""
-    seen: set[str] = set()
-    out: list[Mapping[str, Any]] = []
-    for record in records:
-        event_id = record["event_id"]
-        if event_id not in seen:
-            seen.add(event_id)
-            out.append(record)
-    return out

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from earnest.experiences.defaults import DEFAULT_CAP_PERCENTILE, GUARDRAIL_MARGIN
+from earnest.memory import MAX_EXPOSURES, MAX_WINDOW_DAYS
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 # A named person: an email address (checked by shape; no extra dependency for it).
@@ -82,6 +83,13 @@ class MeasurementPlan(_Strict):
         return metrics
 
 
+class FrequencyCap(_Strict):
+    """At most `max_exposures` exposures of a unit on the last `per_days` UTC days."""
+
+    max_exposures: int = Field(ge=1, le=MAX_EXPOSURES, strict=True)
+    per_days: int = Field(ge=1, le=MAX_WINDOW_DAYS, strict=True)
+
+
 class Experience(_Strict):
     id: Slug
     placement: Slug
@@ -98,6 +106,9 @@ class Experience(_Strict):
     last_reviewed: date
     ends_at: datetime | None = None
     priority: int = 0
+    # What the unit's memory decides (docs/experiences.md, "Frequency caps and dismissals").
+    frequency_cap: FrequencyCap | None = None
+    dismiss_for_days: int | None = Field(default=None, ge=1, le=MAX_WINDOW_DAYS, strict=True)
     version: int | None = Field(default=None, ge=0)
     seed: str | None = None
     description: str | None = None

@@ -50,6 +50,8 @@ CHECK_BY_FIELD = {
     "review_every_days": "review_cadence",
     "last_reviewed": "review_cadence",
     "ends_at": "valid_sunset",
+    "frequency_cap": "memory_bounds",
+    "dismiss_for_days": "memory_bounds",
 }
 
 
@@ -136,6 +138,7 @@ def _audience_findings(doc: Mapping[str, Any], groups: Mapping[str, Any]) -> lis
         (f"audience.{cp.path}" if cp.path else "audience", cp.message, "valid_audience")
         for cp in condition_problems
     ]
+    findings += _memory_findings(doc)
     if isinstance(condition, Mapping) and not condition_problems:
         findings += _consent_findings(condition, doc.get("requires_consent") or [])
         findings += [
@@ -152,6 +155,20 @@ def _consent_findings(condition: Mapping[str, Any], declared: Any) -> list[_Find
     message = (
         f"the audience reads {', '.join(personal)}, which describe the person: "
         "declare requires_consent: [personalization]"
+    )
+    return [("requires_consent", message, "consent_declared")]
+
+
+def _memory_findings(doc: Mapping[str, Any]) -> list[_Finding]:
+    """A cap or a dismissal reads the unit's memory, which is kept only where the visitor
+    allows personalization (docs/consent.md): the experience must require it."""
+    declared = doc.get("requires_consent") or []
+    uses = [f for f in ("frequency_cap", "dismiss_for_days") if doc.get(f) is not None]
+    if not uses or "personalization" in declared:
+        return []
+    message = (
+        f"{' and '.join(uses)} read the unit's memory, kept only with consent to "
+        "personalization: declare requires_consent: [personalization]"
     )
     return [("requires_consent", message, "consent_declared")]
 

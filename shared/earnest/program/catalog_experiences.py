@@ -41,8 +41,8 @@ EXPERIENCES: tuple[Guardrail, ...] = (
         stages=("validate", "decide"),
         enforced_by=(
             "earnest.experiences.models:Experience",
-            "earnest.decide.engine:DEFAULT_REASONS",
-            "earnest.decide.engine:compile_experience",
+            "earnest.decide.reasons:DEFAULT_REASONS",
+            "earnest.decide.compiled:compile_experience",
         ),
         tests=(
             "tests/e2e/test_cli.py::test_validate_reports_every_problem_in_every_file",
@@ -139,7 +139,7 @@ EXPERIENCES: tuple[Guardrail, ...] = (
         enforced_by=(
             "earnest.report.guardrails:actions",
             "earnest.experiences.operations:apply_guardrails",
-            "earnest.decide.engine:compile_experience",
+            "earnest.decide.compiled:compile_experience",
         ),
         tests=(
             "tests/unit/report/test_guardrails.py::test_a_variant_that_loses_to_its_default_is_paused",

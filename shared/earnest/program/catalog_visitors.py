@@ -139,7 +139,7 @@ VISITORS: tuple[Guardrail, ...] = (
         stages=("validate", "decide"),
         enforced_by=(
             "earnest.decide.request:identity_confidence",
-            "earnest.decide.engine:DEFAULT_MIN_IDENTITY_CONFIDENCE",
+            "earnest.decide.compiled:DEFAULT_MIN_IDENTITY_CONFIDENCE",
             "earnest.decide.engine:Engine.decide",
         ),
         tests=(
@@ -316,6 +316,36 @@ VISITORS: tuple[Guardrail, ...] = (
         ),
         docs="docs/decide.md#how-a-placement-is-decided",
         covers=("personalized", "no_live_experience", "unknown_placement"),
+    ),
+    Guardrail(
+        id="visitor_memory",
+        name="What a visitor saw and closed is remembered, within bounds and consent",
+        rule="An experience's `frequency_cap` stops serving a unit that was shown it "
+        "`max_exposures` times on its last `per_days` days (`frequency_capped`), in every arm "
+        "alike, the holdouts too; `dismiss_for_days` stops serving a unit that dismissed it "
+        "(`dismissed`), a dismissal authenticated by the decision's own token. The memory is "
+        "kept by /events only where consent allows personalization, read in decide's consent "
+        "read, bounded, and erased with the subject. Validate names each field's bounds.",
+        stages=("validate", "decide", "events"),
+        enforced_by=(
+            "earnest.experiences.models:FrequencyCap",
+            "earnest.decide.compiled:recalled",
+            "earnest.memory:remember",
+            "earnest.events.service:receive",
+            "earnest_aws.memory_store:MemoryStore.update",
+        ),
+        tests=(
+            "tests/unit/decide/test_memory_rules.py::test_a_unit_is_served_until_exactly_the_cap_then_gets_the_default",
+            "tests/unit/decide/test_memory_rules.py::test_a_dismissal_holds_for_its_days_and_wins_over_the_cap",
+            "tests/unit/decide/test_memory_rules.py::test_validate_names_the_field_and_its_bound",
+            "tests/unit/events/test_memory_events.py::test_a_dismissal_naming_another_unit_or_with_a_bad_token_is_refused_alone",
+            "tests/unit/events/test_memory_events.py::test_memory_is_kept_only_where_consent_allows_personalization",
+            "tests/integration/test_memory_store.py::test_erasure_deletes_the_memory_and_no_late_write_brings_it_back",
+            "tests/e2e/test_memory_e2e.py::test_a_capped_experience_stops_at_exactly_the_cap_and_serves_again_after_the_window",
+            "tests/e2e/test_memory_e2e.py::test_a_dismissal_holds_from_the_next_decide",
+        ),
+        docs="docs/decide.md#memory-frequency-caps-and-dismissals",
+        covers=("frequency_capped", "dismissed", "memory_bounds"),
     ),
     Guardrail(
         id="same_answer",

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from earnest.decide.engine import Engine, ExperienceCompileError, unavailable_response
+from earnest.decide.compiled import ExperienceCompileError
+from earnest.decide.engine import Engine, unavailable_response
 from earnest.decide.reasons import REASONS
 from earnest.errors import InvalidRequest
 from earnest.tokens import TokenSigner
@@ -197,7 +198,8 @@ def test_rules_unavailable_answers_every_placement_with_null_content() -> None:
 
 
 def test_every_reason_is_in_the_closed_set() -> None:
-    assert len(REASONS) == 9 and "personalized" in REASONS
+    assert len(REASONS) == 11 and "personalized" in REASONS
+    assert {"frequency_capped", "dismissed"} <= set(REASONS)
 
 
 def test_paused_variants_are_not_served_and_their_traffic_goes_to_the_rest() -> None:

@@ -17,14 +17,11 @@ from earnest.events.batch import (
     REJECTION_REASONS,
     Limits,
     check_idempotency_key,
-    encode,
     format_ms,
-    object_key,
     parse_batch,
-    read_events,
-    unique_events,
     validate_batch,
 )
+from earnest.events.objects import encode, object_key, read_events, unique_events
 from earnest.tokens import TokenSigner
 from tests.builders.events import NOW, NOW_MS, SIGNER, conversion, exposure, token
 

@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from earnest.errors import InvalidRequest, PayloadTooLarge, Unavailable
-from earnest.events.batch import read_events
 from earnest.events.service import receive
-from tests.builders.events import NOW, SIGNER, conversion, exposure, token
+from tests.builders.events import NOW, SIGNER, Bucket, conversion, exposure, token
 
 GRANTED = {"personalization": "granted", "measurement": "granted"}
 DENIED = {"personalization": "granted", "measurement": "denied"}
@@ -33,27 +32,6 @@ class Consent:
             raise Unavailable("consent store down")
         self.reads.append(list(subject_ids))
         return {s: self.stored[s] for s in subject_ids if s in self.stored}
-
-
-class Bucket:
-    """Objects by key, written only if absent (as the conditional PUT); can fail."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.objects: dict[str, bytes] = {}
-        self.puts = 0
-        self.fail = fail
-
-    def put(self, key: str, body: bytes) -> bool:
-        self.puts += 1
-        if self.fail:
-            raise Unavailable("bucket down")
-        if key in self.objects:
-            return False
-        self.objects[key] = body
-        return True
-
-    def records(self) -> list[dict[str, Any]]:
-        return [r for data in self.objects.values() for r in read_events(data)]
 
 
 def post(
@@ -94,7 +72,7 @@ def test_a_mixed_batch_is_answered_with_counts_and_stored_in_one_object() -> Non
                 "index": 2,
                 "reason": "unknown_type",
                 "field": "type",
-                "message": "type must be exposure or conversion",
+                "message": "type must be exposure, conversion or dismissal",
             },
         ],
     }

@@ -12,6 +12,12 @@ const MAX_PATTERN_LENGTH = 1024;
 const MAX_REGEX_INPUT = 4096;
 const MAX_VALUE_DEPTH = 32;
 
+// shared/earnest/conditions/recency.py
+const DAY_MS = 86400000;
+const MAX_DAYS = 36500;
+const FUTURE_SKEW_MS = 300000;
+const MAX_EPOCH_MS = 8.64e15;
+
 /** An audience the edge cannot evaluate exactly as decide does (a pattern outside the
  * subset both regex engines read alike): the experience is decided by /decide. */
 export class NotPortable extends Error {}
@@ -194,6 +200,74 @@ function paddedVersion(value) {
   return parts.map((p) => (/^[0-9]+$/.test(p) ? p.padStart(5, " ") : p)).join("-");
 }
 
+// ------------------------------------------------------------------ recency
+
+// The request's time for $withinDays and $olderThanDays: set by `atTime` around one
+// decision (decideLocally's `now`), else the wall clock. A decision evaluates its audiences
+// synchronously, so one module-wide value is the request's own.
+let requestTime = null;
+
+/** Run `fn` with recency evaluated at `nowMs` (epoch milliseconds). */
+export function atTime(nowMs, fn) {
+  const previous = requestTime;
+  requestTime = nowMs;
+  try {
+    return fn();
+  } finally {
+    requestTime = previous;
+  }
+}
+
+const ISO = /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?(?:[Zz]|([+-])([0-9]{2}):?([0-9]{2}))$/;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days since 1970-01-01 of a proleptic Gregorian date, as recency.py computes them. */
+function daysFromCivil(year, month, day) {
+  year -= month <= 2 ? 1 : 0;
+  const era = Math.floor(year / 400);
+  const yoe = year - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+}
+
+function timeFromText(text) {
+  const m = text.length <= 40 ? ISO.exec(text) : null;
+  if (!m) return null;
+  const [year, month, day, hour, minute] = [1, 2, 3, 4, 5].map((i) => Number(m[i]));
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (month < 1 || month > 12) return null;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const daysInMonth = month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
+  if (day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return null;
+  let offset = 0;
+  if (m[8] !== undefined) {
+    if (Number(m[9]) > 23 || Number(m[10]) > 59) return null;
+    offset = (Number(m[9]) * 60 + Number(m[10])) * 60000 * (m[8] === "+" ? 1 : -1);
+  }
+  const ms = Number((m[7] ?? "").padEnd(3, "0").slice(0, 3));
+  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60000 + second * 1000 + ms - offset;
+}
+
+/** A time-stamped attribute as epoch milliseconds, or null when it is not a time. */
+export function timeMs(value) {
+  if (typeof value === "string") return timeFromText(value);
+  if (typeof value === "number" && value >= -MAX_EPOCH_MS && value <= MAX_EPOCH_MS) return value;
+  return null;
+}
+
+function recency(op, arg) {
+  if (typeof arg !== "number" || !Number.isFinite(arg) || arg < 0 || arg > MAX_DAYS) return never;
+  const span = arg * DAY_MS;
+  const within = op === "$withinDays";
+  return (actual) => {
+    const at = timeMs(actual);
+    if (at === null) return false;
+    const age = (requestTime ?? Date.now()) - at;
+    if (age < -FUTURE_SKEW_MS) return false;
+    return within ? age <= span : age > span;
+  };
+}
+
 // ------------------------------------------------------------------ the compiler
 
 function compile(condition, ctx) {
@@ -356,6 +430,9 @@ function compileOperator(op, arg, ctx) {
       const found = regex(arg, op.endsWith("i"), ctx.strict);
       return op.startsWith("$regex") ? found : negate(found);
     }
+    case "$withinDays":
+    case "$olderThanDays":
+      return recency(op, arg);
     default:
       return never; // an unknown operator never matches (validation refuses it before push)
   }

@@ -12,9 +12,11 @@
 // denies (its consent cookie says denied, or GPC for personalization). Where the walk reaches
 // a candidate whose consent only the store can settle, or whose audience reads a saved group
 // (not shipped) or a pattern outside the portable subset, that placement is left to /decide.
+// So is a candidate with a frequency cap or a dismissal that passes every other check: only
+// decide reads the unit's memory (docs/decide.md, "Memory").
 
 import { GLOBAL_HOLDOUT_SEED_NAME, bucket, cumulativeShares, pick, seedFor } from "./bucketing.js";
-import { NotPortable, compileCondition } from "./conditions.js";
+import { NotPortable, atTime, compileCondition } from "./conditions.js";
 
 export const PERSONALIZED = "personalized";
 export const HOLDOUT = "holdout";
@@ -24,6 +26,9 @@ export const IDENTITY_UNCERTAIN = "identity_uncertain";
 export const NOT_IN_AUDIENCE = "not_in_audience";
 export const NO_LIVE_EXPERIENCE = "no_live_experience";
 export const UNKNOWN_PLACEMENT = "unknown_placement";
+export const FREQUENCY_CAPPED = "frequency_capped";
+export const DISMISSED = "dismissed";
+const DAY_MS = 86400000;
 
 const FORMAT = 1; // shared/earnest/decide/bundle.py
 const MAX_ID_LENGTH = 256; // shared/earnest/ids.py
@@ -54,6 +59,7 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
       variants: doc.variants,
       bounds: cumulativeShares(doc.variants.map((v) => v.weight)),
       default: doc.default,
+      memory: doc.memory ?? null, // {max_exposures, per_days, dismiss_for_days}: decide reads memory
     };
     if (!byPlacement.has(doc.placement)) byPlacement.set(doc.placement, []);
     byPlacement.get(doc.placement).push(exp);
@@ -109,10 +115,14 @@ function identityConfidence(visitor) {
 /** decide's answer for every placement the edge can settle, and the placements it cannot.
  *
  * `stored`: the subject's stored consent purposes as decide would read them (null: none);
- * leave it undefined at the edge, where it is unknown. `signer`: tokens for the exposures.
+ * leave it undefined at the edge, where it is unknown. `memory`: the unit's memory as decide
+ * reads it ({exposures: {experience: {day: n}}, dismissed: {experience: ms}}; null: none);
+ * undefined at the edge. `signer`: tokens for the exposures.
+ * `now`: the request's time (epoch ms): the tokens' issue time, and what recency in
+ * audiences compares with, as decide's clock is for decide.
  * Returns `{decisions, remote}`: a decision per placement decided here ({experience,
  * variant, reason, content, token}), and the placements to ask /decide for. */
-export async function decideLocally(engine, body, { gpc = false, stored = undefined, signer = null, now = Date.now() } = {}) {
+export async function decideLocally(engine, body, { gpc = false, stored = undefined, memory = undefined, signer = null, now = Date.now() } = {}) {
   if (!acceptable(engine, body)) return { decisions: {}, remote: [...body.placements] };
   const visitor = body.visitor;
   const unit = visitor.anonymous_id;
@@ -123,44 +133,46 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
   const decisions = {};
   const remote = [];
 
-  for (const placement of body.placements) {
-    const candidates = engine.byPlacement.get(placement);
-    if (!candidates) {
-      decisions[placement] = answer(null, null, engine.known.has(placement) ? NO_LIVE_EXPERIENCE : UNKNOWN_PLACEMENT, null);
-      continue;
-    }
-    let winner = null;
-    let firstReason = "";
-    for (const exp of candidates) {
-      const outcome = outcomeOf(exp);
-      if (outcome === "") {
-        winner = exp;
-        break;
+  atTime(now, () => {
+    for (const placement of body.placements) {
+      const candidates = engine.byPlacement.get(placement);
+      if (!candidates) {
+        decisions[placement] = answer(null, null, engine.known.has(placement) ? NO_LIVE_EXPERIENCE : UNKNOWN_PLACEMENT, null);
+        continue;
       }
-      if (outcome === REMOTE) {
-        firstReason = REMOTE;
-        break;
+      let winner = null;
+      let firstReason = "";
+      for (const exp of candidates) {
+        const outcome = outcomeOf(exp);
+        if (outcome === "") {
+          winner = exp;
+          break;
+        }
+        if (outcome === REMOTE) {
+          firstReason = REMOTE;
+          break;
+        }
+        if (!firstReason) firstReason = outcome;
       }
-      if (!firstReason) firstReason = outcome;
+      if (firstReason === REMOTE && !winner) {
+        remote.push(placement);
+        continue;
+      }
+      if (!winner) {
+        decisions[placement] = answer(candidates[0].id, null, firstReason, candidates[0].default);
+        continue;
+      }
+      if (inGlobal === null) inGlobal = bucket(unit, engine.globalSeed) < engine.globalHoldout;
+      if (inGlobal) {
+        decisions[placement] = answer(winner.id, null, GLOBAL_HOLDOUT, winner.default);
+      } else if (bucket(unit, winner.holdoutSeed) < winner.holdout) {
+        decisions[placement] = answer(winner.id, null, HOLDOUT, winner.default);
+      } else {
+        const variant = winner.variants[pick(bucket(unit, winner.variantSeed), winner.bounds)];
+        decisions[placement] = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
+      }
     }
-    if (firstReason === REMOTE && !winner) {
-      remote.push(placement);
-      continue;
-    }
-    if (!winner) {
-      decisions[placement] = answer(candidates[0].id, null, firstReason, candidates[0].default);
-      continue;
-    }
-    if (inGlobal === null) inGlobal = bucket(unit, engine.globalSeed) < engine.globalHoldout;
-    if (inGlobal) {
-      decisions[placement] = answer(winner.id, null, GLOBAL_HOLDOUT, winner.default);
-    } else if (bucket(unit, winner.holdoutSeed) < winner.holdout) {
-      decisions[placement] = answer(winner.id, null, HOLDOUT, winner.default);
-    } else {
-      const variant = winner.variants[pick(bucket(unit, winner.variantSeed), winner.bounds)];
-      decisions[placement] = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
-    }
-  }
+  });
   if (signer) {
     const issuedAt = Math.floor(now / 1000);
     await Promise.all(
@@ -181,10 +193,25 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
     if (!exp.predicate) return REMOTE;
     if (confidence < exp.minIdentity) {
       anonymousView ??= { visitor: { anonymous_id: unit }, context: body.context ?? {} };
-      return exp.predicate(anonymousView) ? "" : IDENTITY_UNCERTAIN;
+      if (!exp.predicate(anonymousView)) return IDENTITY_UNCERTAIN;
+    } else if (!exp.predicate(body)) {
+      return NOT_IN_AUDIENCE;
     }
-    return exp.predicate(body) ? "" : NOT_IN_AUDIENCE;
+    if (!exp.memory || memory === null) return "";
+    return memory === undefined ? REMOTE : recalled(exp, memory, now);
   }
+}
+
+/** What the unit's memory says of `exp` ("" when nothing), as engine.py's `recalled`. */
+function recalled(exp, memory, now) {
+  const { max_exposures: max, per_days: days, dismiss_for_days: dismissFor } = exp.memory;
+  const at = memory.dismissed?.[exp.id];
+  if (dismissFor && at !== undefined && now - at < dismissFor * DAY_MS) return DISMISSED;
+  if (!max || !days) return "";
+  const today = Math.floor(now / DAY_MS);
+  let shown = 0;
+  for (const [day, n] of Object.entries(memory.exposures?.[exp.id] ?? {})) if (today - days < Number(day) && Number(day) <= today) shown += n;
+  return shown >= max ? FREQUENCY_CAPPED : "";
 }
 
 function answer(experience, variant, reason, content) {
