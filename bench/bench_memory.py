@@ -14,8 +14,9 @@ decides every visit (`Engine.decide` with the unit's memory, at the visit's time
 own memory counts every exposure (`earnest.memory.remember`), the holdout capped as the
 variant is. Each unit's outcome is whether it converted after its first exposure, in the
 arm of that first exposure, and the report's statistics compare the arms
-(`earnest.report.stats`: `compare`, `enough_data`, `verdict`; nothing here re-implements
-them). Prints one row per seed and experience (each variant against its holdout), and one
+(`earnest.report.stats`: `compare`, `verdict`; `earnest.report.gate.enough_data`; nothing
+here re-implements them). Prints one row per seed and experience (each variant against its
+holdout), and one
 comparing the capped variant's units with the uncapped variant's: the same visitors, so
 the arms are not independent, and `compare`'s interval for independent arms is wider than
 the paired truth (conservative).
@@ -39,7 +40,8 @@ sys.path[:0] = [str(ROOT / "shared")]
 
 from earnest.decide.engine import Engine  # noqa: E402
 from earnest.memory import DAY_MS, EMPTY, Memory, Remembered, remember  # noqa: E402
-from earnest.report.stats import Arm, compare, enough_data, verdict  # noqa: E402
+from earnest.report.gate import enough_data  # noqa: E402
+from earnest.report.stats import Arm, compare, verdict  # noqa: E402
 
 P0 = 0.01  # a visit's conversion probability with the default
 FATIGUE_WINDOW_DAYS = 7
@@ -132,9 +134,10 @@ def row(name: str, seed: int, holdout: Arm, variant: Arm, capped: int) -> float:
     said = verdict(lifted, enough_units=enough_data(holdout, variant, 1000), srm_flagged=False)
     low, high = lifted.sequential_ratio_low, lifted.sequential_ratio_high
     interval = f"[{low:+.1%}, {high:+.1%}]" if low is not None and high is not None else "n/a"
+    rate_h, rate_v = holdout.mean("conversion_rate"), variant.mean("conversion_rate")
     print(
-        f"{seed:>4}  {name:<9} {holdout.units:>7} {holdout.conversion_rate:>9.2%} "
-        f"{variant.units:>7} {variant.conversion_rate:>9.2%} {lifted.relative or 0:>+7.1%} "
+        f"{seed:>4}  {name:<9} {holdout.units:>7} {rate_h:>9.2%} "
+        f"{variant.units:>7} {rate_v:>9.2%} {lifted.relative or 0:>+7.1%} "
         f"{interval:>18}  {said or 'withheld':<16} {capped:>8}"
     )
     return lifted.relative or 0.0
