@@ -37,7 +37,7 @@ def point(report: Mapping[str, Any]) -> dict[str, Any] | None:
     """One night of the program: the global holdout's lift on every metric and the
     coverage by reason (None for a report without a program)."""
     program = report.get("program")
-    if not isinstance(program, Mapping) or "global_holdout" not in program:
+    if not isinstance(program, Mapping) or not isinstance(program.get("global_holdout"), Mapping):
         return None
     held = program["global_holdout"]
     coverage = program.get("coverage") or {}

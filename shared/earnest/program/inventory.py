@@ -62,26 +62,27 @@ COLUMNS = (
 )
 
 
-def _judged(variant: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
+def _judged(variant: Mapping[str, Any], metric: Any) -> Mapping[str, Any]:
     """The lift the verdict read: CUPED's when there is one (earnest.report.lifts.judged_lift;
-    the report imports this package, so not the other way round)."""
+    the report imports this package, so not the other way round). A stored report of an
+    older shape may lack it: no lift then."""
     adjusted = variant.get("lift_adjusted") or {}
-    found: Mapping[str, Any] = adjusted.get(metric) or variant["lift"][metric]
-    return found
+    found = adjusted.get(metric) or (variant.get("lift") or {}).get(metric)
+    return found if isinstance(found, Mapping) else {}
 
 
 def measure(day: str, exp: Mapping[str, Any]) -> dict[str, Any]:
     """What a report's experience section says of it: units, verdicts and lifts."""
     variants = []
     for v in exp.get("variants") or []:
-        lift = _judged(v, exp["metric"])
+        lift = _judged(v, exp.get("metric"))
         variants.append(
             {
-                "variant": v["variant"],
+                "variant": v.get("variant"),
                 "paused": bool(v.get("paused")),
                 "verdict": v.get("verdict"),
                 "harm": list(v.get("guardrail_harm") or []),
-                "metric": exp["metric"],
+                "metric": exp.get("metric"),
                 "relative": lift.get("relative"),
                 "relative_low": lift.get("relative_low"),
                 "relative_high": lift.get("relative_high"),
@@ -114,10 +115,11 @@ def fold(
     for report in reports:
         read.append(report)
         for exp in report.get("experiences") or []:
-            found.setdefault(str(exp["id"]), measure(str(report["date"]), exp))
+            if isinstance(exp, Mapping) and "id" in exp:
+                found.setdefault(str(exp["id"]), measure(str(report.get("date")), exp))
         if carried(report):
             for row in report["inventory"].get("experiences") or []:
-                if isinstance(row.get("measured"), Mapping):
+                if isinstance(row, Mapping) and isinstance(row.get("measured"), Mapping):
                     found.setdefault(str(row["id"]), dict(row["measured"]))
             break
     return found, read
@@ -156,10 +158,10 @@ def standing(
     if status != LIVE:
         return _NOT_LIVE.get(status, (DRAFT, "not launched"))
     serving = [v for v in (measured or {}).get("variants") or [] if not v.get("paused")]
-    harming = [v["variant"] for v in serving if v.get("verdict") == LOSES or v.get("harm")]
+    harming = [str(v.get("variant")) for v in serving if v.get("verdict") == LOSES or v.get("harm")]
     if harming:
         return HARMING, f"{', '.join(harming)} worse than the default: pause it"
-    beating = [v["variant"] for v in serving if v.get("verdict") == BEATS]
+    beating = [str(v.get("variant")) for v in serving if v.get("verdict") == BEATS]
     if beating:
         return EARNING, f"{', '.join(beating)} beats the default"
     analysed = (measured or {}).get("analysis_days")
@@ -203,6 +205,21 @@ def _days(launched: str | None, states: Sequence[timeline.State], until: datetim
     return max(round((end - timeline.moment(launched)).total_seconds() / 86_400, 1), 0.0)
 
 
+def now_paused(
+    measured: Mapping[str, Any] | None, served: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The measurement with each variant's `paused` as it is served now: a variant paused
+    since the report measured it (tonight's guardrail) no longer serves."""
+    if measured is None:
+        return None
+    paused = {str(v.get("id")): bool(v.get("paused")) for v in served.get("variants") or []}
+    variants = [
+        {**v, "paused": paused.get(str(v.get("variant")), bool(v.get("paused")))}
+        for v in measured.get("variants") or []
+    ]
+    return {**measured, "variants": variants}
+
+
 def row(
     stored: StoredExperience,
     audit: Sequence[Mapping[str, Any]],
@@ -212,6 +229,7 @@ def row(
 ) -> dict[str, Any]:
     """One experience's inventory row."""
     served = stored.effective
+    measured = now_paused(measured, served)
     states = timeline.replay(audit)
     status = str(served.get("status"))
     launched = _launched_at(states)
@@ -272,7 +290,9 @@ def verdicts_text(r: Mapping[str, Any]) -> str:
             "" if low is None or high is None else f" [{low * 100:+.1f} %, {high * 100:+.1f} %]"
         )
         paused = " (paused)" if v.get("paused") else ""
-        parts.append(f"{v['variant']}{paused} {v.get('verdict') or 'no verdict'}{lift}{interval}")
+        parts.append(
+            f"{v.get('variant')}{paused} {v.get('verdict') or 'no verdict'}{lift}{interval}"
+        )
     return "; ".join(parts)
 
 

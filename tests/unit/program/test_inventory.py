@@ -201,3 +201,18 @@ def test_rows_of_every_stored_experience_come_sorted_with_their_counts() -> None
     assert set(flat) == set(inventory.COLUMNS)
     assert flat["verdicts"].startswith("a loses_to_default +10.0 %")
     assert flat["default"] == '{"v":"default"}'
+
+
+def test_a_stored_report_of_an_older_or_partial_shape_reads_as_what_it_has() -> None:
+    partial = {
+        "date": "2026-11-19",
+        "experiences": [
+            {"id": "winner", "variants": [{"variant": "b", "verdict": "beats_default"}]},
+            {"variants": []},  # no id: nothing to say of it
+        ],
+    }
+    found, _ = inventory.fold([partial, {"date": "2026-11-18"}])
+    (variant,) = found["winner"]["variants"]
+    assert variant["verdict"] == "beats_default" and variant["relative"] is None
+    assert found["winner"]["units"] == 0 and list(found) == ["winner"]
+    assert inventory.verdicts_text({"measured": found["winner"]}) == "b beats_default"
