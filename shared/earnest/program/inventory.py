@@ -39,6 +39,10 @@ STANDINGS = (HARMING, COSTING, PAUSED, LEARNING, EARNING, DRAFT, RETIRED)
 RANK = {s: i for i, s in enumerate(STANDINGS)}
 BEATS = "beats_default"
 LOSES = "loses_to_default"
+# The verdicts a night reaches once it has the data; before (needs_more_data, or none
+# under SRM) a variant keeps the verdict it had before its allocation restarted.
+DECISIVE = frozenset({BEATS, LOSES, "inconclusive"})
+EARLIER = ("verdict", "relative", "sequential_low", "sequential_high")
 # Review status: overdue, due within retirement.REVIEW_NOTICE_DAYS, ok, or unknown.
 OVERDUE, DUE_SOON, REVIEW_OK, UNKNOWN = "overdue", "due_soon", "ok", "unknown"
 # The table's and the CSV's columns (one row per experience; variants joined).
@@ -116,13 +120,38 @@ def fold(
         read.append(report)
         for exp in report.get("experiences") or []:
             if isinstance(exp, Mapping) and "id" in exp:
-                found.setdefault(str(exp["id"]), measure(str(report.get("date")), exp))
+                _keep(found, str(exp["id"]), measure(str(report.get("date")), exp))
         if carried(report):
             for row in report["inventory"].get("experiences") or []:
                 if isinstance(row, Mapping) and isinstance(row.get("measured"), Mapping):
-                    found.setdefault(str(row["id"]), dict(row["measured"]))
+                    _keep(found, str(row["id"]), dict(row["measured"]))
             break
     return found, read
+
+
+def _keep(found: dict[str, dict[str, Any]], exp_id: str, older: dict[str, Any]) -> None:
+    """The newest measurement of `exp_id`; an older one gives each variant still without
+    a verdict (a restarted allocation's first nights) the last verdict it had (`earlier`)."""
+    newer = found.setdefault(exp_id, older)
+    if newer is older:
+        return
+    olds = {v.get("variant"): v for v in older.get("variants") or []}
+    for v in newer.get("variants") or []:
+        o = olds.get(v.get("variant"))
+        if v.get("verdict") in DECISIVE or v.get("earlier") or o is None:
+            continue
+        if o.get("verdict") in DECISIVE:
+            v["earlier"] = {"date": older.get("date"), **{k: o.get(k) for k in EARLIER}}
+        elif isinstance(o.get("earlier"), Mapping):
+            v["earlier"] = dict(o["earlier"])
+
+
+def verdict_of(v: Mapping[str, Any]) -> str | None:
+    """A variant's verdict, or the one it had before its allocation restarted."""
+    if v.get("verdict") in DECISIVE:
+        return str(v["verdict"])
+    earlier = v.get("earlier")
+    return str(earlier.get("verdict")) if isinstance(earlier, Mapping) else v.get("verdict")
 
 
 def review_status(doc: Mapping[str, Any], today: date) -> tuple[str | None, str]:
@@ -158,12 +187,15 @@ def standing(
     if status != LIVE:
         return _NOT_LIVE.get(status, (DRAFT, "not launched"))
     serving = [v for v in (measured or {}).get("variants") or [] if not v.get("paused")]
-    harming = [str(v.get("variant")) for v in serving if v.get("verdict") == LOSES or v.get("harm")]
+    harming = [str(v.get("variant")) for v in serving if verdict_of(v) == LOSES or v.get("harm")]
     if harming:
         return HARMING, f"{', '.join(harming)} worse than the default: pause it"
-    beating = [str(v.get("variant")) for v in serving if v.get("verdict") == BEATS]
+    beating = [v for v in serving if verdict_of(v) == BEATS]
     if beating:
-        return EARNING, f"{', '.join(beating)} beats the default"
+        names = ", ".join(str(v.get("variant")) for v in beating)
+        if all(v.get("verdict") == BEATS for v in beating):
+            return EARNING, f"{names} beats the default"
+        return EARNING, f"{names} beat the default before its allocation restarted"
     analysed = (measured or {}).get("analysis_days")
     days = float(analysed) if isinstance(analysed, int | float) else days
     limit = horizon(doc, measured)
@@ -290,8 +322,15 @@ def verdicts_text(r: Mapping[str, Any]) -> str:
             "" if low is None or high is None else f" [{low * 100:+.1f} %, {high * 100:+.1f} %]"
         )
         paused = " (paused)" if v.get("paused") else ""
+        earlier = v.get("earlier")
+        before = (
+            f" (before its allocation restarted: {earlier.get('verdict')}, report of "
+            f"{earlier.get('date')})"
+            if isinstance(earlier, Mapping)
+            else ""
+        )
         parts.append(
-            f"{v.get('variant')}{paused} {v.get('verdict') or 'no verdict'}{lift}{interval}"
+            f"{v.get('variant')}{paused} {v.get('verdict') or 'no verdict'}{lift}{interval}{before}"
         )
     return "; ".join(parts)
 
@@ -316,7 +355,7 @@ def flat(r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 class ReportArchive(Protocol):

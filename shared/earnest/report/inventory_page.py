@@ -16,7 +16,14 @@ from html import escape
 from typing import Any
 
 from earnest.program.inventory import flat
-from earnest.report.charts import VERDICT_COLOURS, VERDICT_LABELS, pct, signed_pct
+from earnest.report.charts import (
+    REASON_COLOURS,
+    VERDICT_COLOURS,
+    VERDICT_LABELS,
+    _nice_bound,
+    pct,
+    signed_pct,
+)
 
 STANDING_COLOURS = {
     "harming": "#cf222e",
@@ -27,7 +34,6 @@ STANDING_COLOURS = {
     "draft": "#8c959f",
     "retired": "#57606a",
 }
-REASON_COLOURS = {"personalized": "#1a7f37", "holdout": "#0969da", "global_holdout": "#8250df"}
 COUNT_COLOURS = {
     "launched": "#0969da",
     "kept": "#1a7f37",
@@ -58,6 +64,12 @@ def _verdicts(row: Mapping[str, Any]) -> str:
             f" [{signed_pct(v.get('sequential_low'))} … {signed_pct(v.get('sequential_high'))}]"
         )
         paused = " (paused)" if v.get("paused") else ""
+        earlier = v.get("earlier")
+        if isinstance(earlier, Mapping):
+            interval += (
+                f" (before its allocation restarted: {earlier.get('verdict')}, report of "
+                f"{earlier.get('date')})"
+            )
         parts.append(
             f"<div class='variant-verdict' data-variant='{escape(str(v.get('variant')))}'>"
             f"{escape(str(v.get('variant')))}{paused}: <span style='color:{colour}'>"
@@ -118,14 +130,6 @@ def inventory_section(inventory: Mapping[str, Any]) -> str:
     )
 
 
-def _bound(values: Sequence[float]) -> float:
-    extent = max((abs(v) for v in values), default=0.05) * 1.1
-    for step in (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0):
-        if extent <= step:
-            return step
-    return 2.0
-
-
 def lift_history_svg(points: Sequence[Mapping[str, Any]], metric: str) -> str:
     """The global holdout's relative lift night by night: dot and 95 % bar (the trend
     chart's style), the zero line the default."""
@@ -137,7 +141,7 @@ def lift_history_svg(points: Sequence[Mapping[str, Any]], metric: str) -> str:
         for v in (lift.get("relative"), lift.get("relative_low"), lift.get("relative_high"))
         if isinstance(v, int | float)
     ]
-    bound = _bound(values)
+    bound = _nice_bound(max((abs(v) for v in values), default=0.05) * 1.1)
     step = (width - left - right) / max(len(points), 1)
 
     def y(value: float) -> float:

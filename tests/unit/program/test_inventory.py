@@ -216,3 +216,33 @@ def test_a_stored_report_of_an_older_or_partial_shape_reads_as_what_it_has() -> 
     assert variant["verdict"] == "beats_default" and variant["relative"] is None
     assert found["winner"]["units"] == 0 and list(found) == ["winner"]
     assert inventory.verdicts_text({"measured": found["winner"]}) == "b beats_default"
+
+
+def test_a_restarted_allocation_keeps_its_variants_last_verdict_until_it_has_one_again() -> None:
+    # Given a winner on 12-05, and the night after a sibling's pause restarted its allocation
+    restarted = report_with("2026-12-06", "hero", "needs_more_data", carries=True)
+    before = report_with("2026-12-05", "hero", "beats_default")
+    restarted["inventory"]["experiences"] = [
+        {"id": "hero", "measured": inventory.measure("2026-12-05", before["experiences"][0])}
+    ]
+    found, _ = inventory.fold([restarted])
+    (b,) = found["hero"]["variants"]
+    assert b["verdict"] == "needs_more_data"
+    assert b["earlier"] == {
+        "date": "2026-12-05",
+        "verdict": "beats_default",
+        "relative": 0.2,
+        "sequential_low": 0.05,
+        "sequential_high": 0.4,
+    }
+    live = {"status": "live", "review_every_days": 30}
+    kind, why = inventory.standing("live", live, found["hero"], 1)
+    assert kind == "earning" and "before its allocation restarted" in why
+    # carried on through a second night without a verdict, and dropped once it has one
+    again, _ = inventory.fold(
+        [report_with("2026-12-07", "hero", "needs_more_data"), {"date": "x", **restarted}]
+    )
+    assert again["hero"]["variants"][0]["earlier"]["date"] == "2026-12-05"
+    fresh, _ = inventory.fold([report_with("2026-12-08", "hero", "loses_to_default"), restarted])
+    assert "earlier" not in fresh["hero"]["variants"][0]
+    assert inventory.standing("live", live, fresh["hero"], 1)[0] == "harming"
