@@ -121,12 +121,12 @@ def inventory_section(inventory: Mapping[str, Any]) -> str:
         return "<p class='muted'>No experience pushed yet.</p>"
     return (
         f"<div class='cards inventory-counts'>{cards}</div>"
-        "<table class='inventory'><tr><th class='text'>standing</th>"
+        "<div style='overflow-x:auto'><table class='inventory'><tr><th class='text'>standing</th>"
         "<th class='text'>experience</th><th class='text'>owner</th>"
         "<th class='text'>default</th><th>holdout</th><th>days live</th><th>units</th>"
         "<th class='text'>latest verdict, lift against the holdout [always-valid interval]"
         "</th><th class='text'>review due</th><th class='text'>paused, retired: when and why"
-        f"</th></tr>{''.join(body)}</table>"
+        f"</th></tr>{''.join(body)}</table></div>"
     )
 
 
