@@ -919,8 +919,17 @@ def run_demo(args: argparse.Namespace) -> int:
             show_hops(edge)
         show_after_guardrails(stack.api_url)
         print_outcome(tally, out)
+        show_inventory()
     print(f"demo done in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def show_inventory() -> None:
+    """Every experience the demo pushed, where it stands after the simulated nights."""
+    from earnest_cli.main import main as earnest
+
+    print("\n$ earnest inventory")
+    earnest(["inventory"])
 
 
 def introduce(api: str, out: Path) -> bool:

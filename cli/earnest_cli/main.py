@@ -47,6 +47,11 @@ COMMANDS = (
     Command(
         "guardrails", "guardrails_cmd", "the guardrails enforced: where, by which code, which tests"
     ),
+    Command(
+        "inventory",
+        "inventory_cmd",
+        "every experience ever pushed and whether it earns its place; --program: the history",
+    ),
     Command("plan", "plan_cmd", "days an experience needs for a verdict, at its traffic"),
     Command("report-url", "report_url_cmd", "a presigned link to the latest report (private)"),
     Command("demo", "demo", "the whole loop on an embedded local stack"),

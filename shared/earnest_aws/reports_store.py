@@ -61,6 +61,31 @@ class ReportsStore:
                     data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
                 yield key, data
 
+    def report_dates(self) -> list[date]:
+        """Every date with a stored report (its `reports/dt=…/` folder), oldest first."""
+        dates: list[date] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "Bucket": self.bucket,
+                "Prefix": f"{REPORTS_PREFIX}dt=",
+                "Delimiter": "/",
+            }
+            if token:
+                kwargs["ContinuationToken"] = token
+            with translated("the stored reports cannot be listed"):
+                page = self.s3.list_objects_v2(**kwargs)
+            for common in page.get("CommonPrefixes", []):
+                try:
+                    dates.append(
+                        date.fromisoformat(common["Prefix"].split("dt=", 1)[1].rstrip("/"))
+                    )
+                except ValueError:
+                    continue  # not a report's folder
+            if not page.get("IsTruncated"):
+                return sorted(dates)
+            token = page.get("NextContinuationToken")
+
     def read_report(self, day: date | str) -> dict[str, Any] | None:
         """A stored report.json (`day` or "latest"), or None when there is none.
 

@@ -90,6 +90,18 @@ def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path:
     assert '"_aws"' not in text and (out / "functions.log").stat().st_size > 0
     html = (out / "index.html").read_text()
     assert "search-landing-recs" in html and "<svg" in html
+    inventory_lists_the_demos_experiences(text, html)
+
+
+def inventory_lists_the_demos_experiences(text: str, html: str) -> None:
+    # The inventory lists every experience the demo pushed, the test earning its place
+    # (popular beats the default), with the night's pause of bundles and why.
+    listed = text.split("$ earnest inventory")[1]
+    for exp_id in ("search-landing-recs", "dach-mobile-hero", "hiking-hero", "newsletter-footer"):
+        assert re.search(rf"^\S+\s+{exp_id}\s", listed, re.M), exp_id
+    assert re.search(r"^earning\s+search-landing-recs\s+live", listed, re.M)
+    assert re.search(r"variant paused bundles \(loses_to_default, by nightly-report\)", listed)
+    assert "Inventory: every experience ever pushed" in html and 'class="chart months"' in html
 
 
 @pytest.mark.parametrize("today", [EXAMPLES_WRITTEN, date(2027, 12, 17), date(2031, 6, 30)])

@@ -128,6 +128,7 @@ def test_a_value_out_of_range_is_one_line_naming_the_flag(cli: Any, argv: list[s
             "report-url",
             "pause",
             "history",
+            "inventory",
         ]
     ),
     flag=st.sampled_from(["--no-such-flag", "--verbose=3", "-z"]),

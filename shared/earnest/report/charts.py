@@ -30,6 +30,9 @@ VERDICT_COLOURS = {
     None: "#8250df",  # no verdict: sample ratio mismatch
 }
 
+# The decision reasons the coverage charts colour (the rest grey).
+REASON_COLOURS = {"personalized": "#1a7f37", "holdout": "#0969da", "global_holdout": "#8250df"}
+
 
 def pct(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f} %"
@@ -261,9 +264,7 @@ def coverage_svg(coverage: Mapping[str, Any]) -> str:
     for i, r in enumerate(reasons):
         y = top + i * row_h
         w = round(bar_w * r["share"], 2)
-        colour = {"personalized": "#1a7f37", "holdout": "#0969da", "global_holdout": "#8250df"}.get(
-            r["reason"], "#8c959f"
-        )
+        colour = REASON_COLOURS.get(r["reason"], "#8c959f")
         parts.append(
             f'<g class="coverage-bar" data-reason="{escape(r["reason"])}">'
             f'<text x="{left - 10}" y="{y + 15}" text-anchor="end">{escape(r["reason"])}</text>'

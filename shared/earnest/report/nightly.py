@@ -21,6 +21,7 @@ Pure: stdlib only (and the core). It must not import boto3, pydantic or `earnest
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -54,6 +55,7 @@ class ReportFiles(Protocol):
     """Where reports are read (last night's) and written (tonight's)."""
 
     def read_report(self, day: date | str) -> dict[str, Any] | None: ...
+    def report_dates(self) -> list[date]: ...
     def write(self, day: date, files: Mapping[str, tuple[bytes, str]]) -> list[str]: ...
 
 
@@ -140,6 +142,19 @@ def load_experiences(store: ExperienceStore, day: date) -> list[dict[str, Any]]:
     return docs
 
 
+def _inventory(report: dict[str, Any], stores: Stores, day: date) -> None:
+    """The program view in tonight's report: every experience as the store holds it now
+    (tonight's guardrails included), measured by tonight's report or the stored ones before
+    it, and the program's history (earnest.program.inventory)."""
+    from earnest.experiences.retirement import end_of
+    from earnest.program import inventory, timeline
+
+    reports = itertools.chain([report], inventory.stored_reports(stores.reports, before=day))
+    report["inventory"], report["program"]["history"] = inventory.sections(
+        timeline.read(stores.experiences), reports, day, end_of(day)
+    )
+
+
 def run(
     day: date,
     stores: Stores,
@@ -196,6 +211,7 @@ def run(
             report["summary"]["in_words"] = in_words(
                 day, report["experiences"], built.actions, pending
             )
+    _inventory(report, stores, day)
     result.files = report_render.render(report)
     if options.write:
         result.keys = stores.reports.write(day, result.files)

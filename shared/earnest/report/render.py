@@ -29,6 +29,7 @@ from earnest.report.charts import (
     signed_pct,
     trend_svg,
 )
+from earnest.report.inventory_page import page_sections
 from earnest.report.lifts import judged_lift
 from earnest.report.metrics import BINARY, METRICS
 
@@ -431,6 +432,7 @@ what a single look would say.</p>
 {coverage_svg(report["program"]["coverage"])}
 <h2>The whole program against the global holdout</h2>
 {_program_section(report["program"])}
+{page_sections(report)}
 <h2>Experiences</h2>
 {"".join(sections) or "<p class='muted'>No live or recently paused experience.</p>"}
 <p class="muted">Schema and definitions: docs/report.md ({escape(str(report["schema"]))}).</p>
