@@ -60,19 +60,21 @@ def _ints_outside(low: int, high: int) -> st.SearchStrategy[str]:
     )
 
 
-def _numbers_outside(low: float, high: float | None, closed_low: bool) -> st.SearchStrategy[str]:
-    # Outside as Python compares (hypothesis orders -0.0 below 0.0; Python does not).
-    below = st.floats(max_value=low, exclude_max=closed_low, allow_nan=False).filter(
-        lambda f: f < low if closed_low else f <= low
+def _numbers_outside(low: float, high: float | None, closed: bool) -> st.SearchStrategy[str]:
+    """Values outside [low, high] (closed) or (low, high) (open), as Python compares them
+    (hypothesis orders -0.0 below 0.0; Python does not)."""
+    below = st.floats(max_value=low, exclude_max=closed, allow_nan=False).filter(
+        lambda f: f < low if closed else f <= low
     )
     parts = [below.map(str), NOT_NUMBERS, NOT_FINITE]
     if high is not None:
-        parts.append(st.floats(min_value=high, exclude_min=False, allow_infinity=False).map(str))
+        above = st.floats(min_value=high, exclude_min=closed, allow_infinity=False)
+        parts.append(above.filter(lambda f: f > high if closed else f >= high).map(str))
     return st.one_of(*parts)
 
 
-DAILY_UNITS = _numbers_outside(0, None, closed_low=False)
-BASE_RATE = _numbers_outside(0, 1, closed_low=False)
+DAILY_UNITS = _numbers_outside(0, None, closed=False)
+BASE_RATE = _numbers_outside(0, 1, closed=False)
 BAD_DATES = st.sampled_from(["2026-02-30", "yesterday", "2026-13-01", "26-11-01", ""])
 
 # (the command line before the value, the flag, the values it must refuse)
@@ -91,7 +93,11 @@ FLAGS: list[tuple[list[str], str, st.SearchStrategy[str]]] = [
     (["report"], "--date", BAD_DATES),
     (["report"], "--lookback-days", _ints_outside(1, 400)),
     (["report-url"], "--expires-in", _ints_outside(1, 7 * 24 * 3600)),
-    (["explain", "--placement", "pdp-recs"], "--identity-confidence", _numbers_outside(0, 1, True)),
+    (
+        ["explain", "--placement", "pdp-recs"],
+        "--identity-confidence",
+        _numbers_outside(0, 1, closed=True),
+    ),
     (["rollback", "search-landing-recs"], "--to", NOT_NUMBERS),
 ]
 
