@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from earnest.decide.engine import ExperienceCompileError, compile_experience, rules_version_of
+from earnest.decide.slices import served as served_slices
 
 FORMAT = 1
 
@@ -41,8 +42,13 @@ def edge_bundle(
             compiled = compile_experience(doc)  # what decide cannot serve, the edge skips too
         except ExperienceCompileError:
             continue
+        variants = [v for v in doc["variants"] if not v.get("paused")]
+        slices = served_slices(doc, [(str(v["id"]), float(v["weight"])) for v in variants])
         served.append(
             {
+                # a bandit's assignment over the hash ([start, end, variant]): the edge picks
+                # from these as decide does (earnest.decide.slices); absent for a fixed split
+                **({"slices": [list(s) for s in slices]} if slices is not None else {}),
                 "id": compiled.id,
                 "placement": compiled.placement,
                 "priority": compiled.priority,
@@ -54,8 +60,7 @@ def edge_bundle(
                 "seed": str(doc.get("seed", compiled.id)),
                 "variants": [
                     {"id": v["id"], "weight": float(v["weight"]), "content": v.get("content")}
-                    for v in doc["variants"]
-                    if not v.get("paused")
+                    for v in variants
                 ],
             }
         )

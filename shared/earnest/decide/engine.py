@@ -27,13 +27,7 @@ from earnest.conditions.checks import condition_paths
 from earnest.conditions.compile import compile_condition
 from earnest.conditions.sweep import compile_sweep, sweeps
 from earnest.consent.purposes import PURPOSES, effective_consent
-from earnest.decide.bucketing import (
-    GLOBAL_HOLDOUT_SEED_NAME,
-    bucket,
-    cumulative_shares,
-    pick,
-    seed_for,
-)
+from earnest.decide.bucketing import GLOBAL_HOLDOUT_SEED_NAME, bucket, pick, seed_for
 from earnest.decide.reasons import (  # the closed set: declared in earnest.decide.reasons
     DEFAULT_REASONS,
     GLOBAL_HOLDOUT,
@@ -48,6 +42,7 @@ from earnest.decide.reasons import (  # the closed set: declared in earnest.deci
     UNKNOWN_PLACEMENT,
 )
 from earnest.decide.request import identity_confidence, validate_request
+from earnest.decide.slices import split
 from earnest.tokens import TokenSigner
 
 # Paths that identify a person rather than describe a visit (SPEC 2: identity-based).
@@ -172,6 +167,12 @@ def compile_experience(
         default = doc["default"]
         contents = tuple(v.get("content") for v in variants)
         variant_ids = tuple(str(v["id"]) for v in variants)
+        weighted = [(i, float(v["weight"])) for i, v in zip(variant_ids, variants, strict=True)]
+        bounds, order = split(doc, weighted)  # a fixed split, or a bandit's slices
+        answers = [
+            _template(exp_id, i, PERSONALIZED, c)
+            for i, c in zip(variant_ids, contents, strict=True)
+        ]
         return CompiledExperience(
             id=exp_id,
             placement=str(doc["placement"]),
@@ -185,12 +186,9 @@ def compile_experience(
             variant_seed=seed_for(f"{doc.get('seed', exp_id)}:variant"),
             variant_ids=variant_ids,
             variant_contents=contents,
-            bounds=cumulative_shares([float(v["weight"]) for v in variants]),
+            bounds=bounds,
             answers={r: _template(exp_id, None, r, default) for r in DEFAULT_REASONS},
-            variant_answers=tuple(
-                _template(exp_id, v, PERSONALIZED, c)
-                for v, c in zip(variant_ids, contents, strict=True)
-            ),
+            variant_answers=tuple(answers[i] for i in order),  # one per bound
             audience=condition if isinstance(condition, Mapping) else {},
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -50,6 +50,7 @@ CHECK_BY_FIELD = {
     "review_every_days": "review_cadence",
     "last_reviewed": "review_cadence",
     "ends_at": "valid_sunset",
+    "allocation": "valid_allocation",
 }
 
 

@@ -24,7 +24,7 @@ from earnest.experiences.actions import Action
 from earnest.experiences.lifecycle import LIVE, PAUSED
 from earnest.experiences.retirement import ends_at
 from earnest.experiences.retirement import review_due as review_due_of
-from earnest.report import guardrails, planning, stats
+from earnest.report import bandit, guardrails, planning, stats
 from earnest.report.arms import EMPTY, HOLDOUT_ARM, arm_entry, variants_of
 from earnest.report.guardrails import VariantResult
 from earnest.report.lifts import judged_lift
@@ -222,6 +222,12 @@ def assemble(
         results.extend(variant_results)
     results = program_fdr(experiences, results, applied=false_discovery_rate)
     actions = guardrails.actions(window.day, docs, results)
+    reweights = bandit.reweights(window.day, docs, totals, actions)
+    by_id = {str(d.get("id")): d for d in docs}
+    for e in experiences:
+        mine = next((a for a in reweights if a.experience == e["id"]), None)
+        e["allocation"] = bandit.section(by_id[e["id"]], mine)
+    actions += reweights
     alerts = [
         {
             "kind": "srm",

@@ -13,7 +13,7 @@
 // a candidate whose consent only the store can settle, or whose audience reads a saved group
 // (not shipped) or a pattern outside the portable subset, that placement is left to /decide.
 
-import { GLOBAL_HOLDOUT_SEED_NAME, bucket, cumulativeShares, pick, seedFor } from "./bucketing.js";
+import { GLOBAL_HOLDOUT_SEED_NAME, SCALE, bucket, cumulativeShares, pick, seedFor } from "./bucketing.js";
 import { NotPortable, compileCondition } from "./conditions.js";
 
 export const PERSONALIZED = "personalized";
@@ -51,8 +51,7 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
       holdout: doc.holdout,
       holdoutSeed: seedFor(`${doc.seed}:holdout`),
       variantSeed: seedFor(`${doc.seed}:variant`),
-      variants: doc.variants,
-      bounds: cumulativeShares(doc.variants.map((v) => v.weight)),
+      ...split(doc),
       default: doc.default,
     };
     if (!byPlacement.has(doc.placement)) byPlacement.set(doc.placement, []);
@@ -69,6 +68,20 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
     maxPlacements: bundle.max_placements,
     known: new Set(bundle.placements),
     byPlacement,
+  };
+}
+
+/** The variant split: one bound per variant (a fixed split), or, for a bandit experience,
+ * one per slice of the hash the bundle carries (shared/earnest/decide/slices.py), each
+ * naming its variant. Bounds are in [0, 1), as `bucket` is. */
+function split(doc) {
+  if (!doc.slices) {
+    return { variants: doc.variants, bounds: cumulativeShares(doc.variants.map((v) => v.weight)) };
+  }
+  const byId = new Map(doc.variants.map((v) => [v.id, v]));
+  return {
+    variants: doc.slices.map(([, , id]) => byId.get(id)),
+    bounds: doc.slices.map(([, end]) => end * SCALE),
   };
 }
 
