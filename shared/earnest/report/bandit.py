@@ -164,7 +164,6 @@ def reweights(
     return out
 
 
-
 def section(doc: Mapping[str, Any], action: Action | None) -> dict[str, Any] | None:
     """The report's `allocation` of a bandit experience: its mode and parameters, the
     weights served tonight, the epochs before, and tonight's re-weighting (None: fixed)."""

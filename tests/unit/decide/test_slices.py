@@ -4,6 +4,7 @@ units the change of weights requires, and the holdout never moves."""
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,7 +95,7 @@ def test_over_100000_units_a_sequence_of_reweightings_moves_at_most_the_tv_plus_
     stored = slices.layout(list(sequence[0].items()))
     before = _assign(_bandit(sequence[0], None), units)
     held = {u for u, (_, reason) in zip(units, before, strict=True) if reason == "holdout"}
-    for old, new in zip(sequence, sequence[1:], strict=False):
+    for old, new in pairwise(sequence):
         # When the nightly run re-weights (new slices handed over from the stored ones)
         stored = slices.reweight(stored, list(new.items()))
         after = _assign(_bandit(new, stored), units)
