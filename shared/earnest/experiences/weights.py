@@ -57,6 +57,7 @@ def record(
         "report_date": evidence.get("report_date"),
         "weights": dict(evidence.get("weights_before") or {}),
         "arms": copy.deepcopy(evidence.get("arms") or {}),
+        "srm_flagged": bool(evidence.get("srm_flagged")),
     }
     state = {
         "weights": dict(evidence.get("weights") or {}),

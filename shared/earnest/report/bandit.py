@@ -33,6 +33,7 @@ from earnest.experiences.actions import REWEIGHT, Action
 from earnest.experiences.lifecycle import LIVE
 from earnest.experiences.retirement import end_of
 from earnest.experiences.weights import describe
+from earnest.report import epochs
 from earnest.report.plan import Plan
 from earnest.report.totals import ArmKey, ArmTotals, Totals
 
@@ -82,14 +83,13 @@ def epoch_arms(arms: Mapping[ArmKey, ArmTotals], metric: str) -> dict[str, list[
     }
 
 
+def _epochs(doc: Mapping[str, Any], tonight: Mapping[str, list[float]]) -> list[Any]:
+    """Each epoch's arms, the ones before tonight's (from the operational state) first."""
+    return [*(e.get("arms") or {} for e in doc.get("bandit_epochs") or []), tonight]
+
+
 def _cumulative(doc: Mapping[str, Any], tonight: Mapping[str, list[float]]) -> dict[str, Moments]:
-    out: dict[str, list[float]] = {}
-    for arms in [*(e.get("arms") or {} for e in doc.get("bandit_epochs") or []), tonight]:
-        for arm, numbers in arms.items():
-            got = out.setdefault(arm, [0, 0.0, 0.0])
-            for i in range(3):
-                got[i] += numbers[i]
-    return {a: (int(n), s, ss) for a, (n, s, ss) in out.items()}
+    return {a: (int(n), s, ss) for a, (n, s, ss) in epochs.pooled(_epochs(doc, tonight)).items()}
 
 
 def started(doc: Mapping[str, Any]) -> datetime | None:
@@ -102,7 +102,10 @@ def started(doc: Mapping[str, Any]) -> datetime | None:
 
 
 def reweight(
-    day: date, doc: Mapping[str, Any], arms: Mapping[ArmKey, ArmTotals], pausing: set[str]
+    day: date,
+    doc: Mapping[str, Any],
+    arms: Mapping[ArmKey, ArmTotals],
+    pausing: set[str],
 ) -> Action | None:
     """Tonight's `reweight` action for one experience, or None (a fixed split, still
     exploring, too few units, or weights that barely move)."""
@@ -141,21 +144,28 @@ def reweight(
         "units": {v: total[v][0] for v in serving},
         "metric": metric,
         "arms": tonight,
+        "srm_flagged": False,  # not re-weighted on a flagged night (reweights)
     }
     return Action(str(doc["id"]), REWEIGHT, RULE, None, describe(evidence), evidence)
 
 
 def reweights(
-    day: date, docs: Sequence[Mapping[str, Any]], totals: Totals, actions: Sequence[Action]
+    day: date,
+    docs: Sequence[Mapping[str, Any]],
+    totals: Totals,
+    actions: Sequence[Action],
+    flagged: frozenset[str] = frozenset(),
 ) -> list[Action]:
     """Every bandit experience's re-weighting tonight, after the guardrails' `actions`
-    (an experience they pause or retire is not re-weighted; a variant they pause is out)."""
+    (an experience they pause or retire is not re-weighted; a variant they pause is out;
+    `flagged`: the experiences whose sample ratio is off tonight, which are not re-weighted
+    either: their numbers are not trusted)."""
     whole = {a.experience for a in actions if a.variant is None}
     out = []
     for doc in sorted(docs, key=lambda d: str(d.get("id"))):
         exp_id = str(doc.get("id"))
         found = totals.experiences.get(exp_id)
-        if exp_id in whole or found is None:
+        if exp_id in whole or exp_id in flagged or found is None:
             continue
         pausing = {str(a.variant) for a in actions if a.experience == exp_id and a.variant}
         action = reweight(day, doc, found.arms, pausing)
@@ -164,17 +174,42 @@ def reweights(
     return out
 
 
-def section(doc: Mapping[str, Any], action: Action | None) -> dict[str, Any] | None:
-    """The report's `allocation` of a bandit experience: its mode and parameters, the
-    weights served tonight, the epochs before, and tonight's re-weighting (None: fixed)."""
+def section(
+    doc: Mapping[str, Any],
+    action: Action | None,
+    arms: Mapping[ArmKey, ArmTotals],
+    srm: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The report's `allocation` of a bandit experience (None: a fixed split): its mode and
+    parameters, the weights served tonight, each epoch (its start, weights and whether its
+    traffic matched them), each variant's lift combined across the epochs
+    (earnest.report.epochs), and tonight's re-weighting."""
     if not is_bandit(doc):
         return None
+    metric = Plan.of(doc).metric
+    tonight = epoch_arms(arms, metric)
+    served = [str(v["id"]) for v in doc.get("variants") or []]
+    listed = [
+        {k: e.get(k) for k in ("started_at", "report_date", "weights", "srm_flagged")}
+        for e in doc.get("bandit_epochs") or []
+    ]
+    current = {v: float(w["weight"]) for v in served for w in doc["variants"] if w["id"] == v}
+    listed.append(
+        {
+            "started_at": doc.get("allocation_started_at"),
+            "report_date": None,  # the current epoch
+            "weights": current,
+            "srm_flagged": bool(srm.get("flagged")),
+        }
+    )
     return {
         **dict(doc["allocation"]),
-        "weights": {str(v["id"]): float(v["weight"]) for v in doc.get("variants") or []},
-        "epochs": [
-            {k: e.get(k) for k in ("started_at", "report_date", "weights")}
-            for e in doc.get("bandit_epochs") or []
-        ],
+        "metric": metric,
+        "weights": current,
+        "epochs": listed,
+        "mismatched_epochs": [e["started_at"] for e in listed if e.get("srm_flagged")],
+        "lift": {
+            v: epochs.stratified(_epochs(doc, tonight), v, comparisons=len(served)) for v in served
+        },
         "reweight": dict(action.evidence) if action is not None else None,
     }

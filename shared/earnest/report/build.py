@@ -222,11 +222,14 @@ def assemble(
         results.extend(variant_results)
     results = program_fdr(experiences, results, applied=false_discovery_rate)
     actions = guardrails.actions(window.day, docs, results)
-    reweights = bandit.reweights(window.day, docs, totals, actions)
+    flagged = frozenset(e["id"] for e in experiences if e["srm"]["flagged"])
+    reweights = bandit.reweights(window.day, docs, totals, actions, flagged)
     by_id = {str(d.get("id")): d for d in docs}
     for e in experiences:
         mine = next((a for a in reweights if a.experience == e["id"]), None)
-        e["allocation"] = bandit.section(by_id[e["id"]], mine)
+        found = totals.experiences.get(e["id"])
+        arms = found.arms if found else {}
+        e["allocation"] = bandit.section(by_id[e["id"]], mine, arms, e["srm"])
     actions += reweights
     alerts = [
         {
