@@ -182,3 +182,22 @@ def parse(raw: object) -> list[Slice] | None:
         out.append((start, end, variant))
         expect = end
     return out if expect == FULL else None
+
+
+def describe(doc: Mapping[str, Any]) -> str | None:
+    """`weights a 0.05, b 0.15, c 0.80 (bandit: report of 2026-12-09)` for a bandit's
+    effective document (None for a fixed split), as `list` and `explain` show it."""
+    if not is_bandit(doc):
+        return None
+    variants = [v for v in doc.get("variants") or [] if isinstance(v, Mapping)]
+    total = sum(float(v.get("weight") or 0) for v in variants if not v.get("paused")) or 1.0
+    shown = ", ".join(
+        f"{v.get('id')} {float(v.get('weight') or 0) / total:.2f}"
+        + (" (paused)" if v.get("paused") else "")
+        for v in variants
+    )
+    epochs = doc.get("bandit_epochs") or []
+    since = (
+        f"report of {epochs[-1].get('report_date')}" if epochs else "the file's, while exploring"
+    )
+    return f"weights {shown} (bandit: {since})"

@@ -84,3 +84,16 @@ def describe(evidence: Mapping[str, Any]) -> str:
         if round(float(before.get(v, 0)), 2) != round(float(w), 2)
     ]
     return "weights " + ", ".join(parts) if parts else "weights unchanged"
+
+
+def change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
+    """An audit entry's change of the bandit state (`ops.bandit` from -> to) in words."""
+    epochs = after.get("epochs") or []
+    return describe(
+        {
+            "weights_before": epochs[-1].get("weights") if epochs else {},
+            "weights": after.get("weights") or {},
+            "p_best": after.get("p_best") or {},
+            "report_date": after.get("report_date"),
+        }
+    )
