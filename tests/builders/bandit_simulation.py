@@ -25,12 +25,14 @@ from earnest.experiences import actions, lifecycle
 from earnest.experiences.retirement import end_of
 from earnest.report import build, epochs
 from earnest.report.bandit import HOLDOUT
+from earnest.report.lifts import lift_dict
 from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
 from earnest.report.window import Window
 from earnest.timefmt import format_time
 from tests.builders.experiences import experience
 
 START = date(2026, 11, 1)
+METRIC = "conversion_rate"
 PANEL = [f"panel-{i}" for i in range(20_000)]  # the units the holdout's share is read over
 
 
@@ -139,7 +141,6 @@ def run(s: Bandit, seed: int, *, panel: bool = False) -> list[Night]:
         built = build.assemble(Window(day), [served], totals, previous, global_holdout=0.0)
         previous = built.report
         section = built.report["experiences"][0]
-        alloc = section.get("allocation") or {}
         nights_epochs = [*(e.get("arms") or {} for e in served.get("bandit_epochs") or [])]
         current = {(HOLDOUT if k is None else str(k)): [n, x, x] for k, (n, x) in arms.items()}
         all_epochs = [*nights_epochs, current]
@@ -151,10 +152,18 @@ def run(s: Bandit, seed: int, *, panel: bool = False) -> list[Night]:
                 conversions=tonight_conv,
                 verdicts={v["variant"]: v["verdict"] for v in section["variants"]},
                 paused=[a.variant for a in built.actions if a.variant],
-                stratified=dict(alloc.get("lift") or {}),
+                stratified={
+                    v["variant"]: v.get("lift_across_epochs") or v["lift"]["conversion_rate"]
+                    for v in section["variants"]
+                },
                 pooled={
-                    v: epochs.stratified([epochs.pooled(all_epochs)], v, comparisons=len(s.ids))
+                    v: lift_dict(lift)
                     for v in s.ids
+                    if (
+                        lift := epochs.stratified(
+                            [epochs.pooled(all_epochs)], v, METRIC, comparisons=len(s.ids)
+                        )
+                    )
                 },
             )
         )

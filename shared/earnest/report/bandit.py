@@ -33,7 +33,7 @@ from earnest.experiences.actions import REWEIGHT, Action
 from earnest.experiences.lifecycle import LIVE
 from earnest.experiences.retirement import end_of
 from earnest.experiences.weights import describe
-from earnest.report import epochs
+from earnest.report import epochs, stats
 from earnest.report.plan import Plan
 from earnest.report.totals import ArmKey, ArmTotals, Totals
 
@@ -174,6 +174,30 @@ def reweights(
     return out
 
 
+def across_epochs(
+    doc: Mapping[str, Any], arms: Mapping[ArmKey, ArmTotals], comparisons: int
+) -> dict[str, tuple[stats.Lift, stats.Arm, stats.Arm]]:
+    """Per variant, once a bandit has re-weighted: its primary lift combined over the
+    epochs (earnest.report.epochs) and the pooled arms the small-counts gate reads. Empty
+    for a fixed split and before the first re-weighting (one epoch: the report's own)."""
+    if not is_bandit(doc) or not doc.get("bandit_epochs"):
+        return {}
+    metric = Plan.of(doc).metric
+    all_epochs = _epochs(doc, epoch_arms(arms, metric))
+    total = epochs.pooled(all_epochs)
+    out = {}
+    for v in doc.get("variants") or []:
+        vid = str(v["id"])
+        lift = epochs.stratified(all_epochs, vid, metric, comparisons=comparisons)
+        if lift is None or vid not in total or HOLDOUT not in total:
+            continue
+        (nc, sc, qc), (nt, st, qt) = total[HOLDOUT], total[vid]
+        control = stats.Arm(int(nc), sums={metric: (sc, qc)})
+        variant = stats.Arm(int(nt), sums={metric: (st, qt)})
+        out[vid] = (lift, control, variant)
+    return out
+
+
 def section(
     doc: Mapping[str, Any],
     action: Action | None,
@@ -182,12 +206,11 @@ def section(
 ) -> dict[str, Any] | None:
     """The report's `allocation` of a bandit experience (None: a fixed split): its mode and
     parameters, the weights served tonight, each epoch (its start, weights and whether its
-    traffic matched them), each variant's lift combined across the epochs
-    (earnest.report.epochs), and tonight's re-weighting."""
+    traffic matched them), and tonight's re-weighting (each variant's lift combined across
+    the epochs is its `lift_across_epochs`, which its verdict reads)."""
     if not is_bandit(doc):
         return None
     metric = Plan.of(doc).metric
-    tonight = epoch_arms(arms, metric)
     served = [str(v["id"]) for v in doc.get("variants") or []]
     listed = [
         {k: e.get(k) for k in ("started_at", "report_date", "weights", "srm_flagged")}
@@ -208,8 +231,5 @@ def section(
         "weights": current,
         "epochs": listed,
         "mismatched_epochs": [e["started_at"] for e in listed if e.get("srm_flagged")],
-        "lift": {
-            v: epochs.stratified(_epochs(doc, tonight), v, comparisons=len(served)) for v in served
-        },
         "reweight": dict(action.evidence) if action is not None else None,
     }

@@ -108,6 +108,7 @@ def _experience(
     arms, srm = _arms(doc, arms_totals)
     variants = variants_of(doc)
     control = arms_totals.get(None, EMPTY)
+    combined = bandit.across_epochs(doc, arms_totals, len(variants))
     compared = [
         variant_section(
             exp_id,
@@ -120,6 +121,7 @@ def _experience(
             previous.get((exp_id, str(v.get("id")))),
             window.day,
             totals.revenue_cap if totals else None,
+            combined.get(str(v.get("id"))),
         )
         for v in variants
     ]

@@ -8,11 +8,12 @@ paradox; Optimizely's Epoch Stats Engine stratifies for the same reason). Here e
 gives the difference of means d_e between the variant and the holdout it ran beside, with
 variance v_e; the epochs are combined with weights w_e proportional to their units
 (post-stratification: the estimate is of the average effect over the periods as they
-were), d = Σ w_e d_e, se² = Σ w_e² v_e. The interval is the report's confidence sequence
-(stats.sequential_boundary at alpha / comparisons, N = every epoch's units of both arms)
-around d; the relative lift divides by the holdout's pooled mean (its share never moves,
-so every epoch's holdout is a sample of the same arm). SRM is checked per epoch, by each
-night's report against the weights then live (an epoch is its own allocation).
+were). Each arm's post-stratified mean, Σ w_e m_e with variance Σ w_e² v_e / n_e, goes
+through the report's one comparison (`stats.compare_means`), so the difference is
+d = Σ w_e d_e with se² = Σ w_e² v_e, and the confidence sequence (at alpha / comparisons,
+N = every epoch's units of both arms), the ratio interval and its always-valid p-value are
+the very ones a verdict reads on one epoch. SRM is checked per epoch, by each night's
+report against the weights then live (an epoch is its own allocation).
 
 Pure: stdlib only (and the core).
 """
@@ -21,64 +22,61 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from earnest.report import stats
 
-ALPHA = 0.05
-TARGET_UNITS = 5000  # stats.compare's default N*
+Epoch = Mapping[str, Sequence[float]]  # arm -> units, sum, sum of squares of the metric
 
 
 def _mean_var(n: float, s: float, ss: float) -> tuple[float, float]:
-    mean = s / n
-    return mean, max((ss - s * s / n) / max(n - 1, 1), 0.0)
+    return s / n, max((ss - s * s / n) / max(n - 1, 1), 0.0)
+
+
+def stratified_means(
+    epochs: Sequence[Epoch], variant: str, holdout: str
+) -> tuple[stats.Means, stats.Means] | None:
+    """The holdout's and the variant's post-stratified means over the epochs in which both
+    had at least two units (None: none did), as `stats.compare_means` reads them."""
+    parts = [
+        (arms[holdout], arms[variant])
+        for arms in epochs
+        if len(arms.get(variant) or ()) == 3
+        and len(arms.get(holdout) or ()) == 3
+        and arms[variant][0] >= 2
+        and arms[holdout][0] >= 2
+    ]
+    if not parts:
+        return None
+    total = math.fsum(c[0] + t[0] for c, t in parts)
+    out = []
+    for side in (0, 1):
+        units = int(sum(p[side][0] for p in parts))
+        mean = var_of_mean = 0.0
+        for p in parts:
+            w = (p[0][0] + p[1][0]) / total
+            m, v = _mean_var(*p[side])
+            mean += w * m
+            var_of_mean += w * w * v / p[side][0]
+        out.append(stats.Means(units, mean, var_of_mean * units, mean))
+    return out[0], out[1]
 
 
 def stratified(
-    epochs: Sequence[Mapping[str, Sequence[float]]],
+    epochs: Sequence[Epoch],
     variant: str,
+    metric: str,
     *,
     holdout: str = "holdout",
     comparisons: int = 1,
-    alpha: float = ALPHA,
-) -> dict[str, Any] | None:
-    """The epoch-stratified lift of `variant` against `holdout` over `epochs` (each arm's
-    units, sum and sum of squares of the metric); None when no epoch has both arms."""
-    parts = []
-    for arms in epochs:
-        t, c = arms.get(variant), arms.get(holdout)
-        if not t or not c or t[0] < 2 or c[0] < 2:
-            continue
-        (mt, vt), (mc, vc) = _mean_var(*t[:3]), _mean_var(*c[:3])
-        parts.append((t[0] + c[0], mt - mc, vt / t[0] + vc / c[0], c))
-    if not parts:
+) -> stats.Lift | None:
+    """The epoch-stratified lift of `variant` against `holdout`, or None without data."""
+    means = stratified_means(epochs, variant, holdout)
+    if means is None:
         return None
-    units = math.fsum(p[0] for p in parts)
-    diff = math.fsum(p[0] / units * p[1] for p in parts)
-    se = math.sqrt(math.fsum((p[0] / units) ** 2 * p[2] for p in parts))
-    level = alpha / max(1, comparisons)
-    half = se * stats.sequential_boundary(
-        int(units), stats.sequential_rho(level, TARGET_UNITS), level
-    )
-    control = math.fsum(p[3][1] for p in parts) / math.fsum(p[3][0] for p in parts)
-    out: dict[str, Any] = {
-        "epochs": len(parts),
-        "units": int(units),
-        "absolute": diff,
-        "sequential_low": diff - half,
-        "sequential_high": diff + half,
-        "relative": None,
-        "sequential_relative_low": None,
-        "sequential_relative_high": None,
-    }
-    if control > 0:
-        out["relative"] = diff / control
-        out["sequential_relative_low"] = (diff - half) / control
-        out["sequential_relative_high"] = (diff + half) / control
-    return out
+    return stats.compare_means(*means, metric, comparisons=comparisons)
 
 
-def pooled(epochs: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, list[float]]:
+def pooled(epochs: Sequence[Epoch]) -> dict[str, list[float]]:
     """Every epoch's arms summed into one: the naive comparison stratification replaces."""
     out: dict[str, list[float]] = {}
     for arms in epochs:
