@@ -28,12 +28,14 @@ from earnest.report import stats
 Epoch = Mapping[str, Sequence[float]]  # arm -> units, sum, sum of squares of the metric
 
 
-def _mean_var(n: float, s: float, ss: float) -> tuple[float, float]:
-    return s / n, max((ss - s * s / n) / max(n - 1, 1), 0.0)
+def _mean_var(numbers: Sequence[float], metric: str) -> tuple[float, float]:
+    """The arm's mean and per-unit variance, as the report computes them (stats.Arm)."""
+    arm = stats.Arm(int(numbers[0]), sums={metric: (float(numbers[1]), float(numbers[2]))})
+    return arm.mean(metric), arm.variance(metric)
 
 
 def stratified_means(
-    epochs: Sequence[Epoch], variant: str, holdout: str
+    epochs: Sequence[Epoch], variant: str, holdout: str, metric: str
 ) -> tuple[stats.Means, stats.Means] | None:
     """The holdout's and the variant's post-stratified means over the epochs in which both
     had at least two units (None: none did), as `stats.compare_means` reads them."""
@@ -54,7 +56,7 @@ def stratified_means(
         mean = var_of_mean = 0.0
         for p in parts:
             w = (p[0][0] + p[1][0]) / total
-            m, v = _mean_var(*p[side])
+            m, v = _mean_var(p[side], metric)
             mean += w * m
             var_of_mean += w * w * v / p[side][0]
         out.append(stats.Means(units, mean, var_of_mean * units, mean))
@@ -70,7 +72,7 @@ def stratified(
     comparisons: int = 1,
 ) -> stats.Lift | None:
     """The epoch-stratified lift of `variant` against `holdout`, or None without data."""
-    means = stratified_means(epochs, variant, holdout)
+    means = stratified_means(epochs, variant, holdout, metric)
     if means is None:
         return None
     return stats.compare_means(*means, metric, comparisons=comparisons)

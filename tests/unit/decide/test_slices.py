@@ -142,3 +142,30 @@ def test_stored_slices_that_do_not_tile_the_range_are_ignored() -> None:
     assert slices.parse([[0, slices.FULL, 3]]) is None
     assert slices.parse("x") is None
     assert slices.parse([[0, 1 << 31, "a"], [1 << 31, slices.FULL, "b"]]) is not None
+
+
+def test_the_allocation_field_is_validated_with_its_bounds_named() -> None:
+    from earnest.experiences.validation import validate_experience
+
+    def problems(allocation: object) -> list[str]:
+        doc = experience(allocation=allocation)
+        return [str(p) for p in validate_experience(doc, "f.yaml")]
+
+    assert problems({"mode": "bandit"}) == []
+    assert problems({"mode": "fixed"}) == []
+    (mode,) = problems({"mode": "greedy"})
+    assert "allocation.mode: [valid_allocation]" in mode and "'fixed' or 'bandit'" in mode
+    found = problems({"mode": "bandit", "exploration_days": 0, "min_units_per_variant": 5})
+    assert any("exploration_days: [valid_allocation]" in p and "1" in p for p in found)
+    assert any("min_units_per_variant: [valid_allocation]" in p and "100" in p for p in found)
+    (room,) = [
+        str(p)
+        for p in validate_experience(
+            experience(
+                allocation={"mode": "bandit", "weight_floor": 0.2},
+                variants=[{"id": f"v{i}", "weight": 1} for i in range(5)],
+            ),
+            "f.yaml",
+        )
+    ]
+    assert "allocation: [valid_allocation]" in room and "below 1" in room
