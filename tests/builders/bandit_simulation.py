@@ -181,3 +181,51 @@ def treated_share(n: Night, variant: str) -> float:
     """The variant's share of the treated units tonight."""
     treated = sum(u for arm, u in n.units.items() if arm != HOLDOUT)
     return n.units.get(variant, 0) / treated if treated else 0.0
+
+
+THREE = Bandit({None: 0.05, "a": 0.05, "b": 0.055, "c": 0.0625})  # +0 %, +10 %, +25 %
+A_A = Bandit({None: 0.05, "a": 0.05, "b": 0.05, "c": 0.05})
+FALSE = {"beats_default", "loses_to_default"}
+
+
+def _covers(lift: Mapping[str, Any] | None, truth: float) -> bool:
+    if not lift:
+        return False
+    low, high = lift.get("sequential_ratio_low"), lift.get("sequential_ratio_high")
+    return (low is None or low <= truth) and (high is None or truth <= high)
+
+
+def measure(reps: int, seed: int = 2026) -> dict[str, float]:
+    """The issue's scenarios over `reps` replications each (fixed seeds)."""
+    best_night10, best70, cover_s, cover_p, regret, conv_b, conv_f = [], [], [], [], [], [], []
+    holdout_dev = 0.0
+    for r in range(reps):
+        nights = run(THREE, seed + r, panel=r == 0)
+        if r == 0:
+            holdout_dev = max(abs(n.holdout_share - THREE.holdout) for n in nights)
+        share = treated_share(nights[9], "c")
+        best_night10.append(share)
+        best70.append(share >= 0.70)
+        cover_s.append(_covers(nights[-1].stratified.get("c"), 0.25))
+        cover_p.append(_covers(nights[-1].pooled.get("c"), 0.25))
+        fixed = run(Bandit(THREE.rates, mode="fixed"), seed + r)
+        bandit_conv = sum(v for n in nights for k, v in n.conversions.items() if k != HOLDOUT)
+        fixed_conv = sum(v for n in fixed for k, v in n.conversions.items() if k != HOLDOUT)
+        conv_b.append(bandit_conv)
+        conv_f.append(fixed_conv)
+        regret.append(bandit_conv - fixed_conv)
+    false_events = []
+    for r in range(reps):
+        nights = run(A_A, seed + 10_000 + r)
+        false_events.append(any(set(n.verdicts.values()) & FALSE or n.paused for n in nights))
+    return {
+        "best share of treated, night 10 (mean)": sum(best_night10) / reps,
+        "runs with best >= 70 % of treated by night 10": sum(best70) / reps,
+        "holdout share, largest deviation over 30 nights (points)": holdout_dev * 100,
+        "best's epoch-stratified interval covers +25 %": sum(cover_s) / reps,
+        "best's naive pooled interval covers +25 %": sum(cover_p) / reps,
+        "A/A: any false verdict or pause, 30 nights": sum(false_events) / reps,
+        "treated conversions, bandit (mean over 30 nights)": sum(conv_b) / reps,
+        "treated conversions, fixed equal split": sum(conv_f) / reps,
+        "conversions gained vs fixed equal split": sum(regret) / reps,
+    }
