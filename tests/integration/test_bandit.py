@@ -129,3 +129,13 @@ def test_a_push_never_undoes_the_weights_and_a_fixed_mode_does(
     assert cli("push", str(file))[0] == 0
     back = store.get("recs-bandit")
     assert back is not None and [v["weight"] for v in back.effective["variants"]] == [1, 1, 1]
+
+
+def test_plan_says_what_a_bandit_will_do(settings: Any, cli: Any) -> None:
+    store = ExperiencesStore(settings.experiences_table)
+    store.save(BANDIT, None, actor="alice", action="create", ops=allocated(BANDIT, PUSHED))
+    code, out, _ = cli("plan", "recs-bandit", "--daily-units", "60", "--base-rate", "0.05")
+    assert code == 0
+    # 60 a day, 10 % held out, three variants: 18 units a variant a day, 100 by night 6
+    assert "bandit: the file's split for 3 days, then re-weighted nightly" in out
+    assert "from night 6: 100 units per variant" in out and "the holdout stays 10%" in out
