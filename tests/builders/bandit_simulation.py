@@ -49,6 +49,9 @@ class Bandit:
     floor: float = 0.01
     mode: str = "bandit"
     drift: float = 0.0  # every rate times (1 + drift * night / nights): a moving base
+    # The plan's effect; None for A/A, as bench_stats does: futility off, so a tie's
+    # futility pause (the right answer for a tie) is not counted as a false call.
+    mde: float | None = 0.1
 
     @property
     def ids(self) -> list[str]:
@@ -79,8 +82,8 @@ def authored(s: Bandit) -> dict[str, Any]:
         measurement_plan={
             "hypothesis": "simulated bandit",
             "primary_metric": "conversion",
-            "minimum_detectable_effect": 0.1,
             "min_units_per_arm": 100,
+            **({} if s.mde is None else {"minimum_detectable_effect": s.mde}),
         },
         last_reviewed=START.isoformat(),
         review_every_days=3650,
@@ -184,7 +187,7 @@ def treated_share(n: Night, variant: str) -> float:
 
 
 THREE = Bandit({None: 0.05, "a": 0.05, "b": 0.055, "c": 0.0625})  # +0 %, +10 %, +25 %
-A_A = Bandit({None: 0.05, "a": 0.05, "b": 0.05, "c": 0.05})
+A_A = Bandit({None: 0.05, "a": 0.05, "b": 0.05, "c": 0.05}, mde=None)
 FALSE = {"beats_default", "loses_to_default"}
 
 
