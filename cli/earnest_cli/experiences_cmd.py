@@ -21,7 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from earnest.experiences import actions, lifecycle, operations, retirement
+from earnest.decide import slices
+from earnest.experiences import actions, lifecycle, operations, retirement, weights
 from earnest.experiences import push as pushing
 from earnest_aws.experiences_store import AUTHORED, ExperiencesStore
 from earnest_cli import files, lineage, plan_cmd
@@ -258,6 +259,19 @@ def _minute(moment: str | None) -> str:
     return "—" if moment is None else f"{moment[:10]} {moment[11:16]}Z"
 
 
+def _variant_lines(ops: dict[str, Any], served: dict[str, Any], status: str) -> list[str]:
+    lines = []
+    for v in served.get("variants") or []:
+        e = lifecycle.get_entry(ops, v.get("id"))
+        if e is not None:
+            lines.append(f"  {v.get('id')}: paused: {lifecycle.describe(e)}")
+        elif v.get("paused"):
+            lines.append(f"  {v.get('id')}: paused in the file")
+        else:
+            lines.append(f"  {v.get('id')}: serving" if status == "live" else f"  {v.get('id')}")
+    return lines
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     stored = store().load_all()
     day = today()
@@ -282,19 +296,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                 _minute(lifecycle.allocation_start(s.ops)),
             )
         )
-        lines = []
-        for v in served.get("variants") or []:
-            e = lifecycle.get_entry(s.ops, v.get("id"))
-            if e is not None:
-                lines.append(f"  {v.get('id')}: paused: {lifecycle.describe(e)}")
-            elif v.get("paused"):
-                lines.append(f"  {v.get('id')}: paused in the file")
-            else:
-                lines.append(
-                    f"  {v.get('id')}: serving" if status == "live" else f"  {v.get('id')}"
-                )
+        lines = _variant_lines(s.ops, served, status)
         if decided is not None:
             lines.append(f"  ({decided.get('status')}: {lifecycle.describe(decided)})")
+        weights = slices.describe(served)
+        if weights:
+            lines.append(f"  {weights}")
         details[s.id] = lines
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -361,6 +368,9 @@ def operational_changes(changes: dict[str, Any]) -> list[str]:
             lines.append(f"experience {to.get('status')}: {lifecycle.describe(to)}")
         elif whole.get("from"):
             lines.append(f"experience serving again (was {whole['from'].get('status')})")
+    bandit = changes.get(lifecycle.BANDIT)
+    if isinstance(bandit, dict) and isinstance(bandit.get("to"), dict):
+        lines.append(weights.change(bandit.get("from"), bandit["to"]))
     variants = changes.get("variants")
     if isinstance(variants, dict):
         before, after = variants.get("from") or {}, variants.get("to") or {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -184,4 +185,26 @@ def run(args: argparse.Namespace) -> int:
             f"  longer than its review cadence ({said.review_every_days} days): not worth "
             "personalizing (the audience is too small or the effect too modest)"
         )
+    bandit = bandit_expectation(doc, daily)
+    if bandit:
+        print(f"  {bandit}")
     return 0
+
+
+def bandit_expectation(doc: dict[str, Any], daily: float) -> str | None:
+    """What a bandit's allocation will do at `daily` units (None for a fixed split)."""
+    allocation = doc.get("allocation") or {}
+    if allocation.get("mode") != "bandit":
+        return None
+    serving = [v for v in doc.get("variants") or [] if not v.get("paused")]
+    holdout = float(doc.get("holdout") or 0)
+    explore = int(allocation.get("exploration_days", 3))
+    minimum = int(allocation.get("min_units_per_variant", 100))
+    per_variant = daily * (1 - holdout) / max(1, len(serving))
+    first = max(explore, math.ceil(minimum / per_variant)) if per_variant > 0 else None
+    when = f"from night {first}" if first else "never at this traffic"
+    return (
+        f"bandit: the file's split for {explore} days, then re-weighted nightly toward the "
+        f"variant most likely best ({when}: {minimum} units per variant), no variant below "
+        f"{float(allocation.get('weight_floor', 0.01)):.0%}; the holdout stays {holdout:.0%}"
+    )

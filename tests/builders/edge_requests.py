@@ -136,6 +136,31 @@ def _times(rng: random.Random, body: dict[str, Any], now_ms: int) -> None:
         body.setdefault("attributes", {})["last_purchase_at"] = _moment(rng, now_ms)
 
 
+def bandit_examples(folder: Path) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """The examples with every experience of several variants made a bandit, re-weighted
+    twice by the nightly run (its slices and weights laid over the file, as decide serves)."""
+    from earnest.decide import slices
+    from earnest.experiences.lifecycle import effective
+
+    docs, groups = examples(folder)
+    out = []
+    for doc in docs:
+        ids = [str(v["id"]) for v in doc["variants"]]
+        if len(ids) < 2:
+            out.append(doc)
+            continue
+        doc = {**doc, "allocation": {"mode": "bandit"}}
+        current = slices.layout([(v, 1.0) for v in ids])
+        for step in (1, 2):
+            weights = {
+                v: (i + step) / sum(j + step for j in range(len(ids))) for i, v in enumerate(ids)
+            }
+            current = slices.reweight(current, list(weights.items()))
+        ops = {"bandit": {"weights": weights, "slices": [list(s) for s in current]}}
+        out.append(effective(doc, ops))
+    return out, groups
+
+
 def _consent(rng: random.Random) -> dict[str, Any] | None:
     shape = rng.random()
     if shape < 0.25:

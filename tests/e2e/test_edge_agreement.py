@@ -31,7 +31,13 @@ from earnest.decide.bundle import bundle_bytes, edge_bundle
 from earnest.decide.engine import Engine
 from earnest.memory import Memory
 from earnest.tokens import TokenSigner
-from tests.builders.edge_requests import examples, memory_of, recency_and_memory, requests
+from tests.builders.edge_requests import (
+    bandit_examples,
+    examples,
+    memory_of,
+    recency_and_memory,
+    requests,
+)
 from tests.conftest import EXAMPLES, ROOT
 
 WORKER = ROOT / "clients" / "edge-worker"
@@ -49,8 +55,10 @@ def _slim(decisions: dict[str, Any]) -> dict[str, list[Any]]:
     return {p: [d["experience"], d["variant"], d["reason"]] for p, d in decisions.items()}
 
 
-def _decided_by_both(tmp_path: Path, n: int, seed: int, regime: str) -> dict[str, Any]:
-    docs, groups = examples(EXAMPLES)
+def _decided_by_both(
+    tmp_path: Path, n: int, seed: int, regime: str, bandit: bool = False
+) -> dict[str, Any]:
+    docs, groups = (bandit_examples if bandit else examples)(EXAMPLES)
     docs += recency_and_memory()
     bundle = edge_bundle(docs, global_holdout=0.05, consent_regime=regime, max_placements=20)
     engine = Engine(docs, saved_groups=groups, consent_regime=regime, strict=False)
@@ -132,6 +140,13 @@ def test_js_and_python_decide_100000_generated_requests_alike(tmp_path: Path) ->
 def test_under_the_opt_out_regime_too(tmp_path: Path) -> None:
     result = _decided_by_both(tmp_path, 20_000, seed=18, regime="opt_out")
     assert result["wrong"][:5] == []
+
+
+def test_bandit_experiences_re_weighted_into_slices_are_decided_alike(tmp_path: Path) -> None:
+    # the bundle carries each bandit's slices over the hash; the edge picks from them
+    result = _decided_by_both(tmp_path, 20_000, seed=20, regime="opt_in", bandit=True)
+    assert result["wrong"][:5] == []
+    assert result["local"] > 10_000
 
 
 def test_the_edges_tokens_verify_as_decides_do(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import orjson
 
 from earnest.decide.compiled import ExperienceCompileError, compile_experience
 from earnest.decide.engine import rules_version_of
+from earnest.decide.slices import served as served_slices
 
 FORMAT = 1
 
@@ -42,6 +43,8 @@ def edge_bundle(
             compiled = compile_experience(doc)  # what decide cannot serve, the edge skips too
         except ExperienceCompileError:
             continue
+        variants = [v for v in doc["variants"] if not v.get("paused")]
+        slices = served_slices(doc, [(str(v["id"]), float(v["weight"])) for v in variants])
         entry: dict[str, Any] = {
             "id": compiled.id,
             "placement": compiled.placement,
@@ -54,10 +57,11 @@ def edge_bundle(
             "seed": str(doc.get("seed", compiled.id)),
             "variants": [
                 {"id": v["id"], "weight": float(v["weight"]), "content": v.get("content")}
-                for v in doc["variants"]
-                if not v.get("paused")
+                for v in variants
             ],
         }
+        if slices is not None:  # a bandit's assignment over the hash ([start, end, variant]):
+            entry["slices"] = [list(s) for s in slices]  # the edge picks as decide does
         if compiled.remembers:  # the edge leaves these to decide, which reads memory
             entry["memory"] = {
                 "max_exposures": compiled.cap_max,

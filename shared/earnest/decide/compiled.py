@@ -19,7 +19,7 @@ from typing import Any
 from earnest.conditions.checks import condition_paths
 from earnest.conditions.compile import compile_condition
 from earnest.consent.purposes import PURPOSES
-from earnest.decide.bucketing import cumulative_shares, seed_for
+from earnest.decide.bucketing import seed_for
 from earnest.decide.reasons import (
     DEFAULT_REASONS,
     DISMISSED,
@@ -28,6 +28,7 @@ from earnest.decide.reasons import (
     PERSONALIZED,
     UNKNOWN_PLACEMENT,
 )
+from earnest.decide.slices import split
 from earnest.memory import MAX_EXPOSURES, MAX_WINDOW_DAYS, Memory
 
 # Paths that identify a person rather than describe a visit (SPEC 2: identity-based).
@@ -139,6 +140,11 @@ def compile_experience(
         cap_max, cap_days, dismiss_days = _memory_rules(doc)
         contents = tuple(v.get("content") for v in variants)
         variant_ids = tuple(str(v["id"]) for v in variants)
+        weighted = [(i, float(v["weight"])) for i, v in zip(variant_ids, variants, strict=True)]
+        bounds, order = split(doc, weighted)  # a fixed split, or a bandit's slices
+        answers = [
+            template(exp_id, i, PERSONALIZED, c) for i, c in zip(variant_ids, contents, strict=True)
+        ]
         return CompiledExperience(
             id=exp_id,
             placement=str(doc["placement"]),
@@ -152,12 +158,9 @@ def compile_experience(
             variant_seed=seed_for(f"{doc.get('seed', exp_id)}:variant"),
             variant_ids=variant_ids,
             variant_contents=contents,
-            bounds=cumulative_shares([float(v["weight"]) for v in variants]),
+            bounds=bounds,
             answers={r: template(exp_id, None, r, default) for r in DEFAULT_REASONS},
-            variant_answers=tuple(
-                template(exp_id, v, PERSONALIZED, c)
-                for v, c in zip(variant_ids, contents, strict=True)
-            ),
+            variant_answers=tuple(answers[i] for i in order),  # one per bound
             audience=condition if isinstance(condition, Mapping) else {},
             cap_max=cap_max,
             cap_days=cap_days,

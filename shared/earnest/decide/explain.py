@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from earnest.conditions.compile import matches
-from earnest.decide import reasons
+from earnest.decide import reasons, slices
 from earnest.decide.request import identity_confidence
 
 if TYPE_CHECKING:
@@ -115,6 +115,9 @@ def candidates(
         ]
         if paused:
             detail += ("; " if detail else "") + "variant " + "; variant ".join(paused)
+        weights = slices.describe(docs.get(exp.id, {}))
+        if weights:
+            detail += ("; " if detail else "") + weights
         rows.append(
             {
                 "experience": exp.id,

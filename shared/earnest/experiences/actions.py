@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from earnest.errors import InvalidRequest
-from earnest.experiences import lifecycle
+from earnest.experiences import lifecycle, weights
 from earnest.experiences.lifecycle import ACTIVE_STATUSES, LIVE, PAUSED, RETIRED
 
 NIGHTLY_REPORT = "nightly-report"  # who the guardrails' actions are by (the audit's actor)
-VARIANT = "variant"  # what a kind acts on: one variant, or the whole experience
+VARIANT = "variant"  # what a kind acts on: one variant, the whole experience, or its weights
 EXPERIENCE = "experience"
+WEIGHTS = "weights"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Kind:
 PAUSE_VARIANT = "pause_variant"
 PAUSE_EXPERIENCE = "pause_experience"
 RETIRE = "retire"
+REWEIGHT = "reweight"  # a bandit's new weights (earnest.report.bandit, earnest.experiences.weights)
 # The rule of a pause of the whole experience that left no variant serving: resuming one
 # of its variants lifts it too.
 ALL_VARIANTS_PAUSED = "all_variants_paused"
@@ -56,6 +58,8 @@ KINDS: dict[str, Kind] = {
         Kind(PAUSE_VARIANT, VARIANT, PAUSED, ACTIVE_STATUSES, 1, "resume"),
         Kind(PAUSE_EXPERIENCE, EXPERIENCE, PAUSED, frozenset({LIVE}), 2, "resume"),
         Kind(RETIRE, EXPERIENCE, RETIRED, ACTIVE_STATUSES, 3, "revive"),
+        # Sets no status; undone by a push of `allocation: {mode: fixed}`.
+        Kind(REWEIGHT, WEIGHTS, LIVE, frozenset({LIVE}), 0, "push"),
     )
 }
 
@@ -85,7 +89,7 @@ class Action:
         kind = kind_of(self.action)
         if kind.target == VARIANT and not self.variant:
             raise InvalidRequest(f"{self.action} acts on a variant: name one", field="variant")
-        if kind.target == EXPERIENCE and self.variant is not None:
+        if kind.target != VARIANT and self.variant is not None:
             raise InvalidRequest(
                 f"{self.action} acts on the whole experience, not variant {self.variant!r}",
                 field="variant",
@@ -138,6 +142,9 @@ def apply(doc: Mapping[str, Any], actions: Iterable[Action]) -> dict[str, Any]:
         if kind.target == EXPERIENCE:
             out["status"] = kind.status
             continue
+        if kind.target == WEIGHTS:
+            out = weights.apply(out, action.evidence)
+            continue
         for variant in out.get("variants") or []:
             if variant.get("id") == action.variant and not variant.get("paused"):
                 variant["paused"] = True
@@ -166,6 +173,11 @@ def record(
     now = {v.get("id"): bool(v.get("paused")) for v in after.get("variants") or []}
     for a in actions:
         kind = a.kind
+        if kind.target == WEIGHTS:
+            if before.get("status") in kind.acts_on:
+                paused = apply(before, [x for x in actions if x.kind.target != WEIGHTS])
+                out = weights.record(out, paused, a.evidence, at)
+            continue
         if kind.target == VARIANT:
             changed = bool(now.get(a.variant)) and not was.get(a.variant)
         else:
@@ -178,7 +190,11 @@ def record(
 
 def undo(status: str, target: str) -> str:
     """The command that undoes an operational `status` of a `target` (its kind's `undo`)."""
-    return next(k.undo for k in KINDS.values() if k.status == status and k.target == target)
+    return next(
+        k.undo
+        for k in KINDS.values()
+        if k.status == status and k.target == target and k.target != WEIGHTS
+    )
 
 
 def kept(exp_id: str, authored: Mapping[str, Any], ops: Mapping[str, Any]) -> list[str]:

@@ -17,6 +17,14 @@ where an entry is `rule`, `reason`, `by`, `at` and `evidence`; and, beside them,
 
     {"allocation": {"started_at": "<time>", "signature": "<hash>"}}
 
+and, for an experience whose file says `allocation: {mode: bandit}`,
+
+    {"bandit": {"weights": {"<variant id>": w}, "slices": [[start, end, "<variant id>"]],
+                "report_date", "at", "p_best": {...}, "epochs": [<epoch>]}}
+
+the weights the nightly run set, the assignment over the hash that carries them
+(earnest.decide.slices) and the periods of constant weights before (earnest.report.bandit),
+laid over the file's weights while the file keeps the mode; then
 the start of the current allocation (docs/experiences.md, "Allocation"): set by the first
 write and restarted by any write that changes what is served to whom (`allocation_key`:
 whether it serves, the holdout share, the serving variants and their weights), so the
@@ -39,6 +47,7 @@ RETIRED = "retired"
 ACTIVE_STATUSES = frozenset({LIVE, PAUSED})
 OPERATOR = "operator"  # the rule of a pause or retirement a person made by hand
 ALLOCATION = "allocation"  # the operational state's key for the current allocation
+BANDIT = "bandit"  # the operational state's key for a bandit's weights (and the file's mode)
 
 Ops = dict[str, Any]
 
@@ -90,9 +99,29 @@ def effective(authored: Mapping[str, Any], ops: Mapping[str, Any] | None) -> dic
         if isinstance(got, Mapping):
             variant["paused"] = True
             variant["paused_reason"] = got.get("reason")
+    out = _with_weights(out, ops.get(BANDIT))
     started = allocation_start(ops)
     if started is not None:
         out["allocation_started_at"] = started
+    return out
+
+
+def _with_weights(out: dict[str, Any], bandit: Any) -> dict[str, Any]:
+    """The nightly run's weights over the file's, and its slices, while the file says bandit
+    (a variant the weights do not name keeps the file's weight)."""
+    allocation = out.get("allocation")
+    if not isinstance(bandit, Mapping) or not isinstance(allocation, Mapping):
+        return out
+    if allocation.get("mode") != BANDIT:
+        return out
+    weights = bandit.get("weights") or {}
+    for variant in out.get("variants") or []:
+        got = weights.get(variant.get("id")) if isinstance(variant, dict) else None
+        if isinstance(got, int | float) and got > 0:
+            variant["weight"] = float(got)
+    if bandit.get("slices"):
+        out["variant_slices"] = copy.deepcopy(bandit["slices"])
+    out["bandit_epochs"] = copy.deepcopy(bandit.get("epochs") or [])  # the report reads them
     return out
 
 

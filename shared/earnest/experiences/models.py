@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from earnest.experiences.defaults import DEFAULT_CAP_PERCENTILE, GUARDRAIL_MARGIN
 from earnest.memory import MAX_EXPOSURES, MAX_WINDOW_DAYS
@@ -90,6 +90,23 @@ class FrequencyCap(_Strict):
     per_days: int = Field(ge=1, le=MAX_WINDOW_DAYS, strict=True)
 
 
+class AllocationMode(StrEnum):
+    FIXED = "fixed"
+    BANDIT = "bandit"
+
+
+class Allocation(_Strict):
+    """How the variants' weights move (docs/experiences.md, "allocation"): `fixed`, the
+    file's, or `bandit`, re-weighted by the nightly run after `exploration_days` once every
+    serving variant has `min_units_per_variant` units, never below `weight_floor`. The
+    holdout share is the file's either way."""
+
+    mode: AllocationMode = AllocationMode.FIXED
+    exploration_days: int = Field(default=3, ge=1, le=90)
+    min_units_per_variant: int = Field(default=100, ge=100, le=10_000_000)
+    weight_floor: float = Field(default=0.01, gt=0, le=0.2, allow_inf_nan=False)
+
+
 class Experience(_Strict):
     id: Slug
     placement: Slug
@@ -109,6 +126,7 @@ class Experience(_Strict):
     # What the unit's memory decides (docs/experiences.md, "Frequency caps and dismissals").
     frequency_cap: FrequencyCap | None = None
     dismiss_for_days: int | None = Field(default=None, ge=1, le=MAX_WINDOW_DAYS, strict=True)
+    allocation: Allocation | None = None
     version: int | None = Field(default=None, ge=0)
     seed: str | None = None
     description: str | None = None
@@ -120,6 +138,19 @@ class Experience(_Strict):
         if len(set(ids)) != len(ids):
             raise ValueError("variant ids must be unique within an experience")
         return variants
+
+    @field_validator("allocation")
+    @classmethod
+    def _floor_leaves_room(
+        cls, allocation: Allocation | None, info: ValidationInfo
+    ) -> Allocation | None:
+        variants = info.data.get("variants") or []
+        if allocation is not None and allocation.weight_floor * len(variants) >= 1:
+            raise ValueError(
+                f"weight_floor {allocation.weight_floor} times {len(variants)} variants must be "
+                "below 1, so the best variant can still gain weight"
+            )
+        return allocation
 
     @field_validator("default")
     @classmethod

@@ -52,6 +52,7 @@ CHECK_BY_FIELD = {
     "ends_at": "valid_sunset",
     "frequency_cap": "memory_bounds",
     "dismiss_for_days": "memory_bounds",
+    "allocation": "valid_allocation",
 }
 
 

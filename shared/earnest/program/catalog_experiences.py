@@ -76,6 +76,35 @@ EXPERIENCES: tuple[Guardrail, ...] = (
         covers=("holdout_required", "holdout", "global_holdout"),
     ),
     Guardrail(
+        id="bandit_inside_the_guardrails",
+        name="A bandit moves traffic inside the guardrails",
+        rule="An experience with `allocation: {mode: bandit}` is re-weighted by the nightly "
+        "run only after its exploration window and with enough units per variant, never "
+        "below its weight floor; the holdout share is always the file's and the holdout's "
+        "units never move; a re-weighting moves only the units the change of weights "
+        "requires; a variant a guardrail pauses stays paused whatever its weight; a push "
+        "never undoes the weights; verdicts read the lift combined across its epochs.",
+        stages=("validate", "decide", "nightly"),
+        enforced_by=(
+            "earnest.experiences.models:Allocation",
+            "earnest.decide.slices:reweight",
+            "earnest.report.bandit:reweights",
+            "earnest.report.bandit:across_epochs",
+            "earnest.experiences.weights:record",
+        ),
+        tests=(
+            "tests/unit/decide/test_slices.py::test_the_allocation_field_is_validated_with_its_bounds_named",
+            "tests/unit/decide/test_slices.py::test_over_100000_units_a_sequence_of_reweightings_moves_at_most_the_tv_plus_a_point",
+            "tests/unit/decide/test_slices.py::test_a_reweighting_moves_exactly_the_total_variation_and_keeps_few_slices",
+            "tests/unit/report/test_bandit.py::test_a_variant_paused_tonight_takes_no_part_and_stays_paused",
+            "tests/unit/report/test_bandit.py::test_stratifying_removes_the_drift_that_pooling_mixes_in",
+            "tests/integration/test_bandit.py::test_decide_serves_the_new_weights_and_the_holdout_stays_the_files",
+            "tests/integration/test_bandit.py::test_a_push_never_undoes_the_weights_and_a_fixed_mode_does",
+        ),
+        docs="docs/experiences.md#allocation-fixed-or-bandit",
+        covers=("valid_allocation", "bandit"),
+    ),
+    Guardrail(
         id="named_owner",
         name="An owner, or retired",
         rule="Every experience names a person (an email) who owns it: `earnest validate` "

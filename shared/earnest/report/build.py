@@ -24,7 +24,7 @@ from earnest.experiences.actions import Action
 from earnest.experiences.lifecycle import LIVE, PAUSED
 from earnest.experiences.retirement import ends_at
 from earnest.experiences.retirement import review_due as review_due_of
-from earnest.report import guardrails, planning, stats
+from earnest.report import bandit, guardrails, planning, stats
 from earnest.report.arms import EMPTY, HOLDOUT_ARM, arm_entry, variants_of
 from earnest.report.guardrails import VariantResult
 from earnest.report.lifts import judged_lift
@@ -108,6 +108,7 @@ def _experience(
     arms, srm = _arms(doc, arms_totals)
     variants = variants_of(doc)
     control = arms_totals.get(None, EMPTY)
+    combined = bandit.across_epochs(doc, arms_totals, len(variants))
     compared = [
         variant_section(
             exp_id,
@@ -120,6 +121,7 @@ def _experience(
             previous.get((exp_id, str(v.get("id")))),
             window.day,
             totals.revenue_cap if totals else None,
+            combined.get(str(v.get("id"))),
         )
         for v in variants
     ]
@@ -222,6 +224,15 @@ def assemble(
         results.extend(variant_results)
     results = program_fdr(experiences, results, applied=false_discovery_rate)
     actions = guardrails.actions(window.day, docs, results)
+    flagged = frozenset(e["id"] for e in experiences if e["srm"]["flagged"])
+    reweights = bandit.reweights(window.day, docs, totals, actions, flagged)
+    by_id = {str(d.get("id")): d for d in docs}
+    for e in experiences:
+        mine = next((a for a in reweights if a.experience == e["id"]), None)
+        found = totals.experiences.get(e["id"])
+        arms = found.arms if found else {}
+        e["allocation"] = bandit.section(by_id[e["id"]], mine, arms, e["srm"])
+    actions += reweights
     alerts = [
         {
             "kind": "srm",

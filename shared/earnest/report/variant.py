@@ -104,8 +104,12 @@ def variant_section(
     before: Mapping[str, Any] | None,
     day: date,
     cap: float | None = None,
+    across_epochs: tuple[stats.Lift, stats.Arm, stats.Arm] | None = None,
 ) -> tuple[dict[str, Any], VariantResult]:
-    """One variant against its holdout: lifts, verdict, futility, guardrail harm, trend."""
+    """One variant against its holdout: lifts, verdict, futility, guardrail harm, trend.
+
+    `across_epochs`: a bandit's primary lift combined over its epochs and the arms it is
+    gated on (earnest.report.bandit.across_epochs), which the verdict then reads."""
     vid = str(v.get("id"))
     prev = before.get("verdict") if before else None
     holdout, variant = arm_of(control), arm_of(vt)
@@ -118,6 +122,8 @@ def variant_section(
         if (lift := adjusted_lift(control, vt, m, comparisons))
     }
     primary = adjusted.get(plan.metric) or by_metric[plan.metric]
+    if across_epochs is not None:
+        primary, holdout, variant = across_epochs
     enough = gate.enough_data(holdout, variant, plan.min_units, plan.metric, cap)
     verdict = stats.verdict(primary, enough_units=enough, srm_flagged=srm["flagged"])
     futile = stats.cannot_reach(primary, plan.mde)
@@ -149,6 +155,8 @@ def variant_section(
         "lift_adjusted": {m: lift_dict(lift) for m, lift in adjusted.items()},
         "trend": trend(day, before, primary),
     }
+    if across_epochs is not None:
+        entry["lift_across_epochs"] = lift_dict(primary)
     evidence = evidence_of(plan, control, vt, primary, verdict, prev, srm)
     evidence["cuped"] = plan.metric in adjusted
     evidence["guardrail_harm"] = list(harmed)

@@ -62,8 +62,11 @@ def test_every_registered_kind_applies_and_records() -> None:
             EVIDENCE,
         )
         for name, kind in actions.KINDS.items()
+        if kind.target
+        != actions.WEIGHTS  # a bandit's weights: tests/unit/experiences/test_weights.py
     ]
     assert {a.action for a in made} == {"pause_variant", "pause_experience", "retire"}
+    assert set(actions.KINDS) == {a.action for a in made} | {actions.REWEIGHT}
     # When each is recorded over a live experience on its own
     for action in made:
         ops = actions.record({}, doc, [action], "2026-11-21T02:00:00.000Z")

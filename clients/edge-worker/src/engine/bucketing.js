@@ -2,7 +2,7 @@
 // (Python's mmh3, unsigned) over the UTF-8 bytes of the unit id, scaled to [0, 1). The same
 // unit lands in the same bucket at the edge and in decide.
 
-const SCALE = 1 / 4294967296; // 2**32
+export const SCALE = 1 / 4294967296; // 2**32
 export const GLOBAL_HOLDOUT_SEED_NAME = "earnest:global-holdout";
 const encoder = new TextEncoder();
 

@@ -15,7 +15,7 @@
 // So is a candidate with a frequency cap or a dismissal that passes every other check: only
 // decide reads the unit's memory (docs/decide.md, "Memory").
 
-import { GLOBAL_HOLDOUT_SEED_NAME, bucket, cumulativeShares, pick, seedFor } from "./bucketing.js";
+import { GLOBAL_HOLDOUT_SEED_NAME, SCALE, bucket, cumulativeShares, pick, seedFor } from "./bucketing.js";
 import { NotPortable, atTime, compileCondition } from "./conditions.js";
 
 export const PERSONALIZED = "personalized";
@@ -56,8 +56,7 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
       holdout: doc.holdout,
       holdoutSeed: seedFor(`${doc.seed}:holdout`),
       variantSeed: seedFor(`${doc.seed}:variant`),
-      variants: doc.variants,
-      bounds: cumulativeShares(doc.variants.map((v) => v.weight)),
+      ...split(doc),
       default: doc.default,
       memory: doc.memory ?? null, // {max_exposures, per_days, dismiss_for_days}: decide reads memory
     };
@@ -75,6 +74,20 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
     maxPlacements: bundle.max_placements,
     known: new Set(bundle.placements),
     byPlacement,
+  };
+}
+
+/** The variant split: one bound per variant (a fixed split), or, for a bandit experience,
+ * one per slice of the hash the bundle carries (shared/earnest/decide/slices.py), each
+ * naming its variant. Bounds are in [0, 1), as `bucket` is. */
+function split(doc) {
+  if (!doc.slices) {
+    return { variants: doc.variants, bounds: cumulativeShares(doc.variants.map((v) => v.weight)) };
+  }
+  const byId = new Map(doc.variants.map((v) => [v.id, v]));
+  return {
+    variants: doc.slices.map(([, , id]) => byId.get(id)),
+    bounds: doc.slices.map(([, end]) => end * SCALE),
   };
 }
 

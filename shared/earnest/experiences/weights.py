@@ -1,0 +1,99 @@
+"""A bandit's re-weighting as operational state: the weights, the slices that carry them and
+the epochs (periods of constant weights) that came before.
+
+The nightly run (earnest.report.bandit) decides the weights and says why in a `reweight`
+action's evidence; this module lays them on the effective document (`apply`) and writes
+them into the operational state (`record`): the new slices handed over from the served
+ones (earnest.decide.slices, so only the units the change requires move), and the epoch
+just ended with the numbers it measured, so later nights can combine the epochs. A push
+never touches it; a file that leaves `mode: bandit` stops it being laid over the weights.
+
+Pure: stdlib only.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from earnest.decide import slices
+from earnest.experiences.lifecycle import BANDIT
+
+MAX_EPOCHS = 400  # one a night at most, and an allocation's analysis is at most 400 days
+
+
+def _serving(doc: Mapping[str, Any], weights: Mapping[str, float]) -> list[tuple[str, float]]:
+    return [
+        (str(v["id"]), float(weights.get(str(v["id"]), v.get("weight") or 0)))
+        for v in doc.get("variants") or []
+        if isinstance(v, Mapping) and not v.get("paused")
+    ]
+
+
+def apply(doc: dict[str, Any], evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """`doc` (effective) with the action's weights and the slices that carry them."""
+    weights = evidence.get("weights") or {}
+    served = slices.served(doc, _serving(doc, {}))
+    for variant in doc.get("variants") or []:
+        if isinstance(variant, dict) and variant.get("id") in weights:
+            variant["weight"] = float(weights[variant["id"]])
+    if served is not None:
+        doc["variant_slices"] = [list(s) for s in slices.reweight(served, _serving(doc, {}))]
+    return doc
+
+
+def record(
+    ops: Mapping[str, Any], before: Mapping[str, Any], evidence: Mapping[str, Any], at: str
+) -> dict[str, Any]:
+    """`ops` with the new weights, slices and the epoch that ended tonight."""
+    found = ops.get(BANDIT)
+    was: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    if was.get("report_date") == evidence.get("report_date"):
+        return dict(ops)  # recorded already: a re-run writes nothing twice
+    after = apply(copy.deepcopy(dict(before)), evidence)
+    epoch = {
+        "started_at": before.get("allocation_started_at"),
+        "report_date": evidence.get("report_date"),
+        "weights": dict(evidence.get("weights_before") or {}),
+        "arms": copy.deepcopy(evidence.get("arms") or {}),
+        "srm_flagged": bool(evidence.get("srm_flagged")),
+    }
+    state = {
+        "weights": dict(evidence.get("weights") or {}),
+        "slices": after.get("variant_slices"),
+        "report_date": evidence.get("report_date"),
+        "p_best": dict(evidence.get("p_best") or {}),
+        "at": at,
+        "epochs": [*(was.get("epochs") or []), epoch][-MAX_EPOCHS:],
+    }
+    return {**ops, BANDIT: state}
+
+
+def describe(evidence: Mapping[str, Any]) -> str:
+    """`weights popular 0.33 → 0.61 (report of 2026-12-09, P(best) 0.93), …`: each variant
+    whose weight moved, as `earnest history` shows it."""
+    before = evidence.get("weights_before") or {}
+    after = evidence.get("weights") or {}
+    p_best = evidence.get("p_best") or {}
+    day = evidence.get("report_date")
+    parts = [
+        f"{v} {float(before.get(v, 0)):.2f} → {float(w):.2f} "
+        f"(report of {day}, P(best) {float(p_best.get(v, 0)):.2f})"
+        for v, w in sorted(after.items())
+        if round(float(before.get(v, 0)), 2) != round(float(w), 2)
+    ]
+    return "weights " + ", ".join(parts) if parts else "weights unchanged"
+
+
+def change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
+    """An audit entry's change of the bandit state (`ops.bandit` from -> to) in words."""
+    epochs = after.get("epochs") or []
+    return describe(
+        {
+            "weights_before": epochs[-1].get("weights") if epochs else {},
+            "weights": after.get("weights") or {},
+            "p_best": after.get("p_best") or {},
+            "report_date": after.get("report_date"),
+        }
+    )

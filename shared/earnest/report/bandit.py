@@ -1,0 +1,235 @@
+"""A bandit's nightly re-weighting: each serving variant's probability of being best, by
+Thompson sampling on the primary metric, turned into weights with a floor.
+
+For an experience whose file says `allocation: {mode: bandit, ...}` (docs/experiences.md),
+once its exploration window is over and every serving variant has
+`min_units_per_variant` units (the epochs before tonight's included), each variant's mean of
+the plan's metric gets a normal posterior, N(mean, variance / units) (Gaussian Thompson
+sampling, as GrowthBook's bandits; for a rate that is the normal approximation of its beta
+posterior). `DRAWS` joint draws give each variant's P(best); the weights are
+p = f + (1 − n·f)·P(best) over the n serving variants, f the floor. The draws are seeded
+from the experience id and the report date, so a re-run of a night gives the same weights.
+
+A variant the guardrails pause tonight (or paused before) takes no part and stays paused;
+the holdout share is the file's, never touched. Weights that move by less than
+`MIN_CHANGE` are left as they are (no new epoch for noise). The result is a `reweight`
+`Action` whose evidence carries the weights before and after, P(best), the units and the
+epoch's numbers (earnest.experiences.weights writes them).
+
+Pure: stdlib only (and the core).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from earnest.decide.slices import is_bandit
+from earnest.experiences.actions import REWEIGHT, Action
+from earnest.experiences.lifecycle import LIVE
+from earnest.experiences.retirement import end_of
+from earnest.experiences.weights import describe
+from earnest.report import epochs, stats
+from earnest.report.plan import Plan
+from earnest.report.totals import ArmKey, ArmTotals, Totals
+
+DRAWS = 4000
+MIN_CHANGE = 0.01  # the largest weight change below which the weights are kept
+RULE = "bandit"
+HOLDOUT = "holdout"
+Moments = tuple[int, float, float]  # units, sum, sum of squares of the metric
+
+
+def seed_of(exp_id: str, day: date) -> int:
+    """The draws' seed: the same experience and report date give the same weights."""
+    return int.from_bytes(hashlib.sha256(f"{exp_id}:{day.isoformat()}".encode()).digest()[:8])
+
+
+def p_best(moments: Mapping[str, Moments], seed: int, draws: int = DRAWS) -> dict[str, float]:
+    """Each arm's probability of the highest mean, by `draws` joint posterior draws."""
+    rng = random.Random(seed)
+    posteriors = []
+    for arm, (n, s, ss) in sorted(moments.items()):
+        mean = s / n
+        variance = max((ss - s * s / n) / max(n - 1, 1), 0.0)
+        posteriors.append((arm, mean, math.sqrt(variance / n) or 1e-12))
+    wins = dict.fromkeys((a for a, _, _ in posteriors), 0)
+    gauss = rng.gauss
+    for _ in range(draws):
+        best = max(posteriors, key=lambda p: gauss(p[1], p[2]))
+        wins[best[0]] += 1
+    return {arm: won / draws for arm, won in wins.items()}
+
+
+def floored(probabilities: Mapping[str, float], floor: float) -> dict[str, float]:
+    """p = f + (1 − n·f)·P(best): every arm keeps at least the floor."""
+    n = len(probabilities)
+    return {a: floor + (1.0 - n * floor) * p for a, p in probabilities.items()}
+
+
+def _moments(totals: ArmTotals, metric: str) -> Moments:
+    s, ss = totals.sums.get(metric, (0.0, 0.0))
+    return totals.units, float(s), float(ss)
+
+
+def epoch_arms(arms: Mapping[ArmKey, ArmTotals], metric: str) -> dict[str, list[float]]:
+    """Tonight's numbers per arm (holdout included), as an epoch keeps them."""
+    return {
+        HOLDOUT if key is None else str(key): list(_moments(t, metric)) for key, t in arms.items()
+    }
+
+
+def _epochs(doc: Mapping[str, Any], tonight: Mapping[str, list[float]]) -> list[Any]:
+    """Each epoch's arms, the ones before tonight's (from the operational state) first."""
+    return [*(e.get("arms") or {} for e in doc.get("bandit_epochs") or []), tonight]
+
+
+def _cumulative(doc: Mapping[str, Any], tonight: Mapping[str, list[float]]) -> dict[str, Moments]:
+    return {a: (int(n), s, ss) for a, (n, s, ss) in epochs.pooled(_epochs(doc, tonight)).items()}
+
+
+def started(doc: Mapping[str, Any]) -> datetime | None:
+    """When the bandit's first epoch started (the exploration window's start)."""
+    epochs = doc.get("bandit_epochs") or []
+    first = epochs[0].get("started_at") if epochs else doc.get("allocation_started_at")
+    if not isinstance(first, str):
+        return None
+    return datetime.fromisoformat(first.replace("Z", "+00:00"))
+
+
+def reweight(
+    day: date,
+    doc: Mapping[str, Any],
+    arms: Mapping[ArmKey, ArmTotals],
+    pausing: set[str],
+) -> Action | None:
+    """Tonight's `reweight` action for one experience, or None (a fixed split, still
+    exploring, too few units, or weights that barely move)."""
+    if not is_bandit(doc) or doc.get("status") != LIVE:
+        return None
+    allocation = doc["allocation"]
+    begun = started(doc)
+    explore = timedelta(days=int(allocation.get("exploration_days", 3)))
+    if begun is None or end_of(day) - begun < explore:
+        return None
+    serving = [
+        str(v["id"])
+        for v in doc.get("variants") or []
+        if not v.get("paused") and str(v["id"]) not in pausing
+    ]
+    if len(serving) < 2:
+        return None
+    metric = Plan.of(doc).metric
+    tonight = epoch_arms(arms, metric)
+    total = _cumulative(doc, tonight)
+    minimum = int(allocation.get("min_units_per_variant", 100))
+    if any(total.get(v, (0, 0.0, 0.0))[0] < max(minimum, 2) for v in serving):
+        return None
+    best = p_best({v: total[v] for v in serving}, seed_of(str(doc["id"]), day))
+    new = floored(best, float(allocation.get("weight_floor", 0.01)))
+    weights = {str(v["id"]): float(v["weight"]) for v in doc["variants"] if str(v["id"]) in new}
+    scale = math.fsum(weights.values())
+    before = {v: w / scale for v, w in weights.items()}
+    if max(abs(new[v] - before[v]) for v in new) < MIN_CHANGE:
+        return None
+    evidence = {
+        "report_date": day.isoformat(),
+        "weights_before": {v: round(w, 4) for v, w in before.items()},
+        "weights": {v: round(w, 4) for v, w in new.items()},
+        "p_best": {v: round(p, 4) for v, p in best.items()},
+        "units": {v: total[v][0] for v in serving},
+        "metric": metric,
+        "arms": tonight,
+        "srm_flagged": False,  # not re-weighted on a flagged night (reweights)
+    }
+    return Action(str(doc["id"]), REWEIGHT, RULE, None, describe(evidence), evidence)
+
+
+def reweights(
+    day: date,
+    docs: Sequence[Mapping[str, Any]],
+    totals: Totals,
+    actions: Sequence[Action],
+    flagged: frozenset[str] = frozenset(),
+) -> list[Action]:
+    """Every bandit experience's re-weighting tonight, after the guardrails' `actions`
+    (an experience they pause or retire is not re-weighted; a variant they pause is out;
+    `flagged`: the experiences whose sample ratio is off tonight, which are not re-weighted
+    either: their numbers are not trusted)."""
+    whole = {a.experience for a in actions if a.variant is None}
+    out = []
+    for doc in sorted(docs, key=lambda d: str(d.get("id"))):
+        exp_id = str(doc.get("id"))
+        found = totals.experiences.get(exp_id)
+        if exp_id in whole or exp_id in flagged or found is None:
+            continue
+        pausing = {str(a.variant) for a in actions if a.experience == exp_id and a.variant}
+        action = reweight(day, doc, found.arms, pausing)
+        if action is not None:
+            out.append(action)
+    return out
+
+
+def across_epochs(
+    doc: Mapping[str, Any], arms: Mapping[ArmKey, ArmTotals], comparisons: int
+) -> dict[str, tuple[stats.Lift, stats.Arm, stats.Arm]]:
+    """Per variant, once a bandit has re-weighted: its primary lift combined over the
+    epochs (earnest.report.epochs) and the pooled arms the small-counts gate reads. Empty
+    for a fixed split and before the first re-weighting (one epoch: the report's own)."""
+    if not is_bandit(doc) or not doc.get("bandit_epochs"):
+        return {}
+    metric = Plan.of(doc).metric
+    all_epochs = _epochs(doc, epoch_arms(arms, metric))
+    total = epochs.pooled(all_epochs)
+    out = {}
+    for v in doc.get("variants") or []:
+        vid = str(v["id"])
+        lift = epochs.stratified(all_epochs, vid, metric, comparisons=comparisons)
+        if lift is None or vid not in total or HOLDOUT not in total:
+            continue
+        (nc, sc, qc), (nt, st, qt) = total[HOLDOUT], total[vid]
+        control = stats.Arm(int(nc), sums={metric: (sc, qc)})
+        variant = stats.Arm(int(nt), sums={metric: (st, qt)})
+        out[vid] = (lift, control, variant)
+    return out
+
+
+def section(
+    doc: Mapping[str, Any],
+    action: Action | None,
+    arms: Mapping[ArmKey, ArmTotals],
+    srm: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The report's `allocation` of a bandit experience (None: a fixed split): its mode and
+    parameters, the weights served tonight, each epoch (its start, weights and whether its
+    traffic matched them), and tonight's re-weighting (each variant's lift combined across
+    the epochs is its `lift_across_epochs`, which its verdict reads)."""
+    if not is_bandit(doc):
+        return None
+    metric = Plan.of(doc).metric
+    served = [str(v["id"]) for v in doc.get("variants") or []]
+    listed = [
+        {k: e.get(k) for k in ("started_at", "report_date", "weights", "srm_flagged")}
+        for e in doc.get("bandit_epochs") or []
+    ]
+    current = {v: float(w["weight"]) for v in served for w in doc["variants"] if w["id"] == v}
+    listed.append(
+        {
+            "started_at": doc.get("allocation_started_at"),
+            "report_date": None,  # the current epoch
+            "weights": current,
+            "srm_flagged": bool(srm.get("flagged")),
+        }
+    )
+    return {
+        **dict(doc["allocation"]),
+        "metric": metric,
+        "weights": current,
+        "epochs": listed,
+        "mismatched_epochs": [e["started_at"] for e in listed if e.get("srm_flagged")],
+        "reweight": dict(action.evidence) if action is not None else None,
+    }

@@ -1,0 +1,234 @@
+"""A bandit experience run night after night through the real code, with a known truth.
+
+Each night: the experience as decide serves it (`lifecycle.effective` of the file and the
+operational state), each of the night's new units assigned by its compiled engine's own
+hashes (holdout, then the variant's slice), conversions drawn at the arm's true rate, the
+report of the night built on the current allocation's units (`build.assemble`, guardrails
+and `bandit.reweights` included), and its actions recorded as the nightly run records them
+(`actions.record`, then the allocation restarted where the served shares changed). What it
+returns per night: the weights served, the holdout's share as decide assigns it over a
+fixed panel of units, the units and conversions per arm, any verdict and pause, and the
+epoch-stratified and naively pooled lift of every variant.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from earnest.decide.bucketing import bucket, pick
+from earnest.decide.engine import compile_experience
+from earnest.experiences import actions, lifecycle
+from earnest.experiences.retirement import end_of
+from earnest.report import build, epochs
+from earnest.report.bandit import HOLDOUT
+from earnest.report.lifts import lift_dict
+from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
+from earnest.report.window import Window
+from earnest.timefmt import format_time
+from tests.builders.experiences import experience
+
+START = date(2026, 11, 1)
+METRIC = "conversion_rate"
+PANEL = [f"panel-{i}" for i in range(20_000)]  # the units the holdout's share is read over
+
+
+@dataclass(frozen=True)
+class Bandit:
+    """A scenario: each variant's true rate (None the holdout), traffic and parameters."""
+
+    rates: Mapping[str | None, float]
+    holdout: float = 0.10
+    daily_units: int = 2000
+    nights: int = 30
+    exploration_days: int = 3
+    min_units: int = 100
+    floor: float = 0.01
+    mode: str = "bandit"
+    drift: float = 0.0  # every rate times (1 + drift * night / nights): a moving base
+    # The plan's effect; None for A/A, as bench_stats does: futility off, so a tie's
+    # futility pause (the right answer for a tie) is not counted as a false call.
+    mde: float | None = 0.1
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(k) for k in self.rates if k is not None]
+
+    def rate(self, arm: str | None, night: int) -> float:
+        return self.rates[arm] * (1.0 + self.drift * night / self.nights)
+
+
+@dataclass
+class Night:
+    weights: dict[str, float]
+    holdout_share: float  # of the panel, as decide assigns it tonight
+    units: dict[str, int]  # tonight's new units per arm (holdout as "holdout")
+    conversions: dict[str, int]
+    verdicts: dict[str, str | None]
+    paused: list[str]
+    stratified: dict[str, Any] = field(default_factory=dict)
+    pooled: dict[str, Any] = field(default_factory=dict)
+
+
+def authored(s: Bandit) -> dict[str, Any]:
+    return experience(
+        id="bandit-sim",
+        audience={},
+        holdout=s.holdout,
+        variants=[{"id": v, "weight": 1, "content": {"v": v}} for v in s.ids],
+        measurement_plan={
+            "hypothesis": "simulated bandit",
+            "primary_metric": "conversion",
+            "min_units_per_arm": 100,
+            **({} if s.mde is None else {"minimum_detectable_effect": s.mde}),
+        },
+        last_reviewed=START.isoformat(),
+        review_every_days=3650,
+        allocation={
+            "mode": s.mode,
+            "exploration_days": s.exploration_days,
+            "min_units_per_variant": s.min_units,
+            "weight_floor": s.floor,
+        },
+    )
+
+
+def _holdout_share(served: Mapping[str, Any]) -> float:
+    exp = compile_experience(served)
+    return sum(1 for u in PANEL if bucket(u, exp.holdout_seed) < exp.holdout) / len(PANEL)
+
+
+def run(s: Bandit, seed: int, *, panel: bool = False) -> list[Night]:
+    """The scenario's nights (`panel`: also read the holdout's share over PANEL)."""
+    rng = random.Random(seed)
+    doc = authored(s)
+    start = f"{START.isoformat()}T00:00:00.000Z"
+    ops: dict[str, Any] = lifecycle.with_allocation(doc, {}, start)
+    arms: dict[str | None, list[int]] = {}  # the current allocation's units, conversions
+    previous: dict[str, Any] | None = None
+    out: list[Night] = []
+    for night in range(s.nights):
+        day = START + timedelta(days=night)
+        served = lifecycle.effective(doc, ops)
+        exp = compile_experience(served)
+        tonight_units: dict[str, int] = {}
+        tonight_conv: dict[str, int] = {}
+        for i in range(s.daily_units):
+            unit = f"s{seed}-n{night}-u{i}"
+            if bucket(unit, exp.holdout_seed) < exp.holdout:
+                arm = None
+            else:
+                arm = exp.variant_answers[pick(bucket(unit, exp.variant_seed), exp.bounds)][
+                    "variant"
+                ]
+            got = arms.setdefault(arm, [0, 0])
+            got[0] += 1
+            converted = rng.random() < s.rate(arm, night)
+            got[1] += converted
+            name = HOLDOUT if arm is None else str(arm)
+            tonight_units[name] = tonight_units.get(name, 0) + 1
+            tonight_conv[name] = tonight_conv.get(name, 0) + converted
+        totals = Totals(
+            {
+                "bandit-sim": ExperienceTotals(
+                    {k: ArmTotals(n, n, x) for k, (n, x) in arms.items()}, {}, None
+                )
+            },
+            {},
+            {},
+            {},
+        )
+        built = build.assemble(Window(day), [served], totals, previous, global_holdout=0.0)
+        previous = built.report
+        section = built.report["experiences"][0]
+        nights_epochs = [*(e.get("arms") or {} for e in served.get("bandit_epochs") or [])]
+        current = {(HOLDOUT if k is None else str(k)): [n, x, x] for k, (n, x) in arms.items()}
+        all_epochs = [*nights_epochs, current]
+        out.append(
+            Night(
+                weights={str(v["id"]): float(v["weight"]) for v in served["variants"]},
+                holdout_share=_holdout_share(served) if panel else float("nan"),
+                units=tonight_units,
+                conversions=tonight_conv,
+                verdicts={v["variant"]: v["verdict"] for v in section["variants"]},
+                paused=[a.variant for a in built.actions if a.variant],
+                stratified={
+                    v["variant"]: v.get("lift_across_epochs") or v["lift"]["conversion_rate"]
+                    for v in section["variants"]
+                },
+                pooled={
+                    v: lift_dict(lift)
+                    for v in s.ids
+                    if (
+                        lift := epochs.stratified(
+                            [epochs.pooled(all_epochs)], v, METRIC, comparisons=len(s.ids)
+                        )
+                    )
+                },
+            )
+        )
+        if built.actions:
+            at = format_time(end_of(day))
+            before = ops
+            ops = actions.record(ops, served, built.actions, at)
+            ops = lifecycle.with_allocation(doc, ops, at)
+            if lifecycle.allocation_start(ops) != lifecycle.allocation_start(before):
+                arms = {}  # a new allocation: the next report counts from here
+    return out
+
+
+def treated_share(n: Night, variant: str) -> float:
+    """The variant's share of the treated units tonight."""
+    treated = sum(u for arm, u in n.units.items() if arm != HOLDOUT)
+    return n.units.get(variant, 0) / treated if treated else 0.0
+
+
+THREE = Bandit({None: 0.05, "a": 0.05, "b": 0.055, "c": 0.0625})  # +0 %, +10 %, +25 %
+A_A = Bandit({None: 0.05, "a": 0.05, "b": 0.05, "c": 0.05}, mde=None)
+FALSE = {"beats_default", "loses_to_default"}
+
+
+def _covers(lift: Mapping[str, Any] | None, truth: float) -> bool:
+    if not lift:
+        return False
+    low, high = lift.get("sequential_ratio_low"), lift.get("sequential_ratio_high")
+    return (low is None or low <= truth) and (high is None or truth <= high)
+
+
+def measure(reps: int, seed: int = 2026) -> dict[str, float]:
+    """The issue's scenarios over `reps` replications each (fixed seeds)."""
+    best_night10, best70, cover_s, cover_p, regret, conv_b, conv_f = [], [], [], [], [], [], []
+    holdout_dev = 0.0
+    for r in range(reps):
+        nights = run(THREE, seed + r, panel=r == 0)
+        if r == 0:
+            holdout_dev = max(abs(n.holdout_share - THREE.holdout) for n in nights)
+        share = treated_share(nights[9], "c")
+        best_night10.append(share)
+        best70.append(share >= 0.70)
+        cover_s.append(_covers(nights[-1].stratified.get("c"), 0.25))
+        cover_p.append(_covers(nights[-1].pooled.get("c"), 0.25))
+        fixed = run(Bandit(THREE.rates, mode="fixed"), seed + r)
+        bandit_conv = sum(v for n in nights for k, v in n.conversions.items() if k != HOLDOUT)
+        fixed_conv = sum(v for n in fixed for k, v in n.conversions.items() if k != HOLDOUT)
+        conv_b.append(bandit_conv)
+        conv_f.append(fixed_conv)
+        regret.append(bandit_conv - fixed_conv)
+    false_events = []
+    for r in range(reps):
+        nights = run(A_A, seed + 10_000 + r)
+        false_events.append(any(set(n.verdicts.values()) & FALSE or n.paused for n in nights))
+    return {
+        "best share of treated, night 10 (mean)": sum(best_night10) / reps,
+        "runs with best >= 70 % of treated by night 10": sum(best70) / reps,
+        "holdout share, largest deviation over 30 nights (points)": holdout_dev * 100,
+        "best's epoch-stratified interval covers +25 %": sum(cover_s) / reps,
+        "best's naive pooled interval covers +25 %": sum(cover_p) / reps,
+        "A/A: any false verdict or pause, 30 nights": sum(false_events) / reps,
+        "treated conversions, bandit (mean over 30 nights)": sum(conv_b) / reps,
+        "treated conversions, fixed equal split": sum(conv_f) / reps,
+        "conversions gained vs fixed equal split": sum(regret) / reps,
+    }
