@@ -5,10 +5,8 @@ visitors with their reasons and a CMP's withdrawal in force on the next decision
 through the edge worker under Miniflare (where Node is installed), several days of page
 views with a known truth (one variant helps a segment, one hurts, one does nothing): the
 worker decides, renders and posts the exposures, the page posts its purchases, consent is
-withdrawn midway through the signed webhook, and the nightly report runs after each day. A
-bandit experience on the same page (desktop heroes, one clicked far more than the others)
-has its weights moved by each night's report. It ends with what the reports found against
-the truth, the bandit's weights night by night beside its truth, coverage by reason, and a
+withdrawn midway through the signed webhook, and the nightly report runs after each day.
+It ends with what the reports found against the truth, coverage by reason, and a
 compliance count.
 """
 
@@ -269,16 +267,6 @@ TRUTH = {
     "bundles": Truth(0.03, 0.03, "hurts (-7 pts)"),
 }
 SEARCH_TEST = "search-landing-recs"
-# The bandit on the page's home-hero for desktop visitors: each hero's true click rate (the
-# holdout sees the default hero), and its words for the table's header.
-BANDIT_TEST = "desktop-hero-bandit"
-HERO_CLICK = "hero_click"  # its primary metric: a conversion event of this name
-BANDIT_TRUTH = {
-    "holdout": (0.10, "the default"),
-    "trail": (0.10, "none"),
-    "city": (0.15, "+5 pts"),
-    "sale": (0.25, "+15 pts"),
-}
 SIGNED_IN_SHARE = 0.3  # visitors carrying a user_id from the identity graph
 CONFIDENCES = (1.0, 0.95, 0.7, 0.5)  # how sure the graph is that it is that user
 CONSENTING_SHARE = 0.9  # the rest send no CMP signal: opt-in means denied
@@ -393,7 +381,6 @@ class Tally:
     verdicts: dict[str, str] = field(default_factory=dict)  # the latest verdict given, its day
     after_withdrawal: int = 0  # decisions that reached a withdrawn subject afterwards
     violations: int = 0  # of those, personalized by an experience needing consent
-    weights: list[tuple[str, dict[str, float]]] = field(default_factory=list)  # the bandit's
 
     def count(self, v: Visitor, decisions: dict[str, Any]) -> None:
         if not decisions:  # the worker served the default page: every placement unanswered
@@ -513,32 +500,13 @@ def conversion(
     rate = (truth.mobile if v.device == "mobile" else truth.desktop) if truth else BASE_RATE
     if rng.random() >= rate or not v.consents:
         return None
-    return _converted(v, "purchase", day) | {
-        "value": round(rng.uniform(20, 140), 2),
-        "currency": "EUR",
-    }
-
-
-def hero_click(
-    v: Visitor, decisions: dict[str, Any], day: Day, rng: random.Random
-) -> dict[str, Any] | None:
-    """A click on the bandit's hero at its arm's true rate (an rng of its own, so the search
-    test's purchases are drawn as without it); none outside the bandit or without consent."""
-    hero = decisions.get("home-hero") or {}
-    if hero.get("experience") != BANDIT_TEST:
-        return None
-    rate = BANDIT_TRUTH.get(str(hero["variant"] or hero["reason"]), BANDIT_TRUTH["holdout"])[0]
-    if rng.random() >= rate or not v.consents:
-        return None
-    return _converted(v, HERO_CLICK, day)
-
-
-def _converted(v: Visitor, name: str, day: Day) -> dict[str, Any]:
     return {
         "type": "conversion",
         "event_id": _id(),
         "unit_id": v.unit,
-        "name": name,
+        "name": "purchase",
+        "value": round(rng.uniform(20, 140), 2),
+        "currency": "EUR",
         "ts": day.now_ms(),
     }
 
@@ -553,23 +521,16 @@ def post_conversions(api: str, conversions: list[dict[str, Any]]) -> int:
 
 
 def day_traffic(
-    site: Site,
-    day: Day,
-    visitors: list[Visitor],
-    rngs: tuple[random.Random, random.Random],
-    tally: Tally,
+    site: Site, day: Day, visitors: list[Visitor], rng: random.Random, tally: Tally
 ) -> int:
-    """One simulated day: every visitor views the landing page, sees its arms, converts and
-    clicks the hero at their true rates (`rngs`: the purchases', the clicks'); exposures and
-    conversions are dated on that day. The events stored."""
-    rng, clicks = rngs
+    """One simulated day: every visitor views the landing page, sees its arm, converts at the
+    arm's true rate; exposures and conversions are dated on that day. The events stored."""
     if site.edge is not None:
         site.edge.set_clock(day.now_ms())
     answers = page_views(site, day, visitors)
     for v, decisions in answers:
         tally.count(v, decisions)
     conversions = [c for v, ds in answers if (c := conversion(v, ds, day, rng))]
-    conversions += [c for v, ds in answers if (c := hero_click(v, ds, day, clicks))]
     return post_conversions(site.api, conversions) + site.exposures_stored(answers)
 
 
@@ -613,8 +574,6 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
     report = json.loads((out / "report.json").read_text())
     tonight: dict[str, str] = {}
     for exp in report["experiences"]:
-        if exp["id"] == BANDIT_TEST and exp.get("allocation"):
-            tally.weights.append((f"night {number} ({day})", weights_after(exp["allocation"])))
         if exp["id"] == SEARCH_TEST:
             tonight = {v["variant"]: v["verdict"] or "no verdict (SRM)" for v in exp["variants"]}
             for variant, verdict in tonight.items():
@@ -634,15 +593,6 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
         if action["experience"] == SEARCH_TEST and action["variant"]:
             tally.paused_on.setdefault(action["variant"], f"day {number}")
     return bool(report["guardrails"])
-
-
-def weights_after(allocation: Mapping[str, Any]) -> dict[str, float]:
-    """The weights a bandit serves after tonight's report: tonight's re-weighting, if any,
-    else the ones it served (the file's, while exploring), as shares."""
-    reweight = allocation.get("reweight")
-    weights = reweight["weights"] if reweight else allocation["weights"]
-    total = sum(weights.values()) or 1.0
-    return {v: w / total for v, w in weights.items()}
 
 
 def start_allocations(since: date) -> None:
@@ -671,7 +621,7 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
         f"  (the experiences' allocations dated from {first}, the first simulated day; each "
         "day's events are stamped on it, and each night's report is that day's)"
     )
-    rng, clicks = random.Random(seed), random.Random(seed + 1)
+    rng = random.Random(seed)
     people = population(max(visits * 2, 10), rng)  # ~4 in 5 visits are first visits
     tally = Tally()
     per_day = max(visits // days, 1)
@@ -685,7 +635,7 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
             print(f"    {withdrawn} signed-in visitors withdrew consent through the signed webhook")
         visitors = [rng.choice(people) for _ in range(per_day)]
         seen |= {v.unit: v for v in visitors}
-        stored = day_traffic(site, day, visitors, (rng, clicks), tally)
+        stored = day_traffic(site, day, visitors, rng, tally)
         print(f"    {stored} events stored, timestamped on {day.date}")
         if nightly(day.date, out, tally, number):
             time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS: 2)
@@ -702,7 +652,6 @@ def print_outcome(tally: Tally, out: Path) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    print_weights(tally)
     total = sum(tally.reasons.values())
     print("\n== coverage by reason (every placement decided in the simulation)")
     for reason, n in tally.reasons.most_common():
@@ -714,22 +663,6 @@ def print_outcome(tally: Tally, out: Path) -> None:
         f"withdrawal took effect (of {tally.after_withdrawal} decisions for withdrawn subjects)"
     )
     print(f"the report, with its charts: file://{out / 'index.html'}")
-
-
-def print_weights(tally: Tally) -> None:
-    """The bandit's weights after each night, the true click rates in the header."""
-    base = BANDIT_TRUTH["holdout"][0]
-    print(
-        f"\n== how the {BANDIT_TEST} bandit moved its weights, night by night, against the "
-        f"truth (hero clicks: {base:.0%} on the default hero, which its holdout keeps seeing)"
-    )
-    arms = [a for a in BANDIT_TRUTH if a != "holdout"]
-    rows = [("WEIGHTS AFTER", *(f"{a} ({BANDIT_TRUTH[a][1]})" for a in arms))]
-    for night, weights in tally.weights:
-        rows.append((night, *(f"{weights[a]:.2f}" if a in weights else "paused" for a in arms)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def show_after_guardrails(api: str) -> None:
