@@ -56,9 +56,9 @@ test: $(STAMP) $(CHROMIUM) $(FAKETIME) $(EDGE)/node_modules/.package-lock.json t
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
-	$(BIN)/pytest -n 2 --dist loadfile -q
+	$(BIN)/pytest -n 2 -q
 	@if [ -x $(FAKETIME) ]; then \
-	  $(FAKETIME) -f +366d $(BIN)/pytest -n 2 --dist loadfile -q -p no:cacheprovider --ignore=tests/infra -m "not slow or clock"; \
+	  $(FAKETIME) -f +366d $(BIN)/pytest -n 2 -q -p no:cacheprovider --ignore=tests/infra -m "not slow or clock"; \
 	else echo "skipped the clock-a-year-ahead pass: no $(FAKETIME)"; fi
 	cd $(EDGE) && EARNEST_PYTHON=$(CURDIR)/$(BIN)/python node --test test/*.test.js
 
