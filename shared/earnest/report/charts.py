@@ -9,7 +9,7 @@ Pure: stdlib only (and the core). It must not import boto3, pydantic or `earnest
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -75,6 +75,20 @@ def _nice_bound(value: float) -> float:
         if value <= step:
             return step
     return 2.0
+
+
+def night_scale(
+    extent: float, height: int, top: int, bottom: int
+) -> tuple[float, Callable[[float], float]]:
+    """The symmetric vertical scale of a by-night lift chart: its bound (a round number past
+    `extent` by a tenth) and the y of a value, clipped to the bound."""
+    bound = _nice_bound(extent * 1.1)
+
+    def y(value: float) -> float:
+        value = min(max(value, -bound), bound)
+        return round(top + (bound - value) / (2 * bound) * (height - top - bottom), 2)
+
+    return bound, y
 
 
 def forest_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -194,12 +208,8 @@ def trend_svg(exp_id: str, variant: str, trend: Sequence[Mapping[str, Any]]) -> 
         ),
         default=0.05,
     )
-    bound = _nice_bound(extent * 1.1)
+    bound, y = night_scale(extent, height, top, bottom)
     step = (width - left - right) / max(len(trend), 1)
-
-    def y(value: float) -> float:
-        value = min(max(value, -bound), bound)
-        return round(top + (bound - value) / (2 * bound) * (height - top - bottom), 2)
 
     title = f"{exp_id} / {variant}: relative lift by night"
     parts = [

@@ -20,7 +20,7 @@ from earnest.report.charts import (
     REASON_COLOURS,
     VERDICT_COLOURS,
     VERDICT_LABELS,
-    _nice_bound,
+    night_scale,
     pct,
     signed_pct,
 )
@@ -141,12 +141,8 @@ def lift_history_svg(points: Sequence[Mapping[str, Any]], metric: str) -> str:
         for v in (lift.get("relative"), lift.get("relative_low"), lift.get("relative_high"))
         if isinstance(v, int | float)
     ]
-    bound = _nice_bound(max((abs(v) for v in values), default=0.05) * 1.1)
+    bound, y = night_scale(max((abs(v) for v in values), default=0.05), height, top, bottom)
     step = (width - left - right) / max(len(points), 1)
-
-    def y(value: float) -> float:
-        value = min(max(value, -bound), bound)
-        return round(top + (bound - value) / (2 * bound) * (height - top - bottom), 2)
 
     title = f"The program against the global holdout: relative lift ({metric}) by night"
     parts = [
