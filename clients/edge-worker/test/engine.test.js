@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 import { bucket, murmur3, seedFor } from "../src/engine/bucketing.js";
 import { NotPortable, atTime, compileCondition, matches, portableRegex } from "../src/engine/conditions.js";
 import { compileBundle, decideLocally } from "../src/engine/decide.js";
+import { segmentValues } from "../src/engine/segments.js";
 
 const CASES = JSON.parse(readFileSync(new URL("../../../../shared/conformance/conditions.json", import.meta.url), "utf8")).evalCondition;
 
@@ -49,6 +50,20 @@ describe("recency in audiences", () => {
     const bought = { attributes: { last_purchase_at: "2025-12-22T00:00:00Z" } };
     assert.equal(atTime(RECENCY.now_ms, () => recent(bought)), true);
     assert.equal(atTime(RECENCY.now_ms + 21 * 86400000, () => recent(bought)), false);
+  });
+});
+
+// Segment values' own cases, which Python runs too (tests/unit/decide/test_segments.py).
+const SEGMENTS = JSON.parse(readFileSync(new URL("../../../tests/data/segment_values.json", import.meta.url), "utf8"));
+
+describe("segment values", () => {
+  test("every shared case, as Python reads it", () => {
+    assert.ok(SEGMENTS.cases.length >= 25);
+    const wrong = SEGMENTS.cases.filter(([, request, expected]) => {
+      const got = segmentValues(Object.keys(expected), request);
+      return JSON.stringify(got) !== JSON.stringify(expected);
+    });
+    assert.deepEqual(wrong.map((c) => c[0]), []);
   });
 });
 
