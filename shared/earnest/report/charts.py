@@ -1,8 +1,8 @@
 """The report's charts: inline SVG drawn from the report dict, no script, nothing fetched.
 
 Owns the forest plot of every variant's lift (estimate, 95 % interval, the always-valid
-interval the verdict reads), each variant's trend night by night and the coverage bars;
-`earnest.report.render` puts them in index.html.
+interval the verdict reads), each variant's trend night by night, a bandit's weights by
+epoch and the coverage bars; `earnest.report.render` puts them in index.html.
 
 Pure: stdlib only (and the core). It must not import boto3, pydantic or `earnest_aws`.
 """
@@ -282,5 +282,78 @@ def coverage_svg(coverage: Mapping[str, Any]) -> str:
             f'<text x="{left + w + 8}" y="{y + 15}">{pct(r["share"], 1)} '
             f"({r['exposures']:,})</text></g>"
         )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# A bandit's variants, coloured in the file's order (then grey).
+VARIANT_COLOURS = ("#0969da", "#1a7f37", "#bf8700", "#cf222e", "#8250df", "#1b7c83")
+
+
+def weights_svg(exp_id: str, allocation: Mapping[str, Any]) -> str:
+    """A bandit's weights over time: one bar per epoch (a period of constant weights, the
+    current one last), each variant's share of the treated traffic end to end; an epoch
+    whose traffic did not match its weights is marked SRM."""
+    epochs = allocation.get("epochs") or []
+    variants = list(
+        dict.fromkeys(v for e in epochs for v in (e.get("weights") or {}))
+    )  # first seen order
+    colour = {
+        v: VARIANT_COLOURS[i] if i < len(VARIANT_COLOURS) else "#8c959f"
+        for i, v in enumerate(variants)
+    }
+    row_h, top, left, right, width = 22, 40, 110, 60, 480
+    height = top + row_h * max(len(epochs), 1) + 6
+    bar_w = width - left - right
+    title = f"{exp_id}: weights by epoch"
+    parts = [
+        f'<svg class="chart weights" role="img" aria-label="{escape(title)}" '
+        f'data-experience="{escape(exp_id)}" '
+        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="{left}" y="12" font-size="11">{escape(title)} '
+        "(share of the treated traffic; the holdout never moves)</text>",
+    ]
+    x = float(left)
+    for v in variants:
+        parts.append(
+            f'<rect x="{x:.0f}" y="20" width="9" height="9" fill="{colour[v]}"/>'
+            f'<text x="{x + 12:.0f}" y="28" font-size="10">{escape(v)}</text>'
+        )
+        x += 16 + 6.5 * len(v)
+    if not epochs:
+        parts.append(f'<text x="{left}" y="{top + 14}" fill="#656d76">no epochs yet</text>')
+    for i, epoch in enumerate(epochs):
+        y = top + i * row_h
+        weights = {v: float(w) for v, w in (epoch.get("weights") or {}).items()}
+        total = sum(weights.values()) or 1.0
+        started = str(epoch.get("started_at") or "")[:10] or "start"
+        current = epoch.get("report_date") is None and i == len(epochs) - 1
+        parts.append(
+            f'<g class="weights-epoch" data-started="{escape(started)}" '
+            f'data-srm="{str(bool(epoch.get("srm_flagged"))).lower()}">'
+            f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" font-size="10">'
+            f"{escape(started)}{' (now)' if current else ''}</text>"
+        )
+        at = float(left)
+        for v in variants:
+            share = weights.get(v, 0.0) / total
+            w = bar_w * share
+            parts.append(
+                f'<rect class="weight" data-variant="{escape(v)}" data-share="{share:.4f}" '
+                f'x="{at:.2f}" y="{y + 3}" width="{w:.2f}" height="15" fill="{colour[v]}">'
+                f"<title>{escape(v)} {share * 100:.1f} %</title></rect>"
+            )
+            if w >= 34:
+                parts.append(
+                    f'<text x="{at + w / 2:.2f}" y="{y + 14}" text-anchor="middle" '
+                    f'font-size="10" fill="#ffffff">{share * 100:.0f} %</text>'
+                )
+            at += w
+        if epoch.get("srm_flagged"):
+            parts.append(
+                f'<text x="{width - right + 6}" y="{y + 14}" font-size="10" '
+                f'fill="{VERDICT_COLOURS[None]}">SRM</text>'
+            )
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

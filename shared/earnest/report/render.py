@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from earnest.experiences.weights import describe
 from earnest.report.charts import (
     VERDICT_COLOURS,
     VERDICT_LABELS,
@@ -28,6 +29,7 @@ from earnest.report.charts import (
     pct,
     signed_pct,
     trend_svg,
+    weights_svg,
 )
 from earnest.report.inventory_page import page_sections
 from earnest.report.lifts import judged_lift
@@ -289,6 +291,23 @@ def _cap_line(exp: Mapping[str, Any]) -> str:
     )
 
 
+def _allocation_block(exp: Mapping[str, Any]) -> str:
+    """A bandit's weights by epoch and tonight's re-weighting in words; empty for a fixed
+    split."""
+    allocation = exp.get("allocation")
+    if not allocation:
+        return ""
+    reweight = allocation.get("reweight")
+    tonight = describe(reweight) if reweight else "weights unchanged"
+    mismatched = allocation.get("mismatched_epochs") or []
+    listed = escape(", ".join(str(m)[:10] for m in mismatched))
+    srm = f" Epochs whose traffic did not match their weights: {listed}." if mismatched else ""
+    return (
+        f"<p class='muted bandit'>Bandit on {escape(str(allocation.get('metric')))}: "
+        f"tonight {escape(tonight)}.{srm}</p>" + weights_svg(str(exp["id"]), allocation)
+    )
+
+
 def _srm_line(srm: Mapping[str, Any]) -> str:
     tests = "; ".join(
         f"{t['test']}: observed {t['observed']} vs expected shares "
@@ -395,6 +414,7 @@ def to_html(report: Mapping[str, Any]) -> bytes:
             + "".join(
                 trend_svg(exp["id"], v["variant"], v.get("trend") or []) for v in exp["variants"]
             )
+            + _allocation_block(exp)
             + _srm_line(exp["srm"])
             + (_actions_table(mine) if mine else "")
             + "</section>"

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 
 from earnest.experiences import actions, lifecycle
-from earnest.report import bandit, epochs, stats
+from earnest.report import bandit, build, epochs, render, stats
 from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
+from earnest.report.window import Window
 from tests.builders.bandit_simulation import Bandit, authored, run, treated_share
 
 DAY = date(2026, 11, 20)
@@ -108,3 +110,33 @@ def test_a_simulated_bandit_moves_traffic_to_the_best_and_keeps_the_holdout() ->
     assert treated_share(nights[10], "c") > 0.5
     held = [n.units["holdout"] / sum(n.units.values()) for n in nights]
     assert all(abs(h - 0.10) < 0.03 for h in held)
+
+
+def test_the_html_report_draws_the_weights_of_every_epoch() -> None:
+    # Given a bandit re-weighted once (the file's equal split, then tonight's weights)
+    doc = _doc()
+    action = bandit.reweight(DAY, doc, ARMS, set())
+    assert action is not None
+    ops = actions.record({}, doc, [action], "2026-11-21T00:00:00.000Z")
+    served = lifecycle.effective(
+        {k: v for k, v in doc.items() if k != "allocation_started_at"}, ops
+    )
+    served["allocation_started_at"] = "2026-11-21T00:00:00.000Z"
+    totals = Totals({str(doc["id"]): ExperienceTotals(dict(ARMS), {})}, {}, {}, {})
+    built = build.assemble(Window(date(2026, 11, 23)), [served], totals, None, global_holdout=0.0)
+    html = render.to_html(built.report).decode()
+    # Then the page has one bar per epoch, the past one at the file's split, the current
+    # one at the weights the re-weighting set, and says what tonight did
+    chart = re.search(r'<svg class="chart weights".*?</svg>', html)
+    assert chart is not None
+    bars = re.findall(r'<g class="weights-epoch" data-started="([^"]*)"', chart.group(0))
+    assert bars == ["2026-11-17", "2026-11-21"]
+    shares = re.findall(r'data-variant="(\w)" data-share="([0-9.]+)"', chart.group(0))
+    new = action.evidence["weights"]
+    assert shares == [
+        ("a", "0.5000"),
+        ("b", "0.5000"),
+        ("a", f"{new['a']:.4f}"),
+        ("b", f"{new['b']:.4f}"),
+    ]
+    assert "(now)" in chart.group(0) and "Bandit on conversion_rate: tonight weights" in html
