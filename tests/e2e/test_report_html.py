@@ -9,6 +9,7 @@ itself carries no script. A screenshot checks the page is not blank.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import shutil
 import subprocess
@@ -19,12 +20,15 @@ from typing import Any
 
 import pytest
 
+from earnest.experiences import actions, lifecycle
+from earnest.report import bandit
 from earnest.report import build as report_build
 from earnest.report import render as report_render
 from earnest.report.aggregation import Aggregator
 from earnest.report.plan import tracked
 from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
 from earnest.report.window import Window
+from tests.builders.bandit_simulation import Bandit, authored
 from tests.builders.experiences import experience
 from tests.builders.report_events import objects, simulate
 
@@ -118,8 +122,6 @@ def page(report: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 def probe(page: Path) -> dict[str, Any]:
-    import json
-
     probed = page.with_name("probed.html")
     probed.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
     result = chromium("--virtual-time-budget=5000", "--dump-dom", probed.as_uri())
@@ -209,3 +211,50 @@ def test_the_trend_chart_shows_the_interval_closing_in_night_by_night(tmp_path: 
     assert len(whiskers) == 5 and all(a > b > 0 for a, b in itertools.pairwise(whiskers))
     # And the page says in plain words what to do
     assert found["words"] and found["words"][0].startswith("winner: keep b, it beats the default")
+
+
+WEIGHTS_PROBE = """
+<script>
+const bars = [...document.querySelectorAll('svg.weights g.weights-epoch')].map(g =>
+  [...g.querySelectorAll('rect.weight')].map(r =>
+    [r.dataset.variant, Math.round(r.getBoundingClientRect().width * 10) / 10]));
+const pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = JSON.stringify({bars: bars});
+document.body.appendChild(pre);
+</script>
+"""
+
+
+def test_a_bandits_weights_are_drawn_epoch_by_epoch_in_proportion(tmp_path: Path) -> None:
+    # Given a bandit the nightly run re-weighted once, towards its better variant
+    doc = authored(Bandit({None: 0.05, "a": 0.05, "b": 0.08}))
+    doc["allocation_started_at"] = "2026-11-17T00:00:00.000Z"
+    arms = {None: ArmTotals(600, 600, 30), "a": ArmTotals(2700, 2700, 135)}
+    arms["b"] = ArmTotals(2700, 2700, 216)
+    action = bandit.reweight(DAY, doc, arms, set())
+    assert action is not None
+    ops = actions.record({}, doc, [action], "2026-11-21T00:00:00.000Z")
+    served = lifecycle.effective(
+        {k: v for k, v in doc.items() if k != "allocation_started_at"}, ops
+    )
+    totals = Totals({str(doc["id"]): ExperienceTotals(arms, {})}, {}, {}, {})
+    report = report_build.build(
+        Window(DAY + timedelta(days=2)), [served], totals, None, global_holdout=0.0
+    )
+    page = tmp_path / "index.html"
+    page.write_text(
+        report_render.to_html(report).decode().replace("</body>", WEIGHTS_PROBE + "</body>")
+    )
+    result = chromium("--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, result.stderr[-2000:]
+    bars = json.loads(found.group(1).replace("&quot;", '"'))["bars"]
+    # Then the browser lays out two epochs: the file's equal split, then the new weights,
+    # each variant's width in proportion to its weight
+    assert len(bars) == 2
+    (a0, wa0), (b0, wb0) = bars[0]
+    assert (a0, b0) == ("a", "b") and wa0 == pytest.approx(wb0, abs=0.2) and wa0 > 50
+    (_, wa1), (_, wb1) = bars[1]
+    new = action.evidence["weights"]
+    assert wb1 / (wa1 + wb1) == pytest.approx(new["b"], abs=0.01) and wb1 > wa1
