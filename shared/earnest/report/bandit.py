@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from earnest.decide import slices
 from earnest.decide.slices import is_bandit
 from earnest.experiences.actions import REWEIGHT, Action
 from earnest.experiences.lifecycle import LIVE
@@ -35,7 +36,7 @@ from earnest.experiences.retirement import end_of
 from earnest.experiences.weights import describe
 from earnest.report import epochs, stats
 from earnest.report.plan import Plan
-from earnest.report.totals import ArmKey, ArmTotals, Totals
+from earnest.report.totals import ArmKey, ArmTotals, ExperienceTotals, Totals
 
 DRAWS = 4000
 MIN_CHANGE = 0.01  # the largest weight change below which the weights are kept
@@ -101,14 +102,39 @@ def started(doc: Mapping[str, Any]) -> datetime | None:
     return datetime.fromisoformat(first.replace("Z", "+00:00"))
 
 
+def _normalized(weights: Mapping[str, float], serving: Sequence[str]) -> dict[str, float]:
+    scale = math.fsum(weights[v] for v in serving) or 1.0
+    return {v: weights[v] / scale for v in serving}
+
+
+def _moves(
+    before: Mapping[str, float], new: Mapping[str, float], served: Sequence[slices.Slice]
+) -> bool:
+    """Whether weights move enough to re-weight, in slices within the bound."""
+    if max(abs(new[v] - before[v]) for v in new) < MIN_CHANGE:
+        return False
+    return len(slices.reweight(served, list(new.items()))) <= slices.MAX_SLICES
+
+
+def _thompson(
+    totals: Mapping[str, Moments], serving: Sequence[str], seed: int, floor: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """P(best) of each serving variant and the floored weights it gives."""
+    best = p_best({v: totals[v] for v in serving}, seed)
+    return best, floored(best, floor)
+
+
 def reweight(
     day: date,
     doc: Mapping[str, Any],
     arms: Mapping[ArmKey, ArmTotals],
     pausing: set[str],
+    segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]] | None = None,
 ) -> Action | None:
     """Tonight's `reweight` action for one experience, or None (a fixed split, still
-    exploring, too few units, or weights that barely move)."""
+    exploring, too few units, or weights that barely move). `segments`: the experience's
+    totals per segment path and value (ExperienceTotals.segments; empty: no segment data,
+    only the overall weights)."""
     if not is_bandit(doc) or doc.get("status") != LIVE:
         return None
     allocation = doc["allocation"]
@@ -126,17 +152,20 @@ def reweight(
     metric = Plan.of(doc).metric
     tonight = epoch_arms(arms, metric)
     total = _cumulative(doc, tonight)
-    minimum = int(allocation.get("min_units_per_variant", 100))
-    if any(total.get(v, (0, 0.0, 0.0))[0] < max(minimum, 2) for v in serving):
+    minimum = max(int(allocation.get("min_units_per_variant", 100)), 2)
+    if any(total.get(v, (0, 0.0, 0.0))[0] < minimum for v in serving):
         return None
-    best = p_best({v: total[v] for v in serving}, seed_of(str(doc["id"]), day))
-    new = floored(best, float(allocation.get("weight_floor", 0.01)))
-    weights = {str(v["id"]): float(v["weight"]) for v in doc["variants"] if str(v["id"]) in new}
-    scale = math.fsum(weights.values())
-    before = {v: w / scale for v, w in weights.items()}
-    if max(abs(new[v] - before[v]) for v in new) < MIN_CHANGE:
+    floor = float(allocation.get("weight_floor", 0.01))
+    file_weights = {str(v["id"]): float(v["weight"]) for v in doc["variants"]}
+    before = _normalized(file_weights, serving)
+    served = slices.served(doc, list(before.items())) or slices.layout(list(before.items()))
+    best, new = _thompson(total, serving, seed_of(str(doc["id"]), day), floor)
+    if not _moves(before, new, served):
+        new = before  # the overall weights stay; a segment value's may still move
+    by_value, segment_arms = _segments(day, doc, segments or {}, metric, serving, served)
+    if new is before and not by_value:
         return None
-    evidence = {
+    evidence: dict[str, Any] = {
         "report_date": day.isoformat(),
         "weights_before": {v: round(w, 4) for v, w in before.items()},
         "weights": {v: round(w, 4) for v, w in new.items()},
@@ -146,7 +175,62 @@ def reweight(
         "arms": tonight,
         "srm_flagged": False,  # not re-weighted on a flagged night (reweights)
     }
+    if segment_arms:
+        evidence |= {"segments": by_value, "segment_arms": segment_arms}
     return Action(str(doc["id"]), REWEIGHT, RULE, None, describe(evidence), evidence)
+
+
+def _segments(
+    day: date,
+    doc: Mapping[str, Any],
+    segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]],
+    metric: str,
+    serving: Sequence[str],
+    served: Sequence[slices.Slice],
+) -> tuple[dict[str, Any], dict[str, dict[str, list[float]]]]:
+    """Tonight's re-weighting of each segment value (value -> weights before and after,
+    P(best), units) and the numbers kept for the epoch (value -> arms), for at most
+    MAX_SEGMENT_VALUES values: those with their own weights first, then by units. A value
+    gets its own weights once every serving variant has min_units_per_variant units in it
+    (its epochs before tonight's included)."""
+    path = slices.segment_path(doc)
+    found = segments.get(path) if path else None
+    if not found:
+        return {}, {}
+    past = [e.get("segments") or {} for e in doc.get("bandit_epochs") or []]
+    tonight = {str(value): epoch_arms(a, metric) for value, a in found.items()}
+    states = slices.segment_states(doc)
+    cumulative = {
+        value: epochs.pooled([*((p.get(value) or {}).get("arms") or {} for p in past), arms])
+        for value, arms in tonight.items()
+    }
+    ranked = sorted(
+        cumulative,
+        key=lambda v: (v not in states, -sum(n[0] for n in cumulative[v].values()), v),
+    )[: slices.MAX_SEGMENT_VALUES]
+    minimum = max(int(doc["allocation"].get("min_units_per_variant", 100)), 2)
+    floor = float(doc["allocation"].get("weight_floor", 0.01))
+    weighted = [(v, 1.0) for v in serving]
+    by_slices = slices.served_segments(doc, weighted)
+    out: dict[str, Any] = {}
+    for value in ranked:
+        got = {a: (int(n), s, ss) for a, (n, s, ss) in cumulative[value].items()}
+        if any(got.get(v, (0, 0.0, 0.0))[0] < minimum for v in serving):
+            continue
+        state = states.get(value)
+        before = (
+            dict(slices.segment_weighted(state, weighted)) if state else dict(slices.shares(served))
+        )
+        before = _normalized({v: before.get(v, 0.0) for v in serving}, serving)
+        best, new = _thompson(got, serving, seed_of(f"{doc['id']}:{path}={value}", day), floor)
+        if _moves(before, new, by_slices.get(value) or served):
+            out[value] = {
+                "weights_before": {v: round(w, 4) for v, w in before.items()},
+                "weights": {v: round(w, 4) for v, w in new.items()},
+                "p_best": {v: round(p, 4) for v, p in best.items()},
+                "units": {v: got[v][0] for v in serving},
+            }
+    return out, {value: tonight[value] for value in ranked}
 
 
 def reweights(
@@ -168,9 +252,29 @@ def reweights(
         if exp_id in whole or exp_id in flagged or found is None:
             continue
         pausing = {str(a.variant) for a in actions if a.experience == exp_id and a.variant}
-        action = reweight(day, doc, found.arms, pausing)
+        action = reweight(day, doc, found.arms, pausing, found.segments)
         if action is not None:
             out.append(action)
+    return out
+
+
+def segment_splits(
+    doc: Mapping[str, Any], totals: ExperienceTotals | None
+) -> dict[str, list[tuple[str, int, float]]]:
+    """Per segment value, each serving variant's units and the weight that value serves
+    it at, once a segmented bandit has values with their own weights (else empty): what
+    its SRM check compares (earnest.report.srm.srm_check)."""
+    states = slices.segment_states(doc)
+    path = slices.segment_path(doc)
+    found = totals.segments.get(path) if totals is not None and path and states else None
+    if not found:
+        return {}
+    serving = [(str(v["id"]), float(v["weight"])) for v in doc["variants"] if not v.get("paused")]
+    out = {}
+    for value, arms in sorted(found.items()):
+        state = states.get(value)
+        weighted = slices.segment_weighted(state, serving) if state else serving
+        out[value] = [(v, arms[v].units if v in arms else 0, w) for v, w in weighted]
     return out
 
 
