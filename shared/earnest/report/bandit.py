@@ -35,6 +35,7 @@ from earnest.experiences.lifecycle import LIVE
 from earnest.experiences.retirement import end_of
 from earnest.experiences.weights import describe
 from earnest.report import epochs, stats
+from earnest.report.lifts import lift_dict
 from earnest.report.plan import Plan
 from earnest.report.totals import ArmKey, ArmTotals, ExperienceTotals, Totals
 
@@ -197,24 +198,15 @@ def _segments(
     found = segments.get(path) if path else None
     if not found:
         return {}, {}
-    past = [e.get("segments") or {} for e in doc.get("bandit_epochs") or []]
-    tonight = {str(value): epoch_arms(a, metric) for value, a in found.items()}
+    per_value = _value_epochs(doc, found, metric)
     states = slices.segment_states(doc)
-    cumulative = {
-        value: epochs.pooled([*((p.get(value) or {}).get("arms") or {} for p in past), arms])
-        for value, arms in tonight.items()
-    }
-    ranked = sorted(
-        cumulative,
-        key=lambda v: (v not in states, -sum(n[0] for n in cumulative[v].values()), v),
-    )[: slices.MAX_SEGMENT_VALUES]
     minimum = max(int(doc["allocation"].get("min_units_per_variant", 100)), 2)
     floor = float(doc["allocation"].get("weight_floor", 0.01))
     weighted = [(v, 1.0) for v in serving]
     by_slices = slices.served_segments(doc, weighted)
     out: dict[str, Any] = {}
-    for value in ranked:
-        got = {a: (int(n), s, ss) for a, (n, s, ss) in cumulative[value].items()}
+    for value, value_epochs in per_value.items():
+        got = {a: (int(n), s, ss) for a, (n, s, ss) in epochs.pooled(value_epochs).items()}
         if any(got.get(v, (0, 0.0, 0.0))[0] < minimum for v in serving):
             continue
         state = states.get(value)
@@ -230,7 +222,7 @@ def _segments(
                 "p_best": {v: round(p, 4) for v, p in best.items()},
                 "units": {v: got[v][0] for v in serving},
             }
-    return out, {value: tonight[value] for value in ranked}
+    return out, {value: dict(value_epochs[-1]) for value, value_epochs in per_value.items()}
 
 
 def reweights(
@@ -278,21 +270,59 @@ def segment_splits(
     return out
 
 
+def _cells(
+    doc: Mapping[str, Any],
+    all_epochs: Sequence[epochs.Epoch],
+    segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]],
+    metric: str,
+) -> list[epochs.Epoch]:
+    """The strata of a segmented bandit's lift: each epoch split by segment value (the
+    values it kept, and the rest), since each value is served its own weights: pooled over
+    the values, a variant's units would lean to the values that favour it (Simpson's
+    paradox again). An epoch without segment numbers stays whole."""
+    path = slices.segment_path(doc)
+    found = segments.get(path) if path else None
+    if not found:
+        return list(all_epochs)
+    tonight = {str(value): epoch_arms(a, metric) for value, a in found.items()}
+    by_epoch = [
+        {value: seg.get("arms") or {} for value, seg in (e.get("segments") or {}).items()}
+        for e in doc.get("bandit_epochs") or []
+    ]
+    out: list[epochs.Epoch] = []
+    for whole, values in zip(all_epochs, [*by_epoch, tonight], strict=True):
+        if not values:
+            out.append(whole)
+            continue
+        kept = epochs.pooled(list(values.values()))
+        rest = {
+            arm: [float(n) - kept.get(arm, [0.0, 0.0, 0.0])[i] for i, n in enumerate(numbers)]
+            for arm, numbers in whole.items()
+        }
+        out += [*values.values(), rest]
+    return out
+
+
 def across_epochs(
-    doc: Mapping[str, Any], arms: Mapping[ArmKey, ArmTotals], comparisons: int
+    doc: Mapping[str, Any],
+    arms: Mapping[ArmKey, ArmTotals],
+    comparisons: int,
+    segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]] | None = None,
 ) -> dict[str, tuple[stats.Lift, stats.Arm, stats.Arm]]:
     """Per variant, once a bandit has re-weighted: its primary lift combined over the
-    epochs (earnest.report.epochs) and the pooled arms the small-counts gate reads. Empty
-    for a fixed split and before the first re-weighting (one epoch: the report's own)."""
+    epochs (earnest.report.epochs; a segmented bandit's over each epoch's segment values,
+    `_cells`) and the pooled arms the small-counts gate reads. Empty for a fixed split and
+    before the first re-weighting (one epoch: the report's own)."""
     if not is_bandit(doc) or not doc.get("bandit_epochs"):
         return {}
     metric = Plan.of(doc).metric
     all_epochs = _epochs(doc, epoch_arms(arms, metric))
+    strata = _cells(doc, all_epochs, segments or {}, metric)
     total = epochs.pooled(all_epochs)
     out = {}
     for v in doc.get("variants") or []:
         vid = str(v["id"])
-        lift = epochs.stratified(all_epochs, vid, metric, comparisons=comparisons)
+        lift = epochs.stratified(strata, vid, metric, comparisons=comparisons)
         if lift is None or vid not in total or HOLDOUT not in total:
             continue
         (nc, sc, qc), (nt, st, qt) = total[HOLDOUT], total[vid]
@@ -302,16 +332,89 @@ def across_epochs(
     return out
 
 
+def _ranked(
+    doc: Mapping[str, Any], cumulative: Mapping[str, Mapping[str, Sequence[float]]]
+) -> list[str]:
+    """At most MAX_SEGMENT_VALUES segment values: those with their own weights first, then
+    by units (every epoch's), then by value: the ones a night keeps and shows."""
+    states = slices.segment_states(doc)
+    return sorted(
+        cumulative,
+        key=lambda v: (v not in states, -sum(n[0] for n in cumulative[v].values()), v),
+    )[: slices.MAX_SEGMENT_VALUES]
+
+
+def _value_epochs(
+    doc: Mapping[str, Any], found: Mapping[str, Mapping[ArmKey, ArmTotals]], metric: str
+) -> dict[str, list[Any]]:
+    """Each segment value's epochs (its numbers in each epoch before tonight's, then
+    tonight's), for the values `_ranked` keeps."""
+    past = [e.get("segments") or {} for e in doc.get("bandit_epochs") or []]
+    tonight = {str(value): epoch_arms(a, metric) for value, a in found.items()}
+    per_value = {
+        value: [*((p.get(value) or {}).get("arms") or {} for p in past), arms]
+        for value, arms in tonight.items()
+    }
+    ranked = _ranked(doc, {v: epochs.pooled(e) for v, e in per_value.items()})
+    return {value: per_value[value] for value in ranked}
+
+
+def segments_section(
+    doc: Mapping[str, Any],
+    segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]],
+    alpha: float = stats.DEFAULT_ALPHA,
+) -> dict[str, Any] | None:
+    """A segmented bandit's values side by side (None: no segments or no data): each
+    value's weights (its own, or the overall ones it is served) and each variant's lift
+    against that value's holdout, combined across the epochs (earnest.report.epochs), with
+    its always-valid p-value adjusted by Benjamini-Hochberg across the values."""
+    path = slices.segment_path(doc)
+    found = segments.get(path) if path else None
+    if not found:
+        return None
+    metric = Plan.of(doc).metric
+    variants = [str(v["id"]) for v in doc.get("variants") or []]
+    states = slices.segment_states(doc)
+    overall = {str(v["id"]): float(v["weight"]) for v in doc["variants"] if not v.get("paused")}
+    rows: list[dict[str, Any]] = []
+    for value, value_epochs in _value_epochs(doc, found, metric).items():
+        own = states.get(value)
+        total = epochs.pooled(value_epochs)
+        lifts = {
+            v: lift
+            for v in variants
+            if (lift := epochs.stratified(value_epochs, v, metric, comparisons=len(variants)))
+        }
+        rows.append(
+            {
+                "value": value,
+                "own_weights": own is not None,
+                "weights": dict(own.get("weights") or {}) if own else overall,
+                "units": {a: int(n[0]) for a, n in sorted(total.items())},
+                "lift": {v: lift_dict(lift) for v, lift in lifts.items()},
+            }
+        )
+    for v in variants:  # Benjamini-Hochberg across the values, each variant on its own
+        mine = [r["lift"][v] for r in rows if v in r["lift"]]
+        adjusted = stats.benjamini_hochberg([lift["sequential_p_value"] for lift in mine])
+        for lift, q in zip(mine, adjusted, strict=True):
+            lift["sequential_p_value_bh"] = q
+            lift["discovery"] = q < alpha
+    return {"path": path, "values": rows}
+
+
 def section(
     doc: Mapping[str, Any],
     action: Action | None,
     arms: Mapping[ArmKey, ArmTotals],
     srm: Mapping[str, Any],
+    segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]] | None = None,
 ) -> dict[str, Any] | None:
     """The report's `allocation` of a bandit experience (None: a fixed split): its mode and
     parameters, the weights served tonight, each epoch (its start, weights and whether its
-    traffic matched them), and tonight's re-weighting (each variant's lift combined across
-    the epochs is its `lift_across_epochs`, which its verdict reads)."""
+    traffic matched them), tonight's re-weighting (each variant's lift combined across
+    the epochs is its `lift_across_epochs`, which its verdict reads), and with
+    `allocation.segments` each value's weights and lift (`segments_section`)."""
     if not is_bandit(doc):
         return None
     metric = Plan.of(doc).metric
@@ -336,4 +439,5 @@ def section(
         "epochs": listed,
         "mismatched_epochs": [e["started_at"] for e in listed if e.get("srm_flagged")],
         "reweight": dict(action.evidence) if action is not None else None,
+        "segments": segments_section(doc, segments or {}),
     }

@@ -111,7 +111,8 @@ def _experience(
     arms, srm = _arms(doc, arms_totals, bandit.segment_splits(doc, totals))
     variants = variants_of(doc)
     control = arms_totals.get(None, EMPTY)
-    combined = bandit.across_epochs(doc, arms_totals, len(variants))
+    segments = totals.segments if totals else {}
+    combined = bandit.across_epochs(doc, arms_totals, len(variants), segments)
     compared = [
         variant_section(
             exp_id,
@@ -234,7 +235,8 @@ def assemble(
         mine = next((a for a in reweights if a.experience == e["id"]), None)
         found = totals.experiences.get(e["id"])
         arms = found.arms if found else {}
-        e["allocation"] = bandit.section(by_id[e["id"]], mine, arms, e["srm"])
+        segments = found.segments if found else {}
+        e["allocation"] = bandit.section(by_id[e["id"]], mine, arms, e["srm"], segments)
     actions += reweights
     alerts = [
         {
