@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from earnest.conditions.checks import check_condition, condition_paths
+from earnest.decide.segments import path_error
 from earnest.experiences.models import Experience
 
 # Signals that describe the visit, not the person: readable without consent (docs/consent.md).
@@ -182,7 +183,7 @@ def _allocation_consent_findings(doc: Mapping[str, Any]) -> list[_Finding]:
     paths = allocation.get("segments") if isinstance(allocation, Mapping) else None
     if not isinstance(paths, list) or "personalization" in (doc.get("requires_consent") or []):
         return []
-    personal = personal_signals(p for p in paths if isinstance(p, str))
+    personal = personal_signals(p for p in paths if path_error(p) is None)
     if not personal:
         return []
     message = (
