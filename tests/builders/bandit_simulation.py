@@ -56,6 +56,7 @@ class Bandit:
     # Per value of context.device, each arm's true rate (the units split evenly across
     # the values); None: no segments, every unit at `rates`.
     segments: Mapping[str, Mapping[str | None, float]] | None = None
+    segmented: bool = True  # with `segments`: whether the allocation keeps weights per value
 
     @property
     def ids(self) -> list[str]:
@@ -102,7 +103,7 @@ def authored(s: Bandit) -> dict[str, Any]:
             "exploration_days": s.exploration_days,
             "min_units_per_variant": s.min_units,
             "weight_floor": s.floor,
-            **({"segments": [SEGMENT]} if s.segments else {}),
+            **({"segments": [SEGMENT]} if s.segments and s.segmented else {}),
         },
     )
 
@@ -271,3 +272,47 @@ def measure(reps: int, seed: int = 2026) -> dict[str, float]:
         "treated conversions, fixed equal split": sum(conv_f) / reps,
         "conversions gained vs fixed equal split": sum(regret) / reps,
     }
+
+
+def segment_share(n: Night, value: str, variant: str) -> float:
+    """The variant's share of the segment value's treated units tonight."""
+    units = n.segment_units.get(value) or {}
+    treated = sum(u for arm, u in units.items() if arm != HOLDOUT)
+    return units.get(variant, 0) / treated if treated else 0.0
+
+
+def measure_segments(reps: int, seed: int = 2026) -> dict[str, float]:
+    """The issue's segment scenario (SEGMENTED) over `reps` replications (fixed seeds),
+    beside the same truth under one allocation for every segment."""
+    own_best, shares, conv_seg, conv_one = [], {v: [] for v in OWN_BEST}, [], []
+    for r in range(reps):
+        nights = run(SEGMENTED, seed + 20_000 + r)
+        last = nights[-1].segment_weights
+        own_best.append(
+            all(
+                w and max(w, key=w.__getitem__) == best
+                for v, best in OWN_BEST.items()
+                if (w := last.get(v))
+            )
+            and set(last) == set(OWN_BEST)
+        )
+        for value, best in OWN_BEST.items():
+            shares[value].append(segment_share(nights[-1], value, best))
+        one = run(
+            Bandit(SEGMENTED.rates, segments=SEGMENTED.segments, segmented=False), seed + 20_000 + r
+        )
+        conv_seg.append(sum(v for n in nights for k, v in n.conversions.items() if k != HOLDOUT))
+        conv_one.append(sum(v for n in one for k, v in n.conversions.items() if k != HOLDOUT))
+    out = {
+        "segments: runs where each value's largest weight is its own best, night 30": sum(own_best)
+        / reps
+    }
+    for value, best in OWN_BEST.items():
+        out[f"segments: {value}'s best ({best}) share of its treated traffic, night 30"] = (
+            sum(shares[value]) / reps
+        )
+    out["segments: treated conversions, weights per value (mean over 30 nights)"] = (
+        sum(conv_seg) / reps
+    )
+    out["segments: treated conversions, one allocation for both"] = sum(conv_one) / reps
+    return out

@@ -251,7 +251,8 @@ def parse(raw: object) -> list[Slice] | None:
 
 def describe(doc: Mapping[str, Any]) -> str | None:
     """`weights a 0.05, b 0.15, c 0.80 (bandit: report of 2026-12-09)` for a bandit's
-    effective document (None for a fixed split), as `list` and `explain` show it."""
+    effective document (None for a fixed split), as `list` and `explain` show it; then each
+    segment value's own (`; mobile: a 0.70, b 0.20, c 0.10`)."""
     if not is_bandit(doc):
         return None
     variants = [v for v in doc.get("variants") or [] if isinstance(v, Mapping)]
@@ -265,4 +266,13 @@ def describe(doc: Mapping[str, Any]) -> str | None:
     since = (
         f"report of {epochs[-1].get('report_date')}" if epochs else "the file's, while exploring"
     )
-    return f"weights {shown} (bandit: {since})"
+    serving = [
+        (str(v.get("id")), float(v.get("weight") or 0)) for v in variants if not v.get("paused")
+    ]
+    own = "".join(
+        f"; {value}: " + ", ".join(f"{v} {w:.2f}" for v, w in segment_weighted(state, serving))
+        for value, state in segment_states(doc).items()
+    )
+    path = segment_path(doc)
+    rest = f"; any other {path}: the weights above" if own else ""
+    return f"weights {shown} (bandit: {since}){own}{rest}"
