@@ -21,6 +21,9 @@ from earnest.decide import slices
 from earnest.experiences.lifecycle import BANDIT
 
 MAX_EPOCHS = 400  # one a night at most, and an allocation's analysis is at most 400 days
+# The epochs whose numbers per segment value are kept one by one; older ones' are pooled
+# (`segments_folded` of the oldest kept), so 16 values never outgrow the stored item.
+MAX_SEGMENT_EPOCHS = 20
 
 
 def _serving(doc: Mapping[str, Any], weights: Mapping[str, float]) -> list[tuple[str, float]]:
@@ -92,11 +95,33 @@ def record(
         "report_date": evidence.get("report_date"),
         "p_best": dict(evidence.get("p_best") or {}),
         "at": at,
-        "epochs": [*(was.get("epochs") or []), epoch][-MAX_EPOCHS:],
+        "epochs": _folded([*(was.get("epochs") or []), epoch][-MAX_EPOCHS:]),
     }
     if after.get("bandit_segments"):
         state["segments"] = after["bandit_segments"]
     return {**ops, BANDIT: state}
+
+
+def _folded(epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`epochs` with the numbers per segment value of all but the last MAX_SEGMENT_EPOCHS
+    that have them pooled into the oldest one kept (its `segments_folded`: value -> arms)."""
+    keeping = [i for i, e in enumerate(epochs) if e.get("segments")]
+    if len(keeping) <= MAX_SEGMENT_EPOCHS:
+        return epochs
+    out = copy.deepcopy(epochs)
+    into = out[keeping[-MAX_SEGMENT_EPOCHS]].setdefault("segments_folded", {})
+    for i in keeping[:-MAX_SEGMENT_EPOCHS]:
+        old = out[i]
+        parts = [
+            *(old.pop("segments_folded", None) or {}).items(),
+            *((v, seg.get("arms") or {}) for v, seg in old.pop("segments").items()),
+        ]
+        for value, arms in parts:
+            pooled = into.setdefault(value, {})
+            for arm, numbers in arms.items():
+                got = pooled.setdefault(arm, [0.0, 0.0, 0.0])
+                pooled[arm] = [a + float(b) for a, b in zip(got, numbers, strict=True)]
+    return out
 
 
 def _moves(

@@ -349,14 +349,23 @@ def _value_epochs(
 ) -> dict[str, list[Any]]:
     """Each segment value's epochs (its numbers in each epoch before tonight's, then
     tonight's), for the values `_ranked` keeps."""
-    past = [e.get("segments") or {} for e in doc.get("bandit_epochs") or []]
+    past = doc.get("bandit_epochs") or []
     tonight = {str(value): epoch_arms(a, metric) for value, a in found.items()}
-    per_value = {
-        value: [*((p.get(value) or {}).get("arms") or {} for p in past), arms]
-        for value, arms in tonight.items()
-    }
+    per_value = {value: [*_value_past(past, value), arms] for value, arms in tonight.items()}
     ranked = _ranked(doc, {v: epochs.pooled(e) for v, e in per_value.items()})
     return {value: per_value[value] for value in ranked}
+
+
+def _value_past(past: Sequence[Mapping[str, Any]], value: str) -> list[epochs.Epoch]:
+    """A segment value's numbers in each epoch before tonight's (the oldest ones pooled as
+    the operational state folds them: earnest.experiences.weights)."""
+    out: list[epochs.Epoch] = []
+    for e in past:
+        folded = (e.get("segments_folded") or {}).get(value)
+        if folded:
+            out.append(folded)
+        out.append(((e.get("segments") or {}).get(value) or {}).get("arms") or {})
+    return out
 
 
 def segments_section(

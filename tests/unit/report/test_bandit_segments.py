@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from scipy.stats import false_discovery_control
 
@@ -240,3 +241,30 @@ def test_simulated_each_segments_weights_go_to_its_own_best() -> None:
     # and the report shows both values with their own weights
     shown = {r["value"]: r["own_weights"] for r in nights[-1].segments["values"]}
     assert shown == {"mobile": True, "desktop": True}
+
+
+def test_a_values_numbers_are_folded_after_20_epochs_so_the_stored_state_stays_bounded() -> None:
+    # Given 60 nights that each re-weighted a bandit of 16 segment values
+    values = [f"device{i:02}" for i in range(slices.MAX_SEGMENT_VALUES)]
+    night = {"holdout": [100, 5, 5], "a": [450, 30, 30], "b": [450, 20, 20]}
+    ops = lifecycle.with_allocation(_authored(), {}, "2026-11-17T00:00:00.000Z")
+    for n in range(60):
+        evidence = {
+            "report_date": (DAY + timedelta(days=n)).isoformat(),
+            "weights_before": {"a": 0.5, "b": 0.5},
+            "weights": {"a": 0.5, "b": 0.5},
+            "arms": night,
+            "segment_arms": dict.fromkeys(values, night),
+        }
+        ops = weights.record(ops, _served(ops), evidence, AT)
+    # Then only the last 20 epochs keep their numbers per value one by one
+    kept = [e for e in ops["bandit"]["epochs"] if e.get("segments")]
+    assert len(kept) == weights.MAX_SEGMENT_EPOCHS
+    assert len(orjson.dumps(ops)) < 100_000  # well inside DynamoDB's 400 KB item
+    # and every unit of every night is still counted per value (the older ones pooled)
+    empty = {None: ArmTotals(), "a": ArmTotals(), "b": ArmTotals()}
+    section = bandit.segments_section(_served(ops), {SEGMENT: dict.fromkeys(values, empty)})
+    assert section is not None
+    assert all(
+        r["units"] == {"a": 60 * 450, "b": 60 * 450, "holdout": 60 * 100} for r in section["values"]
+    )
