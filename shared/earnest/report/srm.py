@@ -219,26 +219,7 @@ def srm_check(
     active = [(a, u, w) for a, u, w, on in variants if on]
     inactive_units = sum(u for _, u, _, on in variants if not on)
     tests: list[dict[str, Any]] = []
-    if segments:
-        tests.append(
-            srm_test(
-                "holdout_split",
-                [HOLDOUT_ARM, "all variants"],
-                [holdout_units, sum(u for _, u, _, _ in variants)],
-                [holdout, 1.0 - holdout],
-            )
-        )
-        tests += [
-            srm_test(
-                f"variant_split {value}",
-                [a for a, _, _ in split],
-                [u for _, u, _ in split],
-                [w for _, _, w in split],
-            )
-            for value, split in segments.items()
-            if len(split) >= 2
-        ]
-    elif inactive_units == 0:
+    if not segments and inactive_units == 0:
         weight = math.fsum(w for _, _, w in active) or 1.0
         tests.append(
             srm_test(
@@ -257,15 +238,21 @@ def srm_check(
                 [holdout, 1.0 - holdout],
             )
         )
-        if len(active) >= 2:
-            tests.append(
-                srm_test(
-                    "variant_split",
-                    [a for a, _, _ in active],
-                    [u for _, u, _ in active],
-                    [w for _, _, w in active],
-                )
+        splits = (
+            [(f"variant_split {value}", split) for value, split in segments.items()]
+            if segments
+            else [("variant_split", active)]
+        )
+        tests += [
+            srm_test(
+                name,
+                [a for a, _, _ in split],
+                [u for _, u, _ in split],
+                [w for _, _, w in split],
             )
+            for name, split in splits
+            if len(split) >= 2
+        ]
     return {
         "flagged": any(t["flagged"] for t in tests),
         "p_value": min(t["sequential_p_value"] for t in tests),

@@ -69,6 +69,16 @@ def _served(ops: dict[str, Any] | None = None) -> dict[str, Any]:
     )
 
 
+def _first_reweighting() -> dict[str, Any]:
+    """The operational state after the night (DAY) that gave mobile and desktop their own
+    weights, recorded as the nightly run records it."""
+    start = lifecycle.with_allocation(_authored(), {}, "2026-11-17T00:00:00.000Z")
+    served = lifecycle.effective(_authored(), start)
+    action = _tonight(DAY, served, BY_VALUE)
+    assert action is not None
+    return lifecycle.with_allocation(_authored(), actions.record(start, served, [action], AT), AT)
+
+
 def _tonight(day: date, served: dict[str, Any], by_value: dict[str, Arms]) -> actions.Action | None:
     return bandit.reweight(day, served, _overall(by_value), set(), {SEGMENT: by_value})
 
@@ -96,13 +106,7 @@ def test_without_segment_data_only_the_overall_weights_move() -> None:
 
 def test_the_epochs_keep_each_values_numbers_and_a_later_night_counts_them() -> None:
     # Given the night that gave mobile and desktop their own weights, recorded
-    served = _served()
-    action = _tonight(DAY, served, BY_VALUE)
-    assert action is not None
-    ops = actions.record(
-        lifecycle.with_allocation(_authored(), {}, "2026-11-17T00:00:00.000Z"), served, [action], AT
-    )
-    ops = lifecycle.with_allocation(_authored(), ops, AT)
+    ops = _first_reweighting()
     state = ops["bandit"]
     assert set(state["segments"]) == {"mobile", "desktop"}
     assert state["epochs"][-1]["segments"]["tablet"]["arms"]["a"] == [50, 3, 3]
@@ -123,13 +127,7 @@ def test_the_epochs_keep_each_values_numbers_and_a_later_night_counts_them() -> 
 
 def test_srm_checks_each_values_split_against_the_weights_it_serves() -> None:
     # Given the night after mobile and desktop got their own weights
-    served = _served()
-    action = _tonight(DAY, served, BY_VALUE)
-    assert action is not None
-    ops = actions.record(
-        lifecycle.with_allocation(_authored(), {}, "2026-11-17T00:00:00.000Z"), served, [action], AT
-    )
-    later = _served(lifecycle.with_allocation(_authored(), ops, AT))
+    later = _served(_first_reweighting())
     own = {v: s["weights"] for v, s in later["bandit_segments"].items()}
     # When each value's units match its own weights (so the pooled split matches none)
     by_value = {
@@ -171,13 +169,7 @@ def test_srm_checks_each_values_split_against_the_weights_it_serves() -> None:
 
 def test_the_report_shows_each_values_weights_and_lift_with_benjamini_hochberg() -> None:
     # Given a segmented bandit that has re-weighted once, and tonight's numbers per value
-    served = _served()
-    action = _tonight(DAY, served, BY_VALUE)
-    assert action is not None
-    ops = actions.record(
-        lifecycle.with_allocation(_authored(), {}, "2026-11-17T00:00:00.000Z"), served, [action], AT
-    )
-    later = _served(lifecycle.with_allocation(_authored(), ops, AT))
+    later = _served(_first_reweighting())
     tonight = {
         "mobile": _arms((400, 20), (2000, 200), (100, 5)),
         "desktop": _arms((400, 20), (100, 5), (2000, 130)),
