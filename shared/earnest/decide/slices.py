@@ -9,7 +9,10 @@ variants that lost weight to those that gained, smallest slices first, and coale
 neighbours of one variant: it moves exactly the total-variation distance between the old
 and new shares, and each re-weighting adds at most one slice per variant whose weight
 changed. The holdout has its own hash and never moves. Nothing is written on decide's
-path: the slices are computed by the nightly run and read with the rules.
+path: the slices are computed by the nightly run and read with the rules. A bandit with
+`allocation.segments` keeps such slices per segment value too (`bandit_segments` of the
+effective document, at most MAX_SEGMENT_VALUES values); any other value gets the overall
+ones.
 
 Pure: stdlib only (decide's hot path imports it).
 """

@@ -16,6 +16,12 @@ the holdout share is the file's, never touched. Weights that move by less than
 `Action` whose evidence carries the weights before and after, P(best), the units and the
 epoch's numbers (earnest.experiences.weights writes them).
 
+With `allocation.segments`, each segment value (at most 16) gets weights of its own in
+the same way, from its own units (`ExperienceTotals.segments`), once every serving variant
+has `min_units_per_variant` units in it; the report shows each value's weights and lift
+against that value's holdout (`segments_section`), and the overall lift is stratified by
+epoch and value (`_cells`).
+
 Pure: stdlib only (and the core).
 """
 
