@@ -8,7 +8,11 @@ Prints: the best variant's share of the treated traffic by night 10, the holdout
 as decide assigns it over a panel of 20,000 units every night, the best variant's
 epoch-stratified always-valid interval's coverage of the true +25 % on night 30 beside the
 naive pooled interval's, A/A (all equal) false verdicts or pauses over 30 nights, and the
-conversions gained against a fixed equal split of the same draws' traffic.
+conversions gained against a fixed equal split of the same draws' traffic. Then the
+segment scenario (`allocation.segments: [context.device]`, mobile and desktop in equal
+parts): a helps mobile by +25 %, b helps desktop by +25 %, c neither; each value's own
+weights on night 30, its best variant's share of its treated traffic, and the treated
+conversions against one allocation for both values.
 
     .venv/bin/python bench/bench_bandit.py [--reps 100] [--seed 2026]
 """
@@ -24,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "cli"), str(ROOT)]
 
-from tests.builders.bandit_simulation import measure  # noqa: E402
+from tests.builders.bandit_simulation import measure, measure_segments  # noqa: E402
 
 
 def main() -> None:
@@ -33,7 +37,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     started = time.perf_counter()
-    figures = measure(args.reps, args.seed)
+    figures = measure(args.reps, args.seed) | measure_segments(args.reps, args.seed)
     print(f"bench_bandit: {args.reps} replications per scenario, seed {args.seed}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     width = max(len(k) for k in figures)

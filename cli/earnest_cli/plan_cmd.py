@@ -17,6 +17,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from earnest.decide.slices import MAX_SEGMENT_VALUES
 from earnest_cli.arguments import integer, number
 
 DEFAULT_DAYS = 7
@@ -203,8 +204,14 @@ def bandit_expectation(doc: dict[str, Any], daily: float) -> str | None:
     per_variant = daily * (1 - holdout) / max(1, len(serving))
     first = max(explore, math.ceil(minimum / per_variant)) if per_variant > 0 else None
     when = f"from night {first}" if first else "never at this traffic"
+    segmented = "".join(
+        f"; each value of {path} (at most {MAX_SEGMENT_VALUES}) its own weights once every "
+        f"variant has {minimum} units in it"
+        for path in allocation.get("segments") or []
+    )
     return (
         f"bandit: the file's split for {explore} days, then re-weighted nightly toward the "
         f"variant most likely best ({when}: {minimum} units per variant), no variant below "
-        f"{float(allocation.get('weight_floor', 0.01)):.0%}; the holdout stays {holdout:.0%}"
+        f"{float(allocation.get('weight_floor', 0.01)):.0%}{segmented}; the holdout stays "
+        f"{holdout:.0%}"
     )

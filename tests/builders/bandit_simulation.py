@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from earnest.decide.bucketing import bucket, pick
-from earnest.decide.engine import compile_experience
+from earnest.decide.compiled import CompiledExperience, compile_experience
 from earnest.experiences import actions, lifecycle
 from earnest.experiences.retirement import end_of
 from earnest.report import build, epochs
@@ -33,6 +33,7 @@ from tests.builders.experiences import experience
 
 START = date(2026, 11, 1)
 METRIC = "conversion_rate"
+SEGMENT = "context.device"
 PANEL = [f"panel-{i}" for i in range(20_000)]  # the units the holdout's share is read over
 
 
@@ -52,13 +53,18 @@ class Bandit:
     # The plan's effect; None for A/A, as bench_stats does: futility off, so a tie's
     # futility pause (the right answer for a tie) is not counted as a false call.
     mde: float | None = 0.1
+    # Per value of context.device, each arm's true rate (the units split evenly across
+    # the values); None: no segments, every unit at `rates`.
+    segments: Mapping[str, Mapping[str | None, float]] | None = None
+    segmented: bool = True  # with `segments`: whether the allocation keeps weights per value
 
     @property
     def ids(self) -> list[str]:
         return [str(k) for k in self.rates if k is not None]
 
-    def rate(self, arm: str | None, night: int) -> float:
-        return self.rates[arm] * (1.0 + self.drift * night / self.nights)
+    def rate(self, arm: str | None, night: int, value: str | None = None) -> float:
+        rates = self.rates if value is None or self.segments is None else self.segments[value]
+        return rates[arm] * (1.0 + self.drift * night / self.nights)
 
 
 @dataclass
@@ -71,6 +77,11 @@ class Night:
     paused: list[str]
     stratified: dict[str, Any] = field(default_factory=dict)
     pooled: dict[str, Any] = field(default_factory=dict)
+    # A segment scenario's: each value's own weights served tonight (none yet: absent),
+    # its new units per arm, and the report's per-segment section.
+    segment_weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    segment_units: dict[str, dict[str, int]] = field(default_factory=dict)
+    segments: dict[str, Any] = field(default_factory=dict)
 
 
 def authored(s: Bandit) -> dict[str, Any]:
@@ -92,6 +103,7 @@ def authored(s: Bandit) -> dict[str, Any]:
             "exploration_days": s.exploration_days,
             "min_units_per_variant": s.min_units,
             "weight_floor": s.floor,
+            **({"segments": [SEGMENT]} if s.segments and s.segmented else {}),
         },
     )
 
@@ -101,6 +113,20 @@ def _holdout_share(served: Mapping[str, Any]) -> float:
     return sum(1 for u in PANEL if bucket(u, exp.holdout_seed) < exp.holdout) / len(PANEL)
 
 
+def _variant(exp: CompiledExperience, unit: str, body: Mapping[str, Any]) -> str | None:
+    """The arm decide's engine gives `unit` (None: the holdout), by its own hashes."""
+    if bucket(unit, exp.holdout_seed) < exp.holdout:
+        return None
+    bounds, answers = exp.bounds, exp.variant_answers
+    if exp.segment_read is not None:
+        bounds, answers = exp.segment_picks.get(exp.segment_read(body), (bounds, answers))
+    return str(answers[pick(bucket(unit, exp.variant_seed), bounds)]["variant"])
+
+
+def _totals(arms: Mapping[str | None, list[int]]) -> dict[str | None, ArmTotals]:
+    return {k: ArmTotals(n, n, x) for k, (n, x) in arms.items()}
+
+
 def run(s: Bandit, seed: int, *, panel: bool = False) -> list[Night]:
     """The scenario's nights (`panel`: also read the holdout's share over PANEL)."""
     rng = random.Random(seed)
@@ -108,6 +134,8 @@ def run(s: Bandit, seed: int, *, panel: bool = False) -> list[Night]:
     start = f"{START.isoformat()}T00:00:00.000Z"
     ops: dict[str, Any] = lifecycle.with_allocation(doc, {}, start)
     arms: dict[str | None, list[int]] = {}  # the current allocation's units, conversions
+    by_value: dict[str, dict[str | None, list[int]]] = {}  # the same per segment value
+    values = sorted(s.segments or {})
     previous: dict[str, Any] | None = None
     out: list[Night] = []
     for night in range(s.nights):
@@ -116,30 +144,27 @@ def run(s: Bandit, seed: int, *, panel: bool = False) -> list[Night]:
         exp = compile_experience(served)
         tonight_units: dict[str, int] = {}
         tonight_conv: dict[str, int] = {}
+        tonight_by_value: dict[str, dict[str, int]] = {}
         for i in range(s.daily_units):
             unit = f"s{seed}-n{night}-u{i}"
-            if bucket(unit, exp.holdout_seed) < exp.holdout:
-                arm = None
-            else:
-                arm = exp.variant_answers[pick(bucket(unit, exp.variant_seed), exp.bounds)][
-                    "variant"
-                ]
+            value = values[rng.randrange(len(values))] if values else None
+            arm = _variant(exp, unit, {"context": {"device": value}})
             got = arms.setdefault(arm, [0, 0])
             got[0] += 1
-            converted = rng.random() < s.rate(arm, night)
+            converted = rng.random() < s.rate(arm, night, value)
             got[1] += converted
             name = HOLDOUT if arm is None else str(arm)
             tonight_units[name] = tonight_units.get(name, 0) + 1
             tonight_conv[name] = tonight_conv.get(name, 0) + converted
+            if value is not None:
+                mine = by_value.setdefault(value, {}).setdefault(arm, [0, 0])
+                mine[0] += 1
+                mine[1] += converted
+                counted = tonight_by_value.setdefault(value, {})
+                counted[name] = counted.get(name, 0) + 1
+        segments = {SEGMENT: {v: _totals(a) for v, a in by_value.items()}} if values else {}
         totals = Totals(
-            {
-                "bandit-sim": ExperienceTotals(
-                    {k: ArmTotals(n, n, x) for k, (n, x) in arms.items()}, {}, None
-                )
-            },
-            {},
-            {},
-            {},
+            {"bandit-sim": ExperienceTotals(_totals(arms), {}, None, segments)}, {}, {}, {}
         )
         built = build.assemble(Window(day), [served], totals, previous, global_holdout=0.0)
         previous = built.report
@@ -168,6 +193,12 @@ def run(s: Bandit, seed: int, *, panel: bool = False) -> list[Night]:
                         )
                     )
                 },
+                segment_weights={
+                    value: dict(state.get("weights") or {})
+                    for value, state in (served.get("bandit_segments") or {}).items()
+                },
+                segment_units=tonight_by_value,
+                segments=(section.get("allocation") or {}).get("segments") or {},
             )
         )
         if built.actions:
@@ -176,7 +207,7 @@ def run(s: Bandit, seed: int, *, panel: bool = False) -> list[Night]:
             ops = actions.record(ops, served, built.actions, at)
             ops = lifecycle.with_allocation(doc, ops, at)
             if lifecycle.allocation_start(ops) != lifecycle.allocation_start(before):
-                arms = {}  # a new allocation: the next report counts from here
+                arms, by_value = {}, {}  # a new allocation: the next report counts from here
     return out
 
 
@@ -189,6 +220,15 @@ def treated_share(n: Night, variant: str) -> float:
 THREE = Bandit({None: 0.05, "a": 0.05, "b": 0.055, "c": 0.0625})  # +0 %, +10 %, +25 %
 A_A = Bandit({None: 0.05, "a": 0.05, "b": 0.05, "c": 0.05}, mde=None)
 FALSE = {"beats_default", "loses_to_default"}
+# One variant helps mobile (+25 %), another desktop (+25 %), the third neither.
+SEGMENTED = Bandit(
+    {None: 0.05, "a": 0.05625, "b": 0.05625, "c": 0.05},
+    segments={
+        "mobile": {None: 0.05, "a": 0.0625, "b": 0.05, "c": 0.05},
+        "desktop": {None: 0.05, "a": 0.05, "b": 0.0625, "c": 0.05},
+    },
+)
+OWN_BEST = {"mobile": "a", "desktop": "b"}
 
 
 def _covers(lift: Mapping[str, Any] | None, truth: float) -> bool:
@@ -232,3 +272,47 @@ def measure(reps: int, seed: int = 2026) -> dict[str, float]:
         "treated conversions, fixed equal split": sum(conv_f) / reps,
         "conversions gained vs fixed equal split": sum(regret) / reps,
     }
+
+
+def segment_share(n: Night, value: str, variant: str) -> float:
+    """The variant's share of the segment value's treated units tonight."""
+    units = n.segment_units.get(value) or {}
+    treated = sum(u for arm, u in units.items() if arm != HOLDOUT)
+    return units.get(variant, 0) / treated if treated else 0.0
+
+
+def measure_segments(reps: int, seed: int = 2026) -> dict[str, float]:
+    """The issue's segment scenario (SEGMENTED) over `reps` replications (fixed seeds),
+    beside the same truth under one allocation for every segment."""
+    own_best, shares, conv_seg, conv_one = [], {v: [] for v in OWN_BEST}, [], []
+    for r in range(reps):
+        nights = run(SEGMENTED, seed + 20_000 + r)
+        last = nights[-1].segment_weights
+        own_best.append(
+            all(
+                w and max(w, key=w.__getitem__) == best
+                for v, best in OWN_BEST.items()
+                if (w := last.get(v))
+            )
+            and set(last) == set(OWN_BEST)
+        )
+        for value, best in OWN_BEST.items():
+            shares[value].append(segment_share(nights[-1], value, best))
+        one = run(
+            Bandit(SEGMENTED.rates, segments=SEGMENTED.segments, segmented=False), seed + 20_000 + r
+        )
+        conv_seg.append(sum(v for n in nights for k, v in n.conversions.items() if k != HOLDOUT))
+        conv_one.append(sum(v for n in one for k, v in n.conversions.items() if k != HOLDOUT))
+    out = {
+        "segments: runs where each value's largest weight is its own best, night 30": sum(own_best)
+        / reps
+    }
+    for value, best in OWN_BEST.items():
+        out[f"segments: {value}'s best ({best}) share of its treated traffic, night 30"] = (
+            sum(shares[value]) / reps
+        )
+    out["segments: treated conversions, weights per value (mean over 30 nights)"] = (
+        sum(conv_seg) / reps
+    )
+    out["segments: treated conversions, one allocation for both"] = sum(conv_one) / reps
+    return out

@@ -138,25 +138,41 @@ def _times(rng: random.Random, body: dict[str, Any], now_ms: int) -> None:
 
 def bandit_examples(folder: Path) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """The examples with every experience of several variants made a bandit, re-weighted
-    twice by the nightly run (its slices and weights laid over the file, as decide serves)."""
+    twice by the nightly run (its slices and weights laid over the file, as decide serves);
+    every other one segmented by `context.device`, with `mobile` and `tablet` re-weighted
+    their own way (the other devices, and requests without one, on the overall slices)."""
     from earnest.decide import slices
     from earnest.experiences.lifecycle import effective
 
     docs, groups = examples(folder)
     out = []
-    for doc in docs:
+    for n, doc in enumerate(docs):
         ids = [str(v["id"]) for v in doc["variants"]]
         if len(ids) < 2:
             out.append(doc)
             continue
-        doc = {**doc, "allocation": {"mode": "bandit"}}
+        segmented = n % 2 == 0
+        allocation = {"mode": "bandit", **({"segments": ["context.device"]} if segmented else {})}
+        doc = {**doc, "allocation": allocation}
         current = slices.layout([(v, 1.0) for v in ids])
         for step in (1, 2):
             weights = {
                 v: (i + step) / sum(j + step for j in range(len(ids))) for i, v in enumerate(ids)
             }
             current = slices.reweight(current, list(weights.items()))
-        ops = {"bandit": {"weights": weights, "slices": [list(s) for s in current]}}
+        ops: dict[str, Any] = {"bandit": {"weights": weights, "slices": [list(s) for s in current]}}
+        if segmented:
+            own = {
+                "mobile": dict(zip(ids, reversed(list(weights.values())), strict=True)),
+                "tablet": {v: 0.9 if i == 0 else 0.1 / (len(ids) - 1) for i, v in enumerate(ids)},
+            }
+            ops["bandit"]["segments"] = {
+                value: {
+                    "weights": w,
+                    "slices": [list(s) for s in slices.reweight(current, [*w.items()])],
+                }
+                for value, w in own.items()
+            }
         out.append(effective(doc, ops))
     return out, groups
 

@@ -139,3 +139,12 @@ def test_plan_says_what_a_bandit_will_do(settings: Any, cli: Any) -> None:
     # 60 a day, 10 % held out, three variants: 18 units a variant a day, 100 by night 6
     assert "bandit: the file's split for 3 days, then re-weighted nightly" in out
     assert "from night 6: 100 units per variant" in out and "the holdout stays 10%" in out
+
+
+def test_plan_says_what_a_segmented_bandit_will_do(settings: Any, cli: Any) -> None:
+    doc = {**BANDIT, "allocation": {**BANDIT["allocation"], "segments": ["context.device"]}}
+    store = ExperiencesStore(settings.experiences_table)
+    store.save(doc, None, actor="alice", action="create", ops=allocated(doc, PUSHED))
+    code, out, _ = cli("plan", "recs-bandit", "--daily-units", "60", "--base-rate", "0.05")
+    assert code == 0
+    assert "each value of context.device (at most 16) its own weights once every variant" in out

@@ -19,6 +19,7 @@ import orjson
 
 from earnest.decide.compiled import ExperienceCompileError, compile_experience
 from earnest.decide.engine import rules_version_of
+from earnest.decide.slices import segment_path, served_segments
 from earnest.decide.slices import served as served_slices
 
 FORMAT = 1
@@ -44,7 +45,9 @@ def edge_bundle(
         except ExperienceCompileError:
             continue
         variants = [v for v in doc["variants"] if not v.get("paused")]
-        slices = served_slices(doc, [(str(v["id"]), float(v["weight"])) for v in variants])
+        weighted = [(str(v["id"]), float(v["weight"])) for v in variants]
+        slices = served_slices(doc, weighted)
+        by_value = served_segments(doc, weighted)
         entry: dict[str, Any] = {
             "id": compiled.id,
             "placement": compiled.placement,
@@ -62,6 +65,11 @@ def edge_bundle(
         }
         if slices is not None:  # a bandit's assignment over the hash ([start, end, variant]):
             entry["slices"] = [list(s) for s in slices]  # the edge picks as decide does
+        if by_value:  # a segmented bandit: the values with their own slices, the rest above
+            entry["segments"] = {
+                "path": segment_path(doc),
+                "slices": {value: [list(s) for s in found] for value, found in by_value.items()},
+            }
         if compiled.remembers:  # the edge leaves these to decide, which reads memory
             entry["memory"] = {
                 "max_exposures": compiled.cap_max,

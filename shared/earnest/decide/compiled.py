@@ -28,7 +28,8 @@ from earnest.decide.reasons import (
     PERSONALIZED,
     UNKNOWN_PLACEMENT,
 )
-from earnest.decide.slices import split
+from earnest.decide.segments import Reader, reader
+from earnest.decide.slices import segment_path, segment_splits, split
 from earnest.memory import MAX_EXPOSURES, MAX_WINDOW_DAYS, Memory
 
 # Paths that identify a person rather than describe a visit (SPEC 2: identity-based).
@@ -74,6 +75,12 @@ class CompiledExperience:
     cap_days: int = 0
     dismiss_days: int = 0
     remembers: bool = False
+    # A segmented bandit's reader of the request's segment value and, per value with its
+    # own weights, its bounds and answers (any other value: `bounds`, `variant_answers`).
+    segment_read: Reader | None = None
+    segment_picks: Mapping[str, tuple[tuple[float, ...], tuple[Mapping[str, Any], ...]]] = field(
+        default_factory=dict
+    )
 
 
 class Answer(dict[str, Any]):
@@ -145,6 +152,11 @@ def compile_experience(
         answers = [
             template(exp_id, i, PERSONALIZED, c) for i, c in zip(variant_ids, contents, strict=True)
         ]
+        path = segment_path(doc)
+        picks = {
+            value: (b, tuple(answers[i] for i in o))
+            for value, (b, o) in segment_splits(doc, weighted).items()
+        }
         return CompiledExperience(
             id=exp_id,
             placement=str(doc["placement"]),
@@ -166,6 +178,8 @@ def compile_experience(
             cap_days=cap_days,
             dismiss_days=dismiss_days,
             remembers=bool(cap_max and cap_days) or dismiss_days > 0,
+            segment_read=reader(path) if path and picks else None,
+            segment_picks=picks,
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ExperienceCompileError):

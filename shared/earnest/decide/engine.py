@@ -398,8 +398,13 @@ class Engine:
                 answer = exp.answers[GLOBAL_HOLDOUT]
             elif bucket(unit, exp.holdout_seed) < exp.holdout:
                 answer = exp.answers[HOLDOUT]
-            else:
+            elif exp.segment_read is None:
                 answer = exp.variant_answers[pick(bucket(unit, exp.variant_seed), exp.bounds)]
+            else:  # a segmented bandit: its value's own slices, if it has any
+                bounds, answers = exp.segment_picks.get(
+                    exp.segment_read(request), (exp.bounds, exp.variant_answers)
+                )
+                answer = answers[pick(bucket(unit, exp.variant_seed), bounds)]
             if first_reason or exp.outranks or signing:
                 answer = dict(answer)
                 if first_reason or exp.outranks:

@@ -9,7 +9,10 @@ variants that lost weight to those that gained, smallest slices first, and coale
 neighbours of one variant: it moves exactly the total-variation distance between the old
 and new shares, and each re-weighting adds at most one slice per variant whose weight
 changed. The holdout has its own hash and never moves. Nothing is written on decide's
-path: the slices are computed by the nightly run and read with the rules.
+path: the slices are computed by the nightly run and read with the rules. A bandit with
+`allocation.segments` keeps such slices per segment value too (`bandit_segments` of the
+effective document, at most MAX_SEGMENT_VALUES values); any other value gets the overall
+ones.
 
 Pure: stdlib only (decide's hot path imports it).
 """
@@ -25,6 +28,7 @@ from earnest.decide.bucketing import SCALE, cumulative_shares
 
 FULL = 1 << 32  # the hash's range: a unit's position is its unsigned MurmurHash3
 MAX_SLICES = 256  # beyond it a re-weighting is refused (earnest.report.bandit keeps the weights)
+MAX_SEGMENT_VALUES = 16  # a segmented bandit's values with their own weights, at most
 
 Slice = tuple[int, int, str]  # [start, end) of the hash, the variant served there
 BANDIT = "bandit"  # the allocation mode that re-weights (docs/experiences.md, "allocation")
@@ -44,6 +48,64 @@ def served(doc: Mapping[str, Any], weighted: Sequence[tuple[str, float]]) -> lis
     return reweight(parse(doc.get("variant_slices")) or layout(weighted), weighted)
 
 
+def segment_path(doc: Mapping[str, Any]) -> str | None:
+    """The request field whose every value a bandit gives its own weights
+    (`allocation.segments`, one path in this version), or None."""
+    if not is_bandit(doc):
+        return None
+    paths = doc["allocation"].get("segments") or []
+    return str(paths[0]) if paths else None
+
+
+def segment_states(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The segment values that have their own weights (`bandit_segments` of the effective
+    document: value -> {weights, slices}), at most MAX_SEGMENT_VALUES, by value."""
+    found = doc.get("bandit_segments") if segment_path(doc) else None
+    if not isinstance(found, Mapping):
+        return {}
+    kept = sorted((str(k), v) for k, v in found.items() if isinstance(v, Mapping))
+    return dict(kept[:MAX_SEGMENT_VALUES])
+
+
+def segment_weighted(
+    state: Mapping[str, Any], weighted: Sequence[tuple[str, float]]
+) -> list[tuple[str, float]]:
+    """The serving variants (`weighted`, in order) at a segment value's own weights; a
+    variant they do not name (added since) keeps its share of the overall weights."""
+    found = state.get("weights")
+    own: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    total = math.fsum(w for _, w in weighted) or 1.0
+    out = []
+    for variant, w in weighted:
+        got = own.get(variant)
+        out.append((variant, float(got) if isinstance(got, int | float) and got > 0 else w / total))
+    return out
+
+
+def served_segments(
+    doc: Mapping[str, Any], weighted: Sequence[tuple[str, float]]
+) -> dict[str, list[Slice]]:
+    """Each segment value's slices (of the values with their own weights) over the serving
+    variants: its stored ones, or the overall slices it was served before its first own
+    weights, handed over to its weights. Empty without segments; any other value of the
+    request's field is served the overall slices."""
+    states = segment_states(doc)
+    if not states:
+        return {}
+    overall = served(doc, weighted) or layout(weighted)
+    return {
+        value: reweight(parse(state.get("slices")) or overall, segment_weighted(state, weighted))
+        for value, state in states.items()
+    }
+
+
+def _bounds(
+    found: Sequence[Slice], weighted: Sequence[tuple[str, float]]
+) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    index = {v: i for i, (v, _) in enumerate(weighted)}
+    return tuple(end * SCALE for _, end, _ in found), tuple(index[v] for _, _, v in found)
+
+
 def split(
     doc: Mapping[str, Any], weighted: Sequence[tuple[str, float]]
 ) -> tuple[tuple[float, ...], tuple[int, ...]]:
@@ -52,8 +114,14 @@ def split(
     found = served(doc, weighted)
     if found is None:
         return cumulative_shares([w for _, w in weighted]), tuple(range(len(weighted)))
-    index = {v: i for i, (v, _) in enumerate(weighted)}
-    return tuple(end * SCALE for _, end, _ in found), tuple(index[v] for _, _, v in found)
+    return _bounds(found, weighted)
+
+
+def segment_splits(
+    doc: Mapping[str, Any], weighted: Sequence[tuple[str, float]]
+) -> dict[str, tuple[tuple[float, ...], tuple[int, ...]]]:
+    """`split` of each segment value with its own weights (empty without segments)."""
+    return {v: _bounds(found, weighted) for v, found in served_segments(doc, weighted).items()}
 
 
 def targets(weights: Sequence[tuple[str, float]]) -> dict[str, int]:
@@ -186,7 +254,8 @@ def parse(raw: object) -> list[Slice] | None:
 
 def describe(doc: Mapping[str, Any]) -> str | None:
     """`weights a 0.05, b 0.15, c 0.80 (bandit: report of 2026-12-09)` for a bandit's
-    effective document (None for a fixed split), as `list` and `explain` show it."""
+    effective document (None for a fixed split), as `list` and `explain` show it; then each
+    segment value's own (`; mobile: a 0.70, b 0.20, c 0.10`)."""
     if not is_bandit(doc):
         return None
     variants = [v for v in doc.get("variants") or [] if isinstance(v, Mapping)]
@@ -200,4 +269,13 @@ def describe(doc: Mapping[str, Any]) -> str | None:
     since = (
         f"report of {epochs[-1].get('report_date')}" if epochs else "the file's, while exploring"
     )
-    return f"weights {shown} (bandit: {since})"
+    serving = [
+        (str(v.get("id")), float(v.get("weight") or 0)) for v in variants if not v.get("paused")
+    ]
+    own = "".join(
+        f"; {value}: " + ", ".join(f"{v} {w:.2f}" for v, w in segment_weighted(state, serving))
+        for value, state in segment_states(doc).items()
+    )
+    path = segment_path(doc)
+    rest = f"; any other {path}: the weights above" if own else ""
+    return f"weights {shown} (bandit: {since}){own}{rest}"

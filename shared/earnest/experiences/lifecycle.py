@@ -20,11 +20,13 @@ where an entry is `rule`, `reason`, `by`, `at` and `evidence`; and, beside them,
 and, for an experience whose file says `allocation: {mode: bandit}`,
 
     {"bandit": {"weights": {"<variant id>": w}, "slices": [[start, end, "<variant id>"]],
-                "report_date", "at", "p_best": {...}, "epochs": [<epoch>]}}
+                "report_date", "at", "p_best": {...}, "epochs": [<epoch>],
+                "segments": {"<segment value>": {"weights", "slices", "p_best"}}}}
 
 the weights the nightly run set, the assignment over the hash that carries them
 (earnest.decide.slices) and the periods of constant weights before (earnest.report.bandit),
-laid over the file's weights while the file keeps the mode; then
+laid over the file's weights while the file keeps the mode (with `allocation.segments`, each
+value's own weights and slices too, as `bandit_segments`); then
 the start of the current allocation (docs/experiences.md, "Allocation"): set by the first
 write and restarted by any write that changes what is served to whom (`allocation_key`:
 whether it serves, the holdout share, the serving variants and their weights), so the
@@ -122,6 +124,8 @@ def _with_weights(out: dict[str, Any], bandit: Any) -> dict[str, Any]:
     if bandit.get("slices"):
         out["variant_slices"] = copy.deepcopy(bandit["slices"])
     out["bandit_epochs"] = copy.deepcopy(bandit.get("epochs") or [])  # the report reads them
+    if allocation.get("segments") and isinstance(bandit.get("segments"), Mapping):
+        out["bandit_segments"] = copy.deepcopy(dict(bandit["segments"]))
     return out
 
 
@@ -139,7 +143,17 @@ def allocation_key(served: Mapping[str, Any]) -> str | None:
         for v in served.get("variants") or []
         if isinstance(v, Mapping) and not v.get("paused")
     )
-    blob = json.dumps([float(served.get("holdout") or 0), serving], separators=(",", ":"))
+    shares: list[Any] = [float(served.get("holdout") or 0), serving]
+    segmented = served.get("bandit_segments")
+    if isinstance(segmented, Mapping) and segmented:  # a value's own weights: its shares
+        shares.append(
+            sorted(
+                (str(value), sorted((state.get("weights") or {}).items()))
+                for value, state in segmented.items()
+                if isinstance(state, Mapping)
+            )
+        )
+    blob = json.dumps(shares, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

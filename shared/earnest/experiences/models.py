@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from earnest.decide import segments as segment_paths
 from earnest.experiences.defaults import DEFAULT_CAP_PERCENTILE, GUARDRAIL_MARGIN
 from earnest.memory import MAX_EXPOSURES, MAX_WINDOW_DAYS
 
@@ -90,6 +91,11 @@ class FrequencyCap(_Strict):
     per_days: int = Field(ge=1, le=MAX_WINDOW_DAYS, strict=True)
 
 
+# A bandit's segment paths in this version: one (each value gets its own weights; a cross
+# of several would split the traffic into cells too small to learn in).
+MAX_ALLOCATION_SEGMENTS = 1
+
+
 class AllocationMode(StrEnum):
     FIXED = "fixed"
     BANDIT = "bandit"
@@ -99,12 +105,29 @@ class Allocation(_Strict):
     """How the variants' weights move (docs/experiences.md, "allocation"): `fixed`, the
     file's, or `bandit`, re-weighted by the nightly run after `exploration_days` once every
     serving variant has `min_units_per_variant` units, never below `weight_floor`. The
-    holdout share is the file's either way."""
+    holdout share is the file's either way. `segments`: a bandit's one request field
+    (earnest.decide.segments) whose every value gets its own weights."""
 
     mode: AllocationMode = AllocationMode.FIXED
     exploration_days: int = Field(default=3, ge=1, le=90)
     min_units_per_variant: int = Field(default=100, ge=100, le=10_000_000)
     weight_floor: float = Field(default=0.01, gt=0, le=0.2, allow_inf_nan=False)
+    segments: list[str] = Field(default_factory=list, max_length=MAX_ALLOCATION_SEGMENTS)
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_paths(cls, paths: list[str]) -> list[str]:
+        problems = [e for e in map(segment_paths.path_error, paths) if e]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return paths
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_need_a_bandit(cls, paths: list[str], info: ValidationInfo) -> list[str]:
+        if paths and info.data.get("mode") != AllocationMode.BANDIT:
+            raise ValueError("segments need mode: bandit (a fixed split has one allocation)")
+        return paths
 
 
 class Experience(_Strict):

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from earnest.conditions.checks import check_condition, condition_paths
+from earnest.decide.segments import path_error
 from earnest.experiences.models import Experience
 
 # Signals that describe the visit, not the person: readable without consent (docs/consent.md).
@@ -140,6 +141,7 @@ def _audience_findings(doc: Mapping[str, Any], groups: Mapping[str, Any]) -> lis
         for cp in condition_problems
     ]
     findings += _memory_findings(doc)
+    findings += _allocation_consent_findings(doc)
     if isinstance(condition, Mapping) and not condition_problems:
         findings += _consent_findings(condition, doc.get("requires_consent") or [])
         findings += [
@@ -170,6 +172,23 @@ def _memory_findings(doc: Mapping[str, Any]) -> list[_Finding]:
     message = (
         f"{' and '.join(uses)} read the unit's memory, kept only with consent to "
         "personalization: declare requires_consent: [personalization]"
+    )
+    return [("requires_consent", message, "consent_declared")]
+
+
+def _allocation_consent_findings(doc: Mapping[str, Any]) -> list[_Finding]:
+    """A bandit that keeps weights per value of a field describing the person (its
+    `attributes.*`) personalizes by it: the experience must require that consent."""
+    allocation = doc.get("allocation")
+    paths = allocation.get("segments") if isinstance(allocation, Mapping) else None
+    if not isinstance(paths, list) or "personalization" in (doc.get("requires_consent") or []):
+        return []
+    personal = personal_signals(p for p in paths if path_error(p) is None)
+    if not personal:
+        return []
+    message = (
+        f"allocation.segments reads {', '.join(personal)}, which describe the person: "
+        "declare requires_consent: [personalization]"
     )
     return [("requires_consent", message, "consent_declared")]
 

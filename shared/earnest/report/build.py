@@ -43,9 +43,12 @@ PENDING = "pending"
 
 
 def _arms(
-    doc: Mapping[str, Any], arms_totals: Mapping[ArmKey, ArmTotals]
+    doc: Mapping[str, Any],
+    arms_totals: Mapping[ArmKey, ArmTotals],
+    segments: Mapping[str, list[tuple[str, int, float]]],
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Every arm's numbers (holdout, configured variants, variants since removed) and SRM."""
+    """Every arm's numbers (holdout, configured variants, variants since removed) and SRM
+    (`segments`: a segmented bandit's split per segment value, bandit.segment_splits)."""
     holdout = float(doc.get("holdout") or 0.0)
     variants = variants_of(doc)
     events = attribution_of(doc).guardrail_events
@@ -82,7 +85,7 @@ def _arms(
                 )
             )
             srm_input.append((key, vt.units, 0.0, False))
-    return arms, srm_check(holdout, control.units, srm_input)
+    return arms, srm_check(holdout, control.units, srm_input, segments)
 
 
 def _at_current_traffic(
@@ -105,10 +108,11 @@ def _experience(
     plan = Plan.of(doc)
     span = window.span(doc)
     arms_totals: Mapping[ArmKey, ArmTotals] = totals.arms if totals else {}
-    arms, srm = _arms(doc, arms_totals)
+    arms, srm = _arms(doc, arms_totals, bandit.segment_splits(doc, totals))
     variants = variants_of(doc)
     control = arms_totals.get(None, EMPTY)
-    combined = bandit.across_epochs(doc, arms_totals, len(variants))
+    segments = totals.segments if totals else {}
+    combined = bandit.across_epochs(doc, arms_totals, len(variants), segments)
     compared = [
         variant_section(
             exp_id,
@@ -231,7 +235,8 @@ def assemble(
         mine = next((a for a in reweights if a.experience == e["id"]), None)
         found = totals.experiences.get(e["id"])
         arms = found.arms if found else {}
-        e["allocation"] = bandit.section(by_id[e["id"]], mine, arms, e["srm"])
+        segments = found.segments if found else {}
+        e["allocation"] = bandit.section(by_id[e["id"]], mine, arms, e["srm"], segments)
     actions += reweights
     alerts = [
         {

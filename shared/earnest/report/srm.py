@@ -11,7 +11,7 @@ Standard library only. It must not import pydantic, boto3 or `earnest_aws`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +202,7 @@ def srm_check(
     holdout: float,
     holdout_units: int,
     variants: Sequence[tuple[str, int, float, bool]],
+    segments: Mapping[str, Sequence[tuple[str, int, float]]] | None = None,
 ) -> dict[str, Any]:
     """The sample-ratio-mismatch check of one experience (docs/report.md, "SRM").
 
@@ -211,11 +212,14 @@ def srm_check(
     the window mixes two configurations, so two checks that a pause leaves unchanged:
     holdout against every variant together (h : 1 - h; the holdout hash is independent of
     the variant split), and the split among the active variants (w / sum w).
+    `segments`: a segmented bandit's serving variants per segment value (arm, units, the
+    weight that value serves): the pooled split then has no one expected share, so the
+    holdout against every variant together, and each value's split against its weights.
     """
     active = [(a, u, w) for a, u, w, on in variants if on]
     inactive_units = sum(u for _, u, _, on in variants if not on)
     tests: list[dict[str, Any]] = []
-    if inactive_units == 0:
+    if not segments and inactive_units == 0:
         weight = math.fsum(w for _, _, w in active) or 1.0
         tests.append(
             srm_test(
@@ -234,15 +238,21 @@ def srm_check(
                 [holdout, 1.0 - holdout],
             )
         )
-        if len(active) >= 2:
-            tests.append(
-                srm_test(
-                    "variant_split",
-                    [a for a, _, _ in active],
-                    [u for _, u, _ in active],
-                    [w for _, _, w in active],
-                )
+        splits = (
+            [(f"variant_split {value}", split) for value, split in segments.items()]
+            if segments
+            else [("variant_split", active)]
+        )
+        tests += [
+            srm_test(
+                name,
+                [a for a, _, _ in split],
+                [u for _, u, _ in split],
+                [w for _, _, w in split],
             )
+            for name, split in splits
+            if len(split) >= 2
+        ]
     return {
         "flagged": any(t["flagged"] for t in tests),
         "p_value": min(t["sequential_p_value"] for t in tests),

@@ -9,7 +9,7 @@ Pure: stdlib only. It must not import boto3, pydantic or `earnest_aws`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from earnest.experiences import defaults
 from earnest.report.cuped import Covariate
@@ -117,6 +117,8 @@ class ExperienceTotals:
     arms: dict[ArmKey, ArmTotals]
     reasons: dict[str, int]  # exposures of this experience by decision reason
     revenue_cap: float | None = None  # what each unit's revenue was capped at
+    # path -> segment value -> arm -> totals, each unit in the value of its first exposure
+    segments: dict[str, dict[str, dict[ArmKey, ArmTotals]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

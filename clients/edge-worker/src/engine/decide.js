@@ -17,6 +17,7 @@
 
 import { GLOBAL_HOLDOUT_SEED_NAME, SCALE, bucket, cumulativeShares, pick, seedFor } from "./bucketing.js";
 import { NotPortable, atTime, compileCondition } from "./conditions.js";
+import { segmentValues } from "./segments.js";
 
 export const PERSONALIZED = "personalized";
 export const HOLDOUT = "holdout";
@@ -56,7 +57,11 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
       holdout: doc.holdout,
       holdoutSeed: seedFor(`${doc.seed}:holdout`),
       variantSeed: seedFor(`${doc.seed}:variant`),
-      ...split(doc),
+      ...split(doc, doc.slices),
+      // A segmented bandit: the request field, and the split of each value with its own
+      // slices (any other value: the split above).
+      segmentPath: doc.segments?.path ?? null,
+      segmentSplits: new Map(Object.entries(doc.segments?.slices ?? {}).map(([value, slices]) => [value, split(doc, slices)])),
       default: doc.default,
       memory: doc.memory ?? null, // {max_exposures, per_days, dismiss_for_days}: decide reads memory
     };
@@ -80,14 +85,14 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
 /** The variant split: one bound per variant (a fixed split), or, for a bandit experience,
  * one per slice of the hash the bundle carries (shared/earnest/decide/slices.py), each
  * naming its variant. Bounds are in [0, 1), as `bucket` is. */
-function split(doc) {
-  if (!doc.slices) {
+function split(doc, slices) {
+  if (!slices) {
     return { variants: doc.variants, bounds: cumulativeShares(doc.variants.map((v) => v.weight)) };
   }
   const byId = new Map(doc.variants.map((v) => [v.id, v]));
   return {
-    variants: doc.slices.map(([, , id]) => byId.get(id)),
-    bounds: doc.slices.map(([, end]) => end * SCALE),
+    variants: slices.map(([, , id]) => byId.get(id)),
+    bounds: slices.map(([, end]) => end * SCALE),
   };
 }
 
@@ -181,7 +186,8 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
       } else if (bucket(unit, winner.holdoutSeed) < winner.holdout) {
         decisions[placement] = answer(winner.id, null, HOLDOUT, winner.default);
       } else {
-        const variant = winner.variants[pick(bucket(unit, winner.variantSeed), winner.bounds)];
+        const chosen = winner.segmentPath === null ? winner : winner.segmentSplits.get(segmentValues([winner.segmentPath], body)[winner.segmentPath]) ?? winner;
+        const variant = chosen.variants[pick(bucket(unit, winner.variantSeed), chosen.bounds)];
         decisions[placement] = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
       }
     }
