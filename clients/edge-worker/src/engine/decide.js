@@ -2,7 +2,8 @@
 // walk (shared/earnest/decide/engine.py, `Engine.decide`): per placement the live
 // experiences by priority (then id), each checked for consent, identity confidence and
 // audience; the first that passes wins; then the global holdout, the experience's holdout
-// and the variant split, with decide's reasons and decide's token format.
+// and the variant split, with decide's reasons and decide's token format (the winner's
+// token carries the request's segment values of the experience's recorded segments).
 //
 // What the edge cannot know it does not guess. decide combines the subject's STORED consent
 // (a CMP's webhook) with what the request carries, the most restrictive first, so a stored
@@ -17,6 +18,7 @@
 
 import { GLOBAL_HOLDOUT_SEED_NAME, SCALE, bucket, cumulativeShares, pick, seedFor } from "./bucketing.js";
 import { NotPortable, atTime, compileCondition } from "./conditions.js";
+import { segmentValues } from "./segments.js";
 
 export const PERSONALIZED = "personalized";
 export const HOLDOUT = "holdout";
@@ -59,6 +61,7 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
       ...split(doc),
       default: doc.default,
       memory: doc.memory ?? null, // {max_exposures, per_days, dismiss_for_days}: decide reads memory
+      segments: doc.segments ?? null, // the paths its exposures record
     };
     if (!byPlacement.has(doc.placement)) byPlacement.set(doc.placement, []);
     byPlacement.get(doc.placement).push(exp);
@@ -144,6 +147,7 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
   let anonymousView = null;
   let inGlobal = null;
   const decisions = {};
+  const segmentsOf = new Map(); // decision -> its segment values, for its token only
   const remote = [];
 
   atTime(now, () => {
@@ -176,14 +180,17 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
         continue;
       }
       if (inGlobal === null) inGlobal = bucket(unit, engine.globalSeed) < engine.globalHoldout;
+      let decision;
       if (inGlobal) {
-        decisions[placement] = answer(winner.id, null, GLOBAL_HOLDOUT, winner.default);
+        decision = answer(winner.id, null, GLOBAL_HOLDOUT, winner.default);
       } else if (bucket(unit, winner.holdoutSeed) < winner.holdout) {
-        decisions[placement] = answer(winner.id, null, HOLDOUT, winner.default);
+        decision = answer(winner.id, null, HOLDOUT, winner.default);
       } else {
         const variant = winner.variants[pick(bucket(unit, winner.variantSeed), winner.bounds)];
-        decisions[placement] = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
+        decision = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
       }
+      if (signer && winner.segments) segmentsOf.set(decision, segmentValues(winner.segments, body));
+      decisions[placement] = decision;
     }
   });
   if (signer) {
@@ -192,7 +199,7 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
       Object.values(decisions)
         .filter((d) => d.experience !== null)
         .map(async (d) => {
-          d.token = await signer.sign(unit, d.experience, d.variant, d.reason, engine.rulesVersion, issuedAt);
+          d.token = await signer.sign(unit, d.experience, d.variant, d.reason, engine.rulesVersion, issuedAt, segmentsOf.get(d));
         }),
     );
   }
