@@ -310,7 +310,7 @@ def _exposure(
         exposed = verifier.verify(token, now)
     except TokenError as bad:
         raise _Reject(TOKEN_REASONS[bad.reason], "token", str(bad)) from None
-    record = {  # FIELDS, in order (a literal: twice as fast as building it from FIELDS)
+    record: dict[str, Any] = {  # FIELDS, in order (a literal: twice as fast as a loop)
         "event_id": event_id,
         "type": EXPOSURE,
         "unit_id": exposed.unit,
