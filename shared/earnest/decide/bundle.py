@@ -62,8 +62,8 @@ def edge_bundle(
         }
         if slices is not None:  # a bandit's assignment over the hash ([start, end, variant]):
             entry["slices"] = [list(s) for s in slices]  # the edge picks as decide does
-        if compiled.segments:  # recorded in the winner's token, as decide does
-            entry["segments"] = [path for path, _ in compiled.segments]
+        if compiled.recorded_segments:  # recorded in the winner's token, as decide does
+            entry["recorded_segments"] = [path for path, _ in compiled.recorded_segments]
         if compiled.remembers:  # the edge leaves these to decide, which reads memory
             entry["memory"] = {
                 "max_exposures": compiled.cap_max,

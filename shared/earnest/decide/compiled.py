@@ -77,7 +77,7 @@ class CompiledExperience:
     dismiss_days: int = 0
     remembers: bool = False
     # The segments its tokens record, each with its reader, made once (empty: none).
-    segments: tuple[tuple[str, Reader], ...] = ()
+    recorded_segments: tuple[tuple[str, Reader], ...] = ()
 
 
 class Answer(dict[str, Any]):
@@ -170,7 +170,7 @@ def compile_experience(
             cap_days=cap_days,
             dismiss_days=dismiss_days,
             remembers=bool(cap_max and cap_days) or dismiss_days > 0,
-            segments=tuple((p, reader(p)) for p in recorded(doc)),
+            recorded_segments=tuple((p, reader(p)) for p in recorded(doc)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ExperienceCompileError):

@@ -422,7 +422,7 @@ class Engine:
                         answer["reason"],
                         rules_version,
                         issued_at,
-                        values(exp.segments, request) if exp.segments else None,
+                        values(exp.recorded_segments, request) if exp.recorded_segments else None,
                     )
             decisions[placement] = answer
 

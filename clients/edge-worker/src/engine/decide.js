@@ -61,7 +61,7 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
       ...split(doc),
       default: doc.default,
       memory: doc.memory ?? null, // {max_exposures, per_days, dismiss_for_days}: decide reads memory
-      segments: doc.segments ?? null, // the paths its exposures record
+      recordedSegments: doc.recorded_segments ?? null, // the paths its exposures record
     };
     if (!byPlacement.has(doc.placement)) byPlacement.set(doc.placement, []);
     byPlacement.get(doc.placement).push(exp);
@@ -189,7 +189,7 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
         const variant = winner.variants[pick(bucket(unit, winner.variantSeed), winner.bounds)];
         decision = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
       }
-      if (signer && winner.segments) segmentsOf.set(decision, segmentValues(winner.segments, body));
+      if (signer && winner.recordedSegments) segmentsOf.set(decision, segmentValues(winner.recordedSegments, body));
       decisions[placement] = decision;
     }
   });
