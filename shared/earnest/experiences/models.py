@@ -176,6 +176,22 @@ class Experience(_Strict):
             )
         return allocation
 
+    @field_validator("allocation")
+    @classmethod
+    def _recorded_segments(
+        cls, allocation: Allocation | None, info: ValidationInfo
+    ) -> Allocation | None:
+        """The plan's segments and a bandit's (issue 21's `allocation.segments`, where this
+        version has them) are recorded together: at most `MAX_PATHS` distinct in all."""
+        plan = info.data.get("measurement_plan")
+        paths = {*(plan.segments if plan else ()), *getattr(allocation, "segments", ())}
+        if len(paths) > segment_paths.MAX_PATHS:
+            raise ValueError(
+                f"measurement_plan.segments and allocation.segments record at most "
+                f"{segment_paths.MAX_PATHS} distinct segments in all, not {len(paths)}"
+            )
+        return allocation
+
     @field_validator("default")
     @classmethod
     def _default_required(cls, value: Any) -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from earnest.experiences.validation import validate_all, validate_experience
 from tests.builders.experiences import experience
 
@@ -142,3 +144,19 @@ def test_a_segment_that_is_no_request_field_four_of_them_or_one_twice_is_named()
             ("measurement_plan.segments", "measurement_plan")
         ], segments
         assert said in problems[0].message
+
+
+def test_the_plans_and_a_bandits_segments_record_at_most_three_in_all() -> None:
+    from earnest.experiences.models import Allocation
+
+    if "segments" not in Allocation.model_fields:
+        pytest.skip("allocation.segments arrives with issue 21 (the bandit's segments)")
+    plan = {**experience()["measurement_plan"], "segments": ["context.a", "context.b", "context.c"]}
+    bandit = {"mode": "bandit", "segments": ["context.d"]}
+    doc = experience(measurement_plan=plan, allocation=bandit)
+    problems = validate_experience(doc, "x.yaml")
+    assert [(p.field, p.check) for p in problems] == [("allocation", "valid_allocation")]
+    assert "at most 3 distinct segments" in problems[0].message
+    # the same path in both counts once
+    doc = experience(measurement_plan=plan, allocation={**bandit, "segments": ["context.a"]})
+    assert validate_experience(doc, "x.yaml") == []
