@@ -33,7 +33,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
@@ -267,6 +267,7 @@ TRUTH = {
     "bundles": Truth(0.03, 0.03, "hurts (-7 pts)"),
 }
 SEARCH_TEST = "search-landing-recs"
+SEGMENT = "context.device"  # what its plan splits the lift by (examples/experiences/)
 SIGNED_IN_SHARE = 0.3  # visitors carrying a user_id from the identity graph
 CONFIDENCES = (1.0, 0.95, 0.7, 0.5)  # how sure the graph is that it is that user
 CONSENTING_SHARE = 0.9  # the rest send no CMP signal: opt-in means denied
@@ -379,8 +380,15 @@ class Tally:
     reasons: Counter[str] = field(default_factory=Counter)
     paused_on: dict[str, str] = field(default_factory=dict)
     verdicts: dict[str, str] = field(default_factory=dict)  # the latest verdict given, its day
+    segments: dict[str, str] = field(default_factory=dict)  # the latest segment flag, its day
     after_withdrawal: int = 0  # decisions that reached a withdrawn subject afterwards
     violations: int = 0  # of those, personalized by an experience needing consent
+
+    def keep_segments(self, section: dict[str, Any], variants: Iterable[str], night: int) -> None:
+        """Each variant's lift by segment tonight, where it has one (`segment_finding`)."""
+        for variant in variants:
+            if said := segment_finding(section, variant):
+                self.segments[variant] = f"{said} (day {night})"
 
     def count(self, v: Visitor, decisions: dict[str, Any]) -> None:
         if not decisions:  # the worker served the default page: every placement unanswered
@@ -576,6 +584,7 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
     for exp in report["experiences"]:
         if exp["id"] == SEARCH_TEST:
             tonight = {v["variant"]: v["verdict"] or "no verdict (SRM)" for v in exp["variants"]}
+            tally.keep_segments(exp.get("segments") or {}, tonight, number)
             for variant, verdict in tonight.items():
                 # A restart (a pause) begins a new comparison: its first nights say too
                 # early, which does not undo what the last allocation found.
@@ -593,6 +602,21 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
         if action["experience"] == SEARCH_TEST and action["variant"]:
             tally.paused_on.setdefault(action["variant"], f"day {number}")
     return bool(report["guardrails"])
+
+
+def segment_finding(section: dict[str, Any], variant: str) -> str | None:
+    """What the night's lift by segment says of `variant`: its flag when it has one
+    ("helps mobile, shows no measurable effect on desktop"), else each value with enough
+    data and its effect; None when no value has enough data yet."""
+    for flag in section.get("flags", []):
+        if flag["variant"] == variant:
+            return str(flag["message"]).removeprefix(f"{variant} ")
+    found = [
+        f"{t['value']} {t['effect']} ({t['relative'] * 100:+.0f} %)"
+        for t in section.get("tests", [])
+        if t["variant"] == variant and t["enough_data"] and t["relative"] is not None
+    ]
+    return ", ".join(found) or None
 
 
 def start_allocations(since: date) -> None:
@@ -642,16 +666,27 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
     return tally
 
 
-def print_outcome(tally: Tally, out: Path) -> None:
-    print(f"\n== what the {SEARCH_TEST} test found, against the truth")
-    rows = [("VARIANT", "TRUE EFFECT", "LAST VERDICT", "PAUSED")]
-    for arm, truth in TRUTH.items():
-        if arm != "holdout":
-            verdict = tally.verdicts.get(arm, "—")
-            rows.append((arm, truth.effect, verdict, tally.paused_on.get(arm, "no")))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+def print_table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def print_outcome(tally: Tally, out: Path) -> None:
+    print(f"\n== what the {SEARCH_TEST} test found, against the truth")
+    arms = [(arm, truth) for arm, truth in TRUTH.items() if arm != "holdout"]
+    print_table(
+        [("VARIANT", "TRUE EFFECT", "LAST VERDICT", "PAUSED")]
+        + [
+            (arm, t.effect, tally.verdicts.get(arm, "—"), tally.paused_on.get(arm, "no"))
+            for arm, t in arms
+        ]
+    )
+    print(f"\n== what the lift by segment ({SEGMENT}) found, against the truth")
+    print_table(
+        [("VARIANT", "TRUE EFFECT", "LAST SEGMENT FINDING")]
+        + [(arm, t.effect, tally.segments.get(arm, "none")) for arm, t in arms]
+    )
     total = sum(tally.reasons.values())
     print("\n== coverage by reason (every placement decided in the simulation)")
     for reason, n in tally.reasons.most_common():

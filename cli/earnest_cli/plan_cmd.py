@@ -189,7 +189,29 @@ def run(args: argparse.Namespace) -> int:
     bandit = bandit_expectation(doc, daily)
     if bandit:
         print(f"  {bandit}")
+    segmented = segment_expectation(doc, daily, rate)
+    if segmented:
+        print(f"  {segmented}")
     return 0
+
+
+def segment_expectation(doc: dict[str, Any], daily: float, rate: float) -> str | None:
+    """What a segmented plan needs (None without segments): each segment value is its own
+    comparison with its own minimum per arm, so a value with half the traffic takes the
+    days of an experience with half the traffic."""
+    from earnest.report.planning import forecast
+
+    paths = (doc.get("measurement_plan") or {}).get("segments") or []
+    if not paths:
+        return None
+    half = forecast(doc, daily / 2, rate)
+    minimum = f"{half.days_to_min_units} days" if half.days_to_min_units else "not within 2 years"
+    found = f"{half.days_to_detect} days" if half.days_to_detect else "not within 2 years"
+    return (
+        f"segments {', '.join(paths)}: each value is its own comparison and needs the plan's "
+        f"minimum per arm of its own, so the plan needs more traffic: a value with half the "
+        f"units reaches its minimum in {minimum} and finds the effect in {found}"
+    )
 
 
 def bandit_expectation(doc: dict[str, Any], daily: float) -> str | None:

@@ -1,7 +1,9 @@
 """Signed exposure tokens: decide issues them, record-exposure accepts only what they prove.
 
 Format `v1.<kid>.<payload>.<sig>` (base64url, no padding). The payload is the compact JSON
-array `[unit, experience, variant, reason, rules_version, issued_at]`; the signature is
+array `[unit, experience, variant, reason, rules_version, issued_at]`, with a 7th element
+`{path: value}` when the experience records segments (earnest.decide.segments: at most
+3, each value a short word), so a page cannot claim another segment; the signature is
 HMAC-SHA256 over everything before it, so neither the payload nor the key id can be
 swapped. Several keys verify at once and the first signs, so keys rotate without a gap.
 Imports only the stdlib and orjson: it sits on decide's hot path, and /events verifies up
@@ -15,13 +17,16 @@ import binascii
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 
 VERSION = "v1"
 MAX_TOKEN_LENGTH = 2048
+# A token's segments: at most 3 (earnest.decide.segments.MAX_PATHS), each path at most
+# `attributes.` + 64 characters and each value at most 32 (both checked there).
+MAX_SEGMENTS, MAX_SEGMENT_PATH, MAX_SEGMENT_VALUE = 3, 75, 32
 
 
 class TokenError(ValueError):
@@ -39,6 +44,24 @@ class Exposure(NamedTuple):
     reason: str
     rules_version: str
     issued_at: int
+    segments: Mapping[str, str] | None = None  # the experience's recorded segment values
+
+
+def _segments(raw: Any) -> Mapping[str, str]:
+    """A token's 7th element if it is a small str -> str map, else TokenError."""
+    if (
+        type(raw) is not dict
+        or not 0 < len(raw) <= MAX_SEGMENTS
+        or not all(
+            type(k) is str
+            and type(v) is str
+            and len(k) <= MAX_SEGMENT_PATH
+            and len(v) <= MAX_SEGMENT_VALUE
+            for k, v in raw.items()
+        )
+    ):
+        raise TokenError("malformed", "token segments must be a small map of words")
+    return raw
 
 
 def _b64(data: bytes) -> str:
@@ -94,9 +117,13 @@ class TokenSigner:
         reason: str,
         rules_version: str,
         issued_at: int | None = None,
+        segments: Mapping[str, str] | None = None,
     ) -> str:
         now = int(time.time()) if issued_at is None else issued_at
-        payload = _b64(orjson.dumps([unit, experience, variant, reason, rules_version, now]))
+        fields: list[Any] = [unit, experience, variant, reason, rules_version, now]
+        if segments:
+            fields.append(segments)
+        payload = _b64(orjson.dumps(fields))
         head = f"{VERSION}.{self._kid}.{payload}"
         mac = self._sign_mac.copy()
         mac.update(head.encode())
@@ -121,12 +148,15 @@ class TokenSigner:
             raise TokenError("tampered", "token signature does not match its contents")
         try:
             fields = orjson.loads(_unb64(payload))
-            unit, experience, variant, reason, rules_version, issued_at = fields
-        except (ValueError, TypeError):
-            raise TokenError("malformed", "token payload is not readable") from None
+        except ValueError:
+            fields = None
+        if type(fields) is not list or len(fields) not in (6, 7):
+            raise TokenError("malformed", "token payload is not readable")
+        unit, experience, variant, reason, rules_version, issued_at = fields[:6]
+        segments = _segments(fields[6]) if len(fields) == 7 else None
         current = time.time() if now is None else now
         if not isinstance(issued_at, int) or current - issued_at > self.ttl_seconds:
             raise TokenError("expired", f"token is older than {self.ttl_seconds} seconds")
         if issued_at - current > 300:
             raise TokenError("tampered", "token claims to be issued in the future")
-        return Exposure(unit, experience, variant, reason, rules_version, issued_at)
+        return Exposure(unit, experience, variant, reason, rules_version, issued_at, segments)

@@ -24,7 +24,12 @@ from typing import Any
 
 from earnest_cli.template import load_template
 
-GLUE_TO_DUCKDB = {"string": "VARCHAR", "double": "DOUBLE", "bigint": "BIGINT"}
+GLUE_TO_DUCKDB = {
+    "string": "VARCHAR",
+    "double": "DOUBLE",
+    "bigint": "BIGINT",
+    "map<string,string>": "MAP(VARCHAR, VARCHAR)",
+}
 MEMORY_SHARE = 0.5
 
 

@@ -43,7 +43,7 @@ def examples(folder: Path) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
 def recency_and_memory() -> list[dict[str, Any]]:
     """Experiences reading recency and memory: a capped, dismissable one for lapsed buyers,
     one for recent buyers, and one on the visit's own time that needs no consent (so the
-    edge decides it itself)."""
+    edge decides it itself), which records segments."""
     personal = {"requires_consent": ["personalization"], "placement": RETURNING}
     return [
         experience(
@@ -73,6 +73,11 @@ def recency_and_memory() -> list[dict[str, Any]]:
             placement=RETURNING,
             priority=-1,
             audience={"context.session_started_at": {"$withinDays": 0.5}},
+            # segments whose values take every form: words, numbers, times, missing
+            measurement_plan={
+                **experience()["measurement_plan"],
+                "segments": ["attributes.ltv", "context.referrer", "attributes.last_purchase_at"],
+            },
         ),
     ]
 

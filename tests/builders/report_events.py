@@ -37,8 +37,10 @@ def exposure(
     reason: str,
     when: datetime,
     event_id: str | None = None,
+    segments: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """An exposure as /events stores it (`segments`: its token's, when it has some)."""
+    record: dict[str, Any] = {
         "event_id": event_id or f"x-{experience}-{unit}-{when.timestamp():.3f}",
         "type": "exposure",
         "unit_id": unit,
@@ -53,6 +55,9 @@ def exposure(
         "receive_time": iso(when + timedelta(seconds=1)),
         "request_id": "req-test",
     }
+    if segments is not None:
+        record["segments"] = segments
+    return record
 
 
 def conversion(

@@ -64,7 +64,19 @@ def both_reports(
     global_holdout: float = 0.0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(Python path's report, SQL path's report) of the folder's events."""
-    python, sql = both_totals(root, docs, window, erased, pre_exposure_days=pre_exposure_days)
+    pair = both_totals(root, docs, window, erased, pre_exposure_days=pre_exposure_days)
+    return reports_of(pair, docs, window, len(erased), pre_exposure_days, global_holdout)
+
+
+def reports_of(
+    pair: tuple[Totals, Totals],
+    docs: Sequence[Mapping[str, Any]],
+    window: Window,
+    erased_subjects: int = 0,
+    pre_exposure_days: int = 0,
+    global_holdout: float = 0.0,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The reports built from each path's totals (`both_totals`)."""
 
     def report(totals: Totals) -> dict[str, Any]:
         return report_build.build(
@@ -73,8 +85,8 @@ def both_reports(
             totals,
             None,
             global_holdout=global_holdout,
-            erased_subjects=len(erased),
+            erased_subjects=erased_subjects,
             pre_exposure_days=pre_exposure_days,
         )
 
-    return report(python), report(sql)
+    return report(pair[0]), report(pair[1])

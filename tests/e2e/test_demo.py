@@ -60,6 +60,15 @@ def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path:
     assert re.search(r"bundles\s+hurts \(-7 pts\)\s+loses_to_default \(day \d\)\s+day \d", table)
     assert re.search(r"similar\s+none\s+\S+.*\s+no$", table, re.M)
     assert "beats_default" not in table.split("similar")[1].splitlines()[0]
+    # The lift by segment shows the truth within the winner: it helps mobile, not desktop.
+    segments = text.split("lift by segment (context.device) found")[1].split("== coverage")[0]
+    assert re.search(
+        r"^\s+popular\s+helps mobile .*\s+helps context\.device mobile \(\+[\d.]+ %\), "
+        r"shows no measurable effect on desktop \([^)]*\) \(day \d\)$",
+        segments,
+        re.M,
+    )
+    assert "helps" not in segments.split("similar")[1].splitlines()[0].split("none", 1)[1]
     # Coverage by reason, and no personalization reached anyone after their withdrawal.
     coverage = text.split("== coverage by reason")[1].split("compliance:")[0]
     assert "identity_uncertain" in coverage and "no_consent" in coverage

@@ -29,6 +29,7 @@ import pytest
 from earnest.consent.purposes import PURPOSES
 from earnest.decide.bundle import bundle_bytes, edge_bundle
 from earnest.decide.engine import Engine
+from earnest.decide.segments import reader, recorded, values
 from earnest.memory import Memory
 from earnest.tokens import TokenSigner
 from tests.builders.edge_requests import (
@@ -152,7 +153,9 @@ def test_bandit_experiences_re_weighted_into_slices_are_decided_alike(tmp_path: 
 def test_the_edges_tokens_verify_as_decides_do(tmp_path: Path) -> None:
     result = _decided_by_both(tmp_path, 1_000, seed=19, regime="opt_in")
     signer = TokenSigner([("decide", b"decide-token-secret-00000001"), EDGE_KEY])
-    checked = 0
+    docs = examples(EXAMPLES)[0] + recency_and_memory()
+    readers = {str(d["id"]): [(p, reader(p)) for p in recorded(d)] for d in docs if recorded(d)}
+    checked = segmented = 0
     for body, js in zip(result["bodies"], result["edge"], strict=True):
         for placement, token in js["tokens"].items():
             exposure = signer.verify(token)
@@ -163,5 +166,13 @@ def test_the_edges_tokens_verify_as_decides_do(tmp_path: Path) -> None:
                 variant,
                 reason,
             )
+            # a winner's token records its experience's segments as decide reads them
+            won = reason in ("personalized", "holdout", "global_holdout")
+            if won and experience in readers:
+                assert exposure.segments == values(readers[experience], body)
+                segmented += 1
+            else:
+                assert exposure.segments is None
             checked += 1
     assert checked > 500
+    assert segmented > 100

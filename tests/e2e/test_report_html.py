@@ -62,10 +62,17 @@ const trends = [...document.querySelectorAll('svg.trend')].map(t => ({
   whiskers: [...t.querySelectorAll('.trend-night .interval-sequential')]
     .map(l => l.getBBox().height)}));
 const words = [...document.querySelectorAll('ul.in-words li')].map(li => li.textContent);
+const segments = [...document.querySelectorAll('svg.segments')].map(s => ({
+  experience: s.dataset.experience, variant: s.dataset.variant,
+  rows: [...s.querySelectorAll('.segment-row')].map(r => ({
+    value: r.dataset.value, effect: r.dataset.effect,
+    interval: r.querySelector('.interval-sequential').getBBox().width,
+    estimate: r.querySelector('.estimate') ? r.querySelector('.estimate').getBBox().x : null}))}));
+const flags = [...document.querySelectorAll('p.segment-flag')].map(p => p.textContent);
 const pre = document.createElement('pre');
 pre.id = 'probe';
 pre.textContent = JSON.stringify({rows: out, bars: bars, svgs: svgs, trends: trends,
-                                  words: words});
+                                  words: words, segments: segments, flags: flags});
 document.body.appendChild(pre);
 </script>
 """
@@ -258,3 +265,38 @@ def test_a_bandits_weights_are_drawn_epoch_by_epoch_in_proportion(tmp_path: Path
     (_, wa1), (_, wb1) = bars[1]
     new = action.evidence["weights"]
     assert wb1 / (wa1 + wb1) == pytest.approx(new["b"], abs=0.01) and wb1 > wa1
+
+
+def test_a_segmented_experience_shows_each_variants_lift_by_segment(tmp_path: Path) -> None:
+    # Given a variant that helps mobile (8 % -> 12 %) and does nothing on desktop
+    doc = experience(
+        id="recs", audience={}, holdout=0.5, variants=[{"id": "b", "weight": 1, "content": {}}]
+    )
+    doc["measurement_plan"] = {**doc["measurement_plan"], "segments": ["context.device"]}
+    rates = {"mobile": {None: 0.08, "b": 0.12}, "desktop": {None: 0.08, "b": 0.08}}
+    split = {
+        device: {arm: ArmTotals(8_000, 8_000, round(8_000 * p)) for arm, p in arms.items()}
+        for device, arms in rates.items()
+    }
+    whole = {
+        arm: ArmTotals(16_000, 16_000, sum(split[d][arm].conversions for d in split))
+        for arm in (None, "b")
+    }
+    totals = Totals(
+        {"recs": ExperienceTotals(whole, {}, None, {"context.device": split})}, {}, {}, {}
+    )
+    report = report_build.build(Window(DAY), [doc], totals, None, global_holdout=0.0)
+    page = tmp_path / "index.html"
+    page.write_bytes(report_render.to_html(report))
+    found = probe(page)
+    # Then the browser draws one chart for b, a row per device with a visible interval
+    [chart] = found["segments"]
+    assert (chart["experience"], chart["variant"]) == ("recs", "b")
+    rows = {r["value"]: r for r in chart["rows"]}
+    assert set(rows) == {"mobile", "desktop"}
+    assert all(r["interval"] > 5 and r["estimate"] is not None for r in rows.values())
+    assert (rows["mobile"]["effect"], rows["desktop"]["effect"]) == ("helps", "flat")
+    assert rows["mobile"]["estimate"] > rows["desktop"]["estimate"]  # drawn further right
+    # And the page says so in words, beside the chart and in what to do
+    assert found["flags"] and found["flags"][0].startswith("b helps context.device mobile")
+    assert any("helps context.device mobile" in w for w in found["words"])

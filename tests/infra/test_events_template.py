@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from earnest.events.batch import FIELDS
+from earnest.events.batch import FIELDS, OPTIONAL_FIELDS
 from earnest.events.objects import object_key
 from earnest_cli.template import load_template
 
@@ -32,9 +32,10 @@ def test_it_is_reached_through_the_front_door_with_cors_for_post() -> None:
 
 def test_the_athena_table_has_every_stored_field_in_order() -> None:
     columns = TABLE["StorageDescriptor"]["Columns"]
-    assert [c["Name"] for c in columns] == list(FIELDS)
+    assert [c["Name"] for c in columns] == [*FIELDS, *OPTIONAL_FIELDS]
     types = {c["Name"]: c["Type"] for c in columns}
-    assert types["value"] == "double" and set(types.values()) == {"string", "double"}
+    assert types["value"] == "double" and types["segments"] == "map<string,string>"
+    assert set(types.values()) == {"string", "double", "map<string,string>"}
     serde = TABLE["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
     assert serde == "org.openx.data.jsonserde.JsonSerDe"
 

@@ -111,3 +111,50 @@ def test_payload_that_is_not_json_is_malformed_even_when_signed() -> None:
 @given(key=st.binary(min_size=1, max_size=200), message=st.binary(max_size=300))
 def test_the_verifiers_hmac_is_the_standard_hmac_sha256(key: bytes, message: bytes) -> None:
     assert _Hmac(key).digest(message) == hmac.digest(key, message, "sha256")
+
+
+def _signed(payload: list[object]) -> str:
+    """A token over `payload` under OLD, as a signer that put anything in it would make."""
+    import hashlib
+
+    import orjson
+
+    head = "v1.k1." + base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=").decode()
+    sig = hmac.new(OLD[1], head.encode(), hashlib.sha256).digest()
+    return f"{head}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
+
+
+def test_a_tokens_segments_verify_and_a_token_without_them_still_does() -> None:
+    signer = TokenSigner([OLD])
+    seg = {"context.device": "mobile", "attributes.stage": "(none)"}
+    token = signer.sign("a-1", "hero", "b", "personalized", "rv", issued_at=1_000, segments=seg)
+    assert signer.verify(token, now=1_001).segments == seg
+    plain = signer.sign("a-1", "hero", "b", "personalized", "rv", issued_at=1_000)
+    assert signer.verify(plain, now=1_001).segments is None
+    # an empty map is not written: the token stays the 6-element one
+    assert signer.sign("a-1", "hero", "b", "personalized", "rv", 1_000, segments={}) == plain
+
+
+@pytest.mark.parametrize(
+    "seventh",
+    [
+        "mobile",
+        ["context.device", "mobile"],
+        {},
+        {"context.device": 1},
+        {"context.device": "x" * 33},
+        {f"context.f{i}": "a" for i in range(4)},
+    ],
+)
+def test_a_7th_element_that_is_not_a_small_map_of_words_is_refused(seventh: object) -> None:
+    token = _signed(["a-1", "hero", "b", "personalized", "rv", 1_000, seventh])
+    with pytest.raises(TokenError) as caught:
+        TokenSigner([OLD]).verify(token, now=1_001)
+    assert caught.value.reason == "malformed"
+
+
+def test_a_payload_of_another_length_is_refused() -> None:
+    for payload in (["a-1", "hero", "b", "personalized", "rv"], [*"abcdefgh"], "abcdef"):
+        with pytest.raises(TokenError) as caught:
+            TokenSigner([OLD]).verify(_signed(payload), now=1_001)  # type: ignore[arg-type]
+        assert caught.value.reason == "malformed"

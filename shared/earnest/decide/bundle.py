@@ -70,6 +70,8 @@ def edge_bundle(
                 "path": segment_path(doc),
                 "slices": {value: [list(s) for s in found] for value, found in by_value.items()},
             }
+        if compiled.recorded_segments:  # recorded in the winner's token, as decide does
+            entry["recorded_segments"] = [path for path, _ in compiled.recorded_segments]
         if compiled.remembers:  # the edge leaves these to decide, which reads memory
             entry["memory"] = {
                 "max_exposures": compiled.cap_max,

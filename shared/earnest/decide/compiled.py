@@ -3,7 +3,8 @@
 `compile_experience` checks a stored document and turns it into what the decide loop reads
 without work per request: the audience's predicate, the consent it needs, the identity
 confidence it asks, the bucketing seeds and split, the ready-made answers, and what the
-unit's memory decides (frequency cap, dismissals: `recalled`). The engine
+unit's memory decides (frequency cap, dismissals: `recalled`), and the readers of the
+segments its exposures record (`earnest.decide.segments.recorded`). The engine
 (`earnest.decide.engine`) decides with these; the edge bundle compiles them to check what
 it publishes.
 
@@ -28,7 +29,7 @@ from earnest.decide.reasons import (
     PERSONALIZED,
     UNKNOWN_PLACEMENT,
 )
-from earnest.decide.segments import Reader, reader
+from earnest.decide.segments import Reader, reader, recorded
 from earnest.decide.slices import segment_path, segment_splits, split
 from earnest.memory import MAX_EXPOSURES, MAX_WINDOW_DAYS, Memory
 
@@ -81,6 +82,8 @@ class CompiledExperience:
     segment_picks: Mapping[str, tuple[tuple[float, ...], tuple[Mapping[str, Any], ...]]] = field(
         default_factory=dict
     )
+    # The segments its tokens record, each with its reader, made once (empty: none).
+    recorded_segments: tuple[tuple[str, Reader], ...] = ()
 
 
 class Answer(dict[str, Any]):
@@ -180,6 +183,7 @@ def compile_experience(
             remembers=bool(cap_max and cap_days) or dismiss_days > 0,
             segment_read=reader(path) if path and picks else None,
             segment_picks=picks,
+            recorded_segments=tuple((p, reader(p)) for p in recorded(doc)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ExperienceCompileError):

@@ -9,7 +9,9 @@ trace of the candidates that lost and why.
 Hot path: imports only the stdlib, mmh3 and orjson (via tokens); conditions are compiled
 when rules load, never interpreted per request. A page that names many placements has
 every audience evaluated in one call, each attribute read once (`compile_sweep`); a page
-naming few asks each candidate's predicate as the loop reaches it. Answers are made once,
+naming few asks each candidate's predicate as the loop reaches it. The winner's token
+carries the request's value of each segment its experience records (nothing is read for
+an experience without segments). Answers are made once,
 read-only, and shared by every response they fit; a decision with a trace or a token is
 its own copy.
 """
@@ -48,6 +50,7 @@ from earnest.decide.reasons import (  # the closed set: declared in earnest.deci
     RULES_UNAVAILABLE,
 )
 from earnest.decide.request import identity_confidence, validate_request
+from earnest.decide.segments import values
 from earnest.memory import Memory
 from earnest.tokens import TokenSigner
 
@@ -424,6 +427,7 @@ class Engine:
                         answer["reason"],
                         rules_version,
                         issued_at,
+                        values(exp.recorded_segments, request) if exp.recorded_segments else None,
                     )
             decisions[placement] = answer
 

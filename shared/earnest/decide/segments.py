@@ -70,3 +70,26 @@ def reader(path: str) -> Reader:
 def values(readers: Sequence[tuple[str, Reader]], request: Mapping[str, Any]) -> dict[str, str]:
     """Each declared path's value for this request, in declaration order."""
     return {path: read(request) for path, read in readers}
+
+
+def recorded(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """An experience's recorded segment paths: `measurement_plan.segments`, then
+    `allocation.segments` not already listed, at most `MAX_PATHS` in all. Read tolerantly
+    from the stored document (either list may be missing); raises ValueError on a path
+    `path_error` refuses, as validation would have."""
+    paths: list[str] = []
+    for section in ("measurement_plan", "allocation"):
+        holder = doc.get(section)
+        listed = holder.get("segments") if isinstance(holder, Mapping) else None
+        if listed is None:
+            continue
+        if not isinstance(listed, list):
+            raise ValueError(f"{section}.segments must be a list of segment paths")
+        for path in listed:
+            if error := path_error(path):
+                raise ValueError(f"{section}.segments: {error}")
+            if path not in paths:
+                paths.append(path)
+    if len(paths) > MAX_PATHS:
+        raise ValueError(f"at most {MAX_PATHS} segment paths in all, not {len(paths)}")
+    return tuple(paths)

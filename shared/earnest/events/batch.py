@@ -43,6 +43,9 @@ FIELDS = (
     "receive_time",
     "request_id",
 )
+# Written only when there is one: an exposure's segment values, `{path: value}`, copied from
+# its token (docs/events.md, "Segments"). The Glue table lists it after FIELDS.
+OPTIONAL_FIELDS = ("segments",)
 
 # Why an event was rejected: a closed set, documented in docs/events.md.
 MALFORMED = "malformed"
@@ -304,17 +307,17 @@ def _exposure(
     if token is None:
         raise _Reject(MISSING_FIELD, "token", "token is required: the one decide issued")
     try:
-        unit, experience, variant, reason, rules_version, _ = verifier.verify(token, now)
+        exposed = verifier.verify(token, now)
     except TokenError as bad:
         raise _Reject(TOKEN_REASONS[bad.reason], "token", str(bad)) from None
-    return {  # FIELDS, in order (a literal: twice as fast as building it from FIELDS)
+    record: dict[str, Any] = {  # FIELDS, in order (a literal: twice as fast as a loop)
         "event_id": event_id,
         "type": EXPOSURE,
-        "unit_id": unit,
-        "experience": experience,
-        "variant": variant,
-        "reason": reason,
-        "rules_version": rules_version,
+        "unit_id": exposed.unit,
+        "experience": exposed.experience,
+        "variant": exposed.variant,
+        "reason": exposed.reason,
+        "rules_version": exposed.rules_version,
         "name": None,
         "value": None,
         "currency": None,
@@ -322,6 +325,9 @@ def _exposure(
         "receive_time": receive_time,
         "request_id": request_id,
     }
+    if exposed.segments is not None:
+        record["segments"] = dict(exposed.segments)
+    return record
 
 
 def _dismissal(
@@ -345,6 +351,7 @@ def _dismissal(
     if named is not None and named != record["unit_id"]:
         raise _Reject(UNIT_MISMATCH, "unit_id", "the token was issued to another unit")
     record["type"], record["name"] = CONVERSION, DISMISSAL
+    record.pop("segments", None)  # a conversion's record: FIELDS only
     return record
 
 

@@ -73,6 +73,14 @@ class MeasurementPlan(_Strict):
     revenue_cap_percentile: float = Field(
         default=DEFAULT_CAP_PERCENTILE, ge=0.5, le=1, allow_inf_nan=False
     )
+    # Request fields the report splits each variant's lift by (docs/experiences.md,
+    # "Lift by segment"): each value is its own comparison, against the same value's holdout.
+    segments: list[str] = Field(default_factory=list)
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_paths(cls, paths: list[str]) -> list[str]:
+        return checked_segments(paths)
 
     @field_validator("guardrail_metrics")
     @classmethod
@@ -82,6 +90,21 @@ class MeasurementPlan(_Strict):
         if twice:
             raise ValueError(f"each guardrail metric once: {', '.join(twice)} named twice")
         return metrics
+
+
+def checked_segments(paths: list[str]) -> list[str]:
+    """`paths` if they can be an experience's segments: each a segment path
+    (`earnest.decide.segments.path_error`), each once, at most `MAX_PATHS`."""
+    most = segment_paths.MAX_PATHS
+    if len(paths) > most:
+        raise ValueError(f"at most {most} segments, each its own split of the report")
+    for path in paths:
+        if error := segment_paths.path_error(path):
+            raise ValueError(error)
+    twice = sorted({p for p in paths if paths.count(p) > 1})
+    if twice:
+        raise ValueError(f"each segment once: {', '.join(twice)} named twice")
+    return paths
 
 
 class FrequencyCap(_Strict):
@@ -172,6 +195,22 @@ class Experience(_Strict):
             raise ValueError(
                 f"weight_floor {allocation.weight_floor} times {len(variants)} variants must be "
                 "below 1, so the best variant can still gain weight"
+            )
+        return allocation
+
+    @field_validator("allocation")
+    @classmethod
+    def _recorded_segments(
+        cls, allocation: Allocation | None, info: ValidationInfo
+    ) -> Allocation | None:
+        """The plan's segments and a bandit's (issue 21's `allocation.segments`, where this
+        version has them) are recorded together: at most `MAX_PATHS` distinct in all."""
+        plan = info.data.get("measurement_plan")
+        paths = {*(plan.segments if plan else ()), *getattr(allocation, "segments", ())}
+        if len(paths) > segment_paths.MAX_PATHS:
+            raise ValueError(
+                f"measurement_plan.segments and allocation.segments record at most "
+                f"{segment_paths.MAX_PATHS} distinct segments in all, not {len(paths)}"
             )
         return allocation
 

@@ -5,8 +5,9 @@ object after another, partition by partition; duplicates are dropped by `event_i
 erased subjects and malformed records are skipped; each unit is assigned to the arm of
 its first exposure to an experience (holdout or a variant); a conversion counts for that
 arm only if it happened at or after that exposure and within the plan's attribution
-window; every exposure is counted by its decision reason (coverage); and the whole
-program's units are split into the global holdout and everyone else.
+window (and in the segment values that exposure recorded, `report.segment_totals`); every
+exposure is counted by its decision reason (coverage); and the whole program's units are
+split into the global holdout and everyone else.
 
 State is per unit, never per event: the first exposure of each (experience, unit), each
 unit's first program exposure and each converting unit's conversions. The one exception
@@ -21,7 +22,7 @@ from __future__ import annotations
 import gzip
 import math
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from earnest.decide.reasons import ARM_REASONS, GLOBAL_HOLDOUT, PERSONALIZED, PR
 from earnest.events.batch import CONVERSION, EXPOSURE
 from earnest.report.cuped import Covariate
 from earnest.report.metrics import METRICS, Outcome, cuped_names
+from earnest.report.segment_totals import FirstSegments
 from earnest.report.totals import (
     DEFAULT_CAP_PERCENTILE,
     MAX_VALUE,
@@ -227,6 +229,7 @@ class Aggregator:
         self._units: dict[str, dict[str, tuple[str, ArmKey, bool]]] = {
             e: {} for e in self._attribution
         }
+        self._segments = FirstSegments(self._attribution)  # by segment, where recorded
         self._exposures: dict[tuple[str, ArmKey], int] = {}
         self._reasons: dict[tuple[str, str], int] = {}
         # unit -> (first program exposure time, in the global holdout, several groups)
@@ -343,7 +346,11 @@ class Aggregator:
         if units is not None and reason in ARM_REASONS:
             span = self._spans.get(experience)
             if span is None or span[0] <= at < span[1]:
+                before = units.get(unit)
                 self._arm_exposure(units, experience, variant, unit, at)
+                self._segments.exposure(
+                    experience, unit, before, at, variant, record.get("segments")
+                )
 
     def _shared(self, text: str) -> str:
         return self._strings.setdefault(text, text)
@@ -451,15 +458,8 @@ class Aggregator:
     def _experience_totals(
         self, experience: str, units: Mapping[str, tuple[str, ArmKey, bool]]
     ) -> ExperienceTotals:
-        conversions = self._conversions
         attribution = self._attribution[experience]
-        sums: dict[ArmKey, _Sums] = {}
-        for unit, (first, arm, several) in units.items():
-            arm_sums = sums.get(arm)
-            if arm_sums is None:
-                arm_sums = sums[arm] = _Sums()
-            mine = conversions.get(unit)
-            arm_sums.add(to_ms(first) if mine else 0, mine, attribution, several, self._pre_days)
+        sums = self._unit_sums(attribution, units.items())
         exposures: dict[ArmKey, int] = {}
         for (exp, arm), n in self._exposures.items():
             if exp == experience:
@@ -471,4 +471,25 @@ class Aggregator:
         reasons = {
             reason: n for (exp, reason), n in sorted(self._reasons.items()) if exp == experience
         }
-        return ExperienceTotals(arms, reasons, cap)
+        pre = self._pre_days > 0
+
+        def tally(members: list[str]) -> dict[ArmKey, ArmTotals]:
+            within = self._unit_sums(attribution, ((u, units[u]) for u in members))
+            ordered = sorted(within.items(), key=lambda kv: _arm_order(kv[0]))
+            return {arm: replace(s.totals(0, cap, pre), events={}) for arm, s in ordered}
+
+        return ExperienceTotals(arms, reasons, cap, self._segments.totals(experience, tally))
+
+    def _unit_sums(
+        self, attribution: Attribution, units: Iterable[tuple[str, tuple[str, ArmKey, bool]]]
+    ) -> dict[ArmKey, _Sums]:
+        """Each arm's sums over `units` (unit, (first exposure, arm, several arms))."""
+        conversions = self._conversions
+        sums: dict[ArmKey, _Sums] = {}
+        for unit, (first, arm, several) in units:
+            arm_sums = sums.get(arm)
+            if arm_sums is None:
+                arm_sums = sums[arm] = _Sums()
+            mine = conversions.get(unit)
+            arm_sums.add(to_ms(first) if mine else 0, mine, attribution, several, self._pre_days)
+        return sums

@@ -5,8 +5,9 @@ stood before the run (`earnest.report.guardrails.as_of`), the aggregated events
 (`earnest.report.totals.Totals`) and last night's report, it builds one JSON-ready dict and
 the guardrails' actions. The parts live one idea per module: the window (`window`), the
 plan (`plan`), an arm's numbers (`arms`), lifts and CUPED's glue (`lifts`), SRM (`srm`), a
-variant (`variant`), the program and FDR (`program`), the plain words (`summary`); the
-statistics in `stats` and `cuped`, the decisions in `guardrails`.
+variant (`variant`), lift by segment (`segment_lift`), the program and FDR (`program`),
+the plain words (`summary`); the statistics in `stats` and `cuped`, the decisions in
+`guardrails`.
 Deterministic: the same inputs give the same dict (no clock, no randomness, stable
 order), so a re-run of a date writes byte-identical outputs.
 
@@ -30,6 +31,7 @@ from earnest.report.guardrails import VariantResult
 from earnest.report.lifts import judged_lift
 from earnest.report.plan import DEFAULT_ATTRIBUTION_DAYS, Plan, attribution_of, plan_of
 from earnest.report.program import coverage_section, program_fdr, program_section
+from earnest.report.segment_lift import segment_section
 from earnest.report.srm import SRM_THRESHOLD, srm_check
 from earnest.report.summary import in_words
 from earnest.report.totals import ArmKey, ArmTotals, ExperienceTotals, Totals
@@ -163,6 +165,9 @@ def _experience(
             doc, control, sum(a.units for a in arms_totals.values()), span.days
         ),
     }
+    by_segment = segment_section(doc, totals, plan)  # informs only: no verdict reads it
+    if by_segment is not None:
+        section["segments"] = by_segment
     return section, [result for _, result in compared]
 
 

@@ -1,8 +1,9 @@
 """The report's charts: inline SVG drawn from the report dict, no script, nothing fetched.
 
 Owns the forest plot of every variant's lift (estimate, 95 % interval, the always-valid
-interval the verdict reads), each variant's trend night by night, a bandit's weights by
-epoch and the coverage bars; `earnest.report.render` puts them in index.html.
+interval the verdict reads), each variant's trend night by night and its lift by segment
+value, a bandit's weights by epoch and the coverage bars; `earnest.report.render` puts
+them in index.html.
 
 Pure: stdlib only (and the core). It must not import boto3, pydantic or `earnest_aws`.
 """
@@ -29,6 +30,9 @@ VERDICT_COLOURS = {
     "needs_more_data": "#9a6700",
     None: "#8250df",  # no verdict: sample ratio mismatch
 }
+
+# A segment value's effect (earnest.report.segment_lift), as its row is coloured.
+EFFECT_COLOURS = {"helps": "#1a7f37", "harms": "#cf222e", "flat": "#6e7781"}
 
 # The decision reasons the coverage charts colour (the rest grey).
 REASON_COLOURS = {"personalized": "#1a7f37", "holdout": "#0969da", "global_holdout": "#8250df"}
@@ -187,6 +191,63 @@ def forest_svg(rows: Sequence[Mapping[str, Any]], title: str = "Lift against the
         parts.append(
             f'<text x="{width - right + 10}" y="{cy + 4}" fill="{colour}">'
             f"{escape(verdict_label)}</text></g>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def segment_svg(exp_id: str, variant: str, tests: Sequence[Mapping[str, Any]]) -> str:
+    """One variant's lift in each segment value against that value's holdout: the estimate
+    and the always-valid interval, coloured by what the adjusted test found."""
+    row_h, top, left, right, width = 24, 30, 230, 190, 820
+    height = top + row_h * max(len(tests), 1) + 30
+    ends = [
+        abs(v)
+        for t in tests
+        for k in ("relative", "sequential_ratio_low", "sequential_ratio_high")
+        if (v := t.get(k)) is not None
+    ]
+    bound = _nice_bound(max(ends, default=0.05) * 1.1)
+    x = _Scale(-bound, bound, left, width - right)
+    title = f"{variant}: lift by segment (whisker: always-valid interval)"
+    parts = [
+        f'<svg class="chart segments" role="img" aria-label="{escape(exp_id)} {escape(title)}" '
+        f'data-experience="{escape(exp_id)}" data-variant="{escape(variant)}" '
+        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="{left}" y="16" font-weight="600">{escape(title)}</text>',
+    ]
+    for tick in (-bound, 0.0, bound):
+        tx = x(tick)
+        parts.append(
+            f'<line x1="{tx}" x2="{tx}" y1="{top - 6}" y2="{height - 24}" '
+            f'stroke="{"#1f2328" if tick == 0 else "#d0d7de"}"/>'
+            f'<text x="{tx}" y="{height - 8}" text-anchor="middle" fill="#656d76">'
+            f"{tick * 100:+.0f} %</text>"
+        )
+    for i, t in enumerate(tests):
+        cy = top + i * row_h + row_h / 2
+        colour = EFFECT_COLOURS.get(str(t["effect"]), "#9a6700")
+        parts.append(
+            f'<g class="segment-row" data-path="{escape(t["path"])}" '
+            f'data-value="{escape(t["value"])}" data-effect="{escape(str(t["effect"]))}">'
+            f'<text x="{left - 10}" y="{cy + 4}" text-anchor="end">'
+            f"{escape(t['path'])} = {escape(t['value'])}</text>"
+        )
+        low, high = t.get("sequential_ratio_low"), t.get("sequential_ratio_high")
+        lo, hi = x(-bound if low is None else low), x(bound if high is None else high)
+        parts.append(
+            f'<line class="interval-sequential" x1="{lo}" x2="{hi}" y1="{cy}" y2="{cy}" '
+            f'stroke="{colour}" stroke-width="2"/>'
+        )
+        if t.get("relative") is not None:
+            parts.append(
+                f'<circle class="estimate" cx="{x(t["relative"])}" cy="{cy}" r="4" '
+                f'fill="{colour}"/>'
+            )
+        said = str(t["effect"]).replace("_", " ")
+        parts.append(
+            f'<text x="{width - right + 10}" y="{cy + 4}" fill="{colour}">{escape(said)} '
+            f"(p adj. {t['p_value_bh']:.2g})</text></g>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from earnest.decide.segments import recorded
 from earnest.experiences.lifecycle import ACTIVE_STATUSES
 from earnest.report import metrics, stats
 from earnest.report.metrics import HIGHER_IS_BETTER
@@ -90,7 +91,17 @@ def attribution_of(doc: Mapping[str, Any]) -> Attribution:
         days,
         tuple(events),
         float(plan.get("revenue_cap_percentile") or DEFAULT_CAP_PERCENTILE),
+        segments_of(doc),
     )
+
+
+def segments_of(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The experience's recorded segment paths; none when the stored document's cannot be
+    read (validation refuses such a document, so only a hand-edited store has one)."""
+    try:
+        return recorded(doc)
+    except ValueError:
+        return ()
 
 
 def tracked(docs: Sequence[Mapping[str, Any]]) -> dict[str, Attribution]:

@@ -27,6 +27,7 @@ from earnest.report.charts import (
     forest_rows,
     forest_svg,
     pct,
+    segment_svg,
     signed_pct,
     trend_svg,
     weights_svg,
@@ -308,6 +309,28 @@ def _allocation_block(exp: Mapping[str, Any]) -> str:
     )
 
 
+def _segments_block(exp: Mapping[str, Any]) -> str:
+    """Lift by segment: what differs by segment in words, and a small chart per variant."""
+    found = exp.get("segments")
+    if not found:
+        return ""
+    flags = "".join(
+        f"<p class='segment-flag' data-kind='{escape(f['kind'])}'>{escape(f['message'])}</p>"
+        for f in found["flags"]
+    )
+    charts = "".join(
+        segment_svg(exp["id"], v["variant"], tests)
+        for v in exp["variants"]
+        if (tests := [t for t in found["tests"] if t["variant"] == v["variant"]])
+    )
+    return (
+        f"<h4>Lift by segment ({escape(', '.join(found['paths']))})</h4>{flags}{charts}"
+        "<p class='muted'>Each value against the same value's holdout, the false discovery "
+        "rate controlled across them (Benjamini-Hochberg); it informs, it never pauses a "
+        "variant or gives the verdict.</p>"
+    )
+
+
 def _srm_line(srm: Mapping[str, Any]) -> str:
     tests = "; ".join(
         f"{t['test']}: observed {t['observed']} vs expected shares "
@@ -415,6 +438,7 @@ def to_html(report: Mapping[str, Any]) -> bytes:
                 trend_svg(exp["id"], v["variant"], v.get("trend") or []) for v in exp["variants"]
             )
             + _allocation_block(exp)
+            + _segments_block(exp)
             + _srm_line(exp["srm"])
             + (_actions_table(mine) if mine else "")
             + "</section>"

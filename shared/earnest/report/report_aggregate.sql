@@ -14,6 +14,10 @@
 --                  count for each, the event times of the exposures its arms count (its
 --                  allocation) and the percentile its units' revenue is capped at
 --   guardrail_events rows (experience, name): the named events of guardrail metrics
+--   segment_paths  rows (experience, path): the segment paths each experience records
+--   max_segment_values, segment_none, segment_other
+--                  per path, the values with most units kept (the rest pooled into
+--                  segment_other); segment_none: the value of a path an exposure lacks
 --   program_since  the first event time of coverage and the program (the lookback)
 --   until          the end of the report's day: no event stamped at or after it counts
 --   erased         rows (unit_id): erased subjects, whose events are left out
@@ -36,6 +40,8 @@
 --   program   per group (global_holdout | program): the same numbers (no pre-exposure)
 --   coverage  per experience and decision reason: exposures (in `exposures`)
 --   event     per experience, arm and guardrail event (`name`): units with one (`units`)
+--   segment   per experience, segment path and value (`segment_path`, `segment_value`) and
+--             arm: the arm's numbers within that value (exposures 0, no events)
 --
 -- Rules, the same as the Python path: events count by event time, not by partition;
 -- duplicates dropped by event_id per unit (one unit's events never remove another's; see
@@ -45,13 +51,19 @@
 -- it happened at or after that exposure and within attribution_days, and for the
 -- covariate if it happened in the pre_exposure_days before it; conversions are binary per
 -- unit, revenue summed per unit, then capped at the nearest-rank cap_percentile of the
--- experience's units' positive revenues.
+-- experience's units' positive revenues; by segment, a unit counts in the values its first
+-- exposure recorded (tied first exposures: each path's smallest value; earnest.report.
+-- segment_totals), per path the max_segment_values values with most units (ties by value)
+-- kept, the rest pooled into segment_other.
 WITH
 experiences (experience, attribution_days, conversion_name, since, until, cap_percentile) AS (
   ${experiences}
 ),
 guardrail_events (experience, name) AS (
   ${guardrail_events}
+),
+segment_paths (experience, path) AS (
+  ${segment_paths}
 ),
 erased (unit_id) AS (
   ${erased}
@@ -98,7 +110,8 @@ exposures AS (
   SELECT unit_id, experience, reason,
          CASE WHEN reason = ${personalized} THEN variant END AS arm,
          event_time,
-         CAST(replace(replace(event_time, 'T', ' '), 'Z', '') AS TIMESTAMP) AS ts
+         CAST(replace(replace(event_time, 'T', ' '), 'Z', '') AS TIMESTAMP) AS ts,
+         segments
   FROM deduped
   WHERE type = 'exposure'
 ),
@@ -169,7 +182,7 @@ caps AS (
 -- Each unit's outcome after its first exposure (converted 0/1, revenue, revenue capped)
 -- and the same in the days before it (pre_*): what every metric's value is formed from.
 capped_outcomes AS (
-  SELECT o.experience, o.arm, o.several, o.revenue, o.pre_revenue, k.revenue_cap,
+  SELECT o.experience, o.unit_id, o.arm, o.several, o.revenue, o.pre_revenue, k.revenue_cap,
          CASE WHEN o.conversions > 0 THEN 1 ELSE 0 END AS converted,
          CASE WHEN o.conversions > 0 THEN least(o.revenue, coalesce(k.revenue_cap, o.revenue))
               ELSE 0.0 END AS revenue_capped,
@@ -177,6 +190,43 @@ capped_outcomes AS (
          least(o.pre_revenue, coalesce(k.revenue_cap, o.pre_revenue)) AS pre_revenue_capped
   FROM unit_outcomes o
   LEFT JOIN caps k ON k.experience = o.experience
+),
+-- Each unit's value of each segment path at its first exposure (the smallest of tied ones).
+unit_segment_values AS (
+  SELECT e.experience, e.unit_id, p.path,
+         min(coalesce(CASE WHEN contains(map_keys(e.segments), p.path)
+                           THEN e.segments[p.path] END, ${segment_none})) AS value
+  FROM arm_exposures e
+  JOIN first_exposure f
+    ON f.experience = e.experience AND f.unit_id = e.unit_id AND f.ts = e.ts
+   AND coalesce(f.arm, '') = coalesce(e.arm, '')
+  JOIN segment_paths p ON p.experience = e.experience
+  GROUP BY e.experience, e.unit_id, p.path
+),
+segment_ranks AS (
+  SELECT experience, path, value,
+         row_number() OVER (PARTITION BY experience, path
+                            ORDER BY CASE WHEN value = ${segment_other} THEN 1 ELSE 0 END,
+                                     count(*) DESC, value) AS value_rank
+  FROM unit_segment_values
+  GROUP BY experience, path, value
+),
+unit_segments AS (
+  SELECT u.experience, u.unit_id, u.path AS segment_path,
+         CASE WHEN r.value_rank <= ${max_segment_values} AND u.value <> ${segment_other}
+              THEN u.value ELSE ${segment_other} END AS segment_value
+  FROM unit_segment_values u
+  JOIN segment_ranks r
+    ON r.experience = u.experience AND r.path = u.path AND r.value = u.value
+),
+segment_totals AS (
+  SELECT o.experience, s.segment_path, s.segment_value, o.arm,
+         count(*) AS units,
+         sum(CASE WHEN several THEN 1 ELSE 0 END) AS units_in_several_arms,
+         ${arm_metric_sums}
+  FROM capped_outcomes o
+  JOIN unit_segments s ON s.experience = o.experience AND s.unit_id = o.unit_id
+  GROUP BY o.experience, s.segment_path, s.segment_value, o.arm
 ),
 arm_totals AS (
   SELECT experience, arm,
@@ -280,22 +330,30 @@ SELECT 'arm' AS section, n.experience AS experience, n.arm AS arm,
        coalesce(t.units_in_several_arms, 0) AS units_in_several_arms,
        k.revenue_cap AS revenue_cap,
        ${arm_metric_columns},
-       CAST(NULL AS VARCHAR) AS name
+       CAST(NULL AS VARCHAR) AS name,
+       CAST(NULL AS VARCHAR) AS segment_path, CAST(NULL AS VARCHAR) AS segment_value
 FROM arm_exposure_counts n
 LEFT JOIN arm_totals t
   ON t.experience = n.experience AND coalesce(t.arm, '') = coalesce(n.arm, '')
 LEFT JOIN caps k ON k.experience = n.experience
 UNION ALL
 SELECT 'program', NULL, n.arm, coalesce(t.units, 0), n.exposures,
-       coalesce(t.units_in_several_arms, 0), k.revenue_cap, ${program_metric_columns}, NULL
+       coalesce(t.units_in_several_arms, 0), k.revenue_cap, ${program_metric_columns}, NULL,
+       NULL, NULL
 FROM program_exposure_counts n
 LEFT JOIN program_totals t ON t.arm = n.arm
 CROSS JOIN program_cap k
 UNION ALL
-SELECT 'coverage', experience, reason, NULL, count(*), NULL, NULL, ${no_metric_columns}, NULL
+SELECT 'coverage', experience, reason, NULL, count(*), NULL, NULL, ${no_metric_columns}, NULL,
+       NULL, NULL
 FROM program_window
 GROUP BY experience, reason
 UNION ALL
-SELECT 'event', experience, arm, count(*), NULL, NULL, NULL, ${no_metric_columns}, name
+SELECT 'event', experience, arm, count(*), NULL, NULL, NULL, ${no_metric_columns}, name,
+       NULL, NULL
 FROM unit_events
 GROUP BY experience, arm, name
+UNION ALL
+SELECT 'segment', t.experience, t.arm, t.units, 0, t.units_in_several_arms, NULL,
+       ${arm_metric_columns}, NULL, t.segment_path, t.segment_value
+FROM segment_totals t

@@ -20,8 +20,10 @@ from string import Template
 from typing import Any
 
 from earnest.decide.reasons import ARM_REASONS, GLOBAL_HOLDOUT, PERSONALIZED, PROGRAM_REASONS
+from earnest.decide.segments import NONE, OTHER
 from earnest.report.cuped import Covariate
 from earnest.report.metrics import METRICS, cuped_names
+from earnest.report.segment_totals import MAX_VALUES
 from earnest.report.totals import (
     DEFAULT_CAP_PERCENTILE,
     MAX_VALUE,
@@ -30,6 +32,7 @@ from earnest.report.totals import (
     ArmTotals,
     Attribution,
     ExperienceTotals,
+    SegmentTotals,
     Totals,
 )
 
@@ -88,6 +91,11 @@ def render(
         for name, a in sorted(experiences.items())
         for event in a.guardrail_events
     ]
+    segment_rows = [
+        f"({_quote(name)}, {_quote(path)})"
+        for name, a in sorted(experiences.items())
+        for path in a.segments
+    ]
     erased_rows = [f"({_quote(unit)})" for unit in sorted(set(erased))]
     start = date.fromisoformat(_date(start_dt))
     return Template(SQL_PATH.read_text()).substitute(
@@ -103,6 +111,12 @@ def render(
         guardrail_events=_rows(
             event_rows, "SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) WHERE 1 = 0"
         ),
+        segment_paths=_rows(
+            segment_rows, "SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) WHERE 1 = 0"
+        ),
+        max_segment_values=int(MAX_VALUES),
+        segment_none=_quote(NONE),
+        segment_other=_quote(OTHER),
         erased=_rows(erased_rows, "SELECT CAST(NULL AS VARCHAR) WHERE 1 = 0"),
         program_attribution_days=int(program_attribution_days),
         program_since=_timestamp(program_span[0]),
@@ -220,6 +234,7 @@ def totals_from_rows(rows: Iterable[Mapping[str, Any]], tracked: Iterable[str] =
     arms: dict[str, dict[ArmKey, ArmTotals]] = {}
     caps: dict[str, float | None] = {}
     events: dict[tuple[str, ArmKey], dict[str, int]] = {}
+    segments: dict[str, SegmentTotals] = {}
     reasons: dict[str, dict[str, int]] = {}
     # A group without units has no row: every declared metric's sums are 0.
     program: dict[str, ArmTotals] = {GLOBAL_HOLDOUT: ArmTotals(), PROGRAM_ARM: ArmTotals()}
@@ -239,6 +254,9 @@ def totals_from_rows(rows: Iterable[Mapping[str, Any]], tracked: Iterable[str] =
         elif section == "arm":
             arms.setdefault(str(experience), {})[arm] = _arm_totals(row)
             caps[str(experience)] = _optional(row["revenue_cap"])
+        elif section == "segment":
+            by_value = segments.setdefault(str(experience), {}).setdefault(row["segment_path"], {})
+            by_value.setdefault(str(row["segment_value"]), {})[arm] = _arm_totals(row)
         else:
             raise ValueError(f"unknown section {section!r}")
     experiences = {
@@ -249,6 +267,7 @@ def totals_from_rows(rows: Iterable[Mapping[str, Any]], tracked: Iterable[str] =
             },
             dict(sorted(reasons.get(name, {}).items())),
             caps.get(name),
+            _sorted_segments(segments.get(name, {})),
         )
         for name in sorted(set(arms) | set(tracked))
         for by_arm in [arms.get(name, {})]
@@ -260,3 +279,14 @@ def totals_from_rows(rows: Iterable[Mapping[str, Any]], tracked: Iterable[str] =
         {"exposures": sum(coverage.values())},
         program_cap,
     )
+
+
+def _sorted_segments(found: SegmentTotals) -> SegmentTotals:
+    """The Python path's order: paths as read, values by name, arms holdout first."""
+    return {
+        path: {
+            value: dict(sorted(arms.items(), key=lambda kv: kv[0] or ""))
+            for value, arms in sorted(by_value.items())
+        }
+        for path, by_value in found.items()
+    }

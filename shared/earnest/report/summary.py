@@ -85,4 +85,14 @@ def in_words(
                     f"{exp_id}: {vid} shows no measurable difference yet ({seen}); finding "
                     f"the plan's effect takes {when} at current traffic."
                 )
+        out += segment_words(exp)
     return out
+
+
+def segment_words(exp: Mapping[str, Any]) -> list[str]:
+    """A sentence per variant whose effect differs by segment (`segment_lift.flags`)."""
+    return [
+        f"{exp['id']}: {flag['message']} (lift by segment against the same segment's "
+        "holdout, false discovery rate controlled; it pauses nothing)."
+        for flag in (exp.get("segments") or {}).get("flags", [])
+    ]

@@ -46,6 +46,7 @@ class Attribution:
     event: str | None = None  # a conversion name; None: every conversion counts
     guardrail_events: tuple[str, ...] = ()
     cap_percentile: float = DEFAULT_CAP_PERCENTILE
+    segments: tuple[str, ...] = ()  # its recorded segment paths: each splits the totals
 
     @classmethod
     def for_metric(
@@ -54,9 +55,10 @@ class Attribution:
         days: int,
         guardrail_events: tuple[str, ...] = (),
         cap_percentile: float = DEFAULT_CAP_PERCENTILE,
+        segments: tuple[str, ...] = (),
     ) -> Attribution:
         event = None if primary_metric in ANY_CONVERSION else primary_metric
-        return cls(days, event, guardrail_events, cap_percentile)
+        return cls(days, event, guardrail_events, cap_percentile, segments)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -112,13 +114,20 @@ class ArmTotals:
         return self.sums.get(metric, (0.0, 0.0))[0]
 
 
+# path -> segment value -> arm -> totals (earnest.report.segment_totals says how it is split)
+SegmentTotals = dict[str, dict[str, dict[ArmKey, ArmTotals]]]
+
+
 @dataclass(frozen=True, slots=True)
 class ExperienceTotals:
     arms: dict[ArmKey, ArmTotals]
     reasons: dict[str, int]  # exposures of this experience by decision reason
     revenue_cap: float | None = None  # what each unit's revenue was capped at
-    # path -> segment value -> arm -> totals, each unit in the value of its first exposure
-    segments: dict[str, dict[str, dict[ArmKey, ArmTotals]]] = field(default_factory=dict)
+    # Per recorded segment path, the arms' totals within each value: each unit counted in
+    # the value of its first exposure (the one that gives its arm), at most MAX_VALUES
+    # values a path, the rest pooled as `(other)`. A segment's totals count units and
+    # their metrics: `exposures` is 0 and guardrail `events` empty there.
+    segments: SegmentTotals = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

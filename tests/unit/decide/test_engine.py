@@ -226,6 +226,35 @@ def test_tokens_are_signed_over_the_decision_and_verify() -> None:
         assert exposure.rules_version == engine.rules_version
 
 
+def test_a_segmented_experiences_tokens_carry_the_requests_segment_values() -> None:
+    # Given an experience recording the device and a journey stage, and one recording none
+    signer = TokenSigner([("k1", b"a-secret-of-sixteen-bytes")])
+    doc = experience(holdout=0.5)
+    doc["measurement_plan"] = {
+        **doc["measurement_plan"],
+        "segments": ["context.device", "attributes.journey_stage"],
+    }
+    plain = experience(id="plain", placement="footer", audience={})
+    engine = Engine([doc, plain], global_holdout=0, signer=signer)
+    for i in range(20):
+        body = request(f"u-{i}", ("home-hero", "footer"), attributes={"journey_stage": "cart"})
+        decisions = engine.decide(body, GRANTED)["decisions"]
+        # Then the variant's and the holdout's tokens alike carry the values, the other none
+        segmented = signer.verify(decisions["home-hero"]["token"])
+        seg = {"context.device": "mobile", "attributes.journey_stage": "cart"}
+        assert segmented.segments == seg
+        assert signer.verify(decisions["footer"]["token"]).segments is None
+    # and a missing field is recorded as (none), a sentence as (other)
+    segmented = signer.verify(decide(engine, request("u-1"), GRANTED)["token"])
+    assert segmented.segments == {"context.device": "mobile", "attributes.journey_stage": "(none)"}
+    body = request("u-1", attributes={"journey_stage": "just looking, thanks"})
+    segmented = signer.verify(decide(engine, body, GRANTED)["token"])
+    assert segmented.segments == {"context.device": "mobile", "attributes.journey_stage": "(other)"}
+    # A visitor outside the audience gets the default's token, which records no segment
+    outside = signer.verify(decide(engine, request("u-1", context={"country": "FR"}))["token"])
+    assert outside.reason == "not_in_audience" and outside.segments is None
+
+
 def test_strict_engines_refuse_a_document_they_cannot_serve_and_lenient_ones_skip_it() -> None:
     broken = experience(id="broken", holdout=1.5)
     with pytest.raises(ExperienceCompileError, match="broken"):

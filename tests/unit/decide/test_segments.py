@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from earnest.decide.segments import NONE, OTHER, path_error, reader, value_of, values
+from earnest.decide.segments import (
+    NONE,
+    OTHER,
+    path_error,
+    reader,
+    recorded,
+    value_of,
+    values,
+)
 from tests.conftest import ROOT
 
 CASES = json.loads((ROOT / "tests" / "data" / "segment_values.json").read_text())["cases"]
@@ -66,3 +74,32 @@ def test_every_value_is_bounded_text(raw: Any) -> None:
 @pytest.mark.parametrize("raw", [10**400, float("nan"), float("inf"), -float("inf"), 1e300])
 def test_absurd_numbers_are_other(raw: float) -> None:
     assert value_of(raw) == OTHER
+
+
+def test_an_experiences_recorded_paths_are_its_plans_then_its_allocations_not_listed() -> None:
+    doc = {
+        "measurement_plan": {"segments": ["context.device", "attributes.stage"]},
+        "allocation": {"mode": "bandit", "segments": ["attributes.stage", "context.country"]},
+    }
+    assert recorded(doc) == ("context.device", "attributes.stage", "context.country")
+    assert recorded({"measurement_plan": {}, "allocation": {"mode": "fixed"}}) == ()
+    assert recorded({}) == ()
+
+
+@pytest.mark.parametrize(
+    ("doc", "said"),
+    [
+        ({"measurement_plan": {"segments": ["visitor.user_id"]}}, "measurement_plan.segments"),
+        ({"allocation": {"segments": "context.device"}}, "allocation.segments must be a list"),
+        (
+            {
+                "measurement_plan": {"segments": ["context.a", "context.b"]},
+                "allocation": {"segments": ["context.c", "context.d"]},
+            },
+            "at most 3",
+        ),
+    ],
+)
+def test_recorded_paths_refuse_what_validation_would(doc: dict[str, Any], said: str) -> None:
+    with pytest.raises(ValueError, match=said):
+        recorded(doc)

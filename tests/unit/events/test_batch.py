@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from earnest.errors import EarnestError, InvalidJson, InvalidRequest, PayloadTooLarge
 from earnest.events.batch import (
     FIELDS,
+    OPTIONAL_FIELDS,
     REJECTION_REASONS,
     Limits,
     check_idempotency_key,
@@ -53,6 +54,18 @@ def test_an_exposure_is_stored_with_what_its_token_proves() -> None:
         "receive_time": "2026-11-18T11:06:40.000Z",
         "request_id": "req-1",
     }
+
+
+def test_an_exposure_of_a_segmented_experience_stores_its_tokens_segments_last() -> None:
+    # Given a token of an experience that records the device (decide signed the value)
+    seg = {"context.device": "mobile"}
+    got = judge(exposure(token=token("a-7f3", segments=seg)))
+    (record,) = got.records
+    # Then the record carries them after every other field; a dismissal by it does not
+    assert list(record) == [*FIELDS, *OPTIONAL_FIELDS]
+    assert record["segments"] == seg
+    dismissed = judge({**exposure(token=token("a-7f3", segments=seg)), "type": "dismissal"})
+    assert list(dismissed.records[0]) == list(FIELDS)
 
 
 def test_a_conversion_keeps_its_revenue_and_currency_and_may_have_neither() -> None:

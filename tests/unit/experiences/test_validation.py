@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from earnest.experiences.validation import validate_all, validate_experience
 from tests.builders.experiences import experience
 
@@ -121,3 +123,42 @@ def test_a_plan_without_a_positive_minimum_detectable_effect_is_refused() -> Non
         if effect is None:
             del doc["measurement_plan"]["minimum_detectable_effect"]
         assert ("measurement_plan.minimum_detectable_effect", "measurement_plan") in guardrails(doc)
+
+
+def test_a_plan_may_declare_up_to_three_segments() -> None:
+    plan = {**experience()["measurement_plan"], "segments": ["context.device", "attributes.stage"]}
+    assert validate_experience(experience(measurement_plan=plan), "x.yaml") == []
+
+
+def test_a_segment_that_is_no_request_field_four_of_them_or_one_twice_is_named() -> None:
+    base = experience()["measurement_plan"]
+    for segments, said in [
+        (["visitor.user_id"], "context.<name> or attributes.<name>"),
+        (["context.a", "context.b", "context.c", "context.d"], "at most 3 segments"),
+        (["context.device", "context.device"], "context.device named twice"),
+        ("context.device", "valid list"),
+    ]:
+        doc = experience(measurement_plan={**base, "segments": segments})
+        problems = validate_experience(doc, "x.yaml")
+        assert [(p.field, p.check) for p in problems] == [
+            ("measurement_plan.segments", "measurement_plan")
+        ], segments
+        assert said in problems[0].message
+
+
+def test_the_plans_and_a_bandits_segments_record_at_most_three_in_all() -> None:
+    from earnest.experiences.models import Allocation
+
+    if "segments" not in Allocation.model_fields:
+        pytest.skip("allocation.segments arrives with issue 21 (the bandit's segments)")
+    # (fields of the visit, so no consent finding joins in)
+    visit = ["context.device", "context.country", "context.region"]
+    plan = {**experience()["measurement_plan"], "segments": visit}
+    bandit = {"mode": "bandit", "segments": ["context.path"]}
+    doc = experience(measurement_plan=plan, allocation=bandit)
+    problems = validate_experience(doc, "x.yaml")
+    assert [(p.field, p.check) for p in problems] == [("allocation", "valid_allocation")]
+    assert "at most 3 distinct segments" in problems[0].message
+    # the same path in both counts once
+    doc = experience(measurement_plan=plan, allocation={**bandit, "segments": ["context.device"]})
+    assert validate_experience(doc, "x.yaml") == []

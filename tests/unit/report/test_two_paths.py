@@ -2,7 +2,8 @@
 
 Whoever posts events can send duplicates, conversions for units never exposed (forged
 units) whose event_id collides with someone's real order, replayed exposure tokens, absurd
-values, and events stamped late or early. Both paths (the Python path streaming the stored
+values, and events stamped late or early; a unit's exposures may record other segment
+values (or none), and tie as its first exposure. Both paths (the Python path streaming the stored
 objects, the SQL on DuckDB over the same files) must give the same report.json, its
 `events` counters aside (only the Python path counts records, duplicates and skips).
 """
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from earnest.report.window import Window
 from tests.builders.experiences import one_variant, two_variants
 from tests.builders.report_events import at, conversion, exposure, iso, write_requests
-from tests.builders.report_paths import both_reports, both_totals, comparable
+from tests.builders.report_paths import both_totals, comparable, reports_of
 
 pytest.importorskip("duckdb")
 
@@ -38,6 +39,7 @@ RECS["measurement_plan"] = {
     "primary_metric": "revenue",
     "revenue_cap_percentile": 0.9,
     "attribution_window_days": 2,
+    "segments": ["context.device", "attributes.stage"],
 }
 DOCS = [HERO, RECS]
 WINDOW = Window(DAY, 3, LATE_DAYS, EARLY_SECONDS).reading(DOCS)
@@ -63,8 +65,16 @@ delays = st.one_of(
     st.integers(-EARLY_SECONDS, 0).map(lambda s: timedelta(seconds=s)),
     st.integers(1, LATE_DAYS * 86_400).map(lambda s: timedelta(seconds=s)),
 )
+# What an exposure's token recorded: nothing, either path or both, (none) and (other) too.
+SEGMENTS = [
+    None,
+    {"context.device": "mobile"},
+    {"context.device": "desktop", "attributes.stage": "cart"},
+    {"context.device": "mobile", "attributes.stage": "(other)"},
+    {"attributes.stage": "(none)"},
+]
 exposures = st.builds(
-    lambda unit, arm, when: exposure(unit, *arm, when),
+    lambda unit, arm, when, seg, event_id: exposure(unit, *arm, when, event_id, seg),
     st.sampled_from(UNITS),
     st.sampled_from(
         [
@@ -81,6 +91,9 @@ exposures = st.builds(
         ]
     ).map(lambda arm: (arm[0], arm[1], arm[2])),
     moments,
+    st.sampled_from(SEGMENTS),
+    # the id the time gives, or one of two shared ids: exposures that tie as a unit's first
+    st.sampled_from([None, None, "tied-1", "tied-2"]),
 )
 conversions = st.builds(
     lambda unit, when, value, name, order: conversion(unit, when, value, name, order),
@@ -120,6 +133,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
                 original["reason"],
                 event_time,
                 event_id=f"{original['event_id']}-replay{i}",
+                segments=original.get("segments"),
             )
             stored.append({**replay, "receive_time": iso(arrived), "request_id": request})
     return stored
@@ -133,10 +147,10 @@ def test_both_paths_give_the_same_report_on_hostile_events(
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         write_requests(root, records)
-        python, sql = both_reports(
-            root, DOCS, WINDOW, ERASED, pre_exposure_days=pre_exposure_days, global_holdout=0.1
-        )
+        totals = both_totals(root, DOCS, WINDOW, ERASED, pre_exposure_days=pre_exposure_days)
+    python, sql = reports_of(totals, DOCS, WINDOW, len(ERASED), pre_exposure_days, 0.1)
     assert comparable(python) == comparable(sql)
+    assert totals[0].experiences["recs"].segments == totals[1].experiences["recs"].segments
 
 
 def test_a_forged_units_order_id_does_not_remove_anothers_conversion(tmp_path: Path) -> None:
@@ -161,3 +175,47 @@ def test_a_forged_units_order_id_does_not_remove_anothers_conversion(tmp_path: P
     for totals in (python, sql):
         b = totals.experiences["hero"].arms["b"]
         assert (b.conversions, b.total("revenue_per_unit")) == (1, 80.0)
+
+
+def test_segments_count_a_unit_in_its_first_exposures_values_and_bound_them(
+    tmp_path: Path,
+) -> None:
+    # Given units of 13 devices, v0 with 1 unit ... v12 with 13; a unit seen first on a
+    # phone then on a laptop; one whose two first exposures tie (tablet and mobile); a buyer
+    t = at(DAY, 10)
+    records = [
+        exposure(f"u-{k}-{n}", "recs", "a", "personalized", t, segments={"context.device": f"v{k}"})
+        for k in range(13)
+        for n in range(k + 1)
+    ]
+    device = "context.device"
+    records += [
+        exposure("mover", "recs", "b", "personalized", t, "m1", {device: "mobile"}),
+        exposure(
+            "mover", "recs", "b", "personalized", t + timedelta(hours=1), "m2", {device: "pc"}
+        ),
+        exposure("tied", "recs", None, "holdout", t, "t1", {device: "tablet"}),
+        exposure("tied", "recs", None, "holdout", t, "t2", {device: "mobile"}),
+        conversion("mover", t + timedelta(hours=2), 40.0),
+    ]
+    write_requests(
+        tmp_path, [received(r, timedelta(0), f"r{i:03d}") for i, r in enumerate(records)]
+    )
+    # When either path counts them
+    python, sql = both_totals(tmp_path, DOCS, WINDOW)
+    for totals in (python, sql):
+        split = totals.experiences["recs"].segments[device]
+        # Then the 12 devices with most units are kept (mobile's 2 before v1's 2, by name)
+        # and the rest pooled as (other)
+        assert set(split) == {f"v{k}" for k in range(2, 13)} | {"(other)", "mobile"}
+        assert split["(other)"]["a"].units == 1 + 2
+        assert split["v12"]["a"].units == 13
+        # and a unit counts where its first exposure was, ties in the smallest value
+        assert split["mobile"]["b"].units == 1 and split["mobile"][None].units == 1
+        assert split["mobile"]["b"].total("revenue_per_unit") == 40.0
+        assert "pc" not in split and "tablet" not in split
+        # the path declared but never recorded is (none) for everyone
+        stage = totals.experiences["recs"].segments["attributes.stage"]
+        assert list(stage) == ["(none)"]
+        assert sum(a.units for a in stage["(none)"].values()) == 91 + 2
+    assert python.experiences["recs"].segments == sql.experiences["recs"].segments

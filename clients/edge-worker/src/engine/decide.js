@@ -2,7 +2,8 @@
 // walk (shared/earnest/decide/engine.py, `Engine.decide`): per placement the live
 // experiences by priority (then id), each checked for consent, identity confidence and
 // audience; the first that passes wins; then the global holdout, the experience's holdout
-// and the variant split, with decide's reasons and decide's token format.
+// and the variant split, with decide's reasons and decide's token format (the winner's
+// token carries the request's segment values of the experience's recorded segments).
 //
 // What the edge cannot know it does not guess. decide combines the subject's STORED consent
 // (a CMP's webhook) with what the request carries, the most restrictive first, so a stored
@@ -64,6 +65,7 @@ export function compileBundle(bundle, { savedGroups = null } = {}) {
       segmentSplits: new Map(Object.entries(doc.segments?.slices ?? {}).map(([value, slices]) => [value, split(doc, slices)])),
       default: doc.default,
       memory: doc.memory ?? null, // {max_exposures, per_days, dismiss_for_days}: decide reads memory
+      recordedSegments: doc.recorded_segments ?? null, // the paths its exposures record
     };
     if (!byPlacement.has(doc.placement)) byPlacement.set(doc.placement, []);
     byPlacement.get(doc.placement).push(exp);
@@ -149,6 +151,7 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
   let anonymousView = null;
   let inGlobal = null;
   const decisions = {};
+  const segmentsOf = new Map(); // decision -> its segment values, for its token only
   const remote = [];
 
   atTime(now, () => {
@@ -181,15 +184,18 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
         continue;
       }
       if (inGlobal === null) inGlobal = bucket(unit, engine.globalSeed) < engine.globalHoldout;
+      let decision;
       if (inGlobal) {
-        decisions[placement] = answer(winner.id, null, GLOBAL_HOLDOUT, winner.default);
+        decision = answer(winner.id, null, GLOBAL_HOLDOUT, winner.default);
       } else if (bucket(unit, winner.holdoutSeed) < winner.holdout) {
-        decisions[placement] = answer(winner.id, null, HOLDOUT, winner.default);
+        decision = answer(winner.id, null, HOLDOUT, winner.default);
       } else {
         const chosen = winner.segmentPath === null ? winner : winner.segmentSplits.get(segmentValues([winner.segmentPath], body)[winner.segmentPath]) ?? winner;
         const variant = chosen.variants[pick(bucket(unit, winner.variantSeed), chosen.bounds)];
-        decisions[placement] = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
+        decision = answer(winner.id, variant.id, PERSONALIZED, variant.content ?? null);
       }
+      if (signer && winner.recordedSegments) segmentsOf.set(decision, segmentValues(winner.recordedSegments, body));
+      decisions[placement] = decision;
     }
   });
   if (signer) {
@@ -198,7 +204,7 @@ export async function decideLocally(engine, body, { gpc = false, stored = undefi
       Object.values(decisions)
         .filter((d) => d.experience !== null)
         .map(async (d) => {
-          d.token = await signer.sign(unit, d.experience, d.variant, d.reason, engine.rulesVersion, issuedAt);
+          d.token = await signer.sign(unit, d.experience, d.variant, d.reason, engine.rulesVersion, issuedAt, segmentsOf.get(d));
         }),
     );
   }
