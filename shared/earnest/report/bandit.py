@@ -18,9 +18,10 @@ epoch's numbers (earnest.experiences.weights writes them).
 
 With `allocation.segments`, each segment value (at most 16) gets weights of its own in
 the same way, from its own units (`ExperienceTotals.segments`), once every serving variant
-has `min_units_per_variant` units in it; the report shows each value's weights and lift
-against that value's holdout (`segments_section`), and the overall lift is stratified by
-epoch and value (`_cells`).
+has `min_units_per_variant` units in it; the report shows each value's weights
+(`segments_section`) and, in the experience's `segments` section, its lift against that
+value's holdout combined across its epochs (`value_lifts`); the overall lift is stratified
+by epoch and value (`_cells`).
 
 Pure: stdlib only (and the core).
 """
@@ -41,7 +42,6 @@ from earnest.experiences.lifecycle import LIVE
 from earnest.experiences.retirement import end_of
 from earnest.experiences.weights import describe
 from earnest.report import epochs, stats
-from earnest.report.lifts import lift_dict
 from earnest.report.plan import Plan
 from earnest.report.totals import ArmKey, ArmTotals, ExperienceTotals, Totals
 
@@ -309,6 +309,17 @@ def _cells(
     return out
 
 
+def _pooled_arms(
+    total: Mapping[str, Sequence[float]], variant: str, metric: str
+) -> tuple[stats.Arm, stats.Arm] | None:
+    """The holdout's and `variant`'s numbers pooled over the epochs, as the small-counts
+    gate reads them (None: one of them has none)."""
+    if variant not in total or HOLDOUT not in total:
+        return None
+    (nc, sc, qc), (nt, st, qt) = total[HOLDOUT], total[variant]
+    return stats.Arm(int(nc), sums={metric: (sc, qc)}), stats.Arm(int(nt), sums={metric: (st, qt)})
+
+
 def across_epochs(
     doc: Mapping[str, Any],
     arms: Mapping[ArmKey, ArmTotals],
@@ -329,13 +340,36 @@ def across_epochs(
     for v in doc.get("variants") or []:
         vid = str(v["id"])
         lift = epochs.stratified(strata, vid, metric, comparisons=comparisons)
-        if lift is None or vid not in total or HOLDOUT not in total:
-            continue
-        (nc, sc, qc), (nt, st, qt) = total[HOLDOUT], total[vid]
-        control = stats.Arm(int(nc), sums={metric: (sc, qc)})
-        variant = stats.Arm(int(nt), sums={metric: (st, qt)})
-        out[vid] = (lift, control, variant)
+        pooled = _pooled_arms(total, vid, metric)
+        if lift is not None and pooled is not None:
+            out[vid] = (lift, *pooled)
     return out
+
+
+def value_lifts(
+    doc: Mapping[str, Any], segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]]
+) -> tuple[str, dict[str, dict[str, tuple[stats.Lift, stats.Arm, stats.Arm] | None]]] | None:
+    """A segmented bandit's allocation path and, per value (those `_ranked` keeps) and
+    variant, its lift against that value's holdout combined across the value's epochs,
+    with the pooled arms the gate reads (None: no data in both arms), as the verdict reads
+    a bandit's own lift (`across_epochs`): the current allocation alone is only tonight's
+    epoch. None for a fixed split, an unsegmented bandit, or before the first
+    re-weighting. earnest.report.segment_lift reports and adjusts these tests."""
+    path = slices.segment_path(doc)
+    found = segments.get(path) if path else None
+    if not is_bandit(doc) or not doc.get("bandit_epochs") or path is None or not found:
+        return None
+    metric = Plan.of(doc).metric
+    out: dict[str, dict[str, tuple[stats.Lift, stats.Arm, stats.Arm] | None]] = {}
+    for value, value_epochs in _value_epochs(doc, found, metric).items():
+        total = epochs.pooled(value_epochs)
+        out[value] = {}
+        for v in doc.get("variants") or []:
+            vid = str(v["id"])
+            lift = epochs.stratified(value_epochs, vid, metric)  # BH: segment_lift
+            pooled = _pooled_arms(total, vid, metric)
+            out[value][vid] = (lift, *pooled) if lift and pooled else None
+    return path, out
 
 
 def _ranked(
@@ -375,46 +409,31 @@ def _value_past(past: Sequence[Mapping[str, Any]], value: str) -> list[epochs.Ep
 
 
 def segments_section(
-    doc: Mapping[str, Any],
-    segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]],
-    alpha: float = stats.DEFAULT_ALPHA,
+    doc: Mapping[str, Any], segments: Mapping[str, Mapping[str, Mapping[ArmKey, ArmTotals]]]
 ) -> dict[str, Any] | None:
     """A segmented bandit's values side by side (None: no segments or no data): each
-    value's weights (its own, or the overall ones it is served) and each variant's lift
-    against that value's holdout, combined across the epochs (earnest.report.epochs), with
-    its always-valid p-value adjusted by Benjamini-Hochberg across the values."""
+    value's weights (its own, or the overall ones it is served) and its units over every
+    epoch. Each value's lift is the experience's `segments` section's
+    (earnest.report.segment_lift, reading `value_lifts`), the one place lift by segment
+    is read."""
     path = slices.segment_path(doc)
     found = segments.get(path) if path else None
     if not found:
         return None
     metric = Plan.of(doc).metric
-    variants = [str(v["id"]) for v in doc.get("variants") or []]
     states = slices.segment_states(doc)
     overall = {str(v["id"]): float(v["weight"]) for v in doc["variants"] if not v.get("paused")}
     rows: list[dict[str, Any]] = []
     for value, value_epochs in _value_epochs(doc, found, metric).items():
         own = states.get(value)
-        total = epochs.pooled(value_epochs)
-        lifts = {
-            v: lift
-            for v in variants
-            if (lift := epochs.stratified(value_epochs, v, metric, comparisons=len(variants)))
-        }
         rows.append(
             {
                 "value": value,
                 "own_weights": own is not None,
                 "weights": dict(own.get("weights") or {}) if own else overall,
-                "units": {a: int(n[0]) for a, n in sorted(total.items())},
-                "lift": {v: lift_dict(lift) for v, lift in lifts.items()},
+                "units": {a: int(n[0]) for a, n in sorted(epochs.pooled(value_epochs).items())},
             }
         )
-    for v in variants:  # Benjamini-Hochberg across the values, each variant on its own
-        mine = [r["lift"][v] for r in rows if v in r["lift"]]
-        adjusted = stats.benjamini_hochberg([lift["sequential_p_value"] for lift in mine])
-        for lift, q in zip(mine, adjusted, strict=True):
-            lift["sequential_p_value_bh"] = q
-            lift["discovery"] = q < alpha
     return {"path": path, "values": rows}
 
 
@@ -429,7 +448,7 @@ def section(
     parameters, the weights served tonight, each epoch (its start, weights and whether its
     traffic matched them), tonight's re-weighting (each variant's lift combined across
     the epochs is its `lift_across_epochs`, which its verdict reads), and with
-    `allocation.segments` each value's weights and lift (`segments_section`)."""
+    `allocation.segments` each value's weights and units (`segments_section`)."""
     if not is_bandit(doc):
         return None
     metric = Plan.of(doc).metric

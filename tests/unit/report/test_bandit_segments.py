@@ -1,7 +1,8 @@
 """A segmented bandit's nightly re-weighting and report (earnest.report.bandit with
 `allocation.segments`): each segment value gets its own weights once every variant has
 enough units in it, its epochs are kept per value, and the report shows each value's
-weights and lift against that value's holdout with Benjamini-Hochberg across the values.
+weights, while the experience's one lift by segment (earnest.report.segment_lift) reads
+each value's lift against that value's holdout across its epochs.
 
 The per-segment totals (`ExperienceTotals.segments`: path -> value -> arm -> totals) are
 built by hand here, as the aggregation hands them over."""
@@ -18,6 +19,9 @@ from scipy.stats import false_discovery_control
 from earnest.decide import slices
 from earnest.experiences import actions, lifecycle, weights
 from earnest.report import bandit, build, epochs
+from earnest.report.lifts import judged
+from earnest.report.plan import Plan
+from earnest.report.segment_lift import segment_section
 from earnest.report.totals import ArmKey, ArmTotals, ExperienceTotals, Totals
 from earnest.report.window import Window
 from tests.builders.bandit_simulation import (
@@ -167,37 +171,73 @@ def test_srm_checks_each_values_split_against_the_weights_it_serves() -> None:
     assert report.report["experiences"][0]["srm"]["flagged"]
 
 
-def test_the_report_shows_each_values_weights_and_lift_with_benjamini_hochberg() -> None:
+TONIGHT = {
+    "mobile": _arms((400, 20), (2000, 200), (100, 5)),
+    "desktop": _arms((400, 20), (100, 5), (2000, 130)),
+    "tablet": _arms((40, 2), (100, 5), (100, 6)),
+}
+
+
+def test_the_report_shows_each_values_weights_and_its_lift_across_epochs_once() -> None:
     # Given a segmented bandit that has re-weighted once, and tonight's numbers per value
     later = _served(_first_reweighting())
-    tonight = {
-        "mobile": _arms((400, 20), (2000, 200), (100, 5)),
-        "desktop": _arms((400, 20), (100, 5), (2000, 130)),
-        "tablet": _arms((40, 2), (100, 5), (100, 6)),
-    }
-    section = bandit.segments_section(later, {SEGMENT: tonight})
+    exp = ExperienceTotals(_overall(TONIGHT), {}, None, {SEGMENT: TONIGHT})
+    section = bandit.segments_section(later, {SEGMENT: TONIGHT})
     assert section is not None and section["path"] == SEGMENT
     rows = {r["value"]: r for r in section["values"]}
     assert rows["mobile"]["own_weights"] and not rows["tablet"]["own_weights"]
     assert rows["mobile"]["weights"] == later["bandit_segments"]["mobile"]["weights"]
     assert rows["mobile"]["units"] == {"a": 2900, "b": 1000, "holdout": 700}  # both epochs
-    # Then each lift is the epoch estimator's against that value's holdout
+    assert all(set(r) == {"value", "own_weights", "weights", "units"} for r in rows.values())
+    # When the experience's segments section reads each value's lift
+    by_segment = segment_section(later, exp, Plan.of(later))
+    assert by_segment is not None
+    tests = {(t["value"], t["variant"]): t for t in by_segment["tests"]}
+    # Then it is the epoch estimator's against that value's holdout, over both epochs
     mobile_epochs = [
         later["bandit_epochs"][0]["segments"]["mobile"]["arms"],
-        bandit.epoch_arms(tonight["mobile"], "conversion_rate"),
+        bandit.epoch_arms(TONIGHT["mobile"], "conversion_rate"),
     ]
-    expected = epochs.stratified(mobile_epochs, "a", "conversion_rate", comparisons=2)
+    expected = epochs.stratified(mobile_epochs, "a", "conversion_rate")
     assert expected is not None
-    assert rows["mobile"]["lift"]["a"]["relative"] == pytest.approx(expected.relative)
-    assert rows["mobile"]["lift"]["a"]["relative"] > 0.5  # 10 % against 5 %
-    # and the p-values are adjusted across the values as scipy's Benjamini-Hochberg does
-    for variant in ("a", "b"):
-        lifts = [rows[v]["lift"][variant] for v in ("desktop", "mobile", "tablet")]
-        raw = [lift["sequential_p_value"] for lift in lifts]
-        assert [lift["sequential_p_value_bh"] for lift in lifts] == pytest.approx(
-            list(false_discovery_control(raw, method="bh"))
-        )
-    assert rows["mobile"]["lift"]["a"]["discovery"] and not rows["tablet"]["lift"]["a"]["discovery"]
+    mobile_a = tests[("mobile", "a")]
+    assert mobile_a["across_epochs"] and mobile_a["relative"] == pytest.approx(expected.relative)
+    assert mobile_a["units"] == {"holdout": 700, "variant": 2900}
+    assert mobile_a["p_value"] == pytest.approx(expected.sequential_ratio_p_value)
+    assert mobile_a["relative"] > 0.5 and mobile_a["effect"] == "helps"  # 10 % against 5 %
+    assert tests[("tablet", "a")]["effect"] == "needs_more_data"
+    # counting the earlier epoch's units too, not tonight's alone (only tonight's epoch)
+    tonight = epochs.stratified(mobile_epochs[1:], "a", "conversion_rate")
+    assert tonight is not None and mobile_a["p_value"] < tonight.sequential_ratio_p_value / 10
+    # and the p-values are adjusted once across every value and variant, as scipy does
+    raw = [t["p_value"] for t in by_segment["tests"]]
+    assert len(raw) == 6 and len(set(raw)) == 3  # 1.0: no effect, or too few units
+    assert [t["p_value_bh"] for t in by_segment["tests"]] == pytest.approx(
+        list(false_discovery_control(raw, method="bh")), rel=1e-12
+    )
+
+
+def test_a_plans_own_path_on_a_bandit_reads_the_current_allocation_in_the_same_family() -> None:
+    # Given the segmented bandit whose plan also records context.country
+    later = _served(_first_reweighting())
+    later["measurement_plan"] = {**later["measurement_plan"], "segments": ["context.country"]}
+    country = {"fr": _arms((300, 15), (1100, 90), (1100, 60)), "de": _overall(TONIGHT)}
+    split = {SEGMENT: TONIGHT, "context.country": country}
+    section = segment_section(
+        later, ExperienceTotals(_overall(TONIGHT), {}, None, split), Plan.of(later)
+    )
+    assert section is not None and section["paths"] == ["context.country", SEGMENT]
+    # Then the country's tests are the verdict's lift on tonight's totals (no epochs)
+    fr_a = next(t for t in section["tests"] if (t["value"], t["variant"]) == ("fr", "a"))
+    lift = judged(country["fr"][None], country["fr"]["a"], "conversion_rate", 1)
+    assert not fr_a["across_epochs"] and fr_a["relative"] == pytest.approx(lift.relative)
+    assert fr_a["units"] == {"holdout": 300, "variant": 1100}
+    # and Benjamini-Hochberg runs once over both paths' tests
+    assert len(section["tests"]) == 10
+    raw = [t["p_value"] for t in section["tests"]]
+    assert [t["p_value_bh"] for t in section["tests"]] == pytest.approx(
+        list(false_discovery_control(raw, method="bh")), rel=1e-12
+    )
 
 
 def test_a_reweighting_that_needs_more_than_max_slices_is_refused() -> None:
