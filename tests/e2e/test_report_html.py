@@ -267,6 +267,89 @@ def test_a_bandits_weights_are_drawn_epoch_by_epoch_in_proportion(tmp_path: Path
     assert wb1 / (wa1 + wb1) == pytest.approx(new["b"], abs=0.01) and wb1 > wa1
 
 
+SEGMENT_WEIGHTS_PROBE = """
+<script>
+const values = [...document.querySelectorAll('svg.segment-weights g.weights-value')].map(g =>
+  ({value: g.dataset.value, own: g.dataset.own === 'true',
+    bars: [...g.querySelectorAll('rect.weight')].map(r =>
+      [r.dataset.variant, r.getBoundingClientRect().width])}));
+const pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = JSON.stringify({values: values});
+document.body.appendChild(pre);
+</script>
+"""
+
+
+def test_a_segmented_bandits_weights_are_drawn_value_by_value_in_proportion(
+    tmp_path: Path,
+) -> None:
+    # Given a segmented bandit re-weighted once: a helps mobile, b helps desktop, and
+    # tablet has too few units for weights of its own
+    doc = authored(Bandit({None: 0.05, "a": 0.05, "b": 0.05}, segments={"mobile": {}}))
+    start = lifecycle.with_allocation(doc, {}, "2026-11-17T00:00:00.000Z")
+    served = lifecycle.effective(doc, start)
+
+    def arms(*numbers: tuple[int, int]) -> dict[str | None, ArmTotals]:
+        return {k: ArmTotals(n, n, x) for k, (n, x) in zip((None, "a", "b"), numbers, strict=True)}
+
+    by_value = {
+        "mobile": arms((300, 15), (900, 90), (900, 45)),
+        "desktop": arms((300, 15), (900, 45), (900, 90)),
+        "tablet": arms((20, 1), (50, 3), (50, 2)),
+    }
+    whole = arms(
+        *(
+            (
+                sum(a[k].units for a in by_value.values()),
+                sum(a[k].conversions for a in by_value.values()),
+            )
+            for k in (None, "a", "b")
+        )
+    )
+    action = bandit.reweight(DAY, served, whole, set(), {"context.device": by_value})
+    assert action is not None
+    at = "2026-11-20T23:59:59.999Z"
+    later = lifecycle.effective(
+        doc, lifecycle.with_allocation(doc, actions.record(start, served, [action], at), at)
+    )
+    totals = Totals(
+        {str(doc["id"]): ExperienceTotals(whole, {}, None, {"context.device": by_value})},
+        {},
+        {},
+        {},
+    )
+    report = report_build.build(
+        Window(DAY + timedelta(days=1)), [later], totals, None, global_holdout=0.0
+    )
+    page = tmp_path / "index.html"
+    page.write_text(
+        report_render.to_html(report).decode().replace("</body>", SEGMENT_WEIGHTS_PROBE + "</body>")
+    )
+    result = chromium("--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, result.stderr[-2000:]
+    values = {v["value"]: v for v in json.loads(found.group(1).replace("&quot;", '"'))["values"]}
+    # Then the browser lays out one bar per value, each variant's width in proportion to
+    # the weights that value is served: mobile's mostly a, desktop's mostly b, tablet's
+    # the overall ones
+    assert set(values) == {"mobile", "desktop", "tablet"}
+    own = action.evidence["segments"]
+    for value in ("mobile", "desktop"):
+        assert values[value]["own"]
+        widths = dict(values[value]["bars"])
+        share = widths["a"] / (widths["a"] + widths["b"])
+        assert share == pytest.approx(own[value]["weights"]["a"], abs=0.01)
+    assert dict(values["mobile"]["bars"])["a"] > 5 * dict(values["mobile"]["bars"])["b"]
+    assert dict(values["desktop"]["bars"])["b"] > 5 * dict(values["desktop"]["bars"])["a"]
+    tablet = dict(values["tablet"]["bars"])
+    overall = {str(v["id"]): float(v["weight"]) for v in later["variants"]}
+    assert not values["tablet"]["own"]
+    assert tablet["a"] / (tablet["a"] + tablet["b"]) == pytest.approx(
+        overall["a"] / (overall["a"] + overall["b"]), abs=0.01
+    )
+
+
 def test_a_segmented_experience_shows_each_variants_lift_by_segment(tmp_path: Path) -> None:
     # Given a variant that helps mobile (8 % -> 12 %) and does nothing on desktop
     doc = experience(

@@ -351,24 +351,23 @@ def coverage_svg(coverage: Mapping[str, Any]) -> str:
 VARIANT_COLOURS = ("#0969da", "#1a7f37", "#bf8700", "#cf222e", "#8250df", "#1b7c83")
 
 
-def weights_svg(exp_id: str, allocation: Mapping[str, Any]) -> str:
-    """A bandit's weights over time: one bar per epoch (a period of constant weights, the
-    current one last), each variant's share of the treated traffic end to end; an epoch
-    whose traffic did not match its weights is marked SRM."""
-    epochs = allocation.get("epochs") or []
-    variants = list(
-        dict.fromkeys(v for e in epochs for v in (e.get("weights") or {}))
-    )  # first seen order
+ShareRow = tuple[str, str, Mapping[str, Any], bool]  # label, data-* attrs, weights, SRM
+
+
+def _shares_svg(exp_id: str, kind: str, row_kind: str, title: str, rows: Sequence[ShareRow]) -> str:
+    """Rows of weights, each variant's share of the treated traffic end to end (the
+    variants in first seen order, coloured alike in every row); a row whose traffic did
+    not match its weights is marked SRM."""
+    variants = list(dict.fromkeys(v for _, _, weights, _ in rows for v in weights))
     colour = {
         v: VARIANT_COLOURS[i] if i < len(VARIANT_COLOURS) else "#8c959f"
         for i, v in enumerate(variants)
     }
     row_h, top, left, right, width = 22, 40, 110, 60, 480
-    height = top + row_h * max(len(epochs), 1) + 6
+    height = top + row_h * max(len(rows), 1) + 6
     bar_w = width - left - right
-    title = f"{exp_id}: weights by epoch"
     parts = [
-        f'<svg class="chart weights" role="img" aria-label="{escape(title)}" '
+        f'<svg class="chart {kind}" role="img" aria-label="{escape(title)}" '
         f'data-experience="{escape(exp_id)}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
         f'<text x="{left}" y="12" font-size="11">{escape(title)} '
@@ -381,23 +380,19 @@ def weights_svg(exp_id: str, allocation: Mapping[str, Any]) -> str:
             f'<text x="{x + 12:.0f}" y="28" font-size="10">{escape(v)}</text>'
         )
         x += 16 + 6.5 * len(v)
-    if not epochs:
-        parts.append(f'<text x="{left}" y="{top + 14}" fill="#656d76">no epochs yet</text>')
-    for i, epoch in enumerate(epochs):
+    if not rows:
+        parts.append(f'<text x="{left}" y="{top + 14}" fill="#656d76">none yet</text>')
+    for i, (label, attrs, weights, srm) in enumerate(rows):
         y = top + i * row_h
-        weights = {v: float(w) for v, w in (epoch.get("weights") or {}).items()}
-        total = sum(weights.values()) or 1.0
-        started = str(epoch.get("started_at") or "")[:10] or "start"
-        current = epoch.get("report_date") is None and i == len(epochs) - 1
+        total = sum(float(w) for w in weights.values()) or 1.0
         parts.append(
-            f'<g class="weights-epoch" data-started="{escape(started)}" '
-            f'data-srm="{str(bool(epoch.get("srm_flagged"))).lower()}">'
+            f'<g class="{row_kind}" {attrs}>'
             f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" font-size="10">'
-            f"{escape(started)}{' (now)' if current else ''}</text>"
+            f"{escape(label)}</text>"
         )
         at = float(left)
         for v in variants:
-            share = weights.get(v, 0.0) / total
+            share = float(weights.get(v, 0.0)) / total
             w = bar_w * share
             parts.append(
                 f'<rect class="weight" data-variant="{escape(v)}" data-share="{share:.4f}" '
@@ -410,7 +405,7 @@ def weights_svg(exp_id: str, allocation: Mapping[str, Any]) -> str:
                     f'font-size="10" fill="#ffffff">{share * 100:.0f} %</text>'
                 )
             at += w
-        if epoch.get("srm_flagged"):
+        if srm:
             parts.append(
                 f'<text x="{width - right + 6}" y="{y + 14}" font-size="10" '
                 f'fill="{VERDICT_COLOURS[None]}">SRM</text>'
@@ -418,3 +413,35 @@ def weights_svg(exp_id: str, allocation: Mapping[str, Any]) -> str:
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def weights_svg(exp_id: str, allocation: Mapping[str, Any]) -> str:
+    """A bandit's weights over time: one bar per epoch (a period of constant weights, the
+    current one last); an epoch whose traffic did not match its weights is marked SRM."""
+    epochs = allocation.get("epochs") or []
+    rows: list[ShareRow] = []
+    for i, epoch in enumerate(epochs):
+        started = str(epoch.get("started_at") or "")[:10] or "start"
+        current = epoch.get("report_date") is None and i == len(epochs) - 1
+        srm = bool(epoch.get("srm_flagged"))
+        attrs = f'data-started="{escape(started)}" data-srm="{str(srm).lower()}"'
+        label = f"{started}{' (now)' if current else ''}"
+        rows.append((label, attrs, epoch.get("weights") or {}, srm))
+    return _shares_svg(exp_id, "weights", "weights-epoch", f"{exp_id}: weights by epoch", rows)
+
+
+def segment_weights_svg(exp_id: str, segments: Mapping[str, Any]) -> str:
+    """A segmented bandit's weights tonight, one bar per segment value: its own weights,
+    or (marked "overall") the experience's that it is served until it has enough units."""
+    rows: list[ShareRow] = [
+        (
+            f"{r['value']}{'' if r['own_weights'] else ' (overall)'}",
+            f'data-value="{escape(str(r["value"]))}" '
+            f'data-own="{str(bool(r["own_weights"])).lower()}"',
+            r.get("weights") or {},
+            False,
+        )
+        for r in segments.get("values") or []
+    ]
+    title = f"{exp_id}: weights by {segments.get('path')}"
+    return _shares_svg(exp_id, "segment-weights", "weights-value", title, rows)

@@ -28,6 +28,7 @@ from earnest.report.charts import (
     forest_svg,
     pct,
     segment_svg,
+    segment_weights_svg,
     signed_pct,
     trend_svg,
     weights_svg,
@@ -298,14 +299,16 @@ def _allocation_block(exp: Mapping[str, Any]) -> str:
     allocation = exp.get("allocation")
     if not allocation:
         return ""
-    reweight = allocation.get("reweight")
+    reweight, by_value = allocation.get("reweight"), allocation.get("segments")
     tonight = describe(reweight) if reweight else "weights unchanged"
     mismatched = allocation.get("mismatched_epochs") or []
     listed = escape(", ".join(str(m)[:10] for m in mismatched))
     srm = f" Epochs whose traffic did not match their weights: {listed}." if mismatched else ""
     return (
         f"<p class='muted bandit'>Bandit on {escape(str(allocation.get('metric')))}: "
-        f"tonight {escape(tonight)}.{srm}</p>" + weights_svg(str(exp["id"]), allocation)
+        f"tonight {escape(tonight)}.{srm}</p>"
+        + weights_svg(str(exp["id"]), allocation)
+        + (segment_weights_svg(str(exp["id"]), by_value) if by_value else "")
     )
 
 
