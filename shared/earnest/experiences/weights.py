@@ -81,6 +81,8 @@ def record(
         "arms": copy.deepcopy(evidence.get("arms") or {}),
         "srm_flagged": bool(evidence.get("srm_flagged")),
     }
+    if evidence.get("pre"):  # the covariate's sums, which CUPED's posterior reads later
+        epoch["pre"] = copy.deepcopy(evidence["pre"])
     if evidence.get("segment_arms"):  # each value's numbers, its own weights if it had any
         own = {v: state.get("weights") for v, state in slices.segment_states(before).items()}
         ended: dict[str, dict[str, Any]] = {}

@@ -41,7 +41,8 @@ from earnest.experiences.actions import REWEIGHT, Action
 from earnest.experiences.lifecycle import LIVE
 from earnest.experiences.retirement import end_of
 from earnest.experiences.weights import describe
-from earnest.report import epochs, stats
+from earnest.report import cuped, epochs, metrics, stats
+from earnest.report.lifts import covariate
 from earnest.report.plan import Plan
 from earnest.report.totals import ArmKey, ArmTotals, ExperienceTotals, Totals
 
@@ -50,6 +51,7 @@ MIN_CHANGE = 0.01  # the largest weight change below which the weights are kept
 RULE = "bandit"
 HOLDOUT = "holdout"
 Moments = tuple[int, float, float]  # units, sum, sum of squares of the metric
+Posterior = tuple[float, float]  # a mean's normal posterior: mean, standard error
 
 
 def seed_of(exp_id: str, day: date) -> int:
@@ -57,18 +59,44 @@ def seed_of(exp_id: str, day: date) -> int:
     return int.from_bytes(hashlib.sha256(f"{exp_id}:{day.isoformat()}".encode()).digest()[:8])
 
 
-def p_best(moments: Mapping[str, Moments], seed: int, draws: int = DRAWS) -> dict[str, float]:
-    """Each arm's probability of the highest mean, by `draws` joint posterior draws."""
-    rng = random.Random(seed)
-    posteriors = []
-    for arm, (n, s, ss) in sorted(moments.items()):
-        mean = s / n
+def posteriors(
+    moments: Mapping[str, Moments],
+    metric: str,
+    pre: Mapping[str, cuped.Covariate] | None = None,
+) -> tuple[dict[str, Posterior], bool]:
+    """Each arm's normal posterior of its mean of `metric`, N(mean, variance / units), and
+    whether it is CUPED's: with `pre` (the covariate's sums of every arm) and a covariate
+    that explains something, the CUPED-adjusted mean and variance (earnest.report.cuped,
+    one coefficient pooled over the arms, as the verdict's adjusted lift), else the raw."""
+    arms = {a: stats.Arm(n, sums={metric: (s, ss)}) for a, (n, s, ss) in moments.items()}
+    if pre is not None and all(a in pre for a in arms) and metrics.metric(metric).cuped:
+        coefficient = cuped.pooled_theta([(arm, pre[a]) for a, arm in arms.items()], metric)
+        units = sum(arm.units for arm in arms.values())
+        centre = math.fsum(pre[a].total for a in arms) / units if units else 0.0
+        if coefficient != 0.0:
+            adjusted = {
+                a: cuped.adjusted(arm, metric, pre[a], coefficient, centre)
+                for a, arm in arms.items()
+            }
+            return {
+                a: (m.mean, math.sqrt(m.variance / m.units) or 1e-12) for a, m in adjusted.items()
+            }, True
+    out = {}
+    for a, (n, s, ss) in moments.items():
         variance = max((ss - s * s / n) / max(n - 1, 1), 0.0)
-        posteriors.append((arm, mean, math.sqrt(variance / n) or 1e-12))
-    wins = dict.fromkeys((a for a, _, _ in posteriors), 0)
+        out[a] = (s / n, math.sqrt(variance / n) or 1e-12)
+    return out, False
+
+
+def p_best(posterior: Mapping[str, Posterior], seed: int, draws: int = DRAWS) -> dict[str, float]:
+    """Each arm's probability of the highest mean, by `draws` joint draws from its
+    normal posterior (mean, standard error)."""
+    rng = random.Random(seed)
+    ordered = sorted(posterior.items())
+    wins = dict.fromkeys((a for a, _ in ordered), 0)
     gauss = rng.gauss
     for _ in range(draws):
-        best = max(posteriors, key=lambda p: gauss(p[1], p[2]))
+        best = max(ordered, key=lambda p: gauss(p[1][0], p[1][1]))
         wins[best[0]] += 1
     return {arm: won / draws for arm, won in wins.items()}
 
@@ -123,12 +151,43 @@ def _moves(
     return len(slices.reweight(served, list(new.items()))) <= slices.MAX_SLICES
 
 
+def epoch_pre(arms: Mapping[ArmKey, ArmTotals], metric: str) -> dict[str, list[float]]:
+    """Tonight's sums of the metric's pre-exposure covariate per arm (sum x, sum x², sum
+    x·y), as an epoch keeps them beside its `arms`; empty when an arm has none (no
+    pre-exposure days read, or a metric CUPED does not adjust)."""
+    out = {}
+    for key, t in arms.items():
+        x = covariate(t.pre_exposure, metric)
+        if x is None:
+            return {}
+        out[HOLDOUT if key is None else str(key)] = [x.total, x.total_sq, x.product]
+    return out
+
+
+def _cumulative_pre(
+    doc: Mapping[str, Any], tonight: Mapping[str, list[float]]
+) -> dict[str, cuped.Covariate] | None:
+    """The covariate's sums over every epoch, or None unless every epoch kept them (the
+    posterior adjusts all its units or none)."""
+    parts = [*((e.get("pre") or {}) for e in doc.get("bandit_epochs") or []), tonight]
+    if not all(parts):
+        return None
+    return {a: cuped.Covariate(*numbers) for a, numbers in epochs.pooled(parts).items()}
+
+
 def _thompson(
-    totals: Mapping[str, Moments], serving: Sequence[str], seed: int, floor: float
-) -> tuple[dict[str, float], dict[str, float]]:
-    """P(best) of each serving variant and the floored weights it gives."""
-    best = p_best({v: totals[v] for v in serving}, seed)
-    return best, floored(best, floor)
+    totals: Mapping[str, Moments],
+    serving: Sequence[str],
+    seed: int,
+    floor: float,
+    metric: str,
+    pre: Mapping[str, cuped.Covariate] | None = None,
+) -> tuple[dict[str, float], dict[str, float], bool]:
+    """P(best) of each serving variant, the floored weights it gives, and whether the
+    posterior was CUPED-adjusted (`pre`: the covariate's sums per arm)."""
+    posterior, adjusted = posteriors({v: totals[v] for v in serving}, metric, pre)
+    best = p_best(posterior, seed)
+    return best, floored(best, floor), adjusted
 
 
 def reweight(
@@ -166,7 +225,9 @@ def reweight(
     file_weights = {str(v["id"]): float(v["weight"]) for v in doc["variants"]}
     before = _normalized(file_weights, serving)
     served = slices.served(doc, list(before.items())) or slices.layout(list(before.items()))
-    best, new = _thompson(total, serving, seed_of(str(doc["id"]), day), floor)
+    pre = epoch_pre(arms, metric)
+    seed = seed_of(str(doc["id"]), day)
+    best, new, adjusted = _thompson(total, serving, seed, floor, metric, _cumulative_pre(doc, pre))
     if not _moves(before, new, served):
         new = before  # the overall weights stay; a segment value's may still move
     by_value, segment_arms = _segments(day, doc, segments or {}, metric, serving, served)
@@ -179,7 +240,9 @@ def reweight(
         "p_best": {v: round(p, 4) for v, p in best.items()},
         "units": {v: total[v][0] for v in serving},
         "metric": metric,
+        "cuped": adjusted,
         "arms": tonight,
+        **({"pre": pre} if pre else {}),
         "srm_flagged": False,  # not re-weighted on a flagged night (reweights)
     }
     if segment_arms:
@@ -220,7 +283,8 @@ def _segments(
             dict(slices.segment_weighted(state, weighted)) if state else dict(slices.shares(served))
         )
         before = _normalized({v: before.get(v, 0.0) for v in serving}, serving)
-        best, new = _thompson(got, serving, seed_of(f"{doc['id']}:{path}={value}", day), floor)
+        seed = seed_of(f"{doc['id']}:{path}={value}", day)
+        best, new, _ = _thompson(got, serving, seed, floor, metric)  # no covariate per value
         if _moves(before, new, by_slices.get(value) or served):
             out[value] = {
                 "weights_before": {v: round(w, 4) for v, w in before.items()},

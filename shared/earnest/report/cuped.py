@@ -15,6 +15,7 @@ Standard library only, like earnest.report.stats. It must not import boto3 or `e
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from earnest.report import metrics, stats
@@ -45,13 +46,23 @@ def theta(
     holdout: stats.Arm, variant: stats.Arm, metric: str, x_c: Covariate, x_t: Covariate
 ) -> float:
     """The pooled regression coefficient of y on x; 0 when x or y does not vary."""
-    n = holdout.units + variant.units
+    return pooled_theta([(holdout, x_c), (variant, x_t)], metric)
+
+
+def pooled_theta(arms: Sequence[tuple[stats.Arm, Covariate]], metric: str) -> float:
+    """The regression coefficient of y on x pooled over `arms` (two for a lift, every
+    serving variant for a bandit's posterior); 0 when x or y does not vary."""
+    n = sum(arm.units for arm, _ in arms)
     if n < 2:
         return 0.0
     binary = metrics.metric(metric).binary
-    y_total = holdout.total(metric) + variant.total(metric)
-    y_sq = _sum_sq(holdout, metric) + _sum_sq(variant, metric)
-    x = Covariate(x_c.total + x_t.total, x_c.total_sq + x_t.total_sq, x_c.product + x_t.product)
+    y_total = math.fsum(arm.total(metric) for arm, _ in arms)
+    y_sq = math.fsum(_sum_sq(arm, metric) for arm, _ in arms)
+    x = Covariate(
+        math.fsum(c.total for _, c in arms),
+        math.fsum(c.total_sq for _, c in arms),
+        math.fsum(c.product for _, c in arms),
+    )
     var_x = _variance(n, x.total, x.total_sq, binary)
     var_y = _variance(n, y_total, y_sq, binary)
     if var_x <= 0.0 or var_y <= 0.0:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import numpy as np
 import pytest
 
 from earnest.experiences import actions, lifecycle
 from earnest.report import bandit, build, epochs, render, stats
+from earnest.report.cuped import Covariate
 from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
 from earnest.report.window import Window
 from tests.builders.bandit_simulation import Bandit, authored, run, treated_share
@@ -31,10 +33,119 @@ def _doc(**allocation: object) -> dict[str, object]:
 
 def test_p_best_is_reproducible_from_the_experience_and_the_date() -> None:
     moments = {"a": (1800, 90.0, 90.0), "b": (1800, 150.0, 150.0)}
+    posterior, adjusted = bandit.posteriors(moments, "conversion_rate")
+    assert not adjusted  # no covariate: the raw metric
+    assert posterior["b"] == pytest.approx(
+        (150 / 1800, (150 / 1800 * (1 - 150 / 1800) / 1799) ** 0.5)
+    )
     seed = bandit.seed_of("x", DAY)
-    assert bandit.p_best(moments, seed) == bandit.p_best(moments, bandit.seed_of("x", DAY))
+    assert bandit.p_best(posterior, seed) == bandit.p_best(posterior, bandit.seed_of("x", DAY))
     assert bandit.seed_of("x", DAY) != bandit.seed_of("x", date(2026, 11, 21))
-    assert bandit.p_best(moments, seed)["b"] > 0.99  # 8.3 % against 5 % on 1,800 units each
+    assert bandit.p_best(posterior, seed)["b"] > 0.99  # 8.3 % against 5 % on 1,800 units each
+
+
+def _with_covariate(rng: np.random.Generator, units: int, lift: float) -> ArmTotals:
+    """An arm of units of which 6 % are habitual buyers (they converted before exposure,
+    x = 1, and convert again at 75 %, the others at 0.3 %), every rate times `lift`: a
+    pre-exposure covariate independent of the arm that explains most of the variance
+    (rho about 0.83)."""
+    habitual = rng.random(units) < 0.06
+    x = habitual.astype(float)
+    y = (rng.random(units) < np.where(habitual, 0.75, 0.003) * lift).astype(float)
+    pre = {"conversion_rate": Covariate(float(x.sum()), float(x @ x), float(x @ y))}
+    return ArmTotals(units, units, int(y.sum()), pre_exposure=pre)
+
+
+def _night(seed: int) -> dict[str | None, ArmTotals]:
+    """A night's arms: b truly converts 15 % better than a and the holdout."""
+    rng = np.random.default_rng(seed)
+    return {
+        None: _with_covariate(rng, 600, 1.0),
+        "a": _with_covariate(rng, 2000, 1.0),
+        "b": _with_covariate(rng, 2000, 1.15),
+    }
+
+
+def _bare(arms: dict[str | None, ArmTotals]) -> dict[str | None, ArmTotals]:
+    """The same units without their covariate."""
+    return {k: ArmTotals(t.units, t.units, t.conversions) for k, t in arms.items()}
+
+
+def test_a_covariate_that_explains_most_of_the_variance_gives_a_more_decided_posterior() -> None:
+    decided = {True: [], False: []}  # type: dict[bool, list[float]]
+    for seed in range(40):
+        # Given the same units, once with their pre-exposure covariate and once without
+        arms = _night(seed)
+        moments = {
+            k: (t.units, float(t.conversions), float(t.conversions)) for k, t in arms.items() if k
+        }
+        pre = {
+            k: t.pre_exposure["conversion_rate"] for k, t in arms.items() if k and t.pre_exposure
+        }
+        # When the posterior reads the CUPED-adjusted means, and when it reads the raw ones
+        tight, adjusted = bandit.posteriors(moments, "conversion_rate", pre)
+        plain, raw = bandit.posteriors(moments, "conversion_rate")
+        assert adjusted and not raw
+        # Then each variant's posterior variance shrinks by the share its covariate
+        # explains, 1 - rho^2 (rho the correlation of x and y over its units), within 15 %
+        for v in ("a", "b"):
+            n, sy, _ = moments[v]
+            c = pre[v]
+            cov = c.product / n - (c.total / n) * (sy / n)
+            rho = cov / ((c.total_sq / n - (c.total / n) ** 2) * (sy / n - (sy / n) ** 2)) ** 0.5
+            assert (tight[v][1] / plain[v][1]) ** 2 == pytest.approx(1 - rho**2, rel=0.15)
+        decided[True].append(bandit.p_best(tight, seed)["b"])
+        decided[False].append(bandit.p_best(plain, seed)["b"])
+    # and over 40 replications P(best) of the true best is more decided on the same data
+    assert np.mean(decided[True]) > np.mean(decided[False]) + 0.1
+    assert np.median(decided[True]) > 0.95 > 0.8 > np.median(decided[False])
+    # and the re-weighting reads it, says so, and keeps the covariate's sums for later nights
+    with_pre = bandit.reweight(DAY, _doc(), _night(0), set())
+    without = bandit.reweight(DAY, _doc(), _bare(_night(0)), set())
+    assert with_pre is not None and without is not None
+    assert with_pre.evidence["cuped"] and not without.evidence["cuped"]
+    assert "pre" not in without.evidence
+    c = _night(0)["b"].pre_exposure["conversion_rate"]  # type: ignore[index]
+    assert with_pre.evidence["pre"]["b"] == [c.total, c.total_sq, c.product]
+
+
+def test_the_posterior_reads_cuped_across_epochs_only_when_every_epoch_kept_the_covariate() -> None:
+    # Given a night re-weighted with the covariate, recorded as the nightly run records it
+    doc = _doc()
+    action = bandit.reweight(DAY, doc, _night(1), set())
+    assert action is not None and action.evidence["cuped"]
+    ops = actions.record({}, doc, [action], "2026-11-21T00:00:00.000Z")
+    assert ops["bandit"]["epochs"][-1]["pre"] == action.evidence["pre"]
+    later = lifecycle.effective({k: v for k, v in doc.items() if k != "allocation_started_at"}, ops)
+    # When the next night has the covariate too, the posterior pools it over both epochs
+    rng = np.random.default_rng(2)
+    tonight = {k: _with_covariate(rng, 200, 1.0) for k in (None, "a", "b")}
+    nxt = date(2026, 11, 21)
+    pooled = bandit.reweight(nxt, later, tonight, set())
+    # but a night without it leaves every unit raw (all of them adjusted, or none)
+    unadjusted = bandit.reweight(nxt, later, _bare(tonight), set())
+    assert pooled is not None and unadjusted is not None
+    assert pooled.evidence["cuped"] and not unadjusted.evidence["cuped"]
+    assert pooled.evidence["units"] == unadjusted.evidence["units"] == {"a": 2200, "b": 2200}
+    both = [
+        later["bandit_epochs"][0],
+        {"arms": pooled.evidence["arms"], "pre": pooled.evidence["pre"]},
+    ]
+    n = epochs.pooled([e["arms"] for e in both])
+    x = epochs.pooled([e["pre"] for e in both])
+    expected, _ = bandit.posteriors(
+        {v: (int(n[v][0]), n[v][1], n[v][2]) for v in "ab"},
+        "conversion_rate",
+        {v: Covariate(*x[v]) for v in "ab"},
+    )
+    seed = bandit.seed_of(str(doc["id"]), nxt)
+    assert pooled.evidence["p_best"] == {
+        v: round(p, 4) for v, p in bandit.p_best(expected, seed).items()
+    }
+    # and so does an earlier epoch that kept no covariate
+    bare_past = [{k: v for k, v in e.items() if k != "pre"} for e in later["bandit_epochs"]]
+    past = bandit.reweight(nxt, {**later, "bandit_epochs": bare_past}, tonight, set())
+    assert past is not None and not past.evidence["cuped"]
 
 
 def test_the_floor_is_kept_and_the_weights_sum_to_one() -> None:
