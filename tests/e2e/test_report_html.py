@@ -128,9 +128,10 @@ def page(report: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Pa
     return path
 
 
-def probe(page: Path) -> dict[str, Any]:
+def probe(page: Path, script: str = PROBE) -> dict[str, Any]:
+    """What `script` (a probe appended to a copy of the page) found after layout."""
     probed = page.with_name("probed.html")
-    probed.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
+    probed.write_text(page.read_text().replace("</body>", script + "</body>"))
     result = chromium("--virtual-time-budget=5000", "--dump-dom", probed.as_uri())
     found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
     assert found, f"the probe did not run:\n{result.stderr[-2000:]}"
@@ -250,13 +251,8 @@ def test_a_bandits_weights_are_drawn_epoch_by_epoch_in_proportion(tmp_path: Path
         Window(DAY + timedelta(days=2)), [served], totals, None, global_holdout=0.0
     )
     page = tmp_path / "index.html"
-    page.write_text(
-        report_render.to_html(report).decode().replace("</body>", WEIGHTS_PROBE + "</body>")
-    )
-    result = chromium("--virtual-time-budget=5000", "--dump-dom", page.as_uri())
-    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
-    assert found, result.stderr[-2000:]
-    bars = json.loads(found.group(1).replace("&quot;", '"'))["bars"]
+    page.write_bytes(report_render.to_html(report))
+    bars = probe(page, WEIGHTS_PROBE)["bars"]
     # Then the browser lays out two epochs: the file's equal split, then the new weights,
     # each variant's width in proportion to its weight
     assert len(bars) == 2
@@ -323,13 +319,8 @@ def test_a_segmented_bandits_weights_are_drawn_value_by_value_in_proportion(
         Window(DAY + timedelta(days=1)), [later], totals, None, global_holdout=0.0
     )
     page = tmp_path / "index.html"
-    page.write_text(
-        report_render.to_html(report).decode().replace("</body>", SEGMENT_WEIGHTS_PROBE + "</body>")
-    )
-    result = chromium("--virtual-time-budget=5000", "--dump-dom", page.as_uri())
-    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
-    assert found, result.stderr[-2000:]
-    values = {v["value"]: v for v in json.loads(found.group(1).replace("&quot;", '"'))["values"]}
+    page.write_bytes(report_render.to_html(report))
+    values = {v["value"]: v for v in probe(page, SEGMENT_WEIGHTS_PROBE)["values"]}
     # Then the browser lays out one bar per value, each variant's width in proportion to
     # the weights that value is served: mobile's mostly a, desktop's mostly b, tablet's
     # the overall ones
