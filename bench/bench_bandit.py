@@ -7,7 +7,8 @@ re-weighting recorded as the nightly run records it (tests/builders/bandit_simul
 Prints: the best variant's share of the treated traffic by night 10, the holdout's share
 as decide assigns it over a panel of 20,000 units every night, the best variant's
 epoch-stratified always-valid interval's coverage of the true +25 % on night 30 beside the
-naive pooled interval's, A/A (all equal) false verdicts or pauses over 30 nights, and the
+naive pooled interval's, and the same two estimates' fixed-horizon 95 % intervals' coverage
+(`ratio_low`/`ratio_high`: the target the issue's 95 ± 1.5 % is), A/A (all equal) false verdicts or pauses over 30 nights, and the
 conversions gained against a fixed equal split of the same draws' traffic. Then the
 segment scenario (`allocation.segments: [context.device]`, mobile and desktop in equal
 parts): a helps mobile by +25 %, b helps desktop by +25 %, c neither; each value's own

@@ -231,16 +231,20 @@ SEGMENTED = Bandit(
 OWN_BEST = {"mobile": "a", "desktop": "b"}
 
 
-def _covers(lift: Mapping[str, Any] | None, truth: float) -> bool:
+def _covers(lift: Mapping[str, Any] | None, truth: float, interval: str = "sequential_") -> bool:
+    """Whether the lift's ratio interval covers `truth`: the always-valid one
+    (`sequential_ratio_*`, what decisions read) or, with `interval=""`, the fixed-horizon
+    95 % one (`ratio_*`)."""
     if not lift:
         return False
-    low, high = lift.get("sequential_ratio_low"), lift.get("sequential_ratio_high")
+    low, high = lift.get(f"{interval}ratio_low"), lift.get(f"{interval}ratio_high")
     return (low is None or low <= truth) and (high is None or truth <= high)
 
 
 def measure(reps: int, seed: int = 2026) -> dict[str, float]:
     """The issue's scenarios over `reps` replications each (fixed seeds)."""
     best_night10, best70, cover_s, cover_p, regret, conv_b, conv_f = [], [], [], [], [], [], []
+    fixed_s, fixed_p = [], []
     holdout_dev = 0.0
     for r in range(reps):
         nights = run(THREE, seed + r, panel=r == 0)
@@ -251,6 +255,8 @@ def measure(reps: int, seed: int = 2026) -> dict[str, float]:
         best70.append(share >= 0.70)
         cover_s.append(_covers(nights[-1].stratified.get("c"), 0.25))
         cover_p.append(_covers(nights[-1].pooled.get("c"), 0.25))
+        fixed_s.append(_covers(nights[-1].stratified.get("c"), 0.25, interval=""))
+        fixed_p.append(_covers(nights[-1].pooled.get("c"), 0.25, interval=""))
         fixed = run(Bandit(THREE.rates, mode="fixed"), seed + r)
         bandit_conv = sum(v for n in nights for k, v in n.conversions.items() if k != HOLDOUT)
         fixed_conv = sum(v for n in fixed for k, v in n.conversions.items() if k != HOLDOUT)
@@ -267,6 +273,8 @@ def measure(reps: int, seed: int = 2026) -> dict[str, float]:
         "holdout share, largest deviation over 30 nights (points)": holdout_dev * 100,
         "best's epoch-stratified interval covers +25 %": sum(cover_s) / reps,
         "best's naive pooled interval covers +25 %": sum(cover_p) / reps,
+        "best's epoch-stratified fixed-horizon 95 % interval covers +25 %": sum(fixed_s) / reps,
+        "best's naive pooled fixed-horizon 95 % interval covers +25 %": sum(fixed_p) / reps,
         "A/A: any false verdict or pause, 30 nights": sum(false_events) / reps,
         "treated conversions, bandit (mean over 30 nights)": sum(conv_b) / reps,
         "treated conversions, fixed equal split": sum(conv_f) / reps,

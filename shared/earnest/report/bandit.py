@@ -6,7 +6,9 @@ once its exploration window is over and every serving variant has
 `min_units_per_variant` units (the epochs before tonight's included), each variant's mean of
 the plan's metric gets a normal posterior, N(mean, variance / units) (Gaussian Thompson
 sampling, as GrowthBook's bandits; for a rate that is the normal approximation of its beta
-posterior). `DRAWS` joint draws give each variant's P(best); the weights are
+posterior), with the CUPED-adjusted mean and variance instead where every epoch's arms
+carry the metric's pre-exposure covariate (`posteriors`, as the verdict's adjusted lift).
+`DRAWS` joint draws give each variant's P(best); the weights are
 p = f + (1 − n·f)·P(best) over the n serving variants, f the floor. The draws are seeded
 from the experience id and the report date, so a re-run of a night gives the same weights.
 
