@@ -5,15 +5,16 @@ units a day, 30 nights, each unit assigned by decide's compiled engine (holdout 
 the bandit's slices), each night's report built by `earnest.report.build.assemble` and its
 re-weighting recorded as the nightly run records it (tests/builders/bandit_simulation.py).
 Prints: the best variant's share of the treated traffic by night 10, the holdout's share
-as decide assigns it over a panel of 20,000 units every night, the best variant's
-epoch-stratified always-valid interval's coverage of the true +25 % on night 30 beside the
-naive pooled interval's, and the same two estimates' fixed-horizon 95 % intervals' coverage
-(`ratio_low`/`ratio_high`: the target the issue's 95 ± 1.5 % is), A/A (all equal) false verdicts or pauses over 30 nights, and the
-conversions gained against a fixed equal split of the same draws' traffic. Then the
-segment scenario (`allocation.segments: [context.device]`, mobile and desktop in equal
-parts): a helps mobile by +25 %, b helps desktop by +25 %, c neither; each value's own
-weights on night 30, its best variant's share of its treated traffic, and the treated
-conversions against one allocation for both values.
+as decide assigns it over a panel of 20,000 units every night, the best variant's epoch-
+stratified always-valid interval's coverage of the true +25 % on night 30 beside the naive
+pooled interval's, and the same two estimates' fixed-horizon 95 % intervals' coverage
+(`ratio_low`/`ratio_high`: the target the issue's 95 ± 1.5 % is), A/A (all equal) false
+verdicts or pauses over 30 nights, and the conversions gained against a fixed equal split
+of the same draws' traffic. Then the segment scenario (`allocation.segments:
+[context.device]`, mobile and desktop in equal parts): a helps mobile by +25 %, b helps
+desktop by +25 %, c neither; each value's own weights on night 30, its best variant's
+share of its treated traffic, and the treated conversions against one allocation for both
+values.
 
     .venv/bin/python bench/bench_bandit.py [--reps 100] [--seed 2026]
 """
