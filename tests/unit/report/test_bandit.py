@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from earnest.experiences import actions, lifecycle
-from earnest.report import bandit, build, epochs, render, stats
+from earnest.report import bandit, build, epochs, render, stats, thompson
 from earnest.report.cuped import Covariate
 from earnest.report.totals import ArmTotals, ExperienceTotals, Totals
 from earnest.report.window import Window
@@ -33,15 +33,17 @@ def _doc(**allocation: object) -> dict[str, object]:
 
 def test_p_best_is_reproducible_from_the_experience_and_the_date() -> None:
     moments = {"a": (1800, 90.0, 90.0), "b": (1800, 150.0, 150.0)}
-    posterior, adjusted = bandit.posteriors(moments, "conversion_rate")
+    posterior, adjusted = thompson.posteriors(moments, "conversion_rate")
     assert not adjusted  # no covariate: the raw metric
     assert posterior["b"] == pytest.approx(
         (150 / 1800, (150 / 1800 * (1 - 150 / 1800) / 1799) ** 0.5)
     )
-    seed = bandit.seed_of("x", DAY)
-    assert bandit.p_best(posterior, seed) == bandit.p_best(posterior, bandit.seed_of("x", DAY))
-    assert bandit.seed_of("x", DAY) != bandit.seed_of("x", date(2026, 11, 21))
-    assert bandit.p_best(posterior, seed)["b"] > 0.99  # 8.3 % against 5 % on 1,800 units each
+    seed = thompson.seed_of("x", DAY)
+    assert thompson.p_best(posterior, seed) == thompson.p_best(
+        posterior, thompson.seed_of("x", DAY)
+    )
+    assert thompson.seed_of("x", DAY) != thompson.seed_of("x", date(2026, 11, 21))
+    assert thompson.p_best(posterior, seed)["b"] > 0.99  # 8.3 % against 5 % on 1,800 units each
 
 
 def _with_covariate(rng: np.random.Generator, units: int, lift: float) -> ArmTotals:
@@ -83,8 +85,8 @@ def test_a_covariate_that_explains_most_of_the_variance_gives_a_more_decided_pos
             k: t.pre_exposure["conversion_rate"] for k, t in arms.items() if k and t.pre_exposure
         }
         # When the posterior reads the CUPED-adjusted means, and when it reads the raw ones
-        tight, adjusted = bandit.posteriors(moments, "conversion_rate", pre)
-        plain, raw = bandit.posteriors(moments, "conversion_rate")
+        tight, adjusted = thompson.posteriors(moments, "conversion_rate", pre)
+        plain, raw = thompson.posteriors(moments, "conversion_rate")
         assert adjusted and not raw
         # Then each variant's posterior variance shrinks by the share its covariate
         # explains, 1 - rho^2 (rho the correlation of x and y over its units), within 15 %
@@ -94,8 +96,8 @@ def test_a_covariate_that_explains_most_of_the_variance_gives_a_more_decided_pos
             cov = c.product / n - (c.total / n) * (sy / n)
             rho = cov / ((c.total_sq / n - (c.total / n) ** 2) * (sy / n - (sy / n) ** 2)) ** 0.5
             assert (tight[v][1] / plain[v][1]) ** 2 == pytest.approx(1 - rho**2, rel=0.15)
-        decided[True].append(bandit.p_best(tight, seed)["b"])
-        decided[False].append(bandit.p_best(plain, seed)["b"])
+        decided[True].append(thompson.p_best(tight, seed)["b"])
+        decided[False].append(thompson.p_best(plain, seed)["b"])
     # and over 40 replications P(best) of the true best is more decided on the same data
     assert np.mean(decided[True]) > np.mean(decided[False]) + 0.1
     assert np.median(decided[True]) > 0.95 > 0.8 > np.median(decided[False])
@@ -133,14 +135,14 @@ def test_the_posterior_reads_cuped_across_epochs_only_when_every_epoch_kept_the_
     ]
     n = epochs.pooled([e["arms"] for e in both])
     x = epochs.pooled([e["pre"] for e in both])
-    expected, _ = bandit.posteriors(
+    expected, _ = thompson.posteriors(
         {v: (int(n[v][0]), n[v][1], n[v][2]) for v in "ab"},
         "conversion_rate",
         {v: Covariate(*x[v]) for v in "ab"},
     )
-    seed = bandit.seed_of(str(doc["id"]), nxt)
+    seed = thompson.seed_of(str(doc["id"]), nxt)
     assert pooled.evidence["p_best"] == {
-        v: round(p, 4) for v, p in bandit.p_best(expected, seed).items()
+        v: round(p, 4) for v, p in thompson.p_best(expected, seed).items()
     }
     # and so does an earlier epoch that kept no covariate
     bare_past = [{k: v for k, v in e.items() if k != "pre"} for e in later["bandit_epochs"]]
@@ -149,7 +151,7 @@ def test_the_posterior_reads_cuped_across_epochs_only_when_every_epoch_kept_the_
 
 
 def test_the_floor_is_kept_and_the_weights_sum_to_one() -> None:
-    weights = bandit.floored({"a": 0.0, "b": 0.0, "c": 1.0}, 0.05)
+    weights = thompson.floored({"a": 0.0, "b": 0.0, "c": 1.0}, 0.05)
     assert weights == pytest.approx({"a": 0.05, "b": 0.05, "c": 0.9})
 
 
