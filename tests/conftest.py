@@ -47,3 +47,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         yield settings()
     reset()
     settings.cache_clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first, in their collection order, then the rest in theirs: under
+    xdist's worksteal (`make test`) they start at once on one worker while the other works
+    through the short ones and takes over the first's queue, instead of one of them starting
+    last and running alone at the end of the pass."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

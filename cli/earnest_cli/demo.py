@@ -5,8 +5,10 @@ visitors with their reasons and a CMP's withdrawal in force on the next decision
 through the edge worker under Miniflare (where Node is installed), several days of page
 views with a known truth (one variant helps a segment, one hurts, one does nothing): the
 worker decides, renders and posts the exposures, the page posts its purchases, consent is
-withdrawn midway through the signed webhook, and the nightly report runs after each day.
-It ends with what the reports found against the truth, coverage by reason, and a
+withdrawn midway through the signed webhook, and the nightly report runs after each day. A
+bandit experience on the same page (desktop heroes, one clicked far more than the others)
+has its weights moved by each night's report. It ends with what the reports found against
+the truth, the bandit's weights night by night beside its truth, coverage by reason, and a
 compliance count.
 """
 
@@ -268,6 +270,16 @@ TRUTH = {
 }
 SEARCH_TEST = "search-landing-recs"
 SEGMENT = "context.device"  # what its plan splits the lift by (examples/experiences/)
+# The bandit on the page's home-hero for desktop visitors: each hero's true click rate (the
+# holdout sees the default hero), and its words for the table's header.
+BANDIT_TEST = "desktop-hero-bandit"
+HERO_CLICK = "hero_click"  # its primary metric: a conversion event of this name
+BANDIT_TRUTH = {
+    "holdout": (0.10, "the default"),
+    "trail": (0.10, "none"),
+    "city": (0.15, "+5 pts"),
+    "sale": (0.25, "+15 pts"),
+}
 SIGNED_IN_SHARE = 0.3  # visitors carrying a user_id from the identity graph
 CONFIDENCES = (1.0, 0.95, 0.7, 0.5)  # how sure the graph is that it is that user
 CONSENTING_SHARE = 0.9  # the rest send no CMP signal: opt-in means denied
@@ -383,6 +395,7 @@ class Tally:
     segments: dict[str, str] = field(default_factory=dict)  # the latest segment flag, its day
     after_withdrawal: int = 0  # decisions that reached a withdrawn subject afterwards
     violations: int = 0  # of those, personalized by an experience needing consent
+    weights: list[tuple[str, dict[str, float]]] = field(default_factory=list)  # the bandit's
 
     def keep_segments(self, section: dict[str, Any], variants: Iterable[str], night: int) -> None:
         """Each variant's lift by segment tonight, where it has one (`segment_finding`)."""
@@ -508,13 +521,33 @@ def conversion(
     rate = (truth.mobile if v.device == "mobile" else truth.desktop) if truth else BASE_RATE
     if rng.random() >= rate or not v.consents:
         return None
+    return _converted(v, "purchase", day) | {
+        "value": round(rng.uniform(20, 140), 2),
+        "currency": "EUR",
+    }
+
+
+def hero_click(
+    v: Visitor, decisions: dict[str, Any], day: Day, draw: float
+) -> dict[str, Any] | None:
+    """A click on the bandit's hero at its arm's true rate (`draw`: this page view's, from an
+    rng of its own, so the search test's purchases are drawn as without the bandit); none
+    outside the bandit or without consent."""
+    hero = decisions.get("home-hero") or {}
+    if hero.get("experience") != BANDIT_TEST:
+        return None
+    rate = BANDIT_TRUTH.get(str(hero["variant"] or hero["reason"]), BANDIT_TRUTH["holdout"])[0]
+    if draw >= rate or not v.consents:
+        return None
+    return _converted(v, HERO_CLICK, day)
+
+
+def _converted(v: Visitor, name: str, day: Day) -> dict[str, Any]:
     return {
         "type": "conversion",
         "event_id": _id(),
         "unit_id": v.unit,
-        "name": "purchase",
-        "value": round(rng.uniform(20, 140), 2),
-        "currency": "EUR",
+        "name": name,
         "ts": day.now_ms(),
     }
 
@@ -529,16 +562,28 @@ def post_conversions(api: str, conversions: list[dict[str, Any]]) -> int:
 
 
 def day_traffic(
-    site: Site, day: Day, visitors: list[Visitor], rng: random.Random, tally: Tally
+    site: Site,
+    day: Day,
+    visitors: list[Visitor],
+    rngs: tuple[random.Random, random.Random],
+    tally: Tally,
 ) -> int:
-    """One simulated day: every visitor views the landing page, sees its arm, converts at the
-    arm's true rate; exposures and conversions are dated on that day. The events stored."""
+    """One simulated day: every visitor views the landing page, sees its arms, converts and
+    clicks the hero at their true rates (`rngs`: the purchases', the clicks'); exposures and
+    conversions are dated on that day. The events stored."""
+    rng, clicks = rngs
     if site.edge is not None:
         site.edge.set_clock(day.now_ms())
     answers = page_views(site, day, visitors)
     for v, decisions in answers:
         tally.count(v, decisions)
     conversions = [c for v, ds in answers if (c := conversion(v, ds, day, rng))]
+    # One click draw per page view, shown the bandit or not: no decision moves the draws of
+    # the visitors after it.
+    draws = [clicks.random() for _ in answers]
+    conversions += [
+        c for (v, ds), u in zip(answers, draws, strict=True) if (c := hero_click(v, ds, day, u))
+    ]
     return post_conversions(site.api, conversions) + site.exposures_stored(answers)
 
 
@@ -564,9 +609,9 @@ def withdraw(api: str, seen: list[Visitor], rng: random.Random) -> int:
     return len(chosen)
 
 
-def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
-    """`earnest report --date DAY`, its verdicts and actions kept for the final table;
-    whether it changed any experience (a guardrail's pause or retirement).
+def nightly(day: date, out: Path, tally: Tally, number: int) -> None:
+    """`earnest report --date DAY`, its verdicts, actions and the bandit's weights kept for
+    the final tables.
 
     DAY is the simulated day: its events are stamped on it (they arrive today, and the
     report reads the partitions up to the latest day an event may arrive), and each
@@ -582,6 +627,8 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
     report = json.loads((out / "report.json").read_text())
     tonight: dict[str, str] = {}
     for exp in report["experiences"]:
+        if exp["id"] == BANDIT_TEST and exp.get("allocation"):
+            tally.weights.append((f"night {number} ({day})", weights_after(exp["allocation"])))
         if exp["id"] == SEARCH_TEST:
             tonight = {v["variant"]: v["verdict"] or "no verdict (SRM)" for v in exp["variants"]}
             tally.keep_segments(exp.get("segments") or {}, tonight, number)
@@ -601,7 +648,15 @@ def nightly(day: date, out: Path, tally: Tally, number: int) -> bool:
         print(f"      {action['action']:<17} {target}: {action['reason']}")
         if action["experience"] == SEARCH_TEST and action["variant"]:
             tally.paused_on.setdefault(action["variant"], f"day {number}")
-    return bool(report["guardrails"])
+
+
+def weights_after(allocation: Mapping[str, Any]) -> dict[str, float]:
+    """The weights a bandit serves after tonight's report: tonight's re-weighting, if any,
+    else the ones it served (the file's, while exploring), as shares."""
+    reweight = allocation.get("reweight")
+    weights = reweight["weights"] if reweight else allocation["weights"]
+    total = sum(weights.values()) or 1.0
+    return {v: w / total for v, w in weights.items()}
 
 
 def segment_finding(section: dict[str, Any], variant: str) -> str | None:
@@ -645,7 +700,7 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
         f"  (the experiences' allocations dated from {first}, the first simulated day; each "
         "day's events are stamped on it, and each night's report is that day's)"
     )
-    rng = random.Random(seed)
+    rng, clicks = random.Random(seed), random.Random(seed + 1)
     people = population(max(visits * 2, 10), rng)  # ~4 in 5 visits are first visits
     tally = Tally()
     per_day = max(visits // days, 1)
@@ -659,11 +714,47 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
             print(f"    {withdrawn} signed-in visitors withdrew consent through the signed webhook")
         visitors = [rng.choice(people) for _ in range(per_day)]
         seen |= {v.unit: v for v in visitors}
-        stored = day_traffic(site, day, visitors, rng, tally)
+        stored = day_traffic(site, day, visitors, (rng, clicks), tally)
         print(f"    {stored} events stored, timestamped on {day.date}")
-        if nightly(day.date, out, tally, number):
-            time.sleep(2.5)  # decide's rules refresh (the local stack's RULES_TTL_SECONDS: 2)
+        before = stored_rules_version()
+        nightly(day.date, out, tally, number)
+        if stored_rules_version() != before:  # a pause, a retirement, a re-weighting
+            serve_the_nights_rules(site.api, time.monotonic())
     return tally
+
+
+RULES_WAIT_SECONDS = 30
+# workerd's clock moves only with I/O, so the edge may judge its copy's age a little late.
+EDGE_CLOCK_SLACK_S = 0.5
+
+
+def stored_rules_version() -> str:
+    """The rules version of the experiences as stored: what decide serves once refreshed."""
+    from earnest.decide.engine import rules_version_of
+    from earnest_aws.experiences_store import ExperiencesStore
+    from earnest_aws.settings import settings
+
+    rules = ExperiencesStore(settings().experiences_table).load_rules()
+    return rules_version_of(rules.experiences)
+
+
+def serve_the_nights_rules(api: str, changed_at: float) -> None:
+    """Wait until every page view of the next day sees the rules the night wrote (its
+    pauses, its re-weightings), however fast or loaded the machine: decide answers with the
+    stored rules version, and the edge's copies of the bundle from before the change (at
+    monotonic `changed_at` or earlier) are past their age bound, so the worker decides from
+    the new bundle or asks decide. Without it, the first pages of a day would see last
+    night's rules for as long as the refreshes happened to take, and a seed would not give
+    the same run."""
+    version = stored_rules_version()
+    probe = {"visitor": {"anonymous_id": "demo-rules-probe"}, "placements": list(PLACEMENTS)}
+    deadline = time.monotonic() + RULES_WAIT_SECONDS
+    while post(f"{api}/decide", probe)[1].get("rules_version") != version:
+        if time.monotonic() > deadline:
+            raise DemoError(f"decide did not serve the night's rules within {RULES_WAIT_SECONDS} s")
+        time.sleep(0.1)
+    edge_stale_until = changed_at + EDGE_BUNDLE_MAX_AGE_S + EDGE_CLOCK_SLACK_S
+    time.sleep(max(0.0, edge_stale_until - time.monotonic()))
 
 
 def print_table(rows: Sequence[tuple[str, ...]]) -> None:
@@ -687,6 +778,7 @@ def print_outcome(tally: Tally, out: Path) -> None:
         [("VARIANT", "TRUE EFFECT", "LAST SEGMENT FINDING")]
         + [(arm, t.effect, tally.segments.get(arm, "none")) for arm, t in arms]
     )
+    print_weights(tally)
     total = sum(tally.reasons.values())
     print("\n== coverage by reason (every placement decided in the simulation)")
     for reason, n in tally.reasons.most_common():
@@ -698,6 +790,20 @@ def print_outcome(tally: Tally, out: Path) -> None:
         f"withdrawal took effect (of {tally.after_withdrawal} decisions for withdrawn subjects)"
     )
     print(f"the report, with its charts: file://{out / 'index.html'}")
+
+
+def print_weights(tally: Tally) -> None:
+    """The bandit's weights after each night, the true click rates in the header."""
+    base = BANDIT_TRUTH["holdout"][0]
+    print(
+        f"\n== how the {BANDIT_TEST} bandit moved its weights, night by night, against the "
+        f"truth (hero clicks: {base:.0%} on the default hero, which its holdout keeps seeing)"
+    )
+    arms = [a for a in BANDIT_TRUTH if a != "holdout"]
+    rows = [("WEIGHTS AFTER", *(f"{a} ({BANDIT_TRUTH[a][1]})" for a in arms))]
+    for night, weights in tally.weights:
+        rows.append((night, *(f"{weights[a]:.2f}" if a in weights else "paused" for a in arms)))
+    print_table(rows)
 
 
 def show_after_guardrails(api: str) -> None:
@@ -718,9 +824,14 @@ def show_after_guardrails(api: str) -> None:
 
 WORKER = ROOT / "clients" / "edge-worker"
 WORKER_START_SECONDS = 30
-# A shared laptop or CI machine is slower than a CDN: the demo gives decide 200 ms, not the
-# worker's default 50 (bench/bench_edge.py measures what decide takes through the worker).
-DEMO_BUDGET_MS = 200
+# A shared laptop or CI machine is slower than a CDN: the demo gives decide 10 s, not the
+# worker's default 50 ms (bench/bench_edge.py measures what decide takes through the
+# worker), so that no page falls back to the default for how loaded the machine is: a seed
+# gives the same run, page for page.
+DEMO_BUDGET_MS = 10_000
+# The edge's bound on the age of its copy of the rules bundle (its BUNDLE_MAX_AGE_S): as
+# short as decide's own rules refresh here, as the simulated days are seconds apart.
+EDGE_BUNDLE_MAX_AGE_S = 2
 CONSENT_COOKIE = "shop_consent"  # the shop's own CMP cookie (the worker's CONSENT_COOKIE)
 IDENTITY_COOKIE = "earnest_identity"  # the worker's default IDENTITY_COOKIE
 GRANTED = {"personalization": "granted", "measurement": "granted"}
@@ -795,7 +906,8 @@ def edge_decisions(aws_url: str) -> dict[str, str]:
     keys = os.environ.get("EXPOSURE_TOKEN_KEYS", "").split(",")
     edge_key = next((k for k in keys if k.startswith("edge:")), "")
     url = f"{aws_url}/{settings().events_bucket}/{EDGE_BUNDLE_KEY}"
-    return {"EARNEST_BUNDLE_URL": url, "EDGE_TOKEN_KEY": edge_key, "BUNDLE_MAX_AGE_S": "2"}
+    max_age = str(EDGE_BUNDLE_MAX_AGE_S)
+    return {"EARNEST_BUNDLE_URL": url, "EDGE_TOKEN_KEY": edge_key, "BUNDLE_MAX_AGE_S": max_age}
 
 
 def show_hops(edge: Edge | None) -> None:

@@ -15,7 +15,7 @@ from tests.conftest import EXAMPLES
 def test_the_shipped_examples_validate() -> None:
     result = earnest("validate", str(EXAMPLES))
     assert result.returncode == 0, result.stderr
-    assert "ok: 6 experience(s), 1 saved group(s)" in result.stdout
+    assert "ok: 7 experience(s), 1 saved group(s)" in result.stdout
 
 
 def test_validate_reports_every_problem_in_every_file(tmp_path: Path) -> None:
@@ -103,4 +103,4 @@ def test_a_second_push_of_unchanged_files_writes_nothing(own_stack: Stack, tmp_p
     second = earnest("push", str(work), env=own_stack.env)
     assert second.returncode == 0, second.stderr
     lines = [line for line in second.stdout.splitlines() if line.startswith("again-")]
-    assert len(lines) == 6 and all(": unchanged (version 1)" in line for line in lines)
+    assert len(lines) == 7 and all(": unchanged (version 1)" in line for line in lines)

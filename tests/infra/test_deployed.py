@@ -41,8 +41,13 @@ def stand_in_template() -> dict[str, Any]:
 def stack(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     for key, value in {**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
         monkeypatch.setenv(key, value)
+    # Set, then removed, so that monkeypatch restores each (absent) when the test ends:
+    # `--stack` writes them into this process's environment, and a variable left behind
+    # would point every later test of the worker (and the local stacks it starts) at this
+    # stand-in stack's names and its opt-out regime.
     for name in ("EXPERIENCES_TABLE", "CONSENT_TABLE", "EVENTS_BUCKET", "CONSENT_REGIME"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     clients.reset()
     cfn = boto3.client("cloudformation", endpoint_url=moto_url, region_name="us-east-1")
     cfn.create_stack(
