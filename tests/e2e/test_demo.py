@@ -56,29 +56,25 @@ def the_story(text: str, folder: Path) -> list[str]:
     return [line for line in text.splitlines() if not pace.search(line)]
 
 
-def finished(run: subprocess.Popen[str]) -> str:
-    """What a demo printed, once it succeeded."""
-    stdout, stderr = run.communicate(timeout=900)
-    assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
-    return stdout
-
-
-@pytest.mark.slow  # not in the year-ahead pass: there the test below runs the demo once
-def test_one_seed_tells_the_same_story_however_loaded(tmp_path: Path) -> None:
-    """A user who runs the demo again with the seed sees the same pages, events, nights and
-    tables, however loaded the machine is (the bandit's re-weightings included): two runs
-    at once, each on a stack and a worker of its own, tell the same story."""
+def the_same_story_twice(tmp_path: Path) -> tuple[str, Path]:
+    """Two runs with one seed, at once (each on a stack and a worker of its own); what the
+    first printed and where its report is, once both told the same story."""
     folders = [tmp_path / "first", tmp_path / "again"]
     runs = [start_demo(folder) for folder in folders]
-    first, again = (the_story(finished(r), f) for r, f in zip(runs, folders, strict=True))
+    results = [run.communicate(timeout=900) for run in runs]
+    for run, (stdout, stderr) in zip(runs, results, strict=True):
+        assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    first, again = (the_story(r[0], f) for r, f in zip(results, folders, strict=True))
     assert first == again, "\n".join(difflib.unified_diff(first, again, lineterm=""))
+    return results[0][0], folders[0] / "report"
 
 
 @pytest.mark.slow
 @pytest.mark.clock
 def test_the_demo_finds_the_known_loser_pauses_it_and_stops_serving_it(tmp_path: Path) -> None:
-    text = finished(start_demo(tmp_path / "demo"))
-    out = tmp_path / "demo" / "report"
+    # A user who runs the demo again with the seed sees the same pages, events, nights and
+    # tables, however loaded the machine is (the bandit's re-weightings included).
+    text, out = the_same_story_twice(tmp_path)
     # Decisions with reasons; a forged consent change refused; a withdrawal in force at once.
     assert "identity_uncertain" in text and "unknown_placement" in text
     assert "(the signature no longer matches): 401" in text
