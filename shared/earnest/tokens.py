@@ -25,7 +25,7 @@ import orjson
 VERSION = "v1"
 MAX_TOKEN_LENGTH = 2048
 # A token's segments: at most 3 (earnest.decide.segments.MAX_PATHS), each path at most
-# `attributes.` + 64 characters and each value at most 32 (both checked there).
+# `attributes.` + 64 characters and each value at most 32 (MAX_VALUE_LENGTH there).
 MAX_SEGMENTS, MAX_SEGMENT_PATH, MAX_SEGMENT_VALUE = 3, 75, 32
 
 

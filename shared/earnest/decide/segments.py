@@ -23,10 +23,9 @@ MAX_VALUE_LENGTH = 32
 MAX_NUMBER = 1_000_000
 NONE = "(none)"
 OTHER = "(other)"
-PREFIXES = ("context", "attributes")
 
 _PATH = re.compile(r"(?:context|attributes)\.[A-Za-z0-9_]{1,64}")
-_WORD = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
+_WORD = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_VALUE_LENGTH}}}")
 
 Reader = Callable[[Mapping[str, Any]], str]
 
