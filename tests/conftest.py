@@ -28,6 +28,15 @@ FAKE_AWS_ENV = {
 }
 
 
+@pytest.fixture(autouse=True)
+def checkout_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's CLI keeps its record of what it pushed (`.earnest/`) in a folder of its
+    own, not in the checkout that runs the suite, which every worker would share."""
+    folder = tmp_path / "checkout-record"
+    monkeypatch.setenv("EARNEST_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """In-process moto with the template's tables and bucket; yields the Settings."""

@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from earnest.decide.reasons import RULES_UNAVAILABLE
 from earnest.timefmt import format_time
 from earnest_cli.errors import CommandError
 from earnest_cli.template import ROOT
@@ -434,6 +436,17 @@ class Day:
         return int(time.time() * 1000) - self.shift_ms
 
 
+FAULTED_VIEW_ATTEMPTS = 6  # 0.2 s to 3.2 s apart: about 6 s for a fault to clear
+
+
+def faulted(decisions: Mapping[str, Any]) -> bool:
+    """Whether a page view was not decided: the worker's default page (decide over its
+    budget) or every placement `rules_unavailable`. Nothing of it was recorded (no token)."""
+    return not decisions or all(
+        d["reason"] == RULES_UNAVAILABLE and not d["token"] for d in decisions.values()
+    )
+
+
 @dataclass
 class Site:
     """Where the simulated page views go: through the edge worker, which decides, renders and
@@ -446,7 +459,24 @@ class Site:
     direct: list[int] = field(default_factory=list)  # events stored by the direct posts
     counted: int = 0  # exposures stored, as of the last count
 
+    retried: int = 0  # page views the stack could not decide, viewed again (faulted)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
     def view(self, v: Visitor, day: Day) -> dict[str, Any]:
+        """A page view's decisions. One the stack could not decide (`faulted`: its rules
+        refresh outran their age bound, or decide outran the worker's budget, as happens on
+        a loaded machine) shows only defaults and records nothing, so the visitor reloads
+        it: the seed, not the machine's pace, tells the story."""
+        for attempt in range(FAULTED_VIEW_ATTEMPTS):
+            decisions = self._view(v, day)
+            if not faulted(decisions) or attempt == FAULTED_VIEW_ATTEMPTS - 1:
+                break
+            with self._lock:
+                self.retried += 1
+            _sleep(0.2 * 2**attempt)
+        return decisions
+
+    def _view(self, v: Visitor, day: Day) -> dict[str, Any]:
         if self.edge is not None:
             headers = v.page_headers(self.edge.identity_secret, self.edge.identity_expiry())
             return self.edge.view(PAGE, headers)[0]
@@ -552,13 +582,20 @@ def _converted(v: Visitor, name: str, day: Day) -> dict[str, Any]:
     }
 
 
+# The day's purchases and clicks go in batches, as a shop's order system or tag manager
+# queue forwards them: one POST each took 98 of the demo's 188 s, the local stack storing
+# every one as an object of its own (the per-page beacon is tested in tests/e2e).
+CONVERSION_BATCH = 25
+
+
 def post_conversions(api: str, conversions: list[dict[str, Any]]) -> int:
-    """One POST per purchase, as each page sends its own (sendBeacon); the number stored."""
+    """The day's conversions, `CONVERSION_BATCH` to a POST; the number stored."""
     consent = {"purposes": {"measurement": "granted"}}
+    batches = [
+        conversions[i : i + CONVERSION_BATCH] for i in range(0, len(conversions), CONVERSION_BATCH)
+    ]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return sum(
-            pool.map(lambda c: post_events(api, {"events": [c], "consent": consent}), conversions)
-        )
+        return sum(pool.map(lambda b: post_events(api, {"events": b, "consent": consent}), batches))
 
 
 def day_traffic(
@@ -763,7 +800,7 @@ def print_table(rows: Sequence[tuple[str, ...]]) -> None:
         print("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-def print_outcome(tally: Tally, out: Path) -> None:
+def print_outcome(tally: Tally, out: Path, retried: int) -> None:
     print(f"\n== what the {SEARCH_TEST} test found, against the truth")
     arms = [(arm, truth) for arm, truth in TRUTH.items() if arm != "holdout"]
     print_table(
@@ -785,6 +822,11 @@ def print_outcome(tally: Tally, out: Path) -> None:
         print(f"    {reason:<20} {n:>6}  {n / total:6.1%}")
     if tally.reasons[OVER_BUDGET]:
         print(f"    ({OVER_BUDGET}: decide took over {DEMO_BUDGET_MS} ms: the default page)")
+    if retried:
+        print(
+            f"    ({retried} page views the loaded stack could not decide were viewed again; "
+            "the table counts what the reloads decided)"
+        )
     print(
         f"\ncompliance: {tally.violations} personalized decisions reached a subject after its "
         f"withdrawal took effect (of {tally.after_withdrawal} decisions for withdrawn subjects)"
@@ -1062,10 +1104,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 f"\n== {days} days of visitors with a known truth, a nightly report after each "
                 f"({via}, POST /events, /consent; earnest report --date)"
             )
-            tally = simulate_days(Site(stack.api_url, edge), out, args.visitors, days, args.seed)
+            site = Site(stack.api_url, edge)
+            tally = simulate_days(site, out, args.visitors, days, args.seed)
             show_hops(edge)
         show_after_guardrails(stack.api_url)
-        print_outcome(tally, out)
+        print_outcome(tally, out, site.retried)
         show_inventory()
     print(f"demo done in {time.perf_counter() - started:.0f} s")
     return 0

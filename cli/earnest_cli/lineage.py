@@ -9,14 +9,18 @@ The push's concurrency rule is the core's (earnest.experiences.push, docs/experi
   (`$EARNEST_STATE_DIR/lineage.json`, default `.earnest/`): the committed blob of the file
   (`HEAD:path`), or its absolute path when git does not track it. A branch switch or a
   new checkout changes the blob, so a record never vouches for another branch's file.
+  Two pushes from one checkout at once (two terminals, a script) both keep their record:
+  each rewrites the file under a lock and replaces it whole, so no reader sees half of it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +139,26 @@ def remember(store_key: str, versions: dict[tuple[str, str], tuple[Path, int]]) 
     """Record that this checkout pushed or pulled each item at a version, from its file."""
     if not versions:
         return
-    data = _read()
-    for (subject, item_id), (path, version) in versions.items():
-        kept = data.setdefault(_key(store_key, subject, item_id), {})
-        kept.pop(rev := revision(path), None)
-        kept[rev] = version  # newest last
-        for old in list(kept)[:-MAX_RECORDED]:
-            del kept[old]
-    target = _record_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(data, indent=2))
+    with _locked():
+        data = _read()
+        for (subject, item_id), (path, version) in versions.items():
+            kept = data.setdefault(_key(store_key, subject, item_id), {})
+            kept.pop(rev := revision(path), None)
+            kept[rev] = version  # newest last
+            for old in list(kept)[:-MAX_RECORDED]:
+                del kept[old]
+        target = _record_file()
+        fresh = target.with_name(f".{target.name}.{os.getpid()}")
+        fresh.write_text(json.dumps(data, indent=2))
+        fresh.replace(target)
+
+
+@contextmanager
+def _locked() -> Iterator[None]:
+    """The record's read-modify-write, one process at a time (the lock is released when the
+    process ends, whatever way it ends)."""
+    folder = _record_file().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "lineage.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -44,15 +44,20 @@ def start_demo(folder: Path) -> subprocess.Popen[str]:
 
 def the_story(text: str, folder: Path) -> list[str]:
     """What a run printed, less what differs from run to run by design: its ports, its
-    folder, how long it took; the worker's first visit (the worker gives it a random id of
-    its own); and two counts of the machine's pace, not of what was decided: the events
-    the worker's relay saw stored by the time each day was counted (a batch retried after a
-    slow answer is counted when its retry is answered), and the placements the worker asked
-    decide for (whether its copy of the bundle was within its age bound at each page)."""
+    folder, how long it took, the wall-clock times of its pushes and pauses; the worker's
+    first visit (the worker gives it a random id of its own); and three counts of the
+    machine's pace, not of what was decided: the events the worker's relay saw stored by
+    the time each day was counted (a batch retried after a slow answer is counted when its
+    retry is answered), the placements the worker asked decide for (whether its copy of the
+    bundle was within its age bound at each page), and the page views the loaded stack
+    could not decide, viewed again."""
     text = re.sub(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:PORT", text)
     text = text.replace(str(folder), "FOLDER")
+    text = re.sub(r"\b\d\d:\d\dZ\b", "HH:MMZ", text)  # when each run pushed, paused: its own
     text = re.sub(r"• a first visit from a search engine: .*?\n\n", "", text, flags=re.S)
-    pace = re.compile(r"^demo done in |needed the hop to /decide|^    \d+ events stored, ")
+    pace = re.compile(
+        r"^demo done in |needed the hop to /decide|^    \d+ events stored, |were viewed again"
+    )
     return [line for line in text.splitlines() if not pace.search(line)]
 
 

@@ -142,7 +142,7 @@ def test_resume_needs_a_reason_and_is_audited(
 
 
 def test_a_push_from_a_checkout_that_missed_a_change_is_refused_naming_who(
-    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checkout_record: Path
 ) -> None:
     # Given lena's checkout pushed version 1, then marco (another checkout) changed the holdout
     mine = write(tmp_path / "recs.yaml", RECS)
@@ -155,7 +155,7 @@ def test_a_push_from_a_checkout_that_missed_a_change_is_refused_naming_who(
     assert yaml.safe_load(theirs.read_text()) == RECS  # pull writes the authored file back
     write(theirs, {**RECS, "holdout": 0.2})
     assert cli("push", str(theirs), "--actor", "marco")[0] == 0
-    monkeypatch.delenv("EARNEST_STATE_DIR")
+    monkeypatch.setenv("EARNEST_STATE_DIR", str(checkout_record))  # lena's again
     # When lena pushes an edit of the old content
     code, _, err = cli("push", str(write(mine, {**RECS, "priority": 5})), "--actor", "lena")
     # Then it is refused, naming who changed what
@@ -357,7 +357,11 @@ def test_the_allocation_restarts_only_when_who_gets_what_changes(
 
 
 def test_saved_groups_are_versioned_a_stale_push_writes_nothing_and_history_shows_each_change(
-    cli: Any, store: ExperiencesStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Any,
+    store: ExperiencesStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    checkout_record: Path,
 ) -> None:
     # Given lena pushed a saved group and an experience from her folder
     mine = tmp_path / "lena"
@@ -376,7 +380,7 @@ def test_saved_groups_are_versioned_a_stale_push_writes_nothing_and_history_show
     pulled.write_text(yaml.safe_dump({"saved_groups": {"vip_accounts": list("abcd")}}))
     code, out, _ = cli("push", str(pulled), "--actor", "marco")
     assert code == 0 and "saved group vip_accounts: updated (4 id(s)) -> version 2" in out
-    monkeypatch.delenv("EARNEST_STATE_DIR")
+    monkeypatch.setenv("EARNEST_STATE_DIR", str(checkout_record))  # lena's again
     # When lena pushes her folder again with an edit of the experience (her group still has e)
     write(recs, {**RECS, "priority": 5})
     code, out, err = cli("push", str(mine), "--actor", "lena")

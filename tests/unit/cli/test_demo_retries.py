@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -72,3 +73,67 @@ def test_a_dependency_down_for_good_ends_the_demo_in_one_line(
     monkeypatch.setattr(demo, "_sleep", lambda _: None)
     with pytest.raises(demo.DemoError, match="/events answered 503 after 6 attempts"):
         demo.post_events(api, {"events": []})
+
+
+class _Unready(BaseHTTPRequestHandler):
+    """/decide answering every placement `rules_unavailable` to the first `failures` posts
+    (a rules refresh that outran its bound), then a decision with a token."""
+
+    failures: ClassVar[int] = 0
+    seen: ClassVar[list[str]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        type(self).seen.append(self.path)
+        if self.path == "/events":
+            answer: dict[str, Any] = {"accepted": 1, "stored": 1}
+        else:
+            unready = sum(p == "/decide" for p in self.seen) <= self.failures
+            answer = {
+                "decisions": {
+                    p: {
+                        "experience": None if unready else "x",
+                        "variant": None if unready else "b",
+                        "reason": "rules_unavailable" if unready else "personalized",
+                        "token": None if unready else "t",
+                    }
+                    for p in demo.PLACEMENTS
+                }
+            }
+        data = json.dumps(answer).encode()
+        self.send_response(202 if self.path == "/events" else 200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.parametrize(("failures", "decided"), [(2, True), (1000, False)])
+def test_a_page_view_the_stack_could_not_decide_is_viewed_again(
+    monkeypatch: pytest.MonkeyPatch, failures: int, decided: bool
+) -> None:
+    # Given a stack whose rules are not ready for the first `failures` page views
+    handler = type("Handler", (_Unready,), {"seen": [], "failures": failures})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(demo, "_sleep", lambda _: None)
+    site = demo.Site(f"http://127.0.0.1:{server.server_port}", None)
+    visitor = demo.Visitor("u-1", "mobile", consents=True)
+    try:
+        # When a visitor views the page
+        decisions = site.view(visitor, demo.Day(date(2026, 12, 1), 0))
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Then the reload's decisions are the page's, and only its exposures were posted
+    reasons = {d["reason"] for d in decisions.values()}
+    if decided:
+        assert reasons == {"personalized"} and site.retried == 2
+        assert handler.seen.count("/events") == 1
+    else:  # a fault that does not clear ends the reloads, the page counted as it was
+        assert reasons == {"rules_unavailable"}
+        assert site.retried == demo.FAULTED_VIEW_ATTEMPTS - 1
+        assert "/events" not in handler.seen
