@@ -460,6 +460,13 @@ def _keep_alive_handler() -> type[Any]:
         disable_nagle_algorithm = True
         wbufsize = 64 * 1024  # flushed after each request
 
+        def handle_expect_100(self) -> bool:
+            """The interim `100 Continue` leaves at once, not with the answer: a client that
+            sent `Expect: 100-continue` (botocore's S3 uploads) waited a second for it."""
+            super().handle_expect_100()
+            self.wfile.flush()
+            return True
+
         def run_wsgi(self) -> None:
             environ = self.make_environ()
             body = environ["wsgi.input"]

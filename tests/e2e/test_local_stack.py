@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -124,6 +125,28 @@ def test_the_embedded_aws_keeps_a_connection_alive_as_aws_does(stack: Stack) -> 
         assert (reply.getheader("connection") or "").lower() != "close"
         sockets.append(conn.sock)
     assert sockets[0] is not None and sockets.count(sockets[0]) == 3  # one connection
+
+
+def test_the_embedded_aws_says_continue_before_an_upload_sends_its_body(stack: Stack) -> None:
+    """botocore's S3 uploads (every /events batch) send `Expect: 100-continue` and hold the
+    body until the interim answer comes, or a second passes: it must come at once."""
+    url = urlsplit(stack.aws_url)
+    body = b'{"type":"exposure"}\n'
+    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), 10) as sock:
+        sock.sendall(
+            b"PUT /earnest-data/continue-probe.ndjson HTTP/1.1\r\n"
+            + f"Host: {url.netloc}\r\nContent-Length: {len(body)}\r\n".encode()
+            + b"Expect: 100-continue\r\n\r\n"
+        )
+        # Given only the headers sent, the server speaks first (the body is still held)
+        interim = sock.recv(64)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim
+        # and once the body follows, the upload is stored
+        sock.sendall(body)
+        final = b""
+        while b"\r\n\r\n" not in final:
+            final += sock.recv(4096)
+    assert final.split(b"\r\n", 1)[0] == b"HTTP/1.1 200 OK", final
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])

@@ -112,6 +112,7 @@ conditions = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(conditions, visitors)
 @example({"a": {"$lt": 1}}, {"a": 1, "ctx": {"a": 1}})  # the boundaries of the inline forms
@@ -123,6 +124,7 @@ def test_the_compiled_condition_agrees_with_the_plain_interpreter(
     assert compile_condition(condition, GROUPS)(visitor) is evaluate(condition, visitor, GROUPS)
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.lists(conditions, min_size=1, max_size=4), visitors)
 @example([{"ctx.a": "a", "a": {"$gte": 1}}, {"ctx.a": {"$in": ["a"]}}, {}], {"a": 1, "ctx": 7})

@@ -122,6 +122,7 @@ def test_at_most_16_values_are_served_their_own_weights() -> None:
     )
 
 
+@pytest.mark.slow
 def test_over_100000_units_reweighting_a_value_moves_at_most_its_tv_plus_a_point() -> None:
     # Given a segmented bandit, 100,000 mobile units and as many desktop ones
     units = [f"unit-{i}" for i in range(100_000)]

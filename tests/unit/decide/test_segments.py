@@ -59,6 +59,7 @@ def test_paths_a_segment_may_not_read(path: object) -> None:
     assert message is not None and "context.<name> or attributes.<name>" in message
 
 
+@pytest.mark.slow
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(),

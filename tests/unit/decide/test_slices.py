@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from itertools import pairwise
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,6 +83,7 @@ def _assign(doc: dict[str, object], units: list[str]) -> list[tuple[str | None, 
     return out
 
 
+@pytest.mark.slow
 def test_over_100000_units_a_sequence_of_reweightings_moves_at_most_the_tv_plus_a_point() -> None:
     # Given a bandit experience of three variants and 100,000 units, decided as decide does
     units = [f"unit-{i}" for i in range(100_000)]

@@ -46,6 +46,7 @@ def test_every_guardrail_is_proved_by_tests_that_pytest_collects() -> None:
     assert missing_tests(t for g in CATALOG for t in g.tests) == []
 
 
+@pytest.mark.slow
 def test_a_guardrail_without_code_or_tests_or_with_code_that_is_gone_is_named() -> None:
     bare = Guardrail("bare", "Bare", "nothing behind it", ("decide",), (), (), "docs/decide.md")
     gone = Guardrail(

@@ -10,6 +10,8 @@ import math
 import random
 from collections.abc import Callable
 
+import pytest
+
 from earnest.report.stats import Arm, compare, verdict
 
 DAYS = 30
@@ -177,6 +179,7 @@ def simulate_a_a(seed: int, experiences: int) -> dict[str, float]:
     }
 
 
+@pytest.mark.slow
 def test_daily_looks_do_not_inflate_false_pauses_but_naive_peeking_does() -> None:
     # Given 1 000 A/A experiences (2 000 variants) looked at every night for 30 nights
     rates = simulate_a_a(seed=2024, experiences=1_000)
