@@ -14,7 +14,7 @@ epoch-stratified and naively pooled lift of every variant.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -241,10 +241,31 @@ def _covers(lift: Mapping[str, Any] | None, truth: float, interval: str = "seque
     return (low is None or low <= truth) and (high is None or truth <= high)
 
 
+def coverage(nights: Sequence[Night], truth: float = 0.25) -> dict[str, bool]:
+    """Whether the best variant's four intervals on the last night cover its true lift."""
+    last = nights[-1]
+    return {
+        "best's epoch-stratified interval covers +25 %": _covers(last.stratified.get("c"), truth),
+        "best's naive pooled interval covers +25 %": _covers(last.pooled.get("c"), truth),
+        "best's epoch-stratified fixed-horizon 95 % interval covers +25 %": _covers(
+            last.stratified.get("c"), truth, interval=""
+        ),
+        "best's naive pooled fixed-horizon 95 % interval covers +25 %": _covers(
+            last.pooled.get("c"), truth, interval=""
+        ),
+    }
+
+
+def measure_coverage(reps: int, seed: int = 2026) -> dict[str, float]:
+    """The coverage rows of `measure` alone, over `reps` replications (the same seeds)."""
+    covered = [coverage(run(THREE, seed + r)) for r in range(reps)]
+    return {name: sum(c[name] for c in covered) / reps for name in covered[0]}
+
+
 def measure(reps: int, seed: int = 2026) -> dict[str, float]:
     """The issue's scenarios over `reps` replications each (fixed seeds)."""
-    best_night10, best70, cover_s, cover_p, regret, conv_b, conv_f = [], [], [], [], [], [], []
-    fixed_s, fixed_p = [], []
+    best_night10, best70, regret, conv_b, conv_f = [], [], [], [], []
+    covered = []
     holdout_dev = 0.0
     for r in range(reps):
         nights = run(THREE, seed + r, panel=r == 0)
@@ -253,10 +274,7 @@ def measure(reps: int, seed: int = 2026) -> dict[str, float]:
         share = treated_share(nights[9], "c")
         best_night10.append(share)
         best70.append(share >= 0.70)
-        cover_s.append(_covers(nights[-1].stratified.get("c"), 0.25))
-        cover_p.append(_covers(nights[-1].pooled.get("c"), 0.25))
-        fixed_s.append(_covers(nights[-1].stratified.get("c"), 0.25, interval=""))
-        fixed_p.append(_covers(nights[-1].pooled.get("c"), 0.25, interval=""))
+        covered.append(coverage(nights))
         fixed = run(Bandit(THREE.rates, mode="fixed"), seed + r)
         bandit_conv = sum(v for n in nights for k, v in n.conversions.items() if k != HOLDOUT)
         fixed_conv = sum(v for n in fixed for k, v in n.conversions.items() if k != HOLDOUT)
@@ -271,10 +289,7 @@ def measure(reps: int, seed: int = 2026) -> dict[str, float]:
         "best share of treated, night 10 (mean)": sum(best_night10) / reps,
         "runs with best >= 70 % of treated by night 10": sum(best70) / reps,
         "holdout share, largest deviation over 30 nights (points)": holdout_dev * 100,
-        "best's epoch-stratified interval covers +25 %": sum(cover_s) / reps,
-        "best's naive pooled interval covers +25 %": sum(cover_p) / reps,
-        "best's epoch-stratified fixed-horizon 95 % interval covers +25 %": sum(fixed_s) / reps,
-        "best's naive pooled fixed-horizon 95 % interval covers +25 %": sum(fixed_p) / reps,
+        **{name: sum(c[name] for c in covered) / reps for name in covered[0]},
         "A/A: any false verdict or pause, 30 nights": sum(false_events) / reps,
         "treated conversions, bandit (mean over 30 nights)": sum(conv_b) / reps,
         "treated conversions, fixed equal split": sum(conv_f) / reps,
