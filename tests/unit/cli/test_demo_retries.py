@@ -76,10 +76,12 @@ def test_a_dependency_down_for_good_ends_the_demo_in_one_line(
 
 
 class _Unready(BaseHTTPRequestHandler):
-    """/decide answering every placement `rules_unavailable` to the first `failures` posts
-    (a rules refresh that outran its bound), then a decision with a token."""
+    """/decide answering `rules_unavailable` to the first `failures` posts (a rules refresh
+    that outran its bound; with `mixed`, for the first placement only, the others decided
+    as the worker decides them itself), then a decision with a token."""
 
     failures: ClassVar[int] = 0
+    mixed: ClassVar[bool] = False
     seen: ClassVar[list[str]] = []
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -91,18 +93,16 @@ class _Unready(BaseHTTPRequestHandler):
         if self.path == "/events":
             answer: dict[str, Any] = {"accepted": 1, "stored": 1}
         else:
-            unready = sum(p == "/decide" for p in self.seen) <= self.failures
-            answer = {
-                "decisions": {
-                    p: {
-                        "experience": None if unready else "x",
-                        "variant": None if unready else "b",
-                        "reason": "rules_unavailable" if unready else "personalized",
-                        "token": None if unready else "t",
-                    }
-                    for p in demo.PLACEMENTS
+            failing = sum(p == "/decide" for p in self.seen) <= self.failures
+            answer = {"decisions": {}}
+            for i, p in enumerate(demo.PLACEMENTS):
+                unready = failing and (i == 0 or not self.mixed)
+                answer["decisions"][p] = {
+                    "experience": None if unready else "x",
+                    "variant": None if unready else "b",
+                    "reason": "rules_unavailable" if unready else "personalized",
+                    "token": None if unready else "t",
                 }
-            }
         data = json.dumps(answer).encode()
         self.send_response(202 if self.path == "/events" else 200)
         self.send_header("content-type", "application/json")
@@ -111,12 +111,14 @@ class _Unready(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-@pytest.mark.parametrize(("failures", "decided"), [(2, True), (1000, False)])
+@pytest.mark.parametrize(
+    ("failures", "mixed", "decided"), [(2, False, True), (2, True, True), (1000, False, False)]
+)
 def test_a_page_view_the_stack_could_not_decide_is_viewed_again(
-    monkeypatch: pytest.MonkeyPatch, failures: int, decided: bool
+    monkeypatch: pytest.MonkeyPatch, failures: int, mixed: bool, decided: bool
 ) -> None:
     # Given a stack whose rules are not ready for the first `failures` page views
-    handler = type("Handler", (_Unready,), {"seen": [], "failures": failures})
+    handler = type("Handler", (_Unready,), {"seen": [], "failures": failures, "mixed": mixed})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setattr(demo, "_sleep", lambda _: None)
@@ -132,8 +134,20 @@ def test_a_page_view_the_stack_could_not_decide_is_viewed_again(
     reasons = {d["reason"] for d in decisions.values()}
     if decided:
         assert reasons == {"personalized"} and site.retried == 2
-        assert handler.seen.count("/events") == 1
+        # (a mixed page's decided slots were posted each time, as a reload posts them)
+        assert handler.seen.count("/events") == (3 if mixed else 1)
     else:  # a fault that does not clear ends the reloads, the page counted as it was
         assert reasons == {"rules_unavailable"}
         assert site.retried == demo.FAULTED_VIEW_ATTEMPTS - 1
         assert "/events" not in handler.seen
+
+
+def test_no_example_remembers_exposures_so_a_reload_moves_no_later_decision() -> None:
+    # A reload posts the exposures of the arms it shows again; with a frequency cap or a
+    # dismissal among the examples that would change what the visitor is served next.
+    from earnest_cli.files import load
+
+    examples = load([demo.EXAMPLES]).experiences
+    assert examples
+    for _, doc in examples:
+        assert "frequency_cap" not in doc and "dismiss_for_days" not in doc, doc["id"]
