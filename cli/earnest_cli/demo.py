@@ -457,9 +457,8 @@ class Site:
     posting: int = 0  # exposures the worker posts: one per token decide gave a shown slot
     direct: list[int] = field(default_factory=list)  # events stored by the direct posts
     counted: int = 0  # exposures stored, as of the last count
-
     retried: int = 0  # page views the stack could not decide, viewed again (faulted)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def view(self, v: Visitor, day: Day) -> dict[str, Any]:
         """A page view's decisions. One the stack could not decide (`faulted`, as happens

@@ -256,10 +256,14 @@ def coverage(nights: Sequence[Night], truth: float = 0.25) -> dict[str, bool]:
     }
 
 
+def _shares(covered: Sequence[Mapping[str, bool]]) -> dict[str, float]:
+    """Each coverage row's share of the replications that covered."""
+    return {name: sum(c[name] for c in covered) / len(covered) for name in covered[0]}
+
+
 def measure_coverage(reps: int, seed: int = 2026) -> dict[str, float]:
     """The coverage rows of `measure` alone, over `reps` replications (the same seeds)."""
-    covered = [coverage(run(THREE, seed + r)) for r in range(reps)]
-    return {name: sum(c[name] for c in covered) / reps for name in covered[0]}
+    return _shares([coverage(run(THREE, seed + r)) for r in range(reps)])
 
 
 def measure(reps: int, seed: int = 2026) -> dict[str, float]:
@@ -289,7 +293,7 @@ def measure(reps: int, seed: int = 2026) -> dict[str, float]:
         "best share of treated, night 10 (mean)": sum(best_night10) / reps,
         "runs with best >= 70 % of treated by night 10": sum(best70) / reps,
         "holdout share, largest deviation over 30 nights (points)": holdout_dev * 100,
-        **{name: sum(c[name] for c in covered) / reps for name in covered[0]},
+        **_shares(covered),
         "A/A: any false verdict or pause, 30 nights": sum(false_events) / reps,
         "treated conversions, bandit (mean over 30 nights)": sum(conv_b) / reps,
         "treated conversions, fixed equal split": sum(conv_f) / reps,
