@@ -471,6 +471,8 @@ class Site:
                 break
             with self._lock:
                 self.retried += 1
+                if self.edge is not None:  # the worker posts the slots it did decide
+                    self.posting += sum(bool(d["token"]) for d in decisions.values())
             _sleep(0.2 * 2**attempt)
         return decisions
 

@@ -151,3 +151,62 @@ def test_no_example_remembers_exposures_so_a_reload_moves_no_later_decision() ->
     assert examples
     for _, doc in examples:
         assert "frequency_cap" not in doc and "dismiss_for_days" not in doc, doc["id"]
+
+
+class _Worker(BaseHTTPRequestHandler):
+    """The edge worker as the demo sees it: its first page mixed (one placement
+    `rules_unavailable`, the slots it decided itself posted), then a decided page; and its
+    relay's counts of the exposures it posted."""
+
+    pages: ClassVar[int] = 0
+    posted: ClassVar[int] = 0
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        if self.path == "/stats":
+            body = json.dumps({"batches": cls.pages, "events": cls.posted, "stored": cls.posted})
+        else:
+            cls.pages += 1
+            decisions = {
+                p: {
+                    "reason": "rules_unavailable" if cls.pages == 1 and i == 0 else "personalized",
+                    "token": None if cls.pages == 1 and i == 0 else f"t{cls.pages}-{i}",
+                }
+                for i, p in enumerate(demo.PLACEMENTS)
+            }
+            cls.posted += sum(bool(d["token"]) for d in decisions.values())
+            body = (
+                '<script type="application/json" id="earnest-decisions">'
+                f"{json.dumps(decisions)}</script>"
+            )
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_the_exposures_of_a_reloaded_page_are_awaited_before_the_night(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a worker whose first page view is mixed: it posts the slots it decided itself
+    handler = type("Handler", (_Worker,), {"pages": 0, "posted": 0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(demo, "_sleep", lambda _: None)
+    url = f"http://127.0.0.1:{server.server_port}"
+    site = demo.Site("http://127.0.0.1:9", demo.Edge(url, url, "secret"))
+    visitor = demo.Visitor("u-1", "mobile", consents=True)
+    try:
+        # When the visitor's view is reloaded and the day's exposures are counted
+        decisions = site.view(visitor, demo.Day(date(2026, 12, 1), 0))
+        stored = site.exposures_stored([(visitor, decisions)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Then the day waits for every exposure the worker posted, the reload's and the first's
+    assert site.retried == 1
+    assert site.posting == handler.posted == stored == 2 * len(demo.PLACEMENTS) - 1
