@@ -62,16 +62,22 @@ def decide(
     return decision
 
 
-@pytest.fixture(scope="module")
-def personalized(pushed: Stack) -> tuple[Stack, str]:
+def personalize(stack: Stack, prefix: str) -> str:
     """A visitor who consented and is personalized (not one of the holdouts)."""
     for i in range(60):
-        subject = f"a-consent-e2e-{i}"
-        status, answer = send_consent(pushed, consent_update(subject, "granted"))
+        subject = f"{prefix}-{i}"
+        status, answer = send_consent(stack, consent_update(subject, "granted"))
         assert status == 200 and answer["applied"] is True, answer
-        if decide(pushed, subject)["reason"] == "personalized":
-            return pushed, subject
+        if decide(stack, subject)["reason"] == "personalized":
+            return subject
     raise AssertionError("no personalized visitor among 60: check the holdouts")
+
+
+@pytest.fixture(scope="module")
+def personalized(pushed: Stack) -> tuple[Stack, str]:
+    """One consented, personalized visitor the module's tests share: none changes its
+    consent (a test that does makes a visitor of its own), whatever order they run in."""
+    return pushed, personalize(pushed, "a-consent-e2e")
 
 
 def test_without_stored_consent_the_default_is_served(pushed: Stack) -> None:
@@ -102,10 +108,9 @@ def test_sec_gpc_serves_the_default(personalized: tuple[Stack, str]) -> None:
     assert decide(stack, subject)["reason"] == "personalized"  # GPC held only for that request
 
 
-def test_a_cmp_withdrawal_is_in_force_on_the_very_next_decision(
-    personalized: tuple[Stack, str],
-) -> None:
-    stack, subject = personalized
+def test_a_cmp_withdrawal_is_in_force_on_the_very_next_decision(pushed: Stack) -> None:
+    stack = pushed
+    subject = personalize(stack, f"a-withdrawn-{uuid.uuid4().hex}")  # its own: it withdraws
     assert decide(stack, subject)["reason"] == "personalized"
     status, answer = send_consent(stack, consent_update(subject, "denied"))
     assert status == 200 and answer["applied"] is True

@@ -72,8 +72,12 @@ def the_demos_story(tmp_path: Path) -> tuple[str, Path]:
         assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
     stories = [the_story(r[0], f) for r, f in zip(results, folders, strict=True)]
     first = stories[0]
+    # On a difference, the pace lines too: how many reloads and hops each run needed
+    paces = [re.findall(r"^.*(?:were viewed again|needed the hop).*$", r[0], re.M) for r in results]
     for again in stories[1:]:
-        assert first == again, "\n".join(difflib.unified_diff(first, again, lineterm=""))
+        assert first == again, "\n".join(
+            [*difflib.unified_diff(first, again, lineterm=""), "each run's pace:", *map(str, paces)]
+        )
     return results[0][0], folders[0] / "report"
 
 
