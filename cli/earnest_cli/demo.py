@@ -756,8 +756,8 @@ def simulate_days(site: Site, out: Path, visits: int, days: int, seed: int) -> T
         print(f"    {stored} events stored, timestamped on {day.date}")
         before = stored_rules_version()
         nightly(day.date, out, tally, number)
-        if stored_rules_version() != before:  # a pause, a retirement, a re-weighting
-            serve_the_nights_rules(site.api, time.monotonic())
+        if (after := stored_rules_version()) != before:  # a pause, a retirement, a re-weighting
+            serve_the_nights_rules(site.api, after, time.monotonic())
     return tally
 
 
@@ -776,15 +776,14 @@ def stored_rules_version() -> str:
     return rules_version_of(rules.experiences)
 
 
-def serve_the_nights_rules(api: str, changed_at: float) -> None:
+def serve_the_nights_rules(api: str, version: str, changed_at: float) -> None:
     """Wait until every page view of the next day sees the rules the night wrote (its
     pauses, its re-weightings), however fast or loaded the machine: decide answers with the
     stored rules version, and the edge's copies of the bundle from before the change (at
     monotonic `changed_at` or earlier) are past their age bound, so the worker decides from
-    the new bundle or asks decide. Without it, the first pages of a day would see last
-    night's rules for as long as the refreshes happened to take, and a seed would not give
-    the same run."""
-    version = stored_rules_version()
+    the new bundle or asks decide (`version`: the stored rules'). Without it, the first
+    pages of a day would see last night's rules for as long as the refreshes happened to
+    take, and a seed would not give the same run."""
     probe = {"visitor": {"anonymous_id": "demo-rules-probe"}, "placements": list(PLACEMENTS)}
     deadline = time.monotonic() + RULES_WAIT_SECONDS
     while post(f"{api}/decide", probe)[1].get("rules_version") != version:

@@ -15,6 +15,14 @@ import pytest
 from earnest_cli import demo
 
 
+def _reply(handler: BaseHTTPRequestHandler, status: int, data: bytes) -> None:
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class _Flaky(BaseHTTPRequestHandler):
     """Answers 503 `unavailable` to the first `failures` posts, then 202."""
 
@@ -34,12 +42,7 @@ class _Flaky(BaseHTTPRequestHandler):
             if failing
             else {"accepted": 1, "stored": 1}
         )
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _reply(self, status, json.dumps(body).encode())
 
 
 @pytest.fixture
@@ -103,12 +106,7 @@ class _Unready(BaseHTTPRequestHandler):
                     "reason": "rules_unavailable" if unready else "personalized",
                     "token": None if unready else "t",
                 }
-        data = json.dumps(answer).encode()
-        self.send_response(202 if self.path == "/events" else 200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _reply(self, 202 if self.path == "/events" else 200, json.dumps(answer).encode())
 
 
 @pytest.mark.parametrize(
@@ -182,11 +180,7 @@ class _Worker(BaseHTTPRequestHandler):
                 '<script type="application/json" id="earnest-decisions">'
                 f"{json.dumps(decisions)}</script>"
             )
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _reply(self, 200, body.encode())
 
 
 def test_the_exposures_of_a_reloaded_page_are_awaited_before_the_night(
